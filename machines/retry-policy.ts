@@ -1,0 +1,34 @@
+/**
+ * Pure retry arithmetic shared by the task machine and `src/limits/backoff.ts`.
+ * No imports, no clock: the caller passes the jitter sample drawn from the injected random source.
+ */
+
+/** Retry settings of one task, in the units of the public API (seconds). */
+export interface RetrySettings {
+  /** Retries after the first attempt for timeouts, 5xx, connection errors and invalid answers. */
+  maxRetries: number;
+  /** Times a 429 may put the task back without using up a retry. */
+  maxRateLimitRetries: number;
+  /** Base delay in seconds: attempt n waits up to `retryDelay × 2^(n−1)`. */
+  retryDelay: number;
+  /** Cap of the exponential delay, in seconds. */
+  maxRetryDelay: number;
+}
+
+/**
+ * Full-jitter exponential backoff: `jitter × min(maxRetryDelay, retryDelay × 2^(attempt−1))`
+ * seconds, in milliseconds. A server's `retryAfterMs` wins when given.
+ * @param attempt the attempt that just failed, from 1
+ * @param jitter a sample in [0, 1)
+ */
+export function retryDelayMs(
+  settings: Pick<RetrySettings, 'retryDelay' | 'maxRetryDelay'>,
+  attempt: number,
+  jitter: number,
+  retryAfterMs?: number,
+): number {
+  if (retryAfterMs !== undefined && retryAfterMs >= 0) return Math.ceil(retryAfterMs);
+  const exponent = Math.max(0, attempt - 1);
+  const ceilingSeconds = Math.min(settings.maxRetryDelay, settings.retryDelay * 2 ** exponent);
+  return Math.floor(jitter * ceilingSeconds * 1000);
+}

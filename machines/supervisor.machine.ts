@@ -1,0 +1,145 @@
+import { setup } from 'xstate';
+import { type BudgetLedgerState, budgetMachine } from './budget.machine.js';
+import { concurrencyMachine } from './concurrency.machine.js';
+import { type RateLimiterState, rateLimitMachine } from './rate-limit.machine.js';
+
+/**
+ * The root of the actor tree. It owns the waiting line and admits tasks; its three children
+ * (`concurrency`, `rateLimit`, `budget`, each registered under that systemId) grant the slots.
+ *
+ * ```
+ * running ⇄ paused          (queue.pause / queue.resume: one flag, O(1))
+ *    └───── queue.stop ──▶ draining ──(nothing running)──▶ stopped
+ * ```
+ *
+ * Every action that touches the waiting line or the task actors is named here and supplied by
+ * `src/runtime/` with `.provide()`: this file holds the statechart only.
+ */
+
+export interface SupervisorInput {
+  maxConcurrent: number;
+  limiter: RateLimiterState;
+  ledger: BudgetLedgerState;
+}
+
+export type SupervisorEvent =
+  /** A task was accepted (stored and put in the waiting line). */
+  | { type: 'task.submitted'; taskId: string }
+  /** A task's attempt ended and its slots were returned. */
+  | { type: 'task.settled'; taskId: string }
+  | { type: 'task.cancel'; taskId: string }
+  | { type: 'task.pause'; taskId: string }
+  | { type: 'task.resume'; taskId: string }
+  /** A retry fell due, a window rolled over, or a provider's hold-back ended. */
+  | { type: 'queue.wake' }
+  | { type: 'queue.pause' }
+  | { type: 'queue.resume' }
+  /** Limits or budgets changed. */
+  | { type: 'queue.settings' }
+  | { type: 'queue.stop'; force: boolean };
+
+function supplied(name: string): () => never {
+  return () => {
+    throw new Error(`supervisorMachine: action '${name}' is supplied by the runtime (.provide())`);
+  };
+}
+
+export const supervisorMachine = setup({
+  types: {
+    context: {} as SupervisorInput,
+    events: {} as SupervisorEvent,
+    input: {} as SupervisorInput,
+  },
+  actors: {
+    concurrency: concurrencyMachine,
+    rateLimit: rateLimitMachine,
+    budget: budgetMachine,
+  },
+  actions: {
+    /** Admits waiting tasks, in priority order, while every limit grants. */
+    admit: supplied('admit'),
+    /** Notes why the head of the line waits, and arms one wake-up for when that may change. */
+    scheduleWake: supplied('scheduleWake'),
+    cancelTask: supplied('cancelTask'),
+    pauseTask: supplied('pauseTask'),
+    resumeTask: supplied('resumeTask'),
+    /** Aborts every running attempt (stop with `force`). */
+    abortRunning: supplied('abortRunning'),
+    /** Called once when the supervisor has stopped. */
+    finish: supplied('finish'),
+  },
+  guards: {
+    /** No attempt is running. Supplied by the runtime. */
+    isIdle: () => {
+      throw new Error("supervisorMachine: guard 'isIdle' is supplied by the runtime (.provide())");
+    },
+    force: ({ event }) => event.type === 'queue.stop' && event.force,
+  },
+}).createMachine({
+  id: 'supervisor',
+  context: ({ input }) => input,
+  invoke: [
+    {
+      id: 'concurrency',
+      systemId: 'concurrency',
+      src: 'concurrency',
+      input: ({ context }) => ({ max: context.maxConcurrent }),
+    },
+    {
+      id: 'rateLimit',
+      systemId: 'rateLimit',
+      src: 'rateLimit',
+      input: ({ context }) => ({ limiter: context.limiter }),
+    },
+    {
+      id: 'budget',
+      systemId: 'budget',
+      src: 'budget',
+      input: ({ context }) => ({ ledger: context.ledger }),
+    },
+  ],
+  initial: 'running',
+  on: {
+    'task.cancel': { actions: 'cancelTask' },
+    'task.pause': { actions: 'pauseTask' },
+  },
+  states: {
+    running: {
+      entry: ['admit', 'scheduleWake'],
+      on: {
+        'task.submitted': { actions: ['admit', 'scheduleWake'] },
+        'task.settled': { actions: ['admit', 'scheduleWake'] },
+        'task.resume': { actions: ['resumeTask', 'admit', 'scheduleWake'] },
+        'task.cancel': { actions: ['cancelTask', 'admit', 'scheduleWake'] },
+        'queue.wake': { actions: ['admit', 'scheduleWake'] },
+        'queue.settings': { actions: ['admit', 'scheduleWake'] },
+        'queue.pause': { target: 'paused' },
+        'queue.stop': [
+          { guard: 'force', target: 'draining', actions: 'abortRunning' },
+          { target: 'draining' },
+        ],
+      },
+    },
+    paused: {
+      entry: 'scheduleWake',
+      on: {
+        'task.resume': { actions: 'resumeTask' },
+        'queue.resume': { target: 'running' },
+        'queue.stop': [
+          { guard: 'force', target: 'draining', actions: 'abortRunning' },
+          { target: 'draining' },
+        ],
+      },
+    },
+    draining: {
+      always: { guard: 'isIdle', target: 'stopped' },
+      on: {
+        'task.resume': { actions: 'resumeTask' },
+        'queue.stop': { guard: 'force', actions: 'abortRunning' },
+      },
+    },
+    stopped: { type: 'final', entry: 'finish' },
+  },
+});
+
+export type SupervisorMachine = typeof supervisorMachine;

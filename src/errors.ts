@@ -1,0 +1,212 @@
+/**
+ * One error tree for the whole library. Every error the public API throws or rejects with is a
+ * `TaskQueueError`; each class has a stable `code`, so errors reloaded from a store (where the
+ * prototype is lost) still classify by `code`.
+ *
+ * | class | code | retryable |
+ * |---|---|---|
+ * | ValidationError | VALIDATION | no |
+ * | QueueFullError | QUEUE_FULL | no |
+ * | QueueStoppedError | QUEUE_STOPPED | no |
+ * | BudgetExceededError | BUDGET_EXCEEDED | no |
+ * | TaskNotFoundError | TASK_NOT_FOUND | no |
+ * | WaitTimeoutError | WAIT_TIMEOUT | no |
+ * | TaskTimeoutError | TASK_TIMEOUT | yes |
+ * | TaskCancelledError | TASK_CANCELLED | no |
+ * | ProviderError | PROVIDER_ERROR | per status |
+ * | InvalidAnswerError | INVALID_ANSWER | yes |
+ * | NonRetryableError | NON_RETRYABLE | no |
+ */
+
+export type ErrorCode =
+  | 'VALIDATION'
+  | 'QUEUE_FULL'
+  | 'QUEUE_STOPPED'
+  | 'BUDGET_EXCEEDED'
+  | 'TASK_NOT_FOUND'
+  | 'WAIT_TIMEOUT'
+  | 'TASK_TIMEOUT'
+  | 'TASK_CANCELLED'
+  | 'PROVIDER_ERROR'
+  | 'INVALID_ANSWER'
+  | 'NON_RETRYABLE'
+  | 'INTERNAL';
+
+export interface TaskQueueErrorOptions {
+  cause?: unknown;
+}
+
+/** The root of the tree. `retryable` tells the task machine whether another attempt may help. */
+export class TaskQueueError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+
+  constructor(
+    message: string,
+    code: ErrorCode = 'INTERNAL',
+    retryable = false,
+    options?: TaskQueueErrorOptions,
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retryable = retryable;
+  }
+}
+
+/** One problem found while validating input: the field's path and the value received. */
+export interface ValidationIssue {
+  path: string;
+  message: string;
+  received?: unknown;
+}
+
+/** Bad input: names the field and the value received. Nothing was changed. */
+export class ValidationError extends TaskQueueError {
+  readonly issues: readonly ValidationIssue[];
+  constructor(message: string, issues: readonly ValidationIssue[] = []) {
+    super(message, 'VALIDATION', false);
+    this.issues = issues;
+  }
+}
+
+/** The waiting line is at `maxQueueSize`; nothing was enqueued. */
+export class QueueFullError extends TaskQueueError {
+  constructor(message: string) {
+    super(message, 'QUEUE_FULL', false);
+  }
+}
+
+/** The queue was stopped; it accepts no more tasks. */
+export class QueueStoppedError extends TaskQueueError {
+  constructor(message = 'the queue is stopped and accepts no more tasks') {
+    super(message, 'QUEUE_STOPPED', false);
+  }
+}
+
+/** A task's worst-case cost does not fit a budget (at submit, or at admission for the total). */
+export class BudgetExceededError extends TaskQueueError {
+  constructor(message: string) {
+    super(message, 'BUDGET_EXCEEDED', false);
+  }
+}
+
+export class TaskNotFoundError extends TaskQueueError {
+  readonly taskId: string;
+  constructor(taskId: string) {
+    super(`no task with id '${taskId}'`, 'TASK_NOT_FOUND', false);
+    this.taskId = taskId;
+  }
+}
+
+/** `waitForTask`'s own timeout ran out; the task itself goes on. */
+export class WaitTimeoutError extends TaskQueueError {
+  constructor(taskId: string, timeoutSeconds: number) {
+    super(`waited ${timeoutSeconds} s for task '${taskId}'; it has not finished`, 'WAIT_TIMEOUT');
+  }
+}
+
+/** One attempt ran longer than the task's `timeout`, or the task passed its `deadline`. */
+export class TaskTimeoutError extends TaskQueueError {
+  constructor(message: string, retryable = true) {
+    super(message, 'TASK_TIMEOUT', retryable);
+  }
+}
+
+export class TaskCancelledError extends TaskQueueError {
+  constructor(taskId: string) {
+    super(`task '${taskId}' was cancelled`, 'TASK_CANCELLED', false);
+  }
+}
+
+export interface ProviderErrorOptions extends TaskQueueErrorOptions {
+  status?: number | undefined;
+  providerCode?: string | undefined;
+  requestId?: string | undefined;
+  retryAfterMs?: number | undefined;
+  retryable?: boolean | undefined;
+}
+
+/**
+ * A failed call to a model provider. Retryable for 408, 409, 429, 5xx, connection errors and
+ * timeouts; not for 400, 401, 403, 404, 422.
+ */
+export class ProviderError extends TaskQueueError {
+  readonly status: number | undefined;
+  /** The provider's own error code (`rate_limit_exceeded`, `invalid_api_key`…). */
+  readonly providerCode: string | undefined;
+  readonly requestId: string | undefined;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(message: string, options: ProviderErrorOptions = {}) {
+    super(
+      message,
+      'PROVIDER_ERROR',
+      options.retryable ?? isRetryableStatus(options.status),
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
+    this.status = options.status;
+    this.providerCode = options.providerCode;
+    this.requestId = options.requestId;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+
+  /** True for HTTP 429: the task is put back without using up a retry. */
+  get rateLimited(): boolean {
+    return this.status === 429;
+  }
+}
+
+/** The model's answer did not parse or did not match the output schema. Retryable. */
+export class InvalidAnswerError extends TaskQueueError {
+  /** The raw text of the answer, kept for diagnosis. */
+  readonly raw: string;
+  constructor(message: string, raw: string, options?: TaskQueueErrorOptions) {
+    super(message, 'INVALID_ANSWER', true, options);
+    this.raw = raw;
+  }
+}
+
+/** Thrown by a task type to fail the task at once, without retries. */
+export class NonRetryableError extends TaskQueueError {
+  constructor(message: string, options?: TaskQueueErrorOptions) {
+    super(message, 'NON_RETRYABLE', false, options);
+  }
+}
+
+/** HTTP statuses that another attempt may fix. `undefined` (no response: connection error) is one. */
+export function isRetryableStatus(status: number | undefined): boolean {
+  if (status === undefined) return true;
+  return status === 408 || status === 409 || status === 429 || status >= 500;
+}
+
+/** The plain, serialisable form of an error, as kept in stores and shown in task status. */
+export interface SerializedError {
+  name: string;
+  code: string;
+  message: string;
+  retryable: boolean;
+  status?: number;
+  retryAfterMs?: number;
+}
+
+/** Reduces any thrown value to its serialisable form. Never includes secrets or stack traces. */
+export function serializeError(error: unknown): SerializedError {
+  if (error instanceof TaskQueueError) {
+    const out: SerializedError = {
+      name: error.name,
+      code: error.code,
+      message: error.message,
+      retryable: error.retryable,
+    };
+    if (error instanceof ProviderError) {
+      if (error.status !== undefined) out.status = error.status;
+      if (error.retryAfterMs !== undefined) out.retryAfterMs = error.retryAfterMs;
+    }
+    return out;
+  }
+  if (error instanceof Error) {
+    return { name: error.name, code: 'INTERNAL', message: error.message, retryable: true };
+  }
+  return { name: 'Error', code: 'INTERNAL', message: String(error), retryable: false };
+}

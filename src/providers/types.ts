@@ -1,0 +1,87 @@
+/**
+ * The small interface through which the engine calls a model. The `openai` SDK adapter and any
+ * test double implement it; the engine never sees HTTP.
+ */
+
+export type ChatRole = 'system' | 'developer' | 'user' | 'assistant';
+
+export interface ChatMessage {
+  role: ChatRole;
+  content: string;
+  name?: string;
+}
+
+export type ResponseFormat =
+  | { type: 'text' }
+  | { type: 'json_object' }
+  | {
+      type: 'json_schema';
+      jsonSchema: { name: string; schema: Record<string, unknown>; strict?: boolean };
+    };
+
+export interface ChatRequest {
+  model: string;
+  messages: ChatMessage[];
+  /** Always set: the budget's worst case and the token reservation depend on it. */
+  maxTokens: number;
+  temperature?: number;
+  responseFormat?: ResponseFormat;
+}
+
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+}
+
+/**
+ * What a provider's headers said about its limits. Durations in milliseconds, already parsed
+ * (OpenAI writes `x-ratelimit-reset-requests: 6m0s`).
+ */
+export interface RateLimitHints {
+  /** From `retry-after-ms` / `retry-after` (429 and 503). */
+  retryAfterMs?: number;
+  limitRequests?: number;
+  remainingRequests?: number;
+  resetRequestsMs?: number;
+  limitTokens?: number;
+  remainingTokens?: number;
+  resetTokensMs?: number;
+}
+
+export interface ChatResponse {
+  content: string;
+  finishReason: string;
+  model: string;
+  /** Missing when the server did not report it. */
+  usage?: Usage;
+  hints?: RateLimitHints;
+  requestId?: string;
+}
+
+export interface EmbedRequest {
+  model: string;
+  input: string[];
+}
+
+export interface EmbedResponse {
+  vectors: number[][];
+  model: string;
+  usage?: Pick<Usage, 'promptTokens' | 'totalTokens'>;
+  hints?: RateLimitHints;
+  requestId?: string;
+}
+
+export interface CallOptions {
+  /** Fires when the task is cancelled or its attempt times out. */
+  signal: AbortSignal;
+}
+
+/**
+ * A model provider. Implementations throw `ProviderError` for failed calls (with `status`,
+ * `retryAfterMs` and `retryable`), and must not retry on their own.
+ */
+export interface AIClient {
+  chat(request: ChatRequest, options: CallOptions): Promise<ChatResponse>;
+  embed(request: EmbedRequest, options: CallOptions): Promise<EmbedResponse>;
+}

@@ -1,0 +1,45 @@
+/**
+ * The one source of time for the whole queue. Every machine, limiter and statistic reads time
+ * from an injected `Clock`; nothing calls `Date.now()` or `setTimeout` directly.
+ *
+ * XState's `SimulatedClock` satisfies this interface, so tests run on virtual time.
+ */
+export interface Clock {
+  /** Milliseconds since the Unix epoch (or since an arbitrary origin, for a simulated clock). */
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** A source of uniformly distributed numbers in [0, 1). Injected so that jitter is reproducible. */
+export type RandomSource = () => number;
+
+/** The real clock: wall time and Node's timers. The only place the library reads real time. */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => {
+    const handle = setTimeout(fn, ms);
+    // A pending wake-up must never keep the process alive on its own.
+    handle.unref?.();
+    return handle;
+  },
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+/** The real random source. */
+export const systemRandom: RandomSource = Math.random;
+
+/**
+ * A deterministic random source (mulberry32) for tests, simulations and benchmarks.
+ * @example const random = seededRandom(42);
+ */
+export function seededRandom(seed: number): RandomSource {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
