@@ -115,15 +115,13 @@ export const taskMachine = setup({
     succeeded: ({ event }) => event.type === 'task.outcome' && event.outcome.ok,
     mayRetryRateLimited: ({ context, event }) => {
       const failed = failure(event);
-      return failed?.rateLimited && context.rateLimitRetries < context.retry.maxRateLimitRetries;
+      if (failed === null || !failed.rateLimited) return false;
+      return context.rateLimitRetries < context.retry.maxRateLimitRetries;
     },
     mayRetry: ({ context, event }) => {
       const failed = failure(event);
-      return (
-        failed?.error.retryable &&
-        !failed.rateLimited &&
-        context.retriesUsed < context.retry.maxRetries
-      );
+      if (failed === null || failed.rateLimited || !failed.error.retryable) return false;
+      return context.retriesUsed < context.retry.maxRetries;
     },
     resumesToRetrying: ({ context }) => context.resumeTo === 'retrying',
   },

@@ -73,7 +73,9 @@ describe('task lifecycle graph (xstate/graph)', () => {
       grew = false;
       for (const [key, value] of nodes) {
         if (canFinish.has(key)) continue;
-        const next = Object.values(value.transitions).map((t) => serialize(t.state as never));
+        const next = Object.values(value.transitions).map((t) =>
+          serialize((t as { state: never }).state),
+        );
         if (next.some((n) => canFinish.has(n))) {
           canFinish.add(key);
           grew = true;
@@ -88,7 +90,7 @@ describe('task lifecycle graph (xstate/graph)', () => {
     for (const [, value] of nodes) {
       if (!isTerminalStatus(value.state.value as never)) continue;
       for (const t of Object.values(value.transitions)) {
-        expect(t.state.value).toBe(value.state.value);
+        expect((t as { state: { value: unknown } }).state.value).toBe(value.state.value);
       }
     }
   });
