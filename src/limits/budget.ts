@@ -1,0 +1,331 @@
+/**
+ * The money ledger: total, daily and hourly budgets in integer micro-dollars, with holds for the
+ * worst-case cost of running calls. Pure and clock-free: every method that depends on time takes
+ * `now` in milliseconds. Days and hours are calendar periods in an IANA time zone.
+ */
+
+/** Budget limits in integer micro-dollars; `undefined` = no limit. */
+export interface BudgetLimits {
+  /** Over the ledger's lifetime (until {@link BudgetLedger.resetTotal}). */
+  total?: number | undefined;
+  /** Per calendar day of the ledger's time zone. */
+  daily?: number | undefined;
+  /** Per calendar hour of the ledger's time zone. */
+  hourly?: number | undefined;
+}
+
+/** A budget period. */
+export type BudgetPeriod = 'total' | 'daily' | 'hourly';
+
+/**
+ * Whether an amount fits. When it does not, `period` is the budget that refuses and `retryAt`
+ * the start of the next calendar day or hour (ms) for `daily` / `hourly`, or `Infinity` for
+ * `total` (time alone never restores the total budget; ending holds may).
+ */
+export type BudgetVerdict = { ok: true } | { ok: false; period: BudgetPeriod; retryAt: number };
+
+/** Money set aside for a running call, as returned by {@link BudgetLedger.hold}. */
+export interface BudgetHold {
+  /** Micro-dollars held. */
+  readonly amount: number;
+  /** When it was taken (ms). */
+  readonly at: number;
+}
+
+/** Spending or headroom per period, in micro-dollars. */
+export interface BudgetAmounts {
+  total: number;
+  daily: number;
+  hourly: number;
+}
+
+/** What is left per limit (`undefined` where there is no limit), in micro-dollars. */
+export interface BudgetRemaining {
+  total: number | undefined;
+  daily: number | undefined;
+  hourly: number | undefined;
+}
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+/** Longer than any calendar day (25 h on a daylight-saving day) or hour, to bound searches. */
+const SEARCH_SPAN_MS = 27 * HOUR_MS;
+
+type PeriodKind = 'hour' | 'day';
+
+/** The millisecond within its second of an integer instant (0–999, also before 1970). */
+function millisOf(ms: number): number {
+  return ((ms % 1000) + 1000) % 1000;
+}
+
+const UTC_NAMES = new Set(['UTC', 'Etc/UTC', 'GMT', 'Etc/GMT', 'Etc/Universal', 'Etc/Zulu']);
+
+/** Local wall-clock fields of an instant in one time zone. */
+interface LocalTime {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+  /** Local time minus UTC, in ms. */
+  offset: number;
+}
+
+/**
+ * Calendar hours and days of one IANA time zone. UTC is pure arithmetic; other zones read their
+ * wall-clock fields (and so their offset) through `Intl.DateTimeFormat`, guess where the current
+ * period ends by arithmetic and confirm it, falling back to a binary search when the offset
+ * changes within the period (daylight-saving days). The ledger caches the end of the current
+ * hour and day, so this runs about once an hour.
+ */
+class Calendar {
+  private readonly format: Intl.DateTimeFormat | undefined;
+
+  constructor(timeZone: string) {
+    // Throws RangeError for a time zone the runtime does not know.
+    const format = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+    this.format = UTC_NAMES.has(format.resolvedOptions().timeZone) ? undefined : format;
+  }
+
+  /** The first instant (ms) after `t` that is in the next calendar hour or day. */
+  nextBoundary(t: number, kind: PeriodKind): number {
+    const ms = Math.floor(t);
+    const length = kind === 'hour' ? HOUR_MS : DAY_MS;
+    if (this.format === undefined) return (Math.floor(ms / length) + 1) * length;
+    const local = this.local(ms);
+    const key = this.key(local, kind);
+    const intoPeriod =
+      (kind === 'day' ? local.hour * HOUR_MS : 0) +
+      local.minute * 60_000 +
+      local.second * 1000 +
+      millisOf(ms);
+    // Right unless the offset changes within the period (a daylight-saving day, say).
+    const guess = ms - intoPeriod + length;
+    if (guess > ms && this.keyAt(guess - 1, kind) === key && this.keyAt(guess, kind) !== key) {
+      return guess;
+    }
+    return this.firstLeaving(ms, ms + SEARCH_SPAN_MS, key, kind);
+  }
+
+  private local(ms: number): LocalTime {
+    const fields: Record<string, number> = {};
+    for (const part of (this.format as Intl.DateTimeFormat).formatToParts(ms)) {
+      if (part.type !== 'literal') fields[part.type] = Number(part.value);
+    }
+    const year = fields.year ?? 1970;
+    const month = fields.month ?? 1;
+    const day = fields.day ?? 1;
+    const hour = fields.hour ?? 0;
+    const minute = fields.minute ?? 0;
+    const second = fields.second ?? 0;
+    const wall = Date.UTC(year, month - 1, day, hour, minute, second);
+    return { year, month, day, hour, minute, second, offset: wall - (ms - millisOf(ms)) };
+  }
+
+  /** Identifies a period: the local date, plus hour and offset (a repeated hour is another period). */
+  private key(local: LocalTime, kind: PeriodKind): string {
+    const date = `${local.year}-${local.month}-${local.day}`;
+    return kind === 'day' ? date : `${date}T${local.hour}@${local.offset}`;
+  }
+
+  private keyAt(ms: number, kind: PeriodKind): string {
+    return this.key(this.local(ms), kind);
+  }
+
+  /**
+   * Binary search on `(lo, hi]` for the first ms no longer in period `key`, given that `lo` is
+   * in it and `hi` is not. Periods are contiguous, so the predicate is monotone.
+   */
+  private firstLeaving(lo: number, hi: number, key: string, kind: PeriodKind): number {
+    let low = lo;
+    let high = hi;
+    while (high - low > 1) {
+      const mid = Math.floor((low + high) / 2);
+      if (this.keyAt(mid, kind) === key) low = mid;
+      else high = mid;
+    }
+    return high;
+  }
+}
+
+function assertMicros(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`${name} must be a non-negative integer of micro-dollars, got ${value}`);
+  }
+}
+
+function assertLimits(limits: BudgetLimits): BudgetLimits {
+  const out: BudgetLimits = {};
+  for (const period of ['total', 'daily', 'hourly'] as const) {
+    const value = limits[period];
+    if (value === undefined) continue;
+    assertMicros(`${period} limit`, value);
+    out[period] = value;
+  }
+  return out;
+}
+
+class Hold implements BudgetHold {
+  constructor(
+    readonly amount: number,
+    readonly at: number,
+  ) {}
+}
+
+/** Spending in the current calendar period, which ends at `end` (ms, exclusive). */
+interface PeriodBucket {
+  end: number;
+  spent: number;
+}
+
+/**
+ * Total, daily and hourly budgets, charged in integer micro-dollars.
+ *
+ * Holds (money set aside for running calls at their worst-case cost) count against every period
+ * while they are held: an amount fits iff, for each limit `L`,
+ * `spentInCurrentPeriod + held + amount ≤ L`. Committing a hold charges its real cost to the
+ * total and to the calendar hour and day in which it is committed. So, as long as a call never
+ * costs more than its hold, spending plus holds never exceed any limit, across hour and day
+ * boundaries too.
+ *
+ * Time is expected not to go backwards: a `now` earlier than one already seen is treated as the
+ * latest time seen.
+ */
+export class BudgetLedger {
+  private limits: BudgetLimits;
+  private readonly calendar: Calendar;
+  private readonly holds = new Set<BudgetHold>();
+  private heldTotal = 0;
+  private totalSpent = 0;
+  private hour: PeriodBucket = { end: Number.NEGATIVE_INFINITY, spent: 0 };
+  private day: PeriodBucket = { end: Number.NEGATIVE_INFINITY, spent: 0 };
+  private latest = Number.NEGATIVE_INFINITY;
+
+  /**
+   * @param limits the budgets, in micro-dollars
+   * @param timeZone IANA time zone of the calendar hours and days (default `'UTC'`)
+   * @throws RangeError for an unknown time zone or a limit that is not an integer ≥ 0
+   */
+  constructor(limits: BudgetLimits, timeZone = 'UTC') {
+    this.limits = assertLimits(limits);
+    this.calendar = new Calendar(timeZone);
+  }
+
+  /** Replaces the limits. Money already spent or held stays; a lower limit only refuses new holds. */
+  setLimits(limits: BudgetLimits): void {
+    this.limits = assertLimits(limits);
+  }
+
+  /** Whether `amount` can be held at `now` on top of what is spent and held. */
+  check(now: number, amount: number): BudgetVerdict {
+    assertMicros('amount', amount);
+    this.advance(now);
+    const over = (limit: number | undefined, spent: number): boolean =>
+      limit !== undefined && spent + this.heldTotal + amount > limit;
+    if (over(this.limits.total, this.totalSpent)) {
+      return { ok: false, period: 'total', retryAt: Number.POSITIVE_INFINITY };
+    }
+    // The day ends no earlier than the hour, so a refusing day decides when to come back.
+    if (over(this.limits.daily, this.day.spent)) {
+      return { ok: false, period: 'daily', retryAt: this.day.end };
+    }
+    if (over(this.limits.hourly, this.hour.spent)) {
+      return { ok: false, period: 'hourly', retryAt: this.hour.end };
+    }
+    return { ok: true };
+  }
+
+  /** The first limit that `amount` exceeds on its own: it can never be held. */
+  canEverFit(amount: number): BudgetPeriod | undefined {
+    const { total, daily, hourly } = this.limits;
+    if (total !== undefined && amount > total) return 'total';
+    if (daily !== undefined && amount > daily) return 'daily';
+    if (hourly !== undefined && amount > hourly) return 'hourly';
+    return undefined;
+  }
+
+  /** Sets `amount` aside, without checking (the caller checks first). */
+  hold(now: number, amount: number): BudgetHold {
+    assertMicros('amount', amount);
+    const hold = new Hold(amount, this.advance(now));
+    this.holds.add(hold);
+    this.heldTotal += amount;
+    return hold;
+  }
+
+  /**
+   * Ends a hold and charges `actual` (the call's real cost) to the total and to the current
+   * calendar hour and day of `now`. Returns false, charging nothing, when the hold is not
+   * outstanding (already committed or released, or from another ledger).
+   */
+  commit(hold: BudgetHold, now: number, actual: number): boolean {
+    assertMicros('actual', actual);
+    if (!this.holds.delete(hold)) return false;
+    this.heldTotal -= hold.amount;
+    this.charge(now, actual);
+    return true;
+  }
+
+  /** Ends a hold without charging anything. Returns false when it was not outstanding. */
+  release(hold: BudgetHold): boolean {
+    if (!this.holds.delete(hold)) return false;
+    this.heldTotal -= hold.amount;
+    return true;
+  }
+
+  /** Charges `amount` spent without a hold to the total and to the current hour and day. */
+  charge(now: number, amount: number): void {
+    assertMicros('amount', amount);
+    this.advance(now);
+    this.totalSpent += amount;
+    this.day.spent += amount;
+    this.hour.spent += amount;
+  }
+
+  /** Money spent: in total, in the current calendar day, and in the current calendar hour. */
+  spent(now: number): BudgetAmounts {
+    this.advance(now);
+    return { total: this.totalSpent, daily: this.day.spent, hourly: this.hour.spent };
+  }
+
+  /** Money currently held for running calls. */
+  held(): number {
+    return this.heldTotal;
+  }
+
+  /** What can still be held under each limit at `now` (limit − spent − held, at least 0). */
+  remaining(now: number): BudgetRemaining {
+    this.advance(now);
+    const left = (limit: number | undefined, spent: number): number | undefined =>
+      limit === undefined ? undefined : Math.max(0, limit - spent - this.heldTotal);
+    return {
+      total: left(this.limits.total, this.totalSpent),
+      daily: left(this.limits.daily, this.day.spent),
+      hourly: left(this.limits.hourly, this.hour.spent),
+    };
+  }
+
+  /** Sets the total spent back to 0. The current day's and hour's spending are kept. */
+  resetTotal(): void {
+    this.totalSpent = 0;
+  }
+
+  /** Moves time to `now` (never backwards), opening a new hour or day when one has begun. */
+  private advance(now: number): number {
+    if (now > this.latest) this.latest = now;
+    const t = this.latest;
+    if (t >= this.hour.end) this.hour = { end: this.calendar.nextBoundary(t, 'hour'), spent: 0 };
+    if (t >= this.day.end) this.day = { end: this.calendar.nextBoundary(t, 'day'), spent: 0 };
+    return t;
+  }
+}

@@ -1,0 +1,137 @@
+import { createRequire } from 'node:module';
+
+/**
+ * Token counting with OpenAI's own byte-pair encodings (through `gpt-tokenizer`), as providers
+ * count prompts when they bill them and when they apply tokens-per-minute limits.
+ *
+ * An encoding's tables are large (loading `o200k_base` takes about 270 ms and 38 MB), so they are
+ * loaded lazily and synchronously on the first count that needs them, then cached per encoding:
+ * importing this module costs nothing.
+ */
+
+/** The byte-pair encodings used by current OpenAI chat and embedding models. */
+export type EncodingName = 'o200k_base' | 'cl100k_base';
+
+/** The subset of a `gpt-tokenizer` encoding module that this file uses. */
+interface EncodingModule {
+  encode(text: string, options?: { disallowedSpecial?: Set<string> }): number[];
+  decode(tokens: Iterable<number>): string;
+}
+
+const requireCjs = createRequire(import.meta.url);
+const loaded = new Map<EncodingName, EncodingModule>();
+
+/**
+ * User text is never allowed to produce special tokens: a literal `<|endoftext|>` in a prompt is
+ * counted as the ordinary text it is, as the OpenAI API does (instead of throwing).
+ */
+const NO_SPECIAL_CHECK = { disallowedSpecial: new Set<string>() };
+
+function load(encoding: EncodingName): EncodingModule {
+  let module = loaded.get(encoding);
+  if (module === undefined) {
+    module = requireCjs(`gpt-tokenizer/cjs/encoding/${encoding}`) as EncodingModule;
+    loaded.set(encoding, module);
+  }
+  return module;
+}
+
+/** Models (and the dated snapshots of them) that use `cl100k_base`. */
+const CL100K_PREFIXES = [
+  'gpt-4-',
+  'gpt-3.5',
+  'gpt-35-', // Azure OpenAI's spelling of gpt-3.5
+  'text-embedding-3-',
+  'text-embedding-ada-002',
+] as const;
+
+/**
+ * The encoding a model uses.
+ *
+ * `cl100k_base` for `gpt-4`, `gpt-4-turbo`, `gpt-4-32k` and their snapshots, `gpt-3.5*`,
+ * `text-embedding-3-*` and `text-embedding-ada-002`; `o200k_base` for `gpt-4o*`, `gpt-4.1*`,
+ * `gpt-4.5*`, `gpt-5*`, the `o1` / `o3` / `o4` families, and, by documented default, for any
+ * model this function does not know (local and third-party models behind an OpenAI-compatible
+ * API included): counts then follow the encoding of OpenAI's current models.
+ *
+ * A provider prefix such as `openai/gpt-4` is ignored, and a fine-tuned model
+ * (`ft:gpt-4o-mini-2024-07-18:org::id`) counts as its base model.
+ */
+export function encodingForModel(model: string): EncodingName {
+  const slash = model.lastIndexOf('/');
+  let name = (slash >= 0 ? model.slice(slash + 1) : model).toLowerCase();
+  // A fine-tuned model (`ft:gpt-3.5-turbo-0125:org::id`) uses its base model's encoding.
+  if (name.startsWith('ft:')) name = name.slice(3).split(':')[0] ?? '';
+  if (name === 'gpt-4') return 'cl100k_base';
+  // `gpt-4-…` is cl100k (gpt-4-turbo, gpt-4-0613, gpt-4-32k); `gpt-4o…` and `gpt-4.1…` are not
+  // matched by this prefix because the character after `gpt-4` is not a dash.
+  for (const prefix of CL100K_PREFIXES) {
+    if (name.startsWith(prefix)) return 'cl100k_base';
+  }
+  return 'o200k_base';
+}
+
+/** The tokens of `text` in the encoding of `model`. */
+function encode(text: string, model: string): number[] {
+  return load(encodingForModel(model)).encode(text, NO_SPECIAL_CHECK);
+}
+
+/**
+ * The number of tokens in `text` for `model`. Special-token markers in the text are counted as
+ * plain text.
+ */
+export function countTextTokens(text: string, model: string): number {
+  if (text.length === 0) return 0;
+  return encode(text, model).length;
+}
+
+/** Tokens the chat format adds around every message (`<|start|>{role}<|message|>…<|end|>`). */
+const TOKENS_PER_MESSAGE = 3;
+/** Tokens added when a message carries a `name`, on top of the name's own tokens. */
+const TOKENS_PER_NAME = 1;
+/** Every reply is primed with `<|start|>assistant<|message|>`. */
+const REPLY_PRIMING_TOKENS = 3;
+
+/**
+ * The prompt tokens of a chat request, counted as OpenAI bills them: 3 tokens per message, plus
+ * the tokens of its role and content, plus the tokens of its `name` and 1 more when it has one,
+ * plus 3 tokens priming the reply (the method of OpenAI's cookbook "How to count tokens with
+ * tiktoken", which matches the `usage.prompt_tokens` the API returns for text messages).
+ *
+ * Tools, function definitions and images are not counted here.
+ */
+export function countChatTokens(
+  messages: readonly { role: string; content: string; name?: string }[],
+  model: string,
+): number {
+  let total = REPLY_PRIMING_TOKENS;
+  for (const message of messages) {
+    total += TOKENS_PER_MESSAGE;
+    total += countTextTokens(message.role, model);
+    total += countTextTokens(message.content, model);
+    if (message.name !== undefined) {
+      total += countTextTokens(message.name, model) + TOKENS_PER_NAME;
+    }
+  }
+  return total;
+}
+
+/**
+ * The longest prefix of `text` that is at most `maxTokens` tokens long for `model`. The text is
+ * returned unchanged when it already fits; the result never ends in half a character.
+ */
+export function truncateToTokens(text: string, maxTokens: number, model: string): string {
+  const limit = Math.max(0, Math.floor(maxTokens));
+  if (text.length === 0) return text;
+  if (limit === 0) return '';
+  const tokens = encode(text, model);
+  if (tokens.length <= limit) return text;
+  const { decode } = load(encodingForModel(model));
+  // A token boundary can fall inside a multi-byte character, and re-encoding a cut string can in
+  // rare cases take more tokens than the cut sequence did: step back until both are fine.
+  for (let keep = limit; keep > 0; keep--) {
+    const prefix = decode(tokens.slice(0, keep));
+    if (text.startsWith(prefix) && countTextTokens(prefix, model) <= limit) return prefix;
+  }
+  return '';
+}
