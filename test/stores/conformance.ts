@@ -1,0 +1,749 @@
+import fc from 'fast-check';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  PRIORITIES_HIGH_FIRST,
+  TASK_STATUSES,
+  type TaskStatus,
+  TERMINAL_STATUSES,
+} from '../../machines/task-status.js';
+import { TaskNotFoundError, TaskQueueError, ValidationError } from '../../src/errors.js';
+import type { TaskQuery, TaskRecord, TaskStore } from '../../src/stores/types.js';
+
+let recordCounter = 0;
+
+/**
+ * Builds a valid {@link TaskRecord} of a task that has never moved (no optional field set), with a
+ * fresh id (`task-<n>`) and a `seq` larger than any earlier default, then applies `overrides`.
+ * Every call builds new nested objects, so records never share state.
+ */
+export function makeRecord(overrides: Partial<TaskRecord> = {}): TaskRecord {
+  recordCounter += 1;
+  const n = recordCounter;
+  const base: TaskRecord = {
+    id: `task-${n}`,
+    type: 'echo',
+    priority: 'MEDIUM',
+    status: 'queued',
+    seq: n,
+    data: { n },
+    config: {
+      maxRetries: 3,
+      retryDelay: 1,
+      maxRetryDelay: 30,
+      maxRateLimitRetries: 5,
+      timeout: 60,
+    },
+    reservation: {
+      model: 'test-model',
+      promptTokens: 10,
+      maxTokens: 100,
+      worstCaseMicros: 50,
+      limited: true,
+    },
+    createdAt: 1_000 + n,
+    attempts: 0,
+    usage: { promptTokens: 0, completionTokens: 0, estimated: false, calls: 0 },
+    costMicros: 0,
+  };
+  return { ...base, ...overrides };
+}
+
+/** A record with every optional field set, nested data, a result, an error, a snapshot and history. */
+function makeFullRecord(overrides: Partial<TaskRecord> = {}): TaskRecord {
+  const base = makeRecord();
+  return makeRecord({
+    id: `full-${base.seq}`,
+    seq: base.seq,
+    type: 'summarize',
+    priority: 'HIGH',
+    status: 'completed',
+    data: {
+      text: 'Grüße, 世界 👋 "quoted" \\ back\nslash',
+      nested: { list: [1, 'two', { three: 3 }, null, true, false, 0], empty: {}, none: null },
+      deep: { a: { b: { c: [[], [1.5, -2]] } } },
+    },
+    metadata: { tenant: 'acme', tags: ['x', 'y'], nested: { flag: false, nothing: null } },
+    config: {
+      maxRetries: 5,
+      retryDelay: 2,
+      maxRetryDelay: 60,
+      maxRateLimitRetries: 7,
+      timeout: 30,
+      deadline: 600,
+      estimatedTokens: 1_234,
+      maxTokens: 512,
+      model: 'gpt-4o-mini',
+    },
+    reservation: {
+      model: 'gpt-4o-mini',
+      promptTokens: 1_234,
+      maxTokens: 512,
+      worstCaseMicros: 98_765,
+      limited: false,
+    },
+    parentId: 'parent-1',
+    createdAt: 1_700_000_000_000,
+    startedAt: 1_700_000_000_500,
+    completedAt: 1_700_000_009_000,
+    attempts: 3,
+    notBefore: 1_700_000_004_000,
+    usage: { promptTokens: 3_702, completionTokens: 800, estimated: true, calls: 4 },
+    costMicros: 4_321,
+    result: { summary: 'short', scores: [0.25, 0.75], sources: [{ url: 'https://x.test/a?b=c' }] },
+    error: {
+      name: 'ProviderError',
+      code: 'PROVIDER_ERROR',
+      message: 'rate limited',
+      retryable: true,
+      status: 429,
+      retryAfterMs: 1_500,
+    },
+    snapshot: {
+      status: 'done',
+      value: 'completed',
+      context: { attempts: 3, lastError: { code: 'PROVIDER_ERROR' }, notBefore: null },
+      historyValue: {},
+      children: {},
+    },
+    history: [
+      { status: 'queued', at: 1_700_000_000_000 },
+      { status: 'running', at: 1_700_000_000_500 },
+      { status: 'retrying', at: 1_700_000_001_000, reason: 'PROVIDER_ERROR' },
+      { status: 'running', at: 1_700_000_004_000 },
+      { status: 'completed', at: 1_700_000_009_000 },
+    ],
+    ...overrides,
+  });
+}
+
+/** Resolves with the rejection reason of `promise`; fails the test if it resolves. */
+async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error: unknown) {
+    return error;
+  }
+  throw new Error('expected the call to reject, but it resolved');
+}
+
+/** Every record a query matches, following `nextCursor` page by page. */
+async function listAll(store: TaskStore, query: TaskQuery = {}): Promise<TaskRecord[]> {
+  const all: TaskRecord[] = [];
+  let cursor: string | undefined;
+  for (let pages = 0; pages < 10_000; pages += 1) {
+    const page = await store.list(cursor === undefined ? query : { ...query, cursor });
+    all.push(...page.items);
+    if (page.nextCursor === null) return all;
+    cursor = page.nextCursor;
+  }
+  throw new Error('list never returned a last page');
+}
+
+function idsOf(records: readonly TaskRecord[]): string[] {
+  return records.map((r) => r.id);
+}
+
+function zeroCounts(): Record<TaskStatus, number> {
+  return {
+    queued: 0,
+    paused: 0,
+    running: 0,
+    retrying: 0,
+    completed: 0,
+    failed: 0,
+    cancelled: 0,
+  };
+}
+
+function countsOf(records: readonly TaskRecord[]): Record<TaskStatus, number> {
+  const counts = zeroCounts();
+  for (const r of records) counts[r.status] += 1;
+  return counts;
+}
+
+/** List order: `seq` ascending, `id` for equal `seq`. */
+function inListOrder(records: readonly TaskRecord[]): TaskRecord[] {
+  return [...records].sort((a, b) =>
+    a.seq !== b.seq ? a.seq - b.seq : a.id < b.id ? -1 : a.id > b.id ? 1 : 0,
+  );
+}
+
+type Op =
+  | {
+      kind: 'insert';
+      count: number;
+      status: TaskStatus;
+      type: string;
+      priority: TaskRecord['priority'];
+      withDuplicate: boolean;
+    }
+  | { kind: 'update'; pick: number; status: TaskStatus; at: number }
+  | { kind: 'remove'; picks: number[]; unknown: boolean }
+  | { kind: 'sweep'; before: number };
+
+const statusArb = fc.constantFrom(...TASK_STATUSES);
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('insert' as const),
+      count: fc.integer({ min: 1, max: 4 }),
+      status: statusArb,
+      type: fc.constantFrom('alpha', 'beta'),
+      priority: fc.constantFrom(...PRIORITIES_HIGH_FIRST),
+      withDuplicate: fc.boolean(),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('update' as const),
+      pick: fc.nat(),
+      status: statusArb,
+      at: fc.integer({ min: 0, max: 100 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('remove' as const),
+      picks: fc.array(fc.nat(), { maxLength: 3 }),
+      unknown: fc.boolean(),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('sweep' as const),
+      before: fc.integer({ min: 0, max: 120 }),
+    }),
+  },
+);
+
+/**
+ * The contract tests every {@link TaskStore} must pass. Each test gets a fresh store from
+ * `factory` and hands it to `cleanup` afterwards (default: `store.close()`, which must resolve on
+ * a store that is already closed). The tests compare fresh `get`/`list` results with `toEqual`
+ * and never rely on object identity, so stores that serialise records pass them too.
+ */
+export function describeTaskStore(
+  name: string,
+  factory: () => Promise<TaskStore> | TaskStore,
+  cleanup?: (store: TaskStore) => Promise<void>,
+): void {
+  const dispose = cleanup ?? ((store: TaskStore) => store.close());
+
+  describe(`TaskStore conformance: ${name}`, () => {
+    let store: TaskStore;
+
+    beforeEach(async () => {
+      store = await factory();
+    });
+
+    afterEach(async () => {
+      await dispose(store);
+    });
+
+    it('has a name', () => {
+      expect(typeof store.name).toBe('string');
+      expect(store.name.length).toBeGreaterThan(0);
+    });
+
+    describe('insert and get', () => {
+      it('round-trips a record with every optional field', async () => {
+        const record = makeFullRecord();
+        const expected = structuredClone(record);
+        await store.insert([record]);
+        expect(await store.get(record.id)).toEqual(expected);
+        expect(record).toEqual(expected);
+      });
+
+      it('round-trips a minimal record without inventing optional fields', async () => {
+        const record = makeRecord();
+        const expected = structuredClone(record);
+        await store.insert([record]);
+        const got = await store.get(record.id);
+        expect(got).toEqual(expected);
+        expect(got?.history).toBeUndefined();
+        expect(got?.snapshot).toBeUndefined();
+        expect(got?.result).toBeUndefined();
+        expect(got?.error).toBeUndefined();
+      });
+
+      it('round-trips scalar and null data and results', async () => {
+        const records = [
+          makeRecord({ data: 'plain text', result: 42 }),
+          makeRecord({ data: null, result: null }),
+          makeRecord({ data: 0, result: false }),
+          makeRecord({ data: [1, [2, [3]]], result: '' }),
+        ];
+        const expected = structuredClone(records);
+        await store.insert(records);
+        for (const [index, record] of records.entries()) {
+          expect(await store.get(record.id)).toEqual(expected[index]);
+        }
+      });
+
+      it('resolves undefined for an unknown id', async () => {
+        await store.insert([makeRecord()]);
+        expect(await store.get('no-such-task')).toBeUndefined();
+      });
+
+      it('accepts an empty batch', async () => {
+        await store.insert([]);
+        expect(await store.countByStatus()).toEqual(zeroCounts());
+      });
+
+      it('inserts a batch, every record readable', async () => {
+        const records = [makeRecord(), makeRecord({ status: 'paused' }), makeRecord()];
+        const expected = structuredClone(records);
+        await store.insert(records);
+        for (const [index, record] of records.entries()) {
+          expect(await store.get(record.id)).toEqual(expected[index]);
+        }
+      });
+
+      it('rejects a batch holding a stored id with ValidationError, inserting nothing', async () => {
+        const existing = makeRecord({ id: 'dup-existing', data: { original: true } });
+        await store.insert([existing]);
+        const fresh1 = makeRecord();
+        const fresh2 = makeRecord();
+        const error = await rejectionOf(
+          store.insert([fresh1, makeRecord({ id: 'dup-existing', data: { copy: true } }), fresh2]),
+        );
+        expect(error).toBeInstanceOf(ValidationError);
+        expect((error as ValidationError).message).toContain('dup-existing');
+        expect(await store.get(fresh1.id)).toBeUndefined();
+        expect(await store.get(fresh2.id)).toBeUndefined();
+        expect((await store.get('dup-existing'))?.data).toEqual({ original: true });
+        expect((await store.countByStatus()).queued).toBe(1);
+      });
+
+      it('rejects a batch with the same id twice with ValidationError, inserting nothing', async () => {
+        const first = makeRecord();
+        const twice = makeRecord({ id: 'dup-in-batch' });
+        const error = await rejectionOf(
+          store.insert([first, twice, makeRecord({ id: 'dup-in-batch' })]),
+        );
+        expect(error).toBeInstanceOf(ValidationError);
+        expect((error as ValidationError).message).toContain('dup-in-batch');
+        expect(await store.get(first.id)).toBeUndefined();
+        expect(await store.get('dup-in-batch')).toBeUndefined();
+        expect(await store.list()).toEqual({ items: [], nextCursor: null });
+      });
+    });
+
+    describe('update', () => {
+      it('replaces the stored record', async () => {
+        const record = makeRecord();
+        await store.insert([record]);
+        const changed = makeFullRecord({ id: record.id, seq: record.seq, status: 'failed' });
+        const expected = structuredClone(changed);
+        await store.update(changed);
+        expect(await store.get(record.id)).toEqual(expected);
+        const cleared = makeRecord({ id: record.id, seq: record.seq, status: 'queued' });
+        await store.update(cleared);
+        expect(await store.get(record.id)).toEqual(structuredClone(cleared));
+      });
+
+      it('rejects an unknown id with TaskNotFoundError and creates nothing', async () => {
+        const error = await rejectionOf(store.update(makeRecord({ id: 'ghost' })));
+        expect(error).toBeInstanceOf(TaskNotFoundError);
+        expect((error as TaskNotFoundError).message).toContain('ghost');
+        expect(await store.get('ghost')).toBeUndefined();
+      });
+
+      it('keeps the record in its place in list order', async () => {
+        const records = [makeRecord(), makeRecord(), makeRecord()];
+        await store.insert(records);
+        const [first] = records;
+        if (first === undefined) throw new Error('unreachable');
+        await store.update({ ...first, status: 'running', attempts: 1, startedAt: 5 });
+        expect(idsOf((await store.list()).items)).toEqual(idsOf(records));
+      });
+    });
+
+    describe('list', () => {
+      it('is empty on an empty store', async () => {
+        expect(await store.list()).toEqual({ items: [], nextCursor: null });
+      });
+
+      it('lists in submission order (seq ascending), whatever the insertion order', async () => {
+        const bySeq = (seq: number) => makeRecord({ id: `order-${seq}`, seq: 10_000 + seq });
+        await store.insert([bySeq(5), bySeq(1), bySeq(3)]);
+        await store.insert([bySeq(2), bySeq(4)]);
+        const expected = ['order-1', 'order-2', 'order-3', 'order-4', 'order-5'];
+        expect(idsOf((await store.list()).items)).toEqual(expected);
+        expect(idsOf(await listAll(store, { limit: 2 }))).toEqual(expected);
+      });
+
+      it('orders equal seq by id and pages through them without loss', async () => {
+        const records = ['tie-c', 'tie-a', 'tie-b'].map((id) => makeRecord({ id, seq: 7 }));
+        await store.insert([makeRecord({ id: 'tie-0', seq: 6 }), ...records]);
+        await store.insert([makeRecord({ id: 'tie-z', seq: 8 })]);
+        const expected = ['tie-0', 'tie-a', 'tie-b', 'tie-c', 'tie-z'];
+        expect(idsOf((await store.list()).items)).toEqual(expected);
+        expect(idsOf(await listAll(store, { limit: 1 }))).toEqual(expected);
+      });
+
+      it('filters by one status, several statuses, taskType and priority', async () => {
+        const records = [
+          makeRecord({ status: 'queued', type: 'a', priority: 'LOW' }),
+          makeRecord({ status: 'running', type: 'b', priority: 'HIGH' }),
+          makeRecord({ status: 'completed', type: 'a', priority: 'HIGH' }),
+          makeRecord({ status: 'queued', type: 'b', priority: 'URGENT' }),
+          makeRecord({ status: 'failed', type: 'a', priority: 'HIGH' }),
+          makeRecord({ status: 'paused', type: 'a', priority: 'MEDIUM' }),
+        ];
+        await store.insert(records);
+        const pick = (...indexes: number[]) => indexes.map((i) => records[i]?.id);
+        const ids = async (query: TaskQuery) => idsOf((await store.list(query)).items);
+
+        expect(await ids({ status: 'queued' })).toEqual(pick(0, 3));
+        expect(await ids({ status: ['completed', 'failed'] })).toEqual(pick(2, 4));
+        expect(await ids({ status: ['running'] })).toEqual(pick(1));
+        expect(await ids({ status: 'cancelled' })).toEqual([]);
+        expect(await ids({ status: [] })).toEqual([]);
+        expect(await ids({ taskType: 'a' })).toEqual(pick(0, 2, 4, 5));
+        expect(await ids({ taskType: 'none' })).toEqual([]);
+        expect(await ids({ priority: 'HIGH' })).toEqual(pick(1, 2, 4));
+        expect(await ids({ taskType: 'a', priority: 'HIGH' })).toEqual(pick(2, 4));
+        expect(await ids({ status: ['queued', 'failed'], taskType: 'a' })).toEqual(pick(0, 4));
+        expect(await ids({ status: 'queued', taskType: 'b', priority: 'URGENT' })).toEqual(pick(3));
+        expect(await ids({})).toEqual(pick(0, 1, 2, 3, 4, 5));
+      });
+
+      describe('paging over 250 records', () => {
+        let records: TaskRecord[];
+
+        beforeEach(async () => {
+          records = Array.from({ length: 250 }, (_, i) =>
+            makeRecord({ status: i % 3 === 0 ? 'completed' : 'queued' }),
+          );
+          await store.insert(records);
+        });
+
+        it('returns 100 per page by default', async () => {
+          const page = await store.list();
+          expect(idsOf(page.items)).toEqual(idsOf(records.slice(0, 100)));
+          expect(page.nextCursor).toEqual(expect.any(String));
+        });
+
+        it('pages 100 + 100 + 50 and ends with a null cursor', async () => {
+          const first = await store.list({ limit: 100 });
+          expect(first.items).toHaveLength(100);
+          expect(first.nextCursor).not.toBeNull();
+          const second = await store.list({ limit: 100, cursor: first.nextCursor ?? '' });
+          expect(second.items).toHaveLength(100);
+          expect(second.nextCursor).not.toBeNull();
+          const third = await store.list({ limit: 100, cursor: second.nextCursor ?? '' });
+          expect(third.items).toHaveLength(50);
+          expect(third.nextCursor).toBeNull();
+          expect(idsOf([...first.items, ...second.items, ...third.items])).toEqual(idsOf(records));
+        });
+
+        it('gives a null cursor when the last page is exactly full', async () => {
+          const first = await store.list({ limit: 125 });
+          const second = await store.list({ limit: 125, cursor: first.nextCursor ?? '' });
+          expect(second.items).toHaveLength(125);
+          expect(second.nextCursor).toBeNull();
+        });
+
+        it('returns everything in one page of the maximum limit (1000)', async () => {
+          const page = await store.list({ limit: 1000 });
+          expect(idsOf(page.items)).toEqual(idsOf(records));
+          expect(page.nextCursor).toBeNull();
+        });
+
+        it('pages with any limit and a filter', async () => {
+          expect(idsOf(await listAll(store, { limit: 7 }))).toEqual(idsOf(records));
+          expect(idsOf(await listAll(store, { limit: 1 }))).toEqual(idsOf(records));
+          const completed = records.filter((r) => r.status === 'completed');
+          expect(idsOf(await listAll(store, { status: 'completed', limit: 30 }))).toEqual(
+            idsOf(completed),
+          );
+          expect(await listAll(store, { status: 'completed', limit: 30 })).toEqual(
+            structuredClone(completed),
+          );
+        });
+
+        it('stays stable when tasks are inserted between pages', async () => {
+          const first = await store.list({ limit: 100 });
+          const added = [makeRecord(), makeRecord()];
+          await store.insert(added);
+          const rest = await listAll(store, { limit: 100, cursor: first.nextCursor ?? '' });
+          expect(idsOf([...first.items, ...rest])).toEqual(idsOf([...records, ...added]));
+        });
+
+        it('stays stable when listed and unlisted tasks are removed between pages', async () => {
+          const first = await store.list({ limit: 100 });
+          const listedGone = records.slice(10, 100).map((r) => r.id);
+          const unlistedGone = [records[100]?.id ?? '', records[150]?.id ?? ''];
+          await store.remove([...listedGone, ...unlistedGone]);
+          const rest = await listAll(store, { limit: 100, cursor: first.nextCursor ?? '' });
+          const expectedRest = records
+            .slice(100)
+            .filter((r) => !unlistedGone.includes(r.id))
+            .map((r) => r.id);
+          expect(idsOf(first.items)).toEqual(idsOf(records.slice(0, 100)));
+          expect(idsOf(rest)).toEqual(expectedRest);
+        });
+
+        it('continues after the cursor even when the record it points at is gone', async () => {
+          const first = await store.list({ limit: 60 });
+          const last = first.items[first.items.length - 1];
+          await store.remove([last?.id ?? '']);
+          const second = await store.list({ limit: 60, cursor: first.nextCursor ?? '' });
+          expect(idsOf(second.items)).toEqual(idsOf(records.slice(60, 120)));
+        });
+      });
+
+      it('rejects a malformed cursor with ValidationError naming cursor', async () => {
+        await store.insert([makeRecord(), makeRecord()]);
+        const valid = (await store.list({ limit: 1 })).nextCursor ?? '';
+        const bad = [
+          '',
+          'not-a-cursor',
+          '!!!',
+          '{"seq":1}',
+          Buffer.from('{"seq":1}').toString('base64url'),
+          `${valid}x`,
+          valid.slice(0, -2),
+        ];
+        for (const cursor of bad) {
+          const error = await rejectionOf(store.list({ cursor }));
+          expect(error, `cursor ${JSON.stringify(cursor)}`).toBeInstanceOf(ValidationError);
+          expect((error as ValidationError).message).toContain('cursor');
+        }
+      });
+
+      it('rejects a bad limit with ValidationError naming limit and the value', async () => {
+        for (const limit of [0, -1, 1001, 5000, 1.5, Number.NaN]) {
+          const error = await rejectionOf(store.list({ limit }));
+          expect(error, `limit ${limit}`).toBeInstanceOf(ValidationError);
+          expect((error as ValidationError).message).toContain('limit');
+          expect((error as ValidationError).message).toContain(String(limit));
+        }
+      });
+    });
+
+    describe('countByStatus', () => {
+      it('reports all seven statuses, zeros included', async () => {
+        const counts = await store.countByStatus();
+        expect(Object.keys(counts).sort()).toEqual([...TASK_STATUSES].sort());
+        expect(counts).toEqual(zeroCounts());
+      });
+
+      it('follows inserts, updates and removes', async () => {
+        const records = [
+          makeRecord({ status: 'queued' }),
+          makeRecord({ status: 'queued' }),
+          makeRecord({ status: 'running' }),
+          makeRecord({ status: 'cancelled' }),
+        ];
+        await store.insert(records);
+        expect(await store.countByStatus()).toEqual({
+          ...zeroCounts(),
+          queued: 2,
+          running: 1,
+          cancelled: 1,
+        });
+        const [a, , c] = records;
+        if (a === undefined || c === undefined) throw new Error('unreachable');
+        await store.update({ ...a, status: 'paused' });
+        await store.update({ ...c, status: 'completed', completedAt: 9 });
+        expect(await store.countByStatus()).toEqual({
+          ...zeroCounts(),
+          queued: 1,
+          paused: 1,
+          completed: 1,
+          cancelled: 1,
+        });
+        await store.remove([a.id]);
+        expect(await store.countByStatus()).toEqual({
+          ...zeroCounts(),
+          queued: 1,
+          completed: 1,
+          cancelled: 1,
+        });
+      });
+    });
+
+    describe('remove', () => {
+      it('removes the given tasks and resolves with how many existed', async () => {
+        const records = [makeRecord(), makeRecord(), makeRecord()];
+        await store.insert(records);
+        const [a, b, c] = idsOf(records);
+        if (a === undefined || b === undefined || c === undefined) throw new Error('unreachable');
+        expect(await store.remove([a, 'unknown', c, a])).toBe(2);
+        expect(await store.get(a)).toBeUndefined();
+        expect(await store.get(c)).toBeUndefined();
+        expect(await store.get(b)).toEqual(structuredClone(records[1]));
+        expect(await store.remove([a])).toBe(0);
+        expect(await store.remove([])).toBe(0);
+        expect(idsOf((await store.list()).items)).toEqual([b]);
+      });
+
+      it('lets a removed id be inserted again', async () => {
+        const record = makeRecord();
+        await store.insert([record]);
+        await store.remove([record.id]);
+        const again = makeRecord({ id: record.id, status: 'paused' });
+        await store.insert([again]);
+        expect(await store.get(record.id)).toEqual(structuredClone(again));
+      });
+    });
+
+    describe('removeFinishedBefore', () => {
+      it('removes completed, failed and cancelled tasks that ended before the time', async () => {
+        const records = {
+          completedEarly: makeRecord({ status: 'completed', completedAt: 100 }),
+          failedEarly: makeRecord({ status: 'failed', completedAt: 150 }),
+          cancelledEarly: makeRecord({ status: 'cancelled', completedAt: 199 }),
+          completedAtBoundary: makeRecord({ status: 'completed', completedAt: 200 }),
+          failedLate: makeRecord({ status: 'failed', completedAt: 300 }),
+          finishedWithoutTime: makeRecord({ status: 'cancelled' }),
+          queued: makeRecord({ status: 'queued' }),
+          running: makeRecord({ status: 'running', startedAt: 50 }),
+          retrying: makeRecord({ status: 'retrying', completedAt: 10 }),
+          paused: makeRecord({ status: 'paused', completedAt: 10 }),
+        };
+        await store.insert(Object.values(records));
+        expect(await store.removeFinishedBefore(200)).toBe(3);
+        const kept = idsOf((await store.list()).items);
+        expect(kept).toEqual(
+          idsOf([
+            records.completedAtBoundary,
+            records.failedLate,
+            records.finishedWithoutTime,
+            records.queued,
+            records.running,
+            records.retrying,
+            records.paused,
+          ]),
+        );
+        expect(await store.removeFinishedBefore(200)).toBe(0);
+        expect(await store.removeFinishedBefore(Number.POSITIVE_INFINITY)).toBe(2);
+        expect((await store.countByStatus()).completed).toBe(0);
+        expect((await store.countByStatus()).failed).toBe(0);
+      });
+    });
+
+    describe('close', () => {
+      it('resolves, makes every later call reject, and resolves again', async () => {
+        const record = makeRecord();
+        await store.insert([record]);
+        await store.close();
+        const calls: Array<[string, () => Promise<unknown>]> = [
+          ['insert', () => store.insert([makeRecord()])],
+          ['update', () => store.update(record)],
+          ['get', () => store.get(record.id)],
+          ['list', () => store.list()],
+          ['countByStatus', () => store.countByStatus()],
+          ['remove', () => store.remove([record.id])],
+          ['removeFinishedBefore', () => store.removeFinishedBefore(0)],
+        ];
+        for (const [method, call] of calls) {
+          const error = await rejectionOf(call());
+          expect(error, method).toBeInstanceOf(TaskQueueError);
+          expect((error as TaskQueueError).message, method).toMatch(/closed/);
+        }
+        await expect(store.close()).resolves.toBeUndefined();
+      });
+    });
+
+    describe('model check', () => {
+      it('agrees with a plain array under random inserts, updates and removes', async () => {
+        await fc.assert(
+          fc.asyncProperty(
+            fc.array(opArb, { maxLength: 25 }),
+            fc.integer({ min: 1, max: 6 }),
+            fc.subarray([...TASK_STATUSES]),
+            async (ops, pageSize, someStatuses) => {
+              const subject = await factory();
+              const model: TaskRecord[] = [];
+              const check = async () => {
+                expect(await subject.countByStatus()).toEqual(countsOf(model));
+                expect(await listAll(subject, { limit: pageSize })).toEqual(model);
+              };
+              try {
+                for (const op of ops) {
+                  switch (op.kind) {
+                    case 'insert': {
+                      const batch = Array.from({ length: op.count }, () =>
+                        makeRecord({ status: op.status, type: op.type, priority: op.priority }),
+                      );
+                      const existing = model[op.count % Math.max(model.length, 1)];
+                      if (op.withDuplicate && existing !== undefined) {
+                        batch.splice(1, 0, makeRecord({ id: existing.id }));
+                        const error = await rejectionOf(subject.insert(batch));
+                        expect(error).toBeInstanceOf(ValidationError);
+                      } else {
+                        await subject.insert(batch);
+                        model.push(...batch);
+                      }
+                      break;
+                    }
+                    case 'update': {
+                      const index = op.pick % Math.max(model.length, 1);
+                      const current = model[index];
+                      if (current === undefined) {
+                        const error = await rejectionOf(subject.update(makeRecord()));
+                        expect(error).toBeInstanceOf(TaskNotFoundError);
+                        break;
+                      }
+                      const next: TaskRecord = {
+                        ...current,
+                        status: op.status,
+                        attempts: current.attempts + 1,
+                        completedAt: TERMINAL_STATUSES.has(op.status) ? op.at : undefined,
+                      };
+                      await subject.update(next);
+                      model[index] = next;
+                      break;
+                    }
+                    case 'remove': {
+                      const ids = op.picks.flatMap((p) => {
+                        const r = model[p % Math.max(model.length, 1)];
+                        return r === undefined ? [] : [r.id];
+                      });
+                      if (op.unknown) ids.push('never-inserted');
+                      const gone = new Set(ids);
+                      const expected = model.filter((r) => gone.has(r.id)).length;
+                      expect(await subject.remove(ids)).toBe(expected);
+                      for (let i = model.length - 1; i >= 0; i -= 1) {
+                        const r = model[i];
+                        if (r !== undefined && gone.has(r.id)) model.splice(i, 1);
+                      }
+                      break;
+                    }
+                    case 'sweep': {
+                      const finished = (r: TaskRecord) =>
+                        TERMINAL_STATUSES.has(r.status) &&
+                        r.completedAt !== undefined &&
+                        r.completedAt < op.before;
+                      const expected = model.filter(finished).length;
+                      expect(await subject.removeFinishedBefore(op.before)).toBe(expected);
+                      const kept = model.filter((r) => !finished(r));
+                      model.splice(0, model.length, ...kept);
+                      break;
+                    }
+                  }
+                  await check();
+                }
+                const filtered = inListOrder(model.filter((r) => someStatuses.includes(r.status)));
+                expect(await listAll(subject, { status: someStatuses, limit: pageSize })).toEqual(
+                  filtered,
+                );
+              } finally {
+                await dispose(subject);
+              }
+            },
+          ),
+          { numRuns: 60 },
+        );
+      });
+    });
+  });
+}
