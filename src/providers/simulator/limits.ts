@@ -1,0 +1,136 @@
+/**
+ * The simulator's own rate limits: one sliding window of requests and tokens, counted at request
+ * time like OpenAI does (1 request; prompt tokens + the tokens reserved for the answer). A
+ * request taken at `t` counts while `now < t + windowMs`. Refused requests are not recorded.
+ */
+
+import type { SimulatorLimits } from './options.js';
+
+/** Which limit refused a request. */
+export type LimitKind = 'requests' | 'tokens';
+
+/** Whether a request fits in the window now. */
+export type LimitVerdict =
+  | { ok: true }
+  | {
+      ok: false;
+      kind: LimitKind;
+      /** The limit that refused it. */
+      limit: number;
+      /** Already counted in the window. */
+      used: number;
+      /** What the request asked for (1, or its tokens). */
+      requested: number;
+      /** How long until it would fit; `Infinity` when it never can (more tokens than the limit). */
+      retryAfterMs: number;
+    };
+
+/** The state of the window, as the `x-ratelimit-*` headers report it (durations in ms). */
+export interface LimitSnapshot {
+  requests?: { limit: number; remaining: number; resetMs: number };
+  tokens?: { limit: number; remaining: number; resetMs: number };
+}
+
+/** Sliding-window request and token counter. Amortised O(1) per request. */
+export class SimulatorRateLimits {
+  private readonly at: number[] = [];
+  private readonly tokens: number[] = [];
+  private head = 0;
+  private tokenSum = 0;
+
+  constructor(private readonly limits: SimulatorLimits) {}
+
+  /** Whether one request of `tokens` tokens fits at `now`. */
+  check(tokens: number, now: number): LimitVerdict {
+    this.prune(now);
+    const { requests: requestLimit, tokens: tokenLimit, windowMs } = this.limits;
+    const count = this.at.length - this.head;
+    if (requestLimit !== undefined && count + 1 > requestLimit) {
+      // The request fits once `count - requestLimit + 1` of the oldest entries have expired.
+      const decisive = this.at[this.head + count - requestLimit] ?? now;
+      return {
+        ok: false,
+        kind: 'requests',
+        limit: requestLimit,
+        used: count,
+        requested: 1,
+        retryAfterMs: Math.max(1, decisive + windowMs - now),
+      };
+    }
+    if (tokenLimit !== undefined && this.tokenSum + tokens > tokenLimit) {
+      let retryAfterMs = Number.POSITIVE_INFINITY;
+      if (tokens <= tokenLimit) {
+        let freed = 0;
+        const needed = this.tokenSum + tokens - tokenLimit;
+        for (let i = this.head; i < this.at.length; i++) {
+          freed += this.tokens[i] ?? 0;
+          if (freed >= needed) {
+            retryAfterMs = Math.max(1, (this.at[i] ?? now) + windowMs - now);
+            break;
+          }
+        }
+      }
+      return {
+        ok: false,
+        kind: 'tokens',
+        limit: tokenLimit,
+        used: this.tokenSum,
+        requested: tokens,
+        retryAfterMs,
+      };
+    }
+    return { ok: true };
+  }
+
+  /** Records one request of `tokens` tokens at `now` (check first). */
+  take(tokens: number, now: number): void {
+    this.prune(now);
+    this.at.push(now);
+    this.tokens.push(tokens);
+    this.tokenSum += tokens;
+  }
+
+  /**
+   * The headers' view at `now`: per configured limit, the limit, what remains, and how long
+   * until the window is back to its initial state (every counted request expired).
+   */
+  snapshot(now: number): LimitSnapshot {
+    this.prune(now);
+    const { requests, tokens, windowMs } = this.limits;
+    const newest = this.at[this.at.length - 1];
+    const count = this.at.length - this.head;
+    const resetMs = count === 0 || newest === undefined ? 0 : Math.max(0, newest + windowMs - now);
+    const snapshot: LimitSnapshot = {};
+    if (requests !== undefined) {
+      snapshot.requests = { limit: requests, remaining: Math.max(0, requests - count), resetMs };
+    }
+    if (tokens !== undefined) {
+      const remaining = Math.max(0, tokens - this.tokenSum);
+      snapshot.tokens = { limit: tokens, remaining, resetMs: this.tokenSum === 0 ? 0 : resetMs };
+    }
+    return snapshot;
+  }
+
+  /** Forgets every counted request. */
+  clear(): void {
+    this.at.length = 0;
+    this.tokens.length = 0;
+    this.head = 0;
+    this.tokenSum = 0;
+  }
+
+  private prune(now: number): void {
+    const { windowMs } = this.limits;
+    while (this.head < this.at.length && now >= (this.at[this.head] ?? 0) + windowMs) {
+      this.tokenSum -= this.tokens[this.head] ?? 0;
+      this.head++;
+    }
+    if (this.head === this.at.length) {
+      this.clear();
+    } else if (this.head > 1024 && this.head * 2 > this.at.length) {
+      this.at.splice(0, this.head);
+      this.tokens.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+}

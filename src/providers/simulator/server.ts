@@ -1,0 +1,422 @@
+/**
+ * The simulator's HTTP side: routing, auth, rate limits, fault injection, latency, headers and
+ * bookkeeping. Answers themselves are built in `responses.ts`.
+ */
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { countChatTokens, countTextTokens } from '../../limits/tokens.js';
+import { type RandomSource, seededRandom } from '../../time/clock.js';
+import { formatResetDuration } from './durations.js';
+import {
+  bodyTooLarge,
+  type ErrorAnswer,
+  invalidApiKey,
+  invalidRequest,
+  malformedJson,
+  methodNotAllowed,
+  modelNotFound,
+  rateLimitExceeded,
+  serverError,
+  serviceUnavailable,
+  unknownUrl,
+} from './errors.js';
+import { drawFault, type FaultKind } from './faults.js';
+import { MAX_BODY_BYTES, readJsonBody, writeAnswer } from './http.js';
+import { answerDelayMs, sampleLatencyMs } from './latency.js';
+import { type LimitKind, SimulatorRateLimits } from './limits.js';
+import type { ResolvedSimulatorOptions } from './options.js';
+import { checkChatBody, checkEmbeddingBody, modelOf } from './requests.js';
+import { buildChatCompletion, buildEmbeddingList, modelList, modelObject } from './responses.js';
+import { RequestLog, type SimulatorLogEntry, type SimulatorStats } from './stats.js';
+
+/** How long an injected 429 or 503 tells the client to wait. */
+const INJECTED_RETRY_AFTER_MS = 1_000;
+
+/** The routes the simulator serves (paths without a trailing slash). */
+const CHAT_PATH = '/v1/chat/completions';
+const EMBEDDINGS_PATH = '/v1/embeddings';
+const MODELS_PATH = '/v1/models';
+
+/** The running HTTP server and its controls. */
+export interface SimulatorServer {
+  readonly server: Server;
+  stats(): SimulatorStats;
+  reset(): void;
+  /** Stops listening, ends pending and hanging requests, and resolves once the server is closed. */
+  shutdown(): Promise<void>;
+}
+
+/** A request being handled: its log entry and where to answer. */
+interface Exchange {
+  res: ServerResponse;
+  entry: SimulatorLogEntry;
+  /** Set once the entry has been counted, so it is counted once. */
+  recorded: boolean;
+  /** Arrival order, behind `x-request-id` and completion ids. */
+  sequence: number;
+}
+
+/** What a successful or faulted call answers, after its delay. */
+interface PlannedAnswer {
+  status: number;
+  body: string;
+  headers?: Record<string, string>;
+}
+
+/** Creates the simulator's server (not yet listening). */
+export function createSimulatorServer(options: ResolvedSimulatorOptions): SimulatorServer {
+  const { now } = options;
+  const models = new Set(options.models);
+  const limits = new SimulatorRateLimits(options.limits);
+  const log = new RequestLog(options.logLimit);
+  let faultRandom: RandomSource = seededRandom(options.seed);
+  let latencyRandom: RandomSource = seededRandom(options.seed ^ 0x5bd1e995);
+  let sequence = 0;
+  let closing = false;
+  const timers = new Set<NodeJS.Timeout>();
+  const hanging = new Set<ServerResponse>();
+
+  function record(exchange: Exchange, status: number): void {
+    if (exchange.recorded) return;
+    exchange.recorded = true;
+    exchange.entry.status = status;
+    log.record(exchange.entry);
+  }
+
+  function rateLimitHeaders(): Record<string, string> {
+    const snapshot = limits.snapshot(now());
+    const headers: Record<string, string> = {};
+    if (snapshot.requests !== undefined) {
+      headers['x-ratelimit-limit-requests'] = String(snapshot.requests.limit);
+      headers['x-ratelimit-remaining-requests'] = String(snapshot.requests.remaining);
+      headers['x-ratelimit-reset-requests'] = formatResetDuration(snapshot.requests.resetMs);
+    }
+    if (snapshot.tokens !== undefined) {
+      headers['x-ratelimit-limit-tokens'] = String(snapshot.tokens.limit);
+      headers['x-ratelimit-remaining-tokens'] = String(snapshot.tokens.remaining);
+      headers['x-ratelimit-reset-tokens'] = formatResetDuration(snapshot.tokens.resetMs);
+    }
+    return headers;
+  }
+
+  function send(exchange: Exchange, answer: PlannedAnswer, processingMs = 0): void {
+    if (exchange.res.destroyed) {
+      record(exchange, 499);
+      return;
+    }
+    record(exchange, answer.status);
+    writeAnswer(exchange.res, answer.status, answer.body, {
+      'x-request-id': `req_sim${exchange.sequence.toString(16).padStart(12, '0')}`,
+      'openai-processing-ms': String(Math.round(processingMs)),
+      ...rateLimitHeaders(),
+      ...answer.headers,
+    });
+  }
+
+  function sendError(exchange: Exchange, error: ErrorAnswer): void {
+    send(exchange, errorAnswer(error));
+  }
+
+  function sendJson(exchange: Exchange, body: unknown): void {
+    send(exchange, { status: 200, body: JSON.stringify(body) });
+  }
+
+  /** Answers after `delayMs`, unless the client leaves or the server closes first. */
+  function sendLater(exchange: Exchange, delayMs: number, answer: () => PlannedAnswer): void {
+    if (delayMs <= 0) {
+      send(exchange, answer());
+      return;
+    }
+    const onClose = () => {
+      clearTimeout(timer);
+      timers.delete(timer);
+      record(exchange, 499);
+    };
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      exchange.res.off('close', onClose);
+      send(exchange, answer(), delayMs);
+    }, delayMs);
+    timers.add(timer);
+    exchange.res.once('close', onClose);
+  }
+
+  /** Never answers (the `timeout` fault): the client aborts, or `shutdown()` cuts it off. */
+  function hang(exchange: Exchange): void {
+    record(exchange, 0);
+    hanging.add(exchange.res);
+    exchange.res.once('close', () => hanging.delete(exchange.res));
+  }
+
+  function refuseOverLimit(
+    exchange: Exchange,
+    model: string,
+    verdict: {
+      kind: LimitKind;
+      limit: number;
+      used: number;
+      requested: number;
+      retryAfterMs: number;
+    },
+  ): void {
+    const windowMs = options.limits.windowMs;
+    const per =
+      windowMs === 60_000
+        ? `${verdict.kind} per min (${verdict.kind === 'requests' ? 'RPM' : 'TPM'})`
+        : `${verdict.kind} per ${formatResetDuration(windowMs)}`;
+    const message = Number.isFinite(verdict.retryAfterMs)
+      ? `Rate limit reached for ${model} in organization org-simulator on ${per}: Limit ${verdict.limit}, Used ${verdict.used}, Requested ${verdict.requested}. Please try again in ${formatResetDuration(verdict.retryAfterMs)}.`
+      : `Request too large for ${model} in organization org-simulator on ${per}: Limit ${verdict.limit}, Requested ${verdict.requested}. The input or output tokens must be reduced in order to run successfully.`;
+    sendError(exchange, rateLimitExceeded(message, verdict.kind, verdict.retryAfterMs));
+  }
+
+  /**
+   * The shared tail of chat and embeddings: count against the limits, draw the fault and the
+   * latency, then answer (or not).
+   */
+  function admitAndAnswer(
+    exchange: Exchange,
+    model: string,
+    reservedTokens: number,
+    build: () => { body: Record<string, unknown>; completionTokens: number },
+  ): void {
+    const at = exchange.entry.at;
+    const verdict = limits.check(reservedTokens, at);
+    if (!verdict.ok) {
+      refuseOverLimit(exchange, model, verdict);
+      return;
+    }
+    limits.take(reservedTokens, at);
+    const fault = drawFault(options.faults, faultRandom);
+    const baseMs = sampleLatencyMs(options.latency, latencyRandom);
+    if (fault !== undefined) exchange.entry.fault = fault;
+    const injected = injectedError(fault);
+    if (fault === 'timeout') {
+      hang(exchange);
+      return;
+    }
+    if (injected !== undefined) {
+      sendLater(exchange, baseMs, () => errorAnswer(injected));
+      return;
+    }
+    const { body, completionTokens } = build();
+    exchange.entry.completionTokens = completionTokens;
+    if (fault === 'noUsage') delete body.usage;
+    let text = JSON.stringify(body);
+    // A 200 whose body stops halfway: no JSON parser accepts it.
+    if (fault === 'malformed') text = text.slice(0, Math.floor(text.length / 2));
+    const delayMs = answerDelayMs(baseMs, completionTokens, options.perOutputTokenMs);
+    sendLater(exchange, delayMs, () => ({ status: 200, body: text }));
+  }
+
+  async function chat(exchange: Exchange, req: IncomingMessage): Promise<void> {
+    const body = await readBody(exchange, req);
+    if (body === undefined) return;
+    const checked = checkChatBody(body);
+    if (!checked.ok) {
+      sendError(exchange, checked.error);
+      return;
+    }
+    const call = checked.call;
+    const promptTokens = countChatTokens(call.messages, call.model);
+    exchange.entry.promptTokens = promptTokens;
+    if (call.maxTokens !== undefined) exchange.entry.maxTokens = call.maxTokens;
+    const reserved = promptTokens + (call.maxTokens ?? options.defaultMaxTokens) * call.n;
+    admitAndAnswer(exchange, call.model, reserved, () => {
+      const built = buildChatCompletion(call, {
+        body,
+        seed: options.seed,
+        promptTokens,
+        created: Math.floor(exchange.entry.at / 1000),
+        id: `chatcmpl-sim${exchange.sequence.toString(36).padStart(10, '0')}`,
+      });
+      return { body: { ...built.body }, completionTokens: built.completionTokens };
+    });
+  }
+
+  async function embeddings(exchange: Exchange, req: IncomingMessage): Promise<void> {
+    const body = await readBody(exchange, req);
+    if (body === undefined) return;
+    const checked = checkEmbeddingBody(body, options.embeddingDimensions);
+    if (!checked.ok) {
+      sendError(exchange, checked.error);
+      return;
+    }
+    const call = checked.call;
+    let inputTokens = 0;
+    for (const text of call.input) inputTokens += countTextTokens(text, call.model);
+    exchange.entry.promptTokens = inputTokens;
+    admitAndAnswer(exchange, call.model, inputTokens, () => ({
+      body: { ...buildEmbeddingList(call, options.embeddingDimensions, inputTokens) },
+      completionTokens: 0,
+    }));
+  }
+
+  /** The JSON body with a served model, or `undefined` once an error has been answered. */
+  async function readBody(exchange: Exchange, req: IncomingMessage): Promise<unknown> {
+    const result = await readJsonBody(req);
+    if (!result.ok) {
+      if (result.reason === 'aborted') record(exchange, 499);
+      else
+        sendError(
+          exchange,
+          result.reason === 'too-large' ? bodyTooLarge(MAX_BODY_BYTES) : malformedJson(),
+        );
+      return undefined;
+    }
+    const model = modelOf(result.value);
+    if (model === undefined) {
+      sendError(exchange, invalidRequest('You must provide a model parameter.', 'model'));
+      return undefined;
+    }
+    exchange.entry.model = model;
+    if (!models.has(model)) {
+      sendError(exchange, modelNotFound(model));
+      return undefined;
+    }
+    return result.value;
+  }
+
+  function authorized(req: IncomingMessage): boolean {
+    if (options.apiKey === undefined) return true;
+    const header = req.headers.authorization;
+    return header === `Bearer ${options.apiKey}`;
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = req.method ?? 'GET';
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
+    const exchange: Exchange = {
+      res,
+      entry: { at: now(), path, model: '', status: 0, promptTokens: 0, completionTokens: 0 },
+      recorded: false,
+      sequence: ++sequence,
+    };
+    if (closing) {
+      res.setHeader('connection', 'close');
+      sendError(exchange, serviceUnavailable(INJECTED_RETRY_AFTER_MS));
+      return;
+    }
+    const route = routeOf(path);
+    if (route === undefined) {
+      sendError(exchange, unknownUrl(method, path));
+      return;
+    }
+    const allowed = route.kind === 'models' || route.kind === 'model' ? 'GET' : 'POST';
+    if (method !== allowed) {
+      sendError(exchange, methodNotAllowed(method, path, allowed));
+      return;
+    }
+    if (!authorized(req)) {
+      sendError(exchange, invalidApiKey());
+      return;
+    }
+    switch (route.kind) {
+      case 'models':
+        sendJson(exchange, modelList(options.models));
+        return;
+      case 'model':
+        exchange.entry.model = route.id;
+        if (models.has(route.id)) sendJson(exchange, modelObject(route.id));
+        else sendError(exchange, modelNotFound(route.id));
+        return;
+      case 'chat':
+        await chat(exchange, req);
+        return;
+      case 'embeddings':
+        await embeddings(exchange, req);
+        return;
+    }
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => {
+      // An answer could not be built: report it as OpenAI reports its own failures.
+      const exchange: Exchange = {
+        res,
+        entry: {
+          at: now(),
+          path: req.url ?? '',
+          model: '',
+          status: 500,
+          promptTokens: 0,
+          completionTokens: 0,
+        },
+        recorded: false,
+        sequence: ++sequence,
+      };
+      sendError(exchange, serverError());
+    });
+  });
+
+  let closed: Promise<void> | undefined;
+
+  return {
+    server,
+    stats: () => log.snapshot(),
+    reset: () => {
+      log.clear();
+      limits.clear();
+      faultRandom = seededRandom(options.seed);
+      latencyRandom = seededRandom(options.seed ^ 0x5bd1e995);
+    },
+    shutdown: () => {
+      closed ??= new Promise<void>((resolve) => {
+        closing = true;
+        for (const timer of timers) clearTimeout(timer);
+        timers.clear();
+        for (const res of hanging) res.destroy();
+        hanging.clear();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closed;
+    },
+  };
+}
+
+type Route =
+  | { kind: 'chat' }
+  | { kind: 'embeddings' }
+  | { kind: 'models' }
+  | { kind: 'model'; id: string };
+
+function routeOf(path: string): Route | undefined {
+  if (path === CHAT_PATH) return { kind: 'chat' };
+  if (path === EMBEDDINGS_PATH) return { kind: 'embeddings' };
+  if (path === MODELS_PATH) return { kind: 'models' };
+  if (path.startsWith(`${MODELS_PATH}/`)) {
+    try {
+      const id = decodeURIComponent(path.slice(MODELS_PATH.length + 1));
+      if (id !== '') return { kind: 'model', id };
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+/** The error answer of an injected fault, or `undefined` for faults that are not errors. */
+function injectedError(fault: FaultKind | undefined): ErrorAnswer | undefined {
+  switch (fault) {
+    case 'error500':
+      return serverError();
+    case 'error503':
+      return serviceUnavailable(INJECTED_RETRY_AFTER_MS);
+    case 'error429':
+      return rateLimitExceeded(
+        'Rate limit reached (injected by the simulator). Please try again in 1s.',
+        'requests',
+        INJECTED_RETRY_AFTER_MS,
+      );
+    default:
+      return undefined;
+  }
+}
+
+function errorAnswer(error: ErrorAnswer): PlannedAnswer {
+  const answer: PlannedAnswer = { status: error.status, body: JSON.stringify(error.body) };
+  if (error.headers !== undefined) answer.headers = error.headers;
+  return answer;
+}
