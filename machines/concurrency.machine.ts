@@ -21,17 +21,26 @@ export const concurrencyMachine = setup({
     events: {} as ConcurrencyEvent,
     input: {} as { max: number },
   },
+  actions: {
+    acquire: assign({
+      used: ({ context, event }) =>
+        context.used + (event.type === 'slot.acquire' ? event.count : 0),
+    }),
+    release: assign({
+      used: ({ context, event }) =>
+        Math.max(0, context.used - (event.type === 'slot.release' ? event.count : 0)),
+    }),
+    resize: assign({
+      max: ({ context, event }) => (event.type === 'slot.resize' ? event.max : context.max),
+    }),
+  },
 }).createMachine({
   id: 'concurrency',
   context: ({ input }) => ({ max: input.max, used: 0 }),
   on: {
-    'slot.acquire': {
-      actions: assign({ used: ({ context, event }) => context.used + event.count }),
-    },
-    'slot.release': {
-      actions: assign({ used: ({ context, event }) => Math.max(0, context.used - event.count) }),
-    },
-    'slot.resize': { actions: assign({ max: ({ event }) => event.max }) },
+    'slot.acquire': { actions: 'acquire' },
+    'slot.release': { actions: 'release' },
+    'slot.resize': { actions: 'resize' },
   },
 });
 

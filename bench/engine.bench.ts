@@ -1,0 +1,214 @@
+/**
+ * The engine against p-queue 9 and Bottleneck 2, side by side in one run.
+ *
+ * 100,000 tasks, concurrency 100, the four priorities mixed, a zero-latency client that answers
+ * at once with usage. Figures: tasks per second (first submit to last completion, enqueueing
+ * included); heap per waiting task with 100,000 waiting; enqueue cost per task around the
+ * 1,000th and around the 100,000th task. Run with `npm run bench` (builds, then runs with
+ * `--expose-gc`). Options: `--tasks N`, `--concurrency N`, `--rounds N`.
+ */
+import Bottleneck from 'bottleneck';
+import PQueue from 'p-queue';
+import { z } from 'zod';
+import type { AIClient } from '../src/providers/types.js';
+import { Engine } from '../src/runtime/engine.js';
+import type { TaskTypeDefinition } from '../src/task-types/types.js';
+
+const args = new Map<string, string>();
+for (let i = 2; i < process.argv.length; i += 2) {
+  args.set(String(process.argv[i]).replace(/^--/, ''), String(process.argv[i + 1]));
+}
+const TASKS = Number(args.get('tasks') ?? 100_000);
+const CONCURRENCY = Number(args.get('concurrency') ?? 100);
+const ROUNDS = Number(args.get('rounds') ?? 3);
+const PRIORITIES = ['LOW', 'MEDIUM', 'HIGH', 'URGENT'] as const;
+const gc = (globalThis as { gc?: () => void }).gc;
+
+/** Answers at once, with usage: the queue's own overhead is all that is measured. */
+const instantClient: AIClient = {
+  chat: async (request) => ({
+    content: 'ok',
+    finishReason: 'stop',
+    model: request.model,
+    usage: { promptTokens: 10, completionTokens: 2, totalTokens: 12 },
+  }),
+  embed: async (request) => ({ vectors: [], model: request.model }),
+};
+
+const benchType: TaskTypeDefinition<{ n: number }, string> = {
+  name: 'BENCH',
+  input: z.object({ n: z.number() }),
+  output: z.string(),
+  estimate: (_data, env) => ({ model: env.model, promptTokens: 10, maxTokens: 16 }),
+  run: async (ctx) => (await ctx.chat({ messages: [{ role: 'user', content: 'x' }] })).content,
+};
+
+function createEngine(): Engine {
+  const engine = new Engine(
+    { maxConcurrent: CONCURRENCY, maxQueueSize: TASKS * 2, model: 'gpt-4o-mini' },
+    { client: instantClient, taskTypes: [benchType] },
+  );
+  engine.start();
+  return engine;
+}
+
+function heapUsed(): number {
+  gc?.();
+  gc?.();
+  return process.memoryUsage().heapUsed;
+}
+
+interface Figures {
+  tasksPerSecond: number;
+  bytesPerWaiting: number;
+  enqueueUsAt1k: number;
+  enqueueUsAt100k: number;
+}
+
+/** Average enqueue cost (µs per task) of the 100 tasks before index `at`. */
+function window100(times: Float64Array, at: number): number {
+  const from = Math.max(0, at - 100);
+  return (((times[at - 1] ?? 0) - (times[from] ?? 0)) / (at - 1 - from)) * 1000;
+}
+
+async function benchEngine(): Promise<Figures> {
+  // Throughput.
+  const engine = createEngine();
+  const done = new Promise<void>((resolve) => {
+    let n = 0;
+    engine.events$.subscribe((e) => {
+      if (e.type === 'task.completed' && ++n === TASKS) resolve();
+    });
+  });
+  const t0 = performance.now();
+  for (let i = 0; i < TASKS; i++) {
+    await engine.submit({ taskType: 'BENCH', data: { n: i }, priority: PRIORITIES[i % 4] });
+  }
+  await done;
+  const tasksPerSecond = TASKS / ((performance.now() - t0) / 1000);
+  await engine.stop();
+
+  // Memory and enqueue cost, with admission paused so every task waits.
+  const before = heapUsed();
+  const waiting = createEngine();
+  waiting.pause();
+  const times = new Float64Array(TASKS);
+  const s0 = performance.now();
+  for (let i = 0; i < TASKS; i++) {
+    await waiting.submit({ taskType: 'BENCH', data: { n: i }, priority: PRIORITIES[i % 4] });
+    times[i] = performance.now() - s0;
+  }
+  const bytesPerWaiting = (heapUsed() - before) / TASKS;
+  if (waiting.waitingCount !== TASKS)
+    throw new Error(`expected ${TASKS} waiting, got ${waiting.waitingCount}`);
+  await waiting.stop();
+  return {
+    tasksPerSecond,
+    bytesPerWaiting,
+    enqueueUsAt1k: window100(times, 1000),
+    enqueueUsAt100k: window100(times, TASKS),
+  };
+}
+
+async function benchPQueue(): Promise<Figures> {
+  const queue = new PQueue({ concurrency: CONCURRENCY });
+  const signal = new AbortController().signal;
+  const run = () =>
+    instantClient.chat({ model: 'gpt-4o-mini', messages: [], maxTokens: 16 }, { signal });
+  const t0 = performance.now();
+  for (let i = 0; i < TASKS; i++) void queue.add(run, { priority: i % 4 });
+  await queue.onIdle();
+  const tasksPerSecond = TASKS / ((performance.now() - t0) / 1000);
+
+  const before = heapUsed();
+  const waiting = new PQueue({ concurrency: CONCURRENCY, autoStart: false });
+  const times = new Float64Array(TASKS);
+  const s0 = performance.now();
+  for (let i = 0; i < TASKS; i++) {
+    void waiting.add(run, { priority: i % 4 });
+    times[i] = performance.now() - s0;
+  }
+  const bytesPerWaiting = (heapUsed() - before) / TASKS;
+  waiting.clear();
+  return {
+    tasksPerSecond,
+    bytesPerWaiting,
+    enqueueUsAt1k: window100(times, 1000),
+    enqueueUsAt100k: window100(times, TASKS),
+  };
+}
+
+async function benchBottleneck(): Promise<Figures> {
+  const signal = new AbortController().signal;
+  const run = () =>
+    instantClient.chat({ model: 'gpt-4o-mini', messages: [], maxTokens: 16 }, { signal });
+  const limiter = new Bottleneck({ maxConcurrent: CONCURRENCY });
+  const t0 = performance.now();
+  const all: Promise<unknown>[] = [];
+  // Bottleneck's priorities are 0 (highest) to 9.
+  for (let i = 0; i < TASKS; i++) all.push(limiter.schedule({ priority: 3 - (i % 4) }, run));
+  await Promise.all(all);
+  const tasksPerSecond = TASKS / ((performance.now() - t0) / 1000);
+  await limiter.stop({ dropWaitingJobs: true });
+
+  const before = heapUsed();
+  const waiting = new Bottleneck({ maxConcurrent: 1 });
+  // Hold admission: a job that never ends occupies the only slot.
+  void waiting.schedule(() => new Promise(() => undefined));
+  const times = new Float64Array(TASKS);
+  const held: Promise<unknown>[] = [];
+  const s0 = performance.now();
+  for (let i = 0; i < TASKS; i++) {
+    held.push(waiting.schedule({ priority: 3 - (i % 4) }, run).catch(() => undefined));
+    times[i] = performance.now() - s0;
+  }
+  await new Promise((r) => setTimeout(r, 50));
+  const bytesPerWaiting = (heapUsed() - before) / TASKS;
+  // Not awaited: stop() waits for the job that never ends.
+  waiting.stop({ dropWaitingJobs: true }).catch(() => undefined);
+  return {
+    tasksPerSecond,
+    bytesPerWaiting,
+    enqueueUsAt1k: window100(times, 1000),
+    enqueueUsAt100k: window100(times, TASKS),
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+async function measure(name: string, fn: () => Promise<Figures>): Promise<[string, Figures]> {
+  const runs: Figures[] = [];
+  for (let i = 0; i < ROUNDS; i++) runs.push(await fn());
+  const pick = (k: keyof Figures) => median(runs.map((r) => r[k]));
+  return [
+    name,
+    {
+      tasksPerSecond: pick('tasksPerSecond'),
+      bytesPerWaiting: pick('bytesPerWaiting'),
+      enqueueUsAt1k: pick('enqueueUsAt1k'),
+      enqueueUsAt100k: pick('enqueueUsAt100k'),
+    },
+  ];
+}
+
+const results = [
+  await measure('ai-task-queue', benchEngine),
+  await measure('p-queue 9', benchPQueue),
+  await measure('bottleneck 2', benchBottleneck),
+];
+const ours = results[0]?.[1] as Figures;
+console.log(
+  `node ${process.version}, ${TASKS} tasks, concurrency ${CONCURRENCY}, priorities mixed, median of ${ROUNDS}`,
+);
+console.log(
+  '| queue | tasks/s | ours ÷ it | heap per waiting task | enqueue µs/task at 1k | at 100k | growth |',
+);
+console.log('|---|---:|---:|---:|---:|---:|---:|');
+for (const [name, f] of results) {
+  console.log(
+    `| ${name} | ${Math.round(f.tasksPerSecond).toLocaleString('en-US')} | ${(ours.tasksPerSecond / f.tasksPerSecond).toFixed(2)} | ${Math.round(f.bytesPerWaiting)} B | ${f.enqueueUsAt1k.toFixed(2)} | ${f.enqueueUsAt100k.toFixed(2)} | ${(f.enqueueUsAt100k / f.enqueueUsAt1k).toFixed(2)}× |`,
+  );
+}

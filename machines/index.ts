@@ -1,0 +1,48 @@
+export {
+  type BudgetEvent,
+  type BudgetLedgerState,
+  type BudgetLimitsData,
+  budgetMachine,
+} from './budget.machine.js';
+export {
+  type ConcurrencyContext,
+  type ConcurrencyEvent,
+  concurrencyMachine,
+  freeSlots,
+} from './concurrency.machine.js';
+export {
+  type RateLimitEvent,
+  type RateLimiterState,
+  type RateLimitHintsData,
+  type RateLimitSettings,
+  type RateRequest,
+  type RateWindowData,
+  rateLimitMachine,
+} from './rate-limit.machine.js';
+export { type RetrySettings, retryDelayMs } from './retry-policy.js';
+export {
+  type SupervisorEvent,
+  type SupervisorInput,
+  type SupervisorMachine,
+  supervisorMachine,
+} from './supervisor.machine.js';
+export {
+  type AttemptOutcome,
+  type FailedAttempt,
+  type HistoryEntry,
+  type TaskErrorInfo,
+  type TaskMachine,
+  type TaskMachineContext,
+  type TaskMachineEvent,
+  type TaskMachineInput,
+  taskMachine,
+} from './task.machine.js';
+export {
+  isTerminalStatus,
+  PRIORITIES_HIGH_FIRST,
+  Priority,
+  priorityRank,
+  TASK_STATUSES,
+  type TaskStatus,
+  TERMINAL_STATUSES,
+} from './task-status.js';

@@ -1,0 +1,112 @@
+import { z } from 'zod';
+import { PRIORITIES_HIGH_FIRST } from '../../machines/task-status.js';
+
+const positiveInt = z.number().int().positive();
+const nonNegative = z.number().nonnegative();
+const positiveNumber = z.number().positive();
+
+/** One sliding window: at most `requests` and `tokens` in any `windowMs` span. */
+export const WindowLimitSchema = z
+  .object({
+    requests: positiveInt.optional(),
+    tokens: positiveInt.optional(),
+    windowMs: positiveInt,
+  })
+  .strict()
+  .refine((w) => w.requests !== undefined || w.tokens !== undefined, {
+    message: 'a window needs `requests`, `tokens` or both',
+  });
+
+/** Rate limits: named shorthands plus any windows. */
+export const RateLimitsSchema = z
+  .object({
+    requestsPerMinute: positiveInt.optional(),
+    requestsPerHour: positiveInt.optional(),
+    tokensPerMinute: positiveInt.optional(),
+    windows: z.array(WindowLimitSchema).optional(),
+  })
+  .strict();
+
+/** A price in US dollars per million tokens. */
+export const PriceSchema = z.object({ input: nonNegative, output: nonNegative }).strict();
+
+/** Per-task settings; durations in seconds. */
+export const TaskConfigSchema = z
+  .object({
+    maxRetries: z.number().int().nonnegative().default(3),
+    retryDelay: nonNegative.default(1),
+    maxRetryDelay: nonNegative.default(60),
+    maxRateLimitRetries: z.number().int().nonnegative().default(10),
+    timeout: positiveNumber.default(60),
+    deadline: positiveNumber.optional(),
+    estimatedTokens: z.number().int().nonnegative().optional(),
+    maxTokens: positiveInt.optional(),
+    model: z.string().min(1).optional(),
+  })
+  .strict();
+
+export type TaskConfigInput = z.input<typeof TaskConfigSchema>;
+
+export const PrioritySchema = z.enum(PRIORITIES_HIGH_FIRST as [string, ...string[]]);
+
+/**
+ * The engine's settings: the single source of truth for limits, budgets and defaults.
+ * The manager's options extend this schema. Money in US dollars, durations in seconds.
+ */
+export const EngineSettingsSchema = z
+  .object({
+    /** Calls running at once. */
+    maxConcurrent: positiveInt.default(5),
+    /** Waiting tasks (queued, paused, retrying) accepted before `QueueFullError`. */
+    maxQueueSize: positiveInt.default(10_000),
+    requestsPerMinute: positiveInt.optional(),
+    requestsPerHour: positiveInt.optional(),
+    tokensPerMinute: positiveInt.optional(),
+    /** More windows, e.g. `{ requests: 10, windowMs: 1000 }`. */
+    windows: z.array(WindowLimitSchema).optional(),
+    /** Windows that apply only to calls to one model. */
+    modelLimits: z.record(z.string(), RateLimitsSchema).optional(),
+    /** Total budget in US dollars. */
+    budgetLimit: positiveNumber.optional(),
+    dailyLimit: positiveNumber.optional(),
+    hourlyLimit: positiveNumber.optional(),
+    /** IANA time zone of the calendar day and hour that `dailyLimit` and `hourlyLimit` count. */
+    budgetTimeZone: z.string().default('UTC'),
+    /** Prices that override or extend the built-in table, dollars per 1M tokens. */
+    prices: z.record(z.string(), PriceSchema).optional(),
+    /** Chat model used when a task does not name one. */
+    model: z.string().min(1).default('gpt-4o-mini'),
+    embeddingModel: z.string().min(1).default('text-embedding-3-small'),
+    /** `max_tokens` of a call when the task does not set it. */
+    maxTokens: positiveInt.default(1024),
+    /** Defaults for every task's config. */
+    taskDefaults: TaskConfigSchema.default({
+      maxRetries: 3,
+      retryDelay: 1,
+      maxRetryDelay: 60,
+      maxRateLimitRetries: 10,
+      timeout: 60,
+    }),
+  })
+  .strict();
+
+export type EngineSettingsInput = z.input<typeof EngineSettingsSchema>;
+export type EngineSettings = z.output<typeof EngineSettingsSchema>;
+
+/** The settings `adjustSettings` may change at run time (limits and budgets). */
+export const AdjustableSettingsSchema = EngineSettingsSchema.pick({
+  maxConcurrent: true,
+  maxQueueSize: true,
+  requestsPerMinute: true,
+  requestsPerHour: true,
+  tokensPerMinute: true,
+  windows: true,
+  modelLimits: true,
+  budgetLimit: true,
+  dailyLimit: true,
+  hourlyLimit: true,
+})
+  .partial()
+  .strict();
+
+export type AdjustableSettings = z.input<typeof AdjustableSettingsSchema>;

@@ -1,0 +1,45 @@
+import type { z } from 'zod';
+import { ValidationError, type ValidationIssue } from '../errors.js';
+
+/** A short, safe rendering of a received value for error messages. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value == null)
+    return String(value);
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (typeof value === 'function') return 'a function';
+  return typeof value === 'object' ? 'an object' : typeof value;
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let current: unknown = root;
+  for (const key of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
+}
+
+/**
+ * Parses `value` with `schema`, or throws a `ValidationError` whose message names every field
+ * that failed and the value it received, e.g. `maxConcurrent: expected a positive integer
+ * (received -1)`. `what` prefixes field paths (`options`, `data`, `config`…).
+ */
+export function parseOrThrow<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  what: string,
+): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issues: ValidationIssue[] = parsed.error.issues.map((issue) => {
+    const path = [what, ...issue.path.map(String)].filter((p) => p !== '').join('.');
+    const received = valueAt(value, issue.path);
+    return { path, message: issue.message, received };
+  });
+  const text = issues
+    .map((i) => `${i.path}: ${i.message} (received ${describeValue(i.received)})`)
+    .join('; ');
+  throw new ValidationError(`invalid ${what}: ${text}`, issues);
+}

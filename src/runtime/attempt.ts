@@ -1,0 +1,209 @@
+import type { AttemptOutcome, TaskErrorInfo } from '../../machines/task.machine.js';
+import {
+  InvalidAnswerError,
+  ProviderError,
+  serializeError,
+  TaskQueueError,
+  TaskTimeoutError,
+} from '../errors.js';
+import { costMicros, type ModelPrice } from '../limits/cost.js';
+import { countChatTokens, countTextTokens } from '../limits/tokens.js';
+import type { AIClient, RateLimitHints } from '../providers/types.js';
+import type { TaskRecord } from '../stores/types.js';
+import type {
+  AnyTaskTypeDefinition,
+  ChildOutcome,
+  ChildTaskSpec,
+  TaskContext,
+  TaskEnvironment,
+} from '../task-types/types.js';
+import type { Clock, RandomSource } from '../time/clock.js';
+
+/** What the calls of one attempt used and cost. */
+export interface AttemptMeter {
+  promptTokens: number;
+  completionTokens: number;
+  /** Micro-dollars. */
+  costMicros: number;
+  /** Some usage was counted with the tokenizer because the server did not report it. */
+  estimated: boolean;
+  calls: number;
+}
+
+export interface AttemptDeps {
+  clock: Clock;
+  random: RandomSource;
+  client: AIClient;
+  env: TaskEnvironment;
+  priceOf(model: string): ModelPrice | undefined;
+  onHints(model: string, hints: RateLimitHints): void;
+  onProgress(progress: number, current: number, total: number): void;
+  runChildren(
+    children: readonly ChildTaskSpec[],
+    onChildSettled?: (outcome: ChildOutcome, done: number, total: number) => void,
+  ): Promise<ChildOutcome[]>;
+}
+
+export interface AttemptResult {
+  outcome: AttemptOutcome;
+  meter: AttemptMeter;
+  result?: unknown;
+}
+
+function newMeter(): AttemptMeter {
+  return { promptTokens: 0, completionTokens: 0, costMicros: 0, estimated: false, calls: 0 };
+}
+
+function charge(
+  meter: AttemptMeter,
+  price: ModelPrice | undefined,
+  promptTokens: number,
+  completionTokens: number,
+): void {
+  meter.promptTokens += promptTokens;
+  meter.completionTokens += completionTokens;
+  if (price !== undefined) meter.costMicros += costMicros(price, promptTokens, completionTokens);
+}
+
+function isAbortLike(error: unknown, signal: AbortSignal): boolean {
+  if (signal.aborted) return true;
+  if (error instanceof TaskTimeoutError) return true;
+  if (error instanceof ProviderError)
+    return error.status === undefined && /timed? ?out|abort/i.test(error.message);
+  return error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError');
+}
+
+/** Reduces any failure to the form the task machine decides on. */
+export function classifyFailure(error: unknown, at: number, jitter: number): AttemptOutcome {
+  const info: TaskErrorInfo = serializeError(error);
+  const rateLimited = error instanceof ProviderError && error.status === 429;
+  const retryAfterMs = error instanceof ProviderError ? error.retryAfterMs : undefined;
+  const outcome: AttemptOutcome = { ok: false, at, error: info, rateLimited, jitter };
+  if (retryAfterMs !== undefined) outcome.retryAfterMs = retryAfterMs;
+  return outcome;
+}
+
+/**
+ * Runs one attempt of a task: builds its context (metered, limited calls), enforces the attempt's
+ * timeout on the injected clock, validates the result against the task type's output schema,
+ * and reports an outcome. Never rejects.
+ */
+export async function runAttempt(
+  definition: AnyTaskTypeDefinition,
+  record: TaskRecord,
+  attempt: number,
+  controller: AbortController,
+  timeoutMs: number | undefined,
+  deps: AttemptDeps,
+): Promise<AttemptResult> {
+  const meter = newMeter();
+  const signal = controller.signal;
+  const { client, env } = deps;
+  const reservation = record.reservation;
+
+  const ctx: TaskContext = {
+    taskId: record.id,
+    data: record.data,
+    attempt,
+    signal,
+    env,
+    async chat(call) {
+      const model = call.model ?? reservation.model;
+      const request = {
+        model,
+        messages: call.messages,
+        maxTokens: call.maxTokens ?? reservation.maxTokens,
+        ...(call.responseFormat === undefined ? {} : { responseFormat: call.responseFormat }),
+        ...(call.temperature === undefined ? {} : { temperature: call.temperature }),
+      };
+      meter.calls++;
+      const price = deps.priceOf(model);
+      try {
+        const response = await client.chat(request, { signal });
+        if (response.hints) deps.onHints(model, response.hints);
+        if (response.usage) {
+          charge(meter, price, response.usage.promptTokens, response.usage.completionTokens);
+        } else {
+          meter.estimated = true;
+          charge(
+            meter,
+            price,
+            countChatTokens(call.messages, model),
+            countTextTokens(response.content, model),
+          );
+        }
+        return response;
+      } catch (error) {
+        if (error instanceof ProviderError && error.retryAfterMs !== undefined) {
+          deps.onHints(model, { retryAfterMs: error.retryAfterMs });
+        }
+        if (isAbortLike(error, signal)) {
+          // Aborted or timed out without usage: the prompt was sent, so it is charged.
+          meter.estimated = true;
+          charge(meter, price, countChatTokens(call.messages, model), 0);
+        }
+        throw error;
+      }
+    },
+    async embed(call) {
+      const model = call.model ?? env.embeddingModel;
+      meter.calls++;
+      const price = deps.priceOf(model);
+      try {
+        const response = await client.embed({ model, input: call.input }, { signal });
+        if (response.hints) deps.onHints(model, response.hints);
+        if (response.usage) {
+          charge(meter, price, response.usage.promptTokens, 0);
+        } else {
+          meter.estimated = true;
+          const tokens = call.input.reduce((n, text) => n + countTextTokens(text, model), 0);
+          charge(meter, price, tokens, 0);
+        }
+        return response;
+      } catch (error) {
+        if (error instanceof ProviderError && error.retryAfterMs !== undefined) {
+          deps.onHints(model, { retryAfterMs: error.retryAfterMs });
+        }
+        throw error;
+      }
+    },
+    progress: deps.onProgress,
+    runChildren: deps.runChildren,
+  };
+
+  let timer: unknown;
+  if (timeoutMs !== undefined) {
+    timer = deps.clock.setTimeout(() => {
+      controller.abort(
+        new TaskTimeoutError(
+          `task '${record.id}' attempt ${attempt} timed out after ${timeoutMs / 1000} s`,
+        ),
+      );
+    }, timeoutMs);
+  }
+  const aborted = new Promise<never>((_, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  aborted.catch(() => undefined);
+
+  try {
+    const raw = await Promise.race([definition.run(ctx), aborted]);
+    const parsed = definition.output.safeParse(raw);
+    if (!parsed.success) {
+      const text = typeof raw === 'string' ? raw : (JSON.stringify(raw) ?? String(raw));
+      throw new InvalidAnswerError(
+        `the result of task '${record.id}' does not match the ${definition.name} output schema: ${parsed.error.issues[0]?.message ?? 'invalid'}`,
+        text,
+      );
+    }
+    return { outcome: { ok: true, at: deps.clock.now() }, meter, result: parsed.data };
+  } catch (thrown) {
+    const error =
+      signal.aborted && !(thrown instanceof TaskQueueError) ? (signal.reason ?? thrown) : thrown;
+    return { outcome: classifyFailure(error, deps.clock.now(), deps.random()), meter };
+  } finally {
+    if (timer !== undefined) deps.clock.clearTimeout(timer);
+  }
+}

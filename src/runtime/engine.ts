@@ -1,0 +1,1248 @@
+import { Subject } from 'rxjs';
+import {
+  type Actor,
+  type AnyActorRef,
+  createActor,
+  type InspectionEvent,
+  initialTransition,
+  type Observer,
+  transition,
+} from 'xstate';
+import type { ConcurrencyContext, concurrencyMachine } from '../../machines/concurrency.machine.js';
+import type { RateLimitSettings } from '../../machines/rate-limit.machine.js';
+import { type SupervisorEvent, supervisorMachine } from '../../machines/supervisor.machine.js';
+import {
+  type AttemptOutcome,
+  type HistoryEntry,
+  type TaskMachineEvent,
+  type TaskMachineInput,
+  taskMachine,
+} from '../../machines/task.machine.js';
+import { isTerminalStatus, type Priority, type TaskStatus } from '../../machines/task-status.js';
+import {
+  type AdjustableSettings,
+  AdjustableSettingsSchema,
+  type EngineSettings,
+  type EngineSettingsInput,
+  EngineSettingsSchema,
+  PrioritySchema,
+  TaskConfigSchema,
+} from '../config/engine-options.js';
+import { parseOrThrow } from '../config/validate.js';
+import {
+  BudgetExceededError,
+  QueueFullError,
+  QueueStoppedError,
+  type SerializedError,
+  serializeError,
+  TaskCancelledError,
+  TaskNotFoundError,
+  TaskQueueError,
+  TaskTimeoutError,
+  ValidationError,
+} from '../errors.js';
+import { BudgetBook } from '../limits/budget-book.js';
+import { type ModelPrice, worstCaseCostMicros } from '../limits/cost.js';
+import { dollarsToMicros, resolvePrice } from '../limits/prices.js';
+import { RateLimiter } from '../limits/rate-limiter.js';
+import { resolveWindows } from '../limits/rate-window.js';
+import type { AIClient } from '../providers/types.js';
+import { MemoryTaskStore } from '../stores/memory.js';
+import type { ResolvedTaskConfig, TaskRecord, TaskStore } from '../stores/types.js';
+import type {
+  AnyTaskTypeDefinition,
+  ChildOutcome,
+  ChildTaskSpec,
+  TaskEnvironment,
+} from '../task-types/types.js';
+import { type Clock, type RandomSource, systemClock, systemRandom } from '../time/clock.js';
+import { type AttemptMeter, runAttempt } from './attempt.js';
+import type { EngineEvent } from './events.js';
+import { WaitingLine } from './waiting-line.js';
+
+/** Why the head of the line is not running. */
+export type WaitReason = 'concurrency' | 'rateLimit' | 'budget' | 'paused';
+
+export interface HeadWait {
+  taskId: string;
+  waitingFor: WaitReason;
+  /** When it may change (ms); `undefined` when it waits for a running task to end. */
+  until?: number | undefined;
+}
+
+/** Everything the engine needs besides its settings. */
+export interface EngineDeps {
+  client: AIClient;
+  clock?: Clock;
+  random?: RandomSource;
+  store?: TaskStore;
+  taskTypes?: readonly AnyTaskTypeDefinition[];
+  /** Attached to the root actor: sees every actor of the system (opt-in). */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /**
+   * Replacements for the limiter actors' logic, for tests that prove the property tests catch a
+   * broken limiter.
+   * @internal
+   */
+  overrides?: {
+    concurrency?: typeof concurrencyMachine;
+    rateLimiter?: (settings: RateLimitSettings) => RateLimiter;
+  };
+}
+
+/** A task as the engine accepts it (already camelCase). */
+export interface SubmitInput {
+  taskType: string;
+  data: unknown;
+  priority?: Priority | undefined;
+  config?: unknown;
+  metadata?: Record<string, unknown> | undefined;
+  /** Set by composite tasks for their children. */
+  parentId?: string | undefined;
+  /** Used as the task id when given (must be unique). */
+  id?: string | undefined;
+}
+
+interface Waiter {
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+interface RunningTask {
+  record: TaskRecord;
+  actor: Actor<typeof taskMachine>;
+  controller: AbortController;
+  /** Whether it holds a slot, a rate reservation and a budget hold. */
+  limited: boolean;
+}
+
+type TaskActor = Actor<typeof taskMachine>;
+
+const WAITING_STATUSES: ReadonlySet<TaskStatus> = new Set(['queued', 'paused', 'retrying']);
+
+/** Rebuilds a typed error from its stored form, so `instanceof` and `code` both work. */
+export function reviveError(info: SerializedError, taskId: string): TaskQueueError {
+  if (info.code === 'TASK_CANCELLED') return new TaskCancelledError(taskId);
+  if (info.code === 'TASK_TIMEOUT') return new TaskTimeoutError(info.message, info.retryable);
+  if (info.code === 'BUDGET_EXCEEDED') return new BudgetExceededError(info.message);
+  const error = new TaskQueueError(
+    info.message,
+    info.code as TaskQueueError['code'],
+    info.retryable,
+  );
+  error.name = info.name;
+  return error;
+}
+
+/**
+ * The queue's engine: the supervisor actor and its limiter children, the waiting line, the live
+ * task actors, and the attempts they run. The public facade (`AITaskManager`) wraps it; this class
+ * validates its own input and throws only errors of the library's tree.
+ */
+export class Engine {
+  readonly events$ = new Subject<EngineEvent>();
+  readonly clock: Clock;
+  readonly random: RandomSource;
+  readonly store: TaskStore;
+  readonly supervisor: Actor<typeof supervisorMachine>;
+  readonly rateLimiter: RateLimiter;
+  readonly budget: BudgetBook;
+
+  private settings: EngineSettings;
+  private readonly client: AIClient;
+  private readonly taskTypes = new Map<string, AnyTaskTypeDefinition>();
+  private readonly line = new WaitingLine();
+  private readonly running = new Map<string, RunningTask>();
+  /** Live actors of tasks that wait to retry (or are paused while waiting to retry). */
+  private readonly retrying = new Map<string, TaskActor>();
+  /** Waiting records of paused tasks (out of the line). */
+  private readonly paused = new Map<string, TaskRecord>();
+  private readonly waiters = new Map<string, Waiter[]>();
+  private readonly children = new Map<string, Set<string>>();
+  private readonly childListeners = new Map<string, (record: TaskRecord) => void>();
+  private prices: Record<string, ModelPrice> = {};
+  private seq = 0;
+  private slotsInUse = 0;
+  private head: HeadWait | undefined;
+  private wakeAt: number | undefined;
+  private wakeTimer: unknown;
+  private state: 'created' | 'running' | 'stopping' | 'stopped' = 'created';
+  private stopWaiters: Array<() => void> = [];
+  private readonly effects: Array<() => void> = [];
+  /** Running tasks holding a window reservation / a budget hold. */
+  private readonly reserved = new Set<string>();
+  private readonly held = new Set<string>();
+  private draining = false;
+  private idleWaiters: Array<() => void> = [];
+  private readonly startedAt: number;
+
+  constructor(settings: EngineSettingsInput, deps: EngineDeps) {
+    this.settings = parseOrThrow(EngineSettingsSchema, settings, 'options');
+    this.client = deps.client;
+    this.clock = deps.clock ?? systemClock;
+    this.random = deps.random ?? systemRandom;
+    this.store = deps.store ?? new MemoryTaskStore();
+    for (const definition of deps.taskTypes ?? []) this.registerTaskType(definition);
+    this.prices = this.resolvePrices(this.settings);
+    const rateSettings = this.rateSettings(this.settings);
+    this.rateLimiter = deps.overrides?.rateLimiter?.(rateSettings) ?? new RateLimiter(rateSettings);
+    this.budget = new BudgetBook(this.budgetLimits(this.settings), this.settings.budgetTimeZone);
+    this.startedAt = this.clock.now();
+
+    const machine = supervisorMachine.provide({
+      ...(deps.overrides?.concurrency
+        ? { actors: { concurrency: deps.overrides.concurrency } }
+        : {}),
+      actions: {
+        admit: () => this.defer(() => this.admit()),
+        scheduleWake: () => this.defer(() => this.scheduleWake()),
+        cancelTask: ({ event }) => {
+          if (event.type === 'task.cancel') this.defer(() => this.cancelNow(event.taskId));
+        },
+        pauseTask: ({ event }) => {
+          if (event.type === 'task.pause') this.defer(() => this.pauseNow(event.taskId));
+        },
+        resumeTask: ({ event }) => {
+          if (event.type === 'task.resume') this.defer(() => this.resumeNow(event.taskId));
+        },
+        abortRunning: () =>
+          this.defer(() => {
+            for (const task of this.running.values()) this.cancelNow(task.record.id);
+          }),
+        finish: () => this.defer(() => this.finishStop()),
+      },
+      guards: {
+        isIdle: () => this.running.size === 0,
+      },
+    });
+    this.supervisor = createActor(machine, {
+      clock: this.clock,
+      systemId: 'supervisor',
+      input: {
+        maxConcurrent: this.settings.maxConcurrent,
+        limiter: this.rateLimiter,
+        ledger: this.budget,
+      },
+      ...(deps.inspect === undefined ? {} : { inspect: deps.inspect }),
+    });
+  }
+
+  // ─── lifecycle ──────────────────────────────────────────────────────────────────────────────
+
+  start(): void {
+    if (this.state !== 'created') return;
+    this.state = 'running';
+    this.supervisor.start();
+    this.drain();
+  }
+
+  /**
+   * Sends an event to the supervisor, then carries out the effects its actions asked for.
+   *
+   * The supervisor's actions only queue their effects (admit, cancel, …); they run here, right
+   * after the supervisor's step, in the same tick. So effects that start task actors or send
+   * to the limiter actors never run inside another actor's transition.
+   */
+  private dispatch(event: SupervisorEvent): void {
+    this.supervisor.send(event);
+    this.drain();
+  }
+
+  private defer(effect: () => void): void {
+    this.effects.push(effect);
+  }
+
+  private drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      for (let i = 0; i < this.effects.length; i++) (this.effects[i] as () => void)();
+    } finally {
+      this.effects.length = 0;
+      this.draining = false;
+    }
+  }
+
+  get isRunning(): boolean {
+    return this.state === 'running';
+  }
+
+  get isPaused(): boolean {
+    return this.supervisor.getSnapshot().value === 'paused';
+  }
+
+  /** Stops admitting; resolves when running calls have finished (or were aborted with `force`). */
+  stop(options: { force?: boolean } = {}): Promise<void> {
+    if (this.state === 'created') {
+      this.state = 'stopped';
+      return Promise.resolve();
+    }
+    if (this.state === 'stopped') return Promise.resolve();
+    const done = new Promise<void>((resolve) => this.stopWaiters.push(resolve));
+    this.state = 'stopping';
+    this.dispatch({ type: 'queue.stop', force: options.force === true });
+    return done;
+  }
+
+  pause(): void {
+    if (this.isPaused || this.state !== 'running') return;
+    this.dispatch({ type: 'queue.pause' });
+    this.emit({ type: 'queue.paused', at: this.clock.now() });
+  }
+
+  resume(): void {
+    if (!this.isPaused) return;
+    this.dispatch({ type: 'queue.resume' });
+    this.emit({ type: 'queue.resumed', at: this.clock.now() });
+  }
+
+  /** Resolves when nothing is waiting or running (paused tasks excepted). */
+  onIdle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  // ─── task types ────────────────────────────────────────────────────────────────────────────
+
+  registerTaskType(definition: AnyTaskTypeDefinition): void {
+    if (typeof definition?.name !== 'string' || definition.name.length === 0) {
+      throw new ValidationError(
+        `invalid task type: name must be a non-empty string (received ${String(definition?.name)})`,
+        [{ path: 'taskType.name', message: 'required', received: definition?.name }],
+      );
+    }
+    this.taskTypes.set(definition.name, definition);
+  }
+
+  taskType(name: string): AnyTaskTypeDefinition | undefined {
+    return this.taskTypes.get(name);
+  }
+
+  get taskTypeNames(): string[] {
+    return [...this.taskTypes.keys()];
+  }
+
+  // ─── submit ────────────────────────────────────────────────────────────────────────────────
+
+  /** Validates and enqueues one task. */
+  async submit(input: SubmitInput): Promise<string> {
+    const [id] = await this.submitMany([input]);
+    return id as string;
+  }
+
+  /** Validates every task first; enqueues all of them or none. */
+  async submitMany(inputs: readonly SubmitInput[]): Promise<string[]> {
+    if (this.state === 'stopping' || this.state === 'stopped') throw new QueueStoppedError();
+    const now = this.clock.now();
+    const records = inputs.map((input, index) =>
+      this.prepare(input, now, inputs.length > 1 ? `tasks[${index}]` : ''),
+    );
+    const seen = new Set<string>();
+    for (const record of records) {
+      if (seen.has(record.id) || this.line.has(record.id)) {
+        throw new ValidationError(`invalid id: a task with id '${record.id}' exists already`, [
+          { path: 'id', message: 'duplicate', received: record.id },
+        ]);
+      }
+      seen.add(record.id);
+    }
+    const topLevel = records.filter((r) => r.parentId === undefined).length;
+    if (topLevel > 0 && this.waitingCount + topLevel > this.settings.maxQueueSize) {
+      throw new QueueFullError(
+        `the queue holds ${this.waitingCount} waiting tasks of at most ${this.settings.maxQueueSize} (maxQueueSize); ${topLevel} more do not fit`,
+      );
+    }
+    for (const record of records) this.checkBudgetAtSubmit(record, now);
+    for (const record of records) record.seq = ++this.seq;
+    await this.store.insert(records);
+    for (const record of records) {
+      this.line.push(record);
+      this.emit({
+        type: 'task.submitted',
+        taskId: record.id,
+        taskType: record.type,
+        priority: record.priority,
+        at: now,
+        parentId: record.parentId,
+      });
+    }
+    // Only a new head can change what admission decides (the line is strict: nothing behind the
+    // head is admitted before it), and only if it could start now. Otherwise the supervisor is
+    // not woken: a settling task or an armed wake-up will look at the line again.
+    const head = this.line.peek();
+    const newHead = head !== undefined && records.includes(head) && this.headMayStart(head);
+    const expiry = this.line.nextExpiryAt();
+    const sooner = expiry !== undefined && (this.wakeAt === undefined || expiry < this.wakeAt);
+    if (newHead || sooner) {
+      this.dispatch({ type: 'task.submitted', taskId: (head ?? (records[0] as TaskRecord)).id });
+    }
+    return records.map((r) => r.id);
+  }
+
+  private prepare(input: SubmitInput, now: number, prefix: string): TaskRecord {
+    const field = (name: string): string => (prefix ? `${prefix}.${name}` : name);
+    if (input === null || typeof input !== 'object') {
+      throw new ValidationError(`invalid task: expected an object (received ${String(input)})`, [
+        { path: prefix || 'task', message: 'expected an object', received: input },
+      ]);
+    }
+    const definition = this.taskTypes.get(input.taskType);
+    if (definition === undefined) {
+      throw new ValidationError(
+        `invalid ${field('taskType')}: unknown task type ${JSON.stringify(input.taskType)} (known: ${this.taskTypeNames.join(', ')})`,
+        [{ path: field('taskType'), message: 'unknown task type', received: input.taskType }],
+      );
+    }
+    const priority = parseOrThrow(
+      PrioritySchema,
+      input.priority ?? 'MEDIUM',
+      field('priority'),
+    ) as Priority;
+    const config: ResolvedTaskConfig = parseOrThrow(
+      TaskConfigSchema,
+      { ...this.settings.taskDefaults, ...(input.config as object | undefined) },
+      field('config'),
+    );
+    const data = parseOrThrow(definition.input, input.data, field('data'));
+    if (input.id !== undefined && (typeof input.id !== 'string' || input.id.length === 0)) {
+      throw new ValidationError(`invalid ${field('id')}: expected a non-empty string`, [
+        { path: field('id'), message: 'expected a non-empty string', received: input.id },
+      ]);
+    }
+    const env = this.environment(config);
+    const estimate = definition.estimate(data, env);
+    const promptTokens = config.estimatedTokens ?? estimate.promptTokens;
+    const maxTokens = estimate.maxTokens;
+    const model = estimate.model;
+    const limited = (definition.kind ?? 'call') === 'call';
+    const price = this.priceOf(model);
+    if (limited && price === undefined && this.hasBudget()) {
+      throw new ValidationError(
+        `invalid ${field('config.model')}: model ${JSON.stringify(model)} has no price, so a budget cannot be kept; add it to the 'prices' option`,
+        [{ path: field('config.model'), message: 'no price for model', received: model }],
+      );
+    }
+    const worstCaseMicros =
+      limited && price !== undefined ? worstCaseCostMicros(price, promptTokens, maxTokens) : 0;
+    if (limited) {
+      const never = this.rateLimiter.canEverFit(model, 1, promptTokens + maxTokens);
+      if (never !== undefined) {
+        throw new ValidationError(
+          `invalid ${field('config')}: the task reserves ${promptTokens + maxTokens} tokens (prompt ${promptTokens} + max_tokens ${maxTokens}), more than the window of ${never.tokens ?? never.requests} per ${never.windowMs} ms allows`,
+          [
+            {
+              path: field('config.maxTokens'),
+              message: 'token reservation above a window',
+              received: maxTokens,
+            },
+          ],
+        );
+      }
+    }
+    const record: TaskRecord = {
+      id: input.id ?? crypto.randomUUID(),
+      type: definition.name,
+      priority,
+      status: 'queued',
+      seq: 0,
+      data,
+      metadata: input.metadata,
+      config,
+      reservation: { model, promptTokens, maxTokens, worstCaseMicros, limited },
+      parentId: input.parentId,
+      createdAt: now,
+      attempts: 0,
+      usage: { promptTokens: 0, completionTokens: 0, estimated: false, calls: 0 },
+      costMicros: 0,
+    };
+    return record;
+  }
+
+  private checkBudgetAtSubmit(record: TaskRecord, now: number): void {
+    const amount = record.reservation.worstCaseMicros;
+    if (amount === 0) return;
+    const never = this.budget.ledger.canEverFit(amount);
+    if (never !== undefined) {
+      throw new BudgetExceededError(
+        `task's worst-case cost $${(amount / 1e6).toFixed(6)} exceeds the ${never} budget`,
+      );
+    }
+    const verdict = this.budget.check(now, amount);
+    if (!verdict.ok && verdict.period === 'total') {
+      const remaining = this.budget.ledger.remaining(now).total;
+      throw new BudgetExceededError(
+        `task's worst-case cost $${(amount / 1e6).toFixed(6)} exceeds the remaining total budget $${((remaining ?? 0) / 1e6).toFixed(6)}`,
+      );
+    }
+  }
+
+  // ─── control of single tasks ───────────────────────────────────────────────────────────────
+
+  /** Cancels a waiting or running task. False when it is unknown or already finished. */
+  async cancel(id: string): Promise<boolean> {
+    const record = await this.store.get(id);
+    if (record === undefined || isTerminalStatus(record.status)) return false;
+    this.dispatch({ type: 'task.cancel', taskId: id });
+    return true;
+  }
+
+  /** Holds a waiting task (queued or retrying). False when it is not waiting. */
+  pauseTask(id: string): boolean {
+    if (!this.line.has(id)) return false;
+    this.dispatch({ type: 'task.pause', taskId: id });
+    return true;
+  }
+
+  /** Puts a paused task back in line. False when it is not paused. */
+  resumeTask(id: string): boolean {
+    if (!this.paused.has(id)) return false;
+    this.dispatch({ type: 'task.resume', taskId: id });
+    return true;
+  }
+
+  /** Changes limits and budgets at run time. Lowering a limit never interrupts a running call. */
+  adjustSettings(changes: AdjustableSettings): void {
+    const parsed = parseOrThrow(AdjustableSettingsSchema, changes, 'settings');
+    const next = parseOrThrow(
+      EngineSettingsSchema,
+      { ...this.settingsInput(), ...parsed },
+      'settings',
+    );
+    this.settings = next;
+    const changed = Object.keys(parsed);
+    if ('maxConcurrent' in parsed) {
+      this.supervisor.system
+        .get('concurrency')
+        ?.send({ type: 'slot.resize', max: next.maxConcurrent });
+    }
+    if (
+      changed.some((k) =>
+        [
+          'requestsPerMinute',
+          'requestsPerHour',
+          'tokensPerMinute',
+          'windows',
+          'modelLimits',
+        ].includes(k),
+      )
+    ) {
+      this.supervisor.system
+        .get('rateLimit')
+        ?.send({ type: 'rate.configure', settings: this.rateSettings(next) });
+    }
+    if (changed.some((k) => ['budgetLimit', 'dailyLimit', 'hourlyLimit'].includes(k))) {
+      this.supervisor.system
+        .get('budget')
+        ?.send({ type: 'budget.configure', limits: this.budgetLimits(next) });
+    }
+    this.emit({ type: 'settings.changed', at: this.clock.now(), changed });
+    this.dispatch({ type: 'queue.settings' });
+  }
+
+  /** Sets the total spent back to zero (the seed's `cost_controller.reset_total_cost()`). */
+  resetTotalCost(): void {
+    this.supervisor.system.get('budget')?.send({ type: 'budget.resetTotal' });
+    this.dispatch({ type: 'queue.settings' });
+  }
+
+  get currentSettings(): Readonly<EngineSettings> {
+    return this.settings;
+  }
+
+  // ─── reads ─────────────────────────────────────────────────────────────────────────────────
+
+  async getTask(id: string): Promise<TaskRecord | undefined> {
+    return this.store.get(id);
+  }
+
+  /** The live history of a task (from its actor while it has one). */
+  historyOf(record: TaskRecord): HistoryEntry[] {
+    const actor = this.running.get(record.id)?.actor ?? this.retrying.get(record.id);
+    if (actor) return actor.getSnapshot().context.history;
+    return record.history ?? [{ status: 'queued', at: record.createdAt }];
+  }
+
+  /** Position in line (0 = next), when waiting and due. */
+  positionOf(id: string): number | undefined {
+    return this.line.positionOf(id);
+  }
+
+  /** Why the head of the line waits, if it does. */
+  headWait(): HeadWait | undefined {
+    if (this.isPaused) {
+      const first = this.line.peek();
+      return first === undefined ? undefined : { taskId: first.id, waitingFor: 'paused' };
+    }
+    return this.head;
+  }
+
+  get waitingCount(): number {
+    return this.line.size + this.paused.size;
+  }
+
+  get runningCount(): number {
+    return this.slotsInUse;
+  }
+
+  get liveActorCount(): number {
+    return this.running.size + this.retrying.size;
+  }
+
+  waitingByPriority(): Record<Priority, number> {
+    const counts = this.line.countByPriority();
+    for (const record of this.paused.values()) counts[record.priority]++;
+    return counts;
+  }
+
+  get concurrency(): ConcurrencyContext {
+    const ref = this.supervisor.system.get('concurrency') as AnyActorRef | undefined;
+    return ref
+      ? (ref.getSnapshot().context as ConcurrencyContext)
+      : { max: this.settings.maxConcurrent, used: 0 };
+  }
+
+  /** When the supervisor will next look at the line by itself (ms), if a wake-up is armed. */
+  get nextWakeAt(): number | undefined {
+    return this.wakeAt;
+  }
+
+  get uptimeMs(): number {
+    return this.clock.now() - this.startedAt;
+  }
+
+  /** Resolves with the task's result; rejects with its error, or `TaskCancelledError`. */
+  async waitFor(id: string): Promise<unknown> {
+    const record = await this.store.get(id);
+    if (record === undefined) throw new TaskNotFoundError(id);
+    if (record.status === 'completed') return record.result;
+    if (record.status === 'failed' || record.status === 'cancelled') {
+      throw this.errorOf(record);
+    }
+    return new Promise((resolve, reject) => {
+      const list = this.waiters.get(id) ?? [];
+      list.push({ resolve, reject });
+      this.waiters.set(id, list);
+    });
+  }
+
+  /** Stops waiting for a task (used by `waitForTask`'s own timeout). */
+  forgetWaiter(id: string, reject: (error: unknown) => void): void {
+    const list = this.waiters.get(id);
+    if (!list) return;
+    const rest = list.filter((w) => w.reject !== reject);
+    if (rest.length === 0) this.waiters.delete(id);
+    else this.waiters.set(id, rest);
+  }
+
+  errorOf(record: TaskRecord): TaskQueueError {
+    if (record.status === 'cancelled') return new TaskCancelledError(record.id);
+    return reviveError(
+      record.error ?? { name: 'Error', code: 'INTERNAL', message: 'failed', retryable: false },
+      record.id,
+    );
+  }
+
+  // ─── admission (supervisor actions) ────────────────────────────────────────────────────────
+
+  private admit(): void {
+    if (this.state === 'stopping' || this.state === 'stopped') return;
+    const now = this.clock.now();
+    this.line.promoteDue(now);
+    for (const expired of this.line.takeExpired(now)) this.expire(expired, now);
+    this.head = undefined;
+    for (;;) {
+      const record = this.line.peek();
+      if (record === undefined) break;
+      if (!record.reservation.limited) {
+        this.line.shift();
+        this.startTask(record, now, false);
+        continue;
+      }
+      const verdict = this.checkLimits(record, now);
+      if (verdict === 'fatal') continue;
+      if (verdict !== undefined) {
+        this.head = verdict;
+        break;
+      }
+      this.line.shift();
+      this.takeLimits(record, now);
+      this.startTask(record, now, true);
+    }
+    this.settleIdle();
+  }
+
+  /** `undefined` when every limit grants; `'fatal'` when the task was failed instead. */
+  private checkLimits(record: TaskRecord, now: number): HeadWait | 'fatal' | undefined {
+    const { max, used } = this.concurrency;
+    if (used >= max) return { taskId: record.id, waitingFor: 'concurrency' };
+    const { model, promptTokens, maxTokens, worstCaseMicros } = record.reservation;
+    if (this.rateLimiter.active) {
+      const rate = this.rateLimiter.check(now, model, 1, promptTokens + maxTokens);
+      if (!rate.ok) {
+        return {
+          taskId: record.id,
+          waitingFor: 'rateLimit',
+          until: Number.isFinite(rate.retryAt) ? rate.retryAt : undefined,
+        };
+      }
+    }
+    if (worstCaseMicros > 0) {
+      const money = this.budget.check(now, worstCaseMicros);
+      if (!money.ok) {
+        if (money.period === 'total') {
+          const wouldFitLater = this.budget.ledger.held() > 0;
+          if (!wouldFitLater) {
+            this.line.shift();
+            this.failWaiting(
+              record,
+              now,
+              serializeError(
+                new BudgetExceededError(
+                  `task's worst-case cost $${(worstCaseMicros / 1e6).toFixed(6)} no longer fits the total budget`,
+                ),
+              ),
+            );
+            return 'fatal';
+          }
+          // Money is held by running calls: it may come back when they end.
+          return { taskId: record.id, waitingFor: 'budget' };
+        }
+        return { taskId: record.id, waitingFor: 'budget', until: money.retryAt };
+      }
+    }
+    return undefined;
+  }
+
+  /** Whether admission could start this head task now, as far as a slot is concerned. */
+  private headMayStart(head: TaskRecord): boolean {
+    if (this.state !== 'running' || this.isPaused) return false;
+    if (!head.reservation.limited) return true;
+    const { max, used } = this.concurrency;
+    return used < max;
+  }
+
+  private takeLimits(record: TaskRecord, now: number): void {
+    const system = this.supervisor.system;
+    const { model, promptTokens, maxTokens, worstCaseMicros } = record.reservation;
+    system.get('concurrency')?.send({ type: 'slot.acquire', count: 1 });
+    this.slotsInUse++;
+    if (this.rateLimiter.active) {
+      this.reserved.add(record.id);
+      system.get('rateLimit')?.send({
+        type: 'rate.reserve',
+        at: now,
+        taskId: record.id,
+        model,
+        requests: 1,
+        tokens: promptTokens + maxTokens,
+      });
+    }
+    if (worstCaseMicros > 0 && this.hasBudget()) {
+      this.held.add(record.id);
+      system.get('budget')?.send({
+        type: 'budget.hold',
+        at: now,
+        taskId: record.id,
+        amount: worstCaseMicros,
+      });
+    }
+  }
+
+  private scheduleWake(): void {
+    let at = this.line.nextDueAt();
+    const until = this.head?.until;
+    if (until !== undefined && (at === undefined || until < at)) at = until;
+    const expiry = this.line.nextExpiryAt();
+    if (expiry !== undefined && (at === undefined || expiry < at)) at = expiry;
+    if (at === this.wakeAt) return;
+    if (this.wakeTimer !== undefined) this.clock.clearTimeout(this.wakeTimer);
+    this.wakeTimer = undefined;
+    this.wakeAt = at;
+    if (at === undefined || this.state === 'stopped') return;
+    const delay = Math.max(0, at - this.clock.now());
+    this.wakeTimer = this.clock.setTimeout(() => {
+      this.wakeTimer = undefined;
+      this.wakeAt = undefined;
+      if (this.state === 'running') this.dispatch({ type: 'queue.wake' });
+    }, delay);
+  }
+
+  // ─── running ───────────────────────────────────────────────────────────────────────────────
+
+  private machineInput(record: TaskRecord): TaskMachineInput {
+    const { maxRetries, maxRateLimitRetries, retryDelay, maxRetryDelay } = record.config;
+    return {
+      id: record.id,
+      retry: { maxRetries, maxRateLimitRetries, retryDelay, maxRetryDelay },
+      at: record.createdAt,
+    };
+  }
+
+  private liveActor(record: TaskRecord): TaskActor {
+    const existing = this.retrying.get(record.id);
+    if (existing) {
+      this.retrying.delete(record.id);
+      return existing;
+    }
+    const actor = createActor(taskMachine, {
+      id: `task-${record.id}`,
+      input: this.machineInput(record),
+      parent: this.supervisor,
+      ...(record.snapshot === undefined
+        ? {}
+        : { snapshot: record.snapshot as ReturnType<TaskActor['getPersistedSnapshot']> }),
+    });
+    actor.start();
+    return actor;
+  }
+
+  private startTask(record: TaskRecord, now: number, limited: boolean): void {
+    const actor = this.liveActor(record);
+    actor.send({ type: 'task.admit', at: now });
+    const snapshot = actor.getSnapshot();
+    const attempt = snapshot.context.attempts;
+    const controller = new AbortController();
+    this.running.set(record.id, { record, actor, controller, limited });
+    const firstStart = record.startedAt === undefined;
+    record.status = 'running';
+    record.attempts = attempt;
+    record.notBefore = undefined;
+    if (firstStart) record.startedAt = now;
+    this.persist(record);
+    this.emit({
+      type: 'task.started',
+      taskId: record.id,
+      taskType: record.type,
+      priority: record.priority,
+      at: now,
+      attempt,
+      queueTimeMs: now - record.createdAt,
+    });
+    const definition = this.taskTypes.get(record.type) as AnyTaskTypeDefinition;
+    const deadline = record.config.deadline;
+    let timeoutMs: number | undefined = limited ? record.config.timeout * 1000 : undefined;
+    if (deadline !== undefined) {
+      const left = record.createdAt + deadline * 1000 - now;
+      timeoutMs = timeoutMs === undefined ? left : Math.min(timeoutMs, left);
+    }
+    void runAttempt(definition, record, attempt, controller, timeoutMs, {
+      clock: this.clock,
+      random: this.random,
+      client: this.client,
+      env: this.environment(record.config),
+      priceOf: (model) => this.priceOf(model),
+      onHints: (model, hints) =>
+        this.supervisor.system
+          .get('rateLimit')
+          ?.send({ type: 'rate.hints', at: this.clock.now(), model, hints }),
+      onProgress: (progress, current, total) =>
+        this.emit({
+          type: 'task.progress',
+          taskId: record.id,
+          taskType: record.type,
+          priority: record.priority,
+          at: this.clock.now(),
+          progress,
+          current,
+          total,
+        }),
+      runChildren: (specs, onSettled) => this.runChildren(record, specs, onSettled),
+    }).then(({ outcome, meter, result }) => this.finishAttempt(record.id, outcome, meter, result));
+  }
+
+  private finishAttempt(
+    id: string,
+    outcome: AttemptOutcome,
+    meter: AttemptMeter,
+    result: unknown,
+  ): void {
+    const task = this.running.get(id);
+    if (task === undefined) return;
+    this.running.delete(id);
+    const { record, actor, limited } = task;
+    const now = this.clock.now();
+    const system = this.supervisor.system;
+    if (limited) {
+      this.slotsInUse--;
+      system.get('concurrency')?.send({ type: 'slot.release', count: 1 });
+      if (this.reserved.delete(id)) {
+        system.get('rateLimit')?.send({
+          type: 'rate.reconcile',
+          taskId: id,
+          tokens: meter.promptTokens + meter.completionTokens,
+        });
+      }
+    }
+    if (this.held.delete(id)) {
+      system
+        .get('budget')
+        ?.send({ type: 'budget.commit', at: now, taskId: id, actual: meter.costMicros });
+    } else if (meter.costMicros > 0) {
+      // No budget limit was in force when it started: the spending is only recorded, so that a
+      // budget set later (adjustSettings) counts what was already spent.
+      this.budget.ledger.charge(now, meter.costMicros);
+    }
+    record.usage.promptTokens += meter.promptTokens;
+    record.usage.completionTokens += meter.completionTokens;
+    record.usage.calls += meter.calls;
+    record.usage.estimated ||= meter.estimated;
+    record.costMicros += meter.costMicros;
+    if (meter.calls > 0 || meter.costMicros > 0) {
+      this.emit({
+        type: 'task.usage',
+        taskId: id,
+        taskType: record.type,
+        priority: record.priority,
+        at: now,
+        attempt: record.attempts,
+        calls: meter.calls,
+        costMicros: meter.costMicros,
+        promptTokens: meter.promptTokens,
+        completionTokens: meter.completionTokens,
+        estimated: meter.estimated,
+      });
+    }
+    if (record.status === 'cancelled') {
+      // Cancelled while its call was in flight: the actor has ended already.
+      this.persist(record);
+      this.dispatch({ type: 'task.settled', taskId: id });
+      return;
+    }
+    actor.send({ type: 'task.outcome', outcome });
+    const snapshot = actor.getSnapshot();
+    const status = snapshot.value as TaskStatus;
+    record.status = status;
+    record.error = snapshot.context.error ?? undefined;
+    if (status === 'retrying') {
+      const notBefore = snapshot.context.notBefore ?? now;
+      record.notBefore = notBefore;
+      this.retrying.set(id, actor);
+      this.line.push(record, Math.max(notBefore, 1));
+      this.persist(record);
+      this.emit({
+        type: 'task.retrying',
+        taskId: id,
+        taskType: record.type,
+        priority: record.priority,
+        at: now,
+        attempt: record.attempts,
+        notBefore,
+        error: record.error as SerializedError,
+      });
+    } else {
+      if (status === 'completed') record.result = result;
+      this.finalize(record, snapshot.context.history, now);
+    }
+    this.dispatch({ type: 'task.settled', taskId: id });
+  }
+
+  private finalize(record: TaskRecord, history: HistoryEntry[], now: number): void {
+    record.completedAt = now;
+    record.history = history;
+    record.snapshot = undefined;
+    record.notBefore = undefined;
+    this.persist(record);
+    const status = record.status as 'completed' | 'failed' | 'cancelled';
+    this.emit({
+      type: `task.${status}`,
+      status,
+      taskId: record.id,
+      taskType: record.type,
+      priority: record.priority,
+      at: now,
+      attempts: record.attempts,
+      error: record.error,
+      queueTimeMs: record.startedAt === undefined ? undefined : record.startedAt - record.createdAt,
+      executionTimeMs: record.startedAt === undefined ? undefined : now - record.startedAt,
+    });
+    const waiters = this.waiters.get(record.id);
+    if (waiters) {
+      this.waiters.delete(record.id);
+      for (const waiter of waiters) {
+        if (status === 'completed') waiter.resolve(record.result);
+        else waiter.reject(this.errorOf(record));
+      }
+    }
+    this.childListeners.get(record.id)?.(record);
+    this.cancelChildren(record.id);
+  }
+
+  /** Applies an event to a task that has no live actor, through the same machine. */
+  private applyToWaiting(record: TaskRecord, event: TaskMachineEvent): HistoryEntry[] {
+    const machineSnapshot =
+      record.snapshot === undefined
+        ? initialTransition(taskMachine, this.machineInput(record))[0]
+        : taskMachine.resolveState(
+            record.snapshot as Parameters<typeof taskMachine.resolveState>[0],
+          );
+    const [next] = transition(taskMachine, machineSnapshot, event);
+    record.status = next.value as TaskStatus;
+    record.error = next.context.error ?? undefined;
+    record.snapshot = taskMachine.getPersistedSnapshot(next);
+    record.history = next.context.history;
+    return next.context.history;
+  }
+
+  private sendToWaiting(record: TaskRecord, event: TaskMachineEvent): HistoryEntry[] {
+    const actor = this.retrying.get(record.id);
+    if (actor === undefined) return this.applyToWaiting(record, event);
+    actor.send(event);
+    const snapshot = actor.getSnapshot();
+    record.status = snapshot.value as TaskStatus;
+    record.error = snapshot.context.error ?? undefined;
+    record.history = snapshot.context.history;
+    if (isTerminalStatus(record.status)) this.retrying.delete(record.id);
+    return snapshot.context.history;
+  }
+
+  private expire(record: TaskRecord, now: number): void {
+    const error = serializeError(
+      new TaskTimeoutError(
+        `task '${record.id}' passed its deadline of ${record.config.deadline} s`,
+        false,
+      ),
+    );
+    this.failWaiting(record, now, error);
+  }
+
+  private failWaiting(record: TaskRecord, now: number, error: SerializedError): void {
+    const history = this.sendToWaiting(record, { type: 'task.expire', at: now, error });
+    this.finalize(record, history, now);
+  }
+
+  private cancelNow(id: string): void {
+    const now = this.clock.now();
+    const running = this.running.get(id);
+    if (running) {
+      if (running.record.status === 'cancelled') return;
+      running.actor.send({ type: 'task.cancel', at: now });
+      running.record.status = 'cancelled';
+      running.controller.abort(new TaskCancelledError(id));
+      this.finalize(running.record, running.actor.getSnapshot().context.history, now);
+      // The slot, reservation and hold come back when the aborted call settles.
+      return;
+    }
+    const record = this.line.get(id) ?? this.paused.get(id);
+    if (record === undefined) return;
+    this.line.remove(id);
+    this.paused.delete(id);
+    const history = this.sendToWaiting(record, { type: 'task.cancel', at: now });
+    this.finalize(record, history, now);
+  }
+
+  private pauseNow(id: string): void {
+    const record = this.line.get(id);
+    if (record === undefined) return;
+    const now = this.clock.now();
+    this.line.remove(id);
+    this.sendToWaiting(record, { type: 'task.pause', at: now });
+    this.paused.set(id, record);
+    this.persist(record);
+    this.emit({
+      type: 'task.paused',
+      taskId: id,
+      taskType: record.type,
+      priority: record.priority,
+      at: now,
+    });
+  }
+
+  private resumeNow(id: string): void {
+    const record = this.paused.get(id);
+    if (record === undefined) return;
+    const now = this.clock.now();
+    this.paused.delete(id);
+    this.sendToWaiting(record, { type: 'task.resume', at: now });
+    const notBefore = record.status === 'retrying' ? (record.notBefore ?? 0) : 0;
+    this.line.push(record, notBefore > now ? notBefore : 0);
+    this.persist(record);
+    this.emit({
+      type: 'task.resumed',
+      taskId: id,
+      taskType: record.type,
+      priority: record.priority,
+      at: now,
+    });
+  }
+
+  // ─── child tasks ───────────────────────────────────────────────────────────────────────────
+
+  private async runChildren(
+    parent: TaskRecord,
+    specs: readonly ChildTaskSpec[],
+    onSettled?: (outcome: ChildOutcome, done: number, total: number) => void,
+  ): Promise<ChildOutcome[]> {
+    const ids = await this.submitMany(
+      specs.map((spec) => ({
+        taskType: spec.taskType,
+        data: spec.data,
+        priority: parent.priority,
+        metadata: spec.metadata,
+        parentId: parent.id,
+        config: { ...this.childConfig(parent.config) },
+      })),
+    );
+    const set = this.children.get(parent.id) ?? new Set<string>();
+    for (const id of ids) set.add(id);
+    this.children.set(parent.id, set);
+    let done = 0;
+    const outcomes = await Promise.all(
+      ids.map(
+        (id) =>
+          new Promise<ChildOutcome>((resolve) => {
+            this.childListeners.set(id, (record) => {
+              this.childListeners.delete(id);
+              const outcome: ChildOutcome =
+                record.status === 'completed'
+                  ? { id, ok: true, result: record.result }
+                  : {
+                      id,
+                      ok: false,
+                      error: {
+                        name: record.error?.name ?? 'TaskCancelledError',
+                        code: record.error?.code ?? 'TASK_CANCELLED',
+                        message: record.error?.message ?? `task '${id}' was cancelled`,
+                      },
+                    };
+              done++;
+              parent.costMicros += record.costMicros;
+              parent.usage.promptTokens += record.usage.promptTokens;
+              parent.usage.completionTokens += record.usage.completionTokens;
+              parent.usage.calls += record.usage.calls;
+              parent.usage.estimated ||= record.usage.estimated;
+              onSettled?.(outcome, done, ids.length);
+              resolve(outcome);
+            });
+          }),
+      ),
+    );
+    this.children.delete(parent.id);
+    return outcomes;
+  }
+
+  private childConfig(config: ResolvedTaskConfig): Partial<ResolvedTaskConfig> {
+    const {
+      maxRetries,
+      retryDelay,
+      maxRetryDelay,
+      maxRateLimitRetries,
+      timeout,
+      model,
+      maxTokens,
+    } = config;
+    const out: Partial<ResolvedTaskConfig> = {
+      maxRetries,
+      retryDelay,
+      maxRetryDelay,
+      maxRateLimitRetries,
+      timeout,
+    };
+    if (model !== undefined) out.model = model;
+    if (maxTokens !== undefined) out.maxTokens = maxTokens;
+    return out;
+  }
+
+  private cancelChildren(parentId: string): void {
+    const ids = this.children.get(parentId);
+    if (!ids) return;
+    for (const id of ids) this.cancelNow(id);
+  }
+
+  // ─── helpers ───────────────────────────────────────────────────────────────────────────────
+
+  private isIdle(): boolean {
+    return this.line.size === 0 && this.running.size === 0;
+  }
+
+  private settleIdle(): void {
+    if (this.idleWaiters.length === 0 || !this.isIdle()) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  private finishStop(): void {
+    this.state = 'stopped';
+    if (this.wakeTimer !== undefined) this.clock.clearTimeout(this.wakeTimer);
+    this.wakeTimer = undefined;
+    for (const [id, waiters] of this.waiters) {
+      for (const waiter of waiters)
+        waiter.reject(new QueueStoppedError(`the queue stopped before task '${id}' ended`));
+    }
+    this.waiters.clear();
+    this.emit({ type: 'queue.stopped', at: this.clock.now() });
+    const waiters = this.stopWaiters;
+    this.stopWaiters = [];
+    for (const resolve of waiters) resolve();
+    this.settleIdle();
+  }
+
+  private persist(record: TaskRecord): void {
+    this.store.update(record).catch((error: unknown) => {
+      this.events$.error?.call(this.events$, error);
+    });
+  }
+
+  private emit(event: EngineEvent): void {
+    this.events$.next(event);
+  }
+
+  private environment(config: ResolvedTaskConfig): TaskEnvironment {
+    return {
+      model: config.model ?? this.settings.model,
+      embeddingModel: this.settings.embeddingModel,
+      maxTokens: config.maxTokens ?? this.settings.maxTokens,
+    };
+  }
+
+  priceOf(model: string): ModelPrice | undefined {
+    return resolvePrice(model, this.prices);
+  }
+
+  private hasBudget(): boolean {
+    const s = this.settings;
+    return s.budgetLimit !== undefined || s.dailyLimit !== undefined || s.hourlyLimit !== undefined;
+  }
+
+  private resolvePrices(settings: EngineSettings): Record<string, ModelPrice> {
+    const out: Record<string, ModelPrice> = {};
+    for (const [model, price] of Object.entries(settings.prices ?? {})) {
+      out[model] = {
+        inputPerMillion: dollarsToMicros(price.input),
+        outputPerMillion: dollarsToMicros(price.output),
+      };
+    }
+    return out;
+  }
+
+  private rateSettings(settings: EngineSettings): RateLimitSettings {
+    const models: Record<string, ReturnType<typeof resolveWindows>> = {};
+    for (const [model, limits] of Object.entries(settings.modelLimits ?? {})) {
+      models[model] = resolveWindows(limits);
+    }
+    return { windows: resolveWindows(settings), models };
+  }
+
+  private budgetLimits(settings: EngineSettings) {
+    const micros = (dollars: number | undefined) =>
+      dollars === undefined ? undefined : dollarsToMicros(dollars);
+    return {
+      total: micros(settings.budgetLimit),
+      daily: micros(settings.dailyLimit),
+      hourly: micros(settings.hourlyLimit),
+    };
+  }
+
+  private settingsInput(): EngineSettingsInput {
+    return { ...this.settings };
+  }
+
+  /** Every task still waiting (for statistics and listings). */
+  waitingRecords(): TaskRecord[] {
+    return [...this.line.records(), ...this.paused.values()];
+  }
+
+  static isWaitingStatus(status: TaskStatus): boolean {
+    return WAITING_STATUSES.has(status);
+  }
+}

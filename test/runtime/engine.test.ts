@@ -1,0 +1,376 @@
+import { describe, expect, it } from 'vitest';
+import {
+  BudgetExceededError,
+  QueueFullError,
+  QueueStoppedError,
+  TaskCancelledError,
+  ValidationError,
+} from '../../src/errors.js';
+import { createTestEngine, startedOrder } from '../helpers/engine.js';
+import { advance, advanceUntil, flush } from '../helpers/virtual-time.js';
+
+describe('engine', () => {
+  it('runs a task to completion and records usage, cost and history', async () => {
+    const { engine, clock } = createTestEngine({}, () => ({
+      kind: 'ok',
+      content: 'hi',
+      latencyMs: 200,
+      promptTokens: 1000,
+      completionTokens: 500,
+    }));
+    const id = await engine.submit({ taskType: 'ECHO', data: { prompt: 'hello' } });
+    const result = engine.waitFor(id);
+    await advance(clock, 250);
+    await expect(result).resolves.toBe('hi');
+    const record = await engine.getTask(id);
+    expect(record?.status).toBe('completed');
+    expect(record?.attempts).toBe(1);
+    expect(record?.usage).toMatchObject({ promptTokens: 1000, completionTokens: 500, calls: 1 });
+    // gpt-4o-mini: $0.15 / 1M input, $0.60 / 1M output → 150 + 300 micro-dollars
+    expect(record?.costMicros).toBe(450);
+    expect(record?.history?.map((h) => h.status)).toEqual(['queued', 'running', 'completed']);
+    expect((record?.completedAt ?? 0) - (record?.startedAt ?? 0)).toBe(200);
+  });
+
+  it('admits in priority order, FIFO within a level', async () => {
+    const { engine, clock, events } = createTestEngine({ maxConcurrent: 1 }, () => ({
+      kind: 'ok',
+      latencyMs: 10,
+    }));
+    engine.pause();
+    const order = ['LOW', 'MEDIUM', 'HIGH', 'URGENT', 'LOW', 'URGENT'] as const;
+    const ids: string[] = [];
+    for (const [i, priority] of order.entries()) {
+      ids.push(
+        await engine.submit({ taskType: 'ECHO', data: { prompt: `p${i}` }, priority, id: `t${i}` }),
+      );
+    }
+    engine.resume();
+    await advanceUntil(clock, () => events.filter((e) => e.type === 'task.completed').length === 6);
+    expect(startedOrder(events)).toEqual(['t3', 't5', 't2', 't1', 't0', 't4']);
+  });
+
+  it('never runs more calls at once than maxConcurrent, and resizes at run time', async () => {
+    const { engine, clock, client } = createTestEngine({ maxConcurrent: 3 }, () => ({
+      kind: 'ok',
+      latencyMs: 100,
+    }));
+    for (let i = 0; i < 20; i++)
+      await engine.submit({ taskType: 'ECHO', data: { prompt: `${i}` } });
+    await advance(clock, 50);
+    expect(client.inFlight).toBe(3);
+    engine.adjustSettings({ maxConcurrent: 5 });
+    await flush();
+    expect(client.inFlight).toBe(5);
+    engine.adjustSettings({ maxConcurrent: 1 });
+    // lowering never interrupts a running call
+    expect(client.inFlight).toBe(5);
+    await advance(clock, 100);
+    expect(client.inFlight).toBe(1);
+    await advanceUntil(clock, () => engine.waitingCount === 0 && engine.runningCount === 0);
+    expect(client.maxInFlight).toBe(5);
+  });
+
+  it('retries a 5xx with backoff and fails after maxRetries + 1 attempts', async () => {
+    const { engine, clock, client } = createTestEngine({}, () => ({ kind: 'error', status: 503 }));
+    const id = await engine.submit({
+      taskType: 'ECHO',
+      data: { prompt: 'x' },
+      config: { maxRetries: 3, retryDelay: 1, maxRetryDelay: 4 },
+    });
+    const result = engine.waitFor(id);
+    result.catch(() => undefined);
+    await advance(clock, 20_000, 50);
+    await expect(result).rejects.toMatchObject({ code: 'PROVIDER_ERROR' });
+    expect(client.log.length).toBe(4);
+    const gaps = client.log.slice(1).map((c, i) => c.at - (client.log[i]?.at ?? 0));
+    // full jitter: attempt n waits at most min(4, 1 × 2^(n−1)) s
+    expect(gaps[0]).toBeLessThanOrEqual(1000 + 50);
+    expect(gaps[1]).toBeLessThanOrEqual(2000 + 50);
+    expect(gaps[2]).toBeLessThanOrEqual(4000 + 50);
+    const record = await engine.getTask(id);
+    expect(record?.status).toBe('failed');
+    expect(record?.attempts).toBe(4);
+  });
+
+  it('a 429 with retry-after holds back dispatch for every task, and uses no retry', async () => {
+    let calls = 0;
+    const { engine, clock, client } = createTestEngine({ maxConcurrent: 5 }, () =>
+      calls++ === 0
+        ? { kind: 'error', status: 429, retryAfterMs: 5000 }
+        : { kind: 'ok', latencyMs: 10 },
+    );
+    const first = await engine.submit({
+      taskType: 'ECHO',
+      data: { prompt: 'a' },
+      config: { maxRetries: 0 },
+    });
+    await flush();
+    for (let i = 0; i < 3; i++) await engine.submit({ taskType: 'ECHO', data: { prompt: `${i}` } });
+    await advance(clock, 4900, 100);
+    expect(client.log.length).toBe(1);
+    expect(engine.headWait()?.waitingFor).toBe('rateLimit');
+    await advanceUntil(clock, () => engine.waitingCount === 0 && engine.runningCount === 0);
+    expect(client.log.length).toBe(5);
+    expect(client.log[1]?.at).toBeGreaterThanOrEqual((client.log[0]?.at ?? 0) + 5000);
+    const record = await engine.getTask(first);
+    expect(record?.status).toBe('completed');
+    expect(record?.attempts).toBe(2);
+  });
+
+  it('times out an attempt on the injected clock and retries it', async () => {
+    let calls = 0;
+    const { engine, clock } = createTestEngine({}, () =>
+      calls++ === 0 ? { kind: 'hang' } : { kind: 'ok' },
+    );
+    const id = await engine.submit({
+      taskType: 'ECHO',
+      data: { prompt: 'x', tokens: 100 },
+      config: { timeout: 2, retryDelay: 0 },
+    });
+    await advance(clock, 2100, 50);
+    const record = await engine.getTask(id);
+    expect(record?.status).toBe('completed');
+    expect(record?.attempts).toBe(2);
+    expect(record?.history?.find((h) => h.status === 'retrying')?.reason).toBe('TASK_TIMEOUT');
+    // the timed-out call is charged its prompt tokens (counted with the tokenizer)
+    expect(record?.usage.estimated).toBe(true);
+  });
+
+  it('cancels a waiting task and a running one (its signal fires)', async () => {
+    const { engine, clock, client } = createTestEngine({ maxConcurrent: 1 }, () => ({
+      kind: 'hang',
+    }));
+    const running = await engine.submit({ taskType: 'ECHO', data: { prompt: 'r' } });
+    const waiting = await engine.submit({ taskType: 'ECHO', data: { prompt: 'w' } });
+    await flush();
+    const wait = engine.waitFor(running);
+    expect(await engine.cancel(waiting)).toBe(true);
+    expect((await engine.getTask(waiting))?.status).toBe('cancelled');
+    expect(await engine.cancel(running)).toBe(true);
+    await expect(wait).rejects.toBeInstanceOf(TaskCancelledError);
+    await flush();
+    expect(client.log[0]?.outcome).toBe('aborted');
+    expect(await engine.cancel(running)).toBe(false);
+    expect(await engine.cancel('nope')).toBe(false);
+    await advance(clock, 10);
+    expect(engine.runningCount).toBe(0);
+  });
+
+  it('pause holds admission; pauseTask and resumeTask hold one task', async () => {
+    const { engine, clock, events } = createTestEngine({ maxConcurrent: 1 }, () => ({
+      kind: 'ok',
+      latencyMs: 10,
+    }));
+    engine.pause();
+    expect(engine.isPaused).toBe(true);
+    await engine.submit({ taskType: 'ECHO', data: { prompt: 'a' }, id: 'a' });
+    await engine.submit({ taskType: 'ECHO', data: { prompt: 'b' }, id: 'b' });
+    expect(engine.headWait()?.waitingFor).toBe('paused');
+    expect(engine.pauseTask('a')).toBe(true);
+    expect((await engine.getTask('a'))?.status).toBe('paused');
+    engine.resume();
+    await advance(clock, 50);
+    expect(startedOrder(events)).toEqual(['b']);
+    expect(engine.resumeTask('a')).toBe(true);
+    await advance(clock, 50);
+    expect(startedOrder(events)).toEqual(['b', 'a']);
+    const a = await engine.getTask('a');
+    expect(a?.history?.map((h) => h.status)).toEqual([
+      'queued',
+      'paused',
+      'queued',
+      'running',
+      'completed',
+    ]);
+  });
+
+  it('keeps requests per minute, and says the head waits for the rate limit', async () => {
+    const { engine, clock, client } = createTestEngine(
+      { maxConcurrent: 10, requestsPerMinute: 2 },
+      () => ({
+        kind: 'ok',
+        latencyMs: 10,
+      }),
+    );
+    for (let i = 0; i < 5; i++) await engine.submit({ taskType: 'ECHO', data: { prompt: `${i}` } });
+    await advance(clock, 1000, 100);
+    expect(client.log.length).toBe(2);
+    expect(engine.headWait()).toMatchObject({ waitingFor: 'rateLimit' });
+    await advanceUntil(clock, () => client.log.length === 5, 300_000, 500);
+    const starts = client.log.map((c) => c.at - (client.log[0]?.at ?? 0));
+    expect(starts[2]).toBeGreaterThanOrEqual(60_000);
+    expect(starts[4]).toBeGreaterThanOrEqual(120_000);
+  });
+
+  it('refuses at submit what the budget can never pay, and fails none it accepted', async () => {
+    const { engine } = createTestEngine({ budgetLimit: 0.001, maxTokens: 1000 });
+    // worst case for gpt-4o-mini: 10 × 0.15 + 1000 × 0.60 = 601.5 → 602 micro-dollars
+    await engine.submit({ taskType: 'ECHO', data: { prompt: 'a' } });
+    await expect(
+      engine.submit({ taskType: 'ECHO', data: { prompt: 'b' }, config: { maxTokens: 2000 } }),
+    ).rejects.toBeInstanceOf(BudgetExceededError);
+  });
+
+  it('refuses a task whose worst case exceeds what remains of the total budget', async () => {
+    const { engine, clock } = createTestEngine({ budgetLimit: 0.001, maxTokens: 1000 }, () => ({
+      kind: 'ok',
+      promptTokens: 10,
+      completionTokens: 1000,
+    }));
+    await engine.submit({ taskType: 'ECHO', data: { prompt: 'a' } });
+    await advance(clock, 10);
+    // 601.5 → 602 spent; 398 remain, the next worst case is 602
+    await expect(engine.submit({ taskType: 'ECHO', data: { prompt: 'b' } })).rejects.toThrow(
+      /exceeds the remaining total budget \$0\.000398/,
+    );
+    expect(engine.waitingCount).toBe(0);
+  });
+
+  it('an hourly budget makes the head wait for the next hour', async () => {
+    const { engine, clock, client } = createTestEngine(
+      { hourlyLimit: 0.001, maxTokens: 1000, maxConcurrent: 5 },
+      () => ({ kind: 'ok', latencyMs: 10, promptTokens: 10, completionTokens: 1000 }),
+    );
+    await engine.submit({ taskType: 'ECHO', data: { prompt: 'a' } });
+    await engine.submit({ taskType: 'ECHO', data: { prompt: 'b' } });
+    await advance(clock, 100, 10);
+    expect(client.log.length).toBe(1);
+    expect(engine.headWait()).toMatchObject({ waitingFor: 'budget' });
+    await advanceUntil(clock, () => client.log.length === 2, 3_700_000, 60_000);
+    expect(client.log.length).toBe(2);
+  });
+
+  it('validates input: unknown type, bad data, bad priority, bad config', async () => {
+    const { engine } = createTestEngine();
+    await expect(engine.submit({ taskType: 'NOPE', data: {} })).rejects.toThrow(/taskType.*NOPE/);
+    await expect(engine.submit({ taskType: 'ECHO', data: { prompt: 5 } })).rejects.toThrow(
+      /data\.prompt.*received 5/,
+    );
+    await expect(
+      engine.submit({ taskType: 'ECHO', data: { prompt: 'x' }, priority: 'HUGE' as never }),
+    ).rejects.toBeInstanceOf(ValidationError);
+    await expect(
+      engine.submit({ taskType: 'ECHO', data: { prompt: 'x' }, config: { maxRetries: -1 } }),
+    ).rejects.toThrow(/config\.maxRetries/);
+    expect(engine.waitingCount).toBe(0);
+  });
+
+  it('refuses a task above maxQueueSize, and a batch all or nothing', async () => {
+    const { engine } = createTestEngine({ maxQueueSize: 3 });
+    engine.pause();
+    await engine.submitMany([
+      { taskType: 'ECHO', data: { prompt: 'a' } },
+      { taskType: 'ECHO', data: { prompt: 'b' } },
+    ]);
+    await expect(
+      engine.submitMany([
+        { taskType: 'ECHO', data: { prompt: 'c' } },
+        { taskType: 'ECHO', data: { prompt: 'd' } },
+      ]),
+    ).rejects.toBeInstanceOf(QueueFullError);
+    await expect(
+      engine.submitMany([
+        { taskType: 'ECHO', data: { prompt: 'c' } },
+        { taskType: 'ECHO', data: { prompt: 5 } },
+      ]),
+    ).rejects.toThrow(/tasks\[1\]\.data\.prompt/);
+    expect(engine.waitingCount).toBe(2);
+  });
+
+  it('a composite task fans out children that inherit its priority; it holds no slot', async () => {
+    const { engine, clock, events } = createTestEngine({ maxConcurrent: 1 }, () => ({
+      kind: 'ok',
+      latencyMs: 10,
+      promptTokens: 100,
+      completionTokens: 10,
+    }));
+    const parent = await engine.submit({
+      taskType: 'FAN_OUT',
+      data: { prompts: ['a', 'b', 'c'] },
+      priority: 'HIGH',
+    });
+    const result = engine.waitFor(parent);
+    await advance(clock, 100, 5);
+    const outcomes = (await result) as { ok: boolean }[];
+    expect(outcomes.map((o) => o.ok)).toEqual([true, true, true]);
+    const children = events.filter((e) => e.type === 'task.submitted' && e.parentId === parent);
+    expect(children.length).toBe(3);
+    expect(children.every((e) => (e as { priority: string }).priority === 'HIGH')).toBe(true);
+    const progress = events.filter((e) => e.type === 'task.progress' && e.taskId === parent);
+    expect(progress.length).toBe(3);
+    const record = await engine.getTask(parent);
+    // the parent's cost is the sum of its children's: 3 × (100 × 0.15 + 10 × 0.60) = 3 × 21
+    expect(record?.costMicros).toBe(63);
+  });
+
+  it('cancelling a composite task cancels its children', async () => {
+    const { engine, events } = createTestEngine({ maxConcurrent: 1 }, () => ({ kind: 'hang' }));
+    const parent = await engine.submit({ taskType: 'FAN_OUT', data: { prompts: ['a', 'b'] } });
+    await flush();
+    expect(await engine.cancel(parent)).toBe(true);
+    await flush();
+    const cancelled = events
+      .filter((e) => e.type === 'task.cancelled')
+      .map((e) => (e as { taskId: string }).taskId);
+    expect(cancelled.length).toBe(3);
+  });
+
+  it('fails a waiting task whose deadline passes', async () => {
+    const { engine, clock } = createTestEngine({ maxConcurrent: 1 }, () => ({
+      kind: 'ok',
+      latencyMs: 10_000,
+    }));
+    await engine.submit({ taskType: 'ECHO', data: { prompt: 'a' }, config: { timeout: 30 } });
+    const id = await engine.submit({
+      taskType: 'ECHO',
+      data: { prompt: 'b' },
+      config: { deadline: 5 },
+    });
+    await advance(clock, 6000, 100);
+    const record = await engine.getTask(id);
+    expect(record?.status).toBe('failed');
+    expect(record?.error?.code).toBe('TASK_TIMEOUT');
+    expect(record?.attempts).toBe(0);
+  });
+
+  it('stop drains running calls; stop({ force }) aborts them; submit after stop is refused', async () => {
+    const { engine, clock } = createTestEngine({ maxConcurrent: 1 }, () => ({
+      kind: 'ok',
+      latencyMs: 100,
+    }));
+    const a = await engine.submit({ taskType: 'ECHO', data: { prompt: 'a' } });
+    await engine.submit({ taskType: 'ECHO', data: { prompt: 'b' } });
+    await flush();
+    const stopped = engine.stop();
+    await advance(clock, 150, 10);
+    await stopped;
+    expect((await engine.getTask(a))?.status).toBe('completed');
+    expect(engine.waitingCount).toBe(1);
+    await expect(engine.submit({ taskType: 'ECHO', data: { prompt: 'c' } })).rejects.toBeInstanceOf(
+      QueueStoppedError,
+    );
+
+    const second = createTestEngine({}, () => ({ kind: 'hang' }));
+    const h = await second.engine.submit({ taskType: 'ECHO', data: { prompt: 'h' } });
+    await flush();
+    await second.engine.stop({ force: true });
+    expect((await second.engine.getTask(h))?.status).toBe('cancelled');
+  });
+
+  it('keeps live actors near maxConcurrent however many tasks wait', async () => {
+    const { engine, clock } = createTestEngine({ maxConcurrent: 4, maxQueueSize: 20_000 }, () => ({
+      kind: 'ok',
+      latencyMs: 5,
+    }));
+    await engine.submitMany(
+      Array.from({ length: 10_000 }, (_, i) => ({ taskType: 'ECHO', data: { prompt: `${i}` } })),
+    );
+    await flush();
+    expect(engine.waitingCount).toBe(10_000 - 4);
+    expect(engine.liveActorCount).toBe(4);
+    expect(engine.positionOf(engine.waitingRecords()[0]?.id ?? '')).toBe(0);
+    await advance(clock, 100, 5);
+    expect(engine.liveActorCount).toBeLessThanOrEqual(4);
+  });
+});
