@@ -27,8 +27,28 @@ export function retryDelayMs(
   jitter: number,
   retryAfterMs?: number,
 ): number {
-  if (retryAfterMs !== undefined && retryAfterMs >= 0) return Math.ceil(retryAfterMs);
-  const exponent = Math.max(0, attempt - 1);
-  const ceilingSeconds = Math.min(settings.maxRetryDelay, settings.retryDelay * 2 ** exponent);
-  return Math.floor(jitter * ceilingSeconds * 1000);
+  if (retryAfterMs !== undefined && Number.isFinite(retryAfterMs) && retryAfterMs >= 0) {
+    return Math.ceil(retryAfterMs);
+  }
+  return Math.floor(clampUnit(jitter) * backoffCeilingSeconds(settings, attempt) * 1000);
+}
+
+/** Largest exponent worth computing: 2^1023 is the largest finite power of two. */
+const MAX_EXPONENT = 1023;
+
+/** The most attempt `attempt` may wait, in seconds: `min(maxRetryDelay, retryDelay × 2^(n−1))`. */
+export function backoffCeilingSeconds(
+  settings: Pick<RetrySettings, 'retryDelay' | 'maxRetryDelay'>,
+  attempt: number,
+): number {
+  const exponent = Math.min(MAX_EXPONENT, Math.max(0, Math.floor(attempt) - 1));
+  const base = Math.max(0, settings.retryDelay);
+  const cap = Math.max(0, settings.maxRetryDelay);
+  return Math.min(cap, base * 2 ** exponent);
+}
+
+/** A jitter sample outside [0, 1] (or NaN) is clamped into it. */
+function clampUnit(sample: number): number {
+  if (!(sample > 0)) return 0;
+  return Math.min(sample, 1);
 }

@@ -30,16 +30,33 @@ export function parseOrThrow<S extends z.ZodType>(
   schema: S,
   value: unknown,
   what: string,
+  options: ParseOptions = {},
 ): z.output<S> {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
+  const prefix = options.pathPrefix ?? what;
+  const redact = new Set(options.redact ?? []);
   const issues: ValidationIssue[] = parsed.error.issues.map((issue) => {
-    const path = [what, ...issue.path.map(String)].filter((p) => p !== '').join('.');
-    const received = valueAt(value, issue.path);
+    const own = issue.path.map(String).join('.');
+    const path = [prefix, own].filter((p) => p !== '').join('.') || `(${what})`;
+    // A secret is never echoed back, not even a malformed one.
+    const received = redact.has(own) ? REDACTED : valueAt(value, issue.path);
     return { path, message: issue.message, received };
   });
   const text = issues
-    .map((i) => `${i.path}: ${i.message} (received ${describeValue(i.received)})`)
+    .map((i) => {
+      const shown = i.received === REDACTED ? REDACTED : describeValue(i.received);
+      return `${i.path}: ${i.message} (received ${shown})`;
+    })
     .join('; ');
   throw new ValidationError(`invalid ${what}: ${text}`, issues);
 }
+
+export interface ParseOptions {
+  /** Put before every field path (default: `what`; `''` for none). */
+  pathPrefix?: string;
+  /** Field paths (`apiKey`) whose received value is never shown. */
+  redact?: readonly string[];
+}
+
+const REDACTED = '[redacted]';

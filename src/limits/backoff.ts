@@ -1,15 +1,13 @@
 /**
  * Retry delays: exponential backoff with full jitter, unless the server said when to come back.
- * Pure arithmetic; the random source is injected so delays are reproducible in tests.
+ * Pure arithmetic; the random source is injected so delays are reproducible in tests. The formula
+ * itself lives in `machines/retry-policy.ts`, where the task machine uses it: these are its
+ * forms for callers that hold a random source rather than a sample.
  */
-
-/** Largest exponent worth computing: 2^1023 is the largest finite power of two. */
-const MAX_EXPONENT = 1023;
-
-function clampUnit(sample: number): number {
-  if (!(sample > 0)) return 0; // also maps NaN to 0
-  return Math.min(sample, 1);
-}
+import {
+  backoffCeilingSeconds,
+  retryDelayMs as retryDelayFor,
+} from '../../machines/retry-policy.js';
 
 /**
  * Full-jitter exponential backoff, in milliseconds:
@@ -29,11 +27,8 @@ export function backoffDelayMs(
   maxRetryDelaySeconds: number,
   random: () => number,
 ): number {
-  const exponent = Math.min(MAX_EXPONENT, Math.max(0, Math.floor(attempt) - 1));
-  const base = Math.max(0, retryDelaySeconds);
-  const cap = Math.max(0, maxRetryDelaySeconds);
-  const ceilingSeconds = Math.min(cap, base * 2 ** exponent);
-  return Math.floor(clampUnit(random()) * ceilingSeconds * 1000);
+  const settings = { retryDelay: retryDelaySeconds, maxRetryDelay: maxRetryDelaySeconds };
+  return retryDelayFor(settings, attempt, random());
 }
 
 /** What {@link retryDelayMs} needs to know about one retry. */
@@ -63,3 +58,5 @@ export function retryDelayMs(opts: RetryDelayOptions): number {
   }
   return backoffDelayMs(opts.attempt, opts.retryDelay, opts.maxRetryDelay, opts.random);
 }
+
+export { backoffCeilingSeconds };

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { describeValue } from '../../config/validate.js';
-import { ValidationError, type ValidationIssue } from '../../errors.js';
+import { parseOrThrow } from '../../config/validate.js';
 
 /** The models the simulator accepts when the `models` option is not given. */
 export const DEFAULT_SIMULATOR_MODELS: readonly string[] = [
@@ -139,30 +138,8 @@ export type SimulatorFaults = z.output<typeof SimulatorFaultsSchema>;
  * `invalid simulator options: port: Too big: expected number to be <=65535 (received 70000)`.
  */
 export function resolveSimulatorOptions(options: SimulatorOptions = {}): ResolvedSimulatorOptions {
-  const parsed = SimulatorOptionsSchema.safeParse(options);
-  if (parsed.success) return parsed.data;
-  const issues: ValidationIssue[] = parsed.error.issues.map((issue) => {
-    const path = issue.path.map(String).join('.');
-    // A secret is never echoed back, not even a malformed one.
-    const received = path === 'apiKey' ? REDACTED : valueAt(options, issue.path);
-    return { path, message: issue.message, received };
+  return parseOrThrow(SimulatorOptionsSchema, options, 'simulator options', {
+    pathPrefix: '',
+    redact: ['apiKey'],
   });
-  const text = issues
-    .map((i) => {
-      const shown = i.received === REDACTED ? REDACTED : describeValue(i.received);
-      return `${i.path === '' ? '(options)' : i.path}: ${i.message} (received ${shown})`;
-    })
-    .join('; ');
-  throw new ValidationError(`invalid simulator options: ${text}`, issues);
-}
-
-const REDACTED = '[redacted]';
-
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let current: unknown = root;
-  for (const key of path) {
-    if (current === null || typeof current !== 'object') return undefined;
-    current = (current as Record<PropertyKey, unknown>)[key];
-  }
-  return current;
 }
