@@ -2,14 +2,17 @@ export {
   type BudgetEvent,
   type BudgetLedgerState,
   type BudgetLimitsData,
-  budgetMachine,
-} from './budget.machine.js';
+  budgetLogic,
+  budgetTransition,
+} from './budget.logic.js';
 export {
   type ConcurrencyContext,
   type ConcurrencyEvent,
-  concurrencyMachine,
+  type ConcurrencyLogic,
+  concurrencyLogic,
+  concurrencyTransition,
   freeSlots,
-} from './concurrency.machine.js';
+} from './concurrency.logic.js';
 export {
   type RateLimitEvent,
   type RateLimiterState,
@@ -17,8 +20,9 @@ export {
   type RateLimitSettings,
   type RateRequest,
   type RateWindowData,
-  rateLimitMachine,
-} from './rate-limit.machine.js';
+  rateLimitLogic,
+  rateLimitTransition,
+} from './rate-limit.logic.js';
 export { type RetrySettings, retryDelayMs } from './retry-policy.js';
 export {
   type SupervisorEvent,

@@ -1,7 +1,7 @@
 import { setup } from 'xstate';
-import { type BudgetLedgerState, budgetMachine } from './budget.machine.js';
-import { concurrencyMachine } from './concurrency.machine.js';
-import { type RateLimiterState, rateLimitMachine } from './rate-limit.machine.js';
+import { type BudgetLedgerState, budgetLogic } from './budget.logic.js';
+import { concurrencyLogic } from './concurrency.logic.js';
+import { type RateLimiterState, rateLimitLogic } from './rate-limit.logic.js';
 
 /**
  * The root of the actor tree. It owns the waiting line and admits tasks; its three children
@@ -51,9 +51,9 @@ export const supervisorMachine = setup({
     input: {} as SupervisorInput,
   },
   actors: {
-    concurrency: concurrencyMachine,
-    rateLimit: rateLimitMachine,
-    budget: budgetMachine,
+    concurrency: concurrencyLogic,
+    rateLimit: rateLimitLogic,
+    budget: budgetLogic,
   },
   actions: {
     /** Admits waiting tasks, in priority order, while every limit grants. */

@@ -1,4 +1,4 @@
-import type { BudgetLedgerState, BudgetLimitsData } from '../../machines/budget.machine.js';
+import type { BudgetLedgerState, BudgetLimitsData } from '../../machines/budget.logic.js';
 import { type BudgetHold, BudgetLedger, type BudgetVerdict } from './budget.js';
 
 /**

@@ -3,7 +3,7 @@ import type {
   RateLimitHintsData,
   RateLimitSettings,
   RateRequest,
-} from '../../machines/rate-limit.machine.js';
+} from '../../machines/rate-limit.logic.js';
 import {
   ServerHints,
   SlidingWindowLimiter,

@@ -30,18 +30,59 @@ export interface AttemptMeter {
   calls: number;
 }
 
+/** What attempts need from the engine; one object for all of them. */
 export interface AttemptDeps {
   clock: Clock;
   random: RandomSource;
   client: AIClient;
-  env: TaskEnvironment;
+  environment(record: TaskRecord): TaskEnvironment;
   priceOf(model: string): ModelPrice | undefined;
   onHints(model: string, hints: RateLimitHints): void;
-  onProgress(progress: number, current: number, total: number): void;
+  onProgress(record: TaskRecord, progress: number, current: number, total: number): void;
   runChildren(
+    record: TaskRecord,
     children: readonly ChildTaskSpec[],
     onChildSettled?: (outcome: ChildOutcome, done: number, total: number) => void,
   ): Promise<ChildOutcome[]>;
+}
+
+/**
+ * One attempt's abort switch. `abort(reason)` fires the attempt's `AbortSignal` (so the call in
+ * flight is aborted) and settles the attempt at once, even if the task type ignores the signal.
+ */
+export class AttemptHandle {
+  readonly controller = new AbortController();
+  private rejectRun: ((reason: unknown) => void) | undefined;
+  private abortReason: unknown;
+  private aborted = false;
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.abortReason = reason;
+    this.controller.abort(reason);
+    this.rejectRun?.(reason);
+  }
+
+  get isAborted(): boolean {
+    return this.aborted;
+  }
+
+  get reason(): unknown {
+    return this.abortReason;
+  }
+
+  /** Settles with `work`, or rejects with the abort reason if the attempt is aborted first. */
+  race<T>(work: Promise<T>): Promise<T> {
+    if (this.aborted) {
+      work.catch(() => undefined);
+      return Promise.reject(this.abortReason);
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.rejectRun = reject;
+      work.then(resolve, reject);
+    });
+  }
 }
 
 export interface AttemptResult {
@@ -92,13 +133,14 @@ export async function runAttempt(
   definition: AnyTaskTypeDefinition,
   record: TaskRecord,
   attempt: number,
-  controller: AbortController,
+  handle: AttemptHandle,
   timeoutMs: number | undefined,
   deps: AttemptDeps,
 ): Promise<AttemptResult> {
   const meter = newMeter();
-  const signal = controller.signal;
-  const { client, env } = deps;
+  const signal = handle.controller.signal;
+  const { client } = deps;
+  const env = deps.environment(record);
   const reservation = record.reservation;
 
   const ctx: TaskContext = {
@@ -167,29 +209,23 @@ export async function runAttempt(
         throw error;
       }
     },
-    progress: deps.onProgress,
-    runChildren: deps.runChildren,
+    progress: (progress, current, total) => deps.onProgress(record, progress, current, total),
+    runChildren: (children, onChildSettled) => deps.runChildren(record, children, onChildSettled),
   };
 
   let timer: unknown;
   if (timeoutMs !== undefined) {
     timer = deps.clock.setTimeout(() => {
-      controller.abort(
+      handle.abort(
         new TaskTimeoutError(
           `task '${record.id}' attempt ${attempt} timed out after ${timeoutMs / 1000} s`,
         ),
       );
     }, timeoutMs);
   }
-  const aborted = new Promise<never>((_, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-  });
-  aborted.catch(() => undefined);
 
   try {
-    const raw = await Promise.race([definition.run(ctx), aborted]);
+    const raw = await handle.race(definition.run(ctx));
     const parsed = definition.output.safeParse(raw);
     if (!parsed.success) {
       const text = typeof raw === 'string' ? raw : (JSON.stringify(raw) ?? String(raw));
@@ -201,7 +237,7 @@ export async function runAttempt(
     return { outcome: { ok: true, at: deps.clock.now() }, meter, result: parsed.data };
   } catch (thrown) {
     const error =
-      signal.aborted && !(thrown instanceof TaskQueueError) ? (signal.reason ?? thrown) : thrown;
+      handle.isAborted && !(thrown instanceof TaskQueueError) ? (handle.reason ?? thrown) : thrown;
     return { outcome: classifyFailure(error, deps.clock.now(), deps.random()), meter };
   } finally {
     if (timer !== undefined) deps.clock.clearTimeout(timer);

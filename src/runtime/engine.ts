@@ -8,8 +8,8 @@ import {
   type Observer,
   transition,
 } from 'xstate';
-import type { ConcurrencyContext, concurrencyMachine } from '../../machines/concurrency.machine.js';
-import type { RateLimitSettings } from '../../machines/rate-limit.machine.js';
+import type { ConcurrencyContext, ConcurrencyLogic } from '../../machines/concurrency.logic.js';
+import type { RateLimitSettings } from '../../machines/rate-limit.logic.js';
 import { type SupervisorEvent, supervisorMachine } from '../../machines/supervisor.machine.js';
 import {
   type AttemptOutcome,
@@ -56,7 +56,7 @@ import type {
   TaskEnvironment,
 } from '../task-types/types.js';
 import { type Clock, type RandomSource, systemClock, systemRandom } from '../time/clock.js';
-import { type AttemptMeter, runAttempt } from './attempt.js';
+import { type AttemptDeps, AttemptHandle, type AttemptMeter, runAttempt } from './attempt.js';
 import type { EngineEvent } from './events.js';
 import { WaitingLine } from './waiting-line.js';
 
@@ -85,7 +85,7 @@ export interface EngineDeps {
    * @internal
    */
   overrides?: {
-    concurrency?: typeof concurrencyMachine;
+    concurrency?: ConcurrencyLogic;
     rateLimiter?: (settings: RateLimitSettings) => RateLimiter;
   };
 }
@@ -111,14 +111,16 @@ interface Waiter {
 interface RunningTask {
   record: TaskRecord;
   actor: Actor<typeof taskMachine>;
-  controller: AbortController;
+  handle: AttemptHandle;
   /** Whether it holds a slot, a rate reservation and a budget hold. */
   limited: boolean;
 }
 
 type TaskActor = Actor<typeof taskMachine>;
+type PersistedTaskSnapshot = ReturnType<TaskActor['getSnapshot']>;
 
 const WAITING_STATUSES: ReadonlySet<TaskStatus> = new Set(['queued', 'paused', 'retrying']);
+const PRIORITY_SET: ReadonlySet<string> = new Set(['LOW', 'MEDIUM', 'HIGH', 'URGENT']);
 
 /** Rebuilds a typed error from its stored form, so `instanceof` and `code` both work. */
 export function reviveError(info: SerializedError, taskId: string): TaskQueueError {
@@ -175,6 +177,12 @@ export class Engine {
   private draining = false;
   private idleWaiters: Array<() => void> = [];
   private readonly startedAt: number;
+  private readonly inspecting: boolean;
+  /** What every attempt needs from the engine (one object, not one per attempt). */
+  private readonly attemptDeps: AttemptDeps;
+  private initialSnapshot: PersistedTaskSnapshot | undefined;
+  /** The resolved default task config, shared by every task submitted without overrides. */
+  private readonly defaultConfig: ResolvedTaskConfig;
 
   constructor(settings: EngineSettingsInput, deps: EngineDeps) {
     this.settings = parseOrThrow(EngineSettingsSchema, settings, 'options');
@@ -188,6 +196,33 @@ export class Engine {
     this.rateLimiter = deps.overrides?.rateLimiter?.(rateSettings) ?? new RateLimiter(rateSettings);
     this.budget = new BudgetBook(this.budgetLimits(this.settings), this.settings.budgetTimeZone);
     this.startedAt = this.clock.now();
+    this.inspecting = deps.inspect !== undefined;
+    this.attemptDeps = {
+      clock: this.clock,
+      random: this.random,
+      client: this.client,
+      environment: (record) => this.environment(record.config),
+      priceOf: (model) => this.priceOf(model),
+      onHints: (model, hints) =>
+        this.supervisor.system
+          .get('rateLimit')
+          ?.send({ type: 'rate.hints', at: this.clock.now(), model, hints }),
+      onProgress: (record, progress, current, total) =>
+        this.emit({
+          type: 'task.progress',
+          taskId: record.id,
+          taskType: record.type,
+          priority: record.priority,
+          at: this.clock.now(),
+          progress,
+          current,
+          total,
+        }),
+      runChildren: (record, specs, onSettled) => this.runChildren(record, specs, onSettled),
+    };
+    this.defaultConfig = Object.freeze(
+      parseOrThrow(TaskConfigSchema, this.settings.taskDefaults, 'options.taskDefaults'),
+    );
 
     const machine = supervisorMachine.provide({
       ...(deps.overrides?.concurrency
@@ -393,16 +428,20 @@ export class Engine {
         [{ path: field('taskType'), message: 'unknown task type', received: input.taskType }],
       );
     }
-    const priority = parseOrThrow(
-      PrioritySchema,
-      input.priority ?? 'MEDIUM',
-      field('priority'),
-    ) as Priority;
-    const config: ResolvedTaskConfig = parseOrThrow(
-      TaskConfigSchema,
-      { ...this.settings.taskDefaults, ...(input.config as object | undefined) },
-      field('config'),
-    );
+    const priority =
+      input.priority === undefined
+        ? 'MEDIUM'
+        : PRIORITY_SET.has(input.priority)
+          ? input.priority
+          : (parseOrThrow(PrioritySchema, input.priority, field('priority')) as Priority);
+    const config: ResolvedTaskConfig =
+      input.config === undefined
+        ? this.defaultConfig
+        : parseOrThrow(
+            TaskConfigSchema,
+            { ...this.settings.taskDefaults, ...(input.config as object) },
+            field('config'),
+          );
     const data = parseOrThrow(definition.input, input.data, field('data'));
     if (input.id !== undefined && (typeof input.id !== 'string' || input.id.length === 0)) {
       throw new ValidationError(`invalid ${field('id')}: expected a non-empty string`, [
@@ -713,6 +752,19 @@ export class Engine {
     return undefined;
   }
 
+  /**
+   * Tells the supervisor an attempt ended, when that can matter: something waits in line, or
+   * the supervisor is draining and waits for the last call. With an empty line and a running
+   * queue there is nothing to admit, and the event is not sent.
+   */
+  private settled(taskId: string): void {
+    if (this.line.size === 0 && this.state === 'running') {
+      this.settleIdle();
+      return;
+    }
+    this.dispatch({ type: 'task.settled', taskId });
+  }
+
   /** Whether admission could start this head task now, as far as a slot is concerned. */
   private headMayStart(head: TaskRecord): boolean {
     if (this.state !== 'running' || this.isPaused) return false;
@@ -786,14 +838,37 @@ export class Engine {
     }
     const actor = createActor(taskMachine, {
       id: `task-${record.id}`,
-      input: this.machineInput(record),
-      parent: this.supervisor,
-      ...(record.snapshot === undefined
-        ? {}
-        : { snapshot: record.snapshot as ReturnType<TaskActor['getPersistedSnapshot']> }),
+      input: undefined as unknown as TaskMachineInput, // restored from a snapshot (xstate #4915)
+      // With inspection on, task actors join the supervisor's system so the inspector sees them.
+      // Otherwise each is a root of its own: the supervisor still creates, drives and ends it,
+      // without paying for the done event every finished child relays to its parent.
+      ...(this.inspecting ? { parent: this.supervisor } : {}),
+      snapshot: (record.snapshot ?? this.waitingSnapshot(record)) as PersistedTaskSnapshot,
     });
     actor.start();
     return actor;
+  }
+
+  /**
+   * The persisted snapshot of a task that has never moved, derived from its record: the task
+   * machine's initial snapshot (computed once) with this task's id, retry settings and time.
+   */
+  private waitingSnapshot(record: TaskRecord): PersistedTaskSnapshot {
+    if (this.initialSnapshot === undefined) {
+      const [initial] = initialTransition(taskMachine, this.machineInput(record));
+      this.initialSnapshot = taskMachine.getPersistedSnapshot(initial) as PersistedTaskSnapshot;
+    }
+    const template = this.initialSnapshot;
+    const input = this.machineInput(record);
+    return {
+      ...template,
+      context: {
+        ...template.context,
+        id: input.id,
+        retry: input.retry,
+        history: [{ status: 'queued', at: input.at }],
+      },
+    };
   }
 
   private startTask(record: TaskRecord, now: number, limited: boolean): void {
@@ -801,8 +876,8 @@ export class Engine {
     actor.send({ type: 'task.admit', at: now });
     const snapshot = actor.getSnapshot();
     const attempt = snapshot.context.attempts;
-    const controller = new AbortController();
-    this.running.set(record.id, { record, actor, controller, limited });
+    const handle = new AttemptHandle();
+    this.running.set(record.id, { record, actor, handle, limited });
     const firstStart = record.startedAt === undefined;
     record.status = 'running';
     record.attempts = attempt;
@@ -825,29 +900,9 @@ export class Engine {
       const left = record.createdAt + deadline * 1000 - now;
       timeoutMs = timeoutMs === undefined ? left : Math.min(timeoutMs, left);
     }
-    void runAttempt(definition, record, attempt, controller, timeoutMs, {
-      clock: this.clock,
-      random: this.random,
-      client: this.client,
-      env: this.environment(record.config),
-      priceOf: (model) => this.priceOf(model),
-      onHints: (model, hints) =>
-        this.supervisor.system
-          .get('rateLimit')
-          ?.send({ type: 'rate.hints', at: this.clock.now(), model, hints }),
-      onProgress: (progress, current, total) =>
-        this.emit({
-          type: 'task.progress',
-          taskId: record.id,
-          taskType: record.type,
-          priority: record.priority,
-          at: this.clock.now(),
-          progress,
-          current,
-          total,
-        }),
-      runChildren: (specs, onSettled) => this.runChildren(record, specs, onSettled),
-    }).then(({ outcome, meter, result }) => this.finishAttempt(record.id, outcome, meter, result));
+    void runAttempt(definition, record, attempt, handle, timeoutMs, this.attemptDeps).then(
+      ({ outcome, meter, result }) => this.finishAttempt(record.id, outcome, meter, result),
+    );
   }
 
   private finishAttempt(
@@ -905,7 +960,7 @@ export class Engine {
     if (record.status === 'cancelled') {
       // Cancelled while its call was in flight: the actor has ended already.
       this.persist(record);
-      this.dispatch({ type: 'task.settled', taskId: id });
+      this.settled(id);
       return;
     }
     actor.send({ type: 'task.outcome', outcome });
@@ -933,7 +988,7 @@ export class Engine {
       if (status === 'completed') record.result = result;
       this.finalize(record, snapshot.context.history, now);
     }
-    this.dispatch({ type: 'task.settled', taskId: id });
+    this.settled(id);
   }
 
   private finalize(record: TaskRecord, history: HistoryEntry[], now: number): void {
@@ -1017,7 +1072,7 @@ export class Engine {
       if (running.record.status === 'cancelled') return;
       running.actor.send({ type: 'task.cancel', at: now });
       running.record.status = 'cancelled';
-      running.controller.abort(new TaskCancelledError(id));
+      running.handle.abort(new TaskCancelledError(id));
       this.finalize(running.record, running.actor.getSnapshot().context.history, now);
       // The slot, reservation and hold come back when the aborted call settles.
       return;

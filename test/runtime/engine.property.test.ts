@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { assign } from 'xstate';
 import { z } from 'zod';
-import { concurrencyMachine } from '../../machines/concurrency.machine.js';
+import { concurrencyTransition } from '../../machines/concurrency.logic.js';
+import { fromTransition } from 'xstate';
 import { isTerminalStatus, type Priority, priorityRank } from '../../machines/task-status.js';
 import { BudgetExceededError } from '../../src/errors.js';
 import { RateLimiter, type RateVerdict } from '../../src/limits/rate-limiter.js';
@@ -88,14 +88,13 @@ interface Sabotage {
 }
 
 /** The slot pool with an off-by-one: the first slot it hands out is not counted. */
-const leakyConcurrency = concurrencyMachine.provide({
-  actions: {
-    acquire: assign({
-      used: ({ context, event }) =>
-        context.used + (event as { count: number }).count - (context.used === 0 ? 1 : 0),
-    }),
+const leakyConcurrency = fromTransition(
+  (context: { max: number; used: number }, event: Parameters<typeof concurrencyTransition>[1]) => {
+    const next = concurrencyTransition(context, event);
+    return event.type === 'slot.acquire' && context.used === 0 ? { ...next, used: next.used - 1 } : next;
   },
-});
+  ({ input }: { input: { max: number } }) => ({ max: input.max, used: 0 }),
+);
 
 /** A rate limiter with an off-by-one: it lets one more request through than a window allows. */
 class OffByOneLimiter extends RateLimiter {

@@ -1,9 +1,9 @@
-import { setup } from 'xstate';
+import { fromTransition } from 'xstate';
 
 /**
  * Request and token windows (the global set and one set per model) plus what the provider's
  * headers said. The window arithmetic lives in `src/limits/` and is handed in as `limiter`; this
- * machine is the actor that owns it, so every change arrives as an event the inspector can see.
+ * actor owns it, so every change arrives as an event the inspector can see.
  */
 
 export interface RateLimitHintsData {
@@ -54,34 +54,34 @@ export type RateLimitEvent =
   | { type: 'rate.hints'; at: number; model: string; hints: RateLimitHintsData }
   | { type: 'rate.configure'; settings: RateLimitSettings };
 
-export const rateLimitMachine = setup({
-  types: {
-    context: {} as { limiter: RateLimiterState },
-    events: {} as RateLimitEvent,
-    input: {} as { limiter: RateLimiterState },
-  },
-  actions: {
-    reserve: ({ context, event }) => {
-      if (event.type === 'rate.reserve') context.limiter.reserve(event.at, event);
-    },
-    reconcile: ({ context, event }) => {
-      if (event.type === 'rate.reconcile') context.limiter.reconcile(event.taskId, event.tokens);
-    },
-    applyHints: ({ context, event }) => {
-      if (event.type === 'rate.hints')
-        context.limiter.applyHints(event.at, event.model, event.hints);
-    },
-    configure: ({ context, event }) => {
-      if (event.type === 'rate.configure') context.limiter.configure(event.settings);
-    },
-  },
-}).createMachine({
-  id: 'rateLimit',
-  context: ({ input }) => ({ limiter: input.limiter }),
-  on: {
-    'rate.reserve': { actions: 'reserve' },
-    'rate.reconcile': { actions: 'reconcile' },
-    'rate.hints': { actions: 'applyHints' },
-    'rate.configure': { actions: 'configure' },
-  },
-});
+/** Applies one event to the limiter (in place) and returns it. */
+export function rateLimitTransition(
+  context: { limiter: RateLimiterState },
+  event: RateLimitEvent,
+): { limiter: RateLimiterState } {
+  const { limiter } = context;
+  switch (event.type) {
+    case 'rate.reserve':
+      limiter.reserve(event.at, event);
+      break;
+    case 'rate.reconcile':
+      limiter.reconcile(event.taskId, event.tokens);
+      break;
+    case 'rate.hints':
+      limiter.applyHints(event.at, event.model, event.hints);
+      break;
+    case 'rate.configure':
+      limiter.configure(event.settings);
+      break;
+  }
+  return { limiter };
+}
+
+/**
+ * The `rateLimit` actor: a reducer over the window state (`fromTransition`), for the reason given
+ * in `concurrency.logic.ts`.
+ */
+export const rateLimitLogic = fromTransition(
+  rateLimitTransition,
+  ({ input }: { input: { limiter: RateLimiterState } }) => ({ limiter: input.limiter }),
+);

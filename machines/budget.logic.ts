@@ -1,0 +1,64 @@
+import { fromTransition } from 'xstate';
+
+/**
+ * The money ledger: total, daily and hourly budgets in integer micro-dollars, with worst-case
+ * holds for running calls. The arithmetic lives in `src/limits/` and is handed in as `ledger`.
+ */
+/** Limits in integer micro-dollars; `undefined` = no limit. */
+export interface BudgetLimitsData {
+  total?: number | undefined;
+  daily?: number | undefined;
+  hourly?: number | undefined;
+}
+
+export interface BudgetLedgerState {
+  hold(at: number, taskId: string, amount: number): void;
+  /** Ends a task's hold and charges what it really cost. */
+  commit(at: number, taskId: string, actual: number): void;
+  /** Ends a task's hold without charging it. */
+  release(taskId: string): void;
+  configure(limits: BudgetLimitsData): void;
+  resetTotal(): void;
+}
+
+export type BudgetEvent =
+  | { type: 'budget.hold'; at: number; taskId: string; amount: number }
+  | { type: 'budget.commit'; at: number; taskId: string; actual: number }
+  | { type: 'budget.release'; taskId: string }
+  | { type: 'budget.configure'; limits: BudgetLimitsData }
+  | { type: 'budget.resetTotal' };
+
+/** Applies one event to the ledger (in place) and returns it. */
+export function budgetTransition(
+  context: { ledger: BudgetLedgerState },
+  event: BudgetEvent,
+): { ledger: BudgetLedgerState } {
+  const { ledger } = context;
+  switch (event.type) {
+    case 'budget.hold':
+      ledger.hold(event.at, event.taskId, event.amount);
+      break;
+    case 'budget.commit':
+      ledger.commit(event.at, event.taskId, event.actual);
+      break;
+    case 'budget.release':
+      ledger.release(event.taskId);
+      break;
+    case 'budget.configure':
+      ledger.configure(event.limits);
+      break;
+    case 'budget.resetTotal':
+      ledger.resetTotal();
+      break;
+  }
+  return { ledger };
+}
+
+/**
+ * The `budget` actor: a reducer over the ledger (`fromTransition`), for the reason given in
+ * `concurrency.logic.ts`.
+ */
+export const budgetLogic = fromTransition(
+  budgetTransition,
+  ({ input }: { input: { ledger: BudgetLedgerState } }) => ({ ledger: input.ledger }),
+);
