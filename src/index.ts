@@ -73,6 +73,20 @@ export {
   encodingForModel,
   truncateToTokens,
 } from './limits/tokens.js';
+export { parseRateLimitHeaders } from './providers/headers.js';
+export {
+  type APIConfig,
+  APIConfigSchema,
+  OpenAICompatibleClient,
+  type PublicAPIConfig,
+} from './providers/openai.js';
+export {
+  type Simulator,
+  type SimulatorOptions,
+  SimulatorOptionsSchema,
+  type SimulatorStats,
+  startSimulator,
+} from './providers/simulator/index.js';
 export type {
   AIClient,
   CallOptions,

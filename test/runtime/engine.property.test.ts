@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { fromTransition } from 'xstate';
 import { z } from 'zod';
 import { concurrencyTransition } from '../../machines/concurrency.logic.js';
-import { fromTransition } from 'xstate';
 import { isTerminalStatus, type Priority, priorityRank } from '../../machines/task-status.js';
 import { BudgetExceededError } from '../../src/errors.js';
 import { RateLimiter, type RateVerdict } from '../../src/limits/rate-limiter.js';
@@ -91,7 +91,9 @@ interface Sabotage {
 const leakyConcurrency = fromTransition(
   (context: { max: number; used: number }, event: Parameters<typeof concurrencyTransition>[1]) => {
     const next = concurrencyTransition(context, event);
-    return event.type === 'slot.acquire' && context.used === 0 ? { ...next, used: next.used - 1 } : next;
+    return event.type === 'slot.acquire' && context.used === 0
+      ? { ...next, used: next.used - 1 }
+      : next;
   },
   ({ input }: { input: { max: number } }) => ({ max: input.max, used: 0 }),
 );

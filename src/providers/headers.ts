@@ -1,0 +1,94 @@
+/**
+ * Reads what an OpenAI-compatible server says about its limits in its response headers:
+ * `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` and `retry-after-ms` / `retry-after`.
+ * Pure: the clock is a parameter, never read here.
+ */
+
+import { parseResetDuration } from './simulator/durations.js';
+import type { RateLimitHints } from './types.js';
+
+const NON_NEGATIVE_INTEGER = /^\d+$/;
+const NON_NEGATIVE_DECIMAL = /^(?:\d+(?:\.\d*)?|\.\d+)$/;
+/**
+ * The start of an HTTP date in any of its three forms (RFC 9110 §5.6.7): IMF-fixdate
+ * `Sun, 06 Nov 1994 08:49:37 GMT`, RFC 850 `Sunday, 06-Nov-94 08:49:37 GMT` and asctime
+ * `Sun Nov  6 08:49:37 1994`. Guards `Date.parse`, which also accepts strings such as `-5`.
+ */
+const HTTP_DATE_START = /^[A-Za-z]{3,9},?\s/;
+
+/** A count header (`x-ratelimit-limit-requests: 500`), or `undefined` when absent or malformed. */
+function readCount(headers: Headers, name: string): number | undefined {
+  const value = headers.get(name)?.trim();
+  if (value === undefined || !NON_NEGATIVE_INTEGER.test(value)) return undefined;
+  const count = Number(value);
+  return Number.isSafeInteger(count) ? count : undefined;
+}
+
+/** A reset header in Go's duration notation (`6m0s`, `20ms`), in milliseconds. */
+function readReset(headers: Headers, name: string): number | undefined {
+  const value = headers.get(name);
+  return value === null ? undefined : parseResetDuration(value);
+}
+
+/** `retry-after-ms`: a non-negative number of milliseconds. */
+function readRetryAfterMs(headers: Headers): number | undefined {
+  const value = headers.get('retry-after-ms')?.trim();
+  if (value === undefined || !NON_NEGATIVE_DECIMAL.test(value)) return undefined;
+  const ms = Number(value);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/**
+ * `retry-after`: seconds, or an HTTP date resolved against `now` (a date in the past means 0).
+ * Without `now` the date form cannot be resolved and is ignored.
+ */
+function readRetryAfter(headers: Headers, now: number | undefined): number | undefined {
+  const value = headers.get('retry-after')?.trim();
+  if (value === undefined || value === '') return undefined;
+  if (NON_NEGATIVE_DECIMAL.test(value)) {
+    const ms = Number(value) * 1_000;
+    return Number.isFinite(ms) ? ms : undefined;
+  }
+  if (now === undefined || !Number.isFinite(now) || !HTTP_DATE_START.test(value)) return undefined;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/**
+ * Reads a response's rate-limit headers into {@link RateLimitHints}, durations in milliseconds.
+ *
+ * - `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, and the `-tokens` pair:
+ *   non-negative integers;
+ * - `x-ratelimit-reset-requests` / `x-ratelimit-reset-tokens`: durations as OpenAI writes them
+ *   (`1s`, `6m0s`, `20ms`), read by `parseResetDuration`;
+ * - `retryAfterMs`: from `retry-after-ms` when it is valid, else from `retry-after` (seconds,
+ *   or an HTTP date taken relative to `now`).
+ *
+ * Only the fields whose header is present and well formed are set: a malformed value is
+ * ignored, never guessed, and the result has no `undefined` keys.
+ *
+ * @param headers the response's headers (also an SDK error's `headers`)
+ * @param now the current time in epoch milliseconds, used only for an HTTP-date `retry-after`;
+ * when omitted, that form is ignored
+ * @example
+ * parseRateLimitHeaders(new Headers({ 'x-ratelimit-reset-requests': '6m0s' }), 0)
+ * // { resetRequestsMs: 360000 }
+ */
+export function parseRateLimitHeaders(headers: Headers, now?: number): RateLimitHints {
+  const hints: RateLimitHints = {};
+  const retryAfterMs = readRetryAfterMs(headers) ?? readRetryAfter(headers, now);
+  if (retryAfterMs !== undefined) hints.retryAfterMs = retryAfterMs;
+  const limitRequests = readCount(headers, 'x-ratelimit-limit-requests');
+  if (limitRequests !== undefined) hints.limitRequests = limitRequests;
+  const remainingRequests = readCount(headers, 'x-ratelimit-remaining-requests');
+  if (remainingRequests !== undefined) hints.remainingRequests = remainingRequests;
+  const resetRequestsMs = readReset(headers, 'x-ratelimit-reset-requests');
+  if (resetRequestsMs !== undefined) hints.resetRequestsMs = resetRequestsMs;
+  const limitTokens = readCount(headers, 'x-ratelimit-limit-tokens');
+  if (limitTokens !== undefined) hints.limitTokens = limitTokens;
+  const remainingTokens = readCount(headers, 'x-ratelimit-remaining-tokens');
+  if (remainingTokens !== undefined) hints.remainingTokens = remainingTokens;
+  const resetTokensMs = readReset(headers, 'x-ratelimit-reset-tokens');
+  if (resetTokensMs !== undefined) hints.resetTokensMs = resetTokensMs;
+  return hints;
+}

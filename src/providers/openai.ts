@@ -1,0 +1,428 @@
+/**
+ * The `AIClient` for any OpenAI-compatible API (OpenAI, Azure OpenAI's v1 endpoint, Ollama, vLLM,
+ * LM Studio, the built-in simulator), through the official `openai` SDK. The SDK's own retries
+ * are off: the task machine is the only place that retries. Every failure becomes a
+ * `ProviderError`; the API key never appears in an error, a string or JSON form of the client.
+ */
+
+import OpenAI, {
+  APIConnectionError,
+  APIConnectionTimeoutError,
+  APIError,
+  APIUserAbortError,
+} from 'openai';
+import type {
+  ChatCompletion,
+  ChatCompletionCreateParamsNonStreaming,
+  ChatCompletionMessageParam,
+} from 'openai/resources/chat/completions';
+import type { CreateEmbeddingResponse } from 'openai/resources/embeddings';
+import { z } from 'zod';
+import { parseOrThrow } from '../config/validate.js';
+import { isRetryableStatus, ProviderError } from '../errors.js';
+import { parseRateLimitHeaders } from './headers.js';
+import type {
+  AIClient,
+  CallOptions,
+  ChatMessage,
+  ChatRequest,
+  ChatResponse,
+  EmbedRequest,
+  EmbedResponse,
+  ResponseFormat,
+  Usage,
+} from './types.js';
+
+/** The official OpenAI endpoint, the default `baseURL`. */
+export const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
+/** The key sent to a loopback server when none is configured (local servers ignore it). */
+export const LOCAL_PLACEHOLDER_KEY = 'sk-local';
+
+/** A `fetch` the SDK can call (the global one, or a test double). */
+export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+
+const REDACTED = '[redacted]';
+
+const functionOf = <T>(what: string) =>
+  z.custom<T>((value) => typeof value === 'function', { error: `expected ${what}` });
+
+/** Whether `baseURL` points at this machine: `localhost`, `127.x.x.x` or `::1`. */
+export function isLoopbackURL(baseURL: string): boolean {
+  let host: string;
+  try {
+    host = new URL(baseURL).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  return (
+    host === 'localhost' ||
+    host.endsWith('.localhost') ||
+    host === '[::1]' ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+  );
+}
+
+/**
+ * The settings of {@link OpenAICompatibleClient}, every field with a default. Durations in
+ * seconds. Unknown keys are refused, so a misspelt option fails loudly.
+ */
+export const APIConfigSchema = z
+  .strictObject({
+    /**
+     * The API key; default `process.env.OPENAI_API_KEY`. Required unless `baseURL` is a loopback
+     * address, where the placeholder `sk-local` is sent instead.
+     */
+    apiKey: z
+      .string({ error: 'expected a string' })
+      .optional()
+      .transform((key) => (key === undefined || key === '' ? readEnvKey() : key)),
+    /** The API's base URL, with its version path (`http://localhost:11434/v1`). */
+    baseURL: z
+      .url({ protocol: /^https?$/, error: 'expected an http(s) URL' })
+      .default(DEFAULT_BASE_URL),
+    /** Seconds to wait for the response headers of one call (the SDK gets milliseconds). */
+    timeout: z.number().finite().positive().default(60),
+    /** The chat model used when a request names none. */
+    model: z.string().min(1).default('gpt-4o-mini'),
+    /** The embedding model used when a request names none. */
+    embeddingModel: z.string().min(1).default('text-embedding-3-small'),
+    /** `OpenAI-Organization` header; default: the SDK's (`OPENAI_ORG_ID`). */
+    organization: z.string().min(1).optional(),
+    /** Headers sent with every request (e.g. Azure's `api-version` routing headers). */
+    defaultHeaders: z.record(z.string(), z.string()).default({}),
+    /**
+     * The provider's requests-per-minute limit, for the manager's rate limiter. The client
+     * itself never waits or limits.
+     */
+    rateLimit: z.number().finite().positive().optional(),
+    /** A `fetch` to use instead of the global one (tests, proxies). */
+    fetch: functionOf<FetchLike>('a fetch function').optional(),
+    /** The clock in epoch milliseconds, used only to resolve an HTTP-date `retry-after`. */
+    now: functionOf<() => number>('a function returning the time in milliseconds').default(
+      () => Date.now,
+    ),
+  })
+  .superRefine((config, ctx) => {
+    if (config.apiKey === undefined && !isLoopbackURL(config.baseURL)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['apiKey'],
+        message: `an API key is required for ${new URL(config.baseURL).host}: pass apiKey or set OPENAI_API_KEY`,
+      });
+    }
+  });
+
+function readEnvKey(): string | undefined {
+  const key = process.env.OPENAI_API_KEY;
+  return key === undefined || key === '' ? undefined : key;
+}
+
+/** {@link OpenAICompatibleClient}'s settings as callers write them (every field optional). */
+export type APIConfig = z.input<typeof APIConfigSchema>;
+/** The settings with every default applied. */
+export type ResolvedAPIConfig = z.output<typeof APIConfigSchema>;
+
+/** The settings a client shows: everything but the key, the headers' values and the hooks. */
+export interface PublicAPIConfig {
+  readonly baseURL: string;
+  /** Seconds. */
+  readonly timeout: number;
+  readonly model: string;
+  readonly embeddingModel: string;
+  readonly organization?: string;
+  /** Requests per minute, for the manager; the client does not limit. */
+  readonly rateLimit?: number;
+  /** The names (not values) of the default headers. */
+  readonly defaultHeaderNames: readonly string[];
+  /** Whether a key was configured (a loopback server without one gets `sk-local`). */
+  readonly hasApiKey: boolean;
+}
+
+/** Which call failed, for error messages. */
+type Operation = 'chat' | 'embeddings';
+
+/**
+ * An {@link AIClient} for any OpenAI-compatible API, built on the official `openai` SDK with
+ * `maxRetries: 0`. Responses are read `.withResponse()`, so usage and the `x-ratelimit-*`
+ * headers come back as {@link ChatResponse.hints}.
+ *
+ * @throws ValidationError from the constructor when a setting is invalid, or when no API key is
+ * configured for a non-loopback `baseURL` (the key's value is never shown).
+ * @example
+ * const client = new OpenAICompatibleClient({ baseURL: 'http://127.0.0.1:11434/v1' });
+ * const answer = await client.chat(
+ *   { model: 'llama3', messages: [{ role: 'user', content: 'Hi' }], maxTokens: 50 },
+ *   { signal: AbortSignal.timeout(30_000) },
+ * );
+ */
+export class OpenAICompatibleClient implements AIClient {
+  /** The settings, without secrets. `rateLimit` is the provider's RPM for the manager. */
+  readonly config: PublicAPIConfig;
+  readonly #sdk: OpenAI;
+  readonly #apiKey: string;
+  readonly #now: () => number;
+
+  constructor(config: APIConfig = {}) {
+    const resolved = parseOrThrow(APIConfigSchema, config, 'API config', {
+      pathPrefix: '',
+      redact: ['apiKey'],
+    });
+    this.#apiKey = resolved.apiKey ?? LOCAL_PLACEHOLDER_KEY;
+    this.#now = resolved.now;
+    this.config = Object.freeze({
+      baseURL: resolved.baseURL,
+      timeout: resolved.timeout,
+      model: resolved.model,
+      embeddingModel: resolved.embeddingModel,
+      ...(resolved.organization === undefined ? {} : { organization: resolved.organization }),
+      ...(resolved.rateLimit === undefined ? {} : { rateLimit: resolved.rateLimit }),
+      defaultHeaderNames: Object.freeze(Object.keys(resolved.defaultHeaders)),
+      hasApiKey: resolved.apiKey !== undefined,
+    });
+    this.#sdk = new OpenAI({
+      apiKey: this.#apiKey,
+      baseURL: resolved.baseURL,
+      timeout: Math.max(1, Math.round(resolved.timeout * 1_000)),
+      maxRetries: 0,
+      defaultHeaders: resolved.defaultHeaders,
+      ...(resolved.organization === undefined ? {} : { organization: resolved.organization }),
+      ...(resolved.fetch === undefined ? {} : { fetch: resolved.fetch }),
+    });
+  }
+
+  /**
+   * One chat completion. `request.model` falls back to `config.model` when empty.
+   *
+   * @throws ProviderError on any failure: `status`, `providerCode`, `requestId`, `retryAfterMs`
+   * and `retryable` filled in; an abort is `'aborted'` (retryable, no status).
+   */
+  async chat(request: ChatRequest, options: CallOptions): Promise<ChatResponse> {
+    const body: ChatCompletionCreateParamsNonStreaming = {
+      model: request.model === '' ? this.config.model : request.model,
+      messages: request.messages.map(toMessageParam),
+      max_tokens: request.maxTokens,
+    };
+    if (request.temperature !== undefined) body.temperature = request.temperature;
+    if (request.responseFormat !== undefined) {
+      body.response_format = toResponseFormat(request.responseFormat);
+    }
+    let completion: ChatCompletion;
+    let response: Response;
+    try {
+      ({ data: completion, response } = await this.#sdk.chat.completions
+        .create(body, { signal: options.signal })
+        .withResponse());
+    } catch (error) {
+      throw this.#toProviderError('chat', error, options.signal);
+    }
+    const choice =
+      isObject(completion) && Array.isArray(completion.choices) ? completion.choices[0] : undefined;
+    const hints = parseRateLimitHeaders(response.headers, this.#now());
+    const requestId = requestIdOf(response, completion);
+    if (choice === undefined) {
+      throw new ProviderError('chat response has no choices', {
+        retryable: true,
+        requestId,
+        retryAfterMs: hints.retryAfterMs,
+      });
+    }
+    const result: ChatResponse = {
+      content: typeof choice.message?.content === 'string' ? choice.message.content : '',
+      finishReason: typeof choice.finish_reason === 'string' ? choice.finish_reason : 'unknown',
+      model: typeof completion.model === 'string' ? completion.model : body.model,
+      hints,
+    };
+    const usage = chatUsage(completion.usage);
+    if (usage !== undefined) result.usage = usage;
+    if (requestId !== undefined) result.requestId = requestId;
+    return result;
+  }
+
+  /**
+   * Embeds every input; `vectors[i]` belongs to `request.input[i]`. `request.model` falls back
+   * to `config.embeddingModel` when empty.
+   *
+   * @throws ProviderError as {@link OpenAICompatibleClient.chat} does, and (retryable) when the
+   * server returns a different number of vectors than inputs.
+   */
+  async embed(request: EmbedRequest, options: CallOptions): Promise<EmbedResponse> {
+    const model = request.model === '' ? this.config.embeddingModel : request.model;
+    let list: CreateEmbeddingResponse;
+    let response: Response;
+    try {
+      ({ data: list, response } = await this.#sdk.embeddings
+        .create(
+          { model, input: request.input, encoding_format: 'float' },
+          { signal: options.signal },
+        )
+        .withResponse());
+    } catch (error) {
+      throw this.#toProviderError('embeddings', error, options.signal);
+    }
+    const hints = parseRateLimitHeaders(response.headers, this.#now());
+    const requestId = requestIdOf(response, list);
+    const vectors = orderedVectors(list, request.input.length);
+    if (vectors === undefined) {
+      throw new ProviderError(
+        `embeddings response does not hold one vector per input (${request.input.length} sent)`,
+        { retryable: true, requestId },
+      );
+    }
+    const result: EmbedResponse = {
+      vectors,
+      model: typeof list.model === 'string' ? list.model : model,
+      hints,
+    };
+    const usage = list.usage;
+    if (isObject(usage) && isCount(usage.prompt_tokens)) {
+      result.usage = {
+        promptTokens: usage.prompt_tokens,
+        totalTokens: isCount(usage.total_tokens) ? usage.total_tokens : usage.prompt_tokens,
+      };
+    }
+    if (requestId !== undefined) result.requestId = requestId;
+    return result;
+  }
+
+  /** A safe JSON form: no key, no header values, no hooks. */
+  toJSON(): PublicAPIConfig & { type: string } {
+    return { type: 'OpenAICompatibleClient', ...this.config };
+  }
+
+  /** `OpenAICompatibleClient(<baseURL>, <model>)`. */
+  toString(): string {
+    return `OpenAICompatibleClient(${this.config.baseURL}, ${this.config.model})`;
+  }
+
+  /** Removes the key (and a short form of it) from a text that may echo it. */
+  #redact(text: string): string {
+    const key = this.#apiKey;
+    return key.length < 4 ? text : text.split(key).join(REDACTED);
+  }
+
+  #toProviderError(operation: Operation, error: unknown, signal: AbortSignal): ProviderError {
+    if (error instanceof ProviderError) return error;
+    if (error instanceof APIUserAbortError || signal.aborted) {
+      return new ProviderError(`${operation} request aborted`, { retryable: true, cause: error });
+    }
+    if (error instanceof APIConnectionTimeoutError) {
+      return new ProviderError(
+        `${operation} request timed out after ${this.config.timeout} s without a response`,
+        { retryable: true, cause: error },
+      );
+    }
+    if (error instanceof APIConnectionError) {
+      return new ProviderError(
+        `${operation} request could not reach ${this.config.baseURL}: ${this.#redact(error.message)}`,
+        { retryable: true, cause: error },
+      );
+    }
+    if (error instanceof APIError) {
+      const status = typeof error.status === 'number' ? error.status : undefined;
+      const headers = error.headers instanceof Headers ? error.headers : undefined;
+      const retryAfterMs =
+        headers === undefined
+          ? undefined
+          : parseRateLimitHeaders(headers, this.#now()).retryAfterMs;
+      return new ProviderError(`${operation} request failed: ${this.#redact(error.message)}`, {
+        status,
+        providerCode: typeof error.code === 'string' ? error.code : undefined,
+        requestId: error.requestID ?? headers?.get('x-request-id') ?? undefined,
+        retryAfterMs,
+        retryable: isRetryableStatus(status),
+        cause: error,
+      });
+    }
+    if (error instanceof SyntaxError) {
+      return new ProviderError(
+        `${operation} response is not valid JSON: ${this.#redact(error.message)}`,
+        { retryable: true, cause: error },
+      );
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    return new ProviderError(`${operation} request failed: ${this.#redact(message)}`, {
+      retryable: true,
+      cause: error,
+    });
+  }
+}
+
+function toMessageParam(message: ChatMessage): ChatCompletionMessageParam {
+  const name = message.name === undefined ? {} : { name: message.name };
+  switch (message.role) {
+    case 'system':
+      return { role: 'system', content: message.content, ...name };
+    case 'developer':
+      return { role: 'developer', content: message.content, ...name };
+    case 'user':
+      return { role: 'user', content: message.content, ...name };
+    case 'assistant':
+      return { role: 'assistant', content: message.content, ...name };
+  }
+}
+
+function toResponseFormat(
+  format: ResponseFormat,
+): NonNullable<ChatCompletionCreateParamsNonStreaming['response_format']> {
+  switch (format.type) {
+    case 'text':
+      return { type: 'text' };
+    case 'json_object':
+      return { type: 'json_object' };
+    case 'json_schema': {
+      const { name, schema, strict } = format.jsonSchema;
+      return {
+        type: 'json_schema',
+        json_schema: { name, schema, ...(strict === undefined ? {} : { strict }) },
+      };
+    }
+  }
+}
+
+function isObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null;
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+}
+
+/** Usage in camelCase, or `undefined` when the server sent none (or an unreadable one). */
+function chatUsage(usage: ChatCompletion['usage']): Usage | undefined {
+  if (!isObject(usage)) return undefined;
+  const { prompt_tokens: prompt, completion_tokens: completion, total_tokens: total } = usage;
+  if (!isCount(prompt) || !isCount(completion)) return undefined;
+  return {
+    promptTokens: prompt,
+    completionTokens: completion,
+    totalTokens: isCount(total) ? total : prompt + completion,
+  };
+}
+
+/** The vectors in input order, or `undefined` when they do not match the inputs one to one. */
+function orderedVectors(list: CreateEmbeddingResponse, count: number): number[][] | undefined {
+  const items = isObject(list) && Array.isArray(list.data) ? list.data : [];
+  if (items.length !== count) return undefined;
+  const vectors: (number[] | undefined)[] = new Array(count);
+  for (const [position, item] of items.entries()) {
+    if (!isObject(item) || !Array.isArray(item.embedding)) return undefined;
+    const index = Number.isInteger(item.index) ? item.index : position;
+    if (index < 0 || index >= count || vectors[index] !== undefined) return undefined;
+    vectors[index] = item.embedding;
+  }
+  const complete: number[][] = [];
+  for (const vector of vectors) {
+    if (vector === undefined) return undefined;
+    complete.push(vector);
+  }
+  return complete;
+}
+
+/** `x-request-id`, else the id the SDK attached to the parsed body. */
+function requestIdOf(response: Response, body: unknown): string | undefined {
+  const header = response.headers.get('x-request-id');
+  if (header !== null && header !== '') return header;
+  if (!isObject(body)) return undefined;
+  const attached: unknown = (body as { _request_id?: unknown })._request_id;
+  return typeof attached === 'string' && attached !== '' ? attached : undefined;
+}

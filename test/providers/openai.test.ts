@@ -1,0 +1,560 @@
+import { inspect } from 'node:util';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ProviderError, ValidationError } from '../../src/errors.js';
+import {
+  type APIConfig,
+  type FetchLike,
+  isLoopbackURL,
+  OpenAICompatibleClient,
+} from '../../src/providers/openai.js';
+import { type Simulator, startSimulator } from '../../src/providers/simulator/index.js';
+import type { ChatRequest } from '../../src/providers/types.js';
+
+const KEY = 'sk-test-SECRET-0123456789abcdef';
+const BASE_URL = 'https://api.example.test/v1';
+
+interface FetchCall {
+  url: string;
+  method: string;
+  headers: Headers;
+  body: Record<string, unknown>;
+}
+
+/** A `fetch` that records each call and answers with `respond`. */
+function scriptedFetch(
+  respond: (call: FetchCall, signal: AbortSignal | undefined) => Promise<Response> | Response,
+): {
+  fetch: FetchLike;
+  calls: FetchCall[];
+} {
+  const calls: FetchCall[] = [];
+  const fetch: FetchLike = async (input, init) => {
+    const text = typeof init?.body === 'string' ? init.body : '{}';
+    const call: FetchCall = {
+      url: String(input),
+      method: init?.method ?? 'GET',
+      headers: new Headers(init?.headers),
+      body: JSON.parse(text) as Record<string, unknown>,
+    };
+    calls.push(call);
+    return respond(call, init?.signal ?? undefined);
+  };
+  return { fetch, calls };
+}
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { 'content-type': 'application/json', ...headers },
+  });
+}
+
+function completion(options: { usage?: boolean; content?: string } = {}): Record<string, unknown> {
+  return {
+    id: 'chatcmpl-1',
+    object: 'chat.completion',
+    created: 1_700_000_000,
+    model: 'gpt-4o-mini-2024-07-18',
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: options.content ?? '{"ok":true}', refusal: null },
+        finish_reason: 'stop',
+        logprobs: null,
+      },
+    ],
+    ...(options.usage === false
+      ? {}
+      : { usage: { prompt_tokens: 12, completion_tokens: 5, total_tokens: 17 } }),
+  };
+}
+
+function errorBody(message: string, code: string | null, type = 'invalid_request_error') {
+  return { error: { message, type, param: null, code } };
+}
+
+const REQUEST: ChatRequest = {
+  model: 'gpt-4o-mini',
+  messages: [
+    { role: 'system', content: 'Answer in JSON.' },
+    { role: 'user', content: 'Hello', name: 'ada' },
+  ],
+  maxTokens: 50,
+};
+
+function clientWith(fetch: FetchLike, config: APIConfig = {}): OpenAICompatibleClient {
+  return new OpenAICompatibleClient({ apiKey: KEY, baseURL: BASE_URL, fetch, ...config });
+}
+
+const signal = () => new AbortController().signal;
+
+/** The rejection of `promise`, which must be a `ProviderError`. */
+async function providerErrorOf(promise: Promise<unknown>): Promise<ProviderError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ProviderError);
+  return error as ProviderError;
+}
+
+/** Asserts that nothing a caller can print or store about `error` contains `secret`. */
+function expectNoSecret(error: ProviderError, secret: string): void {
+  expect(error.message).not.toContain(secret);
+  expect(String(error)).not.toContain(secret);
+  expect(JSON.stringify(error)).not.toContain(secret);
+}
+
+describe('OpenAICompatibleClient with a scripted fetch', () => {
+  it('sends one request and returns content, usage, hints and the request id', async () => {
+    const { fetch, calls } = scriptedFetch(() =>
+      json(200, completion(), {
+        'x-request-id': 'req_abc',
+        'x-ratelimit-limit-requests': '500',
+        'x-ratelimit-remaining-requests': '499',
+        'x-ratelimit-reset-requests': '120ms',
+        'x-ratelimit-limit-tokens': '200000',
+        'x-ratelimit-remaining-tokens': '199950',
+        'x-ratelimit-reset-tokens': '6m0s',
+      }),
+    );
+    const client = clientWith(fetch);
+    const response = await client.chat(
+      {
+        ...REQUEST,
+        temperature: 0.2,
+        responseFormat: {
+          type: 'json_schema',
+          jsonSchema: { name: 'answer', schema: { type: 'object' }, strict: true },
+        },
+      },
+      { signal: signal() },
+    );
+    expect(response).toStrictEqual({
+      content: '{"ok":true}',
+      finishReason: 'stop',
+      model: 'gpt-4o-mini-2024-07-18',
+      usage: { promptTokens: 12, completionTokens: 5, totalTokens: 17 },
+      hints: {
+        limitRequests: 500,
+        remainingRequests: 499,
+        resetRequestsMs: 120,
+        limitTokens: 200_000,
+        remainingTokens: 199_950,
+        resetTokensMs: 360_000,
+      },
+      requestId: 'req_abc',
+    });
+    expect(calls).toHaveLength(1);
+    const [call] = calls;
+    expect(call?.url).toBe(`${BASE_URL}/chat/completions`);
+    expect(call?.method).toBe('POST');
+    expect(call?.headers.get('authorization')).toBe(`Bearer ${KEY}`);
+    expect(call?.body).toStrictEqual({
+      model: 'gpt-4o-mini',
+      messages: [
+        { role: 'system', content: 'Answer in JSON.' },
+        { role: 'user', content: 'Hello', name: 'ada' },
+      ],
+      max_tokens: 50,
+      temperature: 0.2,
+      response_format: {
+        type: 'json_schema',
+        json_schema: { name: 'answer', schema: { type: 'object' }, strict: true },
+      },
+    });
+  });
+
+  it('maps a 429 with retry-after to a retryable ProviderError with retryAfterMs', async () => {
+    const { fetch, calls } = scriptedFetch(() =>
+      json(429, errorBody('Rate limit reached for requests', 'rate_limit_exceeded', 'requests'), {
+        'retry-after': '2',
+        'x-request-id': 'req_429',
+      }),
+    );
+    const error = await providerErrorOf(clientWith(fetch).chat(REQUEST, { signal: signal() }));
+    expect(error).toMatchObject({
+      status: 429,
+      retryAfterMs: 2_000,
+      retryable: true,
+      rateLimited: true,
+      providerCode: 'rate_limit_exceeded',
+      requestId: 'req_429',
+      code: 'PROVIDER_ERROR',
+    });
+    expect(error.message).toContain('Rate limit reached');
+    expect(calls).toHaveLength(1);
+  });
+
+  it('maps a 500 to a retryable ProviderError, with no SDK retry', async () => {
+    const { fetch, calls } = scriptedFetch(() =>
+      json(500, errorBody('The server had an error', null, 'server_error')),
+    );
+    const error = await providerErrorOf(clientWith(fetch).chat(REQUEST, { signal: signal() }));
+    expect(error).toMatchObject({ status: 500, retryable: true, retryAfterMs: undefined });
+    expect(error.cause).toBeInstanceOf(Error);
+    expect(calls).toHaveLength(1);
+  });
+
+  it.each([
+    [408, true],
+    [409, true],
+    [503, true],
+    [400, false],
+    [403, false],
+    [404, false],
+    [422, false],
+  ])('maps HTTP %i to retryable = %s', async (status, retryable) => {
+    const { fetch, calls } = scriptedFetch(() => json(status, errorBody('failed', null)));
+    const error = await providerErrorOf(clientWith(fetch).chat(REQUEST, { signal: signal() }));
+    expect(error.status).toBe(status);
+    expect(error.retryable).toBe(retryable);
+    expect(calls).toHaveLength(1);
+  });
+
+  it('maps a 401 to a non-retryable error with invalid_api_key, never echoing the key', async () => {
+    const { fetch } = scriptedFetch(() =>
+      json(401, errorBody(`Incorrect API key provided: ${KEY}.`, 'invalid_api_key')),
+    );
+    const error = await providerErrorOf(clientWith(fetch).chat(REQUEST, { signal: signal() }));
+    expect(error).toMatchObject({ status: 401, retryable: false, providerCode: 'invalid_api_key' });
+    expect(error.message).toContain('Incorrect API key provided');
+    expectNoSecret(error, KEY);
+  });
+
+  it('leaves usage undefined when the server sends none', async () => {
+    const { fetch } = scriptedFetch(() => json(200, completion({ usage: false })));
+    const response = await clientWith(fetch).chat(REQUEST, { signal: signal() });
+    expect(response.usage).toBeUndefined();
+    expect('usage' in response).toBe(false);
+    expect(response.content).toBe('{"ok":true}');
+  });
+
+  it('maps a body that is not valid JSON to a retryable ProviderError', async () => {
+    const { fetch, calls } = scriptedFetch(
+      () =>
+        new Response('{"id":"chatcmpl-1","choi', {
+          status: 200,
+          headers: { 'content-type': 'application/json' },
+        }),
+    );
+    const error = await providerErrorOf(clientWith(fetch).chat(REQUEST, { signal: signal() }));
+    expect(error.retryable).toBe(true);
+    expect(error.status).toBeUndefined();
+    expect(error.message).toMatch(/not valid JSON/);
+    expect(calls).toHaveLength(1);
+  });
+
+  it('maps a timeout to a retryable ProviderError without a status', async () => {
+    const { fetch, calls } = scriptedFetch(
+      (_call, abortSignal) =>
+        new Promise<Response>((_resolve, reject) => {
+          abortSignal?.addEventListener('abort', () => reject(abortSignal.reason), { once: true });
+        }),
+    );
+    const client = clientWith(fetch, { timeout: 0.05 });
+    const error = await providerErrorOf(client.chat(REQUEST, { signal: signal() }));
+    expect(error.retryable).toBe(true);
+    expect(error.status).toBeUndefined();
+    expect(error.message).toMatch(/timed out after 0\.05 s/);
+    expect(calls).toHaveLength(1);
+  });
+
+  it('maps an abort through the signal to a retryable "aborted" ProviderError', async () => {
+    const controller = new AbortController();
+    const { fetch, calls } = scriptedFetch(
+      (_call, abortSignal) =>
+        new Promise<Response>((_resolve, reject) => {
+          abortSignal?.addEventListener('abort', () => reject(abortSignal.reason), { once: true });
+          controller.abort();
+        }),
+    );
+    const error = await providerErrorOf(
+      clientWith(fetch).chat(REQUEST, { signal: controller.signal }),
+    );
+    expect(error.message).toMatch(/aborted/);
+    expect(error.retryable).toBe(true);
+    expect(error.status).toBeUndefined();
+    expect(calls).toHaveLength(1);
+  });
+
+  it('does not call the server at all when the signal is already aborted', async () => {
+    const { fetch, calls } = scriptedFetch(() => json(200, completion()));
+    const controller = new AbortController();
+    controller.abort();
+    const error = await providerErrorOf(
+      clientWith(fetch).embed(
+        { model: 'text-embedding-3-small', input: ['a'] },
+        { signal: controller.signal },
+      ),
+    );
+    expect(error.message).toMatch(/aborted/);
+    expect(error.retryable).toBe(true);
+    expect(calls).toHaveLength(0);
+  });
+
+  it('maps a connection failure to a retryable ProviderError', async () => {
+    const { fetch, calls } = scriptedFetch(() => {
+      throw new TypeError('fetch failed');
+    });
+    const error = await providerErrorOf(clientWith(fetch).chat(REQUEST, { signal: signal() }));
+    expect(error.retryable).toBe(true);
+    expect(error.status).toBeUndefined();
+    expect(calls).toHaveLength(1);
+  });
+
+  it('returns embeddings in input order with usage, asking for floats', async () => {
+    const { fetch, calls } = scriptedFetch(() =>
+      json(
+        200,
+        {
+          object: 'list',
+          model: 'text-embedding-3-small',
+          data: [
+            { object: 'embedding', index: 1, embedding: [0, 1] },
+            { object: 'embedding', index: 0, embedding: [1, 0] },
+          ],
+          usage: { prompt_tokens: 4, total_tokens: 4 },
+        },
+        { 'x-ratelimit-remaining-requests': '9' },
+      ),
+    );
+    const response = await clientWith(fetch).embed(
+      { model: '', input: ['first', 'second'] },
+      { signal: signal() },
+    );
+    expect(response).toStrictEqual({
+      vectors: [
+        [1, 0],
+        [0, 1],
+      ],
+      model: 'text-embedding-3-small',
+      usage: { promptTokens: 4, totalTokens: 4 },
+      hints: { remainingRequests: 9 },
+    });
+    expect(calls[0]?.url).toBe(`${BASE_URL}/embeddings`);
+    expect(calls[0]?.body).toStrictEqual({
+      model: 'text-embedding-3-small',
+      input: ['first', 'second'],
+      encoding_format: 'float',
+    });
+  });
+
+  it('refuses an embeddings answer that does not hold one vector per input', async () => {
+    const { fetch } = scriptedFetch(() =>
+      json(200, { object: 'list', model: 'm', data: [{ index: 0, embedding: [1] }] }),
+    );
+    const error = await providerErrorOf(
+      clientWith(fetch).embed({ model: 'm', input: ['a', 'b'] }, { signal: signal() }),
+    );
+    expect(error.retryable).toBe(true);
+  });
+
+  it('reads an HTTP-date retry-after with the injected clock', async () => {
+    const now = Date.UTC(2025, 0, 1, 0, 0, 0);
+    const { fetch } = scriptedFetch(() =>
+      json(503, errorBody('overloaded', null, 'server_error'), {
+        'retry-after': new Date(now + 7_000).toUTCString(),
+      }),
+    );
+    const error = await providerErrorOf(
+      clientWith(fetch, { now: () => now }).chat(REQUEST, { signal: signal() }),
+    );
+    expect(error).toMatchObject({ status: 503, retryAfterMs: 7_000, retryable: true });
+  });
+});
+
+describe('OpenAICompatibleClient configuration', () => {
+  let savedKey: string | undefined;
+  beforeEach(() => {
+    savedKey = process.env.OPENAI_API_KEY;
+    delete process.env.OPENAI_API_KEY;
+  });
+  afterEach(() => {
+    if (savedKey === undefined) delete process.env.OPENAI_API_KEY;
+    else process.env.OPENAI_API_KEY = savedKey;
+  });
+
+  it('has defaults for everything and exposes rateLimit for the manager', () => {
+    process.env.OPENAI_API_KEY = KEY;
+    const client = new OpenAICompatibleClient({ rateLimit: 500 });
+    expect(client.config).toStrictEqual({
+      baseURL: 'https://api.openai.com/v1',
+      timeout: 60,
+      model: 'gpt-4o-mini',
+      embeddingModel: 'text-embedding-3-small',
+      rateLimit: 500,
+      defaultHeaderNames: [],
+      hasApiKey: true,
+    });
+  });
+
+  it('refuses a non-local baseURL without a key, naming apiKey', () => {
+    expect(() => new OpenAICompatibleClient({ baseURL: BASE_URL })).toThrow(ValidationError);
+    expect(() => new OpenAICompatibleClient()).toThrow(/^invalid API config: apiKey: /);
+  });
+
+  it('sends the OPENAI_API_KEY from the environment by default', async () => {
+    process.env.OPENAI_API_KEY = KEY;
+    const { fetch, calls } = scriptedFetch(() => json(200, completion()));
+    await new OpenAICompatibleClient({ baseURL: BASE_URL, fetch }).chat(REQUEST, {
+      signal: signal(),
+    });
+    expect(calls[0]?.headers.get('authorization')).toBe(`Bearer ${KEY}`);
+  });
+
+  it('sends the sk-local placeholder to a loopback server without a key', async () => {
+    const { fetch, calls } = scriptedFetch(() => json(200, completion()));
+    const client = new OpenAICompatibleClient({
+      baseURL: 'http://localhost:11434/v1',
+      fetch,
+      model: 'llama3',
+      defaultHeaders: { 'x-team': 'search' },
+    });
+    expect(client.config.hasApiKey).toBe(false);
+    await client.chat({ ...REQUEST, model: '' }, { signal: signal() });
+    expect(calls[0]?.headers.get('authorization')).toBe('Bearer sk-local');
+    expect(calls[0]?.headers.get('x-team')).toBe('search');
+    expect(calls[0]?.body.model).toBe('llama3');
+  });
+
+  it.each([
+    ['http://localhost:8000/v1', true],
+    ['http://127.0.0.1:1234/v1', true],
+    ['http://127.8.9.10/v1', true],
+    ['http://[::1]:8080/v1', true],
+    ['https://api.openai.com/v1', false],
+    ['http://10.0.0.1/v1', false],
+    ['http://localhost.example.com/v1', false],
+  ])('isLoopbackURL(%s) is %s', (url, loopback) => {
+    expect(isLoopbackURL(url)).toBe(loopback);
+  });
+
+  it('refuses invalid settings without echoing the key', () => {
+    const bad = { apiKey: KEY, baseURL: 'ftp://example.com', timeout: -1 };
+    let caught: unknown;
+    try {
+      new OpenAICompatibleClient(bad);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ValidationError);
+    const message = (caught as ValidationError).message;
+    expect(message).toMatch(/baseURL/);
+    expect(message).toMatch(/timeout/);
+    expect(message).not.toContain(KEY);
+    expect(() => new OpenAICompatibleClient({ apiKey: 42 } as unknown as APIConfig)).toThrow(
+      /apiKey.*\[redacted\]/,
+    );
+  });
+
+  it('never shows the key in its string, JSON or inspected forms', () => {
+    const client = new OpenAICompatibleClient({
+      apiKey: KEY,
+      baseURL: BASE_URL,
+      defaultHeaders: { 'api-key': KEY },
+    });
+    expect(String(client)).not.toContain(KEY);
+    expect(JSON.stringify(client)).not.toContain(KEY);
+    expect(JSON.parse(JSON.stringify(client))).toMatchObject({
+      baseURL: BASE_URL,
+      hasApiKey: true,
+      defaultHeaderNames: ['api-key'],
+    });
+    expect(inspect(client, { depth: 10, showHidden: true })).not.toContain(KEY);
+  });
+});
+
+describe('OpenAICompatibleClient against the simulator', () => {
+  const SIM_KEY = 'sk-sim-0123456789';
+  let sim: Simulator;
+  let limited: Simulator;
+
+  beforeAll(async () => {
+    [sim, limited] = await Promise.all([
+      startSimulator({
+        apiKey: SIM_KEY,
+        embeddingDimensions: 64,
+        limits: { requests: 100, tokens: 100_000, windowMs: 60_000 },
+      }),
+      startSimulator({ limits: { requests: 2, windowMs: 60_000 } }),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([sim?.close(), limited?.close()]);
+  });
+
+  it('answers a json_schema request with JSON that parses, usage and hints', async () => {
+    const client = new OpenAICompatibleClient({ apiKey: SIM_KEY, baseURL: sim.url });
+    const response = await client.chat(
+      {
+        ...REQUEST,
+        maxTokens: 200,
+        responseFormat: {
+          type: 'json_schema',
+          jsonSchema: {
+            name: 'label',
+            strict: true,
+            schema: {
+              type: 'object',
+              properties: { label: { type: 'string', enum: ['bug', 'feature'] } },
+              required: ['label'],
+              additionalProperties: false,
+            },
+          },
+        },
+      },
+      { signal: signal() },
+    );
+    const parsed = JSON.parse(response.content) as { label: string };
+    expect(['bug', 'feature']).toContain(parsed.label);
+    expect(response.usage?.promptTokens).toBeGreaterThan(0);
+    expect(response.usage?.totalTokens).toBe(
+      (response.usage?.promptTokens ?? 0) + (response.usage?.completionTokens ?? 0),
+    );
+    expect(response.hints).toMatchObject({ limitRequests: 100, limitTokens: 100_000 });
+    expect(response.hints?.remainingRequests).toBeLessThan(100);
+    expect(response.hints?.resetRequestsMs).toBeGreaterThan(0);
+    expect(response.requestId).toMatch(/^req_sim/);
+  });
+
+  it("returns embeddings of the simulator's dimension, one per input", async () => {
+    const client = new OpenAICompatibleClient({ apiKey: SIM_KEY, baseURL: sim.url });
+    const response = await client.embed(
+      { model: 'text-embedding-3-small', input: ['rate limits', 'token budgets', 'queues'] },
+      { signal: signal() },
+    );
+    expect(response.vectors).toHaveLength(3);
+    for (const vector of response.vectors) expect(vector).toHaveLength(64);
+    expect(response.usage?.promptTokens).toBeGreaterThan(0);
+    expect(response.hints?.limitRequests).toBe(100);
+  });
+
+  it('turns a burst above the request limit into 429s with retryAfterMs', async () => {
+    const client = new OpenAICompatibleClient({ baseURL: limited.url });
+    const results = await Promise.allSettled(
+      Array.from({ length: 4 }, () => client.chat(REQUEST, { signal: signal() })),
+    );
+    const fulfilled = results.filter((r) => r.status === 'fulfilled');
+    const rejected = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
+    expect(fulfilled).toHaveLength(2);
+    expect(rejected).toHaveLength(2);
+    for (const error of rejected) {
+      expect(error).toBeInstanceOf(ProviderError);
+      expect(error).toMatchObject({
+        status: 429,
+        retryable: true,
+        providerCode: 'rate_limit_exceeded',
+      });
+      expect((error as ProviderError).retryAfterMs).toBeGreaterThan(0);
+    }
+  });
+
+  it('maps a wrong key to a non-retryable 401 that does not show the key', async () => {
+    const wrong = 'sk-wrong-9876543210';
+    const client = new OpenAICompatibleClient({ apiKey: wrong, baseURL: sim.url });
+    const error = await providerErrorOf(client.chat(REQUEST, { signal: signal() }));
+    expect(error).toMatchObject({ status: 401, retryable: false, providerCode: 'invalid_api_key' });
+    expectNoSecret(error, wrong);
+  });
+});
