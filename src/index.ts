@@ -100,6 +100,7 @@ export type {
   Usage,
 } from './providers/types.js';
 export {
+  type CostEstimate,
   Engine,
   type EngineDeps,
   type HeadWait,

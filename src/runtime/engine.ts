@@ -42,8 +42,8 @@ import {
   ValidationError,
 } from '../errors.js';
 import { BudgetBook } from '../limits/budget-book.js';
-import { type ModelPrice, worstCaseCostMicros } from '../limits/cost.js';
-import { dollarsToMicros, resolvePrice } from '../limits/prices.js';
+import { costMicros, type ModelPrice, worstCaseCostMicros } from '../limits/cost.js';
+import { dollarsToMicros, microsToDollars, resolvePrice } from '../limits/prices.js';
 import { RateLimiter } from '../limits/rate-limiter.js';
 import { resolveWindows } from '../limits/rate-window.js';
 import type { AIClient } from '../providers/types.js';
@@ -68,6 +68,17 @@ export interface HeadWait {
   waitingFor: WaitReason;
   /** When it may change (ms); `undefined` when it waits for a running task to end. */
   until?: number | undefined;
+}
+
+/** What `estimateCost` returns; money in US dollars. */
+export interface CostEstimate {
+  model: string;
+  promptTokens: number;
+  maxTokens: number;
+  /** The prompt alone: the least a call can cost. `undefined` when the model has no price. */
+  promptCost: number | undefined;
+  /** Prompt × input price + `max_tokens` × output price: what admission holds. */
+  worstCaseCost: number | undefined;
 }
 
 /** Everything the engine needs besides its settings. */
@@ -414,7 +425,7 @@ export class Engine {
     return records.map((r) => r.id);
   }
 
-  private prepare(input: SubmitInput, now: number, prefix: string): TaskRecord {
+  private prepare(input: SubmitInput, now: number, prefix: string, checkLimits = true): TaskRecord {
     const field = (name: string): string => (prefix ? `${prefix}.${name}` : name);
     if (input === null || typeof input !== 'object') {
       throw new ValidationError(`invalid task: expected an object (received ${String(input)})`, [
@@ -455,7 +466,7 @@ export class Engine {
     const model = estimate.model;
     const limited = (definition.kind ?? 'call') === 'call';
     const price = this.priceOf(model);
-    if (limited && price === undefined && this.hasBudget()) {
+    if (checkLimits && limited && price === undefined && this.hasBudget()) {
       throw new ValidationError(
         `invalid ${field('config.model')}: model ${JSON.stringify(model)} has no price, so a budget cannot be kept; add it to the 'prices' option`,
         [{ path: field('config.model'), message: 'no price for model', received: model }],
@@ -463,7 +474,7 @@ export class Engine {
     }
     const worstCaseMicros =
       limited && price !== undefined ? worstCaseCostMicros(price, promptTokens, maxTokens) : 0;
-    if (limited) {
+    if (checkLimits && limited) {
       const never = this.rateLimiter.canEverFit(model, 1, promptTokens + maxTokens);
       if (never !== undefined) {
         throw new ValidationError(
@@ -513,6 +524,28 @@ export class Engine {
         `task's worst-case cost $${(amount / 1e6).toFixed(6)} exceeds the remaining total budget $${((remaining ?? 0) / 1e6).toFixed(6)}`,
       );
     }
+  }
+
+  /**
+   * What a task would reserve and could cost, without submitting it: its model, prompt tokens
+   * (counted as the provider counts them), `max_tokens`, the cost of the prompt alone and the
+   * worst case (prompt × input price + `max_tokens` × output price), in US dollars. Costs are
+   * `undefined` when the model has no price. Validates like `submit`.
+   */
+  estimateCost(input: SubmitInput): CostEstimate {
+    const record = this.prepare(input, this.clock.now(), '', false);
+    const { model, promptTokens, maxTokens } = record.reservation;
+    const price = this.priceOf(model);
+    if (price === undefined || !record.reservation.limited) {
+      return { model, promptTokens, maxTokens, promptCost: undefined, worstCaseCost: undefined };
+    }
+    return {
+      model,
+      promptTokens,
+      maxTokens,
+      promptCost: microsToDollars(costMicros(price, promptTokens, 0)),
+      worstCaseCost: microsToDollars(worstCaseCostMicros(price, promptTokens, maxTokens)),
+    };
   }
 
   // ─── control of single tasks ───────────────────────────────────────────────────────────────

@@ -227,6 +227,31 @@ describe('engine', () => {
     expect(engine.waitingCount).toBe(0);
   });
 
+  it('estimates cost without submitting, and refuses a budget for a model with no price', async () => {
+    const { engine } = createTestEngine({ budgetLimit: 1, maxTokens: 1000 });
+    const estimate = engine.estimateCost({ taskType: 'ECHO', data: { prompt: 'a', tokens: 2000 } });
+    // gpt-4o-mini: 2000 × $0.15/1M = $0.0003; + 1000 × $0.60/1M = $0.0009
+    expect(estimate).toEqual({
+      model: 'gpt-4o-mini',
+      promptTokens: 2000,
+      maxTokens: 1000,
+      promptCost: 0.0003,
+      worstCaseCost: 0.0009,
+    });
+    expect(engine.waitingCount).toBe(0);
+    await expect(
+      engine.submit({ taskType: 'ECHO', data: { prompt: 'a' }, config: { model: 'llama-3-70b' } }),
+    ).rejects.toThrow(/config\.model.*llama-3-70b.*has no price/);
+    const unbudgeted = createTestEngine({});
+    await expect(
+      unbudgeted.engine.submit({
+        taskType: 'ECHO',
+        data: { prompt: 'a' },
+        config: { model: 'llama-3-70b' },
+      }),
+    ).resolves.toBeTypeOf('string');
+  });
+
   it('an hourly budget makes the head wait for the next hour', async () => {
     const { engine, clock, client } = createTestEngine(
       { hourlyLimit: 0.001, maxTokens: 1000, maxConcurrent: 5 },
