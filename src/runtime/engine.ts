@@ -130,7 +130,6 @@ interface RunningTask {
 type TaskActor = Actor<typeof taskMachine>;
 type PersistedTaskSnapshot = ReturnType<TaskActor['getSnapshot']>;
 
-const WAITING_STATUSES: ReadonlySet<TaskStatus> = new Set(['queued', 'paused', 'retrying']);
 const PRIORITY_SET: ReadonlySet<string> = new Set(['LOW', 'MEDIUM', 'HIGH', 'URGENT']);
 
 /** Rebuilds a typed error from its stored form, so `instanceof` and `code` both work. */
@@ -682,28 +681,35 @@ export class Engine {
     return this.clock.now() - this.startedAt;
   }
 
-  /** Resolves with the task's result; rejects with its error, or `TaskCancelledError`. */
-  async waitFor(id: string): Promise<unknown> {
+  /**
+   * Resolves with the task's result; rejects with its error, or `TaskCancelledError`. Aborting
+   * `signal` stops waiting (rejects with the signal's reason) and leaves the task alone.
+   */
+  async waitFor(id: string, options: { signal?: AbortSignal } = {}): Promise<unknown> {
     const record = await this.store.get(id);
     if (record === undefined) throw new TaskNotFoundError(id);
     if (record.status === 'completed') return record.result;
     if (record.status === 'failed' || record.status === 'cancelled') {
       throw this.errorOf(record);
     }
+    const { signal } = options;
+    signal?.throwIfAborted();
     return new Promise((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject };
       const list = this.waiters.get(id) ?? [];
-      list.push({ resolve, reject });
+      list.push(waiter);
       this.waiters.set(id, list);
+      signal?.addEventListener(
+        'abort',
+        () => {
+          const rest = (this.waiters.get(id) ?? []).filter((w) => w !== waiter);
+          if (rest.length === 0) this.waiters.delete(id);
+          else this.waiters.set(id, rest);
+          reject(signal.reason);
+        },
+        { once: true },
+      );
     });
-  }
-
-  /** Stops waiting for a task (used by `waitForTask`'s own timeout). */
-  forgetWaiter(id: string, reject: (error: unknown) => void): void {
-    const list = this.waiters.get(id);
-    if (!list) return;
-    const rest = list.filter((w) => w.reject !== reject);
-    if (rest.length === 0) this.waiters.delete(id);
-    else this.waiters.set(id, rest);
   }
 
   errorOf(record: TaskRecord): TaskQueueError {
@@ -1328,9 +1334,5 @@ export class Engine {
   /** Every task still waiting (for statistics and listings). */
   waitingRecords(): TaskRecord[] {
     return [...this.line.records(), ...this.paused.values()];
-  }
-
-  static isWaitingStatus(status: TaskStatus): boolean {
-    return WAITING_STATUSES.has(status);
   }
 }

@@ -32,6 +32,24 @@ describe('engine', () => {
     expect((record?.completedAt ?? 0) - (record?.startedAt ?? 0)).toBe(200);
   });
 
+  it('reads a live history while running; a waiter can stop waiting', async () => {
+    const { engine, clock } = createTestEngine({}, () => ({ kind: 'ok', latencyMs: 100 }));
+    const id = await engine.submit({ taskType: 'ECHO', data: { prompt: 'x' } });
+    await advance(clock, 10);
+    const record = await engine.getTask(id);
+    expect(record && engine.historyOf(record).map((h) => h.status)).toEqual(['queued', 'running']);
+    const stopWaiting = new AbortController();
+    const wait = engine.waitFor(id, { signal: stopWaiting.signal });
+    const kept = engine.waitFor(id);
+    await flush();
+    stopWaiting.abort(new Error('waited long enough'));
+    await expect(wait).rejects.toThrow('waited long enough');
+    await advance(clock, 100);
+    // the task went on, and the other waiter still got its result
+    await expect(kept).resolves.toBe('{"ok":true}');
+    expect(engine.uptimeMs).toBe(110);
+  });
+
   it('admits in priority order, FIFO within a level', async () => {
     const { engine, clock, events } = createTestEngine({ maxConcurrent: 1 }, () => ({
       kind: 'ok',
