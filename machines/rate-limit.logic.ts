@@ -6,7 +6,12 @@ import { fromTransition } from 'xstate';
  * actor owns it, so every change arrives as an event the inspector can see.
  */
 
+/**
+ * What a provider's headers said about its limits. Durations in milliseconds, already parsed
+ * (OpenAI writes `x-ratelimit-reset-requests: 6m0s`). `src/providers` calls it `RateLimitHints`.
+ */
 export interface RateLimitHintsData {
+  /** From `retry-after-ms` / `retry-after` (429 and 503). */
   retryAfterMs?: number;
   limitRequests?: number;
   remainingRequests?: number;

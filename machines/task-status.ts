@@ -11,6 +11,11 @@ export const TASK_STATUSES = [
 
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
+/** A count of zero for each of the seven statuses. */
+export function zeroStatusCounts(): Record<TaskStatus, number> {
+  return { queued: 0, paused: 0, running: 0, retrying: 0, completed: 0, failed: 0, cancelled: 0 };
+}
+
 /** States a task never leaves. */
 export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set([
   'completed',

@@ -1,3 +1,5 @@
+import type { RateLimitHintsData } from '../../machines/rate-limit.logic.js';
+
 /**
  * The small interface through which the engine calls a model. The `openai` SDK adapter and any
  * test double implement it; the engine never sees HTTP.
@@ -34,20 +36,8 @@ export interface Usage {
   totalTokens: number;
 }
 
-/**
- * What a provider's headers said about its limits. Durations in milliseconds, already parsed
- * (OpenAI writes `x-ratelimit-reset-requests: 6m0s`).
- */
-export interface RateLimitHints {
-  /** From `retry-after-ms` / `retry-after` (429 and 503). */
-  retryAfterMs?: number;
-  limitRequests?: number;
-  remainingRequests?: number;
-  resetRequestsMs?: number;
-  limitTokens?: number;
-  remainingTokens?: number;
-  resetTokensMs?: number;
-}
+/** What a provider's headers said about its limits (ms, already parsed). */
+export type RateLimitHints = RateLimitHintsData;
 
 export interface ChatResponse {
   content: string;

@@ -4,6 +4,7 @@ import {
   TASK_STATUSES,
   type TaskStatus,
   TERMINAL_STATUSES,
+  zeroStatusCounts,
 } from '../../machines/task-status.js';
 import { TaskNotFoundError, TaskQueueError, ValidationError } from '../errors.js';
 import type { TaskPage, TaskQuery, TaskRecord, TaskStore } from './types.js';
@@ -232,15 +233,7 @@ export class MemoryTaskStore implements TaskStore {
   /** How many stored tasks are in each of the seven statuses (zeros included). */
   async countByStatus(): Promise<Record<TaskStatus, number>> {
     this.#assertOpen('countByStatus');
-    const counts: Record<TaskStatus, number> = {
-      queued: 0,
-      paused: 0,
-      running: 0,
-      retrying: 0,
-      completed: 0,
-      failed: 0,
-      cancelled: 0,
-    };
+    const counts: Record<TaskStatus, number> = zeroStatusCounts();
     for (const record of this.#records.values()) counts[record.status] += 1;
     return counts;
   }

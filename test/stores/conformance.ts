@@ -5,6 +5,7 @@ import {
   TASK_STATUSES,
   type TaskStatus,
   TERMINAL_STATUSES,
+  zeroStatusCounts,
 } from '../../machines/task-status.js';
 import { TaskNotFoundError, TaskQueueError, ValidationError } from '../../src/errors.js';
 import type { TaskQuery, TaskRecord, TaskStore } from '../../src/stores/types.js';
@@ -143,17 +144,7 @@ function idsOf(records: readonly TaskRecord[]): string[] {
   return records.map((r) => r.id);
 }
 
-function zeroCounts(): Record<TaskStatus, number> {
-  return {
-    queued: 0,
-    paused: 0,
-    running: 0,
-    retrying: 0,
-    completed: 0,
-    failed: 0,
-    cancelled: 0,
-  };
-}
+const zeroCounts = zeroStatusCounts;
 
 function countsOf(records: readonly TaskRecord[]): Record<TaskStatus, number> {
   const counts = zeroCounts();
