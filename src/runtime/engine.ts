@@ -58,6 +58,11 @@ import type {
 import { type Clock, type RandomSource, systemClock, systemRandom } from '../time/clock.js';
 import { type AttemptDeps, AttemptHandle, type AttemptMeter, runAttempt } from './attempt.js';
 import type { EngineEvent } from './events.js';
+import {
+  firstRunningSnapshot,
+  type PersistedTaskSnapshot,
+  waitingSnapshot,
+} from './task-snapshots.js';
 import { WaitingLine } from './waiting-line.js';
 
 /** Why the head of the line is not running. */
@@ -128,7 +133,6 @@ interface RunningTask {
 }
 
 type TaskActor = Actor<typeof taskMachine>;
-type PersistedTaskSnapshot = ReturnType<TaskActor['getSnapshot']>;
 
 const PRIORITY_SET: ReadonlySet<string> = new Set(['LOW', 'MEDIUM', 'HIGH', 'URGENT']);
 
@@ -190,7 +194,6 @@ export class Engine {
   private readonly inspecting: boolean;
   /** What every attempt needs from the engine (one object, not one per attempt). */
   private readonly attemptDeps: AttemptDeps;
-  private initialSnapshot: PersistedTaskSnapshot | undefined;
   /** The resolved default task config, shared by every task submitted without overrides. */
   private readonly defaultConfig: ResolvedTaskConfig;
 
@@ -882,39 +885,37 @@ export class Engine {
       // Otherwise each is a root of its own: the supervisor still creates, drives and ends it,
       // without paying for the done event every finished child relays to its parent.
       ...(this.inspecting ? { parent: this.supervisor } : {}),
-      snapshot: (record.snapshot ?? this.waitingSnapshot(record)) as PersistedTaskSnapshot,
+      snapshot: (record.snapshot ??
+        waitingSnapshot(this.machineInput(record))) as PersistedTaskSnapshot,
     });
     actor.start();
     return actor;
   }
 
   /**
-   * The persisted snapshot of a task that has never moved, derived from its record: the task
-   * machine's initial snapshot (computed once) with this task's id, retry settings and time.
+   * The live actor of a task being admitted, already in `running`. A task's first admission
+   * (no snapshot yet, no inspector watching) starts its actor from the snapshot the machine's
+   * `task.admit` would give, which a property test keeps equal to the real transition; every other
+   * admission restores the actor and sends it `task.admit`, so an inspector sees every event.
    */
-  private waitingSnapshot(record: TaskRecord): PersistedTaskSnapshot {
-    if (this.initialSnapshot === undefined) {
-      const [initial] = initialTransition(taskMachine, this.machineInput(record));
-      this.initialSnapshot = taskMachine.getPersistedSnapshot(initial) as PersistedTaskSnapshot;
+  private admittedActor(record: TaskRecord, now: number): TaskActor {
+    if (record.snapshot === undefined && !this.inspecting && !this.retrying.has(record.id)) {
+      const actor = createActor(taskMachine, {
+        id: `task-${record.id}`,
+        input: undefined as unknown as TaskMachineInput, // restored from a snapshot (xstate #4915)
+        snapshot: firstRunningSnapshot(this.machineInput(record), now),
+      });
+      actor.start();
+      return actor;
     }
-    const template = this.initialSnapshot;
-    const input = this.machineInput(record);
-    return {
-      ...template,
-      context: {
-        ...template.context,
-        id: input.id,
-        retry: input.retry,
-        history: [{ status: 'queued', at: input.at }],
-      },
-    };
+    const actor = this.liveActor(record);
+    actor.send({ type: 'task.admit', at: now });
+    return actor;
   }
 
   private startTask(record: TaskRecord, now: number, limited: boolean): void {
-    const actor = this.liveActor(record);
-    actor.send({ type: 'task.admit', at: now });
-    const snapshot = actor.getSnapshot();
-    const attempt = snapshot.context.attempts;
+    const actor = this.admittedActor(record, now);
+    const attempt = actor.getSnapshot().context.attempts;
     const handle = new AttemptHandle();
     this.running.set(record.id, { record, actor, handle, limited });
     const firstStart = record.startedAt === undefined;
