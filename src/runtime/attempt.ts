@@ -51,16 +51,26 @@ export interface AttemptDeps {
  * flight is aborted) and settles the attempt at once, even if the task type ignores the signal.
  */
 export class AttemptHandle {
-  readonly controller = new AbortController();
+  /** Made on first use: an `AbortSignal` costs ~3 µs, and a call that never reads it needs none. */
+  private controller: AbortController | undefined;
   private rejectRun: ((reason: unknown) => void) | undefined;
   private abortReason: unknown;
   private aborted = false;
+
+  /** The attempt's signal: aborted when the task is cancelled or the attempt times out. */
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.abortReason);
+    }
+    return this.controller.signal;
+  }
 
   abort(reason: unknown): void {
     if (this.aborted) return;
     this.aborted = true;
     this.abortReason = reason;
-    this.controller.abort(reason);
+    this.controller?.abort(reason);
     this.rejectRun?.(reason);
   }
 
@@ -106,8 +116,8 @@ function charge(
   if (price !== undefined) meter.costMicros += costMicros(price, promptTokens, completionTokens);
 }
 
-function isAbortLike(error: unknown, signal: AbortSignal): boolean {
-  if (signal.aborted) return true;
+function isAbortLike(error: unknown, handle: AttemptHandle): boolean {
+  if (handle.isAborted) return true;
   if (error instanceof TaskTimeoutError) return true;
   if (error instanceof ProviderError)
     return error.status === undefined && /timed? ?out|abort/i.test(error.message);
@@ -138,7 +148,12 @@ export async function runAttempt(
   deps: AttemptDeps,
 ): Promise<AttemptResult> {
   const meter = newMeter();
-  const signal = handle.controller.signal;
+  // Clients read `signal` from this object only if they support aborting.
+  const callOptions = {
+    get signal(): AbortSignal {
+      return handle.signal;
+    },
+  };
   const { client } = deps;
   const env = deps.environment(record);
   const reservation = record.reservation;
@@ -147,7 +162,9 @@ export async function runAttempt(
     taskId: record.id,
     data: record.data,
     attempt,
-    signal,
+    get signal() {
+      return handle.signal;
+    },
     env,
     async chat(call) {
       const model = call.model ?? reservation.model;
@@ -161,7 +178,7 @@ export async function runAttempt(
       meter.calls++;
       const price = deps.priceOf(model);
       try {
-        const response = await client.chat(request, { signal });
+        const response = await client.chat(request, callOptions);
         if (response.hints) deps.onHints(model, response.hints);
         if (response.usage) {
           charge(meter, price, response.usage.promptTokens, response.usage.completionTokens);
@@ -179,7 +196,7 @@ export async function runAttempt(
         if (error instanceof ProviderError && error.retryAfterMs !== undefined) {
           deps.onHints(model, { retryAfterMs: error.retryAfterMs });
         }
-        if (isAbortLike(error, signal)) {
+        if (isAbortLike(error, handle)) {
           // Aborted or timed out without usage: the prompt was sent, so it is charged.
           meter.estimated = true;
           charge(meter, price, countChatTokens(call.messages, model), 0);
@@ -192,7 +209,7 @@ export async function runAttempt(
       meter.calls++;
       const price = deps.priceOf(model);
       try {
-        const response = await client.embed({ model, input: call.input }, { signal });
+        const response = await client.embed({ model, input: call.input }, callOptions);
         if (response.hints) deps.onHints(model, response.hints);
         if (response.usage) {
           charge(meter, price, response.usage.promptTokens, 0);
