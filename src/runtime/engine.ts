@@ -1272,9 +1272,15 @@ export class Engine {
     this.settleIdle();
   }
 
+  /** Writes a task back to the store; a failed write is reported as a `store.error` event. */
   private persist(record: TaskRecord): void {
     this.store.update(record).catch((error: unknown) => {
-      this.events$.error?.call(this.events$, error);
+      this.emit({
+        type: 'store.error',
+        at: this.clock.now(),
+        taskId: record.id,
+        error: serializeError(error),
+      });
     });
   }
 

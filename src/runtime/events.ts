@@ -45,6 +45,8 @@ export type EngineEvent =
     })
   | (TaskEventBase & { type: 'task.paused' | 'task.resumed' })
   | { type: 'queue.paused' | 'queue.resumed' | 'queue.stopped'; at: number }
-  | { type: 'settings.changed'; at: number; changed: string[] };
+  | { type: 'settings.changed'; at: number; changed: string[] }
+  /** A write to the store failed; the task goes on in memory. */
+  | { type: 'store.error'; at: number; taskId: string; error: SerializedError };
 
 export type EngineEventType = EngineEvent['type'];

@@ -50,6 +50,19 @@ describe('engine', () => {
     expect(engine.uptimeMs).toBe(110);
   });
 
+  it('reports a failed store write as an event, and carries on', async () => {
+    const { engine, clock, events } = createTestEngine({}, () => ({ kind: 'ok', latencyMs: 5 }));
+    const id = await engine.submit({ taskType: 'ECHO', data: { prompt: 'x' } });
+    engine.store.update = async () => {
+      throw new Error('disk full');
+    };
+    await advance(clock, 10);
+    const failures = events.filter((e) => e.type === 'store.error');
+    expect(failures.length).toBeGreaterThan(0);
+    expect(failures[0]).toMatchObject({ taskId: id, error: { message: 'disk full' } });
+    expect(events.some((e) => e.type === 'task.completed')).toBe(true);
+  });
+
   it('admits in priority order, FIFO within a level', async () => {
     const { engine, clock, events } = createTestEngine({ maxConcurrent: 1 }, () => ({
       kind: 'ok',
