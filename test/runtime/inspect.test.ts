@@ -25,7 +25,7 @@ describe('inspection', () => {
     await advance(clock, 20);
     const actors = seen
       .filter((e) => e.type === '@xstate.actor')
-      .map((e) => (e.actorRef as { id: string }).id);
+      .map((e) => (e.actorRef as unknown as { id: string }).id);
     expect(actors).toEqual(
       expect.arrayContaining(['concurrency', 'rateLimit', 'budget', `task-${id}`]),
     );
