@@ -429,4 +429,83 @@ describe('engine', () => {
     await advance(clock, 100, 5);
     expect(engine.liveActorCount).toBeLessThanOrEqual(4);
   });
+
+  it('per-model windows hold back only that model; prices can be overridden', async () => {
+    const { engine, clock, client } = createTestEngine(
+      {
+        maxConcurrent: 10,
+        modelLimits: { 'gpt-4o': { requestsPerMinute: 1 } },
+        prices: { 'my-model': { input: 1, output: 2 } },
+      },
+      () => ({ kind: 'ok', latencyMs: 10, promptTokens: 1000, completionTokens: 1000 }),
+    );
+    await engine.submit({ taskType: 'ECHO', data: { prompt: 'a' }, config: { model: 'gpt-4o' } });
+    await engine.submit({ taskType: 'ECHO', data: { prompt: 'b' }, config: { model: 'gpt-4o' } });
+    await advance(clock, 100, 10);
+    expect(client.log.length).toBe(1);
+    expect(engine.headWait()).toMatchObject({ waitingFor: 'rateLimit' });
+    // strict line: the head (gpt-4o) waits, so nothing behind it runs either
+    const own = await engine.submit({
+      taskType: 'ECHO',
+      data: { prompt: 'c' },
+      config: { model: 'my-model' },
+    });
+    await advanceUntil(clock, () => client.log.length === 3, 120_000, 1000);
+    await advance(clock, 20);
+    const record = await engine.getTask(own);
+    expect(record?.status).toBe('completed');
+    // $1 / 1M × 1000 + $2 / 1M × 1000 = $0.003
+    expect(record?.costMicros).toBe(3000);
+  });
+
+  it('resetTotalCost lets the total budget pay again', async () => {
+    const { engine, clock } = createTestEngine({ budgetLimit: 0.001, maxTokens: 1000 }, () => ({
+      kind: 'ok',
+      promptTokens: 10,
+      completionTokens: 1000,
+    }));
+    await engine.submit({ taskType: 'ECHO', data: { prompt: 'a' } });
+    await advance(clock, 10);
+    await expect(engine.submit({ taskType: 'ECHO', data: { prompt: 'b' } })).rejects.toBeInstanceOf(
+      BudgetExceededError,
+    );
+    engine.resetTotalCost();
+    await expect(engine.submit({ taskType: 'ECHO', data: { prompt: 'b' } })).resolves.toBeTypeOf(
+      'string',
+    );
+  });
+
+  it('onIdle resolves when nothing waits or runs; counts by priority; running state', async () => {
+    const { engine, clock } = createTestEngine({ maxConcurrent: 1 }, () => ({
+      kind: 'ok',
+      latencyMs: 50,
+    }));
+    expect(engine.isRunning).toBe(true);
+    await engine.submit({ taskType: 'ECHO', data: { prompt: 'a' }, priority: 'HIGH' });
+    await engine.submit({ taskType: 'ECHO', data: { prompt: 'b' }, priority: 'LOW' });
+    await engine.submit({ taskType: 'ECHO', data: { prompt: 'c' }, priority: 'LOW' });
+    expect(engine.waitingByPriority()).toEqual({ URGENT: 0, HIGH: 0, MEDIUM: 0, LOW: 2 });
+    let idle = false;
+    void engine.onIdle().then(() => {
+      idle = true;
+    });
+    await advance(clock, 120, 10);
+    expect(idle).toBe(false);
+    await advance(clock, 50, 10);
+    expect(idle).toBe(true);
+    await engine.stop();
+    expect(engine.isRunning).toBe(false);
+  });
+
+  it('validates settings changes and task type registration', () => {
+    const { engine } = createTestEngine();
+    expect(() => engine.adjustSettings({ maxConcurrent: -1 })).toThrow(
+      /settings\.maxConcurrent.*received -1/,
+    );
+    expect(() => engine.adjustSettings({ requestsPerMinute: 'fast' as never })).toThrow(
+      ValidationError,
+    );
+    expect(engine.concurrency.max).toBe(5);
+    expect(() => engine.registerTaskType({ name: '' } as never)).toThrow(ValidationError);
+  });
 });
