@@ -45,7 +45,13 @@ const benchType: TaskTypeDefinition<{ n: number }, string> = {
 
 function createEngine(): Engine {
   const engine = new Engine(
-    { maxConcurrent: CONCURRENCY, maxQueueSize: TASKS * 2, model: 'gpt-4o-mini' },
+    {
+      maxConcurrent: CONCURRENCY,
+      maxQueueSize: TASKS * 2,
+      model: 'gpt-4o-mini',
+      // As a long batch job would run it: p-queue and Bottleneck keep no finished jobs either.
+      keepCompleted: { count: 1000 },
+    },
     { client: instantClient, taskTypes: [benchType] },
   );
   engine.start();

@@ -30,6 +30,17 @@ export const RateLimitsSchema = z
 /** A price in US dollars per million tokens. */
 export const PriceSchema = z.object({ input: nonNegative, output: nonNegative }).strict();
 
+/**
+ * How many finished tasks to keep, and for how long (seconds), BullMQ's removeOnComplete idea:
+ * older ones are removed from the store as new ones finish. Omitted: keep all.
+ */
+export const RetentionSchema = z
+  .object({
+    count: z.number().int().nonnegative().optional(),
+    age: positiveNumber.optional(),
+  })
+  .strict();
+
 /** Per-task settings; durations in seconds. */
 export const TaskConfigSchema = z
   .object({
@@ -79,6 +90,10 @@ export const EngineSettingsSchema = z
     embeddingModel: z.string().min(1).default('text-embedding-3-small'),
     /** `max_tokens` of a call when the task does not set it. */
     maxTokens: positiveInt.default(1024),
+    /** Finished tasks to keep (completed). Omitted: keep all. */
+    keepCompleted: RetentionSchema.optional(),
+    /** Finished tasks to keep (failed or cancelled). Omitted: keep all. */
+    keepFailed: RetentionSchema.optional(),
     /** Defaults for every task's config. */
     taskDefaults: TaskConfigSchema.default({
       maxRetries: 3,

@@ -136,6 +136,36 @@ type TaskActor = Actor<typeof taskMachine>;
 
 const PRIORITY_SET: ReadonlySet<string> = new Set(['LOW', 'MEDIUM', 'HIGH', 'URGENT']);
 
+/** A FIFO of finished task ids with their end times; O(1) push and shift. */
+class FinishedLine {
+  private ids: string[] = [];
+  private times: number[] = [];
+  private head = 0;
+
+  get size(): number {
+    return this.ids.length - this.head;
+  }
+
+  push(id: string, at: number): void {
+    this.ids.push(id);
+    this.times.push(at);
+  }
+
+  peek(): { id: string; at: number } | undefined {
+    if (this.head >= this.ids.length) return undefined;
+    return { id: this.ids[this.head] as string, at: this.times[this.head] as number };
+  }
+
+  shift(): void {
+    this.head++;
+    if (this.head > 1024 && this.head * 2 > this.ids.length) {
+      this.ids = this.ids.slice(this.head);
+      this.times = this.times.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
 /** Rebuilds a typed error from its stored form, so `instanceof` and `code` both work. */
 export function reviveError(info: SerializedError, taskId: string): TaskQueueError {
   if (info.code === 'TASK_CANCELLED') return new TaskCancelledError(taskId);
@@ -185,6 +215,9 @@ export class Engine {
   private state: 'created' | 'running' | 'stopping' | 'stopped' = 'created';
   private stopWaiters: Array<() => void> = [];
   private readonly effects: Array<() => void> = [];
+  /** Finished tasks in the order they ended, for retention (`keepCompleted`, `keepFailed`). */
+  private readonly finishedOk = new FinishedLine();
+  private readonly finishedNotOk = new FinishedLine();
   /** Running tasks holding a window reservation / a budget hold. */
   private readonly reserved = new Set<string>();
   private readonly held = new Set<string>();
@@ -1060,6 +1093,37 @@ export class Engine {
     }
     this.childListeners.get(record.id)?.(record);
     this.cancelChildren(record.id);
+    this.retain(status === 'completed' ? this.finishedOk : this.finishedNotOk, record, now);
+  }
+
+  /**
+   * Keeps at most `count` finished tasks of a kind, none older than `age`: the oldest go from the
+   * store as new ones finish. A cancelled task whose call is still settling is kept until it has.
+   */
+  private retain(line: FinishedLine, record: TaskRecord, now: number): void {
+    const policy = line === this.finishedOk ? this.settings.keepCompleted : this.settings.keepFailed;
+    if (policy === undefined) return;
+    line.push(record.id, now);
+    const expired: string[] = [];
+    for (;;) {
+      const oldest = line.peek();
+      if (oldest === undefined || this.running.has(oldest.id)) break;
+      const tooMany = policy.count !== undefined && line.size > policy.count;
+      const tooOld = policy.age !== undefined && oldest.at <= now - policy.age * 1000;
+      if (!tooMany && !tooOld) break;
+      line.shift();
+      expired.push(oldest.id);
+    }
+    if (expired.length > 0) {
+      this.store.remove(expired).catch((error: unknown) => {
+        this.emit({
+          type: 'store.error',
+          at: this.clock.now(),
+          taskId: expired[0] as string,
+          error: serializeError(error),
+        });
+      });
+    }
   }
 
   /** Applies an event to a task that has no live actor, through the same machine. */

@@ -4,6 +4,7 @@ import {
   QueueFullError,
   QueueStoppedError,
   TaskCancelledError,
+  TaskNotFoundError,
   ValidationError,
 } from '../../src/errors.js';
 import { createTestEngine, startedOrder } from '../helpers/engine.js';
@@ -507,5 +508,48 @@ describe('engine', () => {
     );
     expect(engine.concurrency.max).toBe(5);
     expect(() => engine.registerTaskType({ name: '' } as never)).toThrow(ValidationError);
+  });
+
+  it('keeps only as many finished tasks as keepCompleted / keepFailed allow', async () => {
+    let n = 0;
+    const { engine, clock } = createTestEngine(
+      {
+        maxConcurrent: 4,
+        maxQueueSize: 1000,
+        keepCompleted: { count: 10 },
+        keepFailed: { count: 3 },
+        taskDefaults: { maxRetries: 0 },
+      },
+      () => (n++ % 5 === 4 ? { kind: 'error', status: 400 } : { kind: 'ok', latencyMs: 5 }),
+    );
+    const ids = await engine.submitMany(
+      Array.from({ length: 100 }, (_, i) => ({ taskType: 'ECHO', data: { prompt: `${i}` } })),
+    );
+    await advanceUntil(
+      clock,
+      () => engine.waitingCount === 0 && engine.runningCount === 0,
+      60_000,
+      5,
+    );
+    const counts = await engine.store.countByStatus();
+    expect(counts.completed).toBe(10);
+    expect(counts.failed).toBe(3);
+    // the newest are kept; the oldest are gone
+    expect(await engine.getTask(ids[0] as string)).toBeUndefined();
+    await expect(engine.waitFor(ids[0] as string)).rejects.toBeInstanceOf(TaskNotFoundError);
+  });
+
+  it('keepCompleted.age removes finished tasks older than it as new ones finish', async () => {
+    const { engine, clock } = createTestEngine({ keepCompleted: { age: 1 } }, () => ({
+      kind: 'ok',
+      latencyMs: 5,
+    }));
+    const first = await engine.submit({ taskType: 'ECHO', data: { prompt: 'a' } });
+    await advance(clock, 10);
+    expect(await engine.getTask(first)).toBeDefined();
+    await advance(clock, 1500, 100);
+    await engine.submit({ taskType: 'ECHO', data: { prompt: 'b' } });
+    await advance(clock, 10);
+    expect(await engine.getTask(first)).toBeUndefined();
   });
 });
