@@ -1101,7 +1101,8 @@ export class Engine {
    * store as new ones finish. A cancelled task whose call is still settling is kept until it has.
    */
   private retain(line: FinishedLine, record: TaskRecord, now: number): void {
-    const policy = line === this.finishedOk ? this.settings.keepCompleted : this.settings.keepFailed;
+    const policy =
+      line === this.finishedOk ? this.settings.keepCompleted : this.settings.keepFailed;
     if (policy === undefined) return;
     line.push(record.id, now);
     const expired: string[] = [];
@@ -1338,6 +1339,7 @@ export class Engine {
 
   /** Writes a task back to the store; a failed write is reported as a `store.error` event. */
   private persist(record: TaskRecord): void {
+    if (this.store.holdsRecordsByReference === true) return;
     this.store.update(record).catch((error: unknown) => {
       this.emit({
         type: 'store.error',

@@ -127,6 +127,7 @@ function resolveFilter(query: TaskQuery): ((record: TaskRecord) => boolean) | un
  */
 export class MemoryTaskStore implements TaskStore {
   readonly name = 'memory';
+  readonly holdsRecordsByReference = true;
 
   readonly #records = new Map<string, TaskRecord>();
   /** Whether Map order is list order (`seq`, then `id`). */

@@ -97,6 +97,11 @@ export interface TaskPage {
  */
 export interface TaskStore {
   readonly name: string;
+  /**
+   * True when the store keeps the very record objects it was given (the memory store): a record
+   * changed in place is then already stored, and the engine skips `update` calls.
+   */
+  readonly holdsRecordsByReference?: boolean;
   /** Adds new tasks, all or nothing. Rejects if an id exists already. */
   insert(records: readonly TaskRecord[]): Promise<void>;
   /** Replaces a stored task. Rejects if it does not exist. */

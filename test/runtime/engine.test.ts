@@ -54,6 +54,8 @@ describe('engine', () => {
   it('reports a failed store write as an event, and carries on', async () => {
     const { engine, clock, events } = createTestEngine({}, () => ({ kind: 'ok', latencyMs: 5 }));
     const id = await engine.submit({ taskType: 'ECHO', data: { prompt: 'x' } });
+    // a store that serialises records (as SQLite and Redis will), whose writes now fail
+    Object.defineProperty(engine.store, 'holdsRecordsByReference', { value: false });
     engine.store.update = async () => {
       throw new Error('disk full');
     };
