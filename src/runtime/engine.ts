@@ -8,6 +8,7 @@ import {
   type Observer,
   transition,
 } from 'xstate';
+import { z } from 'zod';
 import type { ConcurrencyContext, ConcurrencyLogic } from '../../machines/concurrency.logic.js';
 import type { RateLimitSettings } from '../../machines/rate-limit.logic.js';
 import { type SupervisorEvent, supervisorMachine } from '../../machines/supervisor.machine.js';
@@ -135,6 +136,13 @@ interface RunningTask {
 type TaskActor = Actor<typeof taskMachine>;
 
 const PRIORITY_SET: ReadonlySet<string> = new Set(['LOW', 'MEDIUM', 'HIGH', 'URGENT']);
+
+/** What a task type's `estimate()` must return. */
+const EstimateSchema = z.object({
+  model: z.string().min(1),
+  promptTokens: z.number().nonnegative().finite(),
+  maxTokens: z.number().nonnegative().finite(),
+});
 
 /** A FIFO of finished task ids with their end times; O(1) push and shift. */
 class FinishedLine {
@@ -496,9 +504,13 @@ export class Engine {
     }
     const env = this.environment(config);
     const estimate = definition.estimate(data, env);
-    const promptTokens = config.estimatedTokens ?? estimate.promptTokens;
-    const maxTokens = estimate.maxTokens;
-    const model = estimate.model;
+    const estimated = parseOrThrow(EstimateSchema, estimate, `${definition.name}.estimate()`, {
+      pathPrefix: `${definition.name}.estimate()`,
+    });
+    // Token counts are whole: a fractional estimate is rounded up, never down.
+    const promptTokens = config.estimatedTokens ?? Math.ceil(estimated.promptTokens);
+    const maxTokens = Math.ceil(estimated.maxTokens);
+    const model = estimated.model;
     const limited = (definition.kind ?? 'call') === 'call';
     const price = this.priceOf(model);
     if (checkLimits && limited && price === undefined && this.hasBudget()) {

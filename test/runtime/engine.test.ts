@@ -8,6 +8,7 @@ import {
   ValidationError,
 } from '../../src/errors.js';
 import { createTestEngine, startedOrder } from '../helpers/engine.js';
+import { echoTaskType } from '../helpers/task-types.js';
 import { advance, advanceUntil, flush } from '../helpers/virtual-time.js';
 
 describe('engine', () => {
@@ -553,5 +554,24 @@ describe('engine', () => {
     await engine.submit({ taskType: 'ECHO', data: { prompt: 'b' } });
     await advance(clock, 10);
     expect(await engine.getTask(first)).toBeUndefined();
+  });
+
+  it("rounds a fractional estimate up, and names a task type's broken estimate", async () => {
+    const { engine } = createTestEngine();
+    engine.registerTaskType({
+      ...echoTaskType,
+      name: 'FRACTIONAL',
+      estimate: (_data, env) => ({ model: env.model, promptTokens: 10.2, maxTokens: 99.5 }),
+    });
+    engine.registerTaskType({
+      ...echoTaskType,
+      name: 'BROKEN',
+      estimate: (_data, env) => ({ model: env.model, promptTokens: Number.NaN, maxTokens: 1 }),
+    });
+    const estimate = engine.estimateCost({ taskType: 'FRACTIONAL', data: { prompt: 'x' } });
+    expect(estimate).toMatchObject({ promptTokens: 11, maxTokens: 100 });
+    await expect(engine.submit({ taskType: 'BROKEN', data: { prompt: 'x' } })).rejects.toThrow(
+      /BROKEN\.estimate\(\)\.promptTokens/,
+    );
   });
 });
