@@ -41,6 +41,7 @@ export {
   type TaskMachineInput,
   taskMachine,
 } from './task.machine.js';
+export { type TaskRegistryContext, taskRegistryLogic } from './task-registry.logic.js';
 export {
   isTerminalStatus,
   PRIORITIES_HIGH_FIRST,

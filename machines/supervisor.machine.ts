@@ -2,10 +2,12 @@ import { setup } from 'xstate';
 import { type BudgetLedgerState, budgetLogic } from './budget.logic.js';
 import { concurrencyLogic } from './concurrency.logic.js';
 import { type RateLimiterState, rateLimitLogic } from './rate-limit.logic.js';
+import { taskRegistryLogic } from './task-registry.logic.js';
 
 /**
- * The root of the actor tree. It owns the waiting line and admits tasks; its three children
- * (`concurrency`, `rateLimit`, `budget`, each registered under that systemId) grant the slots.
+ * The root of the actor tree. It owns the waiting line and admits tasks; its three limiter
+ * children (`concurrency`, `rateLimit`, `budget`, each registered under that systemId) grant the
+ * slots, and its `tasks` child is the parent of every task actor (see `task-registry.logic.ts`).
  *
  * ```
  * running ⇄ paused          (queue.pause / queue.resume: one flag, O(1))
@@ -54,6 +56,7 @@ export const supervisorMachine = setup({
     concurrency: concurrencyLogic,
     rateLimit: rateLimitLogic,
     budget: budgetLogic,
+    tasks: taskRegistryLogic,
   },
   actions: {
     /** Admits waiting tasks, in priority order, while every limit grants. */
@@ -97,6 +100,7 @@ export const supervisorMachine = setup({
       src: 'budget',
       input: ({ context }) => ({ ledger: context.ledger }),
     },
+    { id: 'tasks', systemId: 'tasks', src: 'tasks' },
   ],
   initial: 'running',
   on: {

@@ -55,6 +55,7 @@ import type {
   ChildOutcome,
   ChildTaskSpec,
   TaskEnvironment,
+  TaskEstimate,
 } from '../task-types/types.js';
 import { type Clock, type RandomSource, systemClock, systemRandom } from '../time/clock.js';
 import { type AttemptDeps, AttemptHandle, type AttemptMeter, runAttempt } from './attempt.js';
@@ -136,6 +137,20 @@ interface RunningTask {
 type TaskActor = Actor<typeof taskMachine>;
 
 const PRIORITY_SET: ReadonlySet<string> = new Set(['LOW', 'MEDIUM', 'HIGH', 'URGENT']);
+
+/** The fast check of an estimate; `EstimateSchema` explains what is wrong when it fails. */
+function isSoundEstimate(e: TaskEstimate): boolean {
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    typeof e.model === 'string' &&
+    e.model.length > 0 &&
+    Number.isFinite(e.promptTokens) &&
+    e.promptTokens >= 0 &&
+    Number.isFinite(e.maxTokens) &&
+    e.maxTokens >= 0
+  );
+}
 
 /** What a task type's `estimate()` must return. */
 const EstimateSchema = z.object({
@@ -504,9 +519,11 @@ export class Engine {
     }
     const env = this.environment(config);
     const estimate = definition.estimate(data, env);
-    const estimated = parseOrThrow(EstimateSchema, estimate, `${definition.name}.estimate()`, {
-      pathPrefix: `${definition.name}.estimate()`,
-    });
+    const estimated = isSoundEstimate(estimate)
+      ? estimate
+      : parseOrThrow(EstimateSchema, estimate, `${definition.name}.estimate()`, {
+          pathPrefix: `${definition.name}.estimate()`,
+        });
     // Token counts are whole: a fractional estimate is rounded up, never down.
     const promptTokens = config.estimatedTokens ?? Math.ceil(estimated.promptTokens);
     const maxTokens = Math.ceil(estimated.maxTokens);
@@ -926,15 +943,17 @@ export class Engine {
     const actor = createActor(taskMachine, {
       id: `task-${record.id}`,
       input: undefined as unknown as TaskMachineInput, // restored from a snapshot (xstate #4915)
-      // With inspection on, task actors join the supervisor's system so the inspector sees them.
-      // Otherwise each is a root of its own: the supervisor still creates, drives and ends it,
-      // without paying for the done event every finished child relays to its parent.
-      ...(this.inspecting ? { parent: this.supervisor } : {}),
+      parent: this.taskParent(),
       snapshot: (record.snapshot ??
         waitingSnapshot(this.machineInput(record))) as PersistedTaskSnapshot,
     });
     actor.start();
     return actor;
+  }
+
+  /** The `tasks` child of the supervisor: task actors join the supervisor's system through it. */
+  private taskParent(): AnyActorRef {
+    return this.supervisor.system.get('tasks') as AnyActorRef;
   }
 
   /**
@@ -948,6 +967,7 @@ export class Engine {
       const actor = createActor(taskMachine, {
         id: `task-${record.id}`,
         input: undefined as unknown as TaskMachineInput, // restored from a snapshot (xstate #4915)
+        parent: this.taskParent(),
         snapshot: firstRunningSnapshot(this.machineInput(record), now),
       });
       actor.start();
