@@ -33,9 +33,9 @@ function createSupervisor(idle: { value: boolean }) {
 }
 
 describe('supervisor machine', () => {
-  it('starts its three limiter actors under their systemIds and admits on start', () => {
+  it('starts its limiter actors and the tasks parent under their systemIds, and admits on start', () => {
     const { actor, calls } = createSupervisor({ value: true });
-    for (const id of ['concurrency', 'rateLimit', 'budget']) {
+    for (const id of ['concurrency', 'rateLimit', 'budget', 'tasks']) {
       expect(actor.system.get(id), id).toBeDefined();
     }
     expect(actor.system.get('concurrency')?.getSnapshot().context).toEqual({ max: 3, used: 0 });
