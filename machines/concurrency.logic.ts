@@ -40,8 +40,3 @@ export const concurrencyLogic = fromTransition(
 );
 
 export type ConcurrencyLogic = typeof concurrencyLogic;
-
-/** Free slots now (never negative). */
-export function freeSlots(context: ConcurrencyContext): number {
-  return Math.max(0, context.max - context.used);
-}

@@ -11,7 +11,6 @@ export {
   type ConcurrencyLogic,
   concurrencyLogic,
   concurrencyTransition,
-  freeSlots,
 } from './concurrency.logic.js';
 export {
   type RateLimitEvent,

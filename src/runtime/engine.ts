@@ -802,7 +802,11 @@ export class Engine {
         continue;
       }
       const verdict = this.checkLimits(record, now);
-      if (verdict === 'fatal') continue;
+      if (verdict !== undefined && 'fatal' in verdict) {
+        this.line.shift();
+        this.failWaiting(record, now, verdict.fatal);
+        continue;
+      }
       if (verdict !== undefined) {
         this.head = verdict;
         break;
@@ -814,8 +818,14 @@ export class Engine {
     this.settleIdle();
   }
 
-  /** `undefined` when every limit grants; `'fatal'` when the task was failed instead. */
-  private checkLimits(record: TaskRecord, now: number): HeadWait | 'fatal' | undefined {
+  /**
+   * `undefined` when every limit grants; why the head waits; or, when the total budget can never
+   * pay it any more, the error to fail it with. Reads only: it takes nothing.
+   */
+  private checkLimits(
+    record: TaskRecord,
+    now: number,
+  ): HeadWait | { fatal: SerializedError } | undefined {
     const { max, used } = this.concurrency;
     if (used >= max) return { taskId: record.id, waitingFor: 'concurrency' };
     const { model, promptTokens, maxTokens, worstCaseMicros } = record.reservation;
@@ -835,17 +845,8 @@ export class Engine {
         if (money.period === 'total') {
           const wouldFitLater = this.budget.ledger.held() > 0;
           if (!wouldFitLater) {
-            this.line.shift();
-            this.failWaiting(
-              record,
-              now,
-              serializeError(
-                new BudgetExceededError(
-                  `task's worst-case cost $${(worstCaseMicros / 1e6).toFixed(6)} no longer fits the total budget`,
-                ),
-              ),
-            );
-            return 'fatal';
+            const message = `task's worst-case cost $${(worstCaseMicros / 1e6).toFixed(6)} no longer fits the total budget`;
+            return { fatal: serializeError(new BudgetExceededError(message)) };
           }
           // Money is held by running calls: it may come back when they end.
           return { taskId: record.id, waitingFor: 'budget' };

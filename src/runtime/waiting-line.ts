@@ -27,7 +27,6 @@ export class WaitingLine {
   private readonly deadlines = new MinHeap<Entry>((e) => e.expiresAt);
   private readonly byId = new Map<string, Entry>();
   private readonly counts = [0, 0, 0, 0];
-  private delayedCount = 0;
 
   /** Tasks in the line (due or not). */
   get size(): number {
@@ -62,7 +61,6 @@ export class WaitingLine {
     this.counts[rank] = (this.counts[rank] ?? 0) + 1;
     if (notBefore > 0) {
       this.delayed.push(entry);
-      this.delayedCount++;
     } else {
       (this.levels[rank] as MinHeap<Entry>).push(entry);
     }
@@ -83,7 +81,6 @@ export class WaitingLine {
       if (top === undefined || top.notBefore > now) return;
       this.delayed.pop();
       if (!top.live) continue;
-      this.delayedCount--;
       top.notBefore = 0;
       (this.levels[priorityRank(top.record.priority)] as MinHeap<Entry>).push(top);
     }
@@ -176,11 +173,5 @@ export class WaitingLine {
     this.byId.delete(entry.record.id);
     const rank = priorityRank(entry.record.priority);
     this.counts[rank] = (this.counts[rank] ?? 1) - 1;
-    if (entry.notBefore > 0) this.delayedCount--;
-  }
-
-  /** Retries waiting for their time. */
-  get delayedSize(): number {
-    return this.delayedCount;
   }
 }
