@@ -1,0 +1,328 @@
+/**
+ * Reading the CLI's input files: a JSON array or JSON Lines, streamed (a file of any size is read
+ * a chunk at a time; only the item being parsed is held in memory). Every error names the file
+ * and the line, and for a JSON array the item's index.
+ */
+
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { z } from 'zod';
+import type { Priority } from '../../machines/task-status.js';
+import { PrioritySchema } from '../config/engine-options.js';
+import { describeValue } from '../config/validate.js';
+import { CliInputError } from './errors.js';
+
+/** One item of an input file and where it was found. */
+export interface InputItem<T = unknown> {
+  value: T;
+  /** 1-based line where the item starts. */
+  line: number;
+  /** 0-based position of the item in the file (array index, or n-th non-blank line). */
+  index: number;
+}
+
+const BOM = '\uFEFF';
+const JSON_WHITESPACE = new Set([' ', '\t', '\n', '\r']);
+
+/** A JSON error message on one line, without V8's copy of a long source text. */
+function oneLine(message: string): string {
+  const flat = message.replace(/\s+/g, ' ').trim();
+  return flat.length > 160 ? `${flat.slice(0, 157)}...` : flat;
+}
+
+/** The line of `position` inside `text`, counted from `firstLine`. */
+function lineAt(text: string, position: number, firstLine: number): number {
+  let line = firstLine;
+  for (let i = 0; i < position && i < text.length; i++) if (text[i] === '\n') line++;
+  return line;
+}
+
+/** Whether parsing `prefix` fails for a reason other than running out of text. */
+function failsBeforeEnd(prefix: string): boolean {
+  try {
+    JSON.parse(prefix);
+    return false;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (message.includes('end of JSON')) return false;
+    const position = /at position (\d+)/.exec(message)?.[1];
+    return position === undefined || Number(position) < prefix.length;
+  }
+}
+
+/**
+ * Where in `text` (which does not parse) the JSON goes wrong: the end of its shortest prefix that
+ * already fails for a reason other than ending early. V8 does not always say (`Unexpected token`).
+ */
+function errorOffset(text: string): number {
+  let lo = 1;
+  let hi = text.length;
+  if (!failsBeforeEnd(text)) return text.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (failsBeforeEnd(text.slice(0, mid))) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo - 1;
+}
+
+function parseItem(file: string, text: string, line: number, index?: number): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const at = lineAt(text, errorOffset(text), line);
+    throw new CliInputError(file, `bad JSON: ${oneLine(message)}`, { line: at, index });
+  }
+}
+
+async function openChecked(file: string): Promise<void> {
+  let info: Awaited<ReturnType<typeof stat>>;
+  try {
+    info = await stat(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new CliInputError(
+      file,
+      code === 'ENOENT' ? 'no such file' : `cannot read it (${code ?? String(error)})`,
+    );
+  }
+  if (info.isDirectory()) throw new CliInputError(file, 'is a directory, not a file');
+}
+
+/** The first non-whitespace character of the file (`undefined` when it has none). */
+async function firstSignificantChar(file: string): Promise<string | undefined> {
+  const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: 4096 });
+  try {
+    for await (const chunk of stream as AsyncIterable<string>) {
+      const match = /[^\s\uFEFF]/.exec(chunk);
+      if (match) return match[0];
+    }
+    return undefined;
+  } finally {
+    stream.destroy();
+  }
+}
+
+async function* readJsonLines(file: string): AsyncGenerator<InputItem> {
+  const lines = createInterface({
+    input: createReadStream(file, { encoding: 'utf8' }),
+    crlfDelay: Number.POSITIVE_INFINITY,
+  });
+  let line = 0;
+  let index = 0;
+  for await (const raw of lines) {
+    line++;
+    const text = line === 1 && raw.startsWith(BOM) ? raw.slice(1) : raw;
+    if (text.trim() === '') continue;
+    yield { value: parseItem(file, text, line), line, index: index++ };
+  }
+}
+
+const CLOSER: Record<string, string> = { '[': ']', '{': '}' };
+
+/**
+ * The items of a top-level JSON array, one at a time: a scanner finds where each item ends
+ * (tracking strings and brackets), and only that item's text is parsed.
+ */
+async function* readJsonArray(file: string): AsyncGenerator<InputItem> {
+  const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: 64 * 1024 });
+  const fail = (message: string, line: number, index?: number): never => {
+    throw new CliInputError(file, `bad JSON: ${message}`, { line, index });
+  };
+  let line = 1;
+  /** Open brackets; the outer array is the first. */
+  const stack: string[] = [];
+  let inString = false;
+  let escaped = false;
+  let closed = false;
+  let afterComma = false;
+  /** The item being read: its text so far (earlier chunks), its first line. */
+  let parts: string[] = [];
+  let itemLine = 0;
+  let inItem = false;
+  let index = 0;
+
+  try {
+    for await (const chunk of stream as AsyncIterable<string>) {
+      const ready: InputItem[] = [];
+      let start = 0;
+      const finishItem = (end: number): void => {
+        parts.push(chunk.slice(start, end));
+        const text = parts.join('');
+        ready.push({ value: parseItem(file, text, itemLine, index), line: itemLine, index });
+        index++;
+        parts = [];
+        inItem = false;
+      };
+      for (let i = 0; i < chunk.length; i++) {
+        const ch = chunk[i] as string;
+        if (ch === '\n') line++;
+        if (inString) {
+          if (escaped) escaped = false;
+          else if (ch === '\\') escaped = true;
+          else if (ch === '"') inString = false;
+          continue;
+        }
+        if (JSON_WHITESPACE.has(ch) || (ch === BOM && stack.length === 0 && !closed)) continue;
+        if (closed) fail('unexpected text after the closing ]', line);
+        if (stack.length === 0) {
+          if (ch !== '[') fail(`expected the file to start with [ or {, found '${ch}'`, line);
+          stack.push(ch);
+          continue;
+        }
+        if (stack.length === 1 && !inItem) {
+          if (ch === ']' && !afterComma) {
+            stack.pop();
+            closed = true;
+            continue;
+          }
+          if (ch === ',' || ch === ']') fail(`unexpected '${ch}'`, line, index);
+          inItem = true;
+          itemLine = line;
+          start = i;
+        }
+        if (ch === '"') inString = true;
+        else if (ch === '[' || ch === '{') stack.push(ch);
+        else if (ch === ']' || ch === '}') {
+          const open = stack.pop() as string;
+          if (CLOSER[open] !== ch) fail(`unexpected '${ch}'`, line, index);
+          if (stack.length === 0) {
+            finishItem(i);
+            closed = true;
+          }
+        } else if (ch === ',' && stack.length === 1) {
+          finishItem(i);
+          afterComma = true;
+          continue;
+        }
+        afterComma = false;
+      }
+      if (inItem) parts.push(chunk.slice(start));
+      yield* ready;
+    }
+  } finally {
+    stream.destroy();
+  }
+  if (!closed) fail('the array is not closed (missing ])', line, inItem ? index : undefined);
+}
+
+/**
+ * Every item of `file`, which holds one JSON array or JSON Lines (one value per line; blank lines
+ * skipped), streamed.
+ *
+ * @throws CliInputError naming the file and the line: missing file, bad JSON.
+ */
+export async function* readJsonItems(file: string): AsyncGenerator<InputItem> {
+  await openChecked(file);
+  const first = await firstSignificantChar(file);
+  yield* first === '[' ? readJsonArray(file) : readJsonLines(file);
+}
+
+function checkItem<S extends z.ZodType>(
+  schema: S,
+  file: string,
+  item: InputItem,
+  what: string,
+): z.output<S> {
+  const parsed = schema.safeParse(item.value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const path = issue?.path.map(String).join('.') ?? '';
+  let received: unknown = item.value;
+  for (const key of issue?.path ?? []) {
+    received =
+      received !== null && typeof received === 'object'
+        ? (received as Record<PropertyKey, unknown>)[key]
+        : undefined;
+  }
+  const where = path === '' ? what : `${what} field "${path}"`;
+  throw new CliInputError(
+    file,
+    `${where}: ${issue?.message ?? 'invalid'} (received ${describeValue(received)})`,
+    { line: item.line, index: item.index },
+  );
+}
+
+/** A repository as `aitq analyze` reads it: the seed's repository items. Other keys are kept. */
+export const RepositorySchema = z.looseObject({
+  name: z
+    .string({ error: 'a repository needs a "name" (a non-empty string)' })
+    .min(1, { error: 'a repository needs a "name" (a non-empty string)' }),
+  full_name: z.string().optional(),
+  description: z.string().nullable().optional(),
+  language: z.string().nullable().optional(),
+  stargazers_count: z.number().int().nonnegative().optional(),
+  topics: z.array(z.string()).optional(),
+  readme: z.string().nullable().optional(),
+});
+
+export type Repository = z.output<typeof RepositorySchema>;
+
+/** The repositories of `file`, validated one by one as they are read. */
+export async function* readRepositories(file: string): AsyncGenerator<InputItem<Repository>> {
+  for await (const item of readJsonItems(file)) {
+    yield { ...item, value: checkItem(RepositorySchema, file, item, 'repository') };
+  }
+}
+
+/** One line of `aitq run`'s input: a task of any registered type. */
+export const TaskLineSchema = z.strictObject({
+  taskType: z.string({ error: 'a task needs a "taskType" (a string)' }).min(1),
+  data: z.unknown().refine((value) => value !== undefined, { error: 'a task needs "data"' }),
+  priority: PrioritySchema.optional(),
+  config: z.record(z.string(), z.unknown()).optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+});
+
+export type TaskLine = z.output<typeof TaskLineSchema>;
+
+/** The tasks of `file`, validated one by one as they are read. */
+export async function* readTaskLines(file: string): AsyncGenerator<InputItem<TaskLine>> {
+  for await (const item of readJsonItems(file)) {
+    yield { ...item, value: checkItem(TaskLineSchema, file, item, 'task') };
+  }
+}
+
+/** What `submitTask` takes, as the CLI builds it. */
+export interface CliTask {
+  taskType: string;
+  data: unknown;
+  priority?: Priority;
+  config?: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+}
+
+/** The `REPOSITORY_ANALYSIS` task of one repository; its metadata says where it came from. */
+export function repositoryTask(item: InputItem<Repository>, priority?: Priority): CliTask {
+  const repo = item.value;
+  return {
+    taskType: 'REPOSITORY_ANALYSIS',
+    data: {
+      repo_info: {
+        name: repo.name,
+        description: repo.description ?? '',
+        language: repo.language ?? '',
+        stargazers_count: repo.stargazers_count ?? 0,
+        topics: repo.topics ?? [],
+      },
+      readme_content: repo.readme ?? '',
+    },
+    ...(priority === undefined ? {} : { priority }),
+    metadata: { name: repo.name, line: item.line, index: item.index },
+  };
+}
+
+/** The task of one `aitq run` line; `priority` applies where the line sets none. */
+export function lineTask(item: InputItem<TaskLine>, priority?: Priority): CliTask {
+  const { taskType, data, config, metadata } = item.value;
+  const chosen = (item.value.priority as Priority | undefined) ?? priority;
+  return {
+    taskType,
+    data,
+    ...(chosen === undefined ? {} : { priority: chosen }),
+    ...(config === undefined ? {} : { config }),
+    metadata: { ...metadata, line: item.line, index: item.index },
+  };
+}
