@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { ValidationError, type ValidationIssue } from '../errors.js';
 
 /** A short, safe rendering of a received value for error messages. */
@@ -60,3 +60,7 @@ export interface ParseOptions {
 }
 
 const REDACTED = '[redacted]';
+
+/** A zod schema for a function-valued option (`fetch`, `clock.now`, callbacks). */
+export const functionOf = <T>(what: string) =>
+  z.custom<T>((value) => typeof value === 'function', { error: `expected ${what}` });

@@ -18,7 +18,7 @@ import type {
 } from 'openai/resources/chat/completions';
 import type { CreateEmbeddingResponse } from 'openai/resources/embeddings';
 import { z } from 'zod';
-import { parseOrThrow } from '../config/validate.js';
+import { functionOf, parseOrThrow } from '../config/validate.js';
 import { isRetryableStatus, ProviderError } from '../errors.js';
 import { parseRateLimitHeaders } from './headers.js';
 import type {
@@ -42,9 +42,6 @@ export const LOCAL_PLACEHOLDER_KEY = 'sk-local';
 export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
 const REDACTED = '[redacted]';
-
-const functionOf = <T>(what: string) =>
-  z.custom<T>((value) => typeof value === 'function', { error: `expected ${what}` });
 
 /** Whether `baseURL` points at this machine: `localhost`, `127.x.x.x` or `::1`. */
 export function isLoopbackURL(baseURL: string): boolean {
