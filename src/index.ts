@@ -31,6 +31,12 @@ export {
   WindowLimitSchema,
 } from './config/engine-options.js';
 export {
+  type AITaskManagerOptions,
+  type Logger,
+  ManagerOptionsSchema,
+  type ResolvedManagerOptions,
+} from './config/manager-options.js';
+export {
   BudgetExceededError,
   type ErrorCode,
   InvalidAnswerError,
@@ -73,6 +79,22 @@ export {
   encodingForModel,
   truncateToTokens,
 } from './limits/tokens.js';
+export {
+  AITaskManager,
+  type BatchTaskInput,
+  type CostController,
+  createAITaskManager,
+  type EventListener,
+  type GetTasksQuery,
+  ManagerTaskConfigSchema,
+  type ProgressCallback,
+  type QueueStatus,
+  type SubmitTaskInput,
+  SubmitTaskSchema,
+  type TaskCallback,
+  type TaskConfig,
+  type TaskInfoPage,
+} from './manager.js';
 export { parseRateLimitHeaders } from './providers/headers.js';
 export {
   type APIConfig,
@@ -105,9 +127,21 @@ export {
   type EngineDeps,
   type HeadWait,
   type SubmitInput,
-  type WaitReason,
 } from './runtime/engine.js';
-export type { EngineEvent, EngineEventType } from './runtime/events.js';
+export type { EngineEvent, EngineEventType, EventOf } from './runtime/events.js';
+export type {
+  TaskErrorView,
+  TaskInfo,
+  TaskMetrics,
+} from './runtime/task-info.js';
+export type {
+  BudgetStatistics,
+  Gauge,
+  Statistics,
+  TaskWaitReason,
+  WaitReason,
+  WindowStatistics,
+} from './stats/types.js';
 export { MemoryTaskStore } from './stores/memory.js';
 export type {
   ResolvedTaskConfig,
@@ -118,17 +152,7 @@ export type {
   TaskStore,
   TaskUsage,
 } from './stores/types.js';
-export type {
-  AnyTaskTypeDefinition,
-  ChatCall,
-  ChildOutcome,
-  ChildTaskSpec,
-  EmbedCall,
-  TaskContext,
-  TaskEnvironment,
-  TaskEstimate,
-  TaskTypeDefinition,
-} from './task-types/types.js';
+export * from './task-types/index.js';
 export {
   type Clock,
   type RandomSource,

@@ -48,6 +48,7 @@ import { dollarsToMicros, microsToDollars, resolvePrice } from '../limits/prices
 import { RateLimiter } from '../limits/rate-limiter.js';
 import { resolveWindows } from '../limits/rate-window.js';
 import type { AIClient } from '../providers/types.js';
+import type { WaitReason } from '../stats/types.js';
 import { MemoryTaskStore } from '../stores/memory.js';
 import type { ResolvedTaskConfig, TaskRecord, TaskStore } from '../stores/types.js';
 import type {
@@ -67,8 +68,7 @@ import {
 } from './task-snapshots.js';
 import { WaitingLine } from './waiting-line.js';
 
-/** Why the head of the line is not running. */
-export type WaitReason = 'concurrency' | 'rateLimit' | 'budget' | 'paused';
+export type { WaitReason } from '../stats/types.js';
 
 export interface HeadWait {
   taskId: string;
@@ -95,6 +95,11 @@ export interface EngineDeps {
   random?: RandomSource;
   store?: TaskStore;
   taskTypes?: readonly AnyTaskTypeDefinition[];
+  /**
+   * Called synchronously when a task reaches its terminal state, before retention may remove it
+   * (the manager's `onComplete` / `onError` callbacks).
+   */
+  onFinished?: (record: TaskRecord) => void;
   /** Attached to the root actor: sees every actor of the system (opt-in). */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
   /**
@@ -159,9 +164,10 @@ const EstimateSchema = z.object({
   maxTokens: z.number().nonnegative().finite(),
 });
 
-/** A FIFO of finished task ids with their end times; O(1) push and shift. */
+/** A FIFO of finished tasks (id, type, end time) in the order they ended; O(1) push and shift. */
 class FinishedLine {
   private ids: string[] = [];
+  private types: string[] = [];
   private times: number[] = [];
   private head = 0;
 
@@ -169,20 +175,26 @@ class FinishedLine {
     return this.ids.length - this.head;
   }
 
-  push(id: string, at: number): void {
+  push(id: string, type: string, at: number): void {
     this.ids.push(id);
+    this.types.push(type);
     this.times.push(at);
   }
 
-  peek(): { id: string; at: number } | undefined {
+  peek(): { id: string; type: string; at: number } | undefined {
     if (this.head >= this.ids.length) return undefined;
-    return { id: this.ids[this.head] as string, at: this.times[this.head] as number };
+    return {
+      id: this.ids[this.head] as string,
+      type: this.types[this.head] as string,
+      at: this.times[this.head] as number,
+    };
   }
 
   shift(): void {
     this.head++;
     if (this.head > 1024 && this.head * 2 > this.ids.length) {
       this.ids = this.ids.slice(this.head);
+      this.types = this.types.slice(this.head);
       this.times = this.times.slice(this.head);
       this.head = 0;
     }
@@ -219,6 +231,7 @@ export class Engine {
 
   private settings: EngineSettings;
   private readonly client: AIClient;
+  private readonly onFinished: ((record: TaskRecord) => void) | undefined;
   private readonly taskTypes = new Map<string, AnyTaskTypeDefinition>();
   private readonly line = new WaitingLine();
   private readonly running = new Map<string, RunningTask>();
@@ -256,6 +269,7 @@ export class Engine {
   constructor(settings: EngineSettingsInput, deps: EngineDeps) {
     this.settings = parseOrThrow(EngineSettingsSchema, settings, 'options');
     this.client = deps.client;
+    this.onFinished = deps.onFinished;
     this.clock = deps.clock ?? systemClock;
     this.random = deps.random ?? systemRandom;
     this.store = deps.store ?? new MemoryTaskStore();
@@ -369,6 +383,11 @@ export class Engine {
 
   get isRunning(): boolean {
     return this.state === 'running';
+  }
+
+  /** `stop()` was called and running calls are finishing. */
+  get isStopping(): boolean {
+    return this.state === 'stopping';
   }
 
   get isPaused(): boolean {
@@ -639,14 +658,18 @@ export class Engine {
   /** Changes limits and budgets at run time. Lowering a limit never interrupts a running call. */
   adjustSettings(changes: AdjustableSettings): void {
     const parsed = parseOrThrow(AdjustableSettingsSchema, changes, 'settings');
+    // Only the keys given change: the schema's defaults must not reset the others.
+    const changed = Object.keys(parsed).filter(
+      (key) => (changes as Record<string, unknown>)[key] !== undefined,
+    );
+    const given = Object.fromEntries(changed.map((k) => [k, parsed[k as keyof typeof parsed]]));
     const next = parseOrThrow(
       EngineSettingsSchema,
-      { ...this.settingsInput(), ...parsed },
+      { ...this.settingsInput(), ...given },
       'settings',
     );
     this.settings = next;
-    const changed = Object.keys(parsed);
-    if ('maxConcurrent' in parsed) {
+    if (changed.includes('maxConcurrent')) {
       this.supervisor.system
         .get('concurrency')
         ?.send({ type: 'slot.resize', max: next.maxConcurrent });
@@ -991,6 +1014,15 @@ export class Engine {
     if (firstStart) record.startedAt = now;
     this.persist(record);
     this.emit({
+      type: 'task.admitted',
+      taskId: record.id,
+      taskType: record.type,
+      priority: record.priority,
+      at: now,
+      attempt,
+      limited,
+    });
+    this.emit({
       type: 'task.started',
       taskId: record.id,
       taskType: record.type,
@@ -1125,6 +1157,7 @@ export class Engine {
       }
     }
     this.childListeners.get(record.id)?.(record);
+    this.onFinished?.(record);
     this.cancelChildren(record.id);
     this.retain(status === 'completed' ? this.finishedOk : this.finishedNotOk, record, now);
   }
@@ -1134,30 +1167,59 @@ export class Engine {
    * store as new ones finish. A cancelled task whose call is still settling is kept until it has.
    */
   private retain(line: FinishedLine, record: TaskRecord, now: number): void {
+    line.push(record.id, record.type, now);
     const policy =
       line === this.finishedOk ? this.settings.keepCompleted : this.settings.keepFailed;
     if (policy === undefined) return;
-    line.push(record.id, now);
-    const expired: string[] = [];
+    const cutoff = policy.age === undefined ? undefined : now - policy.age * 1000;
+    this.removeFinished(line, 'retention', (oldest) => {
+      const tooMany = policy.count !== undefined && line.size > policy.count;
+      return tooMany || (cutoff !== undefined && oldest.at <= cutoff);
+    });
+  }
+
+  /**
+   * Removes finished tasks from the oldest while `expired` says so (a cancelled task whose call
+   * is still settling is kept until it has), and reports them in one `tasks.removed` event.
+   */
+  private removeFinished(
+    line: FinishedLine,
+    reason: 'retention' | 'cleanup',
+    expired: (oldest: { id: string; at: number }) => boolean,
+  ): string[] {
+    const ids: string[] = [];
+    const byType: Record<string, number> = {};
     for (;;) {
       const oldest = line.peek();
-      if (oldest === undefined || this.running.has(oldest.id)) break;
-      const tooMany = policy.count !== undefined && line.size > policy.count;
-      const tooOld = policy.age !== undefined && oldest.at <= now - policy.age * 1000;
-      if (!tooMany && !tooOld) break;
+      if (oldest === undefined || this.running.has(oldest.id) || !expired(oldest)) break;
       line.shift();
-      expired.push(oldest.id);
+      ids.push(oldest.id);
+      byType[oldest.type] = (byType[oldest.type] ?? 0) + 1;
     }
-    if (expired.length > 0) {
-      this.store.remove(expired).catch((error: unknown) => {
-        this.emit({
-          type: 'store.error',
-          at: this.clock.now(),
-          taskId: expired[0] as string,
-          error: serializeError(error),
-        });
+    if (ids.length === 0) return ids;
+    this.store.remove(ids).catch((error: unknown) => {
+      this.emit({
+        type: 'store.error',
+        at: this.clock.now(),
+        taskId: ids[0] as string,
+        error: serializeError(error),
       });
+    });
+    this.emit({ type: 'tasks.removed', at: this.clock.now(), reason, taskIds: ids, byType });
+    return ids;
+  }
+
+  /**
+   * Removes every finished task (completed, failed, cancelled) that ended before `before` (ms),
+   * including ones a durable store kept from earlier runs; resolves with how many went.
+   */
+  async cleanupFinished(before: number): Promise<number> {
+    let removed = 0;
+    for (const line of [this.finishedOk, this.finishedNotOk]) {
+      removed += this.removeFinished(line, 'cleanup', (oldest) => oldest.at < before).length;
     }
+    // Tasks this process did not finish (a durable store's older runs).
+    return removed + (await this.store.removeFinishedBefore(before));
   }
 
   /** Applies an event to a task that has no live actor, through the same machine. */

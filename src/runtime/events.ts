@@ -15,6 +15,9 @@ interface TaskEventBase {
  */
 export type EngineEvent =
   | (TaskEventBase & { type: 'task.submitted'; parentId?: string | undefined })
+  /** Passed admission: took a slot, a rate reservation and a budget hold (`limited`), or none (a composite parent). */
+  | (TaskEventBase & { type: 'task.admitted'; attempt: number; limited: boolean })
+  /** An attempt began, right after admission. */
   | (TaskEventBase & { type: 'task.started'; attempt: number; queueTimeMs: number })
   | (TaskEventBase & { type: 'task.progress'; progress: number; current: number; total: number })
   | (TaskEventBase & {
@@ -46,7 +49,24 @@ export type EngineEvent =
   | (TaskEventBase & { type: 'task.paused' | 'task.resumed' })
   | { type: 'queue.paused' | 'queue.resumed' | 'queue.stopped'; at: number }
   | { type: 'settings.changed'; at: number; changed: string[] }
+  /** Finished tasks left the store: retention (`keepCompleted` / `keepFailed`) or a cleanup. */
+  | {
+      type: 'tasks.removed';
+      at: number;
+      reason: 'retention' | 'cleanup';
+      taskIds: string[];
+      byType: Record<string, number>;
+    }
   /** A write to the store failed; the task goes on in memory. */
   | { type: 'store.error'; at: number; taskId: string; error: SerializedError };
 
 export type EngineEventType = EngineEvent['type'];
+
+/** The event (or events) of one type: `EventOf<'task.completed'>`. */
+export type EventOf<K extends EngineEventType> = EngineEvent extends infer E
+  ? E extends { type: infer T }
+    ? K extends T
+      ? E & { type: K }
+      : never
+    : never
+  : never;

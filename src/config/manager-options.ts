@@ -1,0 +1,82 @@
+import type { InspectionEvent, Observer } from 'xstate';
+import { z } from 'zod';
+import type { AIClient } from '../providers/types.js';
+import type { TaskStore } from '../stores/types.js';
+import type { AnyTaskTypeDefinition } from '../task-types/types.js';
+import type { Clock, RandomSource } from '../time/clock.js';
+import { EngineSettingsSchema } from './engine-options.js';
+import { functionOf } from './validate.js';
+
+/** Where the manager writes what it does. Any of `console`, pino or winston fits. */
+export interface Logger {
+  debug?(message: string, fields?: Record<string, unknown>): void;
+  info?(message: string, fields?: Record<string, unknown>): void;
+  warn?(message: string, fields?: Record<string, unknown>): void;
+  error?(message: string, fields?: Record<string, unknown>): void;
+}
+
+const objectWith = <T>(what: string, methods: readonly string[]) =>
+  z.custom<T>(
+    (value) =>
+      typeof value === 'object' &&
+      value !== null &&
+      methods.every((m) => typeof (value as Record<string, unknown>)[m] === 'function'),
+    { error: `expected ${what} (an object with ${methods.join(', ')})` },
+  );
+
+/**
+ * The options of `createAITaskManager` / `new AITaskManager`: the seed's (`apiKey`, `baseURL`,
+ * `timeout`, `rateLimit`, `maxConcurrent`, `maxQueueSize`, `requestsPerMinute`, `budgetLimit`),
+ * every limit and budget of the engine, and the injected parts. The one source of truth: the
+ * public type is its input, `docs/configuration.md` lists every key, and the CLI's config file is
+ * validated by it too. Durations in seconds, money in US dollars.
+ */
+export const ManagerOptionsSchema = EngineSettingsSchema.extend({
+  /** API key for the default client; default `process.env.OPENAI_API_KEY`. Never logged or shown. */
+  apiKey: z.string().optional(),
+  /** The API's base URL for the default client, with its version path. */
+  baseURL: z.string().optional(),
+  /** Seconds the default client waits for one response's headers. */
+  timeout: z.number().finite().positive().optional(),
+  /** The seed's name for the provider's requests per minute: used when `requestsPerMinute` is not set. */
+  rateLimit: z.number().int().positive().optional(),
+  /** `OpenAI-Organization` header of the default client. */
+  organization: z.string().min(1).optional(),
+  /** Headers the default client sends with every request. */
+  defaultHeaders: z.record(z.string(), z.string()).optional(),
+  /** The client that calls models; default: an `OpenAICompatibleClient` built from the fields above. */
+  aiClient: objectWith<AIClient>('an AI client', ['chat', 'embed']).optional(),
+  /** Where tasks live; default: a new in-memory store. */
+  store: objectWith<TaskStore>('a task store', ['insert', 'update', 'get', 'list']).optional(),
+  /** The time source of every limit, timeout and statistic; default: the system clock. */
+  clock: objectWith<Clock>('a clock', ['now', 'setTimeout', 'clearTimeout']).optional(),
+  /** Uniform numbers in [0, 1) for retry jitter; default `Math.random`. */
+  random: functionOf<RandomSource>('a function returning a number in [0, 1)').optional(),
+  /** Inspection of the whole actor system (`@statelyai/inspect`'s `inspect`, or any observer). */
+  inspect: z
+    .custom<Observer<InspectionEvent> | ((event: InspectionEvent) => void)>(
+      (value) => typeof value === 'function' || (typeof value === 'object' && value !== null),
+      { error: 'expected an inspection observer or function' },
+    )
+    .optional(),
+  /** Where the manager logs (settings changes, store errors, stop); default: nowhere. */
+  logger: z
+    .custom<Logger>((value) => typeof value === 'object' && value !== null, {
+      error: 'expected a logger object',
+    })
+    .optional(),
+  /** Task types to register besides the built-in ones. */
+  taskTypes: z.array(z.custom<AnyTaskTypeDefinition>()).default([]),
+  /** Register the seed's five task types (default true). */
+  builtinTaskTypes: z.boolean().default(true),
+  /** `stats$` emits at most once per this many milliseconds. */
+  statsIntervalMs: z.number().int().positive().default(250),
+}).strict();
+
+/** What `createAITaskManager` and `new AITaskManager` accept. */
+export type AITaskManagerOptions = z.input<typeof ManagerOptionsSchema>;
+/** The options with every default applied. */
+export type ResolvedManagerOptions = z.output<typeof ManagerOptionsSchema>;
+
+/** Options that hold secrets: never echoed in errors. */
+export const SECRET_OPTIONS = ['apiKey'] as const;

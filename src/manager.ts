@@ -1,0 +1,617 @@
+import {
+  concatMap,
+  from,
+  merge,
+  type Observable,
+  type SchedulerLike,
+  Subject,
+  share,
+  throttleTime,
+} from 'rxjs';
+import type { Actor } from 'xstate';
+import { z } from 'zod';
+import type { supervisorMachine } from '../machines/supervisor.machine.js';
+import { type Priority, TASK_STATUSES, zeroStatusCounts } from '../machines/task-status.js';
+import {
+  type AdjustableSettings,
+  PrioritySchema,
+  TaskConfigSchema,
+} from './config/engine-options.js';
+import {
+  type AITaskManagerOptions,
+  type Logger,
+  ManagerOptionsSchema,
+  type ResolvedManagerOptions,
+  SECRET_OPTIONS,
+} from './config/manager-options.js';
+import { functionOf, parseOrThrow } from './config/validate.js';
+import { WaitTimeoutError } from './errors.js';
+import { OpenAICompatibleClient } from './providers/openai.js';
+import type { AIClient } from './providers/types.js';
+import { type CostEstimate, Engine, type SubmitInput } from './runtime/engine.js';
+import type { EngineEvent, EngineEventType, EventOf } from './runtime/events.js';
+import { KeepAlive } from './runtime/keep-alive.js';
+import { type TaskInfo, toTaskInfo } from './runtime/task-info.js';
+import { StatsCollector } from './stats/collector.js';
+import { buildStatistics } from './stats/statistics.js';
+import type { BudgetStatistics, Statistics } from './stats/types.js';
+import type { TaskRecord } from './stores/types.js';
+import { BUILTIN_TASK_TYPES } from './task-types/builtin/index.js';
+import type { AnyTaskTypeDefinition } from './task-types/types.js';
+import { type Clock, systemClock } from './time/clock.js';
+import { clockScheduler } from './time/scheduler.js';
+
+/** `onProgress(progress, current, total)`: progress in [0, 1]. */
+export type ProgressCallback = (progress: number, current: number, total: number) => void;
+/** `onComplete(task)` / `onError(task)`: the task as `getTaskStatus` shows it, result included. */
+export type TaskCallback = (task: TaskInfo) => void | Promise<void>;
+
+/**
+ * A task's settings (the seed's `TaskConfig`): durations in seconds. The callbacks are the seed's
+ * `callback`, `error_callback` and `progress_callback`.
+ */
+export const ManagerTaskConfigSchema = TaskConfigSchema.partial()
+  .extend({
+    onComplete: functionOf<TaskCallback>('a function (task) => void').optional(),
+    onError: functionOf<TaskCallback>('a function (task) => void').optional(),
+    onProgress: functionOf<ProgressCallback>(
+      'a function (progress, current, total) => void',
+    ).optional(),
+  })
+  .strict();
+
+export type TaskConfig = z.input<typeof ManagerTaskConfigSchema>;
+
+const MetadataSchema = z.record(z.string(), z.unknown());
+const SignalSchema = z.custom<AbortSignal>(
+  (value) => value instanceof AbortSignal,
+  'expected an AbortSignal',
+);
+
+/** What `submitTask` takes. */
+export const SubmitTaskSchema = z
+  .object({
+    taskType: z.string({ error: 'expected a task type name' }).min(1),
+    data: z.unknown(),
+    priority: PrioritySchema.optional(),
+    config: ManagerTaskConfigSchema.optional(),
+    metadata: MetadataSchema.optional(),
+    signal: SignalSchema.optional(),
+    /** Your own id for the task (unique); default a random UUID. */
+    id: z.string().min(1).optional(),
+  })
+  .strict();
+
+export type SubmitTaskInput = z.input<typeof SubmitTaskSchema>;
+
+const BatchItemSchema = SubmitTaskSchema.omit({ signal: true });
+const SubmitBatchSchema = z.array(BatchItemSchema).min(1, 'expected at least one task');
+const BatchOptionsSchema = z
+  .object({ priority: PrioritySchema.optional(), signal: SignalSchema.optional() })
+  .strict();
+const WaitOptionsSchema = z
+  .object({
+    /** Seconds; omitted: wait as long as it takes. */
+    timeout: z.number().positive().finite().optional(),
+    signal: SignalSchema.optional(),
+  })
+  .strict();
+const TaskIdSchema = z.string({ error: 'expected a task id string' }).min(1);
+const TaskIdsSchema = z.array(TaskIdSchema);
+const StatusFilterSchema = z.enum(TASK_STATUSES as unknown as [string, ...string[]]);
+const TaskQuerySchema = z
+  .object({
+    status: z.union([StatusFilterSchema, z.array(StatusFilterSchema)]).optional(),
+    taskType: z.string().optional(),
+    priority: PrioritySchema.optional(),
+    cursor: z.string().optional(),
+    limit: z.number().int().positive().max(10_000).optional(),
+  })
+  .strict();
+const CleanupSchema = z.object({ olderThanHours: z.number().nonnegative().finite() }).strict();
+const StopSchema = z.object({ force: z.boolean().optional() }).strict();
+const SizeSchema = z.number().int().positive();
+
+export type BatchTaskInput = z.input<typeof BatchItemSchema>;
+export type GetTasksQuery = z.input<typeof TaskQuerySchema>;
+
+/** What `getQueueStatus` returns. `totalSize` counts queued, paused and retrying tasks. */
+export interface QueueStatus {
+  totalSize: number;
+  maxSize: number;
+  isFull: boolean;
+  isEmpty: boolean;
+  byPriority: Record<Priority, number>;
+  running: number;
+}
+
+/** A page of `getTasks`. */
+export interface TaskInfoPage {
+  items: TaskInfo[];
+  /** Pass back as `cursor` for the next page; `null` on the last page. */
+  nextCursor: string | null;
+}
+
+/** The seed's `cost_controller`. */
+export interface CostController {
+  /** Sets the total spent back to zero; daily and hourly periods keep counting. */
+  resetTotalCost(): void;
+  /** Total, daily and hourly spend against their limits. */
+  getCosts(): { total: BudgetStatistics; daily: BudgetStatistics; hourly: BudgetStatistics };
+  /** What a task would reserve and could cost, without submitting it. */
+  estimateCost(task: SubmitTaskInput): CostEstimate;
+}
+
+/** `on(type, fn)`'s listener: the event of that type. */
+export type EventListener<K extends EngineEventType> = (event: EventOf<K>) => void;
+
+interface Callbacks {
+  onComplete?: TaskCallback | undefined;
+  onError?: TaskCallback | undefined;
+  onProgress?: ProgressCallback | undefined;
+}
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * The queue as users meet it: the seed's `AITaskManager` in TypeScript. Every public method
+ * validates its input (a `ValidationError` names the field and the value; the queue is untouched),
+ * reads are async so every store fits, and all errors come from the library's tree.
+ *
+ * @example
+ * const manager = await createAITaskManager({ apiKey: process.env.OPENAI_API_KEY, maxConcurrent: 5, budgetLimit: 100 });
+ * const id = await manager.submitTask({ taskType: TaskType.TEXT_CLASSIFICATION, data: { text, categories } });
+ * const result = await manager.waitForTask(id, { timeout: 60 });
+ * await manager.stop();
+ */
+export class AITaskManager {
+  /** Every event of the queue, typed (see `docs/statistics.md` for the list). */
+  readonly events$: Observable<EngineEvent>;
+  /** The statistics, at most once per `statsIntervalMs`, while something happens. */
+  readonly stats$: Observable<Statistics>;
+  /** The seed's `cost_controller`. */
+  readonly costController: CostController;
+  /** The options in force, defaults applied (the API key is not kept here). */
+  readonly options: Readonly<Omit<ResolvedManagerOptions, 'apiKey'>>;
+
+  private readonly engine: Engine;
+  private readonly collector = new StatsCollector();
+  private readonly callbacks = new Map<string, Callbacks>();
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private readonly keepAlive: KeepAlive;
+  private readonly sizeWaiters: Array<{ below: number; resolve: () => void }> = [];
+  private readonly statsTick = new Subject<void>();
+
+  constructor(options: AITaskManagerOptions = {}) {
+    const parsed = parseOrThrow(ManagerOptionsSchema, options, 'options', {
+      redact: SECRET_OPTIONS,
+    });
+    const {
+      apiKey,
+      baseURL,
+      timeout,
+      rateLimit,
+      organization,
+      defaultHeaders,
+      aiClient,
+      store,
+      clock,
+      random,
+      inspect,
+      logger,
+      taskTypes,
+      builtinTaskTypes,
+      statsIntervalMs,
+      ...settings
+    } = parsed;
+    if (settings.requestsPerMinute === undefined && rateLimit !== undefined) {
+      settings.requestsPerMinute = rateLimit;
+    }
+    const client: AIClient =
+      aiClient ??
+      new OpenAICompatibleClient({
+        ...(apiKey === undefined ? {} : { apiKey }),
+        ...(baseURL === undefined ? {} : { baseURL }),
+        ...(timeout === undefined ? {} : { timeout }),
+        ...(organization === undefined ? {} : { organization }),
+        ...(defaultHeaders === undefined ? {} : { defaultHeaders }),
+        model: settings.model,
+        embeddingModel: settings.embeddingModel,
+      });
+    this.clock = clock ?? systemClock;
+    this.logger = logger ?? {};
+    const { apiKey: _secret, ...shown } = parsed;
+    this.options = Object.freeze(shown);
+    const types: AnyTaskTypeDefinition[] = [
+      ...(builtinTaskTypes ? BUILTIN_TASK_TYPES : []),
+      ...taskTypes,
+    ];
+    this.engine = new Engine(settings, {
+      client,
+      clock: this.clock,
+      ...(random === undefined ? {} : { random }),
+      ...(store === undefined ? {} : { store }),
+      ...(inspect === undefined ? {} : { inspect }),
+      taskTypes: types,
+      onFinished: (record) => this.finished(record),
+    });
+    this.keepAlive = new KeepAlive(this.clock === systemClock);
+    this.events$ = this.engine.events$.asObservable();
+    this.collector.attach(this.engine.events$);
+    this.engine.events$.subscribe((event) => this.observe(event));
+
+    const scheduler: SchedulerLike = clockScheduler(this.clock);
+    this.stats$ = merge(this.engine.events$, this.statsTick).pipe(
+      throttleTime(statsIntervalMs, scheduler, { leading: true, trailing: true }),
+      concatMap(() => from(this.getStatistics())),
+      share(),
+    );
+    this.costController = {
+      resetTotalCost: () => this.engine.resetTotalCost(),
+      getCosts: () => {
+        const { total, daily, hourly } = buildStatistics(
+          this.engine,
+          this.collector,
+          zeroStatusCounts(),
+        ).cost;
+        return { total, daily, hourly };
+      },
+      estimateCost: (task) => this.estimateCost(task),
+    };
+  }
+
+  // ─── lifecycle ──────────────────────────────────────────────────────────────────────────────
+
+  /** Starts admitting tasks (tasks submitted before wait in line). */
+  async start(): Promise<void> {
+    this.engine.start();
+    this.logger.info?.('ai-task-queue started', {
+      maxConcurrent: this.engine.currentSettings.maxConcurrent,
+    });
+    this.statsTick.next();
+  }
+
+  /**
+   * Stops admitting. Running calls finish (or, with `force`, are aborted and end `cancelled`);
+   * waiting tasks stay in the store as they are. Resolves when no call is running.
+   */
+  async stop(options: { force?: boolean } = {}): Promise<void> {
+    const { force } = parseOrThrow(StopSchema, options, 'options');
+    await this.engine.stop(force === undefined ? {} : { force });
+    this.keepAlive.release();
+    this.logger.info?.('ai-task-queue stopped', { force: force === true });
+    this.statsTick.next();
+  }
+
+  /** Holds every waiting task; running calls finish. */
+  pause(): void {
+    this.engine.pause();
+  }
+
+  resume(): void {
+    this.engine.resume();
+  }
+
+  isPaused(): boolean {
+    return this.engine.isPaused;
+  }
+
+  /** Started and not stopped. */
+  isRunning(): boolean {
+    return this.engine.isRunning;
+  }
+
+  /** Resolves when nothing is waiting or running (paused tasks excepted). */
+  onIdle(): Promise<void> {
+    return this.engine.onIdle();
+  }
+
+  /** Resolves as soon as fewer than `size` tasks wait (p-queue's `onSizeLessThan`). */
+  onSizeLessThan(size: number): Promise<void> {
+    const below = parseOrThrow(SizeSchema, size, 'size');
+    if (this.engine.waitingCount < below) return Promise.resolve();
+    return new Promise((resolve) => this.sizeWaiters.push({ below, resolve }));
+  }
+
+  // ─── task types ─────────────────────────────────────────────────────────────────────────────
+
+  /** Adds a task type (or replaces one of the same name). */
+  registerTaskType(definition: AnyTaskTypeDefinition): void {
+    this.engine.registerTaskType(definition);
+  }
+
+  /** The registered task types' names. */
+  get taskTypes(): string[] {
+    return this.engine.taskTypeNames;
+  }
+
+  // ─── submit ─────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Validates and enqueues a task; resolves with its id.
+   * @throws ValidationError a field is wrong (unknown task type, data not matching its schema…)
+   * @throws QueueFullError `maxQueueSize` tasks wait already
+   * @throws BudgetExceededError its worst case does not fit the remaining total budget
+   * @throws QueueStoppedError after `stop()`
+   */
+  async submitTask(task: SubmitTaskInput): Promise<string> {
+    const parsed = parseOrThrow(SubmitTaskSchema, task, 'task', { pathPrefix: '' });
+    parsed.signal?.throwIfAborted();
+    const [id] = await this.enqueue([this.toEngineInput(parsed)], [parsed.config]);
+    const taskId = id as string;
+    parsed.signal?.addEventListener('abort', () => void this.cancelTask(taskId), { once: true });
+    return taskId;
+  }
+
+  /**
+   * Validates every task first and enqueues all of them or none (the seed's `submit_batch`).
+   * `priority` applies to tasks that do not set their own.
+   */
+  async submitBatch(
+    tasks: readonly BatchTaskInput[],
+    options: { priority?: Priority } = {},
+  ): Promise<string[]> {
+    const parsed = parseOrThrow(SubmitBatchSchema, tasks, 'tasks');
+    const { priority } = parseOrThrow(BatchOptionsSchema, options, 'options');
+    const inputs = parsed.map((t) =>
+      this.toEngineInput({ ...t, priority: t.priority ?? priority }),
+    );
+    return this.enqueue(
+      inputs,
+      parsed.map((t) => t.config),
+    );
+  }
+
+  /** What a task would reserve and could cost, without submitting it. */
+  estimateCost(task: SubmitTaskInput): CostEstimate {
+    const parsed = parseOrThrow(SubmitTaskSchema, task, 'task', { pathPrefix: '' });
+    return this.engine.estimateCost(this.toEngineInput(parsed));
+  }
+
+  private toEngineInput(task: z.output<typeof BatchItemSchema>): SubmitInput {
+    const { onComplete: _c, onError: _e, onProgress: _p, ...config } = task.config ?? {};
+    return {
+      taskType: task.taskType,
+      data: task.data,
+      priority: task.priority as Priority | undefined,
+      config: task.config === undefined ? undefined : config,
+      metadata: task.metadata,
+      id: task.id,
+    };
+  }
+
+  private async enqueue(
+    inputs: readonly SubmitInput[],
+    configs: ReadonlyArray<z.output<typeof ManagerTaskConfigSchema> | undefined>,
+  ): Promise<string[]> {
+    const ids = await this.engine.submitMany(inputs);
+    ids.forEach((id, i) => {
+      const config = configs[i];
+      if (config?.onComplete || config?.onError || config?.onProgress) {
+        this.callbacks.set(id, {
+          onComplete: config.onComplete,
+          onError: config.onError,
+          onProgress: config.onProgress,
+        });
+      }
+    });
+    this.keepAlive.hold();
+    return ids;
+  }
+
+  // ─── reads ──────────────────────────────────────────────────────────────────────────────────
+
+  /** The task's status, metrics and history; `null` when unknown (or removed by retention). */
+  async getTaskStatus(taskId: string): Promise<TaskInfo | null> {
+    const id = parseOrThrow(TaskIdSchema, taskId, 'taskId');
+    const record = await this.engine.getTask(id);
+    return record === undefined ? null : toTaskInfo(this.engine, record);
+  }
+
+  /** The result of a completed task; `null` when it is unknown or not completed. */
+  async getTaskResult(taskId: string): Promise<unknown> {
+    const id = parseOrThrow(TaskIdSchema, taskId, 'taskId');
+    const record = await this.engine.getTask(id);
+    return record?.status === 'completed' ? (record.result ?? null) : null;
+  }
+
+  /** Tasks in submission order, filtered, one page at a time. */
+  async getTasks(query: GetTasksQuery = {}): Promise<TaskInfoPage> {
+    const parsed = parseOrThrow(TaskQuerySchema, query, 'query');
+    const page = await this.engine.store.list(parsed as Parameters<Engine['store']['list']>[0]);
+    return {
+      items: page.items.map((r) => toTaskInfo(this.engine, r)),
+      nextCursor: page.nextCursor,
+    };
+  }
+
+  /**
+   * Resolves with the task's result; rejects with its error (failed), `TaskCancelledError`,
+   * `TaskNotFoundError`, or `WaitTimeoutError` after `timeout` seconds (the task goes on).
+   */
+  async waitForTask(
+    taskId: string,
+    options: { timeout?: number; signal?: AbortSignal } = {},
+  ): Promise<unknown> {
+    const id = parseOrThrow(TaskIdSchema, taskId, 'taskId');
+    const { timeout, signal } = parseOrThrow(WaitOptionsSchema, options, 'options');
+    if (timeout === undefined && signal === undefined) return this.engine.waitFor(id);
+    const controller = new AbortController();
+    const timer =
+      timeout === undefined
+        ? undefined
+        : this.clock.setTimeout(
+            () => controller.abort(new WaitTimeoutError(id, timeout)),
+            timeout * 1000,
+          );
+    const onAbort = () => controller.abort(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await this.engine.waitFor(id, { signal: controller.signal });
+    } finally {
+      if (timer !== undefined) this.clock.clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Cancels a waiting or running task (a running call is aborted). False when unknown or finished. */
+  async cancelTask(taskId: string): Promise<boolean> {
+    const id = parseOrThrow(TaskIdSchema, taskId, 'taskId');
+    return this.engine.cancel(id);
+  }
+
+  /** Cancels each task; `{ [id]: cancelled? }`. */
+  async cancelBatch(taskIds: readonly string[]): Promise<Record<string, boolean>> {
+    const ids = parseOrThrow(TaskIdsSchema, taskIds, 'taskIds');
+    const records = await Promise.all(ids.map((id) => this.engine.getTask(id)));
+    // Waiting tasks first: a slot freed by a cancelled running call never goes to a task of
+    // the same batch.
+    const order = ids
+      .map((id, i) => ({ id, running: records[i]?.status === 'running' }))
+      .sort((a, b) => Number(a.running) - Number(b.running));
+    const out: Record<string, boolean> = {};
+    for (const id of ids) out[id] = false;
+    for (const { id } of order) out[id] = await this.engine.cancel(id);
+    return out;
+  }
+
+  /** Holds one waiting task (queued or retrying) out of line. False when it is not waiting. */
+  pauseTask(taskId: string): boolean {
+    return this.engine.pauseTask(parseOrThrow(TaskIdSchema, taskId, 'taskId'));
+  }
+
+  /** Puts a paused task back in line, in its old place. False when it is not paused. */
+  resumeTask(taskId: string): boolean {
+    return this.engine.resumeTask(parseOrThrow(TaskIdSchema, taskId, 'taskId'));
+  }
+
+  /** Every figure of the queue: the seed's sections in camelCase (see `Statistics`). */
+  async getStatistics(): Promise<Statistics> {
+    const byStatus = await this.engine.store.countByStatus();
+    return buildStatistics(this.engine, this.collector, byStatus);
+  }
+
+  /** The waiting line's size and shape. */
+  async getQueueStatus(): Promise<QueueStatus> {
+    const totalSize = this.engine.waitingCount;
+    const maxSize = this.engine.currentSettings.maxQueueSize;
+    return {
+      totalSize,
+      maxSize,
+      isFull: totalSize >= maxSize,
+      isEmpty: totalSize === 0,
+      byPriority: this.engine.waitingByPriority(),
+      running: this.engine.runningCount,
+    };
+  }
+
+  // ─── settings and maintenance ───────────────────────────────────────────────────────────────
+
+  /**
+   * Changes limits and budgets while running (`maxConcurrent`, `maxQueueSize`, `requestsPerMinute`,
+   * `requestsPerHour`, `tokensPerMinute`, `windows`, `modelLimits`, `budgetLimit`, `dailyLimit`,
+   * `hourlyLimit`). Lowering one never interrupts a running call.
+   */
+  adjustSettings(changes: AdjustableSettings): void {
+    this.engine.adjustSettings(changes);
+    this.logger.info?.('settings changed', { changed: Object.keys(changes) });
+  }
+
+  /** Removes finished tasks that ended more than `olderThanHours` ago; resolves with how many. */
+  async cleanupOldTasks(options: { olderThanHours: number }): Promise<number> {
+    const { olderThanHours } = parseOrThrow(CleanupSchema, options, 'options');
+    return this.engine.cleanupFinished(this.clock.now() - olderThanHours * HOUR_MS);
+  }
+
+  /** Listens to one event type; returns the function that stops listening. */
+  on<K extends EngineEventType>(type: K, listener: EventListener<K>): () => void {
+    const subscription = this.engine.events$.subscribe((event) => {
+      if (event.type === type) listener(event as EventOf<K>);
+    });
+    return () => subscription.unsubscribe();
+  }
+
+  /** The root actor (the supervisor): inspect it, or read its children by `systemId`. */
+  get supervisor(): Actor<typeof supervisorMachine> {
+    return this.engine.supervisor;
+  }
+
+  // ─── internals ──────────────────────────────────────────────────────────────────────────────
+
+  private observe(event: EngineEvent): void {
+    switch (event.type) {
+      case 'task.progress':
+        this.call(event.taskId, 'onProgress', (cb) =>
+          (cb as ProgressCallback)(event.progress, event.current, event.total),
+        );
+        break;
+      case 'store.error':
+        this.logger.warn?.('store write failed', { taskId: event.taskId, error: event.error });
+        break;
+      default:
+        break;
+    }
+    if (this.sizeWaiters.length > 0) this.releaseSizeWaiters();
+    if (this.engine.waitingCount === 0 && this.engine.runningCount === 0) {
+      this.keepAlive.release();
+    }
+  }
+
+  private releaseSizeWaiters(): void {
+    const size = this.engine.waitingCount;
+    for (let i = this.sizeWaiters.length - 1; i >= 0; i--) {
+      const waiter = this.sizeWaiters[i] as { below: number; resolve: () => void };
+      if (size < waiter.below) {
+        this.sizeWaiters.splice(i, 1);
+        waiter.resolve();
+      }
+    }
+  }
+
+  /** The engine's synchronous hook: the task is terminal and still in the store. */
+  private finished(record: TaskRecord): void {
+    const callbacks = this.callbacks.get(record.id);
+    if (callbacks === undefined) return;
+    this.callbacks.delete(record.id);
+    const hook = record.status === 'completed' ? callbacks.onComplete : callbacks.onError;
+    if (hook === undefined) return;
+    const info = toTaskInfo(this.engine, record);
+    this.invoke(record.id, record.status === 'completed' ? 'onComplete' : 'onError', () =>
+      hook(info),
+    );
+  }
+
+  private call(
+    id: string,
+    name: keyof Callbacks,
+    fn: (cb: NonNullable<Callbacks[keyof Callbacks]>) => unknown,
+  ): void {
+    const cb = this.callbacks.get(id)?.[name];
+    if (cb !== undefined) this.invoke(id, name, () => fn(cb));
+  }
+
+  /** Runs a user callback; what it throws (or rejects with) is logged, never thrown into the queue. */
+  private invoke(id: string, name: string, fn: () => unknown): void {
+    const report = (error: unknown) =>
+      this.logger.error?.(`${name} callback of task '${id}' failed`, {
+        taskId: id,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    try {
+      const out = fn();
+      if (out instanceof Promise) out.catch(report);
+    } catch (error) {
+      report(error);
+    }
+  }
+}
+
+/** Creates a manager and starts it (the seed's `create_ai_task_manager`). */
+export async function createAITaskManager(
+  options: AITaskManagerOptions = {},
+): Promise<AITaskManager> {
+  const manager = new AITaskManager(options);
+  await manager.start();
+  return manager;
+}

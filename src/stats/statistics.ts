@@ -1,0 +1,124 @@
+import type { TaskStatus } from '../../machines/task-status.js';
+import type { BudgetAmounts, BudgetRemaining } from '../limits/budget.js';
+import { microsToDollars } from '../limits/prices.js';
+import type { WindowUsage } from '../limits/rate-limiter.js';
+import type { Engine } from '../runtime/engine.js';
+import type { StatsCollector } from './collector.js';
+import type { BudgetStatistics, Gauge, Statistics, WindowStatistics } from './types.js';
+
+const MINUTE_MS = 60_000;
+const HOUR_MS = 3_600_000;
+
+function budget(
+  spent: number,
+  limitDollars: number | undefined,
+  remaining: number | undefined,
+): BudgetStatistics {
+  const cost = microsToDollars(spent);
+  if (limitDollars === undefined) return { cost, limit: null, remaining: null, percentage: null };
+  return {
+    cost,
+    limit: limitDollars,
+    remaining: microsToDollars(Math.max(0, remaining ?? 0)),
+    percentage: Math.min(100, (cost / limitDollars) * 100),
+  };
+}
+
+function windowStatistics(usage: WindowUsage): WindowStatistics {
+  return {
+    model: usage.model ?? null,
+    windowMs: usage.window.windowMs,
+    requests: { current: usage.requests, limit: usage.window.requests ?? null },
+    tokens: { current: usage.tokens, limit: usage.window.tokens ?? null },
+  };
+}
+
+/** The global window of `windowMs` with a limit on `kind`, as a gauge; else what was counted. */
+function gauge(
+  windows: readonly WindowStatistics[],
+  windowMs: number,
+  kind: 'requests' | 'tokens',
+  counted: number,
+): Gauge {
+  const configured = windows.find(
+    (w) => w.model === null && w.windowMs === windowMs && w[kind].limit !== null,
+  );
+  return configured ? configured[kind] : { current: counted, limit: null };
+}
+
+/**
+ * The statistics at this instant, from the engine's live state (line, slots, windows, ledger),
+ * the store's counts and what the collector learnt from the event stream.
+ */
+export function buildStatistics(
+  engine: Engine,
+  collector: StatsCollector,
+  byStatus: Record<TaskStatus, number>,
+): Statistics {
+  const now = engine.clock.now();
+  const settings = engine.currentSettings;
+  const head = engine.headWait();
+  const { max, used } = engine.concurrency;
+  const windows = engine.rateLimiter.usage(now).map(windowStatistics);
+  const ledger = engine.budget.ledger;
+  const spent: BudgetAmounts = ledger.spent(now);
+  const remaining: BudgetRemaining = ledger.remaining(now);
+  const succeeded = collector.totalSucceeded;
+  const failed = collector.totalFailed;
+  const ended = succeeded + failed;
+  const total = Object.values(byStatus).reduce((a, b) => a + b, 0);
+  return {
+    at: new Date(now),
+    status: {
+      running: engine.isRunning,
+      paused: engine.isPaused,
+      stopping: engine.isStopping,
+      uptimeSeconds: engine.uptimeMs / 1000,
+    },
+    queue: {
+      size: engine.waitingCount,
+      maxSize: settings.maxQueueSize,
+      byPriority: engine.waitingByPriority(),
+      waitingFor: head?.waitingFor ?? null,
+      waitingUntil: head?.until === undefined ? null : new Date(head.until),
+    },
+    concurrency: { runningTasks: engine.runningCount, maxConcurrent: max, available: max - used },
+    rateLimit: {
+      requestsPerMinute: gauge(
+        windows,
+        MINUTE_MS,
+        'requests',
+        collector.requestsPerMinute.sum(now),
+      ),
+      requestsPerHour: gauge(windows, HOUR_MS, 'requests', collector.requestsPerHour.sum(now)),
+      tokensPerMinute: gauge(windows, MINUTE_MS, 'tokens', collector.tokensPerMinute.sum(now)),
+      windows,
+    },
+    cost: {
+      total: budget(spent.total, settings.budgetLimit, remaining.total),
+      daily: budget(spent.daily, settings.dailyLimit, remaining.daily),
+      hourly: budget(spent.hourly, settings.hourlyLimit, remaining.hourly),
+      held: microsToDollars(ledger.held()),
+    },
+    tasks: { total, byStatus, byType: { ...collector.byType } },
+    performance: {
+      totalProcessed: collector.totalProcessed,
+      totalSucceeded: succeeded,
+      totalFailed: failed,
+      totalCancelled: collector.totalCancelled,
+      totalRetries: collector.totalRetries,
+      successRate: ended === 0 ? 100 : (succeeded / ended) * 100,
+      averageQueueTime: collector.queueTimes.average,
+      p95QueueTime: collector.queueTimes.percentile(95),
+      averageExecutionTime: collector.executionTimes.average,
+      p95ExecutionTime: collector.executionTimes.percentile(95),
+      throughputPerMinute: collector.finishedPerMinute.sum(now),
+    },
+    tokens: {
+      prompt: collector.promptTokens,
+      completion: collector.completionTokens,
+      total: collector.promptTokens + collector.completionTokens,
+      estimatedAttempts: collector.estimatedAttempts,
+    },
+  };
+}

@@ -1,0 +1,110 @@
+import type { Priority, TaskStatus } from '../../machines/task-status.js';
+
+/** Why the first waiting task is not running. */
+export type WaitReason = 'concurrency' | 'rateLimit' | 'budget' | 'paused';
+
+/**
+ * Why one task is not running: the reasons of the head of the line, or `turn` (tasks ahead of
+ * it), `retryDelay` (its backoff has not passed), `children` (a composite task waiting for its
+ * child tasks), `stopped` (the queue no longer admits).
+ */
+export type TaskWaitReason = WaitReason | 'turn' | 'retryDelay' | 'children' | 'stopped';
+
+/** A count against its limit; `limit` is `null` where no limit is set. */
+export interface Gauge {
+  current: number;
+  limit: number | null;
+}
+
+/** One rate-limit window and what it holds now. */
+export interface WindowStatistics {
+  /** `null` for the global windows, else the model the window applies to. */
+  model: string | null;
+  windowMs: number;
+  requests: Gauge;
+  tokens: Gauge;
+}
+
+/** Money in one budget period, US dollars. `limit`, `remaining` and `percentage` are `null` without a limit. */
+export interface BudgetStatistics {
+  cost: number;
+  limit: number | null;
+  remaining: number | null;
+  /** 0–100. */
+  percentage: number | null;
+}
+
+/**
+ * The seed's `get_statistics()` sections in camelCase, plus what a dashboard needs. Durations in
+ * seconds, money in US dollars, percentages 0–100, timestamps as `Date`.
+ */
+export interface Statistics {
+  /** When these figures were taken (the injected clock). */
+  at: Date;
+  status: {
+    running: boolean;
+    paused: boolean;
+    /** `stop()` was called and running calls are finishing. */
+    stopping: boolean;
+    uptimeSeconds: number;
+  };
+  queue: {
+    /** Waiting tasks: queued, paused and retrying. */
+    size: number;
+    maxSize: number;
+    byPriority: Record<Priority, number>;
+    /** Why the first waiting task is not running (`null` when nothing waits or it is about to start). */
+    waitingFor: WaitReason | null;
+    /** When that may change, if known. */
+    waitingUntil: Date | null;
+  };
+  concurrency: {
+    runningTasks: number;
+    maxConcurrent: number;
+    available: number;
+  };
+  rateLimit: {
+    /** Requests in the last minute against `requestsPerMinute`. */
+    requestsPerMinute: Gauge;
+    requestsPerHour: Gauge;
+    tokensPerMinute: Gauge;
+    /** Every configured window (shorthands included), global and per model. */
+    windows: WindowStatistics[];
+  };
+  cost: {
+    total: BudgetStatistics;
+    daily: BudgetStatistics;
+    hourly: BudgetStatistics;
+    /** Worst-case amounts held for running calls. */
+    held: number;
+  };
+  tasks: {
+    /** Tasks in the store (finished ones until retention or `cleanupOldTasks` removes them). */
+    total: number;
+    byStatus: Record<TaskStatus, number>;
+    byType: Record<string, number>;
+  };
+  performance: {
+    /** Tasks that reached a terminal state since start. */
+    totalProcessed: number;
+    totalSucceeded: number;
+    totalFailed: number;
+    totalCancelled: number;
+    totalRetries: number;
+    /** Succeeded ÷ (succeeded + failed) × 100; 100 before anything finished. */
+    successRate: number;
+    averageQueueTime: number;
+    p95QueueTime: number;
+    averageExecutionTime: number;
+    p95ExecutionTime: number;
+    /** Finished tasks per minute over the last minute. */
+    throughputPerMinute: number;
+  };
+  tokens: {
+    prompt: number;
+    completion: number;
+    total: number;
+    /** Attempts with a call whose usage the server did not report (the tokenizer counted it). */
+    estimatedAttempts: number;
+  };
+}
