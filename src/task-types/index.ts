@@ -1,0 +1,50 @@
+/** Task types: the interface, the five built-in types, and the structured-output helpers. */
+
+export * from './builtin/index.js';
+export {
+  cosineWithNorm,
+  countEmbeddingTokens,
+  DEFAULT_EMBEDDING_BATCH_SIZE,
+  DEFAULT_EMBEDDING_BATCH_TOKENS,
+  type EmbeddedTexts,
+  type EmbeddingBatchOptions,
+  embedAll,
+  estimateEmbedding,
+  planBatches,
+  resolveEmbeddingTaskOptions,
+} from './embeddings.js';
+export {
+  type AnswerSchema,
+  answerSchema,
+  chatStructured,
+  defaultStructuredOutputMemory,
+  defineStructuredTaskType,
+  estimateStructured,
+  isSchemaRejection,
+  messagesFor,
+  parseAnswer,
+  type RequestForm,
+  type ResolvedStructuredOutputs,
+  requestFormFor,
+  resolveStructuredOutputs,
+  responseFormatFor,
+  type StructuredAnswer,
+  type StructuredCall,
+  StructuredOutputMemory,
+  type StructuredOutputMode,
+  StructuredOutputModeSchema,
+  type StructuredOutputOptions,
+  type StructuredTaskTypeSpec,
+  schemaInstructions,
+} from './structured.js';
+export type {
+  AnyTaskTypeDefinition,
+  ChatCall,
+  ChildOutcome,
+  ChildTaskSpec,
+  EmbedCall,
+  TaskContext,
+  TaskEnvironment,
+  TaskEstimate,
+  TaskTypeDefinition,
+} from './types.js';
