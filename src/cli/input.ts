@@ -294,23 +294,17 @@ export interface CliTask {
   metadata: Record<string, unknown>;
 }
 
-/** The `REPOSITORY_ANALYSIS` task of one repository; its metadata says where it came from. */
+/**
+ * The `REPOSITORY_ANALYSIS` task of one repository: every field but `readme` goes to `repo_info`,
+ * the readme to `readme_content`; its metadata says where it came from.
+ */
 export function repositoryTask(item: InputItem<Repository>, priority?: Priority): CliTask {
-  const repo = item.value;
+  const { readme, ...repoInfo } = item.value;
   return {
     taskType: 'REPOSITORY_ANALYSIS',
-    data: {
-      repo_info: {
-        name: repo.name,
-        description: repo.description ?? '',
-        language: repo.language ?? '',
-        stargazers_count: repo.stargazers_count ?? 0,
-        topics: repo.topics ?? [],
-      },
-      readme_content: repo.readme ?? '',
-    },
+    data: { repo_info: repoInfo, readme_content: readme ?? '' },
     ...(priority === undefined ? {} : { priority }),
-    metadata: { name: repo.name, line: item.line, index: item.index },
+    metadata: { name: repoInfo.name, line: item.line, index: item.index },
   };
 }
 

@@ -157,21 +157,15 @@ describe('readRepositories', () => {
   });
 
   it('turns a repository into a REPOSITORY_ANALYSIS task', () => {
-    const item: InputItem<{ name: string; readme: string }> = {
-      value: { name: 'flask', readme: 'Flask is small.' },
+    const item: InputItem<{ name: string; language: string; readme: string }> = {
+      value: { name: 'flask', language: 'Python', readme: 'Flask is small.' },
       line: 7,
       index: 3,
     };
     expect(repositoryTask(item, 'HIGH')).toEqual({
       taskType: 'REPOSITORY_ANALYSIS',
       data: {
-        repo_info: {
-          name: 'flask',
-          description: '',
-          language: '',
-          stargazers_count: 0,
-          topics: [],
-        },
+        repo_info: { name: 'flask', language: 'Python' },
         readme_content: 'Flask is small.',
       },
       priority: 'HIGH',

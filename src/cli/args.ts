@@ -1,0 +1,482 @@
+/**
+ * The command line of `aitq`: `node:util` `parseArgs` (strict: an unknown option is an error),
+ * flags mapped to `ManagerOptionsSchema` keys, an optional `aitq.config.json` underneath the
+ * flags, and every value validated by the library's own zod schemas. A bad value is one line that
+ * names the flag (or the config file's key) and the value received.
+ */
+
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, extname, join } from 'node:path';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import type { Priority } from '../../machines/task-status.js';
+import { PrioritySchema } from '../config/engine-options.js';
+import {
+  type AITaskManagerOptions,
+  ManagerOptionsSchema,
+  type ResolvedManagerOptions,
+} from '../config/manager-options.js';
+import { describeValue } from '../config/validate.js';
+import type { ValidationIssue } from '../errors.js';
+import { ValidationError } from '../errors.js';
+import {
+  type ResolvedSimulatorOptions,
+  resolveSimulatorOptions,
+  type SimulatorOptions,
+} from '../providers/simulator/options.js';
+import { CliUsageError } from './errors.js';
+
+/** The config file read when `--config` is not given and it exists in the working directory. */
+export const DEFAULT_CONFIG_FILE = 'aitq.config.json';
+
+export const PROGRESS_MODES = ['auto', 'tty', 'plain', 'none'] as const;
+export type ProgressMode = (typeof PROGRESS_MODES)[number];
+
+/** Flags of `analyze` and `run` that set a `ManagerOptionsSchema` key (dotted for nested keys). */
+export const MANAGER_FLAGS = {
+  concurrency: ['maxConcurrent'],
+  rpm: ['requestsPerMinute'],
+  rph: ['requestsPerHour'],
+  tpm: ['tokensPerMinute'],
+  budget: ['budgetLimit'],
+  'daily-budget': ['dailyLimit'],
+  'hourly-budget': ['hourlyLimit'],
+  model: ['model'],
+  'base-url': ['baseURL'],
+  'max-retries': ['taskDefaults.maxRetries'],
+  timeout: ['timeout', 'taskDefaults.timeout'],
+} as const satisfies Record<string, readonly string[]>;
+
+/** Flags of `simulate` that set a `SimulatorOptionsSchema` key. */
+export const SIMULATOR_FLAGS = {
+  port: 'port',
+  'sim-rpm': 'limits.requests',
+  'sim-tpm': 'limits.tokens',
+  'sim-window': 'limits.windowMs',
+  latency: 'latency',
+  'per-token-ms': 'perOutputTokenMs',
+  'error-rate': 'faults.error500',
+  'fault-503': 'faults.error503',
+  'fault-429': 'faults.error429',
+  'fault-timeout': 'faults.timeout',
+  'fault-malformed': 'faults.malformed',
+  'fault-no-usage': 'faults.noUsage',
+  seed: 'seed',
+} as const;
+
+const NUMERIC_MANAGER_FLAGS = new Set([
+  'concurrency',
+  'rpm',
+  'rph',
+  'tpm',
+  'budget',
+  'daily-budget',
+  'hourly-budget',
+  'max-retries',
+  'timeout',
+]);
+
+const JOB_ONLY = [
+  ...Object.keys(MANAGER_FLAGS),
+  'simulator',
+  'priority',
+  'json',
+  'progress',
+  'quiet',
+  'out',
+  'dry-run',
+  'config',
+];
+const SIMULATE_ONLY = [...Object.keys(SIMULATOR_FLAGS), 'host'];
+
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+  'api-key': { type: 'string' },
+  ...Object.fromEntries(Object.keys(MANAGER_FLAGS).map((f) => [f, { type: 'string' }])),
+  simulator: { type: 'boolean' },
+  priority: { type: 'string' },
+  json: { type: 'boolean' },
+  progress: { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
+  out: { type: 'string', short: 'o' },
+  'dry-run': { type: 'boolean' },
+  config: { type: 'string', short: 'c' },
+  host: { type: 'string' },
+  ...Object.fromEntries(Object.keys(SIMULATOR_FLAGS).map((f) => [f, { type: 'string' }])),
+} as const satisfies NonNullable<ParseArgsConfig['options']>;
+
+type Values = Partial<Record<keyof typeof OPTIONS, string | boolean>>;
+
+/** What `analyze` and `run` were asked to do. */
+export interface JobArgs {
+  command: 'analyze' | 'run';
+  file: string;
+  /** What the manager gets (validated), before `baseURL` / `apiKey` of an in-process simulator. */
+  manager: AITaskManagerOptions;
+  /** The same with every default applied. */
+  settings: ResolvedManagerOptions;
+  /** Run against the built-in simulator in this process: forced, or neither a URL nor a key. */
+  simulator: 'forced' | 'no-key' | false;
+  /** The config file that was read, if any. */
+  configFile: string | undefined;
+  /** Priority of tasks that set none. */
+  priority: Priority | undefined;
+  json: boolean;
+  progress: ProgressMode;
+  quiet: boolean;
+  /** Where results go (JSONL). */
+  out: string;
+  dryRun: boolean;
+}
+
+/** What `aitq` was asked to do. */
+export type CliArgs =
+  | { command: 'help' }
+  | { command: 'version' }
+  | { command: 'simulate'; host: string; simulator: ResolvedSimulatorOptions }
+  | JobArgs;
+
+/** `<dir>/<name>.results.jsonl` next to the input file. */
+export function defaultOutFile(input: string): string {
+  const ext = extname(input);
+  const stem = ext === '.json' || ext === '.jsonl' ? basename(input, ext) : basename(input);
+  return join(dirname(input), `${stem}.results.jsonl`);
+}
+
+function usage(message: string): CliUsageError {
+  return new CliUsageError(message);
+}
+
+/** The first problem, as one line naming the flag (or key) and the value received. */
+function issueLine(issues: readonly ValidationIssue[], labelOf: (path: string) => string): string {
+  const issue = issues[0];
+  if (issue === undefined) return 'invalid options';
+  const { received } = issue;
+  const shown =
+    received === '[redacted]'
+      ? ' (received [redacted])'
+      : received !== null && typeof received === 'object'
+        ? ''
+        : ` (received ${describeValue(received)})`;
+  return `${labelOf(issue.path)}: ${issue.message}${shown}`;
+}
+
+function numberOf(flag: string, text: string): number {
+  const value = text.trim() === '' ? Number.NaN : Number(text);
+  if (!Number.isFinite(value)) {
+    throw usage(`--${flag}: expected a number (received ${describeValue(text)})`);
+  }
+  return value;
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    const next = node[key];
+    const child =
+      next !== null && typeof next === 'object' && !Array.isArray(next)
+        ? { ...(next as Record<string, unknown>) }
+        : {};
+    node[key] = child;
+    node = child;
+  }
+  node[keys[keys.length - 1] as string] = value;
+}
+
+function readConfigFile(path: string, label: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw usage(`${label}: ${code === 'ENOENT' ? 'no such file' : `cannot read it (${code})`}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    const message = (error as Error).message.replace(/\s+/g, ' ');
+    throw usage(`${label}: bad JSON: ${message}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw usage(`${label}: expected a JSON object of manager options`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** `fixed:50`, `uniform:20-80`, `lognormal:100` or `lognormal:100,0.8` (or a bare number: fixed). */
+export function parseLatency(text: string): unknown {
+  const bad = () =>
+    usage(
+      `--latency: expected fixed:MS, uniform:MIN-MAX or lognormal:MEDIAN[,SIGMA] (received ${describeValue(text)})`,
+    );
+  const [kind, spec] = text.includes(':') ? text.split(':', 2) : ['fixed', text];
+  const numbers = (spec ?? '').split(kind === 'uniform' ? '-' : ',').map((part) => {
+    const value = part.trim() === '' ? Number.NaN : Number(part);
+    if (!Number.isFinite(value)) throw bad();
+    return value;
+  });
+  const [a, b] = numbers;
+  if (kind === 'fixed' && numbers.length === 1) return { kind, ms: a };
+  if (kind === 'uniform' && numbers.length === 2) return { kind, minMs: a, maxMs: b };
+  if (kind === 'lognormal' && numbers.length <= 2) {
+    return b === undefined ? { kind, medianMs: a } : { kind, medianMs: a, sigma: b };
+  }
+  throw bad();
+}
+
+function simulateArgs(values: Values): CliArgs {
+  const options: Record<string, unknown> = {};
+  for (const [flag, key] of Object.entries(SIMULATOR_FLAGS)) {
+    const text = values[flag as keyof Values];
+    if (typeof text !== 'string') continue;
+    setPath(options, key, flag === 'latency' ? parseLatency(text) : numberOf(flag, text));
+  }
+  if (typeof values['api-key'] === 'string') options.apiKey = values['api-key'];
+  const host = typeof values.host === 'string' ? values.host : '127.0.0.1';
+  if (host.trim() === '') throw usage('--host: expected a host name or address (received "")');
+  try {
+    return {
+      command: 'simulate',
+      host,
+      simulator: resolveSimulatorOptions(options as SimulatorOptions),
+    };
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    const flagOf = (path: string) => {
+      const entry = Object.entries(SIMULATOR_FLAGS).find(
+        ([, key]) => path === key || path.startsWith(`${key}.`),
+      );
+      if (path === 'apiKey') return '--api-key';
+      if (path === 'faults') return '--error-rate and --fault-*';
+      return entry === undefined ? path : `--${entry[0]}`;
+    };
+    throw usage(issueLine(error.issues, flagOf));
+  }
+}
+
+function jobArgs(
+  command: 'analyze' | 'run',
+  file: string,
+  values: Values,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): JobArgs {
+  const explicitConfig = typeof values.config === 'string' ? values.config : undefined;
+  const defaultConfig = join(cwd, DEFAULT_CONFIG_FILE);
+  const configFile =
+    explicitConfig ?? (existsSync(defaultConfig) ? DEFAULT_CONFIG_FILE : undefined);
+  const fromConfig =
+    configFile === undefined ? {} : readConfigFile(explicitConfig ?? defaultConfig, configFile);
+
+  const merged: Record<string, unknown> = { ...fromConfig };
+  /** Which flag set each key, to name it in errors. */
+  const flagOfKey = new Map<string, string>();
+  for (const [flag, keys] of Object.entries(MANAGER_FLAGS)) {
+    const text = values[flag as keyof Values];
+    if (typeof text !== 'string') continue;
+    const value = NUMERIC_MANAGER_FLAGS.has(flag) ? numberOf(flag, text) : text;
+    for (const key of keys) {
+      setPath(merged, key, value);
+      flagOfKey.set(key, `--${flag}`);
+    }
+  }
+  const flagKey = typeof values['api-key'] === 'string' ? values['api-key'] : undefined;
+  const envKey = env.OPENAI_API_KEY === '' ? undefined : env.OPENAI_API_KEY;
+  if (flagKey !== undefined) {
+    merged.apiKey = flagKey;
+    flagOfKey.set('apiKey', '--api-key');
+  } else if (merged.apiKey === undefined && envKey !== undefined) {
+    merged.apiKey = envKey;
+    flagOfKey.set('apiKey', 'OPENAI_API_KEY');
+  }
+
+  const parsed = ManagerOptionsSchema.safeParse(merged);
+  if (!parsed.success) {
+    const issues: ValidationIssue[] = parsed.error.issues.map((issue) => {
+      const path = issue.path.map(String).join('.');
+      let received: unknown = merged;
+      for (const key of issue.path) {
+        received =
+          received !== null && typeof received === 'object'
+            ? (received as Record<PropertyKey, unknown>)[key]
+            : undefined;
+      }
+      return {
+        path,
+        message: issue.message,
+        received: path === 'apiKey' ? '[redacted]' : received,
+      };
+    });
+    throw usage(
+      issueLine(issues, (path) => {
+        const flag = flagOfKey.get(path);
+        if (flag !== undefined) return flag;
+        return configFile === undefined ? path : `${configFile}: ${path === '' ? '(root)' : path}`;
+      }),
+    );
+  }
+
+  const priorityText = values.priority;
+  let priority: Priority | undefined;
+  if (typeof priorityText === 'string') {
+    const checked = PrioritySchema.safeParse(priorityText.toUpperCase());
+    if (!checked.success) {
+      throw usage(
+        `--priority: expected LOW, MEDIUM, HIGH or URGENT (received ${describeValue(priorityText)})`,
+      );
+    }
+    priority = checked.data as Priority;
+  }
+  const progress = values.progress ?? 'auto';
+  if (!PROGRESS_MODES.includes(progress as ProgressMode)) {
+    throw usage(
+      `--progress: expected auto, tty, plain or none (received ${describeValue(progress)})`,
+    );
+  }
+  const forced = values.simulator === true;
+  return {
+    command,
+    file,
+    manager: merged as AITaskManagerOptions,
+    settings: parsed.data,
+    simulator: forced
+      ? 'forced'
+      : merged.baseURL === undefined && merged.apiKey === undefined
+        ? 'no-key'
+        : false,
+    configFile,
+    priority,
+    json: values.json === true,
+    progress: progress as ProgressMode,
+    quiet: values.quiet === true,
+    out: typeof values.out === 'string' ? values.out : defaultOutFile(file),
+    dryRun: values['dry-run'] === true,
+  };
+}
+
+/** Lets a negative number follow an option (`--budget -1`), which `parseArgs` finds ambiguous. */
+function joinNegativeValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i] as string;
+    const next = argv[i + 1];
+    const name = token.startsWith('--') ? token.slice(2) : undefined;
+    const option = name === undefined ? undefined : OPTIONS[name as keyof typeof OPTIONS];
+    if (option?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${token}=${next}`);
+      i++;
+    } else out.push(token);
+  }
+  return out;
+}
+
+function parseTokens(argv: readonly string[]): { values: Values; positionals: string[] } {
+  try {
+    const { values, positionals } = parseArgs({
+      args: joinNegativeValues(argv),
+      options: OPTIONS,
+      strict: true,
+      allowPositionals: true,
+    });
+    return { values: values as Values, positionals };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const unknown = /Unknown option '([^']+)'/.exec(message)?.[1];
+    if (unknown !== undefined) throw usage(`unknown option '${unknown}' (see aitq --help)`);
+    const missing = /Option '(-\S+?)(?:, -\S+)?(?: <value>)?' argument missing/.exec(message)?.[1];
+    if (missing !== undefined) throw usage(`option '${missing}' needs a value`);
+    throw usage(message.split('\n')[0] ?? message);
+  }
+}
+
+/** Whether `argv` asks for `flags` before any `--`, even among options `parseArgs` would refuse. */
+function asks(argv: readonly string[], flags: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).some((token) => flags.includes(token));
+}
+
+/**
+ * Parses `argv` (without `node` and the script).
+ *
+ * @throws CliUsageError with the one line to print: an unknown option or command, a missing file
+ * argument, an option that does not apply to the command, a bad value (naming the flag or the
+ * config file's key, and the value received), a config file that cannot be read.
+ */
+export function parseCliArgs(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  cwd: string = process.cwd(),
+): CliArgs {
+  if (asks(argv, ['--help', '-h'])) return { command: 'help' };
+  if (asks(argv, ['--version', '-v'])) return { command: 'version' };
+  const { values, positionals } = parseTokens(argv);
+  const [command, ...rest] = positionals;
+  if (command === undefined)
+    throw usage('missing a command: analyze, run or simulate (see aitq --help)');
+  if (command !== 'analyze' && command !== 'run' && command !== 'simulate') {
+    throw usage(`unknown command '${command}' (expected analyze, run or simulate)`);
+  }
+  const given = Object.keys(values);
+  const foreign = given.find((f) =>
+    (command === 'simulate' ? JOB_ONLY : SIMULATE_ONLY).includes(f),
+  );
+  if (foreign !== undefined) throw usage(`option '--${foreign}' does not apply to '${command}'`);
+  if (command === 'simulate') {
+    if (rest.length > 0)
+      throw usage(`'simulate' takes no file (received ${describeValue(rest[0])})`);
+    return simulateArgs(values);
+  }
+  const [file, ...extra] = rest;
+  if (file === undefined) throw usage(`'${command}' needs an input file: aitq ${command} <file>`);
+  if (extra.length > 0)
+    throw usage(`'${command}' takes one file (received also ${describeValue(extra[0])})`);
+  return jobArgs(command, file, values, env, cwd);
+}
+
+/** `aitq --help`. */
+export const HELP = `aitq: run LLM tasks from a file under concurrency, rate limits and budgets
+
+Usage:
+  aitq analyze <file> [options]   one REPOSITORY_ANALYSIS task per repository (JSON array or JSONL)
+  aitq run <file> [options]       any task types, JSONL lines { taskType, data, priority?, metadata? }
+  aitq simulate [options]         the built-in OpenAI-compatible simulator on a port
+  aitq --help | --version
+
+Options of analyze and run:
+  --concurrency <n>      calls running at once (maxConcurrent)
+  --rpm <n>              requests per minute (requestsPerMinute)
+  --rph <n>              requests per hour (requestsPerHour)
+  --tpm <n>              tokens per minute (tokensPerMinute)
+  --budget <usd>         total budget in dollars (budgetLimit)
+  --daily-budget <usd>   per calendar day (dailyLimit)
+  --hourly-budget <usd>  per calendar hour (hourlyLimit)
+  --model <name>         chat model (model)
+  --base-url <url>       OpenAI-compatible API, e.g. http://127.0.0.1:11434/v1 (baseURL)
+  --api-key <key>        API key (apiKey); default OPENAI_API_KEY
+  --simulator            use the built-in simulator in this process, whatever the key
+  --priority <p>         LOW, MEDIUM, HIGH or URGENT for tasks that set none
+  --max-retries <n>      retries after the first attempt (taskDefaults.maxRetries)
+  --timeout <s>          seconds one attempt may take (timeout and taskDefaults.timeout)
+  --out <file>           results as JSONL (default <input>.results.jsonl next to the input)
+  --json                 print the summary as one JSON object
+  --progress <mode>      auto, tty, plain or none (default auto; progress goes to stderr)
+  --quiet                no progress and no notices: only the summary
+  --dry-run              estimate cost and time, send nothing
+  --config <file>        manager options as JSON (default ./${DEFAULT_CONFIG_FILE} if present);
+                         flags win over the file
+
+Options of simulate:
+  --port <n>             port (default 0: a free one)    --host <addr>  default 127.0.0.1
+  --sim-rpm <n>          requests per window             --sim-tpm <n>  tokens per window
+  --sim-window <ms>      window length (default 60000)
+  --latency <spec>       fixed:MS | uniform:MIN-MAX | lognormal:MEDIAN[,SIGMA]
+  --per-token-ms <ms>    extra wait per generated token
+  --error-rate <p>       probability of a 500           --fault-503 <p>, --fault-429 <p>,
+  --fault-timeout <p>, --fault-malformed <p>, --fault-no-usage <p>   other faults (0..1)
+  --seed <n>             seed of answers, faults and latency
+  --api-key <key>        require this key (401 otherwise)
+
+Exit codes: 0 all done, 1 some tasks failed, 2 bad input, 130 interrupted.
+`;

@@ -1,0 +1,253 @@
+/**
+ * What `aitq` shows: pure functions of a `Statistics` value and the job's frame (how many tasks,
+ * since when, the time now, the terminal's width). No I/O here, so every picture is a snapshot
+ * test over a hand-built `Statistics`.
+ */
+
+import { z } from 'zod';
+import type { Statistics, WaitReason } from '../stats/types.js';
+
+/** The job's frame around one `Statistics` value. */
+export interface RenderContext {
+  /** Tasks in the job (the input file's items). */
+  total: number;
+  startedAt: Date;
+  now: Date;
+  /** Columns available; lines are cut to fit. */
+  width: number;
+  mode: 'tty' | 'plain';
+  /**
+   * Tasks of the job that ended, as the CLI counted them. Default: the statistics'
+   * `performance.totalProcessed` (which also counts child tasks of composite task types).
+   */
+  done?: number;
+}
+
+const WAIT_REASONS: Record<WaitReason, string> = {
+  concurrency: 'a free slot',
+  rateLimit: 'the rate limit',
+  budget: 'the budget',
+  paused: 'resume (paused)',
+};
+
+/** `1,234,567`. */
+export function formatCount(n: number): string {
+  return Math.round(n)
+    .toString()
+    .replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}
+
+/** Dollars: four decimals under $1, two above. */
+export function formatUsd(dollars: number): string {
+  return `$${dollars < 1 ? dollars.toFixed(4) : formatCount(Math.floor(dollars)) + (dollars % 1).toFixed(2).slice(1)}`;
+}
+
+/** `42s`, `3m05s`, `2h07m`. */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+function percent(part: number, whole: number): number {
+  return whole <= 0 ? 100 : Math.min(100, (part / whole) * 100);
+}
+
+function fit(line: string, width: number): string {
+  return line.length <= width ? line : `${line.slice(0, Math.max(0, width - 1))}…`;
+}
+
+interface Progress {
+  done: number;
+  elapsedSeconds: number;
+  /** Finished tasks per minute since the start. */
+  perMinute: number;
+  /** Seconds left at that rate; `undefined` before anything finished. */
+  etaSeconds: number | undefined;
+}
+
+function progressOf(stats: Statistics, ctx: RenderContext): Progress {
+  const done = Math.min(ctx.total, ctx.done ?? stats.performance.totalProcessed);
+  const elapsedSeconds = Math.max(0, (ctx.now.getTime() - ctx.startedAt.getTime()) / 1000);
+  const perMinute = elapsedSeconds > 0 ? (done / elapsedSeconds) * 60 : 0;
+  const left = ctx.total - done;
+  const etaSeconds = left === 0 ? 0 : perMinute > 0 ? (left / perMinute) * 60 : undefined;
+  return { done, elapsedSeconds, perMinute, etaSeconds };
+}
+
+function waitingText(stats: Statistics, now: Date): string {
+  const { size, waitingFor, waitingUntil } = stats.queue;
+  if (size === 0) return 'waiting 0';
+  if (waitingFor === null) return `waiting ${formatCount(size)}`;
+  const until =
+    waitingUntil === null
+      ? ''
+      : ` (${formatDuration((waitingUntil.getTime() - now.getTime()) / 1000)})`;
+  return `waiting ${formatCount(size)} for ${WAIT_REASONS[waitingFor]}${until}`;
+}
+
+function spendText(stats: Statistics): string {
+  const { total, held } = stats.cost;
+  const against =
+    total.limit === null
+      ? formatUsd(total.cost)
+      : `${formatUsd(total.cost)} of ${formatUsd(total.limit)} (${(total.percentage ?? 0).toFixed(1)}%)`;
+  return held > 0 ? `spent ${against}, ${formatUsd(held)} held` : `spent ${against}`;
+}
+
+function bar(fraction: number, width: number): string {
+  const cells = Math.max(5, width);
+  const full = Math.round(Math.min(1, Math.max(0, fraction)) * cells);
+  return `[${'█'.repeat(full)}${'░'.repeat(cells - full)}]`;
+}
+
+/**
+ * The live display. `tty`: three lines (bar with done/total, rate and ETA; running, waiting and
+ * why; spend against budget and tokens), redrawn in place by the caller. `plain`: one line, for
+ * logs, printed periodically.
+ */
+export function renderProgress(stats: Statistics, ctx: RenderContext): string {
+  const p = progressOf(stats, ctx);
+  const pct = `${Math.floor(percent(p.done, ctx.total))}%`;
+  const rate = `${p.perMinute.toFixed(1)}/min`;
+  const eta = `ETA ${p.etaSeconds === undefined ? '--' : formatDuration(p.etaSeconds)}`;
+  const perf = stats.performance;
+  const running = `running ${stats.concurrency.runningTasks}/${stats.concurrency.maxConcurrent}`;
+  const outcome = `ok ${formatCount(perf.totalSucceeded)} · failed ${formatCount(perf.totalFailed)}`;
+  const state = stats.status.stopping ? ' · stopping: finishing running calls' : '';
+  if (ctx.mode === 'plain') {
+    return fit(
+      [
+        `${p.done}/${ctx.total} (${pct})`,
+        outcome,
+        rate,
+        eta,
+        running,
+        waitingText(stats, ctx.now),
+        spendText(stats),
+      ].join(' · ') + state,
+      ctx.width,
+    );
+  }
+  const counts = ` ${p.done}/${ctx.total} ${pct} · ${rate} · ${eta}`;
+  const lines = [
+    `${bar(p.done / Math.max(1, ctx.total), ctx.width - counts.length - 2)}${counts}`,
+    `${running} · ${waitingText(stats, ctx.now)} · ${outcome} · retries ${formatCount(perf.totalRetries)}${state}`,
+    `${spendText(stats)} · tokens ${formatCount(stats.tokens.total)} · elapsed ${formatDuration(p.elapsedSeconds)}`,
+  ];
+  return lines.map((line) => fit(line, ctx.width)).join('\n');
+}
+
+/** The `--json` summary, and the numbers behind the summary table. */
+export const CliSummarySchema = z.strictObject({
+  /** Tasks in the input file. */
+  total: z.int().nonnegative(),
+  completed: z.int().nonnegative(),
+  failed: z.int().nonnegative(),
+  cancelled: z.int().nonnegative(),
+  /** Tasks that never ended (an interrupted run: never submitted, or stopped while waiting). */
+  notFinished: z.int().nonnegative(),
+  retries: z.int().nonnegative(),
+  /** completed ÷ (completed + failed) × 100; 100 when neither. */
+  successRate: z.number().min(0).max(100),
+  /** US dollars. */
+  cost: z.number().nonnegative(),
+  /** The total budget, if one was set. */
+  budget: z.number().positive().nullable(),
+  tokens: z.strictObject({
+    prompt: z.int().nonnegative(),
+    completion: z.int().nonnegative(),
+    total: z.int().nonnegative(),
+  }),
+  durationSeconds: z.number().nonnegative(),
+  startedAt: z.iso.datetime(),
+  finishedAt: z.iso.datetime(),
+  interrupted: z.boolean(),
+  /** Where the results were written (`null` for a dry run). */
+  resultsFile: z.string().nullable(),
+});
+
+export type CliSummary = z.output<typeof CliSummarySchema>;
+
+/** How the job's own tasks ended, as the CLI counted them from their results. */
+export interface JobCounts {
+  completed: number;
+  failed: number;
+  cancelled: number;
+}
+
+/**
+ * The summary of a job from its last statistics. `counts` (the CLI's own count of its tasks'
+ * outcomes) wins over the statistics' totals, which also count child tasks.
+ */
+export function summarize(
+  stats: Statistics,
+  job: {
+    total: number;
+    startedAt: Date;
+    now: Date;
+    interrupted: boolean;
+    resultsFile: string | null;
+    counts?: JobCounts;
+  },
+): CliSummary {
+  const perf = stats.performance;
+  const counts = job.counts ?? {
+    completed: perf.totalSucceeded,
+    failed: perf.totalFailed,
+    cancelled: perf.totalCancelled,
+  };
+  const ended = counts.completed + counts.failed + counts.cancelled;
+  const judged = counts.completed + counts.failed;
+  return {
+    total: job.total,
+    ...counts,
+    notFinished: Math.max(0, job.total - ended),
+    retries: perf.totalRetries,
+    successRate: judged === 0 ? 100 : (counts.completed / judged) * 100,
+    cost: stats.cost.total.cost,
+    budget: stats.cost.total.limit,
+    tokens: {
+      prompt: stats.tokens.prompt,
+      completion: stats.tokens.completion,
+      total: stats.tokens.total,
+    },
+    durationSeconds: Math.max(0, (job.now.getTime() - job.startedAt.getTime()) / 1000),
+    startedAt: job.startedAt.toISOString(),
+    finishedAt: job.now.toISOString(),
+    interrupted: job.interrupted,
+    resultsFile: job.resultsFile,
+  };
+}
+
+/** The final table. */
+export function renderSummary(summary: CliSummary): string {
+  const rows: Array<[string, string]> = [
+    ['completed', formatCount(summary.completed)],
+    ['failed', formatCount(summary.failed)],
+    ['cancelled', formatCount(summary.cancelled)],
+  ];
+  if (summary.notFinished > 0) rows.push(['not finished', formatCount(summary.notFinished)]);
+  rows.push(
+    ['retries', formatCount(summary.retries)],
+    [
+      'cost',
+      summary.budget === null
+        ? formatUsd(summary.cost)
+        : `${formatUsd(summary.cost)} of ${formatUsd(summary.budget)}`,
+    ],
+    [
+      'tokens',
+      `${formatCount(summary.tokens.total)} (prompt ${formatCount(summary.tokens.prompt)}, completion ${formatCount(summary.tokens.completion)})`,
+    ],
+    ['duration', formatDuration(summary.durationSeconds)],
+    ['success rate', `${summary.successRate.toFixed(1)}%`],
+  );
+  if (summary.resultsFile !== null) rows.push(['results', summary.resultsFile]);
+  const label = Math.max(...rows.map(([name]) => name.length));
+  const title = summary.interrupted
+    ? `interrupted: ${summary.total - summary.notFinished} of ${summary.total} tasks ended`
+    : `${summary.total} tasks`;
+  return [title, ...rows.map(([name, value]) => `  ${name.padEnd(label)}  ${value}`)].join('\n');
+}

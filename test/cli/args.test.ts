@@ -1,0 +1,298 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  type CliArgs,
+  defaultOutFile,
+  type JobArgs,
+  parseCliArgs,
+  parseLatency,
+} from '../../src/cli/args.js';
+import { CliUsageError } from '../../src/cli/errors.js';
+
+const cwd = mkdtempSync(join(tmpdir(), 'aitq-args-'));
+afterAll(() => rmSync(cwd, { recursive: true, force: true }));
+const noEnv = {};
+
+function job(argv: string[], env: NodeJS.ProcessEnv = noEnv, dir = cwd): JobArgs {
+  const args = parseCliArgs(argv, env, dir);
+  if (args.command !== 'analyze' && args.command !== 'run') throw new Error(args.command);
+  return args;
+}
+
+function problem(argv: string[], env: NodeJS.ProcessEnv = noEnv, dir = cwd): string {
+  try {
+    parseCliArgs(argv, env, dir);
+  } catch (error) {
+    if (error instanceof CliUsageError) return error.message;
+    throw error;
+  }
+  throw new Error('expected a CliUsageError');
+}
+
+describe('parseCliArgs: analyze and run', () => {
+  it('maps every limit flag to its ManagerOptionsSchema key', () => {
+    const args = job([
+      'analyze',
+      'repos.json',
+      '--concurrency=3',
+      '--rpm',
+      '60',
+      '--rph',
+      '1000',
+      '--tpm',
+      '90000',
+      '--budget',
+      '0.5',
+      '--daily-budget',
+      '2',
+      '--hourly-budget',
+      '1',
+      '--model',
+      'gpt-4o',
+      '--max-retries',
+      '2',
+      '--timeout',
+      '30',
+    ]);
+    expect(args.manager).toEqual({
+      maxConcurrent: 3,
+      requestsPerMinute: 60,
+      requestsPerHour: 1000,
+      tokensPerMinute: 90_000,
+      budgetLimit: 0.5,
+      dailyLimit: 2,
+      hourlyLimit: 1,
+      model: 'gpt-4o',
+      taskDefaults: { maxRetries: 2, timeout: 30 },
+      timeout: 30,
+    });
+    expect(args.settings.taskDefaults).toMatchObject({ maxRetries: 2, timeout: 30, retryDelay: 1 });
+    expect(args.simulator).toBe('no-key');
+    expect(args.out).toBe('repos.results.jsonl');
+  });
+
+  it('uses the simulator without a URL and a key, or when forced; never shows a key', () => {
+    expect(job(['run', 't.jsonl', '--base-url', 'http://127.0.0.1:11434/v1']).simulator).toBe(
+      false,
+    );
+    const keyed = job(['run', 't.jsonl'], { OPENAI_API_KEY: 'sk-env' });
+    expect(keyed.simulator).toBe(false);
+    expect(keyed.manager.apiKey).toBe('sk-env');
+    expect(
+      job(['run', 't.jsonl', '--api-key', 'sk-flag'], { OPENAI_API_KEY: 'sk-env' }).manager.apiKey,
+    ).toBe('sk-flag');
+    expect(job(['run', 't.jsonl', '--simulator'], { OPENAI_API_KEY: 'sk-env' }).simulator).toBe(
+      'forced',
+    );
+  });
+
+  it('reads the CLI options', () => {
+    const args = job([
+      'run',
+      'dir/tasks.jsonl',
+      '--priority',
+      'high',
+      '--json',
+      '--progress',
+      'plain',
+      '--quiet',
+      '--dry-run',
+      '--out',
+      'x.jsonl',
+    ]);
+    expect(args).toMatchObject({
+      command: 'run',
+      file: 'dir/tasks.jsonl',
+      priority: 'HIGH',
+      json: true,
+      progress: 'plain',
+      quiet: true,
+      dryRun: true,
+      out: 'x.jsonl',
+    });
+    expect(job(['run', 'dir/tasks.jsonl']).progress).toBe('auto');
+  });
+
+  it('puts the results next to the input by default', () => {
+    expect(defaultOutFile('examples/repos.json')).toBe('examples/repos.results.jsonl');
+    expect(defaultOutFile('/a/b/tasks.jsonl')).toBe('/a/b/tasks.results.jsonl');
+    expect(defaultOutFile('list.txt')).toBe('list.txt.results.jsonl');
+  });
+
+  it('reads ./aitq.config.json under the flags, or the file --config names', () => {
+    const dir = mkdtempSync(join(cwd, 'cfg-'));
+    writeFileSync(
+      join(dir, 'aitq.config.json'),
+      JSON.stringify({ maxConcurrent: 2, requestsPerMinute: 30, taskDefaults: { maxRetries: 1 } }),
+    );
+    const args = job(['analyze', 'r.json', '--rpm', '45', '--max-retries', '4'], noEnv, dir);
+    expect(args.configFile).toBe('aitq.config.json');
+    expect(args.manager).toMatchObject({
+      maxConcurrent: 2,
+      requestsPerMinute: 45,
+      taskDefaults: { maxRetries: 4 },
+    });
+    const other = join(dir, 'other.json');
+    writeFileSync(other, JSON.stringify({ budgetLimit: 3 }));
+    expect(job(['analyze', 'r.json', '--config', other], noEnv, dir).manager).toEqual({
+      budgetLimit: 3,
+    });
+    expect(job(['analyze', 'r.json'], noEnv, cwd).configFile).toBeUndefined();
+  });
+
+  it.each([
+    [['analyze', 'r.json', '--concurrency', '0'], /^--concurrency: Too small: .* \(received 0\)$/],
+    [
+      ['analyze', 'r.json', '--concurrency', 'lots'],
+      /^--concurrency: expected a number \(received "lots"\)$/,
+    ],
+    [['analyze', 'r.json', '--rpm', '1.5'], /^--rpm: .*int.* \(received 1.5\)$/],
+    [['analyze', 'r.json', '--budget', '-1'], /^--budget: .* \(received -1\)$/],
+    [['analyze', 'r.json', '--timeout', '0'], /^--timeout: Too small: .* \(received 0\)$/],
+    [['analyze', 'r.json', '--hourly-budget', '-2'], /^--hourly-budget: .* \(received -2\)$/],
+    [
+      ['analyze', 'r.json', '--priority', 'soon'],
+      /^--priority: expected LOW, MEDIUM, HIGH or URGENT \(received "soon"\)$/,
+    ],
+    [
+      ['analyze', 'r.json', '--progress', 'fancy'],
+      /^--progress: expected auto, tty, plain or none \(received "fancy"\)$/,
+    ],
+    [['analyze', 'r.json', '--frobnicate'], /^unknown option '--frobnicate' \(see aitq --help\)$/],
+    [['analyze', 'r.json', '--rpm'], /^option '--rpm' needs a value$/],
+    [['analyze'], /^'analyze' needs an input file: aitq analyze <file>$/],
+    [['analyze', 'a.json', 'b.json'], /^'analyze' takes one file \(received also "b.json"\)$/],
+    [['analyse', 'r.json'], /^unknown command 'analyse' \(expected analyze, run or simulate\)$/],
+    [[], /^missing a command/],
+    [['analyze', 'r.json', '--port', '80'], /^option '--port' does not apply to 'analyze'$/],
+    [['analyze', 'r.json', '--config', 'missing.json'], /^missing.json: no such file$/],
+  ])('refuses %j in one line naming the flag', (argv, message) => {
+    expect(problem(argv)).toMatch(message);
+  });
+
+  it('names the config file’s key and value when the file is wrong', () => {
+    const dir = mkdtempSync(join(cwd, 'bad-'));
+    writeFileSync(join(dir, 'aitq.config.json'), JSON.stringify({ maxConcurent: 2 }));
+    expect(problem(['analyze', 'r.json'], noEnv, dir)).toMatch(
+      /^aitq.config.json: \(root\): Unrecognized key: "maxConcurent"/,
+    );
+    writeFileSync(join(dir, 'aitq.config.json'), JSON.stringify({ dailyLimit: 'ten' }));
+    expect(problem(['analyze', 'r.json'], noEnv, dir)).toMatch(
+      /^aitq.config.json: dailyLimit: .* \(received "ten"\)$/,
+    );
+    writeFileSync(join(dir, 'aitq.config.json'), '{ "maxConcurrent": ');
+    expect(problem(['analyze', 'r.json'], noEnv, dir)).toMatch(/^aitq.config.json: bad JSON: /);
+    writeFileSync(join(dir, 'aitq.config.json'), JSON.stringify({ apiKey: 42 }));
+    expect(problem(['analyze', 'r.json'], noEnv, dir)).toMatch(
+      /^aitq.config.json: apiKey: .* \(received \[redacted\]\)$/,
+    );
+    expect(
+      problem(['analyze', 'r.json', '--api-key', 'sk-secret', '--rpm', '0'], noEnv, dir),
+    ).not.toContain('sk-secret');
+    writeFileSync(join(dir, 'aitq.config.json'), '[1]');
+    expect(problem(['analyze', 'r.json'], noEnv, dir)).toBe(
+      'aitq.config.json: expected a JSON object of manager options',
+    );
+  });
+});
+
+describe('parseCliArgs: simulate, help, version', () => {
+  it('maps the simulator flags to SimulatorOptionsSchema', () => {
+    const args = parseCliArgs([
+      'simulate',
+      '--port',
+      '8089',
+      '--host',
+      '0.0.0.0',
+      '--sim-rpm',
+      '100',
+      '--sim-tpm',
+      '50000',
+      '--sim-window',
+      '1000',
+      '--latency',
+      'uniform:20-80',
+      '--per-token-ms',
+      '0.5',
+      '--error-rate',
+      '0.1',
+      '--fault-503',
+      '0.01',
+      '--fault-429',
+      '0.02',
+      '--fault-timeout',
+      '0.03',
+      '--fault-malformed',
+      '0.04',
+      '--fault-no-usage',
+      '0.05',
+      '--seed',
+      '7',
+      '--api-key',
+      'sk-sim',
+    ]) as Extract<CliArgs, { command: 'simulate' }>;
+    expect(args.host).toBe('0.0.0.0');
+    expect(args.simulator).toMatchObject({
+      port: 8089,
+      apiKey: 'sk-sim',
+      limits: { requests: 100, tokens: 50_000, windowMs: 1000 },
+      latency: { kind: 'uniform', minMs: 20, maxMs: 80 },
+      perOutputTokenMs: 0.5,
+      faults: {
+        error500: 0.1,
+        error503: 0.01,
+        error429: 0.02,
+        timeout: 0.03,
+        malformed: 0.04,
+        noUsage: 0.05,
+      },
+      seed: 7,
+    });
+    const plain = parseCliArgs(['simulate']) as Extract<CliArgs, { command: 'simulate' }>;
+    expect(plain.host).toBe('127.0.0.1');
+    expect(plain.simulator.port).toBe(0);
+  });
+
+  it.each([
+    ['50', { kind: 'fixed', ms: 50 }],
+    ['fixed:0', { kind: 'fixed', ms: 0 }],
+    ['uniform:5-10', { kind: 'uniform', minMs: 5, maxMs: 10 }],
+    ['lognormal:100', { kind: 'lognormal', medianMs: 100 }],
+    ['lognormal:100,0.8', { kind: 'lognormal', medianMs: 100, sigma: 0.8 }],
+  ])('reads --latency %s', (text, latency) => {
+    expect(parseLatency(text)).toEqual(latency);
+  });
+
+  it.each([
+    [['simulate', '--port', '70000'], /^--port: Too big: .* \(received 70000\)$/],
+    [
+      ['simulate', '--latency', 'uniform:80-20'],
+      /^--latency: minMs must not exceed maxMs \(received 20\)$/,
+    ],
+    [
+      ['simulate', '--latency', 'gauss:3'],
+      /^--latency: expected fixed:MS, uniform:MIN-MAX or lognormal:MEDIAN\[,SIGMA\] \(received "gauss:3"\)$/,
+    ],
+    [
+      ['simulate', '--error-rate', '1.5'],
+      /^--error-rate: expected a probability between 0 and 1 \(received 1.5\)$/,
+    ],
+    [
+      ['simulate', '--error-rate', '0.6', '--fault-503', '0.6'],
+      /^--error-rate and --fault-\*: the fault probabilities must sum to at most 1$/,
+    ],
+    [['simulate', '--sim-window', 'soon'], /^--sim-window: expected a number \(received "soon"\)$/],
+    [['simulate', 'file.json'], /^'simulate' takes no file \(received "file.json"\)$/],
+    [['simulate', '--budget', '1'], /^option '--budget' does not apply to 'simulate'$/],
+  ])('refuses %j', (argv, message) => {
+    expect(problem(argv)).toMatch(message);
+  });
+
+  it('answers --help and --version before anything else', () => {
+    expect(parseCliArgs(['--help'])).toEqual({ command: 'help' });
+    expect(parseCliArgs(['analyze', '--frobnicate=1', '-h']).command).toBe('help');
+    expect(parseCliArgs(['-v'])).toEqual({ command: 'version' });
+  });
+});

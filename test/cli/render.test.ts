@@ -1,0 +1,201 @@
+import { describe, expect, it } from 'vitest';
+import {
+  CliSummarySchema,
+  formatCount,
+  formatDuration,
+  formatUsd,
+  renderProgress,
+  renderSummary,
+  summarize,
+} from '../../src/cli/render.js';
+import { after, STARTED, statistics } from './statistics.js';
+
+/** 30 of 75 done after 2 minutes: 4 running, 41 waiting on the rate limit for 12 s more. */
+const midway = statistics({
+  queue: { size: 41, waitingFor: 'rateLimit', waitingUntil: after(132) },
+  concurrency: { runningTasks: 4, maxConcurrent: 5, available: 1 },
+  cost: {
+    total: { cost: 0.01234, limit: 0.5, remaining: 0.48766, percentage: 2.468 },
+    held: 0.0021,
+  },
+  performance: { totalProcessed: 30, totalSucceeded: 29, totalFailed: 1, totalRetries: 3 },
+  tokens: { prompt: 21_000, completion: 4_500, total: 25_500 },
+});
+
+const frame = { total: 75, startedAt: STARTED, now: after(120), width: 100 };
+
+describe('renderProgress', () => {
+  it('draws three TTY lines: bar and ETA; running, waiting and why; spend', () => {
+    expect(renderProgress(midway, { ...frame, mode: 'tty' })).toMatchInlineSnapshot(`
+      "[██████████████████████████░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░] 30/75 40% · 15.0/min · ETA 3m00s
+      running 4/5 · waiting 41 for the rate limit (12s) · ok 29 · failed 1 · retries 3
+      spent $0.0123 of $0.5000 (2.5%), $0.0021 held · tokens 25,500 · elapsed 2m00s"
+    `);
+  });
+
+  it('prints one plain line for logs', () => {
+    expect(renderProgress(midway, { ...frame, width: 200, mode: 'plain' })).toMatchInlineSnapshot(
+      `"30/75 (40%) · ok 29 · failed 1 · 15.0/min · ETA 3m00s · running 4/5 · waiting 41 for the rate limit (12s) · spent $0.0123 of $0.5000 (2.5%), $0.0021 held"`,
+    );
+  });
+
+  it('says when nothing has finished yet, the queue waits for the budget, and no budget is set', () => {
+    const early = statistics({
+      queue: { size: 75, waitingFor: 'budget', waitingUntil: null },
+      concurrency: { runningTasks: 0, maxConcurrent: 2, available: 2 },
+    });
+    expect(
+      renderProgress(early, { ...frame, now: after(3), width: 80, mode: 'tty' }),
+    ).toMatchInlineSnapshot(`
+      "[░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░] 0/75 0% · 0.0/min · ETA --
+      running 0/2 · waiting 75 for the budget · ok 0 · failed 0 · retries 0
+      spent $0.0000 · tokens 0 · elapsed 3s"
+    `);
+  });
+
+  it('shows a stopping queue and counts only the job’s own tasks when told', () => {
+    const stopping = statistics({
+      status: { stopping: true },
+      concurrency: { runningTasks: 2 },
+      performance: { totalProcessed: 90, totalSucceeded: 90 },
+    });
+    const line = renderProgress(stopping, { ...frame, done: 10, width: 200, mode: 'plain' });
+    expect(line).toMatchInlineSnapshot(
+      `"10/75 (13%) · ok 90 · failed 0 · 5.0/min · ETA 13m00s · running 2/5 · waiting 0 · spent $0.0000 · stopping: finishing running calls"`,
+    );
+  });
+
+  it('never draws a line wider than the terminal', () => {
+    for (const width of [20, 40, 60, 100]) {
+      for (const line of renderProgress(midway, { ...frame, width, mode: 'tty' }).split('\n')) {
+        expect(line.length).toBeLessThanOrEqual(width);
+      }
+      expect(renderProgress(midway, { ...frame, width, mode: 'plain' }).length).toBeLessThanOrEqual(
+        width,
+      );
+    }
+  });
+
+  it('reaches 100% and ETA 0s when every task ended', () => {
+    const done = statistics({ performance: { totalProcessed: 75, totalSucceeded: 75 } });
+    expect(renderProgress(done, { ...frame, mode: 'tty' }).split('\n')[0]).toMatch(
+      /\] 75\/75 100% · 37\.5\/min · ETA 0s$/,
+    );
+  });
+});
+
+describe('summary', () => {
+  const finished = statistics({
+    cost: { total: { cost: 0.0421, limit: 0.5, remaining: 0.4579, percentage: 8.42 } },
+    performance: {
+      totalProcessed: 75,
+      totalSucceeded: 73,
+      totalFailed: 2,
+      totalRetries: 9,
+    },
+    tokens: { prompt: 61_234, completion: 12_001, total: 73_235 },
+  });
+
+  it('summarises a finished job and validates against the schema', () => {
+    const summary = summarize(finished, {
+      total: 75,
+      startedAt: STARTED,
+      now: after(72.4),
+      interrupted: false,
+      resultsFile: 'examples/repos.results.jsonl',
+    });
+    expect(CliSummarySchema.parse(summary)).toEqual(summary);
+    expect(summary).toMatchInlineSnapshot(`
+      {
+        "budget": 0.5,
+        "cancelled": 0,
+        "completed": 73,
+        "cost": 0.0421,
+        "durationSeconds": 72.4,
+        "failed": 2,
+        "finishedAt": "2025-05-01T12:01:12.400Z",
+        "interrupted": false,
+        "notFinished": 0,
+        "resultsFile": "examples/repos.results.jsonl",
+        "retries": 9,
+        "startedAt": "2025-05-01T12:00:00.000Z",
+        "successRate": 97.33333333333334,
+        "tokens": {
+          "completion": 12001,
+          "prompt": 61234,
+          "total": 73235,
+        },
+        "total": 75,
+      }
+    `);
+    expect(renderSummary(summary)).toMatchInlineSnapshot(`
+      "75 tasks
+        completed     73
+        failed        2
+        cancelled     0
+        retries       9
+        cost          $0.0421 of $0.5000
+        tokens        73,235 (prompt 61,234, completion 12,001)
+        duration      1m12s
+        success rate  97.3%
+        results       examples/repos.results.jsonl"
+    `);
+  });
+
+  it('takes the job’s own counts over the statistics, and shows an interrupted run', () => {
+    const summary = summarize(finished, {
+      total: 75,
+      startedAt: STARTED,
+      now: after(10),
+      interrupted: true,
+      resultsFile: 'out.jsonl',
+      counts: { completed: 20, failed: 0, cancelled: 3 },
+    });
+    expect(summary.notFinished).toBe(52);
+    expect(summary.successRate).toBe(100);
+    expect(renderSummary(summary)).toMatchInlineSnapshot(`
+      "interrupted: 23 of 75 tasks ended
+        completed     20
+        failed        0
+        cancelled     3
+        not finished  52
+        retries       9
+        cost          $0.0421 of $0.5000
+        tokens        73,235 (prompt 61,234, completion 12,001)
+        duration      10s
+        success rate  100.0%
+        results       out.jsonl"
+    `);
+  });
+
+  it('refuses a summary that breaks the schema', () => {
+    expect(CliSummarySchema.safeParse({ total: -1 }).success).toBe(false);
+  });
+});
+
+describe('formatters', () => {
+  it.each([
+    [0, '$0.0000'],
+    [0.00005, '$0.0001'],
+    [0.9999, '$0.9999'],
+    [1, '$1.00'],
+    [1234.5, '$1,234.50'],
+  ])('formatUsd(%d) = %s', (value, text) => {
+    expect(formatUsd(value)).toBe(text);
+  });
+
+  it.each([
+    [0, '0s'],
+    [59.4, '59s'],
+    [60, '1m00s'],
+    [3599, '59m59s'],
+    [3600, '1h00m'],
+    [7_325, '2h02m'],
+  ])('formatDuration(%d) = %s', (value, text) => {
+    expect(formatDuration(value)).toBe(text);
+  });
+
+  it('groups thousands', () => {
+    expect([0, 999, 1000, 1234567].map(formatCount)).toEqual(['0', '999', '1,000', '1,234,567']);
+  });
+});
