@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import type { SimulatedClock } from 'xstate';
 import type { EngineSettingsInput } from '../../src/config/engine-options.js';
-import { TaskQueueError, ValidationError } from '../../src/errors.js';
+import { type TaskQueueError, ValidationError } from '../../src/errors.js';
 import { embedText } from '../../src/providers/simulator/index.js';
 import type {
   CallOptions,
@@ -15,7 +15,8 @@ import { BUILTIN_TASK_TYPES } from '../../src/task-types/builtin/index.js';
 import type { AnyTaskTypeDefinition, TaskContext } from '../../src/task-types/types.js';
 import { seededRandom } from '../../src/time/clock.js';
 import { type Script, ScriptedClient } from '../helpers/scripted-client.js';
-import { advanceUntil, createClock } from '../helpers/virtual-time.js';
+import { createClock } from '../helpers/virtual-time.js';
+import { type FetchOutcome, settleTask } from '../providers/openai-engine-helpers.js';
 
 /** A scripted client whose embeddings are the simulator's (similar texts, similar vectors). */
 export class EmbeddingScriptedClient extends ScriptedClient {
@@ -61,23 +62,11 @@ export function createWorld(
   return { engine, clock, client, events };
 }
 
-export type Settled = { ok: true; result: unknown } | { ok: false; error: TaskQueueError };
+export type Settled = FetchOutcome;
 
 /** Moves virtual time until task `id` ends, and returns how. */
-export async function settle(world: TaskTypeWorld, id: string): Promise<Settled> {
-  let outcome: Settled | undefined;
-  world.engine.waitFor(id).then(
-    (result) => {
-      outcome = { ok: true, result };
-    },
-    (error: unknown) => {
-      if (!(error instanceof TaskQueueError)) throw error;
-      outcome = { ok: false, error };
-    },
-  );
-  await advanceUntil(world.clock, () => outcome !== undefined, 3_600_000, 50);
-  if (outcome === undefined) throw new Error(`task ${id} did not end within an hour`);
-  return outcome;
+export function settle(world: TaskTypeWorld, id: string): Promise<Settled> {
+  return settleTask(world, id, 50);
 }
 
 /** The chat requests the scripted client received. */
