@@ -37,10 +37,10 @@ export function json(
   });
 }
 
-/** A chat completion body; `usage: undefined` leaves usage out. */
+/** A chat completion body; `usage: null` leaves usage out. */
 export function completion(
   content: string,
-  usage: { prompt: number; completion: number } | undefined = { prompt: 40, completion: 10 },
+  usage: { prompt: number; completion: number } | null = { prompt: 40, completion: 10 },
 ): Record<string, unknown> {
   return {
     id: 'chatcmpl-test',
@@ -55,7 +55,7 @@ export function completion(
         logprobs: null,
       },
     ],
-    ...(usage === undefined
+    ...(usage === null
       ? {}
       : {
           usage: {

@@ -1,0 +1,144 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { costMicros } from '../../src/limits/cost.js';
+import { resolvePrice } from '../../src/limits/prices.js';
+import { countChatTokens, countTextTokens } from '../../src/limits/tokens.js';
+import { TaskType, textClassificationTaskType } from '../../src/task-types/builtin/index.js';
+import {
+  apiError,
+  completion,
+  createFetchWorld,
+  type FetchedRequest,
+  json,
+  settleTask,
+} from './openai-engine-helpers.js';
+
+const MODEL = 'gpt-4o-mini';
+const ANSWER = JSON.stringify({
+  category: 'web',
+  confidence: 0.7,
+  scores: { web: 0.7, data: 0.3 },
+});
+
+/** One scripted HTTP response. */
+type Reply =
+  | { kind: 'usage'; prompt: number; completion: number }
+  | { kind: 'noUsage' }
+  | { kind: 'server'; status: 500 | 502 | 503 }
+  | { kind: 'rateLimited'; retryAfter: number }
+  | { kind: 'invalidAnswer'; prompt: number; completion: number }
+  | { kind: 'malformedBody' };
+
+const tokens = fc.integer({ min: 0, max: 5_000 });
+const reply: fc.Arbitrary<Reply> = fc.oneof(
+  fc.record({ kind: fc.constant('usage' as const), prompt: tokens, completion: tokens }),
+  fc.constant({ kind: 'noUsage' as const }),
+  fc.record({
+    kind: fc.constant('server' as const),
+    status: fc.constantFrom(500 as const, 502 as const, 503 as const),
+  }),
+  fc.record({
+    kind: fc.constant('rateLimited' as const),
+    retryAfter: fc.integer({ min: 0, max: 5 }),
+  }),
+  fc.record({ kind: fc.constant('invalidAnswer' as const), prompt: tokens, completion: tokens }),
+  fc.constant({ kind: 'malformedBody' as const }),
+);
+
+const price = resolvePrice(MODEL);
+
+/** The response for `r`, and what the call should cost (reported usage, or the tokenizer's). */
+function respond(r: Reply, request: FetchedRequest): { response: Response; micros: number } {
+  if (price === undefined) throw new Error(`${MODEL} has no price`);
+  switch (r.kind) {
+    case 'usage':
+      return {
+        response: json(200, completion(ANSWER, { prompt: r.prompt, completion: r.completion })),
+        micros: costMicros(price, r.prompt, r.completion),
+      };
+    case 'invalidAnswer':
+      return {
+        response: json(
+          200,
+          completion('not json at all', { prompt: r.prompt, completion: r.completion }),
+        ),
+        micros: costMicros(price, r.prompt, r.completion),
+      };
+    case 'noUsage': {
+      const messages = request.body.messages as { role: string; content: string }[];
+      const prompt = countChatTokens(messages, MODEL);
+      return {
+        response: json(200, completion(ANSWER, null)),
+        micros: costMicros(price, prompt, countTextTokens(ANSWER, MODEL)),
+      };
+    }
+    case 'server':
+      return { response: apiError(r.status, 'The server had an error'), micros: 0 };
+    case 'rateLimited':
+      return {
+        response: apiError(429, 'Rate limit reached', 'rate_limit_exceeded', {
+          'retry-after': String(r.retryAfter),
+        }),
+        micros: 0,
+      };
+    case 'malformedBody':
+      return {
+        response: new Response('{"choices": [', {
+          status: 200,
+          headers: { 'content-type': 'application/json' },
+        }),
+        micros: 0,
+      };
+  }
+}
+
+describe('money charged equals the usage of every call (property)', () => {
+  it('for any sequence of responses, ledger = Σ task cost = Σ task.usage events = Σ per-call usage', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(reply, { minLength: 1, maxLength: 14 }),
+        fc.integer({ min: 1, max: 4 }),
+        async (replies, taskCount) => {
+          let expected = 0;
+          const world = createFetchWorld(
+            (request, index) => {
+              // past the script, the server answers soundly so that every task ends
+              const r = replies[index] ?? { kind: 'usage', prompt: 10, completion: 5 };
+              const { response, micros } = respond(r, request);
+              expected += micros;
+              return response;
+            },
+            [textClassificationTaskType],
+            {
+              maxConcurrent: 2,
+              budgetLimit: 100,
+              taskDefaults: { maxRetries: 2, retryDelay: 0.1 },
+            },
+          );
+          const ids: string[] = [];
+          for (let i = 0; i < taskCount; i++) {
+            ids.push(
+              await world.engine.submit({
+                taskType: TaskType.TEXT_CLASSIFICATION,
+                data: { text: `text ${i}`, categories: ['web', 'data'] },
+              }),
+            );
+          }
+          for (const id of ids) await settleTask(world, id);
+          let taskCosts = 0;
+          for (const id of ids) taskCosts += (await world.engine.getTask(id))?.costMicros ?? 0;
+          const eventCosts = world.events.reduce(
+            (sum, e) => sum + (e.type === 'task.usage' ? e.costMicros : 0),
+            0,
+          );
+          const ledger = world.engine.budget.ledger.spent(world.clock.now()).total;
+          expect(world.requests.length).toBeGreaterThanOrEqual(Math.min(replies.length, taskCount));
+          expect(ledger).toBe(expected);
+          expect(taskCosts).toBe(expected);
+          expect(eventCosts).toBe(expected);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+});
