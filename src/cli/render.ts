@@ -54,7 +54,7 @@ function percent(part: number, whole: number): number {
   return whole <= 0 ? 100 : Math.min(100, (part / whole) * 100);
 }
 
-function fit(line: string, width: number): string {
+function cutToWidth(line: string, width: number): string {
   return line.length <= width ? line : `${line.slice(0, Math.max(0, width - 1))}…`;
 }
 
@@ -117,7 +117,7 @@ export function renderProgress(stats: Statistics, ctx: RenderContext): string {
   const outcome = `ok ${formatCount(perf.totalSucceeded)} · failed ${formatCount(perf.totalFailed)}`;
   const state = stats.status.stopping ? ' · stopping: finishing running calls' : '';
   if (ctx.mode === 'plain') {
-    return fit(
+    return cutToWidth(
       [
         `${p.done}/${ctx.total} (${pct})`,
         outcome,
@@ -136,7 +136,7 @@ export function renderProgress(stats: Statistics, ctx: RenderContext): string {
     `${running} · ${waitingText(stats, ctx.now)} · ${outcome} · retries ${formatCount(perf.totalRetries)}${state}`,
     `${spendText(stats)} · tokens ${formatCount(stats.tokens.total)} · elapsed ${formatDuration(p.elapsedSeconds)}`,
   ];
-  return lines.map((line) => fit(line, ctx.width)).join('\n');
+  return lines.map((line) => cutToWidth(line, ctx.width)).join('\n');
 }
 
 /** The `--json` summary, and the numbers behind the summary table. */

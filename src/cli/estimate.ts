@@ -1,0 +1,156 @@
+/**
+ * `--dry-run`: what a job would cost and how long its limits make it take, from each task's own
+ * estimate (`estimateCost`: prompt tokens counted with the provider's tokenizer, `max_tokens`,
+ * prices). Pure arithmetic; nothing is sent.
+ */
+
+import { z } from 'zod';
+import type { ResolvedManagerOptions } from '../config/manager-options.js';
+import { resolveWindows } from '../limits/rate-window.js';
+import { formatCount, formatDuration, formatUsd } from './render.js';
+
+/** One task's estimate, as `estimateCost` gives it (dollars; `undefined` when unpriced). */
+export interface TaskEstimateFigures {
+  promptTokens: number;
+  maxTokens: number;
+  promptCost: number | undefined;
+  worstCaseCost: number | undefined;
+}
+
+/** The running sums of a job's estimates. */
+export interface EstimateTotals {
+  tasks: number;
+  promptTokens: number;
+  maxTokens: number;
+  promptCost: number;
+  worstCaseCost: number;
+  /** Tasks whose model has no price (their cost is not in the sums). */
+  unpriced: number;
+}
+
+export function emptyTotals(): EstimateTotals {
+  return { tasks: 0, promptTokens: 0, maxTokens: 0, promptCost: 0, worstCaseCost: 0, unpriced: 0 };
+}
+
+export function addEstimate(totals: EstimateTotals, task: TaskEstimateFigures): void {
+  totals.tasks++;
+  totals.promptTokens += task.promptTokens;
+  totals.maxTokens += task.maxTokens;
+  if (task.promptCost === undefined || task.worstCaseCost === undefined) totals.unpriced++;
+  else {
+    totals.promptCost += task.promptCost;
+    totals.worstCaseCost += task.worstCaseCost;
+  }
+}
+
+/** The `--dry-run --json` object. */
+export const DryRunSchema = z.strictObject({
+  tasks: z.int().nonnegative(),
+  promptTokens: z.int().nonnegative(),
+  /** Sum of the tasks' `max_tokens`: the most the answers can use. */
+  maxTokens: z.int().nonnegative(),
+  /** The cost of the prompts alone: what the job costs at least (answers add to it). */
+  promptCost: z.number().nonnegative(),
+  /** Every answer at `max_tokens`: what admission holds, and the most the job can cost. */
+  worstCaseCost: z.number().nonnegative(),
+  unpricedTasks: z.int().nonnegative(),
+  /** The least time each limit in force implies, longest first (seconds). */
+  limits: z.array(z.strictObject({ limit: z.string(), seconds: z.number().nonnegative() })),
+  /** Tasks the total budget pays for at worst case, when it cannot pay for all. */
+  budgetCoversTasks: z.int().nonnegative().nullable(),
+});
+
+export type DryRun = z.output<typeof DryRunSchema>;
+
+/** At least `(⌈amount / limit⌉ − 1)` whole windows: the first window's worth starts at once. */
+function windowsNeeded(amount: number, limit: number, windowMs: number): number {
+  return (Math.max(0, Math.ceil(amount / limit) - 1) * windowMs) / 1000;
+}
+
+/**
+ * The dry-run figures: totals, and for each rate window and periodic budget in force the least
+ * time it imposes on this many tasks (the first window's quota starts at once).
+ */
+export function dryRun(totals: EstimateTotals, settings: ResolvedManagerOptions): DryRun {
+  const limits: Array<{ limit: string; seconds: number }> = [];
+  const windows = resolveWindows({
+    ...settings,
+    requestsPerMinute: settings.requestsPerMinute ?? settings.rateLimit,
+  });
+  const tokens = totals.promptTokens + totals.maxTokens;
+  for (const w of windows) {
+    const span = formatDuration(w.windowMs / 1000);
+    if (w.requests !== undefined) {
+      limits.push({
+        limit: `${w.requests} requests per ${span}`,
+        seconds: windowsNeeded(totals.tasks, w.requests, w.windowMs),
+      });
+    }
+    if (w.tokens !== undefined) {
+      limits.push({
+        limit: `${w.tokens} tokens per ${span}`,
+        seconds: windowsNeeded(tokens, w.tokens, w.windowMs),
+      });
+    }
+  }
+  if (settings.hourlyLimit !== undefined) {
+    limits.push({
+      limit: `${formatUsd(settings.hourlyLimit)} per hour`,
+      seconds: windowsNeeded(totals.worstCaseCost, settings.hourlyLimit, 3_600_000),
+    });
+  }
+  if (settings.dailyLimit !== undefined) {
+    limits.push({
+      limit: `${formatUsd(settings.dailyLimit)} per day`,
+      seconds: windowsNeeded(totals.worstCaseCost, settings.dailyLimit, 86_400_000),
+    });
+  }
+  limits.sort((a, b) => b.seconds - a.seconds);
+  const perTask = totals.tasks === 0 ? 0 : totals.worstCaseCost / totals.tasks;
+  const budget = settings.budgetLimit;
+  return {
+    tasks: totals.tasks,
+    promptTokens: totals.promptTokens,
+    maxTokens: totals.maxTokens,
+    promptCost: totals.promptCost,
+    worstCaseCost: totals.worstCaseCost,
+    unpricedTasks: totals.unpriced,
+    limits,
+    budgetCoversTasks:
+      budget !== undefined && totals.worstCaseCost > budget && perTask > 0
+        ? Math.floor(budget / perTask)
+        : null,
+  };
+}
+
+/** The dry run as text. */
+export function renderDryRun(run: DryRun, model: string): string {
+  const lines = [
+    `dry run: ${formatCount(run.tasks)} tasks, nothing sent (model ${model} unless a task names another)`,
+    `  prompt tokens   ${formatCount(run.promptTokens)} (answers up to ${formatCount(run.maxTokens)} more)`,
+    `  expected cost   at least ${formatUsd(run.promptCost)} (the prompts; answers add to it)`,
+    `  worst case      ${formatUsd(run.worstCaseCost)} (every answer at max_tokens)`,
+  ];
+  if (run.unpricedTasks > 0) {
+    lines.push(
+      `  unpriced        ${formatCount(run.unpricedTasks)} of them name a model with no price`,
+    );
+  }
+  if (run.budgetCoversTasks !== null) {
+    lines.push(
+      `  budget          covers about ${formatCount(run.budgetCoversTasks)} of them at worst case`,
+    );
+  }
+  const [slowest] = run.limits;
+  if (slowest === undefined) {
+    lines.push(
+      '  time            no rate limit or periodic budget set: concurrency and latency decide',
+    );
+  } else {
+    lines.push(`  time            at least ${formatDuration(slowest.seconds)} (${slowest.limit})`);
+    for (const other of run.limits.slice(1)) {
+      lines.push(`                  ${formatDuration(other.seconds)} from ${other.limit}`);
+    }
+  }
+  return lines.join('\n');
+}
