@@ -106,7 +106,8 @@ export function dryRun(totals: EstimateTotals, settings: ResolvedManagerOptions)
     });
   }
   limits.sort((a, b) => b.seconds - a.seconds);
-  const perTask = totals.tasks === 0 ? 0 : totals.worstCaseCost / totals.tasks;
+  const priced = totals.tasks - totals.unpriced;
+  const perTask = priced === 0 ? 0 : totals.worstCaseCost / priced;
   const budget = settings.budgetLimit;
   return {
     tasks: totals.tasks,
@@ -118,7 +119,8 @@ export function dryRun(totals: EstimateTotals, settings: ResolvedManagerOptions)
     limits,
     budgetCoversTasks:
       budget !== undefined && totals.worstCaseCost > budget && perTask > 0
-        ? Math.floor(budget / perTask)
+        ? // The epsilon keeps 0.04 / 0.0005 at 80, not 79.999….
+          Math.floor(budget / perTask + 1e-9)
         : null,
   };
 }

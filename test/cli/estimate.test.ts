@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import {
+  addEstimate,
+  DryRunSchema,
+  dryRun,
+  emptyTotals,
+  renderDryRun,
+} from '../../src/cli/estimate.js';
+import { simulatorURL } from '../../src/cli/simulate.js';
+import { ManagerOptionsSchema } from '../../src/config/manager-options.js';
+
+function totals(tasks: number, unpriced = 0) {
+  const sums = emptyTotals();
+  for (let i = 0; i < tasks; i++) {
+    addEstimate(sums, {
+      promptTokens: 300,
+      maxTokens: 700,
+      promptCost: 0.0001,
+      worstCaseCost: 0.0005,
+    });
+  }
+  for (let i = 0; i < unpriced; i++) {
+    addEstimate(sums, {
+      promptTokens: 10,
+      maxTokens: 0,
+      promptCost: undefined,
+      worstCaseCost: undefined,
+    });
+  }
+  return sums;
+}
+
+describe('dryRun', () => {
+  it('sums the estimates and leaves unpriced tasks out of the cost', () => {
+    const run = dryRun(totals(100, 2), ManagerOptionsSchema.parse({}));
+    expect(run).toMatchObject({
+      tasks: 102,
+      promptTokens: 30_020,
+      maxTokens: 70_000,
+      unpricedTasks: 2,
+      limits: [],
+      budgetCoversTasks: null,
+    });
+    expect(run.promptCost).toBeCloseTo(0.01, 12);
+    expect(run.worstCaseCost).toBeCloseTo(0.05, 12);
+    expect(DryRunSchema.parse(run)).toEqual(run);
+  });
+
+  it('gives the least time each window and periodic budget implies, the longest first', () => {
+    const settings = ManagerOptionsSchema.parse({
+      requestsPerMinute: 30,
+      tokensPerMinute: 20_000,
+      requestsPerHour: 1_000,
+      windows: [{ requests: 4, windowMs: 1_000 }],
+      hourlyLimit: 0.02,
+      budgetLimit: 0.04,
+    });
+    const run = dryRun(totals(100), settings);
+    expect(run.limits).toEqual(
+      [
+        // 0.05 of worst case at 0.02 an hour: the first hour's share at once, then 2 more hours.
+        { limit: '$0.0200 per hour', seconds: 7_200 },
+        // 100 requests at 30 a minute: 4 windows of 30, the first at once.
+        { limit: '30 requests per 1m00s', seconds: 180 },
+        // 100,000 tokens at 20,000 a minute.
+        { limit: '20000 tokens per 1m00s', seconds: 240 },
+        { limit: '4 requests per 1s', seconds: 24 },
+        { limit: '1000 requests per 1h00m', seconds: 0 },
+      ].sort((a, b) => b.seconds - a.seconds),
+    );
+    expect(run.budgetCoversTasks).toBe(80);
+  });
+
+  it('takes the seed’s rateLimit as requests per minute when requestsPerMinute is not set', () => {
+    const run = dryRun(totals(61), ManagerOptionsSchema.parse({ rateLimit: 60 }));
+    expect(run.limits).toEqual([{ limit: '60 requests per 1m00s', seconds: 60 }]);
+  });
+
+  it('prints the figures', () => {
+    const settings = ManagerOptionsSchema.parse({ requestsPerMinute: 30, budgetLimit: 0.04 });
+    expect(renderDryRun(dryRun(totals(100, 1), settings), 'gpt-4o-mini')).toMatchInlineSnapshot(`
+      "dry run: 101 tasks, nothing sent (model gpt-4o-mini unless a task names another)
+        prompt tokens   30,010 (answers up to 70,000 more)
+        expected cost   at least $0.0100 (the prompts; answers add to it)
+        worst case      $0.0500 (every answer at max_tokens)
+        unpriced        1 of them name a model with no price
+        budget          covers about 80 of them at worst case
+        time            at least 3m00s (30 requests per 1m00s)"
+    `);
+    expect(
+      renderDryRun(dryRun(totals(3), ManagerOptionsSchema.parse({})), 'gpt-4o'),
+    ).toMatchInlineSnapshot(`
+      "dry run: 3 tasks, nothing sent (model gpt-4o unless a task names another)
+        prompt tokens   900 (answers up to 2,100 more)
+        expected cost   at least $0.0003 (the prompts; answers add to it)
+        worst case      $0.0015 (every answer at max_tokens)
+        time            no rate limit or periodic budget set: concurrency and latency decide"
+    `);
+  });
+});
+
+describe('simulatorURL', () => {
+  it('brackets an IPv6 address', () => {
+    expect(simulatorURL('127.0.0.1', 8080)).toBe('http://127.0.0.1:8080/v1');
+    expect(simulatorURL('::1', 8080)).toBe('http://[::1]:8080/v1');
+  });
+});
