@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { EXIT_CODES } from '../../src/cli/errors.js';
 import { DryRunSchema } from '../../src/cli/estimate.js';
 import { CliSummarySchema } from '../../src/cli/render.js';
-import { ROOT, runCliToEnd, startCli } from './run-cli.js';
+import { type CliProcess, ROOT, runCliToEnd, startCli } from './run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aitq-e2e-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -126,32 +126,40 @@ describe('aitq analyze against the built-in simulator', () => {
 });
 
 describe('aitq: interrupted', () => {
-  it('drains on SIGINT, writes the summary and the partial results, exits 130', async () => {
-    const sim = startCli(['simulate', '--latency', 'fixed:250']);
-    await sim.waitFor((out) => out.includes('listening on'));
-    const url = /(http:\/\/\S+\/v1)/.exec(sim.stdout())?.[1] ?? '';
-    const out = join(dir, 'interrupted.jsonl');
-    const run = startCli([
-      'analyze',
-      EXAMPLE,
-      '--base-url',
-      url,
-      '--concurrency',
-      '2',
-      '--json',
-      '--progress',
-      'plain',
-      '--out',
-      out,
-    ]);
+  /**
+   * `aitq analyze` of the example file against `aitq simulate` answering after `latencyMs`, two
+   * calls at once; `interrupt` sends the signals; both processes have ended when it resolves.
+   */
+  async function interruptedRun(
+    latencyMs: number,
+    out: string,
+    interrupt: (run: CliProcess) => Promise<void>,
+  ): Promise<CliProcess> {
+    const sim = startCli(['simulate', '--latency', `fixed:${latencyMs}`]);
     try {
-      await run.waitFor((output) => /ok [1-9]/.test(output));
-      run.child.kill('SIGINT');
+      await sim.waitFor((output) => output.includes('listening on'));
+      const url = /(http:\/\/\S+\/v1)/.exec(sim.stdout())?.[1] ?? '';
+      const run = startCli([
+        'analyze',
+        EXAMPLE,
+        ...['--base-url', url, '--concurrency', '2', '--json', '--progress', 'plain'],
+        ...['--out', out],
+      ]);
+      await interrupt(run);
       expect(await run.exited).toBe(EXIT_CODES.interrupted);
+      return run;
     } finally {
       sim.child.kill('SIGINT');
       await sim.exited;
     }
+  }
+
+  it('drains on SIGINT, writes the summary and the partial results, exits 130', async () => {
+    const out = join(dir, 'interrupted.jsonl');
+    const run = await interruptedRun(250, out, async (cli) => {
+      await cli.waitFor((output) => /ok [1-9]/.test(output));
+      cli.child.kill('SIGINT');
+    });
     expect(run.stderr()).toContain('interrupted: finishing running calls');
     const summary = CliSummarySchema.parse(JSON.parse(run.stdout()));
     const lines = resultLines(out);
@@ -162,34 +170,15 @@ describe('aitq: interrupted', () => {
     expect(lines.filter((l) => l.status === 'cancelled')).toHaveLength(summary.cancelled);
     expect(summary.completed + summary.cancelled + summary.notFinished).toBe(exampleNames.length);
   });
+
   it('cancels the running calls on a second SIGINT', async () => {
-    const sim = startCli(['simulate', '--latency', 'fixed:20000']);
-    await sim.waitFor((out) => out.includes('listening on'));
-    const url = /(http:\/\/\S+\/v1)/.exec(sim.stdout())?.[1] ?? '';
     const out = join(dir, 'cancelled.jsonl');
-    const run = startCli([
-      'analyze',
-      EXAMPLE,
-      '--base-url',
-      url,
-      '--concurrency',
-      '2',
-      '--json',
-      '--progress',
-      'plain',
-      '--out',
-      out,
-    ]);
-    try {
-      await run.waitFor((output) => output.includes('running 2/2'));
-      run.child.kill('SIGINT');
-      await run.waitFor((output) => output.includes('finishing running calls'));
-      run.child.kill('SIGINT');
-      expect(await run.exited).toBe(EXIT_CODES.interrupted);
-    } finally {
-      sim.child.kill('SIGINT');
-      await sim.exited;
-    }
+    const run = await interruptedRun(20_000, out, async (cli) => {
+      await cli.waitFor((output) => output.includes('running 2/2'));
+      cli.child.kill('SIGINT');
+      await cli.waitFor((output) => output.includes('finishing running calls'));
+      cli.child.kill('SIGINT');
+    });
     expect(run.stderr()).toContain('cancelling running calls');
     const summary = CliSummarySchema.parse(JSON.parse(run.stdout()));
     expect(summary).toMatchObject({ interrupted: true, completed: 0, failed: 0 });
