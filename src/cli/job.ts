@@ -5,7 +5,7 @@
  */
 
 import { once } from 'node:events';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, openSync, type WriteStream } from 'node:fs';
 import type { AITaskManagerOptions } from '../config/manager-options.js';
 import { serializeError, TaskCancelledError, ValidationError } from '../errors.js';
 import { AITaskManager, createAITaskManager } from '../manager.js';
@@ -13,7 +13,7 @@ import { type Simulator, startSimulator } from '../providers/simulator/index.js'
 import type { AIClient } from '../providers/types.js';
 import type { Statistics } from '../stats/types.js';
 import type { JobArgs } from './args.js';
-import { CliInputError, EXIT_CODES, type ExitCode } from './errors.js';
+import { CliInputError, CliUsageError, EXIT_CODES, type ExitCode } from './errors.js';
 import { addEstimate, DryRunSchema, dryRun, emptyTotals, renderDryRun } from './estimate.js';
 import {
   type CliTask,
@@ -91,8 +91,16 @@ class ResultsWriter {
   private readonly stream: WriteStream;
   private chain: Promise<void> = Promise.resolve();
 
+  /** @throws CliUsageError when the file cannot be created (before anything starts). */
   constructor(path: string) {
-    this.stream = createWriteStream(path, { encoding: 'utf8' });
+    let fd: number;
+    try {
+      fd = openSync(path, 'w');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? String(error);
+      throw new CliUsageError(`--out: cannot write ${JSON.stringify(path)} (${code})`);
+    }
+    this.stream = createWriteStream(path, { fd, encoding: 'utf8' });
   }
 
   write(line: ResultLine): void {
@@ -177,9 +185,12 @@ export async function runJob(args: JobArgs, io: CliIO): Promise<ExitCode> {
   }
 
   const total = totals.tasks;
-  const { options, simulator } = await connect(args, io);
-  const manager = await createAITaskManager(options);
   const results = new ResultsWriter(args.out);
+  const { options, simulator } = await connect(args, io);
+  const manager = await createAITaskManager(options).catch(async (error: unknown) => {
+    await Promise.all([simulator?.close(), results.close()]);
+    throw error;
+  });
   const display = new ProgressDisplay(io, progressMode(args, io));
   const startedAt = new Date();
   const counts: JobCounts = { completed: 0, failed: 0, cancelled: 0 };

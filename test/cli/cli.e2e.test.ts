@@ -191,6 +191,8 @@ describe('aitq: bad input is one line on stderr and exit 2, nothing started', ()
   const badJson = join(dir, 'bad.jsonl');
   const noName = join(dir, 'noname.json');
   writeFileSync(badJson, '{"name":"a"}\n{"name":"b"}\n{"name": ,}\n');
+  const unknownType = join(dir, 'unknown.jsonl');
+  writeFileSync(unknownType, '{"taskType": "SUMMARISE", "data": {"text": "x"}}\n');
   writeFileSync(noName, '[\n  {"name": "a"},\n  {"description": "nameless"}\n]\n');
 
   it.each([
@@ -200,6 +202,14 @@ describe('aitq: bad input is one line on stderr and exit 2, nothing started', ()
       ['analyze', noName],
       /noname\.json: line 3 \(index 1\): repository field "name": a repository needs a "name"/,
     ],
+    [
+      ['run', unknownType],
+      /unknown\.jsonl: line 1 \(index 0\): invalid taskType: unknown task type "SUMMARISE"/,
+    ],
+    [
+      ['analyze', EXAMPLE, '--out', join(dir, 'no/such/dir.jsonl')],
+      /^aitq: --out: cannot write ".*no\/such\/dir\.jsonl" \(ENOENT\)$/,
+    ],
     [['analyze', EXAMPLE, '--turbo'], /^aitq: unknown option '--turbo' \(see aitq --help\)$/],
     [
       ['analyze', EXAMPLE, '--concurrency', '0'],
@@ -208,7 +218,8 @@ describe('aitq: bad input is one line on stderr and exit 2, nothing started', ()
     [['simulate', '--latency', 'soon'], /^aitq: --latency: expected fixed:MS/],
   ])('%j', async (args, message) => {
     const out = join(dir, `never-${Math.random()}.jsonl`);
-    const run = await runCliToEnd([...args, ...(args[0] === 'analyze' ? ['--out', out] : [])]);
+    const ownOut = args[0] === 'simulate' || args.includes('--out');
+    const run = await runCliToEnd([...args, ...(ownOut ? [] : ['--out', out])]);
     expect(run.code).toBe(EXIT_CODES.badInput);
     expect(run.stdout).toBe('');
     const lines = run.stderr.trimEnd().split('\n');
