@@ -157,6 +157,28 @@ export async function runAttempt(
   const { client } = deps;
   const env = deps.environment(record);
   const reservation = record.reservation;
+  // Calls in flight, each with the charge owed if the attempt is aborted under it: an aborted
+  // attempt settles at once, before the client's own rejection arrives, so the prompt that was
+  // sent is charged here, exactly once.
+  const inFlight = new Set<() => void>();
+  const owed = (tokens: () => number, price: ModelPrice | undefined) => {
+    let paid = false;
+    const pay = () => {
+      if (paid) return;
+      paid = true;
+      inFlight.delete(pay);
+      meter.estimated = true;
+      charge(meter, price, tokens(), 0);
+    };
+    inFlight.add(pay);
+    return {
+      pay,
+      settled: () => {
+        paid = true;
+        inFlight.delete(pay);
+      },
+    };
+  };
 
   const ctx: TaskContext = {
     taskId: record.id,
@@ -177,8 +199,10 @@ export async function runAttempt(
       };
       meter.calls++;
       const price = deps.priceOf(model);
+      const debt = owed(() => countChatTokens(call.messages, model), price);
       try {
         const response = await client.chat(request, callOptions);
+        debt.settled();
         if (response.hints) deps.onHints(model, response.hints);
         if (response.usage) {
           charge(meter, price, response.usage.promptTokens, response.usage.completionTokens);
@@ -196,11 +220,9 @@ export async function runAttempt(
         if (error instanceof ProviderError && error.retryAfterMs !== undefined) {
           deps.onHints(model, { retryAfterMs: error.retryAfterMs });
         }
-        if (isAbortLike(error, handle)) {
-          // Aborted or timed out without usage: the prompt was sent, so it is charged.
-          meter.estimated = true;
-          charge(meter, price, countChatTokens(call.messages, model), 0);
-        }
+        // Aborted or timed out without usage: the prompt was sent, so it is charged.
+        if (isAbortLike(error, handle)) debt.pay();
+        debt.settled();
         throw error;
       }
     },
@@ -208,21 +230,25 @@ export async function runAttempt(
       const model = call.model ?? env.embeddingModel;
       meter.calls++;
       const price = deps.priceOf(model);
+      const inputTokens = () => call.input.reduce((n, text) => n + countTextTokens(text, model), 0);
+      const debt = owed(inputTokens, price);
       try {
         const response = await client.embed({ model, input: call.input }, callOptions);
+        debt.settled();
         if (response.hints) deps.onHints(model, response.hints);
         if (response.usage) {
           charge(meter, price, response.usage.promptTokens, 0);
         } else {
           meter.estimated = true;
-          const tokens = call.input.reduce((n, text) => n + countTextTokens(text, model), 0);
-          charge(meter, price, tokens, 0);
+          charge(meter, price, inputTokens(), 0);
         }
         return response;
       } catch (error) {
         if (error instanceof ProviderError && error.retryAfterMs !== undefined) {
           deps.onHints(model, { retryAfterMs: error.retryAfterMs });
         }
+        if (isAbortLike(error, handle)) debt.pay();
+        debt.settled();
         throw error;
       }
     },
@@ -253,6 +279,8 @@ export async function runAttempt(
     }
     return { outcome: { ok: true, at: deps.clock.now() }, meter, result: parsed.data };
   } catch (thrown) {
+    // Whatever was still in flight when the attempt was aborted owes its prompt.
+    if (handle.isAborted) for (const pay of [...inFlight]) pay();
     const error =
       handle.isAborted && !(thrown instanceof TaskQueueError) ? (handle.reason ?? thrown) : thrown;
     return { outcome: classifyFailure(error, deps.clock.now(), deps.random()), meter };

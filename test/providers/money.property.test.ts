@@ -9,6 +9,7 @@ import {
   completion,
   createFetchWorld,
   type FetchedRequest,
+  type FetchReply,
   json,
   settleTask,
 } from './openai-engine-helpers.js';
@@ -27,7 +28,9 @@ type Reply =
   | { kind: 'server'; status: 500 | 502 | 503 }
   | { kind: 'rateLimited'; retryAfter: number }
   | { kind: 'invalidAnswer'; prompt: number; completion: number }
-  | { kind: 'malformedBody' };
+  | { kind: 'malformedBody' }
+  /** Never answers: the attempt's timeout aborts it, and its prompt is charged. */
+  | { kind: 'timeout' };
 
 const tokens = fc.integer({ min: 0, max: 5_000 });
 const reply: fc.Arbitrary<Reply> = fc.oneof(
@@ -43,12 +46,13 @@ const reply: fc.Arbitrary<Reply> = fc.oneof(
   }),
   fc.record({ kind: fc.constant('invalidAnswer' as const), prompt: tokens, completion: tokens }),
   fc.constant({ kind: 'malformedBody' as const }),
+  fc.constant({ kind: 'timeout' as const }),
 );
 
 const price = resolvePrice(MODEL);
 
 /** The response for `r`, and what the call should cost (reported usage, or the tokenizer's). */
-function respond(r: Reply, request: FetchedRequest): { response: Response; micros: number } {
+function respond(r: Reply, request: FetchedRequest): { response: FetchReply; micros: number } {
   if (price === undefined) throw new Error(`${MODEL} has no price`);
   switch (r.kind) {
     case 'usage':
@@ -81,6 +85,10 @@ function respond(r: Reply, request: FetchedRequest): { response: Response; micro
         }),
         micros: 0,
       };
+    case 'timeout': {
+      const messages = request.body.messages as { role: string; content: string }[];
+      return { response: 'hang', micros: costMicros(price, countChatTokens(messages, MODEL), 0) };
+    }
     case 'malformedBody':
       return {
         response: new Response('{"choices": [', {
@@ -112,7 +120,7 @@ describe('money charged equals the usage of every call (property)', () => {
             {
               maxConcurrent: 2,
               budgetLimit: 100,
-              taskDefaults: { maxRetries: 2, retryDelay: 0.1 },
+              taskDefaults: { maxRetries: 2, retryDelay: 0.1, timeout: 5 },
             },
           );
           const ids: string[] = [];

@@ -141,10 +141,9 @@ describe('OpenAICompatibleClient through the engine (scripted fetch)', () => {
     expect((await charged(world, id)).attempts).toBe(2);
   });
 
-  // Known engine bug (src/runtime/attempt.ts): an aborted attempt settles at once, before the
-  // SDK's rejection reaches `ctx.chat`'s catch, so the prompt charge lands on a meter the engine
-  // has already read. The Conventions say the prompt is charged; this flips to `it` once fixed.
-  it.fails('a timeout without usage charges the prompt tokens at the input price', async () => {
+  // An aborted attempt settles at once, before the SDK's rejection reaches `ctx.chat`: the
+  // attempt charges what was in flight itself (the Conventions: the prompt is charged).
+  it('a timeout without usage charges the prompt tokens at the input price', async () => {
     const { world, id } = await runOne(() => 'hang', { timeout: 5, maxRetries: 0 });
     const prompt = promptOf(world.requests[0]);
     const money = await charged(world, id);
