@@ -86,7 +86,8 @@ const JOB_ONLY = [
   'dry-run',
   'config',
 ];
-const SIMULATE_ONLY = [...Object.keys(SIMULATOR_FLAGS), 'host'];
+/** Simulator flags that only `simulate` takes; the others also shape an in-process simulator. */
+const SIMULATE_ONLY = ['port', 'host'];
 
 const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
@@ -117,6 +118,8 @@ export interface JobArgs {
   settings: ResolvedManagerOptions;
   /** Run against the built-in simulator in this process: forced, or neither a URL nor a key. */
   simulator: 'forced' | 'no-key' | false;
+  /** The in-process simulator's options (`--latency`, `--error-rate`, `--sim-rpm`…). */
+  simulatorOptions: ResolvedSimulatorOptions;
   /** The config file that was read, if any. */
   configFile: string | undefined;
   /** Priority of tasks that set none. */
@@ -227,21 +230,23 @@ export function parseLatency(text: string): unknown {
 }
 
 function simulateArgs(values: Values): CliArgs {
+  const host = typeof values.host === 'string' ? values.host : '127.0.0.1';
+  if (host.trim() === '') throw usage('--host: expected a host name or address (received "")');
+  const apiKey = typeof values['api-key'] === 'string' ? values['api-key'] : undefined;
+  return { command: 'simulate', host, simulator: simulatorOptionsOf(values, apiKey) };
+}
+
+/** The simulator flags given, as validated simulator options. */
+function simulatorOptionsOf(values: Values, apiKey: string | undefined): ResolvedSimulatorOptions {
   const options: Record<string, unknown> = {};
   for (const [flag, key] of Object.entries(SIMULATOR_FLAGS)) {
     const text = values[flag as keyof Values];
     if (typeof text !== 'string') continue;
     setPath(options, key, flag === 'latency' ? parseLatency(text) : numberOf(flag, text));
   }
-  if (typeof values['api-key'] === 'string') options.apiKey = values['api-key'];
-  const host = typeof values.host === 'string' ? values.host : '127.0.0.1';
-  if (host.trim() === '') throw usage('--host: expected a host name or address (received "")');
+  if (apiKey !== undefined) options.apiKey = apiKey;
   try {
-    return {
-      command: 'simulate',
-      host,
-      simulator: resolveSimulatorOptions(options as SimulatorOptions),
-    };
+    return resolveSimulatorOptions(options as SimulatorOptions);
   } catch (error) {
     if (!(error instanceof ValidationError)) throw error;
     const flagOf = (path: string) => {
@@ -336,16 +341,26 @@ function jobArgs(
     );
   }
   const forced = values.simulator === true;
+  const simulator = forced
+    ? 'forced'
+    : merged.baseURL === undefined && merged.apiKey === undefined
+      ? 'no-key'
+      : false;
+  const simulatorFlag = Object.keys(SIMULATOR_FLAGS).find(
+    (flag) => typeof values[flag as keyof Values] === 'string',
+  );
+  if (simulator === false && simulatorFlag !== undefined) {
+    throw usage(
+      `option '--${simulatorFlag}' shapes the built-in simulator; add --simulator to use it (a --base-url or API key was given)`,
+    );
+  }
   return {
     command,
     file,
     manager: merged as AITaskManagerOptions,
     settings: parsed.data,
-    simulator: forced
-      ? 'forced'
-      : merged.baseURL === undefined && merged.apiKey === undefined
-        ? 'no-key'
-        : false,
+    simulator,
+    simulatorOptions: simulatorOptionsOf(values, undefined),
     configFile,
     priority,
     json: values.json === true,
@@ -467,7 +482,8 @@ Options of analyze and run:
   --config <file>        manager options as JSON (default ./${DEFAULT_CONFIG_FILE} if present);
                          flags win over the file
 
-Options of simulate:
+Options of simulate (all but --port and --host also shape the built-in simulator of
+analyze and run when it is used):
   --port <n>             port (default 0: a free one)    --host <addr>  default 127.0.0.1
   --sim-rpm <n>          requests per window             --sim-tpm <n>  tokens per window
   --sim-window <ms>      window length (default 60000)

@@ -153,7 +153,7 @@ async function connect(
   io: CliIO,
 ): Promise<{ options: AITaskManagerOptions; simulator: Simulator | undefined }> {
   if (args.simulator === false) return { options: args.manager, simulator: undefined };
-  const simulator = await startSimulator();
+  const simulator = await startSimulator(args.simulatorOptions);
   if (!args.quiet) {
     const why =
       args.simulator === 'forced' ? '--simulator' : 'no --base-url and no API key (OPENAI_API_KEY)';

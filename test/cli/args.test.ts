@@ -198,6 +198,43 @@ describe('parseCliArgs: analyze and run', () => {
   });
 });
 
+describe('parseCliArgs: the in-process simulator of analyze and run', () => {
+  it('takes the simulator flags (latency, faults, limits, seed) for the built-in simulator', () => {
+    const args = job([
+      'analyze',
+      'r.json',
+      '--simulator',
+      '--latency',
+      'uniform:100-400',
+      '--error-rate',
+      '0.05',
+      '--sim-rpm',
+      '500',
+      '--seed',
+      '3',
+    ]);
+    expect(args.simulator).toBe('forced');
+    expect(args.simulatorOptions).toMatchObject({
+      latency: { kind: 'uniform', minMs: 100, maxMs: 400 },
+      faults: { error500: 0.05 },
+      limits: { requests: 500 },
+      seed: 3,
+    });
+    expect(job(['analyze', 'r.json']).simulatorOptions.faults.error500).toBe(0);
+  });
+
+  it('refuses simulator flags when a real endpoint is used', () => {
+    expect(
+      problem(['analyze', 'r.json', '--base-url', 'http://127.0.0.1:1/v1', '--latency', 'fixed:5']),
+    ).toBe(
+      "option '--latency' shapes the built-in simulator; add --simulator to use it (a --base-url or API key was given)",
+    );
+    expect(problem(['analyze', 'r.json', '--simulator', '--error-rate', '2'])).toMatch(
+      /^--error-rate: .* \(received 2\)$/,
+    );
+  });
+});
+
 describe('parseCliArgs: simulate, help, version', () => {
   it('maps the simulator flags to SimulatorOptionsSchema', () => {
     const args = parseCliArgs([

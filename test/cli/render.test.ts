@@ -8,11 +8,11 @@ import {
   renderSummary,
   summarize,
 } from '../../src/cli/render.js';
-import { after, STARTED, statistics } from './statistics.js';
+import { after as later, STARTED, statistics } from './statistics.js';
 
 /** 30 of 75 done after 2 minutes: 4 running, 41 waiting on the rate limit for 12 s more. */
 const midway = statistics({
-  queue: { size: 41, waitingFor: 'rateLimit', waitingUntil: after(132) },
+  queue: { size: 41, waitingFor: 'rateLimit', waitingUntil: later(132) },
   concurrency: { runningTasks: 4, maxConcurrent: 5, available: 1 },
   cost: {
     total: { cost: 0.01234, limit: 0.5, remaining: 0.48766, percentage: 2.468 },
@@ -22,7 +22,7 @@ const midway = statistics({
   tokens: { prompt: 21_000, completion: 4_500, total: 25_500 },
 });
 
-const frame = { total: 75, startedAt: STARTED, now: after(120), width: 100 };
+const frame = { total: 75, startedAt: STARTED, now: later(120), width: 100 };
 
 describe('renderProgress', () => {
   it('draws three TTY lines: bar and ETA; running, waiting and why; spend', () => {
@@ -45,7 +45,7 @@ describe('renderProgress', () => {
       concurrency: { runningTasks: 0, maxConcurrent: 2, available: 2 },
     });
     expect(
-      renderProgress(early, { ...frame, now: after(3), width: 80, mode: 'tty' }),
+      renderProgress(early, { ...frame, now: later(3), width: 80, mode: 'tty' }),
     ).toMatchInlineSnapshot(`
       "[░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░] 0/75 0% · 0.0/min · ETA --
       running 0/2 · waiting 75 for the budget · ok 0 · failed 0 · retries 0
@@ -100,7 +100,7 @@ describe('summary', () => {
     const summary = summarize(finished, {
       total: 75,
       startedAt: STARTED,
-      now: after(72.4),
+      now: later(72.4),
       interrupted: false,
       resultsFile: 'examples/repos.results.jsonl',
     });
@@ -146,7 +146,7 @@ describe('summary', () => {
     const summary = summarize(finished, {
       total: 75,
       startedAt: STARTED,
-      now: after(10),
+      now: later(10),
       interrupted: true,
       resultsFile: 'out.jsonl',
       counts: { completed: 20, failed: 0, cancelled: 3 },
