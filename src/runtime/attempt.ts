@@ -8,12 +8,20 @@ import {
 } from '../errors.js';
 import { costMicros, type ModelPrice } from '../limits/cost.js';
 import { countChatTokens, countTextTokens } from '../limits/tokens.js';
-import type { AIClient, RateLimitHints } from '../providers/types.js';
+import type {
+  AIClient,
+  ChatRequest,
+  ChatResponse,
+  EmbedResponse,
+  RateLimitHints,
+} from '../providers/types.js';
 import type { TaskRecord } from '../stores/types.js';
 import type {
   AnyTaskTypeDefinition,
+  ChatCall,
   ChildOutcome,
   ChildTaskSpec,
+  EmbedCall,
   TaskContext,
   TaskEnvironment,
 } from '../task-types/types.js';
@@ -134,6 +142,158 @@ export function classifyFailure(error: unknown, at: number, jitter: number): Att
   return outcome;
 }
 
+/** A call in flight, and what it owes if the attempt is aborted under it. */
+class InFlightCall {
+  paid = false;
+  constructor(
+    private readonly meter: AttemptMeter,
+    private readonly price: ModelPrice | undefined,
+    private readonly model: string,
+    private readonly messages: ChatCall['messages'] | undefined,
+    private readonly input: readonly string[] | undefined,
+  ) {}
+
+  /** The prompt (or embedding input) that was sent, charged at the input price, once. */
+  pay(): void {
+    if (this.paid) return;
+    this.paid = true;
+    this.meter.estimated = true;
+    charge(this.meter, this.price, this.promptTokens(), 0);
+  }
+
+  promptTokens(): number {
+    if (this.messages !== undefined) return countChatTokens(this.messages, this.model);
+    let tokens = 0;
+    for (const text of this.input ?? []) tokens += countTextTokens(text, this.model);
+    return tokens;
+  }
+}
+
+/**
+ * What a task type's `run` gets for one attempt: its data, metered and limited model calls,
+ * progress and child tasks. One object per attempt (methods on the prototype, no closures).
+ * It is also the calls' options object: clients read `signal` from it only if they abort.
+ */
+class AttemptContext implements TaskContext {
+  readonly taskId: string;
+  readonly data: unknown;
+  readonly env: TaskEnvironment;
+  /** Calls in flight: an aborted attempt settles at once, before the client's rejection arrives, so it charges them itself. */
+  private inFlight: InFlightCall[] | undefined;
+
+  constructor(
+    private readonly record: TaskRecord,
+    readonly attempt: number,
+    private readonly handle: AttemptHandle,
+    private readonly deps: AttemptDeps,
+    private readonly meter: AttemptMeter,
+  ) {
+    this.taskId = record.id;
+    this.data = record.data;
+    this.env = deps.environment(record);
+  }
+
+  get signal(): AbortSignal {
+    return this.handle.signal;
+  }
+
+  async chat(call: ChatCall): Promise<ChatResponse> {
+    const reservation = this.record.reservation;
+    const model = call.model ?? reservation.model;
+    const request: ChatRequest = {
+      model,
+      messages: call.messages,
+      maxTokens: call.maxTokens ?? reservation.maxTokens,
+      ...(call.responseFormat === undefined ? {} : { responseFormat: call.responseFormat }),
+      ...(call.temperature === undefined ? {} : { temperature: call.temperature }),
+    };
+    const { meter, deps } = this;
+    meter.calls++;
+    const price = deps.priceOf(model);
+    const pending = this.track(new InFlightCall(meter, price, model, call.messages, undefined));
+    try {
+      const response = await deps.client.chat(request, this);
+      this.untrack(pending);
+      if (response.hints) deps.onHints(model, response.hints);
+      if (response.usage) {
+        charge(meter, price, response.usage.promptTokens, response.usage.completionTokens);
+      } else {
+        meter.estimated = true;
+        charge(meter, price, pending.promptTokens(), countTextTokens(response.content, model));
+      }
+      return response;
+    } catch (error) {
+      this.settleFailed(pending, model, error);
+      throw error;
+    }
+  }
+
+  async embed(call: EmbedCall): Promise<EmbedResponse> {
+    const { meter, deps } = this;
+    const model = call.model ?? this.env.embeddingModel;
+    meter.calls++;
+    const price = deps.priceOf(model);
+    const pending = this.track(new InFlightCall(meter, price, model, undefined, call.input));
+    try {
+      const response = await deps.client.embed({ model, input: call.input }, this);
+      this.untrack(pending);
+      if (response.hints) deps.onHints(model, response.hints);
+      if (response.usage) {
+        charge(meter, price, response.usage.promptTokens, 0);
+      } else {
+        meter.estimated = true;
+        charge(meter, price, pending.promptTokens(), 0);
+      }
+      return response;
+    } catch (error) {
+      this.settleFailed(pending, model, error);
+      throw error;
+    }
+  }
+
+  progress(progress: number, current: number, total: number): void {
+    this.deps.onProgress(this.record, progress, current, total);
+  }
+
+  runChildren(
+    children: readonly ChildTaskSpec[],
+    onChildSettled?: (outcome: ChildOutcome, done: number, total: number) => void,
+  ): Promise<ChildOutcome[]> {
+    return this.deps.runChildren(this.record, children, onChildSettled);
+  }
+
+  /** Charges every call still in flight (the attempt was aborted under them). */
+  payInFlight(): void {
+    const calls = this.inFlight;
+    if (calls === undefined) return;
+    this.inFlight = undefined;
+    for (const call of calls) call.pay();
+  }
+
+  private track(call: InFlightCall): InFlightCall {
+    if (this.inFlight === undefined) this.inFlight = [call];
+    else this.inFlight.push(call);
+    return call;
+  }
+
+  private untrack(call: InFlightCall): void {
+    call.paid = true;
+    const calls = this.inFlight;
+    if (calls === undefined) return;
+    const i = calls.indexOf(call);
+    if (i >= 0) calls.splice(i, 1);
+  }
+
+  private settleFailed(call: InFlightCall, model: string, error: unknown): void {
+    if (error instanceof ProviderError && error.retryAfterMs !== undefined) {
+      this.deps.onHints(model, { retryAfterMs: error.retryAfterMs });
+    }
+    // Aborted or timed out without usage: the prompt was sent, so it is charged.
+    if (isAbortLike(error, this.handle)) call.pay();
+    this.untrack(call);
+  }
+}
+
 /**
  * Runs one attempt of a task: builds its context (metered, limited calls), enforces the attempt's
  * timeout on the injected clock, validates the result against the task type's output schema,
@@ -148,113 +308,7 @@ export async function runAttempt(
   deps: AttemptDeps,
 ): Promise<AttemptResult> {
   const meter = newMeter();
-  // Clients read `signal` from this object only if they support aborting.
-  const callOptions = {
-    get signal(): AbortSignal {
-      return handle.signal;
-    },
-  };
-  const { client } = deps;
-  const env = deps.environment(record);
-  const reservation = record.reservation;
-  // Calls in flight, each with the charge owed if the attempt is aborted under it: an aborted
-  // attempt settles at once, before the client's own rejection arrives, so the prompt that was
-  // sent is charged here, exactly once.
-  const inFlight = new Set<() => void>();
-  const owed = (tokens: () => number, price: ModelPrice | undefined) => {
-    let paid = false;
-    const pay = () => {
-      if (paid) return;
-      paid = true;
-      inFlight.delete(pay);
-      meter.estimated = true;
-      charge(meter, price, tokens(), 0);
-    };
-    inFlight.add(pay);
-    return {
-      pay,
-      settled: () => {
-        paid = true;
-        inFlight.delete(pay);
-      },
-    };
-  };
-
-  const ctx: TaskContext = {
-    taskId: record.id,
-    data: record.data,
-    attempt,
-    get signal() {
-      return handle.signal;
-    },
-    env,
-    async chat(call) {
-      const model = call.model ?? reservation.model;
-      const request = {
-        model,
-        messages: call.messages,
-        maxTokens: call.maxTokens ?? reservation.maxTokens,
-        ...(call.responseFormat === undefined ? {} : { responseFormat: call.responseFormat }),
-        ...(call.temperature === undefined ? {} : { temperature: call.temperature }),
-      };
-      meter.calls++;
-      const price = deps.priceOf(model);
-      const debt = owed(() => countChatTokens(call.messages, model), price);
-      try {
-        const response = await client.chat(request, callOptions);
-        debt.settled();
-        if (response.hints) deps.onHints(model, response.hints);
-        if (response.usage) {
-          charge(meter, price, response.usage.promptTokens, response.usage.completionTokens);
-        } else {
-          meter.estimated = true;
-          charge(
-            meter,
-            price,
-            countChatTokens(call.messages, model),
-            countTextTokens(response.content, model),
-          );
-        }
-        return response;
-      } catch (error) {
-        if (error instanceof ProviderError && error.retryAfterMs !== undefined) {
-          deps.onHints(model, { retryAfterMs: error.retryAfterMs });
-        }
-        // Aborted or timed out without usage: the prompt was sent, so it is charged.
-        if (isAbortLike(error, handle)) debt.pay();
-        debt.settled();
-        throw error;
-      }
-    },
-    async embed(call) {
-      const model = call.model ?? env.embeddingModel;
-      meter.calls++;
-      const price = deps.priceOf(model);
-      const inputTokens = () => call.input.reduce((n, text) => n + countTextTokens(text, model), 0);
-      const debt = owed(inputTokens, price);
-      try {
-        const response = await client.embed({ model, input: call.input }, callOptions);
-        debt.settled();
-        if (response.hints) deps.onHints(model, response.hints);
-        if (response.usage) {
-          charge(meter, price, response.usage.promptTokens, 0);
-        } else {
-          meter.estimated = true;
-          charge(meter, price, inputTokens(), 0);
-        }
-        return response;
-      } catch (error) {
-        if (error instanceof ProviderError && error.retryAfterMs !== undefined) {
-          deps.onHints(model, { retryAfterMs: error.retryAfterMs });
-        }
-        if (isAbortLike(error, handle)) debt.pay();
-        debt.settled();
-        throw error;
-      }
-    },
-    progress: (progress, current, total) => deps.onProgress(record, progress, current, total),
-    runChildren: (children, onChildSettled) => deps.runChildren(record, children, onChildSettled),
-  };
+  const ctx = new AttemptContext(record, attempt, handle, deps, meter);
 
   let timer: unknown;
   if (timeoutMs !== undefined) {
@@ -280,7 +334,7 @@ export async function runAttempt(
     return { outcome: { ok: true, at: deps.clock.now() }, meter, result: parsed.data };
   } catch (thrown) {
     // Whatever was still in flight when the attempt was aborted owes its prompt.
-    if (handle.isAborted) for (const pay of [...inFlight]) pay();
+    if (handle.isAborted) ctx.payInFlight();
     const error =
       handle.isAborted && !(thrown instanceof TaskQueueError) ? (handle.reason ?? thrown) : thrown;
     return { outcome: classifyFailure(error, deps.clock.now(), deps.random()), meter };

@@ -181,13 +181,17 @@ class FinishedLine {
     this.times.push(at);
   }
 
-  peek(): { id: string; type: string; at: number } | undefined {
-    if (this.head >= this.ids.length) return undefined;
-    return {
-      id: this.ids[this.head] as string,
-      type: this.types[this.head] as string,
-      at: this.times[this.head] as number,
-    };
+  /** The oldest finished task's id (`undefined` when empty); its `oldestType` and `oldestAt`. */
+  get oldestId(): string | undefined {
+    return this.ids[this.head];
+  }
+
+  get oldestType(): string {
+    return this.types[this.head] as string;
+  }
+
+  get oldestAt(): number {
+    return this.times[this.head] as number;
   }
 
   shift(): void {
@@ -460,16 +464,17 @@ export class Engine {
     const records = inputs.map((input, index) =>
       this.prepare(input, now, inputs.length > 1 ? `tasks[${index}]` : ''),
     );
-    const seen = new Set<string>();
+    const seen = records.length > 1 ? new Set<string>() : undefined;
+    let topLevel = 0;
     for (const record of records) {
-      if (seen.has(record.id) || this.line.has(record.id)) {
+      if (seen?.has(record.id) || this.line.has(record.id)) {
         throw new ValidationError(`invalid id: a task with id '${record.id}' exists already`, [
           { path: 'id', message: 'duplicate', received: record.id },
         ]);
       }
-      seen.add(record.id);
+      seen?.add(record.id);
+      if (record.parentId === undefined) topLevel++;
     }
-    const topLevel = records.filter((r) => r.parentId === undefined).length;
     if (topLevel > 0 && this.waitingCount + topLevel > this.settings.maxQueueSize) {
       throw new QueueFullError(
         `the queue holds ${this.waitingCount} waiting tasks of at most ${this.settings.maxQueueSize} (maxQueueSize); ${topLevel} more do not fit`,
@@ -478,16 +483,18 @@ export class Engine {
     for (const record of records) this.checkBudgetAtSubmit(record, now);
     for (const record of records) record.seq = ++this.seq;
     await this.store.insert(records);
+    const observed = this.events$.observed;
     for (const record of records) {
       this.line.push(record);
-      this.emit({
-        type: 'task.submitted',
-        taskId: record.id,
-        taskType: record.type,
-        priority: record.priority,
-        at: now,
-        parentId: record.parentId,
-      });
+      if (observed)
+        this.emit({
+          type: 'task.submitted',
+          taskId: record.id,
+          taskType: record.type,
+          priority: record.priority,
+          at: now,
+          parentId: record.parentId,
+        });
     }
     // Only a new head can change what admission decides (the line is strict: nothing behind the
     // head is admitted before it), and only if it could start now. Otherwise the supervisor is
@@ -1013,24 +1020,26 @@ export class Engine {
     record.notBefore = undefined;
     if (firstStart) record.startedAt = now;
     this.persist(record);
-    this.emit({
-      type: 'task.admitted',
-      taskId: record.id,
-      taskType: record.type,
-      priority: record.priority,
-      at: now,
-      attempt,
-      limited,
-    });
-    this.emit({
-      type: 'task.started',
-      taskId: record.id,
-      taskType: record.type,
-      priority: record.priority,
-      at: now,
-      attempt,
-      queueTimeMs: now - record.createdAt,
-    });
+    if (this.events$.observed) {
+      this.emit({
+        type: 'task.admitted',
+        taskId: record.id,
+        taskType: record.type,
+        priority: record.priority,
+        at: now,
+        attempt,
+        limited,
+      });
+      this.emit({
+        type: 'task.started',
+        taskId: record.id,
+        taskType: record.type,
+        priority: record.priority,
+        at: now,
+        attempt,
+        queueTimeMs: now - record.createdAt,
+      });
+    }
     const definition = this.taskTypes.get(record.type) as AnyTaskTypeDefinition;
     const deadline = record.config.deadline;
     let timeoutMs: number | undefined = limited ? record.config.timeout * 1000 : undefined;
@@ -1080,7 +1089,7 @@ export class Engine {
     record.usage.calls += meter.calls;
     record.usage.estimated ||= meter.estimated;
     record.costMicros += meter.costMicros;
-    if (meter.calls > 0 || meter.costMicros > 0) {
+    if ((meter.calls > 0 || meter.costMicros > 0) && this.events$.observed) {
       this.emit({
         type: 'task.usage',
         taskId: id,
@@ -1136,18 +1145,20 @@ export class Engine {
     record.notBefore = undefined;
     this.persist(record);
     const status = record.status as 'completed' | 'failed' | 'cancelled';
-    this.emit({
-      type: `task.${status}`,
-      status,
-      taskId: record.id,
-      taskType: record.type,
-      priority: record.priority,
-      at: now,
-      attempts: record.attempts,
-      error: record.error,
-      queueTimeMs: record.startedAt === undefined ? undefined : record.startedAt - record.createdAt,
-      executionTimeMs: record.startedAt === undefined ? undefined : now - record.startedAt,
-    });
+    if (this.events$.observed)
+      this.emit({
+        type: `task.${status}`,
+        status,
+        taskId: record.id,
+        taskType: record.type,
+        priority: record.priority,
+        at: now,
+        attempts: record.attempts,
+        error: record.error,
+        queueTimeMs:
+          record.startedAt === undefined ? undefined : record.startedAt - record.createdAt,
+        executionTimeMs: record.startedAt === undefined ? undefined : now - record.startedAt,
+      });
     const waiters = this.waiters.get(record.id);
     if (waiters) {
       this.waiters.delete(record.id);
@@ -1172,9 +1183,17 @@ export class Engine {
       line === this.finishedOk ? this.settings.keepCompleted : this.settings.keepFailed;
     if (policy === undefined) return;
     const cutoff = policy.age === undefined ? undefined : now - policy.age * 1000;
-    this.removeFinished(line, 'retention', (oldest) => {
-      const tooMany = policy.count !== undefined && line.size > policy.count;
-      return tooMany || (cutoff !== undefined && oldest.at <= cutoff);
+    const count = policy.count;
+    if (
+      count !== undefined &&
+      line.size <= count &&
+      (cutoff === undefined || line.oldestAt > cutoff)
+    ) {
+      return;
+    }
+    this.removeFinished(line, 'retention', (at) => {
+      const tooMany = count !== undefined && line.size > count;
+      return tooMany || (cutoff !== undefined && at <= cutoff);
     });
   }
 
@@ -1185,16 +1204,17 @@ export class Engine {
   private removeFinished(
     line: FinishedLine,
     reason: 'retention' | 'cleanup',
-    expired: (oldest: { id: string; at: number }) => boolean,
+    expired: (finishedAt: number) => boolean,
   ): string[] {
     const ids: string[] = [];
     const byType: Record<string, number> = {};
     for (;;) {
-      const oldest = line.peek();
-      if (oldest === undefined || this.running.has(oldest.id) || !expired(oldest)) break;
+      const id = line.oldestId;
+      if (id === undefined || this.running.has(id) || !expired(line.oldestAt)) break;
+      const type = line.oldestType;
       line.shift();
-      ids.push(oldest.id);
-      byType[oldest.type] = (byType[oldest.type] ?? 0) + 1;
+      ids.push(id);
+      byType[type] = (byType[type] ?? 0) + 1;
     }
     if (ids.length === 0) return ids;
     this.store.remove(ids).catch((error: unknown) => {
@@ -1205,7 +1225,9 @@ export class Engine {
         error: serializeError(error),
       });
     });
-    this.emit({ type: 'tasks.removed', at: this.clock.now(), reason, taskIds: ids, byType });
+    if (this.events$.observed) {
+      this.emit({ type: 'tasks.removed', at: this.clock.now(), reason, taskIds: ids, byType });
+    }
     return ids;
   }
 
@@ -1216,7 +1238,7 @@ export class Engine {
   async cleanupFinished(before: number): Promise<number> {
     let removed = 0;
     for (const line of [this.finishedOk, this.finishedNotOk]) {
-      removed += this.removeFinished(line, 'cleanup', (oldest) => oldest.at < before).length;
+      removed += this.removeFinished(line, 'cleanup', (at) => at < before).length;
     }
     // Tasks this process did not finish (a durable store's older runs).
     return removed + (await this.store.removeFinishedBefore(before));
