@@ -96,21 +96,42 @@ async function benchEngine(): Promise<Figures> {
   await engine.stop();
 
   // Memory and enqueue cost, with admission paused so every task waits.
+  return {
+    tasksPerSecond,
+    ...(await enqueueFigures(() => {
+      const waiting = createEngine();
+      waiting.pause();
+      return {
+        submit: (i) =>
+          waiting.submit({ taskType: 'BENCH', data: { n: i }, priority: PRIORITIES[i % 4] }),
+        finish: async () => {
+          if (waiting.waitingCount !== TASKS)
+            throw new Error(`expected ${TASKS} waiting, got ${waiting.waitingCount}`);
+          await waiting.stop();
+        },
+      };
+    })),
+  };
+}
+
+/**
+ * Heap per waiting task with `TASKS` waiting (growth after `gc()`, divided by `TASKS`), and the
+ * enqueue cost around the 1,000th and the last task, for a queue that never admits.
+ */
+async function enqueueFigures(
+  create: () => { submit(i: number): Promise<unknown>; finish(): Promise<void> },
+): Promise<Omit<Figures, 'tasksPerSecond'>> {
   const before = heapUsed();
-  const waiting = createEngine();
-  waiting.pause();
+  const waiting = create();
   const times = new Float64Array(TASKS);
   const s0 = performance.now();
   for (let i = 0; i < TASKS; i++) {
-    await waiting.submit({ taskType: 'BENCH', data: { n: i }, priority: PRIORITIES[i % 4] });
+    await waiting.submit(i);
     times[i] = performance.now() - s0;
   }
   const bytesPerWaiting = (heapUsed() - before) / TASKS;
-  if (waiting.waitingCount !== TASKS)
-    throw new Error(`expected ${TASKS} waiting, got ${waiting.waitingCount}`);
-  await waiting.stop();
+  await waiting.finish();
   return {
-    tasksPerSecond,
     bytesPerWaiting,
     enqueueUsAt1k: window100(times, 1000),
     enqueueUsAt100k: window100(times, TASKS),
@@ -146,21 +167,16 @@ async function benchManager(): Promise<Figures> {
   }
   await manager.stop();
 
-  const before = heapUsed();
-  const waiting = createManager();
-  const times = new Float64Array(TASKS);
-  const s0 = performance.now();
-  for (let i = 0; i < TASKS; i++) {
-    await waiting.submitTask({ taskType: 'BENCH', data: { n: i }, priority: PRIORITIES[i % 4] });
-    times[i] = performance.now() - s0;
-  }
-  const bytesPerWaiting = (heapUsed() - before) / TASKS;
-  await waiting.stop();
   return {
     tasksPerSecond,
-    bytesPerWaiting,
-    enqueueUsAt1k: window100(times, 1000),
-    enqueueUsAt100k: window100(times, TASKS),
+    ...(await enqueueFigures(() => {
+      const waiting = createManager();
+      return {
+        submit: (i) =>
+          waiting.submitTask({ taskType: 'BENCH', data: { n: i }, priority: PRIORITIES[i % 4] }),
+        finish: () => waiting.stop(),
+      };
+    })),
   };
 }
 
