@@ -38,7 +38,7 @@ export class SimulatorRateLimits {
   private head = 0;
   private tokenSum = 0;
 
-  constructor(private readonly limits: SimulatorLimits) {}
+  constructor(private readonly limits: Omit<SimulatorLimits, 'perModel'>) {}
 
   /** Whether one request of `tokens` tokens fits at `now`. */
   check(tokens: number, now: number): LimitVerdict {

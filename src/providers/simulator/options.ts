@@ -51,7 +51,7 @@ export const LatencySchema = z.discriminatedUnion(
   { error: "expected latency.kind to be 'fixed', 'uniform' or 'lognormal'" },
 );
 
-/** The simulator's own rate limits, in one sliding window. */
+/** The simulator's own rate limits, in one sliding window (or one per model, `perModel`). */
 export const SimulatorLimitsSchema = z.strictObject({
   /** Most requests in any `windowMs` span; absent = no request limit. */
   requests: z.int().positive().optional(),
@@ -59,6 +59,11 @@ export const SimulatorLimitsSchema = z.strictObject({
   tokens: z.int().positive().optional(),
   /** Length of the sliding window in milliseconds. */
   windowMs: z.int().positive().default(60_000),
+  /**
+   * One window per model, as OpenAI counts (each model has its own limits, and the headers of an
+   * answer report its model's window); `false` (default): one window shared by every model.
+   */
+  perModel: z.boolean().default(false),
 });
 
 /** Probabilities (0..1, summing to at most 1) of each injected fault, drawn per request. */

@@ -67,7 +67,20 @@ interface PlannedAnswer {
 export function createSimulatorServer(options: ResolvedSimulatorOptions): SimulatorServer {
   const { now } = options;
   const models = new Set(options.models);
-  const limits = new SimulatorRateLimits(options.limits);
+  // One window for every model, or one per served model (made on its first request); a model
+  // that is not served reports an empty window.
+  const shared = new SimulatorRateLimits(options.limits);
+  const perModel = new Map<string, SimulatorRateLimits>();
+  function limitsOf(model: string): SimulatorRateLimits {
+    if (!options.limits.perModel) return shared;
+    if (!models.has(model)) return new SimulatorRateLimits(options.limits);
+    let limits = perModel.get(model);
+    if (limits === undefined) {
+      limits = new SimulatorRateLimits(options.limits);
+      perModel.set(model, limits);
+    }
+    return limits;
+  }
   const log = new RequestLog(options.logLimit);
   let faultRandom: RandomSource = seededRandom(options.seed);
   let latencyRandom: RandomSource = seededRandom(options.seed ^ 0x5bd1e995);
@@ -83,8 +96,9 @@ export function createSimulatorServer(options: ResolvedSimulatorOptions): Simula
     log.record(exchange.entry);
   }
 
-  function rateLimitHeaders(): Record<string, string> {
-    const snapshot = limits.snapshot(now());
+  /** The headers of the window the request's model counts in (`''` when it named none). */
+  function rateLimitHeaders(model: string): Record<string, string> {
+    const snapshot = limitsOf(model).snapshot(now());
     const headers: Record<string, string> = {};
     if (snapshot.requests !== undefined) {
       headers['x-ratelimit-limit-requests'] = String(snapshot.requests.limit);
@@ -108,7 +122,7 @@ export function createSimulatorServer(options: ResolvedSimulatorOptions): Simula
     writeAnswer(exchange.res, answer.status, answer.body, {
       'x-request-id': `req_sim${exchange.sequence.toString(16).padStart(12, '0')}`,
       'openai-processing-ms': String(Math.round(processingMs)),
-      ...rateLimitHeaders(),
+      ...rateLimitHeaders(exchange.entry.model),
       ...answer.headers,
     });
   }
@@ -181,6 +195,7 @@ export function createSimulatorServer(options: ResolvedSimulatorOptions): Simula
     build: () => { body: Record<string, unknown>; completionTokens: number },
   ): void {
     const at = exchange.entry.at;
+    const limits = limitsOf(model);
     const verdict = limits.check(reservedTokens, at);
     if (!verdict.ok) {
       refuseOverLimit(exchange, model, verdict);
@@ -357,7 +372,8 @@ export function createSimulatorServer(options: ResolvedSimulatorOptions): Simula
     stats: () => log.snapshot(),
     reset: () => {
       log.clear();
-      limits.clear();
+      shared.clear();
+      perModel.clear();
       faultRandom = seededRandom(options.seed);
       latencyRandom = seededRandom(options.seed ^ 0x5bd1e995);
     },
