@@ -339,6 +339,13 @@ interface RemainingCount {
   resetAt: number;
 }
 
+/** The remembered count unless the report is lower (a report never raises a live count). */
+function lowerOf(remembered: RemainingCount | undefined, reported: RemainingCount): RemainingCount {
+  return remembered === undefined || reported.remaining < remembered.remaining
+    ? reported
+    : remembered;
+}
+
 function finiteAtLeastZero(value: number | undefined): value is number {
   return value !== undefined && Number.isFinite(value) && value >= 0;
 }
@@ -348,7 +355,8 @@ function finiteAtLeastZero(value: number | undefined): value is number {
  * remaining request or token count, with its reset time, holds back requests larger than what
  * remains until that reset time, and is forgotten once the reset time has passed. Takes made
  * after a report decrement the remembered counts, so concurrent calls do not all spend the same
- * remainder. A remaining count reported without a reset time is ignored (it would block forever).
+ * remainder, and a later report cannot raise a count before its reset time (it was written before
+ * the requests in flight arrived). A remaining count reported without a reset time is ignored (it would block forever).
  */
 export class ServerHints {
   private blockedUntil = Number.NEGATIVE_INFINITY;
@@ -357,17 +365,26 @@ export class ServerHints {
 
   /**
    * Records what the server said at `now`. A `retryAfterMs` extends the block (the later of the
-   * two deadlines wins); new remaining counts replace the remembered ones.
+   * two deadlines wins). A reported remaining count replaces the remembered one when it is lower
+   * or when the remembered one has expired; a higher one is ignored until then: the server wrote
+   * it before the requests sent since arrived (which `take` already counted), so it is stale.
    */
   apply(now: number, hints: ServerHintsInput): void {
     if (finiteAtLeastZero(hints.retryAfterMs)) {
       this.blockedUntil = Math.max(this.blockedUntil, now + hints.retryAfterMs);
     }
+    this.forgetExpired(now);
     if (finiteAtLeastZero(hints.remainingRequests) && finiteAtLeastZero(hints.resetRequestsMs)) {
-      this.requests = { remaining: hints.remainingRequests, resetAt: now + hints.resetRequestsMs };
+      this.requests = lowerOf(this.requests, {
+        remaining: hints.remainingRequests,
+        resetAt: now + hints.resetRequestsMs,
+      });
     }
     if (finiteAtLeastZero(hints.remainingTokens) && finiteAtLeastZero(hints.resetTokensMs)) {
-      this.tokens = { remaining: hints.remainingTokens, resetAt: now + hints.resetTokensMs };
+      this.tokens = lowerOf(this.tokens, {
+        remaining: hints.remainingTokens,
+        resetAt: now + hints.resetTokensMs,
+      });
     }
   }
 

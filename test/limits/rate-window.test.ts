@@ -192,6 +192,21 @@ describe('SlidingWindowLimiter', () => {
 });
 
 describe('ServerHints', () => {
+  it('a stale report cannot raise a live remaining count; a lower one or one after reset replaces it', () => {
+    const hints = new ServerHints();
+    hints.apply(0, { remainingRequests: 10, resetRequestsMs: 1000 });
+    hints.take(5, 0); // five requests sent since the server wrote its header
+    // A header written before those five arrived still says 8: the count stays at 5.
+    hints.apply(10, { remainingRequests: 8, resetRequestsMs: 990 });
+    expect(hints.check(20, 6, 0)).toEqual({ ok: false, retryAt: 1000, reason: 'serverRequests' });
+    expect(hints.check(20, 5, 0)).toEqual({ ok: true });
+    hints.apply(30, { remainingRequests: 2, resetRequestsMs: 970 });
+    expect(hints.check(40, 3, 0)).toMatchObject({ ok: false, reason: 'serverRequests' });
+    // Past the reset time the remembered count is gone, and a new report counts whatever it says.
+    hints.apply(1000, { remainingRequests: 9, resetRequestsMs: 1000 });
+    expect(hints.check(1001, 9, 0)).toEqual({ ok: true });
+  });
+
   it('blocks everything until now + retryAfterMs', () => {
     const hints = new ServerHints();
     hints.apply(1000, { retryAfterMs: 2000 });
