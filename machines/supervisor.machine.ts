@@ -12,6 +12,7 @@ import { taskRegistryLogic } from './task-registry.logic.js';
  * ```
  * running ⇄ paused          (queue.pause / queue.resume: one flag, O(1))
  *    └───── queue.stop ──▶ draining ──(nothing running)──▶ stopped
+ *                        (admits only children of running composite tasks)
  * ```
  *
  * Every action that touches the waiting line or the task actors is named here and supplied by
@@ -136,9 +137,16 @@ export const supervisorMachine = setup({
       },
     },
     draining: {
+      // Admission goes on only for what the runtime left in line: the children of running
+      // composite tasks (they are part of the running work); everything else was set aside.
       always: { guard: 'isIdle', target: 'stopped' },
       on: {
-        'task.resume': { actions: 'resumeTask' },
+        'task.submitted': { actions: ['admit', 'scheduleWake'] },
+        'task.settled': { actions: ['admit', 'scheduleWake'] },
+        'task.cancel': { actions: ['cancelTask', 'admit', 'scheduleWake'] },
+        'queue.wake': { actions: ['admit', 'scheduleWake'] },
+        'queue.settings': { actions: ['admit', 'scheduleWake'] },
+        'task.resume': { actions: ['resumeTask', 'admit', 'scheduleWake'] },
         'queue.stop': { guard: 'force', actions: 'abortRunning' },
       },
     },

@@ -188,6 +188,8 @@ export interface SerializedError {
   retryable: boolean;
   status?: number;
   retryAfterMs?: number;
+  /** The provider's own error code, for a `ProviderError`. */
+  providerCode?: string;
 }
 
 /** Reduces any thrown value to its serialisable form. Never includes secrets or stack traces. */
@@ -202,6 +204,7 @@ export function serializeError(error: unknown): SerializedError {
     if (error instanceof ProviderError) {
       if (error.status !== undefined) out.status = error.status;
       if (error.retryAfterMs !== undefined) out.retryAfterMs = error.retryAfterMs;
+      if (error.providerCode !== undefined) out.providerCode = error.providerCode;
     }
     return out;
   }
@@ -209,4 +212,40 @@ export function serializeError(error: unknown): SerializedError {
     return { name: error.name, code: 'INTERNAL', message: error.message, retryable: true };
   }
   return { name: 'Error', code: 'INTERNAL', message: String(error), retryable: false };
+}
+
+/**
+ * Rebuilds a typed error from its stored form, so `instanceof`, `code` and the class's own fields
+ * (a `ProviderError`'s `status` and `retryAfterMs`) all work. An error that was not of the tree
+ * comes back as a `TaskQueueError` with code `INTERNAL` and its original `name`.
+ */
+export function reviveError(info: SerializedError, taskId: string): TaskQueueError {
+  switch (info.code) {
+    case 'TASK_CANCELLED':
+      return new TaskCancelledError(taskId);
+    case 'TASK_TIMEOUT':
+      return new TaskTimeoutError(info.message, info.retryable);
+    case 'BUDGET_EXCEEDED':
+      return new BudgetExceededError(info.message);
+    case 'PROVIDER_ERROR':
+      return new ProviderError(info.message, {
+        status: info.status,
+        retryAfterMs: info.retryAfterMs,
+        providerCode: info.providerCode,
+        retryable: info.retryable,
+      });
+    case 'INVALID_ANSWER':
+      return new InvalidAnswerError(info.message, '');
+    case 'NON_RETRYABLE':
+      return new NonRetryableError(info.message);
+    case 'VALIDATION':
+      return new ValidationError(info.message);
+    case 'QUEUE_STOPPED':
+      return new QueueStoppedError(info.message);
+    default: {
+      const error = new TaskQueueError(info.message, 'INTERNAL', info.retryable);
+      error.name = info.name;
+      return error;
+    }
+  }
 }

@@ -46,6 +46,7 @@ export {
   type ProviderErrorOptions,
   QueueFullError,
   QueueStoppedError,
+  reviveError,
   type SerializedError,
   serializeError,
   TaskCancelledError,

@@ -25,11 +25,16 @@ import {
   SECRET_OPTIONS,
 } from './config/manager-options.js';
 import { functionOf, parseOrThrow } from './config/validate.js';
-import { WaitTimeoutError } from './errors.js';
+import { ValidationError, WaitTimeoutError } from './errors.js';
 import { OpenAICompatibleClient } from './providers/openai.js';
 import type { AIClient } from './providers/types.js';
 import { type CostEstimate, Engine, type SubmitInput } from './runtime/engine.js';
-import type { EngineEvent, EngineEventType, EventOf } from './runtime/events.js';
+import {
+  ENGINE_EVENT_TYPES,
+  type EngineEvent,
+  type EngineEventType,
+  type EventOf,
+} from './runtime/events.js';
 import { KeepAlive } from './runtime/keep-alive.js';
 import { type TaskInfo, toTaskInfo } from './runtime/task-info.js';
 import { StatsCollector } from './stats/collector.js';
@@ -111,6 +116,8 @@ const TaskQuerySchema = z
 const CleanupSchema = z.object({ olderThanHours: z.number().nonnegative().finite() }).strict();
 const StopSchema = z.object({ force: z.boolean().optional() }).strict();
 const SizeSchema = z.number().int().positive();
+const EventTypeSchema = z.enum(ENGINE_EVENT_TYPES);
+const ListenerSchema = functionOf<(event: EngineEvent) => void>('a function (event) => void');
 
 export type BatchTaskInput = z.input<typeof BatchItemSchema>;
 export type GetTasksQuery = z.input<typeof TaskQuerySchema>;
@@ -177,6 +184,8 @@ export class AITaskManager {
   private readonly engine: Engine;
   private readonly collector = new StatsCollector();
   private readonly callbacks = new Map<string, Callbacks>();
+  /** Removes the `abort` listener a task's `signal` (or its batch's) was given. */
+  private readonly signalCleanups = new Map<string, () => void>();
   private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly keepAlive: KeepAlive;
@@ -205,8 +214,12 @@ export class AITaskManager {
       statsIntervalMs,
       ...settings
     } = parsed;
-    if (settings.requestsPerMinute === undefined && rateLimit !== undefined) {
-      settings.requestsPerMinute = rateLimit;
+    // The seed's `rateLimit`, or the one a given OpenAICompatibleClient was configured with.
+    const clientRateLimit =
+      aiClient instanceof OpenAICompatibleClient ? aiClient.config.rateLimit : undefined;
+    const providerRpm = rateLimit ?? clientRateLimit;
+    if (settings.requestsPerMinute === undefined && providerRpm !== undefined) {
+      settings.requestsPerMinute = Math.floor(providerRpm);
     }
     const client: AIClient =
       aiClient ??
@@ -265,7 +278,9 @@ export class AITaskManager {
 
   /** Starts admitting tasks (tasks submitted before wait in line). */
   async start(): Promise<void> {
+    const wasRunning = this.engine.isRunning;
     this.engine.start();
+    if (wasRunning) return;
     this.logger.info?.('ai-task-queue started', {
       maxConcurrent: this.engine.currentSettings.maxConcurrent,
     });
@@ -284,7 +299,7 @@ export class AITaskManager {
     this.statsTick.next();
   }
 
-  /** Holds every waiting task; running calls finish. */
+  /** Holds every waiting task; running calls finish. Before `start()`, the queue starts paused. */
   pause(): void {
     this.engine.pause();
   }
@@ -302,7 +317,10 @@ export class AITaskManager {
     return this.engine.isRunning;
   }
 
-  /** Resolves when nothing is waiting or running (paused tasks excepted). */
+  /**
+   * Resolves when nothing is waiting or running (paused tasks excepted), or once the queue has
+   * stopped.
+   */
   onIdle(): Promise<void> {
     return this.engine.onIdle();
   }
@@ -316,7 +334,10 @@ export class AITaskManager {
 
   // ─── task types ─────────────────────────────────────────────────────────────────────────────
 
-  /** Adds a task type (or replaces one of the same name). */
+  /**
+   * Adds a task type (or replaces one of the same name).
+   * @throws ValidationError the definition lacks a name, zod `input`/`output`, `estimate` or `run`
+   */
   registerTaskType(definition: AnyTaskTypeDefinition): void {
     this.engine.registerTaskType(definition);
   }
@@ -340,27 +361,45 @@ export class AITaskManager {
     parsed.signal?.throwIfAborted();
     const [id] = await this.enqueue([this.toEngineInput(parsed)], [parsed.config]);
     const taskId = id as string;
-    parsed.signal?.addEventListener('abort', () => void this.cancelTask(taskId), { once: true });
+    if (parsed.signal !== undefined) this.cancelOnAbort(parsed.signal, [taskId]);
     return taskId;
+  }
+
+  /** Aborting `signal` cancels the tasks; the listener goes when the last of them ends. */
+  private cancelOnAbort(signal: AbortSignal, ids: readonly string[]): void {
+    let open = ids.length;
+    const onAbort = () => {
+      for (const id of ids) void this.engine.cancel(id).catch(() => false);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    const settle = () => {
+      open--;
+      if (open === 0) signal.removeEventListener('abort', onAbort);
+    };
+    for (const id of ids) this.signalCleanups.set(id, settle);
   }
 
   /**
    * Validates every task first and enqueues all of them or none (the seed's `submit_batch`).
-   * `priority` applies to tasks that do not set their own.
+   * `priority` applies to tasks that do not set their own; aborting `signal` cancels every task
+   * of the batch that has not ended.
    */
   async submitBatch(
     tasks: readonly BatchTaskInput[],
-    options: { priority?: Priority } = {},
+    options: { priority?: Priority; signal?: AbortSignal } = {},
   ): Promise<string[]> {
     const parsed = parseOrThrow(SubmitBatchSchema, tasks, 'tasks');
-    const { priority } = parseOrThrow(BatchOptionsSchema, options, 'options');
+    const { priority, signal } = parseOrThrow(BatchOptionsSchema, options, 'options');
+    signal?.throwIfAborted();
     const inputs = parsed.map((t) =>
       this.toEngineInput({ ...t, priority: t.priority ?? priority }),
     );
-    return this.enqueue(
+    const ids = await this.enqueue(
       inputs,
       parsed.map((t) => t.config),
     );
+    if (signal !== undefined) this.cancelOnAbort(signal, ids);
+    return ids;
   }
 
   /** What a task would reserve and could cost, without submitting it. */
@@ -419,6 +458,12 @@ export class AITaskManager {
   /** Tasks in submission order, filtered, one page at a time. */
   async getTasks(query: GetTasksQuery = {}): Promise<TaskInfoPage> {
     const parsed = parseOrThrow(TaskQuerySchema, query, 'query');
+    if (parsed.taskType !== undefined && this.engine.taskType(parsed.taskType) === undefined) {
+      throw new ValidationError(
+        `invalid query: taskType: unknown task type (received ${JSON.stringify(parsed.taskType)}; registered: ${this.engine.taskTypeNames.join(', ')})`,
+        [{ path: 'query.taskType', message: 'unknown task type', received: parsed.taskType }],
+      );
+    }
     const page = await this.engine.store.list(parsed as Parameters<Engine['store']['list']>[0]);
     return {
       items: page.items.map((r) => toTaskInfo(this.engine, r)),
@@ -436,6 +481,7 @@ export class AITaskManager {
   ): Promise<unknown> {
     const id = parseOrThrow(TaskIdSchema, taskId, 'taskId');
     const { timeout, signal } = parseOrThrow(WaitOptionsSchema, options, 'options');
+    signal?.throwIfAborted();
     if (timeout === undefined && signal === undefined) return this.engine.waitFor(id);
     const controller = new AbortController();
     const timer =
@@ -463,7 +509,7 @@ export class AITaskManager {
 
   /** Cancels each task; `{ [id]: cancelled? }`. */
   async cancelBatch(taskIds: readonly string[]): Promise<Record<string, boolean>> {
-    const ids = parseOrThrow(TaskIdsSchema, taskIds, 'taskIds');
+    const ids = [...new Set(parseOrThrow(TaskIdsSchema, taskIds, 'taskIds'))];
     const records = await Promise.all(ids.map((id) => this.engine.getTask(id)));
     // Waiting tasks first: a slot freed by a cancelled running call never goes to a task of
     // the same batch.
@@ -524,10 +570,17 @@ export class AITaskManager {
     return this.engine.cleanupFinished(this.clock.now() - olderThanHours * HOUR_MS);
   }
 
-  /** Listens to one event type; returns the function that stops listening. */
+  /**
+   * Listens to one event type; returns the function that stops listening. What the listener
+   * throws is logged (`logger.error`), never thrown into the queue.
+   */
   on<K extends EngineEventType>(type: K, listener: EventListener<K>): () => void {
+    const eventType = parseOrThrow(EventTypeSchema, type, 'type');
+    const fn = parseOrThrow(ListenerSchema, listener, 'listener') as EventListener<K>;
     const subscription = this.engine.events$.subscribe((event) => {
-      if (event.type === type) listener(event as EventOf<K>);
+      if (event.type !== eventType) return;
+      const taskId = 'taskId' in event ? event.taskId : undefined;
+      this.invoke(`'${eventType}' listener`, taskId, () => fn(event as EventOf<K>));
     });
     return () => subscription.unsubscribe();
   }
@@ -571,15 +624,19 @@ export class AITaskManager {
 
   /** The engine's synchronous hook: the task is terminal and still in the store. */
   private finished(record: TaskRecord): void {
+    const cleanup = this.signalCleanups.get(record.id);
+    if (cleanup !== undefined) {
+      this.signalCleanups.delete(record.id);
+      cleanup();
+    }
     const callbacks = this.callbacks.get(record.id);
     if (callbacks === undefined) return;
     this.callbacks.delete(record.id);
     const hook = record.status === 'completed' ? callbacks.onComplete : callbacks.onError;
     if (hook === undefined) return;
     const info = toTaskInfo(this.engine, record);
-    this.invoke(record.id, record.status === 'completed' ? 'onComplete' : 'onError', () =>
-      hook(info),
-    );
+    const name = record.status === 'completed' ? 'onComplete' : 'onError';
+    this.invoke(`${name} callback`, record.id, () => hook(info));
   }
 
   private call(
@@ -588,16 +645,19 @@ export class AITaskManager {
     fn: (cb: NonNullable<Callbacks[keyof Callbacks]>) => unknown,
   ): void {
     const cb = this.callbacks.get(id)?.[name];
-    if (cb !== undefined) this.invoke(id, name, () => fn(cb));
+    if (cb !== undefined) this.invoke(`${name} callback`, id, () => fn(cb));
   }
 
-  /** Runs a user callback; what it throws (or rejects with) is logged, never thrown into the queue. */
-  private invoke(id: string, name: string, fn: () => unknown): void {
+  /** Runs user code; what it throws (or rejects with) is logged, never thrown into the queue. */
+  private invoke(what: string, taskId: string | undefined, fn: () => unknown): void {
     const report = (error: unknown) =>
-      this.logger.error?.(`${name} callback of task '${id}' failed`, {
-        taskId: id,
-        error: error instanceof Error ? error.message : String(error),
-      });
+      this.logger.error?.(
+        taskId === undefined ? `${what} failed` : `${what} of task '${taskId}' failed`,
+        {
+          ...(taskId === undefined ? {} : { taskId }),
+          error: error instanceof Error ? error.message : String(error),
+        },
+      );
     try {
       const out = fn();
       if (out instanceof Promise) out.catch(report);

@@ -6,6 +6,15 @@ const nonNegative = z.number().nonnegative();
 const positiveNumber = z.number().positive();
 
 /** One sliding window: at most `requests` and `tokens` in any `windowMs` span. */
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const WindowLimitSchema = z
   .object({
     requests: positiveInt.optional(),
@@ -82,7 +91,10 @@ export const EngineSettingsSchema = z
     dailyLimit: positiveNumber.optional(),
     hourlyLimit: positiveNumber.optional(),
     /** IANA time zone of the calendar day and hour that `dailyLimit` and `hourlyLimit` count. */
-    budgetTimeZone: z.string().default('UTC'),
+    budgetTimeZone: z
+      .string()
+      .refine(isTimeZone, { error: 'expected an IANA time zone such as "UTC" or "Europe/Paris"' })
+      .default('UTC'),
     /** Prices that override or extend the built-in table, dollars per 1M tokens. */
     prices: z.record(z.string(), PriceSchema).optional(),
     /** Chat model used when a task does not name one. */

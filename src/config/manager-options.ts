@@ -2,6 +2,7 @@ import type { InspectionEvent, Observer } from 'xstate';
 import { z } from 'zod';
 import type { AIClient } from '../providers/types.js';
 import type { TaskStore } from '../stores/types.js';
+import { TaskTypeDefinitionSchema } from '../task-types/definition-schema.js';
 import type { AnyTaskTypeDefinition } from '../task-types/types.js';
 import type { Clock, RandomSource } from '../time/clock.js';
 import { EngineSettingsSchema } from './engine-options.js';
@@ -14,6 +15,8 @@ export interface Logger {
   warn?(message: string, fields?: Record<string, unknown>): void;
   error?(message: string, fields?: Record<string, unknown>): void;
 }
+
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
 const objectWith = <T>(what: string, methods: readonly string[]) =>
   z.custom<T>(
@@ -35,7 +38,7 @@ export const ManagerOptionsSchema = EngineSettingsSchema.extend({
   /** API key for the default client; default `process.env.OPENAI_API_KEY`. Never logged or shown. */
   apiKey: z.string().optional(),
   /** The API's base URL for the default client, with its version path. */
-  baseURL: z.string().optional(),
+  baseURL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
   /** Seconds the default client waits for one response's headers. */
   timeout: z.number().finite().positive().optional(),
   /** The seed's name for the provider's requests per minute: used when `requestsPerMinute` is not set. */
@@ -61,12 +64,21 @@ export const ManagerOptionsSchema = EngineSettingsSchema.extend({
     .optional(),
   /** Where the manager logs (settings changes, store errors, stop); default: nowhere. */
   logger: z
-    .custom<Logger>((value) => typeof value === 'object' && value !== null, {
-      error: 'expected a logger object',
-    })
+    .custom<Logger>(
+      (value) =>
+        typeof value === 'object' &&
+        value !== null &&
+        LOG_LEVELS.every((level) => {
+          const method = (value as Record<string, unknown>)[level];
+          return method === undefined || typeof method === 'function';
+        }),
+      { error: 'expected a logger: an object whose debug, info, warn, error are functions' },
+    )
     .optional(),
   /** Task types to register besides the built-in ones. */
-  taskTypes: z.array(z.custom<AnyTaskTypeDefinition>()).default([]),
+  taskTypes: z
+    .array(TaskTypeDefinitionSchema as unknown as z.ZodType<AnyTaskTypeDefinition>)
+    .default([]),
   /** Register the seed's five task types (default true). */
   builtinTaskTypes: z.boolean().default(true),
   /** `stats$` emits at most once per this many milliseconds. */

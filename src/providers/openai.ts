@@ -100,6 +100,8 @@ export const APIConfigSchema = z
     ),
   })
   .superRefine((config, ctx) => {
+    // A malformed baseURL has its own issue already.
+    if (!URL.canParse(config.baseURL)) return;
     if (config.apiKey === undefined && !isLoopbackURL(config.baseURL)) {
       ctx.addIssue({
         code: 'custom',

@@ -34,11 +34,12 @@ import {
   BudgetExceededError,
   QueueFullError,
   QueueStoppedError,
+  reviveError,
   type SerializedError,
   serializeError,
   TaskCancelledError,
   TaskNotFoundError,
-  TaskQueueError,
+  type TaskQueueError,
   TaskTimeoutError,
   ValidationError,
 } from '../errors.js';
@@ -51,6 +52,7 @@ import type { AIClient } from '../providers/types.js';
 import type { WaitReason } from '../stats/types.js';
 import { MemoryTaskStore } from '../stores/memory.js';
 import type { ResolvedTaskConfig, TaskRecord, TaskStore } from '../stores/types.js';
+import { TaskTypeDefinitionSchema } from '../task-types/definition-schema.js';
 import type {
   AnyTaskTypeDefinition,
   ChildOutcome,
@@ -205,20 +207,6 @@ class FinishedLine {
   }
 }
 
-/** Rebuilds a typed error from its stored form, so `instanceof` and `code` both work. */
-export function reviveError(info: SerializedError, taskId: string): TaskQueueError {
-  if (info.code === 'TASK_CANCELLED') return new TaskCancelledError(taskId);
-  if (info.code === 'TASK_TIMEOUT') return new TaskTimeoutError(info.message, info.retryable);
-  if (info.code === 'BUDGET_EXCEEDED') return new BudgetExceededError(info.message);
-  const error = new TaskQueueError(
-    info.message,
-    info.code as TaskQueueError['code'],
-    info.retryable,
-  );
-  error.name = info.name;
-  return error;
-}
-
 /**
  * The queue's engine: the supervisor actor and its limiter children, the waiting line, the live
  * task actors, and the attempts they run. The public facade (`AITaskManager`) wraps it; this class
@@ -243,6 +231,11 @@ export class Engine {
   private readonly retrying = new Map<string, TaskActor>();
   /** Waiting records of paused tasks (out of the line). */
   private readonly paused = new Map<string, TaskRecord>();
+  /**
+   * Waiting records set aside by `stop()`: they stay queued (in the store, for a later run) but
+   * are no longer admitted. Only the children of running composite tasks stay in the line.
+   */
+  private readonly parked = new Map<string, TaskRecord>();
   private readonly waiters = new Map<string, Waiter[]>();
   private readonly children = new Map<string, Set<string>>();
   private readonly childListeners = new Map<string, (record: TaskRecord) => void>();
@@ -262,6 +255,8 @@ export class Engine {
   private readonly reserved = new Set<string>();
   private readonly held = new Set<string>();
   private draining = false;
+  /** `pause()` came before `start()`: the supervisor starts paused. */
+  private startPaused = false;
   private idleWaiters: Array<() => void> = [];
   private readonly startedAt: number;
   private readonly inspecting: boolean;
@@ -351,10 +346,18 @@ export class Engine {
 
   // ─── lifecycle ──────────────────────────────────────────────────────────────────────────────
 
+  /** Starts admitting. Idempotent while running; a stopped engine cannot start again. */
   start(): void {
+    if (this.state === 'stopping' || this.state === 'stopped') {
+      throw new QueueStoppedError('the queue was stopped; create a new one to run again');
+    }
     if (this.state !== 'created') return;
     this.state = 'running';
     this.supervisor.start();
+    if (this.startPaused) {
+      this.dispatch({ type: 'queue.pause' });
+      this.startPaused = false;
+    }
     this.drain();
   }
 
@@ -395,49 +398,93 @@ export class Engine {
   }
 
   get isPaused(): boolean {
+    if (this.state === 'created') return this.startPaused;
     return this.supervisor.getSnapshot().value === 'paused';
   }
 
-  /** Stops admitting; resolves when running calls have finished (or were aborted with `force`). */
+  /**
+   * Stops admitting; resolves when running calls have finished (or were aborted with `force`).
+   * Waiting tasks stay queued. A running composite task is running work: its children are still
+   * admitted (within every limit) until it ends, unless `force` cancels it.
+   */
   stop(options: { force?: boolean } = {}): Promise<void> {
-    if (this.state === 'created') {
-      this.state = 'stopped';
-      return Promise.resolve();
-    }
     if (this.state === 'stopped') return Promise.resolve();
     const done = new Promise<void>((resolve) => this.stopWaiters.push(resolve));
+    if (this.state === 'stopping') {
+      if (options.force === true) this.dispatch({ type: 'queue.stop', force: true });
+      return done;
+    }
+    if (this.state === 'created') {
+      this.state = 'stopped';
+      this.finishStop();
+      return done;
+    }
     this.state = 'stopping';
+    this.parkWaiting();
     this.dispatch({ type: 'queue.stop', force: options.force === true });
     return done;
   }
 
+  /** Sets aside every waiting task that is not a child of a running composite task. */
+  private parkWaiting(): void {
+    for (const record of [...this.line.records()]) {
+      if (this.drainsWith(record)) continue;
+      this.line.remove(record.id);
+      this.parked.set(record.id, record);
+    }
+  }
+
+  /** Whether a waiting task still runs while the queue stops: a child of a running task. */
+  private drainsWith(record: TaskRecord): boolean {
+    return record.parentId !== undefined && this.running.has(record.parentId);
+  }
+
+  /** Puts a task (back) in line, or, while stopping, aside unless it drains with its parent. */
+  private enqueue(record: TaskRecord, notBefore = 0): void {
+    if (this.state !== 'running' && this.state !== 'created' && !this.drainsWith(record)) {
+      this.parked.set(record.id, record);
+      return;
+    }
+    this.line.push(record, notBefore);
+  }
+
+  /** Holds admission; running calls go on. Before `start()`, the queue will start paused. */
   pause(): void {
-    if (this.isPaused || this.state !== 'running') return;
+    if (this.isPaused) return;
+    if (this.state === 'created') {
+      this.startPaused = true;
+      this.emit({ type: 'queue.paused', at: this.clock.now() });
+      return;
+    }
+    if (this.state !== 'running') return;
     this.dispatch({ type: 'queue.pause' });
     this.emit({ type: 'queue.paused', at: this.clock.now() });
   }
 
   resume(): void {
     if (!this.isPaused) return;
+    if (this.state === 'created') {
+      this.startPaused = false;
+      this.emit({ type: 'queue.resumed', at: this.clock.now() });
+      return;
+    }
     this.dispatch({ type: 'queue.resume' });
     this.emit({ type: 'queue.resumed', at: this.clock.now() });
   }
 
-  /** Resolves when nothing is waiting or running (paused tasks excepted). */
+  /**
+   * Resolves when nothing is waiting or running (paused tasks excepted), or when the queue has
+   * stopped (nothing will run any more).
+   */
   onIdle(): Promise<void> {
-    if (this.isIdle()) return Promise.resolve();
+    if (this.isIdle() || this.state === 'stopped') return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   // ─── task types ────────────────────────────────────────────────────────────────────────────
 
   registerTaskType(definition: AnyTaskTypeDefinition): void {
-    if (typeof definition?.name !== 'string' || definition.name.length === 0) {
-      throw new ValidationError(
-        `invalid task type: name must be a non-empty string (received ${String(definition?.name)})`,
-        [{ path: 'taskType.name', message: 'required', received: definition?.name }],
-      );
-    }
+    parseOrThrow(TaskTypeDefinitionSchema, definition, 'taskType');
     this.taskTypes.set(definition.name, definition);
   }
 
@@ -459,7 +506,13 @@ export class Engine {
 
   /** Validates every task first; enqueues all of them or none. */
   async submitMany(inputs: readonly SubmitInput[]): Promise<string[]> {
-    if (this.state === 'stopping' || this.state === 'stopped') throw new QueueStoppedError();
+    if (this.state === 'stopped') throw new QueueStoppedError();
+    if (
+      this.state === 'stopping' &&
+      !inputs.every((input) => input?.parentId !== undefined && this.running.has(input.parentId))
+    ) {
+      throw new QueueStoppedError();
+    }
     const now = this.clock.now();
     const records = inputs.map((input, index) =>
       this.prepare(input, now, inputs.length > 1 ? `tasks[${index}]` : ''),
@@ -467,7 +520,7 @@ export class Engine {
     const seen = records.length > 1 ? new Set<string>() : undefined;
     let topLevel = 0;
     for (const record of records) {
-      if (seen?.has(record.id) || this.line.has(record.id)) {
+      if (seen?.has(record.id) || this.line.has(record.id) || this.parked.has(record.id)) {
         throw new ValidationError(`invalid id: a task with id '${record.id}' exists already`, [
           { path: 'id', message: 'duplicate', received: record.id },
         ]);
@@ -485,7 +538,7 @@ export class Engine {
     await this.store.insert(records);
     const observed = this.events$.observed;
     for (const record of records) {
-      this.line.push(record);
+      this.enqueue(record);
       if (observed)
         this.emit({
           type: 'task.submitted',
@@ -640,26 +693,41 @@ export class Engine {
 
   // ─── control of single tasks ───────────────────────────────────────────────────────────────
 
-  /** Cancels a waiting or running task. False when it is unknown or already finished. */
+  /**
+   * Cancels a waiting or running task. False when it is unknown or already finished. After
+   * `stop()`, a task left waiting can still be cancelled (so a later run does not pick it up).
+   */
   async cancel(id: string): Promise<boolean> {
     const record = await this.store.get(id);
     if (record === undefined || isTerminalStatus(record.status)) return false;
+    if (this.state === 'stopped') {
+      this.cancelNow(id);
+      return isTerminalStatus(record.status);
+    }
     this.dispatch({ type: 'task.cancel', taskId: id });
     return true;
   }
 
   /** Holds a waiting task (queued or retrying). False when it is not waiting. */
   pauseTask(id: string): boolean {
-    if (!this.line.has(id)) return false;
+    this.assertNotStopped('pauseTask');
+    if (!this.line.has(id) && !this.parked.has(id)) return false;
     this.dispatch({ type: 'task.pause', taskId: id });
     return true;
   }
 
   /** Puts a paused task back in line. False when it is not paused. */
   resumeTask(id: string): boolean {
+    this.assertNotStopped('resumeTask');
     if (!this.paused.has(id)) return false;
     this.dispatch({ type: 'task.resume', taskId: id });
     return true;
+  }
+
+  private assertNotStopped(method: string): void {
+    if (this.state === 'stopped') {
+      throw new QueueStoppedError(`${method}: the queue is stopped`);
+    }
   }
 
   /** Changes limits and budgets at run time. Lowering a limit never interrupts a running call. */
@@ -743,7 +811,7 @@ export class Engine {
   }
 
   get waitingCount(): number {
-    return this.line.size + this.paused.size;
+    return this.line.size + this.paused.size + this.parked.size;
   }
 
   get runningCount(): number {
@@ -757,6 +825,7 @@ export class Engine {
   waitingByPriority(): Record<Priority, number> {
     const counts = this.line.countByPriority();
     for (const record of this.paused.values()) counts[record.priority]++;
+    for (const record of this.parked.values()) counts[record.priority]++;
     return counts;
   }
 
@@ -789,6 +858,9 @@ export class Engine {
     }
     const { signal } = options;
     signal?.throwIfAborted();
+    if (this.state === 'stopped') {
+      throw new QueueStoppedError(`the queue stopped before task '${id}' ended`);
+    }
     return new Promise((resolve, reject) => {
       const waiter: Waiter = { resolve, reject };
       const list = this.waiters.get(id) ?? [];
@@ -818,7 +890,7 @@ export class Engine {
   // ─── admission (supervisor actions) ────────────────────────────────────────────────────────
 
   private admit(): void {
-    if (this.state === 'stopping' || this.state === 'stopped') return;
+    if (this.state === 'stopped' || this.startPaused) return;
     const now = this.clock.now();
     this.line.promoteDue(now);
     for (const expired of this.line.takeExpired(now)) this.expire(expired, now);
@@ -902,7 +974,7 @@ export class Engine {
 
   /** Whether admission could start this head task now, as far as a slot is concerned. */
   private headMayStart(head: TaskRecord): boolean {
-    if (this.state !== 'running' || this.isPaused) return false;
+    if (this.state === 'created' || this.state === 'stopped' || this.isPaused) return false;
     if (!head.reservation.limited) return true;
     const { max, used } = this.concurrency;
     return used < max;
@@ -950,7 +1022,7 @@ export class Engine {
     this.wakeTimer = this.clock.setTimeout(() => {
       this.wakeTimer = undefined;
       this.wakeAt = undefined;
-      if (this.state === 'running') this.dispatch({ type: 'queue.wake' });
+      if (this.state !== 'stopped') this.dispatch({ type: 'queue.wake' });
     }, delay);
   }
 
@@ -1119,7 +1191,7 @@ export class Engine {
       const notBefore = snapshot.context.notBefore ?? now;
       record.notBefore = notBefore;
       this.retrying.set(id, actor);
-      this.line.push(record, Math.max(notBefore, 1));
+      this.enqueue(record, Math.max(notBefore, 1));
       this.persist(record);
       this.emit({
         type: 'task.retrying',
@@ -1299,19 +1371,21 @@ export class Engine {
       // The slot, reservation and hold come back when the aborted call settles.
       return;
     }
-    const record = this.line.get(id) ?? this.paused.get(id);
+    const record = this.line.get(id) ?? this.paused.get(id) ?? this.parked.get(id);
     if (record === undefined) return;
     this.line.remove(id);
     this.paused.delete(id);
+    this.parked.delete(id);
     const history = this.sendToWaiting(record, { type: 'task.cancel', at: now });
     this.finalize(record, history, now);
   }
 
   private pauseNow(id: string): void {
-    const record = this.line.get(id);
+    const record = this.line.get(id) ?? this.parked.get(id);
     if (record === undefined) return;
     const now = this.clock.now();
     this.line.remove(id);
+    this.parked.delete(id);
     this.sendToWaiting(record, { type: 'task.pause', at: now });
     this.paused.set(id, record);
     this.persist(record);
@@ -1331,7 +1405,7 @@ export class Engine {
     this.paused.delete(id);
     this.sendToWaiting(record, { type: 'task.resume', at: now });
     const notBefore = record.status === 'retrying' ? (record.notBefore ?? 0) : 0;
-    this.line.push(record, notBefore > now ? notBefore : 0);
+    this.enqueue(record, notBefore > now ? notBefore : 0);
     this.persist(record);
     this.emit({
       type: 'task.resumed',
@@ -1451,7 +1525,10 @@ export class Engine {
     const waiters = this.stopWaiters;
     this.stopWaiters = [];
     for (const resolve of waiters) resolve();
-    this.settleIdle();
+    // Nothing will run any more: whoever waits for idle stops waiting.
+    const idle = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of idle) resolve();
   }
 
   /** Writes a task back to the store; a failed write is reported as a `store.error` event. */
@@ -1523,6 +1600,6 @@ export class Engine {
 
   /** Every task still waiting (for statistics and listings). */
   waitingRecords(): TaskRecord[] {
-    return [...this.line.records(), ...this.paused.values()];
+    return [...this.line.records(), ...this.paused.values(), ...this.parked.values()];
   }
 }

@@ -70,3 +70,31 @@ export type EventOf<K extends EngineEventType> = EngineEvent extends infer E
       : never
     : never
   : never;
+
+/** Every event type, for validating `on(type, fn)`. The compiler checks none is missing. */
+export const ENGINE_EVENT_TYPES = [
+  'task.submitted',
+  'task.admitted',
+  'task.started',
+  'task.progress',
+  'task.retrying',
+  'task.usage',
+  'task.completed',
+  'task.failed',
+  'task.cancelled',
+  'task.paused',
+  'task.resumed',
+  'queue.paused',
+  'queue.resumed',
+  'queue.stopped',
+  'settings.changed',
+  'tasks.removed',
+  'store.error',
+] as const satisfies readonly EngineEventType[];
+
+const everyEventTypeListed: [
+  Exclude<EngineEventType, (typeof ENGINE_EVENT_TYPES)[number]>,
+] extends [never]
+  ? true
+  : false = true;
+void everyEventTypeListed;

@@ -18,6 +18,7 @@ export interface TestEngine {
 export function createTestEngine(
   settings: EngineSettingsInput = {},
   script?: (request: unknown, index: number) => Script,
+  options: { autoStart?: boolean } = {},
 ): TestEngine {
   const clock = createClock();
   const client = new ScriptedClient(clock, script);
@@ -27,7 +28,7 @@ export function createTestEngine(
   );
   const events: EngineEvent[] = [];
   engine.events$.subscribe((e) => events.push(e));
-  engine.start();
+  if (options.autoStart !== false) engine.start();
   return { engine, clock, client, events };
 }
 

@@ -423,6 +423,77 @@ describe('engine', () => {
     expect((await second.engine.getTask(h))?.status).toBe('cancelled');
   });
 
+  it('a graceful stop lets a running composite task finish: its children are still admitted', async () => {
+    const { engine, clock } = createTestEngine({ maxConcurrent: 1 }, () => ({
+      kind: 'ok',
+      latencyMs: 100,
+      promptTokens: 10,
+      completionTokens: 1,
+    }));
+    const parent = await engine.submit({ taskType: 'FAN_OUT', data: { prompts: ['a', 'b', 'c'] } });
+    const result = engine.waitFor(parent);
+    const later = await engine.submit({ taskType: 'ECHO', data: { prompt: 'later' } });
+    await flush();
+    let stopped = false;
+    const stopping = engine.stop().then(() => {
+      stopped = true;
+    });
+    await advance(clock, 50, 10);
+    expect(stopped).toBe(false);
+    await advance(clock, 400, 10);
+    await stopping;
+    const outcomes = (await result) as { ok: boolean }[];
+    expect(outcomes.map((o) => o.ok)).toEqual([true, true, true]);
+    expect((await engine.getTask(parent))?.status).toBe('completed');
+    // The top-level task that was waiting stays queued, for a later run.
+    expect((await engine.getTask(later))?.status).toBe('queued');
+    expect(engine.waitingCount).toBe(1);
+  });
+
+  it('stop({ force }) while a composite task runs cancels it and its children', async () => {
+    const { engine } = createTestEngine({ maxConcurrent: 1 }, () => ({ kind: 'hang' }));
+    const parent = await engine.submit({ taskType: 'FAN_OUT', data: { prompts: ['a', 'b'] } });
+    await flush();
+    await engine.stop({ force: true });
+    expect((await engine.getTask(parent))?.status).toBe('cancelled');
+  });
+
+  it('after stop: waiting tasks can be cancelled, not paused; waiters settle; start is refused', async () => {
+    const { engine, clock } = createTestEngine({ maxConcurrent: 1 }, () => ({
+      kind: 'ok',
+      latencyMs: 100,
+    }));
+    await engine.submit({ taskType: 'ECHO', data: { prompt: 'a' } });
+    const b = await engine.submit({ taskType: 'ECHO', data: { prompt: 'b' } });
+    const waitB = engine.waitFor(b);
+    await flush();
+    const stopping = engine.stop();
+    await advance(clock, 150, 10);
+    await stopping;
+    await expect(waitB).rejects.toBeInstanceOf(QueueStoppedError);
+    await expect(engine.waitFor(b)).rejects.toBeInstanceOf(QueueStoppedError);
+    await expect(engine.onIdle()).resolves.toBeUndefined();
+    expect(() => engine.pauseTask(b)).toThrow(QueueStoppedError);
+    expect(() => engine.resumeTask(b)).toThrow(QueueStoppedError);
+    expect(() => engine.start()).toThrow(QueueStoppedError);
+    expect(await engine.cancel(b)).toBe(true);
+    expect((await engine.getTask(b))?.status).toBe('cancelled');
+    expect(engine.waitingCount).toBe(0);
+    expect(await engine.cancel(b)).toBe(false);
+  });
+
+  it('stop before start ends the engine: waiters of submitted tasks are told, stopped is emitted', async () => {
+    const { engine, events } = createTestEngine({}, () => ({ kind: 'ok', latencyMs: 1 }), {
+      autoStart: false,
+    });
+    const id = await engine.submit({ taskType: 'ECHO', data: { prompt: 'a' } });
+    const waiting = engine.waitFor(id);
+    await engine.stop();
+    await expect(waiting).rejects.toBeInstanceOf(QueueStoppedError);
+    expect(events.some((e) => e.type === 'queue.stopped')).toBe(true);
+    expect(() => engine.start()).toThrow(QueueStoppedError);
+  });
+
   it('keeps live actors near maxConcurrent however many tasks wait', async () => {
     const { engine, clock } = createTestEngine({ maxConcurrent: 4, maxQueueSize: 20_000 }, () => ({
       kind: 'ok',

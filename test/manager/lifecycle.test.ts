@@ -1,0 +1,300 @@
+import { describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
+import {
+  InvalidAnswerError,
+  NonRetryableError,
+  ProviderError,
+  QueueStoppedError,
+  TaskQueueError,
+  ValidationError,
+} from '../../src/errors.js';
+import { AITaskManager } from '../../src/manager.js';
+import { OpenAICompatibleClient } from '../../src/providers/openai.js';
+import type { AnyTaskTypeDefinition } from '../../src/task-types/types.js';
+import { createTestManager } from '../helpers/manager.js';
+import { advance, flush } from '../helpers/virtual-time.js';
+
+const echo = (prompt = 'hi') => ({ taskType: 'ECHO', data: { prompt } });
+
+/** A task type whose run throws what it is given, to see the error come back from waitForTask. */
+function throwing(name: string, error: () => Error): AnyTaskTypeDefinition {
+  return {
+    name,
+    input: z.object({}),
+    output: z.string(),
+    estimate: (_data, env) => ({ model: env.model, promptTokens: 1, maxTokens: 1 }),
+    run: async () => {
+      throw error();
+    },
+  };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (error: unknown) => error,
+  );
+}
+
+describe('stop and start', () => {
+  it('a graceful stop waits for a running fan-out task, whose children still run', async () => {
+    const { manager, clock } = createTestManager({ maxConcurrent: 1 }, () => ({
+      kind: 'ok',
+      latencyMs: 100,
+    }));
+    await manager.start();
+    const parent = await manager.submitTask({ taskType: 'FAN_OUT', data: { prompts: ['a', 'b'] } });
+    const result = manager.waitForTask(parent);
+    await flush();
+    const stopped = manager.stop();
+    await advance(clock, 300, 10);
+    await stopped;
+    await expect(result).resolves.toHaveLength(2);
+    expect((await manager.getTaskStatus(parent))?.status).toBe('completed');
+    expect(manager.isRunning()).toBe(false);
+  });
+
+  it('after stop: start and pauseTask throw QueueStoppedError, waitForTask rejects, cancelTask cancels', async () => {
+    const { manager, clock } = createTestManager({ maxConcurrent: 1 }, () => ({
+      kind: 'ok',
+      latencyMs: 100,
+    }));
+    await manager.start();
+    await manager.submitTask(echo('a'));
+    const waiting = await manager.submitTask(echo('b'));
+    await flush();
+    const stopped = manager.stop();
+    await advance(clock, 150, 10);
+    await stopped;
+    await expect(manager.start()).rejects.toBeInstanceOf(QueueStoppedError);
+    expect(() => manager.pauseTask(waiting)).toThrow(QueueStoppedError);
+    await expect(manager.waitForTask(waiting)).rejects.toBeInstanceOf(QueueStoppedError);
+    await expect(manager.onIdle()).resolves.toBeUndefined();
+    expect((await manager.getQueueStatus()).totalSize).toBe(1);
+    await expect(manager.cancelTask(waiting)).resolves.toBe(true);
+    expect((await manager.getTaskStatus(waiting))?.status).toBe('cancelled');
+    expect((await manager.getQueueStatus()).totalSize).toBe(0);
+  });
+
+  it('stop before start settles the waiters of tasks submitted before it', async () => {
+    const { manager } = createTestManager();
+    const id = await manager.submitTask(echo());
+    const waiting = rejection(manager.waitForTask(id));
+    await manager.stop();
+    expect(await waiting).toBeInstanceOf(QueueStoppedError);
+  });
+
+  it('pause before start: the queue starts paused, and resume lets tasks run', async () => {
+    const { manager, clock } = createTestManager();
+    manager.pause();
+    expect(manager.isPaused()).toBe(true);
+    const id = await manager.submitTask(echo());
+    await manager.start();
+    await advance(clock, 50, 5);
+    expect((await manager.getTaskStatus(id))?.status).toBe('queued');
+    manager.resume();
+    await advance(clock, 50, 5);
+    expect((await manager.getTaskStatus(id))?.status).toBe('completed');
+  });
+});
+
+describe('waitForTask', () => {
+  it('rejects with the error of its own class and fields', async () => {
+    const { manager, clock } = createTestManager({}, () => ({
+      kind: 'error',
+      status: 400,
+      message: 'bad request',
+    }));
+    manager.registerTaskType(throwing('BAD_ANSWER', () => new InvalidAnswerError('not JSON', '{')));
+    manager.registerTaskType(throwing('GIVE_UP', () => new NonRetryableError('no way')));
+    await manager.start();
+    const provider = await manager.submitTask(echo());
+    const bad = await manager.submitTask({
+      taskType: 'BAD_ANSWER',
+      data: {},
+      config: { maxRetries: 0 },
+    });
+    const giveUp = await manager.submitTask({ taskType: 'GIVE_UP', data: {} });
+    const errors = [provider, bad, giveUp].map((id) => rejection(manager.waitForTask(id)));
+    await advance(clock, 100, 10);
+    const [providerError, badError, giveUpError] = await Promise.all(errors);
+    expect(providerError).toBeInstanceOf(ProviderError);
+    expect((providerError as ProviderError).status).toBe(400);
+    expect((providerError as ProviderError).retryable).toBe(false);
+    expect(badError).toBeInstanceOf(InvalidAnswerError);
+    expect(giveUpError).toBeInstanceOf(NonRetryableError);
+    // A task that has already ended rejects the same way.
+    expect(await rejection(manager.waitForTask(provider))).toBeInstanceOf(ProviderError);
+  });
+
+  it('a 429 that ran out of retries keeps its status and retry-after', async () => {
+    const { manager, clock } = createTestManager({}, () => ({
+      kind: 'error',
+      status: 429,
+      retryAfterMs: 1000,
+    }));
+    await manager.start();
+    const id = await manager.submitTask({ ...echo(), config: { maxRateLimitRetries: 0 } });
+    const error = rejection(manager.waitForTask(id));
+    await advance(clock, 100, 10);
+    const caught = (await error) as ProviderError;
+    expect(caught).toBeInstanceOf(ProviderError);
+    expect(caught.status).toBe(429);
+    expect(caught.retryAfterMs).toBe(1000);
+  });
+
+  it('rejects at once with the reason of a signal that is already aborted', async () => {
+    const { manager } = createTestManager({}, () => ({ kind: 'hang' }));
+    await manager.start();
+    const id = await manager.submitTask(echo());
+    const signal = AbortSignal.abort(new Error('gave up'));
+    await expect(manager.waitForTask(id, { signal })).rejects.toThrow('gave up');
+    await expect(manager.waitForTask(id, { signal, timeout: 5 })).rejects.toThrow('gave up');
+  });
+});
+
+describe('signals', () => {
+  it("removes submitTask's abort listener when the task ends", async () => {
+    const { manager, clock } = createTestManager();
+    await manager.start();
+    const controller = new AbortController();
+    const removed = vi.spyOn(controller.signal, 'removeEventListener');
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      ids.push(await manager.submitTask({ ...echo(String(i)), signal: controller.signal }));
+    }
+    await advance(clock, 50, 5);
+    expect(removed).toHaveBeenCalledTimes(3);
+    controller.abort();
+    await flush();
+    for (const id of ids) expect((await manager.getTaskStatus(id))?.status).toBe('completed');
+  });
+
+  it("submitBatch's signal cancels every task of the batch that has not ended", async () => {
+    const { manager, clock } = createTestManager({ maxConcurrent: 1 }, () => ({
+      kind: 'ok',
+      latencyMs: 100,
+    }));
+    await manager.start();
+    const controller = new AbortController();
+    const ids = await manager.submitBatch([echo('a'), echo('b'), echo('c')], {
+      signal: controller.signal,
+    });
+    const other = await manager.submitTask(echo('other'));
+    await advance(clock, 150, 10);
+    controller.abort();
+    await flush();
+    const statuses = await Promise.all(
+      ids.map(async (id) => (await manager.getTaskStatus(id))?.status),
+    );
+    expect(statuses).toEqual(['completed', 'cancelled', 'cancelled']);
+    await advance(clock, 150, 10);
+    expect((await manager.getTaskStatus(other))?.status).toBe('completed');
+    await expect(
+      manager.submitBatch([echo()], { signal: AbortSignal.abort(new Error('no')) }),
+    ).rejects.toThrow('no');
+    expect((await manager.getQueueStatus()).totalSize).toBe(0);
+  });
+});
+
+describe('validation of the rest of the API', () => {
+  it('registerTaskType and the taskTypes option refuse a malformed definition, naming the field', () => {
+    const { manager } = createTestManager();
+    const good = throwing('GOOD', () => new Error('x'));
+    expect(() => manager.registerTaskType({ ...good, run: 'nope' } as never)).toThrow(
+      /taskType\.run: expected an async function/,
+    );
+    expect(() => manager.registerTaskType({ ...good, input: {} } as never)).toThrow(
+      /taskType\.input: expected a zod schema/,
+    );
+    expect(() => manager.registerTaskType({ ...good, name: '' })).toThrow(ValidationError);
+    expect(() => manager.registerTaskType(null as never)).toThrow(ValidationError);
+    expect(manager.taskTypes).not.toContain('GOOD');
+    expect(
+      () =>
+        new AITaskManager({
+          aiClient: { chat: async () => ({}), embed: async () => ({}) } as never,
+          taskTypes: [{ ...good, estimate: 3 } as never],
+        }),
+    ).toThrow(/taskTypes\.0\.estimate/);
+  });
+
+  it('refuses a malformed baseURL, an unknown time zone and a logger whose methods are not functions', () => {
+    expect(() => new AITaskManager({ baseURL: 'not a url' })).toThrow(
+      /baseURL: expected an http\(s\) URL \(received "not a url"\)/,
+    );
+    expect(() => new OpenAICompatibleClient({ baseURL: 'not a url' })).toThrow(ValidationError);
+    expect(
+      () => new AITaskManager({ baseURL: 'http://127.0.0.1:9/v1', budgetTimeZone: 'Mars/Olympus' }),
+    ).toThrow(/budgetTimeZone: expected an IANA time zone/);
+    expect(
+      () =>
+        new AITaskManager({ baseURL: 'http://127.0.0.1:9/v1', logger: { info: 'yes' } as never }),
+    ).toThrow(/logger: expected a logger/);
+    expect(
+      () =>
+        new AITaskManager({
+          baseURL: 'http://127.0.0.1:9/v1',
+          budgetTimeZone: 'Europe/Paris',
+          logger: console,
+        }),
+    ).not.toThrow();
+  });
+
+  it('on() refuses an unknown event type and a listener that is not a function', () => {
+    const { manager } = createTestManager();
+    expect(() => manager.on('task.done' as never, () => {})).toThrow(
+      /type: .*received "task.done"/,
+    );
+    expect(() => manager.on('task.completed', 5 as never)).toThrow(/listener: expected a function/);
+  });
+
+  it('a listener that throws is logged, and the queue and other listeners go on', async () => {
+    const logged: string[] = [];
+    const { manager, clock } = createTestManager({
+      logger: { error: (message) => void logged.push(message) },
+    });
+    await manager.start();
+    manager.on('task.completed', () => {
+      throw new Error('listener boom');
+    });
+    const seen: string[] = [];
+    manager.on('task.completed', (event) => void seen.push(event.taskId));
+    const a = await manager.submitTask(echo('a'));
+    const b = await manager.submitTask(echo('b'));
+    await advance(clock, 20, 5);
+    expect(seen).toEqual([a, b]);
+    expect(logged).toHaveLength(2);
+    expect(logged[0]).toContain("'task.completed' listener");
+    expect((await manager.getTaskStatus(b))?.status).toBe('completed');
+  });
+
+  it('getTasks refuses an unknown task type; cancelBatch counts a repeated id once', async () => {
+    const { manager } = createTestManager({}, () => ({ kind: 'hang' }));
+    await manager.start();
+    await expect(manager.getTasks({ taskType: 'NOPE' })).rejects.toThrow(/taskType.*"NOPE"/);
+    const id = await manager.submitTask(echo());
+    await expect(manager.cancelBatch([id, id])).resolves.toEqual({ [id]: true });
+  });
+
+  it('uses the rateLimit of a given OpenAICompatibleClient when no limit is set', async () => {
+    const client = new OpenAICompatibleClient({ baseURL: 'http://127.0.0.1:9/v1', rateLimit: 42 });
+    const manager = new AITaskManager({ aiClient: client });
+    expect((await manager.getStatistics()).rateLimit.requestsPerMinute.limit).toBe(42);
+    const own = new AITaskManager({ aiClient: client, requestsPerMinute: 10 });
+    expect((await own.getStatistics()).rateLimit.requestsPerMinute.limit).toBe(10);
+  });
+
+  it('every error the API throws is of the tree', async () => {
+    const { manager } = createTestManager();
+    for (const run of [
+      () => manager.on('x' as never, () => {}),
+      () => manager.registerTaskType({} as never),
+      () => new AITaskManager({ budgetTimeZone: 'x' }),
+    ]) {
+      expect(() => run()).toThrow(TaskQueueError);
+    }
+  });
+});
