@@ -40,6 +40,7 @@ import { type TaskInfo, toTaskInfo } from './runtime/task-info.js';
 import { StatsCollector } from './stats/collector.js';
 import { buildStatistics } from './stats/statistics.js';
 import type { BudgetStatistics, Statistics } from './stats/types.js';
+import { MAX_LIST_LIMIT } from './stores/memory.js';
 import type { TaskRecord } from './stores/types.js';
 import { BUILTIN_TASK_TYPES } from './task-types/builtin/index.js';
 import type { AnyTaskTypeDefinition } from './task-types/types.js';
@@ -110,7 +111,7 @@ const TaskQuerySchema = z
     taskType: z.string().optional(),
     priority: PrioritySchema.optional(),
     cursor: z.string().optional(),
-    limit: z.number().int().positive().max(10_000).optional(),
+    limit: z.number().int().positive().max(MAX_LIST_LIMIT).optional(),
   })
   .strict();
 const CleanupSchema = z.object({ olderThanHours: z.number().nonnegative().finite() }).strict();
