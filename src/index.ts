@@ -100,6 +100,7 @@ export { parseRateLimitHeaders } from './providers/headers.js';
 export {
   type APIConfig,
   APIConfigSchema,
+  isReasoningModel,
   OpenAICompatibleClient,
   type PublicAPIConfig,
 } from './providers/openai.js';

@@ -43,6 +43,24 @@ export type FetchLike = (input: string | URL | Request, init?: RequestInit) => P
 
 const REDACTED = '[redacted]';
 
+/**
+ * OpenAI's reasoning models: they take `max_completion_tokens` (never `max_tokens`) and only the
+ * default temperature. `gpt-5-chat-*` is not one of them.
+ */
+export function isReasoningModel(model: string): boolean {
+  const name = model.toLowerCase().replace(/^openai\//, '');
+  if (/^gpt-5(\.\d+)?-chat/.test(name)) return false;
+  return /^o\d+(-|$)/.test(name) || /^gpt-5(\.\d+)?(-|$)/.test(name);
+}
+
+function isOpenAIHost(baseURL: string): boolean {
+  try {
+    return new URL(baseURL).hostname.toLowerCase() === 'api.openai.com';
+  } catch {
+    return false;
+  }
+}
+
 /** Whether `baseURL` points at this machine: `localhost`, `127.x.x.x` or `::1`. */
 export function isLoopbackURL(baseURL: string): boolean {
   let host: string;
@@ -92,6 +110,12 @@ export const APIConfigSchema = z
      * itself never waits or limits.
      */
     rateLimit: z.number().finite().positive().optional(),
+    /**
+     * Which body field carries a call's answer-token limit. `'auto'`: `max_completion_tokens` for
+     * OpenAI's own API and for its reasoning models (o-series, gpt-5), which refuse `max_tokens`;
+     * `max_tokens` for every other server (Ollama, vLLM, LM Studio… all read it).
+     */
+    tokenLimitParam: z.enum(['auto', 'max_tokens', 'max_completion_tokens']).default('auto'),
     /** A `fetch` to use instead of the global one (tests, proxies). */
     fetch: functionOf<FetchLike>('a fetch function').optional(),
     /** The clock in epoch milliseconds, used only to resolve an HTTP-date `retry-after`. */
@@ -160,6 +184,7 @@ export class OpenAICompatibleClient implements AIClient {
   readonly #sdk: OpenAI;
   readonly #apiKey: string;
   readonly #now: () => number;
+  readonly #tokenLimitParam: 'auto' | 'max_tokens' | 'max_completion_tokens';
 
   constructor(config: APIConfig = {}) {
     const resolved = parseOrThrow(APIConfigSchema, config, 'API config', {
@@ -168,6 +193,10 @@ export class OpenAICompatibleClient implements AIClient {
     });
     this.#apiKey = resolved.apiKey ?? LOCAL_PLACEHOLDER_KEY;
     this.#now = resolved.now;
+    this.#tokenLimitParam =
+      resolved.tokenLimitParam === 'auto' && isOpenAIHost(resolved.baseURL)
+        ? 'max_completion_tokens'
+        : resolved.tokenLimitParam;
     this.config = Object.freeze({
       baseURL: resolved.baseURL,
       timeout: resolved.timeout,
@@ -196,12 +225,21 @@ export class OpenAICompatibleClient implements AIClient {
    * and `retryable` filled in; an abort is `'aborted'` (retryable, no status).
    */
   async chat(request: ChatRequest, options: CallOptions): Promise<ChatResponse> {
+    const model = request.model === '' ? this.config.model : request.model;
+    const reasoning = isReasoningModel(model);
     const body: ChatCompletionCreateParamsNonStreaming = {
-      model: request.model === '' ? this.config.model : request.model,
+      model,
       messages: request.messages.map(toMessageParam),
-      max_tokens: request.maxTokens,
     };
-    if (request.temperature !== undefined) body.temperature = request.temperature;
+    const param =
+      this.#tokenLimitParam === 'auto'
+        ? reasoning
+          ? 'max_completion_tokens'
+          : 'max_tokens'
+        : this.#tokenLimitParam;
+    body[param] = request.maxTokens;
+    // Reasoning models take only their default temperature (any other value is a 400).
+    if (request.temperature !== undefined && !reasoning) body.temperature = request.temperature;
     if (request.responseFormat !== undefined) {
       body.response_format = toResponseFormat(request.responseFormat);
     }

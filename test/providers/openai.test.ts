@@ -5,6 +5,7 @@ import {
   type APIConfig,
   type FetchLike,
   isLoopbackURL,
+  isReasoningModel,
   OpenAICompatibleClient,
 } from '../../src/providers/openai.js';
 import { type Simulator, startSimulator } from '../../src/providers/simulator/index.js';
@@ -163,6 +164,70 @@ describe('OpenAICompatibleClient with a scripted fetch', () => {
         json_schema: { name: 'answer', schema: { type: 'object' }, strict: true },
       },
     });
+  });
+
+  it('sends max_completion_tokens and no temperature to reasoning models, max_tokens elsewhere', async () => {
+    const bodies = async (config: APIConfig, model: string) => {
+      const { fetch, calls } = scriptedFetch(() => json(200, completion()));
+      await clientWith(fetch, config).chat(
+        { ...REQUEST, model, temperature: 0 },
+        { signal: signal() },
+      );
+      const body = calls[0]?.body as Record<string, unknown>;
+      return {
+        max_tokens: body.max_tokens,
+        max_completion_tokens: body.max_completion_tokens,
+        temperature: body.temperature,
+      };
+    };
+    expect(await bodies({}, 'gpt-5-mini')).toEqual({
+      max_tokens: undefined,
+      max_completion_tokens: 50,
+      temperature: undefined,
+    });
+    expect(await bodies({}, 'o4-mini')).toMatchObject({ max_completion_tokens: 50 });
+    expect(await bodies({}, 'llama3.1')).toEqual({
+      max_tokens: 50,
+      max_completion_tokens: undefined,
+      temperature: 0,
+    });
+    // OpenAI's own API: every model takes max_completion_tokens (max_tokens is deprecated there).
+    expect(await bodies({ baseURL: 'https://api.openai.com/v1' }, 'gpt-4o-mini')).toEqual({
+      max_tokens: undefined,
+      max_completion_tokens: 50,
+      temperature: 0,
+    });
+    expect(await bodies({ tokenLimitParam: 'max_tokens' }, 'gpt-5-mini')).toMatchObject({
+      max_tokens: 50,
+      max_completion_tokens: undefined,
+    });
+    expect(() =>
+      clientWith(async () => json(200, {}), { tokenLimitParam: 'max' as never }),
+    ).toThrow(/tokenLimitParam/);
+  });
+
+  it('knows which models are reasoning models', () => {
+    for (const model of [
+      'o1',
+      'o3-mini',
+      'o4-mini-2025-04-16',
+      'gpt-5',
+      'gpt-5-mini',
+      'gpt-5.1',
+      'openai/gpt-5-nano',
+    ]) {
+      expect(isReasoningModel(model), model).toBe(true);
+    }
+    for (const model of [
+      'gpt-4o-mini',
+      'gpt-4.1',
+      'gpt-5-chat-latest',
+      'omni-moderation',
+      'llama3',
+      'o',
+    ]) {
+      expect(isReasoningModel(model), model).toBe(false);
+    }
   });
 
   it('maps a 429 with retry-after to a retryable ProviderError with retryAfterMs', async () => {
