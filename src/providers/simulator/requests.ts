@@ -124,7 +124,11 @@ export function checkChatBody(body: unknown): Checked<ChatCall> {
   });
   const rf = data.response_format;
   let format: AnswerFormat = { type: 'text' };
-  if (rf?.type === 'json_object') format = { type: 'json_object' };
+  if (rf?.type === 'json_object') {
+    // Like a model that follows its instructions: a JSON Schema given in the prompt is answered.
+    const schema = schemaInPrompt(messages);
+    format = schema === undefined ? { type: 'json_object' } : { type: 'json_schema', schema };
+  }
   if (rf?.type === 'json_schema') {
     format =
       rf.json_schema.schema === undefined
@@ -135,6 +139,37 @@ export function checkChatBody(body: unknown): Checked<ChatCall> {
   const maxTokens = data.max_completion_tokens ?? data.max_tokens;
   if (maxTokens != null) call.maxTokens = maxTokens;
   return { ok: true, call };
+}
+
+/**
+ * The JSON Schema a JSON-mode prompt describes: the JSON object that follows the words "JSON
+ * Schema" in a message (system messages first), when it parses and looks like a schema.
+ */
+export function schemaInPrompt(messages: readonly SimulatorMessage[]): object | undefined {
+  const ordered = [
+    ...messages.filter((m) => m.role === 'system'),
+    ...messages.filter((m) => m.role !== 'system'),
+  ];
+  for (const { content } of ordered) {
+    const at = content.search(/JSON Schema/i);
+    if (at < 0) continue;
+    const start = content.indexOf('{', at);
+    const end = content.lastIndexOf('}');
+    if (start < 0 || end < start) continue;
+    try {
+      const schema: unknown = JSON.parse(content.slice(start, end + 1));
+      if (
+        typeof schema === 'object' &&
+        schema !== null &&
+        ('type' in schema || 'properties' in schema || 'anyOf' in schema)
+      ) {
+        return schema;
+      }
+    } catch {
+      // Not a schema this simulator can read: answer a plain JSON object.
+    }
+  }
+  return undefined;
 }
 
 /** Checks an embeddings body. */

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { countChatTokens, countTextTokens } from '../../../src/limits/tokens.js';
 import { type Simulator, startSimulator } from '../../../src/providers/simulator/index.js';
+import { answerSchema, schemaInstructions } from '../../../src/task-types/structured.js';
 import { clientFor } from './helpers.js';
 
 const ClassificationSchema = z.object({
@@ -189,6 +190,22 @@ describe('simulator: POST /v1/chat/completions through the openai SDK', () => {
     expect(Array.isArray(value)).toBe(false);
     const text = await client.chat.completions.create({ model: 'gpt-4o-mini', messages });
     expect(() => JSON.parse(text.choices[0]?.message.content ?? '')).toThrow();
+  });
+
+  it('in JSON mode, answers the JSON Schema the prompt describes, as the JSON-mode fallback sends it', async () => {
+    const json = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [
+        {
+          role: 'system',
+          content: schemaInstructions(answerSchema('classification', ClassificationSchema)),
+        },
+        { role: 'user', content: 'Classify: the parser crashes on empty input' },
+      ],
+      response_format: { type: 'json_object' },
+    });
+    const value: unknown = JSON.parse(json.choices[0]?.message.content ?? '');
+    expect(ClassificationSchema.safeParse(value).success).toBe(true);
   });
 
   it("cuts an answer at max_tokens with finish_reason 'length'", async () => {
