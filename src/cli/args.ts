@@ -5,8 +5,8 @@
  * names the flag (or the config file's key) and the value received.
  */
 
-import { existsSync, readFileSync } from 'node:fs';
-import { basename, dirname, extname, join } from 'node:path';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import type { Priority } from '../../machines/task-status.js';
 import { PrioritySchema } from '../config/engine-options.js';
@@ -18,6 +18,7 @@ import {
 import { describeValue } from '../config/validate.js';
 import type { ValidationIssue } from '../errors.js';
 import { ValidationError } from '../errors.js';
+import { APIConfigSchema, DEFAULT_BASE_URL, isLoopbackURL } from '../providers/openai.js';
 import {
   type ResolvedSimulatorOptions,
   resolveSimulatorOptions,
@@ -229,11 +230,42 @@ export function parseLatency(text: string): unknown {
   throw bad();
 }
 
+/** `--api-key`; an empty one (`--api-key ""`) counts as none. */
+function apiKeyFlag(values: Values): string | undefined {
+  const key = values['api-key'];
+  return typeof key === 'string' && key !== '' ? key : undefined;
+}
+
+/** Where `path` leads: the real path of the file, or of its folder when it does not exist yet. */
+function realPathOf(path: string, cwd: string): string {
+  const full = resolve(cwd, path);
+  try {
+    return realpathSync(full);
+  } catch {
+    try {
+      return join(realpathSync(dirname(full)), basename(full));
+    } catch {
+      return full;
+    }
+  }
+}
+
+/** Whether `out` would write over `input`: the same path once resolved, or the same file. */
+function isSameFile(input: string, out: string, cwd: string): boolean {
+  if (realPathOf(input, cwd) === realPathOf(out, cwd)) return true;
+  try {
+    const a = statSync(resolve(cwd, input));
+    const b = statSync(resolve(cwd, out));
+    return a.dev === b.dev && a.ino === b.ino;
+  } catch {
+    return false;
+  }
+}
+
 function simulateArgs(values: Values): CliArgs {
   const host = typeof values.host === 'string' ? values.host : '127.0.0.1';
   if (host.trim() === '') throw usage('--host: expected a host name or address (received "")');
-  const apiKey = typeof values['api-key'] === 'string' ? values['api-key'] : undefined;
-  return { command: 'simulate', host, simulator: simulatorOptionsOf(values, apiKey) };
+  return { command: 'simulate', host, simulator: simulatorOptionsOf(values, apiKeyFlag(values)) };
 }
 
 /** The simulator flags given, as validated simulator options. */
@@ -258,6 +290,40 @@ function simulatorOptionsOf(values: Values, apiKey: string | undefined): Resolve
       return entry === undefined ? path : `--${entry[0]}`;
     };
     throw usage(issueLine(error.issues, flagOf));
+  }
+}
+
+/**
+ * The client settings a real endpoint gets, checked as the client will check them
+ * (`APIConfigSchema`), so that a job never starts (nor opens its results file) to fail on them.
+ * A key is needed unless the URL is a loopback address.
+ */
+function checkAPIConfig(
+  merged: Record<string, unknown>,
+  settings: ResolvedManagerOptions,
+  labelOf: (path: string) => string,
+  refuse: (
+    input: Record<string, unknown>,
+    issues: ReadonlyArray<{ path: readonly PropertyKey[]; message: string }>,
+  ) => CliUsageError,
+): void {
+  const baseURL = settings.baseURL ?? DEFAULT_BASE_URL;
+  if (settings.apiKey === undefined && !isLoopbackURL(baseURL)) {
+    throw usage(
+      `${labelOf('baseURL')}: an API key is required for ${new URL(baseURL).host}: pass --api-key, set apiKey in the config file or OPENAI_API_KEY, or use --simulator (received ${describeValue(baseURL)})`,
+    );
+  }
+  const config: Record<string, unknown> = {
+    baseURL,
+    model: settings.model,
+    embeddingModel: settings.embeddingModel,
+  };
+  for (const key of ['apiKey', 'timeout', 'organization', 'defaultHeaders'] as const) {
+    if (settings[key] !== undefined) config[key] = settings[key];
+  }
+  const checked = APIConfigSchema.safeParse(config);
+  if (!checked.success) {
+    throw refuse({ ...config, baseURL: merged.baseURL ?? baseURL }, checked.error.issues);
   }
 }
 
@@ -287,8 +353,10 @@ function jobArgs(
       flagOfKey.set(key, `--${flag}`);
     }
   }
-  const flagKey = typeof values['api-key'] === 'string' ? values['api-key'] : undefined;
+  const flagKey = apiKeyFlag(values);
   const envKey = env.OPENAI_API_KEY === '' ? undefined : env.OPENAI_API_KEY;
+  // An empty key (in the config file, or `--api-key ""`) is no key, as it is for the client.
+  if (merged.apiKey === '') delete merged.apiKey;
   if (flagKey !== undefined) {
     merged.apiKey = flagKey;
     flagOfKey.set('apiKey', '--api-key');
@@ -297,11 +365,20 @@ function jobArgs(
     flagOfKey.set('apiKey', 'OPENAI_API_KEY');
   }
 
-  const parsed = ManagerOptionsSchema.safeParse(merged);
-  if (!parsed.success) {
-    const issues: ValidationIssue[] = parsed.error.issues.map((issue) => {
+  /** The flag (or the config file's key) that set `path`, for error messages. */
+  const labelOf = (path: string): string => {
+    const flag = flagOfKey.get(path);
+    if (flag !== undefined) return flag;
+    return configFile === undefined ? path : `${configFile}: ${path === '' ? '(root)' : path}`;
+  };
+  /** Zod issues over `input` as one usage error naming the flag or key and the value. */
+  const refuse = (
+    input: Record<string, unknown>,
+    zodIssues: ReadonlyArray<{ path: readonly PropertyKey[]; message: string }>,
+  ): CliUsageError => {
+    const issues: ValidationIssue[] = zodIssues.map((issue) => {
       const path = issue.path.map(String).join('.');
-      let received: unknown = merged;
+      let received: unknown = input;
       for (const key of issue.path) {
         received =
           received !== null && typeof received === 'object'
@@ -314,14 +391,11 @@ function jobArgs(
         received: path === 'apiKey' ? '[redacted]' : received,
       };
     });
-    throw usage(
-      issueLine(issues, (path) => {
-        const flag = flagOfKey.get(path);
-        if (flag !== undefined) return flag;
-        return configFile === undefined ? path : `${configFile}: ${path === '' ? '(root)' : path}`;
-      }),
-    );
-  }
+    return usage(issueLine(issues, labelOf));
+  };
+
+  const parsed = ManagerOptionsSchema.safeParse(merged);
+  if (!parsed.success) throw refuse(merged, parsed.error.issues);
 
   const priorityText = values.priority;
   let priority: Priority | undefined;
@@ -354,6 +428,15 @@ function jobArgs(
       `option '--${simulatorFlag}' shapes the built-in simulator; add --simulator to use it (a --base-url or API key was given)`,
     );
   }
+  const dryRun = values['dry-run'] === true;
+  // A dry run builds no client, so it needs no key.
+  if (simulator === false && !dryRun) checkAPIConfig(merged, parsed.data, labelOf, refuse);
+  const out = typeof values.out === 'string' ? values.out : defaultOutFile(file);
+  if (isSameFile(file, out, cwd)) {
+    throw usage(
+      `--out: ${describeValue(out)} is the input file (${realPathOf(out, cwd)}); the results would overwrite it: choose another file`,
+    );
+  }
   return {
     command,
     file,
@@ -366,8 +449,8 @@ function jobArgs(
     json: values.json === true,
     progress: progress as ProgressMode,
     quiet: values.quiet === true,
-    out: typeof values.out === 'string' ? values.out : defaultOutFile(file),
-    dryRun: values['dry-run'] === true,
+    out,
+    dryRun,
   };
 }
 
@@ -469,12 +552,13 @@ Options of analyze and run:
   --hourly-budget <usd>  per calendar hour (hourlyLimit)
   --model <name>         chat model (model)
   --base-url <url>       OpenAI-compatible API, e.g. http://127.0.0.1:11434/v1 (baseURL)
-  --api-key <key>        API key (apiKey); default OPENAI_API_KEY
+  --api-key <key>        API key (apiKey); default OPENAI_API_KEY; "" counts as none
   --simulator            use the built-in simulator in this process, whatever the key
   --priority <p>         LOW, MEDIUM, HIGH or URGENT for tasks that set none
   --max-retries <n>      retries after the first attempt (taskDefaults.maxRetries)
   --timeout <s>          seconds one attempt may take (timeout and taskDefaults.timeout)
-  --out <file>           results as JSONL (default <input>.results.jsonl next to the input)
+  --out <file>           results as JSONL (default <input>.results.jsonl next to the input;
+                         never the input file itself)
   --json                 print the summary as one JSON object
   --progress <mode>      auto, tty, plain or none (default auto; progress goes to stderr)
   --quiet                no progress and no notices: only the summary
@@ -494,5 +578,6 @@ analyze and run when it is used):
   --seed <n>             seed of answers, faults and latency
   --api-key <key>        require this key (401 otherwise)
 
-Exit codes: 0 all done, 1 some tasks failed, 2 bad input, 130 interrupted.
+Exit codes: 0 every task completed, 1 some tasks failed, were cancelled or never ended
+(e.g. the provider refused the API key: 401/403 stops the job), 2 bad input, 130 interrupted.
 `;

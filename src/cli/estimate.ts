@@ -43,6 +43,14 @@ export function addEstimate(totals: EstimateTotals, task: TaskEstimateFigures): 
   }
 }
 
+/**
+ * Whether a time figure is a lower bound (`atLeast`: every task needs at least one request) or an
+ * upper bound (`atMost`: figured as if every answer used all of its `max_tokens`; shorter answers
+ * wait less, and retries are not counted).
+ */
+export const TIME_BOUNDS = ['atLeast', 'atMost'] as const;
+export type TimeBound = (typeof TIME_BOUNDS)[number];
+
 /** The `--dry-run --json` object. */
 export const DryRunSchema = z.strictObject({
   tasks: z.int().nonnegative(),
@@ -51,28 +59,41 @@ export const DryRunSchema = z.strictObject({
   maxTokens: z.int().nonnegative(),
   /** The cost of the prompts alone: what the job costs at least (answers add to it). */
   promptCost: z.number().nonnegative(),
-  /** Every answer at `max_tokens`: what admission holds, and the most the job can cost. */
+  /** Every answer at `max_tokens`, one attempt each: what admission holds against the budget. */
   worstCaseCost: z.number().nonnegative(),
   unpricedTasks: z.int().nonnegative(),
-  /** The least time each limit in force implies, longest first (seconds). */
-  limits: z.array(z.strictObject({ limit: z.string(), seconds: z.number().nonnegative() })),
+  /**
+   * The time each limit in force imposes on the job (seconds), longest first: a request window's
+   * is a lower bound (`atLeast`); a token window's and a periodic budget's are figured from the
+   * worst case, so they are upper bounds (`atMost`).
+   */
+  limits: z.array(
+    z.strictObject({
+      limit: z.string(),
+      seconds: z.number().nonnegative(),
+      bound: z.enum(TIME_BOUNDS),
+    }),
+  ),
   /** Tasks the total budget pays for at worst case, when it cannot pay for all. */
   budgetCoversTasks: z.int().nonnegative().nullable(),
 });
 
 export type DryRun = z.output<typeof DryRunSchema>;
 
-/** At least `(⌈amount / limit⌉ − 1)` whole windows: the first window's worth starts at once. */
+/** `(⌈amount / limit⌉ − 1)` whole windows: the first window's worth starts at once. */
 function windowsNeeded(amount: number, limit: number, windowMs: number): number {
   return (Math.max(0, Math.ceil(amount / limit) - 1) * windowMs) / 1000;
 }
 
 /**
- * The dry-run figures: totals, and for each rate window and periodic budget in force the least
- * time it imposes on this many tasks (the first window's quota starts at once).
+ * The dry-run figures: totals, and for each rate window and periodic budget in force the time it
+ * imposes on this many tasks (the first window's quota starts at once). Requests are counted
+ * exactly, so a request window gives the least time; tokens and money are counted at worst case
+ * (every answer at `max_tokens`, as admission reserves them), so a token window or a periodic
+ * budget gives the most time it can impose.
  */
 export function dryRun(totals: EstimateTotals, settings: ResolvedManagerOptions): DryRun {
-  const limits: Array<{ limit: string; seconds: number }> = [];
+  const limits: DryRun['limits'] = [];
   const windows = resolveWindows({
     ...settings,
     requestsPerMinute: settings.requestsPerMinute ?? settings.rateLimit,
@@ -84,12 +105,14 @@ export function dryRun(totals: EstimateTotals, settings: ResolvedManagerOptions)
       limits.push({
         limit: `${w.requests} requests per ${span}`,
         seconds: windowsNeeded(totals.tasks, w.requests, w.windowMs),
+        bound: 'atLeast',
       });
     }
     if (w.tokens !== undefined) {
       limits.push({
         limit: `${w.tokens} tokens per ${span}`,
         seconds: windowsNeeded(tokens, w.tokens, w.windowMs),
+        bound: 'atMost',
       });
     }
   }
@@ -97,12 +120,14 @@ export function dryRun(totals: EstimateTotals, settings: ResolvedManagerOptions)
     limits.push({
       limit: `${formatUsd(settings.hourlyLimit)} per hour`,
       seconds: windowsNeeded(totals.worstCaseCost, settings.hourlyLimit, 3_600_000),
+      bound: 'atMost',
     });
   }
   if (settings.dailyLimit !== undefined) {
     limits.push({
       limit: `${formatUsd(settings.dailyLimit)} per day`,
       seconds: windowsNeeded(totals.worstCaseCost, settings.dailyLimit, 86_400_000),
+      bound: 'atMost',
     });
   }
   limits.sort((a, b) => b.seconds - a.seconds);
@@ -125,13 +150,20 @@ export function dryRun(totals: EstimateTotals, settings: ResolvedManagerOptions)
   };
 }
 
+/** One time figure as text: what it is, and which limit gives it. */
+function timeText(entry: DryRun['limits'][number]): string {
+  return entry.bound === 'atLeast'
+    ? `at least ${formatDuration(entry.seconds)} (${entry.limit})`
+    : `up to ${formatDuration(entry.seconds)} (${entry.limit}, if every answer reaches max_tokens)`;
+}
+
 /** The dry run as text. */
 export function renderDryRun(run: DryRun, model: string): string {
   const lines = [
     `dry run: ${formatCount(run.tasks)} tasks, nothing sent (model ${model} unless a task names another)`,
     `  prompt tokens   ${formatCount(run.promptTokens)} (answers up to ${formatCount(run.maxTokens)} more)`,
-    `  expected cost   at least ${formatUsd(run.promptCost)} (the prompts; answers add to it)`,
-    `  worst case      ${formatUsd(run.worstCaseCost)} (every answer at max_tokens)`,
+    `  prompt cost     ${formatUsd(run.promptCost)} (the prompts alone: the least it can cost; answers add to it)`,
+    `  worst case      ${formatUsd(run.worstCaseCost)} (every answer at max_tokens, one attempt each: what admission holds)`,
   ];
   if (run.unpricedTasks > 0) {
     lines.push(
@@ -143,16 +175,14 @@ export function renderDryRun(run: DryRun, model: string): string {
       `  budget          covers about ${formatCount(run.budgetCoversTasks)} of them at worst case`,
     );
   }
-  const [slowest] = run.limits;
+  const [slowest, ...others] = run.limits;
   if (slowest === undefined) {
     lines.push(
       '  time            no rate limit or periodic budget set: concurrency and latency decide',
     );
   } else {
-    lines.push(`  time            at least ${formatDuration(slowest.seconds)} (${slowest.limit})`);
-    for (const other of run.limits.slice(1)) {
-      lines.push(`                  ${formatDuration(other.seconds)} from ${other.limit}`);
-    }
+    lines.push(`  time            ${timeText(slowest)}`);
+    for (const other of others) lines.push(`                  ${timeText(other)}`);
   }
   return lines.join('\n');
 }

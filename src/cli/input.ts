@@ -25,17 +25,38 @@ export interface InputItem<T = unknown> {
 const BOM = '\uFEFF';
 const JSON_WHITESPACE = new Set([' ', '\t', '\n', '\r']);
 
-/** A JSON error message on one line, without V8's copy of a long source text. */
+/**
+ * A JSON error message on one line, without V8's copy of a long source text, and without its
+ * position, line and column: those count from the start of the item, not of the file.
+ */
 function oneLine(message: string): string {
-  const flat = message.replace(/\s+/g, ' ').trim();
+  const flat = message
+    .replace(/\s+/g, ' ')
+    .replace(/ (?:in JSON )?at position \d+(?: \(line \d+ column \d+\))?/g, '')
+    .trim();
   return flat.length > 160 ? `${flat.slice(0, 157)}...` : flat;
 }
 
-/** The line of `position` inside `text`, counted from `firstLine`. */
-function lineAt(text: string, position: number, firstLine: number): number {
+/**
+ * The line and column in the file of `position` inside `text`, whose first character is at
+ * `firstLine`, `firstColumn` (both 1-based).
+ */
+function placeOf(
+  text: string,
+  position: number,
+  firstLine: number,
+  firstColumn: number,
+): { line: number; column: number } {
   let line = firstLine;
-  for (let i = 0; i < position && i < text.length; i++) if (text[i] === '\n') line++;
-  return line;
+  let lineStart = -1;
+  const end = Math.min(position, text.length);
+  for (let i = 0; i < end; i++) {
+    if (text[i] === '\n') {
+      line++;
+      lineStart = i;
+    }
+  }
+  return { line, column: lineStart === -1 ? firstColumn + position : position - lineStart };
 }
 
 /** Whether parsing `prefix` fails for a reason other than running out of text. */
@@ -67,13 +88,20 @@ function errorOffset(text: string): number {
   return lo - 1;
 }
 
-function parseItem(file: string, text: string, line: number, index?: number): unknown {
+/** Parses one item whose text starts at `line`, `column` of `file` (1-based). */
+function parseItem(
+  file: string,
+  text: string,
+  line: number,
+  column: number,
+  index?: number,
+): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    const at = lineAt(text, errorOffset(text), line);
-    throw new CliInputError(file, `bad JSON: ${oneLine(message)}`, { line: at, index });
+    const at = placeOf(text, errorOffset(text), line, column);
+    throw new CliInputError(file, `bad JSON: ${oneLine(message)}`, { ...at, index });
   }
 }
 
@@ -116,7 +144,7 @@ async function* readJsonLines(file: string): AsyncGenerator<InputItem> {
     line++;
     const text = line === 1 && raw.startsWith(BOM) ? raw.slice(1) : raw;
     if (text.trim() === '') continue;
-    yield { value: parseItem(file, text, line), line, index: index++ };
+    yield { value: parseItem(file, text, line, 1), line, index: index++ };
   }
 }
 
@@ -128,10 +156,12 @@ const CLOSER: Record<string, string> = { '[': ']', '{': '}' };
  */
 async function* readJsonArray(file: string): AsyncGenerator<InputItem> {
   const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: 64 * 1024 });
-  const fail = (message: string, line: number, index?: number): never => {
-    throw new CliInputError(file, `bad JSON: ${message}`, { line, index });
+  const fail = (message: string, line: number, column: number, index?: number): never => {
+    throw new CliInputError(file, `bad JSON: ${message}`, { line, column, index });
   };
   let line = 1;
+  /** 1-based column of the character being read (0 before the first one of a line). */
+  let column = 0;
   /** Open brackets; the outer array is the first. */
   const stack: string[] = [];
   let inString = false;
@@ -141,6 +171,7 @@ async function* readJsonArray(file: string): AsyncGenerator<InputItem> {
   /** The item being read: its text so far (earlier chunks), its first line. */
   let parts: string[] = [];
   let itemLine = 0;
+  let itemColumn = 0;
   let inItem = false;
   let index = 0;
 
@@ -151,14 +182,21 @@ async function* readJsonArray(file: string): AsyncGenerator<InputItem> {
       const finishItem = (end: number): void => {
         parts.push(chunk.slice(start, end));
         const text = parts.join('');
-        ready.push({ value: parseItem(file, text, itemLine, index), line: itemLine, index });
+        ready.push({
+          value: parseItem(file, text, itemLine, itemColumn, index),
+          line: itemLine,
+          index,
+        });
         index++;
         parts = [];
         inItem = false;
       };
       for (let i = 0; i < chunk.length; i++) {
         const ch = chunk[i] as string;
-        if (ch === '\n') line++;
+        if (ch === '\n') {
+          line++;
+          column = 0;
+        } else if (!(ch === BOM && line === 1 && column === 0)) column++;
         if (inString) {
           if (escaped) escaped = false;
           else if (ch === '\\') escaped = true;
@@ -166,9 +204,11 @@ async function* readJsonArray(file: string): AsyncGenerator<InputItem> {
           continue;
         }
         if (JSON_WHITESPACE.has(ch) || (ch === BOM && stack.length === 0 && !closed)) continue;
-        if (closed) fail('unexpected text after the closing ]', line);
+        if (closed) fail('unexpected text after the closing ]', line, column);
         if (stack.length === 0) {
-          if (ch !== '[') fail(`expected the file to start with [ or {, found '${ch}'`, line);
+          if (ch !== '[') {
+            fail(`expected the file to start with [ or {, found '${ch}'`, line, column);
+          }
           stack.push(ch);
           continue;
         }
@@ -178,16 +218,17 @@ async function* readJsonArray(file: string): AsyncGenerator<InputItem> {
             closed = true;
             continue;
           }
-          if (ch === ',' || ch === ']') fail(`unexpected '${ch}'`, line, index);
+          if (ch === ',' || ch === ']') fail(`unexpected '${ch}'`, line, column, index);
           inItem = true;
           itemLine = line;
+          itemColumn = column;
           start = i;
         }
         if (ch === '"') inString = true;
         else if (ch === '[' || ch === '{') stack.push(ch);
         else if (ch === ']' || ch === '}') {
           const open = stack.pop() as string;
-          if (CLOSER[open] !== ch) fail(`unexpected '${ch}'`, line, index);
+          if (CLOSER[open] !== ch) fail(`unexpected '${ch}'`, line, column, index);
           if (stack.length === 0) {
             finishItem(i);
             closed = true;
@@ -205,7 +246,9 @@ async function* readJsonArray(file: string): AsyncGenerator<InputItem> {
   } finally {
     stream.destroy();
   }
-  if (!closed) fail('the array is not closed (missing ])', line, inItem ? index : undefined);
+  if (!closed) {
+    fail('the array is not closed (missing ])', line, column + 1, inItem ? index : undefined);
+  }
 }
 
 /**

@@ -5,9 +5,22 @@
  */
 
 import { once } from 'node:events';
-import { createWriteStream, openSync, type WriteStream } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  createWriteStream,
+  openSync,
+  statSync,
+  type WriteStream,
+} from 'node:fs';
+import { dirname } from 'node:path';
 import type { AITaskManagerOptions } from '../config/manager-options.js';
-import { serializeError, TaskCancelledError, ValidationError } from '../errors.js';
+import {
+  BudgetExceededError,
+  serializeError,
+  TaskCancelledError,
+  ValidationError,
+} from '../errors.js';
 import { AITaskManager, createAITaskManager } from '../manager.js';
 import { type Simulator, startSimulator } from '../providers/simulator/index.js';
 import type { AIClient } from '../providers/types.js';
@@ -24,13 +37,21 @@ import {
   repositoryTask,
 } from './input.js';
 import type { CliIO } from './io.js';
-import { type JobCounts, renderProgress, renderSummary, summarize } from './render.js';
+import { type JobCounts, jobExitCode, renderProgress, renderSummary, summarize } from './render.js';
 
 /** How often the live display is redrawn on a TTY, and a plain line printed otherwise. */
 const TTY_REFRESH_MS = 200;
 const PLAIN_REFRESH_MS = 2_000;
 /** Tasks kept waiting in the queue at most, however large the file. */
 const FEED_HIGH_WATER = 1_000;
+/**
+ * Finished tasks the CLI's manager keeps in memory, unless the config file sets `keepCompleted` /
+ * `keepFailed`: each task's outcome is in the results file as soon as it ends.
+ */
+export const CLI_RETENTION = {
+  keepCompleted: { count: 1_000 },
+  keepFailed: { count: 1_000 },
+} as const;
 
 /** One line of the results file. */
 export interface ResultLine {
@@ -86,6 +107,32 @@ async function checkInput(args: JobArgs) {
   return totals;
 }
 
+function cannotWrite(path: string, error: unknown): CliUsageError {
+  const code = (error as NodeJS.ErrnoException).code ?? String(error);
+  return new CliUsageError(`--out: cannot write ${JSON.stringify(path)} (${code})`);
+}
+
+/**
+ * Whether the results file can be written, without touching it: an existing file is left as it
+ * is until the job has passed every check and opens it.
+ *
+ * @throws CliUsageError naming `--out`, the path and why
+ */
+function checkWritable(path: string): void {
+  try {
+    const info = statSync(path, { throwIfNoEntry: false });
+    if (info?.isDirectory()) {
+      throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    }
+    accessSync(info === undefined ? dirname(path) : path, constants.W_OK);
+    if (info === undefined && !statSync(dirname(path)).isDirectory()) {
+      throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    }
+  } catch (error) {
+    throw cannotWrite(path, error);
+  }
+}
+
 /** Appends JSON lines in order, waiting for the stream when it asks to. */
 class ResultsWriter {
   private readonly stream: WriteStream;
@@ -97,8 +144,7 @@ class ResultsWriter {
     try {
       fd = openSync(path, 'w');
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? String(error);
-      throw new CliUsageError(`--out: cannot write ${JSON.stringify(path)} (${code})`);
+      throw cannotWrite(path, error);
     }
     this.stream = createWriteStream(path, { fd, encoding: 'utf8' });
   }
@@ -168,6 +214,72 @@ async function connect(
 }
 
 /**
+ * The job's tasks as the manager reports them, child tasks of composite task types included, and
+ * what each cost: the `task.usage` events of its attempts and of its children, summed as they
+ * come. The manager's store may have dropped a finished task already (retention), so a results
+ * line never reads it back from there.
+ */
+class JobTasks {
+  private readonly tasks = new Map<
+    string,
+    { costMicros: number; tokens: number; children: string[] }
+  >();
+  /** Child task → the job's task it belongs to. */
+  private readonly rootOf = new Map<string, string>();
+  private readonly offs: Array<() => void>;
+
+  constructor(manager: AITaskManager) {
+    this.offs = [
+      manager.on('task.submitted', (event) => {
+        if (event.parentId === undefined) {
+          this.tasks.set(event.taskId, { costMicros: 0, tokens: 0, children: [] });
+          return;
+        }
+        const root = this.rootOf.get(event.parentId) ?? event.parentId;
+        const entry = this.tasks.get(root);
+        if (entry === undefined) return;
+        entry.children.push(event.taskId);
+        this.rootOf.set(event.taskId, root);
+      }),
+      manager.on('task.usage', (event) => {
+        const entry = this.tasks.get(this.rootOf.get(event.taskId) ?? event.taskId);
+        if (entry === undefined) return;
+        entry.costMicros += event.costMicros;
+        entry.tokens += event.promptTokens + event.completionTokens;
+      }),
+    ];
+  }
+
+  /** Whether `id` is a task of the job (or a child of one) whose line is not written yet. */
+  has(id: string): boolean {
+    return this.tasks.has(id) || this.rootOf.has(id);
+  }
+
+  /** The job's tasks whose line is not written yet, and their children. */
+  ids(): string[] {
+    return [...this.tasks].flatMap(([id, entry]) => [id, ...entry.children]);
+  }
+
+  /** The task's cost (US dollars) and tokens so far; forgets it and its children. */
+  take(id: string): { cost: number; tokens: number } {
+    const entry = this.tasks.get(id);
+    if (entry === undefined) return { cost: 0, tokens: 0 };
+    this.tasks.delete(id);
+    for (const child of entry.children) this.rootOf.delete(child);
+    return { cost: entry.costMicros / 1e6, tokens: entry.tokens };
+  }
+
+  close(): void {
+    for (const off of this.offs) off();
+  }
+}
+
+/** Whether a task failed because the provider refused the credentials (HTTP 401 or 403). */
+function authFailure(error: { code?: string; status?: number | undefined } | undefined): boolean {
+  return error?.code === 'PROVIDER_ERROR' && (error.status === 401 || error.status === 403);
+}
+
+/**
  * Runs `analyze` or `run`.
  *
  * @throws CliInputError / CliUsageError before anything starts (exit 2 in `runCli`).
@@ -185,17 +297,33 @@ export async function runJob(args: JobArgs, io: CliIO): Promise<ExitCode> {
   }
 
   const total = totals.tasks;
-  const results = new ResultsWriter(args.out);
+  checkWritable(args.out);
   const { options, simulator } = await connect(args, io);
-  const manager = await createAITaskManager(options).catch(async (error: unknown) => {
-    await Promise.all([simulator?.close(), results.close()]);
+  let manager: AITaskManager;
+  let results: ResultsWriter;
+  try {
+    manager = await createAITaskManager({ ...CLI_RETENTION, ...options });
+  } catch (error) {
+    await simulator?.close();
     throw error;
-  });
+  }
+  // Opened last: a job that fails on its configuration leaves an existing results file alone.
+  try {
+    results = new ResultsWriter(args.out);
+  } catch (error) {
+    await manager.stop();
+    await simulator?.close();
+    throw error;
+  }
+  const jobTasks = new JobTasks(manager);
   const display = new ProgressDisplay(io, progressMode(args, io));
   const startedAt = new Date();
   const counts: JobCounts = { completed: 0, failed: 0, cancelled: 0 };
   const pending = new Map<string, Promise<void>>();
   let interrupts = 0;
+  /** Set once the provider refused the credentials: the job stops early. */
+  let authError: { status?: number | undefined; message: string } | undefined;
+  const stopping = () => interrupts > 0 || authError !== undefined;
   let latest: Statistics | undefined;
 
   const draw = async () => {
@@ -226,28 +354,22 @@ export async function runJob(args: JobArgs, io: CliIO): Promise<ExitCode> {
   const follow = (id: string, item: InputItem, task: CliTask) => {
     const base = { index: item.index, line: item.line, taskId: id, taskType: task.taskType };
     const settled = manager.waitForTask(id).then(
-      async (result) => {
-        const info = await manager.getTaskStatus(id);
+      (result) => {
         record({
           ...base,
           status: 'completed',
           result,
-          ...(info === null
-            ? {}
-            : { cost: info.metrics.actualCost, tokens: info.metrics.tokensUsed }),
+          ...jobTasks.take(id),
           metadata: task.metadata,
         });
       },
-      async (error: unknown) => {
-        const info = await manager.getTaskStatus(id).catch(() => null);
+      (error: unknown) => {
         const { code, message } = serializeError(error);
         record({
           ...base,
           status: error instanceof TaskCancelledError ? 'cancelled' : 'failed',
           error: { code, message },
-          ...(info === null
-            ? {}
-            : { cost: info.metrics.actualCost, tokens: info.metrics.tokensUsed }),
+          ...jobTasks.take(id),
           metadata: task.metadata,
         });
       },
@@ -258,36 +380,92 @@ export async function runJob(args: JobArgs, io: CliIO): Promise<ExitCode> {
     );
   };
 
+  /**
+   * Stops admitting and cancels what waits (child tasks of a running composite task too, so that
+   * it can end); calls already running finish.
+   */
+  const drain = () => {
+    manager.pause();
+    void Promise.all(
+      jobTasks.ids().map(async (id) => {
+        const info = await manager.getTaskStatus(id);
+        if (info !== null && info.status !== 'running') await manager.cancelTask(id);
+      }),
+    ).catch(() => {});
+  };
+
   /** First signal: stop feeding, cancel what waits, let running calls finish. Second: cancel those. */
   const interrupt = () => {
     interrupts++;
     if (interrupts === 1) {
-      manager.pause();
       if (!args.quiet) {
         io.stderr.write(
           '\naitq: interrupted: finishing running calls (Ctrl-C again to cancel them)\n',
         );
       }
-      void Promise.all(
-        [...pending.keys()].map(async (id) => {
-          const info = await manager.getTaskStatus(id);
-          if (info !== null && info.status !== 'running') await manager.cancelTask(id);
-        }),
-      );
+      drain();
     } else if (interrupts === 2) {
       if (!args.quiet) io.stderr.write('aitq: cancelling running calls\n');
       void manager.stop({ force: true });
     }
   };
   const offs = (['SIGINT', 'SIGTERM'] as const).map((s) => io.onSignal(s, interrupt));
+  // A refused key fails every call alike: stop at the first (of any task, child tasks included).
+  offs.push(
+    manager.on('task.failed', (event) => {
+      if (authError !== undefined || !authFailure(event.error)) return;
+      authError = { status: event.error?.status, message: event.error?.message ?? '' };
+      // Always said (even with --quiet): it is why the job stops.
+      io.stderr.write(
+        `aitq: authentication failed (HTTP ${authError.status}): stopping, no more tasks are sent (${authError.message})\n`,
+      );
+      // Not from inside the manager's own event.
+      queueMicrotask(drain);
+    }),
+    // Once the job stops, a task whose call failed gets no other attempt: it would wait for ever
+    // in the paused queue.
+    manager.on('task.retrying', (event) => {
+      if (!stopping() || !jobTasks.has(event.taskId)) return;
+      queueMicrotask(() => void manager.cancelTask(event.taskId));
+    }),
+  );
+
+  /**
+   * Submits `task`. While the total budget cannot hold its worst case only because tasks in
+   * flight hold theirs, waits for one of them to end and tries again; `undefined` when the job
+   * stops meanwhile.
+   * @throws what `submitTask` throws, `BudgetExceededError` once nothing is in flight
+   */
+  const submit = async (task: CliTask): Promise<string | undefined> => {
+    for (;;) {
+      try {
+        return await manager.submitTask(task);
+      } catch (error) {
+        if (!(error instanceof BudgetExceededError) || pending.size === 0) throw error;
+        if (neverFits(task)) throw error;
+        await Promise.race(pending.values());
+        if (stopping()) return undefined;
+      }
+    }
+  };
+  /** Whether the task's worst case exceeds a budget limit outright: waiting cannot help. */
+  const neverFits = (task: CliTask): boolean => {
+    const worst = manager.estimateCost(task).worstCaseCost;
+    const { budgetLimit, dailyLimit, hourlyLimit } = args.settings;
+    return (
+      worst !== undefined &&
+      [budgetLimit, dailyLimit, hourlyLimit].some((limit) => limit !== undefined && worst > limit)
+    );
+  };
 
   try {
     for await (const { item, task } of tasksOf(args)) {
-      if (interrupts > 0) break;
+      if (stopping()) break;
       await manager.onSizeLessThan(Math.min(FEED_HIGH_WATER, args.settings.maxQueueSize));
-      if (interrupts > 0) break;
+      if (stopping()) break;
+      let id: string | undefined;
       try {
-        follow(await manager.submitTask(task), item, task);
+        id = await submit(task);
       } catch (error) {
         const { code, message } = serializeError(error);
         record({
@@ -299,28 +477,32 @@ export async function runJob(args: JobArgs, io: CliIO): Promise<ExitCode> {
           error: { code, message },
           metadata: task.metadata,
         });
+        continue;
       }
+      if (id === undefined) break;
+      follow(id, item, task);
+      // Submitted while the job began to stop: it would wait for ever in the paused queue.
+      if (stopping()) void manager.cancelTask(id);
     }
     while (pending.size > 0) await Promise.all(pending.values());
   } finally {
     for (const off of offs) off();
     clearInterval(ticker);
     await manager.stop();
+    jobTasks.close();
     await draw().catch(() => {});
     await results.close();
     await simulator?.close();
   }
 
-  const interrupted = interrupts > 0;
   const summary = summarize(latest ?? (await manager.getStatistics()), {
     total,
     startedAt,
     now: new Date(),
-    interrupted,
+    interrupted: interrupts > 0,
     resultsFile: args.out,
     counts,
   });
   io.stdout.write(args.json ? `${JSON.stringify(summary)}\n` : `${renderSummary(summary)}\n`);
-  if (interrupted) return EXIT_CODES.interrupted;
-  return counts.failed + counts.cancelled > 0 ? EXIT_CODES.someFailed : EXIT_CODES.ok;
+  return jobExitCode(summary);
 }

@@ -6,6 +6,7 @@
 
 import { z } from 'zod';
 import type { Statistics, WaitReason } from '../stats/types.js';
+import { EXIT_CODES, type ExitCode } from './errors.js';
 
 /** The job's frame around one `Statistics` value. */
 export interface RenderContext {
@@ -146,11 +147,17 @@ export const CliSummarySchema = z.strictObject({
   completed: z.int().nonnegative(),
   failed: z.int().nonnegative(),
   cancelled: z.int().nonnegative(),
-  /** Tasks that never ended (an interrupted run: never submitted, or stopped while waiting). */
+  /**
+   * Tasks that never ended: never submitted (an interrupted run, or a job stopped early because
+   * the provider refused the API key) or still waiting when it stopped.
+   */
   notFinished: z.int().nonnegative(),
   retries: z.int().nonnegative(),
-  /** completed ÷ (completed + failed) × 100; 100 when neither. */
-  successRate: z.number().min(0).max(100),
+  /**
+   * completed ÷ (completed + failed + cancelled) × 100: 0 when every task was cancelled, `null`
+   * when no task ended.
+   */
+  successRate: z.number().min(0).max(100).nullable(),
   /** US dollars. */
   cost: z.number().nonnegative(),
   /** The total budget, if one was set. */
@@ -199,13 +206,12 @@ export function summarize(
     cancelled: perf.totalCancelled,
   };
   const ended = counts.completed + counts.failed + counts.cancelled;
-  const judged = counts.completed + counts.failed;
   return {
     total: job.total,
     ...counts,
     notFinished: Math.max(0, job.total - ended),
     retries: perf.totalRetries,
-    successRate: judged === 0 ? 100 : (counts.completed / judged) * 100,
+    successRate: ended === 0 ? null : (counts.completed / ended) * 100,
     cost: stats.cost.total.cost,
     budget: stats.cost.total.limit,
     tokens: {
@@ -242,12 +248,27 @@ export function renderSummary(summary: CliSummary): string {
       `${formatCount(summary.tokens.total)} (prompt ${formatCount(summary.tokens.prompt)}, completion ${formatCount(summary.tokens.completion)})`,
     ],
     ['duration', formatDuration(summary.durationSeconds)],
-    ['success rate', `${summary.successRate.toFixed(1)}%`],
+    ['success rate', summary.successRate === null ? '–' : `${summary.successRate.toFixed(1)}%`],
   );
   if (summary.resultsFile !== null) rows.push(['results', summary.resultsFile]);
   const label = Math.max(...rows.map(([name]) => name.length));
+  const ended = `${summary.total - summary.notFinished} of ${summary.total} tasks ended`;
   const title = summary.interrupted
-    ? `interrupted: ${summary.total - summary.notFinished} of ${summary.total} tasks ended`
-    : `${summary.total} tasks`;
+    ? `interrupted: ${ended}`
+    : summary.notFinished > 0
+      ? `stopped: ${ended}`
+      : `${summary.total} tasks`;
   return [title, ...rows.map(([name, value]) => `  ${name.padEnd(label)}  ${value}`)].join('\n');
+}
+
+/**
+ * How a job exits, from its summary: 130 when interrupted; 0 only when every task of the file
+ * completed; 1 when any failed, was cancelled, or never ended (`notFinished`).
+ */
+export function jobExitCode(summary: CliSummary): ExitCode {
+  if (summary.interrupted) return EXIT_CODES.interrupted;
+  const unfinished = summary.failed + summary.cancelled + summary.notFinished;
+  return unfinished > 0 || summary.completed < summary.total
+    ? EXIT_CODES.someFailed
+    : EXIT_CODES.ok;
 }

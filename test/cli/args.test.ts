@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -195,6 +195,74 @@ describe('parseCliArgs: analyze and run', () => {
     expect(problem(['analyze', 'r.json'], noEnv, dir)).toBe(
       'aitq.config.json: expected a JSON object of manager options',
     );
+  });
+});
+
+describe('parseCliArgs: the results file and the API settings are checked before anything starts', () => {
+  it('refuses an --out that is the input file, however it is spelt', () => {
+    const dir = mkdtempSync(join(cwd, 'same-'));
+    mkdirSync(join(dir, 'sub'));
+    writeFileSync(join(dir, 'in.jsonl'), '{"name":"a"}\n');
+    symlinkSync(join(dir, 'in.jsonl'), join(dir, 'link.jsonl'));
+    linkSync(join(dir, 'in.jsonl'), join(dir, 'hard.jsonl'));
+    for (const out of [
+      'in.jsonl',
+      './sub/../in.jsonl',
+      join(dir, 'in.jsonl'),
+      'link.jsonl',
+      'hard.jsonl',
+    ]) {
+      const message = problem(['analyze', 'in.jsonl', '--out', out], noEnv, dir);
+      expect(message).toMatch(
+        /^--out: ".*" is the input file \(.*\); the results would overwrite it/,
+      );
+      expect(message).toContain(JSON.stringify(out));
+    }
+    // Through a symlink to the input given as the input, too.
+    expect(problem(['run', 'link.jsonl', '--out', 'in.jsonl'], noEnv, dir)).toMatch(/^--out: /);
+    // Another file (existing or not) is fine.
+    expect(job(['analyze', 'in.jsonl', '--out', 'sub/in.jsonl'], noEnv, dir).out).toBe(
+      'sub/in.jsonl',
+    );
+    expect(job(['analyze', 'in.jsonl'], noEnv, dir).out).toBe('in.results.jsonl');
+  });
+
+  it('takes an empty --api-key (or config apiKey) as no key', () => {
+    const none = job(['run', 't.jsonl', '--api-key', '']);
+    expect(none.simulator).toBe('no-key');
+    expect(none.manager.apiKey).toBeUndefined();
+    expect(
+      job(['run', 't.jsonl', '--api-key', ''], { OPENAI_API_KEY: 'sk-env' }).manager.apiKey,
+    ).toBe('sk-env');
+    const dir = mkdtempSync(join(cwd, 'emptykey-'));
+    writeFileSync(join(dir, 'aitq.config.json'), JSON.stringify({ apiKey: '' }));
+    expect(job(['run', 't.jsonl'], noEnv, dir).simulator).toBe('no-key');
+    const simulate = parseCliArgs(['simulate', '--api-key', '']);
+    expect(simulate.command === 'simulate' && simulate.simulator.apiKey).toBeUndefined();
+  });
+
+  it('refuses a real endpoint without a key, naming the flag or the config key and the URL', () => {
+    expect(problem(['analyze', 'r.json', '--base-url', 'https://api.example.com/v1'])).toBe(
+      '--base-url: an API key is required for api.example.com: pass --api-key, set apiKey in the config file or OPENAI_API_KEY, or use --simulator (received "https://api.example.com/v1")',
+    );
+    expect(
+      problem(['analyze', 'r.json', '--base-url', 'https://api.example.com/v1', '--api-key', '']),
+    ).toMatch(/^--base-url: an API key is required/);
+    const dir = mkdtempSync(join(cwd, 'nokey-'));
+    writeFileSync(
+      join(dir, 'aitq.config.json'),
+      JSON.stringify({ baseURL: 'https://llm.example.org/v1' }),
+    );
+    expect(problem(['analyze', 'r.json'], noEnv, dir)).toMatch(
+      /^aitq.config.json: baseURL: an API key is required for llm.example.org: .* \(received "https:\/\/llm.example.org\/v1"\)$/,
+    );
+    // With a key, a loopback URL, the simulator, or a dry run (which builds no client): fine.
+    expect(job(['analyze', 'r.json'], { OPENAI_API_KEY: 'sk-env' }, dir).simulator).toBe(false);
+    expect(job(['analyze', 'r.json', '--base-url', 'http://localhost:8080/v1']).simulator).toBe(
+      false,
+    );
+    expect(job(['analyze', 'r.json', '--simulator'], noEnv, dir).simulator).toBe('forced');
+    expect(job(['analyze', 'r.json', '--dry-run'], noEnv, dir).dryRun).toBe(true);
   });
 });
 

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -121,7 +121,9 @@ describe('aitq analyze against the built-in simulator', () => {
     const figures = DryRunSchema.parse(JSON.parse(run.stdout));
     expect(figures.tasks).toBe(exampleNames.length);
     expect(figures.worstCaseCost).toBeGreaterThan(figures.promptCost);
-    expect(figures.limits).toEqual([{ limit: '30 requests per 1m00s', seconds: 120 }]);
+    expect(figures.limits).toEqual([
+      { limit: '30 requests per 1m00s', seconds: 120, bound: 'atLeast' },
+    ]);
   });
 });
 
@@ -197,7 +199,7 @@ describe('aitq: bad input is one line on stderr and exit 2, nothing started', ()
 
   it.each([
     [['analyze', join(dir, 'missing.json')], /: no such file$/],
-    [['analyze', badJson], /bad\.jsonl: line 3: bad JSON: /],
+    [['analyze', badJson], /bad\.jsonl: line 3, column 10: bad JSON: /],
     [
       ['analyze', noName],
       /noname\.json: line 3 \(index 1\): repository field "name": a repository needs a "name"/,
@@ -226,6 +228,166 @@ describe('aitq: bad input is one line on stderr and exit 2, nothing started', ()
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(message);
     expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe('aitq: what is refused never touches the input or the results file', () => {
+  it('refuses an --out that is the input file (also through a symlink), exit 2, the input intact', async () => {
+    const input = join(dir, 'precious.json');
+    const content = readFileSync(join(ROOT, EXAMPLE), 'utf8');
+    writeFileSync(input, content);
+    const link = join(dir, 'precious-link.json');
+    symlinkSync(input, link);
+    for (const out of [input, link]) {
+      const run = await runCliToEnd(['analyze', input, '--simulator', '--out', out]);
+      expect(run.code).toBe(EXIT_CODES.badInput);
+      expect(run.stdout).toBe('');
+      expect(run.stderr.trimEnd().split('\n')).toEqual([
+        expect.stringMatching(/^aitq: --out: ".*precious(-link)?\.json" is the input file/),
+      ]);
+      expect(readFileSync(input, 'utf8')).toBe(content);
+    }
+  });
+
+  it.each([
+    ['--base-url without a key', [] as string[], ['--base-url', 'https://api.example.com/v1']],
+    ['a config file baseURL without a key', [{ baseURL: 'https://llm.example.org/v1' }], []],
+    ['a malformed config file baseURL', [{ baseURL: 'http://' }], []],
+  ])(
+    'leaves an existing results file alone on a bad API configuration: %s',
+    async (_, config, flags) => {
+      const out = join(dir, `kept-${Math.random()}.jsonl`);
+      const previous = '{"index":0,"status":"completed","note":"from yesterday"}\n';
+      writeFileSync(out, previous);
+      const configArgs: string[] = [];
+      if (config[0] !== undefined) {
+        const file = join(dir, `config-${Math.random()}.json`);
+        writeFileSync(file, JSON.stringify(config[0]));
+        configArgs.push('--config', file);
+      }
+      const run = await runCliToEnd(['analyze', EXAMPLE, ...flags, ...configArgs, '--out', out]);
+      expect(run.code).toBe(EXIT_CODES.badInput);
+      expect(run.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(run.stderr).toMatch(/baseURL|--base-url/);
+      expect(readFileSync(out, 'utf8')).toBe(previous);
+    },
+  );
+});
+
+/** `n` TEXT_CLASSIFICATION lines in a new JSONL file. */
+function classificationFile(name: string, n: number): string {
+  const path = join(dir, name);
+  writeFileSync(
+    path,
+    Array.from({ length: n }, (_, i) =>
+      JSON.stringify({
+        taskType: 'TEXT_CLASSIFICATION',
+        data: { text: `ticket ${i}: the queue drops tasks`, categories: ['bug', 'feature'] },
+      }),
+    ).join('\n'),
+  );
+  return path;
+}
+
+describe('aitq: cost, budgets and a refused key', () => {
+  it('writes cost and tokens on every line even when retention drops finished tasks at once', async () => {
+    const input = classificationFile('kept.jsonl', 8);
+    const config = join(dir, 'keep-none.json');
+    writeFileSync(
+      config,
+      JSON.stringify({ keepCompleted: { count: 0 }, keepFailed: { count: 0 } }),
+    );
+    const out = join(dir, 'kept.results.jsonl');
+    const run = await runCliToEnd([
+      ...['run', input, '--simulator', '--json', '--config', config, '--out', out],
+      // Some calls fail (no retry): failed lines need their cost and tokens too.
+      ...['--error-rate', '0.3', '--max-retries', '0', '--seed', '5'],
+    ]);
+    const summary = CliSummarySchema.parse(JSON.parse(run.stdout));
+    const lines = resultLines(out);
+    expect(lines).toHaveLength(8);
+    for (const line of lines) {
+      expect(line).toMatchObject({ cost: expect.any(Number), tokens: expect.any(Number) });
+      if (line.status === 'completed') expect(line.tokens).toBeGreaterThan(0);
+    }
+    expect(summary.completed).toBeGreaterThan(0);
+    expect(summary.cost).toBeCloseTo(
+      lines.reduce((sum, l) => sum + (l.cost ?? 0), 0),
+      9,
+    );
+    expect(summary.tokens.total).toBe(lines.reduce((sum, l) => sum + (l.tokens ?? 0), 0));
+  });
+
+  /** The file's dry-run worst case of one task (all its tasks are alike). */
+  async function worstCaseOfOne(input: string): Promise<number> {
+    const run = await runCliToEnd(['run', input, '--dry-run', '--json']);
+    const figures = DryRunSchema.parse(JSON.parse(run.stdout));
+    return figures.worstCaseCost / figures.tasks;
+  }
+
+  it('waits for tasks in flight when the budget holds only two worst cases at a time', async () => {
+    const input = classificationFile('tight.jsonl', 10);
+    const worst = await worstCaseOfOne(input);
+    const out = join(dir, 'tight.results.jsonl');
+    const run = await runCliToEnd([
+      ...['run', input, '--simulator', '--json', '--out', out, '--latency', 'fixed:40'],
+      ...['--budget', String(worst * 2.5)],
+    ]);
+    const summary = CliSummarySchema.parse(JSON.parse(run.stdout));
+    expect(resultLines(out).map((l) => l.status)).toEqual(Array(10).fill('completed'));
+    expect(summary).toMatchObject({ completed: 10, failed: 0, notFinished: 0 });
+    expect(run.code).toBe(EXIT_CODES.ok);
+  });
+
+  it('fails the rest with BUDGET_EXCEEDED only once the budget is really spent', async () => {
+    const input = classificationFile('spent.jsonl', 10);
+    const worst = await worstCaseOfOne(input);
+    const budget = worst * 1.1;
+    const out = join(dir, 'spent.results.jsonl');
+    const run = await runCliToEnd([
+      ...['run', input, '--simulator', '--json', '--out', out, '--latency', 'fixed:20'],
+      ...['--budget', String(budget)],
+    ]);
+    const summary = CliSummarySchema.parse(JSON.parse(run.stdout));
+    const lines = resultLines(out);
+    expect(run.code).toBe(EXIT_CODES.someFailed);
+    expect(summary.completed).toBeGreaterThan(1);
+    expect(summary.completed + summary.failed).toBe(10);
+    expect(
+      lines.filter((l) => l.status === 'failed').every((l) => l.error?.code === 'BUDGET_EXCEEDED'),
+    ).toBe(true);
+    // Refused only when what was spent leaves less than one more worst case.
+    expect(summary.cost + worst).toBeGreaterThan(budget);
+  });
+
+  it('stops at a 401: says authentication failed, sends nothing more, exits 1', async () => {
+    const sim = startCli(['simulate', '--api-key', 'sk-right']);
+    try {
+      await sim.waitFor((output) => output.includes('listening on'));
+      const url = /(http:\/\/\S+\/v1)/.exec(sim.stdout())?.[1] ?? '';
+      const input = classificationFile('auth.jsonl', 10);
+      const out = join(dir, 'auth.results.jsonl');
+      const config = join(dir, 'one-waiting.json');
+      writeFileSync(config, JSON.stringify({ maxQueueSize: 1 }));
+      const run = await runCliToEnd([
+        ...['run', input, '--base-url', url, '--api-key', 'sk-wrong', '--json', '--quiet'],
+        ...['--concurrency', '1', '--config', config, '--out', out],
+      ]);
+      expect(run.code).toBe(EXIT_CODES.someFailed);
+      expect(run.stderr).toMatch(
+        /^aitq: authentication failed \(HTTP 401\): stopping, no more tasks are sent \(/,
+      );
+      const summary = CliSummarySchema.parse(JSON.parse(run.stdout));
+      expect(summary).toMatchObject({ completed: 0, interrupted: false });
+      expect(summary.failed).toBeGreaterThanOrEqual(1);
+      // Stopped early: most tasks were never sent (cancelled while waiting, or never submitted).
+      expect(summary.notFinished).toBeGreaterThan(0);
+      expect(summary.failed + summary.cancelled + summary.notFinished).toBe(10);
+      expect(resultLines(out)).toHaveLength(summary.failed + summary.cancelled);
+    } finally {
+      sim.child.kill('SIGINT');
+      await sim.exited;
+    }
   });
 });
 

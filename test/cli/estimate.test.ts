@@ -46,7 +46,7 @@ describe('dryRun', () => {
     expect(DryRunSchema.parse(run)).toEqual(run);
   });
 
-  it('gives the least time each window and periodic budget implies, the longest first', () => {
+  it('gives the time each window and periodic budget imposes, the longest first, and which bound it is', () => {
     const settings = ManagerOptionsSchema.parse({
       requestsPerMinute: 30,
       tokensPerMinute: 20_000,
@@ -59,13 +59,14 @@ describe('dryRun', () => {
     expect(run.limits).toEqual(
       [
         // 0.05 of worst case at 0.02 an hour: the first hour's share at once, then 2 more hours.
-        { limit: '$0.0200 per hour', seconds: 7_200 },
-        // 100 requests at 30 a minute: 4 windows of 30, the first at once.
-        { limit: '30 requests per 1m00s', seconds: 180 },
-        // 100,000 tokens at 20,000 a minute.
-        { limit: '20000 tokens per 1m00s', seconds: 240 },
-        { limit: '4 requests per 1s', seconds: 24 },
-        { limit: '1000 requests per 1h00m', seconds: 0 },
+        // Answers shorter than max_tokens spend less: an upper bound.
+        { limit: '$0.0200 per hour', seconds: 7_200, bound: 'atMost' },
+        // 100 requests at 30 a minute: 4 windows of 30, the first at once. A lower bound.
+        { limit: '30 requests per 1m00s', seconds: 180, bound: 'atLeast' },
+        // 100,000 tokens (prompts + max_tokens) at 20,000 a minute: an upper bound.
+        { limit: '20000 tokens per 1m00s', seconds: 240, bound: 'atMost' },
+        { limit: '4 requests per 1s', seconds: 24, bound: 'atLeast' },
+        { limit: '1000 requests per 1h00m', seconds: 0, bound: 'atLeast' },
       ].sort((a, b) => b.seconds - a.seconds),
     );
     expect(run.budgetCoversTasks).toBe(80);
@@ -73,27 +74,34 @@ describe('dryRun', () => {
 
   it('takes the seed’s rateLimit as requests per minute when requestsPerMinute is not set', () => {
     const run = dryRun(totals(61), ManagerOptionsSchema.parse({ rateLimit: 60 }));
-    expect(run.limits).toEqual([{ limit: '60 requests per 1m00s', seconds: 60 }]);
+    expect(run.limits).toEqual([{ limit: '60 requests per 1m00s', seconds: 60, bound: 'atLeast' }]);
   });
 
-  it('prints the figures', () => {
-    const settings = ManagerOptionsSchema.parse({ requestsPerMinute: 30, budgetLimit: 0.04 });
+  it('prints the figures, each saying what it is: prompt cost, worst case, least or most time', () => {
+    const settings = ManagerOptionsSchema.parse({
+      requestsPerMinute: 30,
+      tokensPerMinute: 20_000,
+      hourlyLimit: 0.02,
+      budgetLimit: 0.04,
+    });
     expect(renderDryRun(dryRun(totals(100, 1), settings), 'gpt-4o-mini')).toMatchInlineSnapshot(`
       "dry run: 101 tasks, nothing sent (model gpt-4o-mini unless a task names another)
         prompt tokens   30,010 (answers up to 70,000 more)
-        expected cost   at least $0.0100 (the prompts; answers add to it)
-        worst case      $0.0500 (every answer at max_tokens)
+        prompt cost     $0.0100 (the prompts alone: the least it can cost; answers add to it)
+        worst case      $0.0500 (every answer at max_tokens, one attempt each: what admission holds)
         unpriced        1 of them name a model with no price
         budget          covers about 80 of them at worst case
-        time            at least 3m00s (30 requests per 1m00s)"
+        time            up to 2h00m ($0.0200 per hour, if every answer reaches max_tokens)
+                        up to 5m00s (20000 tokens per 1m00s, if every answer reaches max_tokens)
+                        at least 3m00s (30 requests per 1m00s)"
     `);
     expect(
       renderDryRun(dryRun(totals(3), ManagerOptionsSchema.parse({})), 'gpt-4o'),
     ).toMatchInlineSnapshot(`
       "dry run: 3 tasks, nothing sent (model gpt-4o unless a task names another)
         prompt tokens   900 (answers up to 2,100 more)
-        expected cost   at least $0.0003 (the prompts; answers add to it)
-        worst case      $0.0015 (every answer at max_tokens)
+        prompt cost     $0.0003 (the prompts alone: the least it can cost; answers add to it)
+        worst case      $0.0015 (every answer at max_tokens, one attempt each: what admission holds)
         time            no rate limit or periodic budget set: concurrency and latency decide"
     `);
   });

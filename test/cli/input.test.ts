@@ -94,7 +94,8 @@ describe('readJsonItems', () => {
     const path = file('{"a":1}\n{"a":2}\n{"a":\n', 'jsonl');
     const error = await failure(readJsonItems(path));
     expect(error.line).toBe(3);
-    expect(error.message).toMatch(new RegExp(`^${path}: line 3: bad JSON: `));
+    expect(error.column).toBe(6);
+    expect(error.message).toMatch(new RegExp(`^${path}: line 3, column 6: bad JSON: `));
   });
 
   it('names the line of bad JSON inside a multi-line array item', async () => {
@@ -102,8 +103,26 @@ describe('readJsonItems', () => {
     const error = await failure(readJsonItems(path));
     expect(error.line).toBe(5);
     expect(error.index).toBe(1);
-    expect(error.message).toContain(': line 5 (index 1): bad JSON: ');
+    // `"c": nope`: V8 stops at the `o` (an `n` could start `null`).
+    expect(error.column).toBe(11);
+    expect(error.message).toContain(': line 5, column 11 (index 1): bad JSON: ');
   });
+
+  it.each([
+    // V8 says "at position 5": of the line, not of the file.
+    ['jsonl', '{"a":1}\n{"a" 1}\n', 2, 6, undefined],
+    ['json', '[{"a": 1}, {"b" 2}]', 1, 17, 1],
+    ['json', '[\n  {"a": 1},\n  {"b": 2} x\n]', 3, 12, 1],
+    ['json', '\uFEFF[1, 2,]', 1, 7, 2],
+  ])(
+    'names the line and column of bad JSON within the file (%s %j)',
+    async (ext, content, line, column, index) => {
+      const error = await failure(readJsonItems(file(content, ext)));
+      expect([error.line, error.column, error.index]).toEqual([line, column, index]);
+      expect(error.message).toContain(`: line ${line}, column ${column}`);
+      expect(error.message).not.toMatch(/position \d|\(line \d+ column/);
+    },
+  );
 
   it.each([
     ['[1, 2,]', 1, "unexpected ']'"],

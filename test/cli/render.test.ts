@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { EXIT_CODES } from '../../src/cli/errors.js';
 import {
   CliSummarySchema,
   formatCount,
   formatDuration,
   formatUsd,
+  jobExitCode,
   renderProgress,
   renderSummary,
   summarize,
@@ -152,7 +154,8 @@ describe('summary', () => {
       counts: { completed: 20, failed: 0, cancelled: 3 },
     });
     expect(summary.notFinished).toBe(52);
-    expect(summary.successRate).toBe(100);
+    // 20 of the 23 that ended: cancelled tasks did not succeed.
+    expect(summary.successRate).toBeCloseTo((20 / 23) * 100, 9);
     expect(renderSummary(summary)).toMatchInlineSnapshot(`
       "interrupted: 23 of 75 tasks ended
         completed     20
@@ -163,9 +166,51 @@ describe('summary', () => {
         cost          $0.0421 of $0.5000
         tokens        73,235 (prompt 61,234, completion 12,001)
         duration      10s
-        success rate  100.0%
+        success rate  87.0%
         results       out.jsonl"
     `);
+  });
+
+  const job = {
+    total: 4,
+    startedAt: STARTED,
+    now: later(5),
+    interrupted: false,
+    resultsFile: 'out.jsonl',
+  };
+
+  it('gives a success rate of 0% when every task was cancelled, and none when no task ended', () => {
+    const allCancelled = summarize(finished, {
+      ...job,
+      counts: { completed: 0, failed: 0, cancelled: 4 },
+    });
+    expect(allCancelled.successRate).toBe(0);
+    expect(renderSummary(allCancelled)).toContain('success rate  0.0%');
+    const noneEnded = summarize(finished, {
+      ...job,
+      interrupted: true,
+      counts: { completed: 0, failed: 0, cancelled: 0 },
+    });
+    expect(CliSummarySchema.parse(noneEnded).successRate).toBeNull();
+    expect(renderSummary(noneEnded)).toContain('success rate  –');
+  });
+
+  it('exits 0 only when every task completed, whatever else the summary says', () => {
+    const exit = (
+      counts: { completed: number; failed: number; cancelled: number },
+      interrupted = false,
+    ) => jobExitCode(summarize(finished, { ...job, interrupted, counts }));
+    expect(exit({ completed: 4, failed: 0, cancelled: 0 })).toBe(EXIT_CODES.ok);
+    expect(exit({ completed: 3, failed: 1, cancelled: 0 })).toBe(EXIT_CODES.someFailed);
+    expect(exit({ completed: 3, failed: 0, cancelled: 1 })).toBe(EXIT_CODES.someFailed);
+    // Not interrupted, nothing failed, but one task never ended (the job stopped early).
+    expect(exit({ completed: 3, failed: 0, cancelled: 0 })).toBe(EXIT_CODES.someFailed);
+    expect(exit({ completed: 1, failed: 0, cancelled: 0 }, true)).toBe(EXIT_CODES.interrupted);
+    expect(
+      renderSummary(
+        summarize(finished, { ...job, counts: { completed: 3, failed: 0, cancelled: 0 } }),
+      ),
+    ).toMatch(/^stopped: 3 of 4 tasks ended\n[\s\S]* {2}not finished {2}1\n/);
   });
 
   it('refuses a summary that breaks the schema', () => {
