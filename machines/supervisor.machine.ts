@@ -139,6 +139,8 @@ export const supervisorMachine = setup({
     draining: {
       // Admission goes on only for what the runtime left in line: the children of running
       // composite tasks (they are part of the running work); everything else was set aside.
+      // Entered from `paused` too: a running composite task still needs its children to end.
+      entry: ['admit', 'scheduleWake'],
       always: { guard: 'isIdle', target: 'stopped' },
       on: {
         'task.submitted': { actions: ['admit', 'scheduleWake'] },

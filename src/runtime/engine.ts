@@ -504,8 +504,15 @@ export class Engine {
     return id as string;
   }
 
-  /** Validates every task first; enqueues all of them or none. */
-  async submitMany(inputs: readonly SubmitInput[]): Promise<string[]> {
+  /**
+   * Validates every task first; enqueues all of them or none. `onAccepted` runs once the tasks are stored and
+   * just before they join the line, in the same tick: whatever must be in place when a task ends
+   * (callbacks, listeners) is set there, since a task can end before this promise resolves.
+   */
+  async submitMany(
+    inputs: readonly SubmitInput[],
+    onAccepted?: (ids: readonly string[]) => void,
+  ): Promise<string[]> {
     if (this.state === 'stopped') throw new QueueStoppedError();
     if (
       this.state === 'stopping' &&
@@ -536,6 +543,8 @@ export class Engine {
     for (const record of records) this.checkBudgetAtSubmit(record, now);
     for (const record of records) record.seq = ++this.seq;
     await this.store.insert(records);
+    const ids = records.map((r) => r.id);
+    onAccepted?.(ids);
     const observed = this.events$.observed;
     for (const record of records) {
       this.enqueue(record);
@@ -559,7 +568,7 @@ export class Engine {
     if (newHead || sooner) {
       this.dispatch({ type: 'task.submitted', taskId: (head ?? (records[0] as TaskRecord)).id });
     }
-    return records.map((r) => r.id);
+    return ids;
   }
 
   private prepare(input: SubmitInput, now: number, prefix: string, checkLimits = true): TaskRecord {
@@ -701,8 +710,10 @@ export class Engine {
     const record = await this.store.get(id);
     if (record === undefined || isTerminalStatus(record.status)) return false;
     if (this.state === 'stopped') {
-      this.cancelNow(id);
-      return isTerminalStatus(record.status);
+      // Only what the stop left waiting can still end (the store may hold a copy: ask the line).
+      const waiting = this.line.has(id) || this.paused.has(id) || this.parked.has(id);
+      if (waiting) this.cancelNow(id);
+      return waiting;
     }
     this.dispatch({ type: 'task.cancel', taskId: id });
     return true;
@@ -898,6 +909,12 @@ export class Engine {
     for (;;) {
       const record = this.line.peek();
       if (record === undefined) break;
+      if (this.state === 'stopping' && !this.drainsWith(record)) {
+        // Its parent ended meanwhile: it no longer drains with running work.
+        this.line.shift();
+        this.parked.set(record.id, record);
+        continue;
+      }
       if (!record.reservation.limited) {
         this.line.shift();
         this.startTask(record, now, false);
@@ -1423,23 +1440,16 @@ export class Engine {
     specs: readonly ChildTaskSpec[],
     onSettled?: (outcome: ChildOutcome, done: number, total: number) => void,
   ): Promise<ChildOutcome[]> {
-    const ids = await this.submitMany(
-      specs.map((spec) => ({
-        taskType: spec.taskType,
-        data: spec.data,
-        priority: parent.priority,
-        metadata: spec.metadata,
-        parentId: parent.id,
-        config: { ...this.childConfig(parent.config) },
-      })),
-    );
-    const set = this.children.get(parent.id) ?? new Set<string>();
-    for (const id of ids) set.add(id);
-    this.children.set(parent.id, set);
     let done = 0;
-    const outcomes = await Promise.all(
-      ids.map(
-        (id) =>
+    const settled: Array<Promise<ChildOutcome>> = [];
+    // Listeners are in place before the children join the line: a child can end before
+    // `submitMany` resolves.
+    const listen = (ids: readonly string[]) => {
+      const set = this.children.get(parent.id) ?? new Set<string>();
+      for (const id of ids) set.add(id);
+      this.children.set(parent.id, set);
+      for (const id of ids) {
+        settled.push(
           new Promise<ChildOutcome>((resolve) => {
             this.childListeners.set(id, (record) => {
               this.childListeners.delete(id);
@@ -1465,8 +1475,21 @@ export class Engine {
               resolve(outcome);
             });
           }),
-      ),
+        );
+      }
+    };
+    await this.submitMany(
+      specs.map((spec) => ({
+        taskType: spec.taskType,
+        data: spec.data,
+        priority: parent.priority,
+        metadata: spec.metadata,
+        parentId: parent.id,
+        config: { ...this.childConfig(parent.config) },
+      })),
+      listen,
     );
+    const outcomes = await Promise.all(settled);
     this.children.delete(parent.id);
     return outcomes;
   }

@@ -450,6 +450,45 @@ describe('engine', () => {
     expect(engine.waitingCount).toBe(1);
   });
 
+  it('a graceful stop of a paused queue still lets a running composite task finish', async () => {
+    const { engine, clock } = createTestEngine({ maxConcurrent: 1 }, () => ({
+      kind: 'ok',
+      latencyMs: 100,
+    }));
+    // 'x' holds the one slot, so the children wait; it ends while the queue is paused.
+    await engine.submit({ taskType: 'ECHO', data: { prompt: 'x' } });
+    const parent = await engine.submit({ taskType: 'FAN_OUT', data: { prompts: ['a', 'b'] } });
+    const result = engine.waitFor(parent);
+    await flush();
+    engine.pause();
+    await advance(clock, 150, 10);
+    expect((await engine.getTask(parent))?.status).toBe('running');
+    expect(engine.runningCount).toBe(0);
+    const stopping = engine.stop();
+    await advance(clock, 500, 10);
+    await stopping;
+    expect(((await result) as { ok: boolean }[]).map((o) => o.ok)).toEqual([true, true]);
+    expect((await engine.getTask(parent))?.status).toBe('completed');
+  });
+
+  it("submitMany's onAccepted runs after the tasks are stored and before any of them is in line", async () => {
+    const { engine, events } = createTestEngine({}, () => ({ kind: 'ok', latencyMs: 1 }));
+    const seen: string[] = [];
+    const ids = await engine.submitMany(
+      [
+        { taskType: 'ECHO', data: { prompt: 'a' } },
+        { taskType: 'ECHO', data: { prompt: 'b' } },
+      ],
+      (accepted) => {
+        seen.push(...accepted);
+        expect(events.filter((e) => e.type === 'task.submitted')).toHaveLength(0);
+        expect(engine.waitingCount + engine.runningCount).toBe(0);
+      },
+    );
+    expect(seen).toEqual(ids);
+    expect(events.filter((e) => e.type === 'task.submitted')).toHaveLength(2);
+  });
+
   it('stop({ force }) while a composite task runs cancels it and its children', async () => {
     const { engine } = createTestEngine({ maxConcurrent: 1 }, () => ({ kind: 'hang' }));
     const parent = await engine.submit({ taskType: 'FAN_OUT', data: { prompts: ['a', 'b'] } });
