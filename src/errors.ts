@@ -190,6 +190,8 @@ export interface SerializedError {
   retryAfterMs?: number;
   /** The provider's own error code, for a `ProviderError`. */
   providerCode?: string;
+  /** The provider's request id (`x-request-id`), for a `ProviderError`. */
+  requestId?: string;
 }
 
 /** Reduces any thrown value to its serialisable form. Never includes secrets or stack traces. */
@@ -205,6 +207,7 @@ export function serializeError(error: unknown): SerializedError {
       if (error.status !== undefined) out.status = error.status;
       if (error.retryAfterMs !== undefined) out.retryAfterMs = error.retryAfterMs;
       if (error.providerCode !== undefined) out.providerCode = error.providerCode;
+      if (error.requestId !== undefined) out.requestId = error.requestId;
     }
     return out;
   }
@@ -232,6 +235,7 @@ export function reviveError(info: SerializedError, taskId: string): TaskQueueErr
         status: info.status,
         retryAfterMs: info.retryAfterMs,
         providerCode: info.providerCode,
+        requestId: info.requestId,
         retryable: info.retryable,
       });
     case 'INVALID_ANSWER':

@@ -191,6 +191,7 @@ export class AITaskManager {
   private readonly clock: Clock;
   private readonly keepAlive: KeepAlive;
   private readonly sizeWaiters: Array<{ below: number; resolve: () => void }> = [];
+  private stopCalled = false;
   private readonly statsTick = new Subject<void>();
 
   constructor(options: AITaskManagerOptions = {}) {
@@ -220,7 +221,7 @@ export class AITaskManager {
       aiClient instanceof OpenAICompatibleClient ? aiClient.config.rateLimit : undefined;
     const providerRpm = rateLimit ?? clientRateLimit;
     if (settings.requestsPerMinute === undefined && providerRpm !== undefined) {
-      settings.requestsPerMinute = Math.floor(providerRpm);
+      settings.requestsPerMinute = Math.max(1, Math.floor(providerRpm));
     }
     const client: AIClient =
       aiClient ??
@@ -239,7 +240,9 @@ export class AITaskManager {
     this.options = Object.freeze(shown);
     const types: AnyTaskTypeDefinition[] = [
       ...(builtinTaskTypes ? BUILTIN_TASK_TYPES : []),
-      ...taskTypes,
+      // The definitions as given (the schema checked them; its output is a copy), so that a
+      // definition's own methods and fields stay as the user made them.
+      ...((options.taskTypes as readonly AnyTaskTypeDefinition[] | undefined) ?? taskTypes),
     ];
     this.engine = new Engine(settings, {
       client,
@@ -294,6 +297,8 @@ export class AITaskManager {
    */
   async stop(options: { force?: boolean } = {}): Promise<void> {
     const { force } = parseOrThrow(StopSchema, options, 'options');
+    this.stopCalled = true;
+    for (const waiter of this.sizeWaiters.splice(0)) waiter.resolve();
     await this.engine.stop(force === undefined ? {} : { force });
     this.keepAlive.release();
     this.logger.info?.('ai-task-queue stopped', { force: force === true });
@@ -326,10 +331,14 @@ export class AITaskManager {
     return this.engine.onIdle();
   }
 
-  /** Resolves as soon as fewer than `size` tasks wait (p-queue's `onSizeLessThan`). */
+  /**
+   * Resolves as soon as fewer than `size` tasks wait (p-queue's `onSizeLessThan`), or once
+   * `stop()` is called: a stopping queue admits nothing more, so its line would not shrink.
+   */
   onSizeLessThan(size: number): Promise<void> {
     const below = parseOrThrow(SizeSchema, size, 'size');
-    if (this.engine.waitingCount < below) return Promise.resolve();
+    // Once stopping, nothing more is admitted: the line will not shrink by itself.
+    if (this.engine.waitingCount < below || this.stopCalled) return Promise.resolve();
     return new Promise((resolve) => this.sizeWaiters.push({ below, resolve }));
   }
 
@@ -360,10 +369,8 @@ export class AITaskManager {
   async submitTask(task: SubmitTaskInput): Promise<string> {
     const parsed = parseOrThrow(SubmitTaskSchema, task, 'task', { pathPrefix: '' });
     parsed.signal?.throwIfAborted();
-    const [id] = await this.enqueue([this.toEngineInput(parsed)], [parsed.config]);
-    const taskId = id as string;
-    if (parsed.signal !== undefined) this.cancelOnAbort(parsed.signal, [taskId]);
-    return taskId;
+    const [id] = await this.enqueue([this.toEngineInput(parsed)], [parsed.config], parsed.signal);
+    return id as string;
   }
 
   /** Aborting `signal` cancels the tasks; the listener goes when the last of them ends. */
@@ -372,6 +379,11 @@ export class AITaskManager {
     const onAbort = () => {
       for (const id of ids) void this.engine.cancel(id).catch(() => false);
     };
+    if (signal.aborted) {
+      // Aborted while the tasks were being stored: cancel them once they are in line.
+      queueMicrotask(onAbort);
+      return;
+    }
     signal.addEventListener('abort', onAbort, { once: true });
     const settle = () => {
       open--;
@@ -395,12 +407,11 @@ export class AITaskManager {
     const inputs = parsed.map((t) =>
       this.toEngineInput({ ...t, priority: t.priority ?? priority }),
     );
-    const ids = await this.enqueue(
+    return this.enqueue(
       inputs,
       parsed.map((t) => t.config),
+      signal,
     );
-    if (signal !== undefined) this.cancelOnAbort(signal, ids);
-    return ids;
   }
 
   /** What a task would reserve and could cost, without submitting it. */
@@ -424,20 +435,23 @@ export class AITaskManager {
   private async enqueue(
     inputs: readonly SubmitInput[],
     configs: ReadonlyArray<z.output<typeof ManagerTaskConfigSchema> | undefined>,
+    signal: AbortSignal | undefined,
   ): Promise<string[]> {
-    const ids = await this.engine.submitMany(inputs);
-    ids.forEach((id, i) => {
-      const config = configs[i];
-      if (config?.onComplete || config?.onError || config?.onProgress) {
-        this.callbacks.set(id, {
-          onComplete: config.onComplete,
-          onError: config.onError,
-          onProgress: config.onProgress,
-        });
-      }
+    // Set up before the tasks join the line: one may end before `submitMany` resolves.
+    return this.engine.submitMany(inputs, (ids) => {
+      ids.forEach((id, i) => {
+        const config = configs[i];
+        if (config?.onComplete || config?.onError || config?.onProgress) {
+          this.callbacks.set(id, {
+            onComplete: config.onComplete,
+            onError: config.onError,
+            onProgress: config.onProgress,
+          });
+        }
+      });
+      if (signal !== undefined) this.cancelOnAbort(signal, ids);
+      if (!this.engine.isStopping) this.keepAlive.hold();
     });
-    this.keepAlive.hold();
-    return ids;
   }
 
   // ─── reads ──────────────────────────────────────────────────────────────────────────────────

@@ -428,6 +428,11 @@ export async function runJob(args: JobArgs, io: CliIO): Promise<ExitCode> {
       if (!stopping() || !jobTasks.has(event.taskId)) return;
       queueMicrotask(() => void manager.cancelTask(event.taskId));
     }),
+    // Nor does a child that a running composite task submits after the drain began.
+    manager.on('task.submitted', (event) => {
+      if (!stopping() || event.parentId === undefined || !jobTasks.has(event.taskId)) return;
+      queueMicrotask(() => void manager.cancelTask(event.taskId));
+    }),
   );
 
   /**

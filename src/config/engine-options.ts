@@ -5,7 +5,7 @@ const positiveInt = z.number().int().positive();
 const nonNegative = z.number().nonnegative();
 const positiveNumber = z.number().positive();
 
-/** One sliding window: at most `requests` and `tokens` in any `windowMs` span. */
+/** Whether `zone` is an IANA time zone this runtime knows. */
 function isTimeZone(zone: string): boolean {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: zone });
@@ -15,6 +15,7 @@ function isTimeZone(zone: string): boolean {
   }
 }
 
+/** One sliding window: at most `requests` and `tokens` in any `windowMs` span. */
 export const WindowLimitSchema = z
   .object({
     requests: positiveInt.optional(),

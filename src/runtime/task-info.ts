@@ -1,17 +1,16 @@
 import type { HistoryEntry } from '../../machines/task.machine.js';
 import type { Priority, TaskStatus } from '../../machines/task-status.js';
+import type { SerializedError } from '../errors.js';
 import { microsToDollars } from '../limits/prices.js';
 import type { TaskWaitReason } from '../stats/types.js';
 import type { TaskRecord } from '../stores/types.js';
 import type { Engine } from './engine.js';
 
-/** A task's error as the API shows it. */
-export interface TaskErrorView {
-  name: string;
-  code: string;
-  message: string;
-  retryable: boolean;
-}
+/**
+ * A task's error as the API shows it: `{ name, code, message, retryable }`, plus `status`,
+ * `retryAfterMs`, `providerCode` and `requestId` for a `ProviderError`.
+ */
+export type TaskErrorView = SerializedError;
 
 /** A task's figures. Durations in seconds, money in US dollars. */
 export interface TaskMetrics {
@@ -119,15 +118,7 @@ export function toTaskInfo(engine: Engine, record: TaskRecord): TaskInfo {
     completedAt: ended === undefined ? null : new Date(ended),
     attempts: record.attempts,
     ...waiting(engine, record, now),
-    error:
-      error === undefined
-        ? null
-        : {
-            name: error.name,
-            code: error.code,
-            message: error.message,
-            retryable: error.retryable,
-          },
+    error: error === undefined ? null : { ...error },
     result: record.status === 'completed' ? record.result : null,
     metrics: {
       queueTime: ((started ?? ended ?? now) - record.createdAt) / 1000,

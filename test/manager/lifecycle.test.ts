@@ -86,6 +86,29 @@ describe('stop and start', () => {
     expect(await waiting).toBeInstanceOf(QueueStoppedError);
   });
 
+  it('onSizeLessThan resolves once stop is called (a stopping queue admits nothing more)', async () => {
+    const { manager, clock } = createTestManager({ maxConcurrent: 1 }, () => ({
+      kind: 'ok',
+      latencyMs: 100,
+    }));
+    await manager.start();
+    for (const p of ['a', 'b', 'c']) await manager.submitTask(echo(p));
+    await flush();
+    let resolved = false;
+    const below = manager.onSizeLessThan(1).then(() => {
+      resolved = true;
+    });
+    await flush();
+    expect(resolved).toBe(false);
+    const stopped = manager.stop();
+    await flush();
+    expect(resolved).toBe(true);
+    await advance(clock, 150, 10);
+    await Promise.all([below, stopped]);
+    await expect(manager.onSizeLessThan(1)).resolves.toBeUndefined();
+    expect((await manager.getQueueStatus()).totalSize).toBe(2);
+  });
+
   it('pause before start: the queue starts paused, and resume lets tasks run', async () => {
     const { manager, clock } = createTestManager();
     manager.pause();
@@ -127,6 +150,17 @@ describe('waitForTask', () => {
     expect(giveUpError).toBeInstanceOf(NonRetryableError);
     // A task that has already ended rejects the same way.
     expect(await rejection(manager.waitForTask(provider))).toBeInstanceOf(ProviderError);
+
+    manager.registerTaskType(
+      throwing(
+        'NOT_FOUND',
+        () => new ProviderError('no such model', { status: 404, requestId: 'req_1' }),
+      ),
+    );
+    const missing = await manager.submitTask({ taskType: 'NOT_FOUND', data: {} });
+    const missingError = rejection(manager.waitForTask(missing));
+    await advance(clock, 100, 10);
+    expect(await missingError).toMatchObject({ status: 404, requestId: 'req_1', retryable: false });
   });
 
   it('a 429 that ran out of retries keeps its status and retry-after', async () => {
@@ -172,6 +206,18 @@ describe('signals', () => {
     for (const id of ids) expect((await manager.getTaskStatus(id))?.status).toBe('completed');
   });
 
+  it('a signal aborted while the task is being stored still cancels it', async () => {
+    const { manager, clock } = createTestManager();
+    await manager.start();
+    const controller = new AbortController();
+    const submitted = manager.submitTask({ ...echo(), signal: controller.signal });
+    controller.abort();
+    const id = await submitted;
+    await flush();
+    await advance(clock, 50, 5);
+    expect((await manager.getTaskStatus(id))?.status).toBe('cancelled');
+  });
+
   it("submitBatch's signal cancels every task of the batch that has not ended", async () => {
     const { manager, clock } = createTestManager({ maxConcurrent: 1 }, () => ({
       kind: 'ok',
@@ -196,6 +242,85 @@ describe('signals', () => {
       manager.submitBatch([echo()], { signal: AbortSignal.abort(new Error('no')) }),
     ).rejects.toThrow('no');
     expect((await manager.getQueueStatus()).totalSize).toBe(0);
+  });
+});
+
+describe('callbacks', () => {
+  it('onComplete and onError run for tasks that end before submitTask resolves', async () => {
+    const quick: AnyTaskTypeDefinition = {
+      ...throwing('QUICK', () => new Error('x')),
+      run: async () => 'done',
+    };
+    const { manager } = createTestManager({
+      taskTypes: [quick, throwing('BOOM', () => new NonRetryableError('boom'))],
+    });
+    await manager.start();
+    const seen: string[] = [];
+    await manager.submitTask({
+      taskType: 'QUICK',
+      data: {},
+      config: {
+        onComplete: (info) => {
+          seen.push(info.status);
+        },
+      },
+    });
+    await manager.submitTask({
+      taskType: 'BOOM',
+      data: {},
+      config: {
+        onError: (info) => {
+          seen.push(info.status);
+        },
+      },
+    });
+    await flush();
+    expect(seen.sort()).toEqual(['completed', 'failed']);
+  });
+
+  it('a composite task whose children end at once still hears of every one of them', async () => {
+    const quick: AnyTaskTypeDefinition = {
+      ...throwing('QUICK', () => new Error('x')),
+      run: async () => 'done',
+    };
+    const parent: AnyTaskTypeDefinition = {
+      ...throwing('PARENT', () => new Error('x')),
+      kind: 'composite',
+      output: z.array(z.unknown()),
+      run: async (ctx) =>
+        ctx.runChildren([
+          { taskType: 'QUICK', data: {} },
+          { taskType: 'QUICK', data: {} },
+        ]),
+    };
+    const { manager } = createTestManager({ taskTypes: [quick, parent] });
+    await manager.start();
+    const id = await manager.submitTask({ taskType: 'PARENT', data: {} });
+    await flush();
+    expect((await manager.getTaskStatus(id))?.status).toBe('completed');
+  });
+
+  it('keeps the task type definitions given in the options, not copies of them', async () => {
+    class Prefixer implements AnyTaskTypeDefinition {
+      readonly name = 'PREFIX';
+      readonly input = z.object({ text: z.string() });
+      readonly output = z.string();
+      readonly #prefix: string;
+      constructor(prefix: string) {
+        this.#prefix = prefix;
+      }
+      estimate(_data: unknown, env: { model: string }) {
+        return { model: env.model, promptTokens: 1, maxTokens: 1 };
+      }
+      async run(ctx: { data: { text: string } }) {
+        return `${this.#prefix}${ctx.data.text}`;
+      }
+    }
+    const { manager } = createTestManager({ taskTypes: [new Prefixer('> ') as never] });
+    await manager.start();
+    const id = await manager.submitTask({ taskType: 'PREFIX', data: { text: 'hi' } });
+    await flush();
+    await expect(manager.waitForTask(id)).resolves.toBe('> hi');
   });
 });
 
