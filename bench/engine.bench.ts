@@ -1,13 +1,18 @@
 /**
- * The engine against p-queue 9 and Bottleneck 2, side by side in one run.
+ * The engine against p-queue 9, Bottleneck 2 and BullMQ 6, side by side in one run.
  *
  * 100,000 tasks, concurrency 100, the four priorities mixed, a zero-latency client that answers
  * at once with usage. Figures: tasks per second (first submit to last completion, enqueueing
- * included); heap per waiting task with 100,000 waiting; enqueue cost per task around the
- * 1,000th and around the 100,000th task. Run with `npm run bench` (builds, then runs with
- * `--expose-gc`). Options: `--tasks N`, `--concurrency N`, `--rounds N`.
+ * included); heap per waiting task with 100,000 waiting (for BullMQ, Redis memory per waiting
+ * job); enqueue cost per task around the 1,000th and around the 100,000th task. Run with
+ * `npm run bench` (builds, then runs with `--expose-gc`). Options: `--tasks N`,
+ * `--concurrency N`, `--rounds N`, `--bottleneck-tasks N`, `--bullmq-tasks N`,
+ * `--redis host:port` (BullMQ is skipped when Redis does not answer there).
  */
+import { randomUUID } from 'node:crypto';
 import Bottleneck from 'bottleneck';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
 import PQueue from 'p-queue';
 import { z } from 'zod';
 import { AITaskManager } from '../src/manager.js';
@@ -256,15 +261,132 @@ async function benchBottleneck(): Promise<Figures> {
   };
 }
 
+/**
+ * BullMQ keeps its jobs in Redis and runs a few thousand jobs a second here, so its throughput is
+ * measured on `BULLMQ_TASKS`; its enqueue figures use the full `TASKS`. Its memory figure is
+ * Redis's, not this process's heap: the growth of `used_memory` (`INFO memory`) with `TASKS` jobs
+ * waiting and no worker, divided by `TASKS`.
+ */
+const BULLMQ_TASKS = Math.min(TASKS, Number(args.get('bullmq-tasks') ?? 10_000));
+const redisAt = (args.get('redis') ?? '127.0.0.1:6379').split(':');
+const REDIS = { host: redisAt[0] || '127.0.0.1', port: Number(redisAt[1] ?? 6379) };
+
+/** A client that fails at once instead of retrying: for the probe and `INFO memory`. */
+async function connectRedis(): Promise<Redis> {
+  const client = new Redis({
+    ...REDIS,
+    lazyConnect: true,
+    connectTimeout: 2000,
+    commandTimeout: 2000,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  });
+  // connect() only says "Connection is closed."; the cause comes as an 'error' event.
+  let cause: unknown;
+  client.on('error', (error: unknown) => {
+    cause = error;
+  });
+  try {
+    await client.connect();
+    await client.ping();
+    return client;
+  } catch (error) {
+    client.disconnect();
+    throw cause ?? error;
+  }
+}
+
+/** Why BullMQ cannot run (Redis not answering), or undefined when it can. */
+async function redisUnavailable(): Promise<string | undefined> {
+  try {
+    await (await connectRedis()).quit();
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
+async function redisUsedMemory(client: Redis): Promise<number> {
+  return Number(/^used_memory:(\d+)/m.exec(await client.info('memory'))?.[1] ?? Number.NaN);
+}
+
+async function benchBullMQ(): Promise<Figures> {
+  const signal = new AbortController().signal;
+  const run = () =>
+    instantClient.chat({ model: 'gpt-4o-mini', messages: [], maxTokens: 16 }, { signal });
+  // BullMQ's priorities run from 1 (highest) up; 0 would mean none, served before all of them.
+  const priority = (i: number) => 4 - (i % 4);
+
+  // Throughput: a worker in this process, keeping 1,000 finished jobs as the engine does.
+  const queue = new Queue(`aitq-bench-${randomUUID()}`, { connection: REDIS });
+  const worker = new Worker(queue.name, async () => (await run()).content, {
+    connection: REDIS,
+    concurrency: CONCURRENCY,
+    removeOnComplete: { count: 1000 },
+  });
+  let completed = 0;
+  const finished = new Promise<void>((resolve, reject) => {
+    worker.on('completed', () => {
+      if (++completed === BULLMQ_TASKS) resolve();
+    });
+    worker.on('failed', (_job, error) => reject(error));
+    worker.on('error', reject);
+  });
+  let tasksPerSecond: number;
+  try {
+    await Promise.all([queue.waitUntilReady(), worker.waitUntilReady()]);
+    // Every contender starts from a collected heap: no one pays for the previous one's garbage.
+    heapUsed();
+    const t0 = performance.now();
+    for (let i = 0; i < BULLMQ_TASKS; i++) {
+      await queue.add('BENCH', { n: i }, { priority: priority(i) });
+    }
+    await finished;
+    tasksPerSecond = BULLMQ_TASKS / ((performance.now() - t0) / 1000);
+  } finally {
+    await worker.close();
+    await queue.obliterate({ force: true });
+    await queue.close();
+  }
+
+  // Redis memory and enqueue cost, with no worker: every job waits.
+  const redis = await connectRedis();
+  const waiting = new Queue(`aitq-bench-${randomUUID()}`, { connection: REDIS });
+  try {
+    await waiting.waitUntilReady();
+    const before = await redisUsedMemory(redis);
+    const times = new Float64Array(TASKS);
+    const s0 = performance.now();
+    for (let i = 0; i < TASKS; i++) {
+      await waiting.add('BENCH', { n: i }, { priority: priority(i) });
+      times[i] = performance.now() - s0;
+    }
+    const bytesPerWaiting = ((await redisUsedMemory(redis)) - before) / TASKS;
+    const count = await waiting.getPrioritizedCount();
+    if (count !== TASKS) throw new Error(`expected ${TASKS} waiting, got ${count}`);
+    return {
+      tasksPerSecond,
+      bytesPerWaiting,
+      enqueueUsAt1k: window100(times, 1000),
+      enqueueUsAt100k: window100(times, TASKS),
+    };
+  } finally {
+    await waiting.obliterate({ force: true });
+    await waiting.close();
+    await redis.quit();
+  }
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
 /**
- * Runs every contender once per round, interleaved (engine, manager, p-queue, Bottleneck, then
- * again), so drifting load on a shared machine touches all of them alike; reports each figure's
- * median over the rounds, and the median of the per-round throughput ratios.
+ * Runs every contender once per round, interleaved (engine, manager, p-queue, Bottleneck, BullMQ,
+ * then again), so drifting load on a shared machine touches all of them alike; reports each
+ * figure's median over the rounds, and the median of the per-round throughput ratios.
  */
 async function measureAll(
   contenders: ReadonlyArray<[string, () => Promise<Figures>]>,
@@ -293,12 +415,19 @@ async function measureAll(
   });
 }
 
-const results = await measureAll([
+const BULLMQ_ROW = `bullmq 6 (throughput on ${BULLMQ_TASKS}; memory in Redis, not heap)`;
+const redisDown = await redisUnavailable();
+if (redisDown !== undefined) {
+  console.log(`BullMQ skipped: Redis at ${REDIS.host}:${REDIS.port} not answering (${redisDown})`);
+}
+const contenders: Array<[string, () => Promise<Figures>]> = [
   ['ai-task-queue (Engine)', benchEngine],
   ['ai-task-queue (AITaskManager)', benchManager],
   ['p-queue 9', benchPQueue],
   [`bottleneck 2 (throughput on ${BOTTLENECK_TASKS})`, benchBottleneck],
-]);
+];
+if (redisDown === undefined) contenders.push([BULLMQ_ROW, benchBullMQ]);
+const results = await measureAll(contenders);
 console.log(
   `node ${process.version}, ${TASKS} tasks, concurrency ${CONCURRENCY}, priorities mixed, median of ${ROUNDS}`,
 );
@@ -308,7 +437,7 @@ console.log(
 console.log('|---|---:|---:|---:|---:|---:|---:|');
 for (const [name, f, ratio] of results) {
   console.log(
-    `| ${name} | ${Math.round(f.tasksPerSecond).toLocaleString('en-US')} | ${ratio.toFixed(2)} | ${Math.round(f.bytesPerWaiting)} B | ${f.enqueueUsAt1k.toFixed(2)} | ${f.enqueueUsAt100k.toFixed(2)} | ${(f.enqueueUsAt100k / f.enqueueUsAt1k).toFixed(2)}× |`,
+    `| ${name} | ${Math.round(f.tasksPerSecond).toLocaleString('en-US')} | ${ratio.toFixed(2)} | ${Math.round(f.bytesPerWaiting)} B${name === BULLMQ_ROW ? ' (Redis)' : ''} | ${f.enqueueUsAt1k.toFixed(2)} | ${f.enqueueUsAt100k.toFixed(2)} | ${(f.enqueueUsAt100k / f.enqueueUsAt1k).toFixed(2)}× |`,
   );
 }
 // Bottleneck keeps a timer alive for the job that never ends.
