@@ -436,7 +436,12 @@ export class Engine {
 
   /** Whether a waiting task still runs while the queue stops: a child of a running task. */
   private drainsWith(record: TaskRecord): boolean {
-    return record.parentId !== undefined && this.running.has(record.parentId);
+    return record.parentId !== undefined && this.parentRunning(record.parentId);
+  }
+
+  /** The task is running and not cancelled (a cancelled call stays in `running` until it settles). */
+  private parentRunning(id: string): boolean {
+    return this.running.get(id)?.record.status === 'running';
   }
 
   /** Puts a task (back) in line, or, while stopping, aside unless it drains with its parent. */
@@ -505,9 +510,11 @@ export class Engine {
   }
 
   /**
-   * Validates every task first; enqueues all of them or none. `onAccepted` runs once the tasks are stored and
-   * just before they join the line, in the same tick: whatever must be in place when a task ends
-   * (callbacks, listeners) is set there, since a task can end before this promise resolves.
+   * Validates every task first; enqueues all of them or none. `onAccepted` runs once the tasks are
+   * stored and just before they join the line, in the same tick: whatever must be in place when a
+   * task ends (callbacks, listeners) is set there, since a task can end before this promise
+   * resolves. If it throws, the tasks are removed from the store and `submitMany` rejects with
+   * its error.
    */
   async submitMany(
     inputs: readonly SubmitInput[],
@@ -516,7 +523,7 @@ export class Engine {
     if (this.state === 'stopped') throw new QueueStoppedError();
     if (
       this.state === 'stopping' &&
-      !inputs.every((input) => input?.parentId !== undefined && this.running.has(input.parentId))
+      !inputs.every((input) => input?.parentId !== undefined && this.parentRunning(input.parentId))
     ) {
       throw new QueueStoppedError();
     }
@@ -544,10 +551,23 @@ export class Engine {
     for (const record of records) record.seq = ++this.seq;
     await this.store.insert(records);
     const ids = records.map((r) => r.id);
-    onAccepted?.(ids);
+    try {
+      onAccepted?.(ids);
+    } catch (error) {
+      // Nothing of the submission stays: the caller gets the error and no id.
+      await this.store.remove(ids).catch(() => 0);
+      throw error;
+    }
     const observed = this.events$.observed;
+    const orphans: string[] = [];
     for (const record of records) {
-      this.enqueue(record);
+      // A child whose parent ended (or was cancelled) while it was being stored never runs.
+      if (record.parentId !== undefined && !this.parentRunning(record.parentId)) {
+        this.parked.set(record.id, record);
+        orphans.push(record.id);
+      } else {
+        this.enqueue(record);
+      }
       if (observed)
         this.emit({
           type: 'task.submitted',
@@ -558,6 +578,7 @@ export class Engine {
           parentId: record.parentId,
         });
     }
+    for (const id of orphans) this.cancelNow(id);
     // Only a new head can change what admission decides (the line is strict: nothing behind the
     // head is admitted before it), and only if it could start now. Otherwise the supervisor is
     // not woken: a settling task or an armed wake-up will look at the line again.

@@ -7,6 +7,7 @@ import {
   TaskNotFoundError,
   ValidationError,
 } from '../../src/errors.js';
+import type { TaskRecord } from '../../src/stores/types.js';
 import { createTestEngine, startedOrder } from '../helpers/engine.js';
 import { echoTaskType } from '../helpers/task-types.js';
 import { advance, advanceUntil, flush } from '../helpers/virtual-time.js';
@@ -487,6 +488,61 @@ describe('engine', () => {
     );
     expect(seen).toEqual(ids);
     expect(events.filter((e) => e.type === 'task.submitted')).toHaveLength(2);
+  });
+
+  it('submitMany: an onAccepted that throws leaves nothing behind', async () => {
+    const { engine } = createTestEngine();
+    const failure = new Error('hook failed');
+    await expect(
+      engine.submitMany([{ taskType: 'ECHO', data: { prompt: 'a' }, id: 'kept-out' }], () => {
+        throw failure;
+      }),
+    ).rejects.toBe(failure);
+    expect(await engine.getTask('kept-out')).toBeUndefined();
+    expect(engine.waitingCount).toBe(0);
+    // The id is free again.
+    await expect(
+      engine.submit({ taskType: 'ECHO', data: { prompt: 'a' }, id: 'kept-out' }),
+    ).resolves.toBe('kept-out');
+  });
+
+  it('children stored while their parent is being cancelled never run', async () => {
+    const { engine, clock, client } = createTestEngine({}, () => ({ kind: 'ok', latencyMs: 100 }));
+    const store = engine.store as { insert: (records: readonly TaskRecord[]) => Promise<void> };
+    const insert = store.insert.bind(store);
+    store.insert = async (records) => {
+      await insert(records);
+      const parentId = records[0]?.parentId;
+      if (parentId !== undefined) await engine.cancel(parentId);
+    };
+    const parent = await engine.submit({ taskType: 'FAN_OUT', data: { prompts: ['a', 'b'] } });
+    await advance(clock, 300, 10);
+    expect((await engine.getTask(parent))?.status).toBe('cancelled');
+    const children = (await engine.store.list({ limit: 10 })).items.filter(
+      (r) => r.parentId === parent,
+    );
+    expect(children.map((c) => c.status)).toEqual(['cancelled', 'cancelled']);
+    expect(client.log).toHaveLength(0);
+    expect(engine.waitingCount + engine.runningCount).toBe(0);
+  });
+
+  it('after stop, cancel ends a task the stop left waiting, whatever copy the store returns', async () => {
+    const { engine, clock } = createTestEngine({ maxConcurrent: 1 }, () => ({
+      kind: 'ok',
+      latencyMs: 100,
+    }));
+    await engine.submit({ taskType: 'ECHO', data: { prompt: 'a' } });
+    const b = await engine.submit({ taskType: 'ECHO', data: { prompt: 'b' } });
+    await flush();
+    const stopping = engine.stop();
+    await advance(clock, 150, 10);
+    await stopping;
+    const store = engine.store as { get: (id: string) => Promise<TaskRecord | undefined> };
+    const get = store.get.bind(store);
+    store.get = async (id) => structuredClone(await get(id));
+    expect(await engine.cancel(b)).toBe(true);
+    expect((await get(b))?.status).toBe('cancelled');
+    expect(await engine.cancel(b)).toBe(false);
   });
 
   it('stop({ force }) while a composite task runs cancels it and its children', async () => {
