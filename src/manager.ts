@@ -221,7 +221,12 @@ export class AITaskManager {
       aiClient instanceof OpenAICompatibleClient ? aiClient.config.rateLimit : undefined;
     const providerRpm = rateLimit ?? clientRateLimit;
     if (settings.requestsPerMinute === undefined && providerRpm !== undefined) {
-      settings.requestsPerMinute = Math.max(1, Math.floor(providerRpm));
+      if (providerRpm >= 1) settings.requestsPerMinute = Math.floor(providerRpm);
+      else {
+        // Under one a minute (a client's rate may be fractional): one request per 1/rate minutes.
+        const window = { requests: 1, windowMs: Math.ceil(60_000 / providerRpm) };
+        settings.windows = [...(settings.windows ?? []), window];
+      }
     }
     const client: AIClient =
       aiClient ??
@@ -450,7 +455,7 @@ export class AITaskManager {
         }
       });
       if (signal !== undefined) this.cancelOnAbort(signal, ids);
-      if (!this.engine.isStopping) this.keepAlive.hold();
+      if (!this.stopCalled) this.keepAlive.hold();
     });
   }
 

@@ -118,7 +118,7 @@ export function toTaskInfo(engine: Engine, record: TaskRecord): TaskInfo {
     completedAt: ended === undefined ? null : new Date(ended),
     attempts: record.attempts,
     ...waiting(engine, record, now),
-    error: error === undefined ? null : { ...error },
+    error: error === undefined ? null : errorView(error),
     result: record.status === 'completed' ? record.result : null,
     metrics: {
       queueTime: ((started ?? ended ?? now) - record.createdAt) / 1000,
@@ -134,5 +134,20 @@ export function toTaskInfo(engine: Engine, record: TaskRecord): TaskInfo {
     metadata: record.metadata ?? {},
     parentId: record.parentId ?? null,
     history: historyView(engine.historyOf(record)),
+  };
+}
+
+/** The error's public fields, and only those (a store may keep others). */
+function errorView(error: SerializedError): TaskErrorView {
+  const { name, code, message, retryable, status, retryAfterMs, providerCode, requestId } = error;
+  return {
+    name,
+    code,
+    message,
+    retryable,
+    ...(status === undefined ? {} : { status }),
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    ...(providerCode === undefined ? {} : { providerCode }),
+    ...(requestId === undefined ? {} : { requestId }),
   };
 }

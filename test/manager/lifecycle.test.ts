@@ -161,6 +161,14 @@ describe('waitForTask', () => {
     const missingError = rejection(manager.waitForTask(missing));
     await advance(clock, 100, 10);
     expect(await missingError).toMatchObject({ status: 404, requestId: 'req_1', retryable: false });
+    expect((await manager.getTaskStatus(missing))?.error).toEqual({
+      name: 'ProviderError',
+      code: 'PROVIDER_ERROR',
+      message: 'no such model',
+      retryable: false,
+      status: 404,
+      requestId: 'req_1',
+    });
   });
 
   it('a 429 that ran out of retries keeps its status and retry-after', async () => {
@@ -251,9 +259,14 @@ describe('callbacks', () => {
       ...throwing('QUICK', () => new Error('x')),
       run: async () => 'done',
     };
-    const { manager } = createTestManager({
-      taskTypes: [quick, throwing('BOOM', () => new NonRetryableError('boom'))],
-    });
+    // A run that throws at once ends its task within the submission's own tick.
+    const boom: AnyTaskTypeDefinition = {
+      ...throwing('BOOM', () => new Error('x')),
+      run: () => {
+        throw new NonRetryableError('boom');
+      },
+    };
+    const { manager } = createTestManager({ taskTypes: [quick, boom] });
     await manager.start();
     const seen: string[] = [];
     await manager.submitTask({
@@ -281,7 +294,9 @@ describe('callbacks', () => {
   it('a composite task whose children end at once still hears of every one of them', async () => {
     const quick: AnyTaskTypeDefinition = {
       ...throwing('QUICK', () => new Error('x')),
-      run: async () => 'done',
+      run: () => {
+        throw new NonRetryableError('at once');
+      },
     };
     const parent: AnyTaskTypeDefinition = {
       ...throwing('PARENT', () => new Error('x')),
@@ -410,6 +425,17 @@ describe('validation of the rest of the API', () => {
     expect((await manager.getStatistics()).rateLimit.requestsPerMinute.limit).toBe(42);
     const own = new AITaskManager({ aiClient: client, requestsPerMinute: 10 });
     expect((await own.getStatistics()).rateLimit.requestsPerMinute.limit).toBe(10);
+    // Under one a minute: one request per 1/rate minutes, not one a minute.
+    const slow = new OpenAICompatibleClient({ baseURL: 'http://127.0.0.1:9/v1', rateLimit: 0.5 });
+    const slowStats = await new AITaskManager({ aiClient: slow }).getStatistics();
+    expect(slowStats.rateLimit.windows).toEqual([
+      {
+        model: null,
+        windowMs: 120_000,
+        requests: { current: 0, limit: 1 },
+        tokens: expect.anything(),
+      },
+    ]);
   });
 
   it('every error the API throws is of the tree', async () => {
