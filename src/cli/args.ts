@@ -25,6 +25,7 @@ import {
   type SimulatorOptions,
 } from '../providers/simulator/options.js';
 import { CliUsageError } from './errors.js';
+import { jsonFault } from './input.js';
 
 /** The config file read when `--config` is not given and it exists in the working directory. */
 export const DEFAULT_CONFIG_FILE = 'aitq.config.json';
@@ -200,8 +201,8 @@ function readConfigFile(path: string, label: string): Record<string, unknown> {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    const message = (error as Error).message.replace(/\s+/g, ' ');
-    throw usage(`${label}: bad JSON: ${message}`);
+    const { message, line, column } = jsonFault(text, error);
+    throw usage(`${label}: line ${line}, column ${column}: bad JSON: ${message}`);
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw usage(`${label}: expected a JSON object of manager options`);
@@ -538,9 +539,10 @@ export const HELP = `aitq: run LLM tasks from a file under concurrency, rate lim
 
 Usage:
   aitq analyze <file> [options]   one REPOSITORY_ANALYSIS task per repository (JSON array or JSONL)
-  aitq run <file> [options]       any task types, JSONL lines { taskType, data, priority?, metadata? }
+  aitq run <file> [options]       any task types, JSONL lines
+                                  { taskType, data, priority?, config?, metadata? }
   aitq simulate [options]         the built-in OpenAI-compatible simulator on a port
-  aitq --help | --version
+  aitq --help | --version         (-h, -v)
 
 Options of analyze and run:
   --concurrency <n>      calls running at once (maxConcurrent)
@@ -557,17 +559,17 @@ Options of analyze and run:
   --priority <p>         LOW, MEDIUM, HIGH or URGENT for tasks that set none
   --max-retries <n>      retries after the first attempt (taskDefaults.maxRetries)
   --timeout <s>          seconds one attempt may take (timeout and taskDefaults.timeout)
-  --out <file>           results as JSONL (default <input>.results.jsonl next to the input;
+  -o, --out <file>       results as JSONL (default <input>.results.jsonl next to the input;
                          never the input file itself)
   --json                 print the summary as one JSON object
   --progress <mode>      auto, tty, plain or none (default auto; progress goes to stderr)
-  --quiet                no progress and no notices: only the summary
+  -q, --quiet            no progress and no notices: only the summary
   --dry-run              estimate cost and time, send nothing
-  --config <file>        manager options as JSON (default ./${DEFAULT_CONFIG_FILE} if present);
+  -c, --config <file>    manager options as JSON (default ./${DEFAULT_CONFIG_FILE} if present);
                          flags win over the file
 
-Options of simulate (all but --port and --host also shape the built-in simulator of
-analyze and run when it is used):
+Options of simulate (all but --port, --host and --api-key also shape the built-in simulator
+of analyze and run when it is used):
   --port <n>             port (default 0: a free one)    --host <addr>  default 127.0.0.1
   --sim-rpm <n>          requests per window             --sim-tpm <n>  tokens per window
   --sim-window <ms>      window length (default 60000)

@@ -138,8 +138,9 @@ export function dryRun(totals: EstimateTotals, settings: ResolvedManagerOptions)
     tasks: totals.tasks,
     promptTokens: totals.promptTokens,
     maxTokens: totals.maxTokens,
-    promptCost: totals.promptCost,
-    worstCaseCost: totals.worstCaseCost,
+    // To the micro-dollar, as the queue counts money (sums of floats drift below that).
+    promptCost: Math.round(totals.promptCost * 1e6) / 1e6,
+    worstCaseCost: Math.round(totals.worstCaseCost * 1e6) / 1e6,
     unpricedTasks: totals.unpriced,
     limits,
     budgetCoversTasks:
@@ -152,6 +153,7 @@ export function dryRun(totals: EstimateTotals, settings: ResolvedManagerOptions)
 
 /** One time figure as text: what it is, and which limit gives it. */
 function timeText(entry: DryRun['limits'][number]): string {
+  if (entry.seconds === 0) return `no wait: the job fits in one window (${entry.limit})`;
   return entry.bound === 'atLeast'
     ? `at least ${formatDuration(entry.seconds)} (${entry.limit})`
     : `up to ${formatDuration(entry.seconds)} (${entry.limit}, if every answer reaches max_tokens)`;

@@ -88,6 +88,20 @@ function errorOffset(text: string): number {
   return lo - 1;
 }
 
+/**
+ * Where and why `text` (which starts at `line`, `column`, 1-based) is not JSON: the message on
+ * one line, and the line and column of the fault.
+ */
+export function jsonFault(
+  text: string,
+  error: unknown,
+  line = 1,
+  column = 1,
+): { message: string; line: number; column: number } {
+  const message = oneLine(error instanceof Error ? error.message : String(error));
+  return { message, ...placeOf(text, errorOffset(text), line, column) };
+}
+
 /** Parses one item whose text starts at `line`, `column` of `file` (1-based). */
 function parseItem(
   file: string,
@@ -99,9 +113,8 @@ function parseItem(
   try {
     return JSON.parse(text);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    const at = placeOf(text, errorOffset(text), line, column);
-    throw new CliInputError(file, `bad JSON: ${oneLine(message)}`, { ...at, index });
+    const { message, ...at } = jsonFault(text, error, line, column);
+    throw new CliInputError(file, `bad JSON: ${message}`, { ...at, index });
   }
 }
 
@@ -271,7 +284,9 @@ function checkItem<S extends z.ZodType>(
 ): z.output<S> {
   const parsed = schema.safeParse(item.value);
   if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
+  // An unknown key first: a misspelt `task_type` is why `taskType` is missing.
+  const issue =
+    parsed.error.issues.find((i) => i.code === 'unrecognized_keys') ?? parsed.error.issues[0];
   const path = issue?.path.map(String).join('.') ?? '';
   let received: unknown = item.value;
   for (const key of issue?.path ?? []) {

@@ -183,7 +183,13 @@ describe('parseCliArgs: analyze and run', () => {
       /^aitq.config.json: dailyLimit: .* \(received "ten"\)$/,
     );
     writeFileSync(join(dir, 'aitq.config.json'), '{ "maxConcurrent": ');
-    expect(problem(['analyze', 'r.json'], noEnv, dir)).toMatch(/^aitq.config.json: bad JSON: /);
+    expect(problem(['analyze', 'r.json'], noEnv, dir)).toMatch(
+      /^aitq.config.json: line 1, column \d+: bad JSON: /,
+    );
+    writeFileSync(join(dir, 'aitq.config.json'), '{\n  "maxConcurrent": 2,\n  model: "x"\n}\n');
+    expect(problem(['analyze', 'r.json'], noEnv, dir)).toMatch(
+      /^aitq.config.json: line 3, column 3: bad JSON: /,
+    );
     writeFileSync(join(dir, 'aitq.config.json'), JSON.stringify({ apiKey: 42 }));
     expect(problem(['analyze', 'r.json'], noEnv, dir)).toMatch(
       /^aitq.config.json: apiKey: .* \(received \[redacted\]\)$/,

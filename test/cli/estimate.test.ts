@@ -104,6 +104,18 @@ describe('dryRun', () => {
         worst case      $0.0015 (every answer at max_tokens, one attempt each: what admission holds)
         time            no rate limit or periodic budget set: concurrency and latency decide"
     `);
+    expect(
+      renderDryRun(
+        dryRun(totals(3), ManagerOptionsSchema.parse({ requestsPerMinute: 60 })),
+        'gpt-4o',
+      ).split('\n')[4],
+    ).toBe('  time            no wait: the job fits in one window (60 requests per 1m00s)');
+  });
+
+  it('gives money to the micro-dollar, without the drift of summed floats', () => {
+    const run = dryRun(totals(75), ManagerOptionsSchema.parse({}));
+    expect(String(run.promptCost)).toMatch(/^\d+(\.\d{1,6})?$/);
+    expect(String(run.worstCaseCost)).toMatch(/^\d+(\.\d{1,6})?$/);
   });
 });
 
