@@ -40,7 +40,8 @@ export function parseOrThrow<S extends z.ZodType>(
     const own = issue.path.map(String).join('.');
     const path = [prefix, own].filter((p) => p !== '').join('.') || `(${what})`;
     // A secret is never echoed back, not even a malformed one.
-    const received = redact.has(own) ? REDACTED : valueAt(value, issue.path);
+    const raw = valueAt(value, issue.path);
+    const received = redact.has(own) && raw !== undefined ? REDACTED : raw;
     return { path, message: issue.message, received };
   });
   const text = issues

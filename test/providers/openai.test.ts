@@ -1,5 +1,5 @@
 import { inspect } from 'node:util';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ProviderError, ValidationError } from '../../src/errors.js';
 import {
   type APIConfig,
@@ -511,6 +511,12 @@ describe('OpenAICompatibleClient configuration', () => {
     expect(() => new OpenAICompatibleClient({ apiKey: 42 } as unknown as APIConfig)).toThrow(
       /apiKey.*\[redacted\]/,
     );
+    // No key at all is said as such, not as a hidden one.
+    vi.stubEnv('OPENAI_API_KEY', '');
+    expect(() => new OpenAICompatibleClient({ baseURL: 'https://llm.example.org/v1' })).toThrow(
+      /apiKey: an API key is required for llm\.example\.org.*\(received undefined\)/,
+    );
+    vi.unstubAllEnvs();
   });
 
   it('never shows the key in its string, JSON or inspected forms', () => {
