@@ -8,6 +8,7 @@
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import type { z } from 'zod';
 import type { Priority } from '../../machines/task-status.js';
 import { PrioritySchema } from '../config/engine-options.js';
 import {
@@ -15,7 +16,7 @@ import {
   ManagerOptionsSchema,
   type ResolvedManagerOptions,
 } from '../config/manager-options.js';
-import { describeValue } from '../config/validate.js';
+import { describeValue, withHint } from '../config/validate.js';
 import type { ValidationIssue } from '../errors.js';
 import { ValidationError } from '../errors.js';
 import { APIConfigSchema, DEFAULT_BASE_URL, isLoopbackURL } from '../providers/openai.js';
@@ -305,7 +306,8 @@ function checkAPIConfig(
   labelOf: (path: string) => string,
   refuse: (
     input: Record<string, unknown>,
-    issues: ReadonlyArray<{ path: readonly PropertyKey[]; message: string }>,
+    issues: readonly z.core.$ZodIssue[],
+    schema: z.ZodType,
   ) => CliUsageError,
 ): void {
   const baseURL = settings.baseURL ?? DEFAULT_BASE_URL;
@@ -324,7 +326,11 @@ function checkAPIConfig(
   }
   const checked = APIConfigSchema.safeParse(config);
   if (!checked.success) {
-    throw refuse({ ...config, baseURL: merged.baseURL ?? baseURL }, checked.error.issues);
+    throw refuse(
+      { ...config, baseURL: merged.baseURL ?? baseURL },
+      checked.error.issues,
+      APIConfigSchema,
+    );
   }
 }
 
@@ -375,7 +381,8 @@ function jobArgs(
   /** Zod issues over `input` as one usage error naming the flag or key and the value. */
   const refuse = (
     input: Record<string, unknown>,
-    zodIssues: ReadonlyArray<{ path: readonly PropertyKey[]; message: string }>,
+    zodIssues: readonly z.core.$ZodIssue[],
+    schema: z.ZodType,
   ): CliUsageError => {
     const issues: ValidationIssue[] = zodIssues.map((issue) => {
       const path = issue.path.map(String).join('.');
@@ -388,7 +395,7 @@ function jobArgs(
       }
       return {
         path,
-        message: issue.message,
+        message: withHint(issue, schema),
         received: path === 'apiKey' ? '[redacted]' : received,
       };
     });
@@ -396,7 +403,7 @@ function jobArgs(
   };
 
   const parsed = ManagerOptionsSchema.safeParse(merged);
-  if (!parsed.success) throw refuse(merged, parsed.error.issues);
+  if (!parsed.success) throw refuse(merged, parsed.error.issues, ManagerOptionsSchema);
 
   const priorityText = values.priority;
   let priority: Priority | undefined;

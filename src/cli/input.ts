@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import type { Priority } from '../../machines/task-status.js';
 import { PrioritySchema } from '../config/engine-options.js';
-import { describeValue } from '../config/validate.js';
+import { describeValue, withHint } from '../config/validate.js';
 import { CliInputError } from './errors.js';
 
 /** One item of an input file and where it was found. */
@@ -298,7 +298,7 @@ function checkItem<S extends z.ZodType>(
   const where = path === '' ? what : `${what} field "${path}"`;
   throw new CliInputError(
     file,
-    `${where}: ${issue?.message ?? 'invalid'} (received ${describeValue(received)})`,
+    `${where}: ${issue === undefined ? 'invalid' : withHint(issue, schema)} (received ${describeValue(received)})`,
     { line: item.line, index: item.index },
   );
 }

@@ -21,6 +21,69 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   return current;
 }
 
+interface SchemaDef {
+  type?: string;
+  shape?: Record<string, unknown>;
+  innerType?: unknown;
+  in?: unknown;
+}
+
+function defOf(schema: unknown): SchemaDef | undefined {
+  return (schema as { _zod?: { def?: SchemaDef } } | undefined)?._zod?.def;
+}
+
+/** The keys an object schema knows at `path` (through optional, default and pipes), if any. */
+function knownKeysAt(schema: unknown, path: readonly PropertyKey[]): string[] {
+  let node = schema;
+  for (let i = 0; i <= path.length; i++) {
+    for (let def = defOf(node); def !== undefined && def.type !== 'object'; def = defOf(node)) {
+      const inner = def.innerType ?? (def.type === 'pipe' ? def.in : undefined);
+      if (inner === undefined) return [];
+      node = inner;
+    }
+    const shape = defOf(node)?.shape;
+    if (shape === undefined) return [];
+    if (i === path.length) return Object.keys(shape);
+    node = shape[String(path[i])];
+  }
+  return [];
+}
+
+/** Edit distance, for "did you mean" hints on short option names. */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1]?.toLowerCase() === b[j - 1]?.toLowerCase() ? 0 : 1;
+      row[j] = Math.min(
+        (row[j - 1] ?? 0) + 1,
+        (previous[j] ?? 0) + 1,
+        (previous[j - 1] ?? 0) + cost,
+      );
+    }
+    previous = row;
+  }
+  return previous[b.length] ?? 0;
+}
+
+/** `Unrecognized key: "maxConcurent"` + ` (did you mean "maxConcurrent"?)` when one is close. */
+export function withHint(issue: z.core.$ZodIssue, schema: unknown): string {
+  if (issue.code !== 'unrecognized_keys') return issue.message;
+  const known = knownKeysAt(schema, issue.path);
+  const hints = issue.keys.flatMap((key) => {
+    const near = known
+      .map((k) => ({ k, d: distance(key, k) }))
+      .filter(({ d }) => d <= Math.max(1, Math.floor(key.length / 4)))
+      .sort((x, y) => x.d - y.d)[0];
+    if (near === undefined) return [];
+    return [issue.keys.length === 1 ? `"${near.k}"` : `"${near.k}" for "${key}"`];
+  });
+  return hints.length === 0
+    ? issue.message
+    : `${issue.message} (did you mean ${hints.join(', ')}?)`;
+}
+
 /**
  * Parses `value` with `schema`, or throws a `ValidationError` whose message names every field
  * that failed and the value it received, e.g. `maxConcurrent: expected a positive integer
@@ -42,7 +105,7 @@ export function parseOrThrow<S extends z.ZodType>(
     // A secret is never echoed back, not even a malformed one.
     const raw = valueAt(value, issue.path);
     const received = redact.has(own) && raw !== undefined ? REDACTED : raw;
-    return { path, message: issue.message, received };
+    return { path, message: withHint(issue, schema), received };
   });
   const text = issues
     .map((i) => {

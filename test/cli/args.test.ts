@@ -176,7 +176,7 @@ describe('parseCliArgs: analyze and run', () => {
     const dir = mkdtempSync(join(cwd, 'bad-'));
     writeFileSync(join(dir, 'aitq.config.json'), JSON.stringify({ maxConcurent: 2 }));
     expect(problem(['analyze', 'r.json'], noEnv, dir)).toMatch(
-      /^aitq.config.json: \(root\): Unrecognized key: "maxConcurent"/,
+      /^aitq.config.json: \(root\): Unrecognized key: "maxConcurent" \(did you mean "maxConcurrent"\?\)/,
     );
     writeFileSync(join(dir, 'aitq.config.json'), JSON.stringify({ dailyLimit: 'ten' }));
     expect(problem(['analyze', 'r.json'], noEnv, dir)).toMatch(

@@ -223,7 +223,10 @@ describe('readTaskLines', () => {
     ['{"taskType":"X","data":1,"priority":"SOON"}', 'task field "priority": '],
     ['{"taskType":"X","data":1,"task_type":"Y"}', 'task: Unrecognized key: "task_type"'],
     // The misspelt key is named, not the missing one it stands for.
-    ['{"task_type":"X","data":1}', 'task: Unrecognized key: "task_type"'],
+    [
+      '{"task_type":"X","data":1}',
+      'task: Unrecognized key: "task_type" (did you mean "taskType"?)',
+    ],
   ])('refuses %s', async (line, problem) => {
     const error = await failure(
       readTaskLines(file(`{"taskType":"OK","data":1}\n${line}\n`, 'jsonl')),

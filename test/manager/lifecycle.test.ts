@@ -361,6 +361,19 @@ describe('validation of the rest of the API', () => {
     ).toThrow(/taskTypes\.0\.estimate/);
   });
 
+  it('an unknown option names the nearest known one, at any depth', () => {
+    const aiClient = { chat: async () => ({}), embed: async () => ({}) } as never;
+    expect(() => new AITaskManager({ aiClient, maxConcurent: 2 } as never)).toThrow(
+      /Unrecognized key: "maxConcurent" \(did you mean "maxConcurrent"\?\)/,
+    );
+    expect(() => new AITaskManager({ aiClient, keepCompleted: { cont: 3 } } as never)).toThrow(
+      /keepCompleted: Unrecognized key: "cont" \(did you mean "count"\?\)/,
+    );
+    expect(() => new AITaskManager({ aiClient, zzz: 1 } as never)).toThrow(
+      /Unrecognized key: "zzz" \(received/,
+    );
+  });
+
   it('refuses a malformed baseURL, an unknown time zone and a logger whose methods are not functions', () => {
     expect(() => new AITaskManager({ baseURL: 'not a url' })).toThrow(
       /baseURL: expected an http\(s\) URL \(received "not a url"\)/,
