@@ -640,9 +640,17 @@ export class Engine {
     const limited = (definition.kind ?? 'call') === 'call';
     const price = this.priceOf(model);
     if (checkLimits && limited && price === undefined && this.hasBudget()) {
+      // Name the setting the model came from: the task's own, or the queue's default.
+      const from =
+        (input.config as { model?: unknown } | undefined)?.model === undefined &&
+        (model === this.settings.model || model === this.settings.embeddingModel)
+          ? model === this.settings.model
+            ? 'model'
+            : 'embeddingModel'
+          : field('config.model');
       throw new ValidationError(
-        `invalid ${field('config.model')}: model ${JSON.stringify(model)} has no price, so a budget cannot be kept; add it to the 'prices' option`,
-        [{ path: field('config.model'), message: 'no price for model', received: model }],
+        `invalid ${from}: model ${JSON.stringify(model)} has no price, so a budget cannot be kept; add it to the 'prices' option`,
+        [{ path: from, message: 'no price for model', received: model }],
       );
     }
     const worstCaseMicros =

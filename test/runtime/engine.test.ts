@@ -283,6 +283,11 @@ describe('engine', () => {
     await expect(
       engine.submit({ taskType: 'ECHO', data: { prompt: 'a' }, config: { model: 'llama-3-70b' } }),
     ).rejects.toThrow(/config\.model.*llama-3-70b.*has no price/);
+    // The queue's own default model is named as the `model` setting.
+    const local = createTestEngine({ model: 'llama-3-70b', budgetLimit: 10 });
+    await expect(local.engine.submit({ taskType: 'ECHO', data: { prompt: 'a' } })).rejects.toThrow(
+      /^invalid model: model "llama-3-70b" has no price/,
+    );
     const unbudgeted = createTestEngine({});
     await expect(
       unbudgeted.engine.submit({
