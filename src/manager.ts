@@ -191,7 +191,6 @@ export class AITaskManager {
   private readonly clock: Clock;
   private readonly keepAlive: KeepAlive;
   private readonly sizeWaiters: Array<{ below: number; resolve: () => void }> = [];
-  private stopCalled = false;
   private readonly statsTick = new Subject<void>();
 
   constructor(options: AITaskManagerOptions = {}) {
@@ -302,9 +301,10 @@ export class AITaskManager {
    */
   async stop(options: { force?: boolean } = {}): Promise<void> {
     const { force } = parseOrThrow(StopSchema, options, 'options');
-    this.stopCalled = true;
+    const stopped = this.engine.stop(force === undefined ? {} : { force });
+    // Nothing more is admitted: the line will not shrink by itself.
     for (const waiter of this.sizeWaiters.splice(0)) waiter.resolve();
-    await this.engine.stop(force === undefined ? {} : { force });
+    await stopped;
     this.keepAlive.release();
     this.logger.info?.('ai-task-queue stopped', { force: force === true });
     this.statsTick.next();
@@ -342,8 +342,7 @@ export class AITaskManager {
    */
   onSizeLessThan(size: number): Promise<void> {
     const below = parseOrThrow(SizeSchema, size, 'size');
-    // Once stopping, nothing more is admitted: the line will not shrink by itself.
-    if (this.engine.waitingCount < below || this.stopCalled) return Promise.resolve();
+    if (this.engine.waitingCount < below || this.engine.stopRequested) return Promise.resolve();
     return new Promise((resolve) => this.sizeWaiters.push({ below, resolve }));
   }
 
@@ -455,7 +454,7 @@ export class AITaskManager {
         }
       });
       if (signal !== undefined) this.cancelOnAbort(signal, ids);
-      if (!this.stopCalled) this.keepAlive.hold();
+      if (!this.engine.stopRequested) this.keepAlive.hold();
     });
   }
 

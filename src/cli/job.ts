@@ -95,32 +95,14 @@ function tasksOf(args: JobArgs): AsyncIterable<{ item: InputItem; task: CliTask 
 async function checkInput(args: JobArgs) {
   const checker = new AITaskManager({ ...args.manager, aiClient: NO_CALLS });
   const totals = emptyTotals();
-  const { budgetLimit, dailyLimit, hourlyLimit } = args.settings;
-  const budgetFlag =
-    budgetLimit !== undefined
-      ? '--budget'
-      : dailyLimit !== undefined
-        ? '--daily-budget'
-        : hourlyLimit !== undefined
-          ? '--hourly-budget'
-          : undefined;
   for await (const { item, task } of tasksOf(args)) {
-    let estimate: ReturnType<typeof checker.estimateCost>;
     try {
-      estimate = checker.estimateCost(task);
+      // Refuses, as submitting would, a model with no price under a budget.
+      addEstimate(totals, checker.estimateCost(task));
     } catch (error) {
       if (!(error instanceof ValidationError)) throw error;
       throw new CliInputError(args.file, error.message, { line: item.line, index: item.index });
     }
-    // Every task would be refused at submission: say so before anything starts.
-    if (budgetFlag !== undefined && estimate.worstCaseCost === undefined) {
-      throw new CliInputError(
-        args.file,
-        `model ${JSON.stringify(estimate.model)} has no price, so ${budgetFlag} cannot be kept: give its price in the config file ("prices": { ${JSON.stringify(estimate.model)}: { "input": …, "output": … } }, dollars per million tokens) or drop ${budgetFlag}`,
-        { line: item.line, index: item.index },
-      );
-    }
-    addEstimate(totals, estimate);
   }
   await checker.stop();
   return totals;

@@ -397,6 +397,11 @@ export class Engine {
     return this.state === 'stopping';
   }
 
+  /** `stop()` was called (the stop may still be finishing). */
+  get stopRequested(): boolean {
+    return this.state === 'stopping' || this.state === 'stopped';
+  }
+
   get isPaused(): boolean {
     if (this.state === 'created') return this.startPaused;
     return this.supervisor.getSnapshot().value === 'paused';
@@ -559,15 +564,8 @@ export class Engine {
       throw error;
     }
     const observed = this.events$.observed;
-    const orphans: string[] = [];
     for (const record of records) {
-      // A child whose parent ended (or was cancelled) while it was being stored never runs.
-      if (record.parentId !== undefined && !this.parentRunning(record.parentId)) {
-        this.parked.set(record.id, record);
-        orphans.push(record.id);
-      } else {
-        this.enqueue(record);
-      }
+      this.enqueue(record);
       if (observed)
         this.emit({
           type: 'task.submitted',
@@ -578,7 +576,12 @@ export class Engine {
           parentId: record.parentId,
         });
     }
-    for (const id of orphans) this.cancelNow(id);
+    // A child whose parent ended (or was cancelled) while it was being stored never runs.
+    for (const record of records) {
+      if (record.parentId !== undefined && !this.parentRunning(record.parentId)) {
+        this.cancelNow(record.id);
+      }
+    }
     // Only a new head can change what admission decides (the line is strict: nothing behind the
     // head is admitted before it), and only if it could start now. Otherwise the supervisor is
     // not woken: a settling task or an armed wake-up will look at the line again.
@@ -639,15 +642,16 @@ export class Engine {
     const model = estimated.model;
     const limited = (definition.kind ?? 'call') === 'call';
     const price = this.priceOf(model);
-    if (checkLimits && limited && price === undefined && this.hasBudget()) {
-      // Name the setting the model came from: the task's own, or the queue's default.
+    // Not a limit of the moment but of the settings: estimates are refused alike.
+    if (limited && price === undefined && this.hasBudget()) {
+      // Name the setting the model came from: the task's own, or a queue default.
+      const ownModel = (input.config as { model?: unknown } | undefined)?.model !== undefined;
       const from =
-        (input.config as { model?: unknown } | undefined)?.model === undefined &&
-        (model === this.settings.model || model === this.settings.embeddingModel)
-          ? model === this.settings.model
-            ? 'model'
-            : 'embeddingModel'
-          : field('config.model');
+        !ownModel && model === this.settings.model
+          ? 'model'
+          : !ownModel && model === this.settings.embeddingModel
+            ? 'embeddingModel'
+            : field('config.model');
       throw new ValidationError(
         `invalid ${from}: model ${JSON.stringify(model)} has no price, so a budget cannot be kept; add it to the 'prices' option`,
         [{ path: from, message: 'no price for model', received: model }],
@@ -939,7 +943,8 @@ export class Engine {
       const record = this.line.peek();
       if (record === undefined) break;
       if (this.state === 'stopping' && !this.drainsWith(record)) {
-        // Its parent ended meanwhile: it no longer drains with running work.
+        // Its parent is no longer running (an attempt that failed and waits to retry leaves its
+        // children in line): it no longer drains with running work.
         this.line.shift();
         this.parked.set(record.id, record);
         continue;

@@ -215,7 +215,7 @@ describe('aitq: bad input is one line on stderr and exit 2, nothing started', ()
     [['analyze', EXAMPLE, '--turbo'], /^aitq: unknown option '--turbo' \(see aitq --help\)$/],
     [
       ['analyze', EXAMPLE, '--simulator', '--model', 'llama3.1', '--budget', '1', '--dry-run'],
-      /repos\.json: line \d+ \(index 0\): model "llama3\.1" has no price, so --budget cannot be kept: /,
+      /repos\.json: line \d+ \(index 0\): invalid model: model "llama3\.1" has no price, so a budget cannot be kept/,
     ],
     [
       ['analyze', EXAMPLE, '--concurrency', '0'],

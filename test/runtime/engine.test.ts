@@ -288,6 +288,14 @@ describe('engine', () => {
     await expect(local.engine.submit({ taskType: 'ECHO', data: { prompt: 'a' } })).rejects.toThrow(
       /^invalid model: model "llama-3-70b" has no price/,
     );
+    // An estimate is refused alike: the budget could not be kept whatever the moment.
+    expect(() => local.engine.estimateCost({ taskType: 'ECHO', data: { prompt: 'a' } })).toThrow(
+      /^invalid model: model "llama-3-70b" has no price/,
+    );
+    // A composite task makes no call of its own: it needs no price.
+    expect(
+      local.engine.estimateCost({ taskType: 'FAN_OUT', data: { prompts: ['a'] } }).worstCaseCost,
+    ).toBeUndefined();
     const unbudgeted = createTestEngine({});
     await expect(
       unbudgeted.engine.submit({
