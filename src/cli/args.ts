@@ -16,7 +16,7 @@ import {
   ManagerOptionsSchema,
   type ResolvedManagerOptions,
 } from '../config/manager-options.js';
-import { describeValue, withHint } from '../config/validate.js';
+import { describeValue, valueAt, withHint } from '../config/validate.js';
 import type { ValidationIssue } from '../errors.js';
 import { ValidationError } from '../errors.js';
 import { APIConfigSchema, DEFAULT_BASE_URL, isLoopbackURL } from '../providers/openai.js';
@@ -386,13 +386,7 @@ function jobArgs(
   ): CliUsageError => {
     const issues: ValidationIssue[] = zodIssues.map((issue) => {
       const path = issue.path.map(String).join('.');
-      let received: unknown = input;
-      for (const key of issue.path) {
-        received =
-          received !== null && typeof received === 'object'
-            ? (received as Record<PropertyKey, unknown>)[key]
-            : undefined;
-      }
+      const received = valueAt(input, issue.path);
       return {
         path,
         message: withHint(issue, schema),

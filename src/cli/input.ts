@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import type { Priority } from '../../machines/task-status.js';
 import { PrioritySchema } from '../config/engine-options.js';
-import { describeValue, withHint } from '../config/validate.js';
+import { describeValue, valueAt, withHint } from '../config/validate.js';
 import { CliInputError } from './errors.js';
 
 /** One item of an input file and where it was found. */
@@ -288,13 +288,7 @@ function checkItem<S extends z.ZodType>(
   const issue =
     parsed.error.issues.find((i) => i.code === 'unrecognized_keys') ?? parsed.error.issues[0];
   const path = issue?.path.map(String).join('.') ?? '';
-  let received: unknown = item.value;
-  for (const key of issue?.path ?? []) {
-    received =
-      received !== null && typeof received === 'object'
-        ? (received as Record<PropertyKey, unknown>)[key]
-        : undefined;
-  }
+  const received = valueAt(item.value, issue?.path ?? []);
   const where = path === '' ? what : `${what} field "${path}"`;
   throw new CliInputError(
     file,
