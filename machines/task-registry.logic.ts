@@ -12,8 +12,15 @@ export interface TaskRegistryContext {
   finished: number;
 }
 
-export const taskRegistryLogic = fromTransition(
-  (context: TaskRegistryContext, event: { type: string }): TaskRegistryContext =>
-    event.type.startsWith('xstate.done.actor.') ? { finished: context.finished + 1 } : context,
-  { finished: 0 },
-);
+/**
+ * A child's done event (`xstate.done.actor.<id>`) is the only event here with an `output` key.
+ * Telling it by that key, not by its type, spares reading a type string built per task.
+ */
+export function taskRegistryTransition(
+  context: TaskRegistryContext,
+  event: { type: string },
+): TaskRegistryContext {
+  return 'output' in event ? { finished: context.finished + 1 } : context;
+}
+
+export const taskRegistryLogic = fromTransition(taskRegistryTransition, { finished: 0 });

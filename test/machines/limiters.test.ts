@@ -60,3 +60,17 @@ describe('budget actor', () => {
     expect(book.check(3, 100).ok).toBe(true);
   });
 });
+
+describe('tasks registry actor', () => {
+  it('counts the done events of its task actors and nothing else', async () => {
+    const { taskRegistryLogic } = await import('../../machines/task-registry.logic.js');
+    const registry = createActor(taskRegistryLogic).start();
+    registry.send({ type: 'xstate.done.actor.task-a', output: undefined } as { type: string });
+    registry.send({ type: 'xstate.error.actor.task-b', error: new Error('x') } as {
+      type: string;
+    });
+    registry.send({ type: 'something.else' });
+    registry.send({ type: 'xstate.done.actor.task-c', output: { ok: true } } as { type: string });
+    expect(registry.getSnapshot().context).toEqual({ finished: 2 });
+  });
+});
