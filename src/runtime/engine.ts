@@ -245,6 +245,8 @@ export class Engine {
   private head: HeadWait | undefined;
   private wakeAt: number | undefined;
   private wakeTimer: unknown;
+  /** The first attempt that ended since the last `task.settled` event, until that event is sent. */
+  private settledPending: string | undefined;
   private state: 'created' | 'running' | 'stopping' | 'stopped' = 'created';
   private stopWaiters: Array<() => void> = [];
   private readonly effects: Array<() => void> = [];
@@ -1014,13 +1016,24 @@ export class Engine {
    * Tells the supervisor an attempt ended, when that can matter: something waits in line, or
    * the supervisor is draining and waits for the last call. With an empty line and a running
    * queue there is nothing to admit, and the event is not sent.
+   *
+   * Attempts that end in the same turn are told in one event, sent once the promise callbacks
+   * already queued have run (a microtask, not a timer: no time passes): a wave of calls that
+   * answer together costs one admission step, not one per call. The event names the first of
+   * them.
    */
   private settled(taskId: string): void {
     if (this.line.size === 0 && this.state === 'running') {
       this.settleIdle();
       return;
     }
-    this.dispatch({ type: 'task.settled', taskId });
+    if (this.settledPending !== undefined) return;
+    this.settledPending = taskId;
+    queueMicrotask(() => {
+      const first = this.settledPending as string;
+      this.settledPending = undefined;
+      if (this.state !== 'stopped') this.dispatch({ type: 'task.settled', taskId: first });
+    });
   }
 
   /** Whether admission could start this head task now, as far as a slot is concerned. */

@@ -46,4 +46,43 @@ describe('inspection', () => {
     );
     await engine.stop();
   });
+
+  it('attempts that end in the same turn reach the supervisor as one task.settled event', async () => {
+    const clock = createClock();
+    const seen: InspectionEvent[] = [];
+    const engine = new Engine(
+      { maxConcurrent: 3 },
+      {
+        // Every call answers after the same 10 ms: three attempts end in one turn.
+        client: new ScriptedClient(clock, () => ({ kind: 'ok', latencyMs: 10 })),
+        clock,
+        random: seededRandom(1),
+        taskTypes: [echoTaskType],
+        inspect: (event) => seen.push(event),
+      },
+    );
+    engine.start();
+    const ids = await engine.submitMany(
+      Array.from({ length: 6 }, (_, i) => ({ taskType: 'ECHO', data: { prompt: `p${i}` } })),
+    );
+    await advance(clock, 15);
+    const settledEvents = seen.filter(
+      (e) => e.type === '@xstate.event' && e.event.type === 'task.settled',
+    );
+    expect(settledEvents).toHaveLength(1);
+    // The one event admitted all three that waited, in submission order.
+    const started = ids.map((id) => engine.store.get(id));
+    const statuses = (await Promise.all(started)).map((r) => r?.status);
+    expect(statuses).toEqual([
+      'completed',
+      'completed',
+      'completed',
+      'running',
+      'running',
+      'running',
+    ]);
+    await advance(clock, 20);
+    expect((await engine.store.countByStatus()).completed).toBe(6);
+    await engine.stop();
+  });
 });
