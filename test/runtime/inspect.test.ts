@@ -1,26 +1,30 @@
 import { describe, expect, it } from 'vitest';
 import type { InspectionEvent } from 'xstate';
+import type { EngineSettingsInput } from '../../src/config/engine-options.js';
 import { Engine } from '../../src/runtime/engine.js';
 import { seededRandom } from '../../src/time/clock.js';
 import { ScriptedClient } from '../helpers/scripted-client.js';
 import { echoTaskType } from '../helpers/task-types.js';
 import { advance, createClock } from '../helpers/virtual-time.js';
 
+/** An engine on virtual time whose calls all answer after 10 ms, and what its inspector saw. */
+function inspectedEngine(settings: EngineSettingsInput) {
+  const clock = createClock();
+  const seen: InspectionEvent[] = [];
+  const engine = new Engine(settings, {
+    client: new ScriptedClient(clock, () => ({ kind: 'ok', latencyMs: 10 })),
+    clock,
+    random: seededRandom(1),
+    taskTypes: [echoTaskType],
+    inspect: (event) => seen.push(event),
+  });
+  engine.start();
+  return { clock, seen, engine };
+}
+
 describe('inspection', () => {
   it('an inspector on the root sees the limiter actors, every task actor and their events', async () => {
-    const clock = createClock();
-    const seen: InspectionEvent[] = [];
-    const engine = new Engine(
-      { maxConcurrent: 2, requestsPerMinute: 100 },
-      {
-        client: new ScriptedClient(clock, () => ({ kind: 'ok', latencyMs: 10 })),
-        clock,
-        random: seededRandom(1),
-        taskTypes: [echoTaskType],
-        inspect: (event) => seen.push(event),
-      },
-    );
-    engine.start();
+    const { clock, seen, engine } = inspectedEngine({ maxConcurrent: 2, requestsPerMinute: 100 });
     const id = await engine.submit({ taskType: 'ECHO', data: { prompt: 'x' } });
     await advance(clock, 20);
     const actors = seen
@@ -48,20 +52,8 @@ describe('inspection', () => {
   });
 
   it('attempts that end in the same turn reach the supervisor as one task.settled event', async () => {
-    const clock = createClock();
-    const seen: InspectionEvent[] = [];
-    const engine = new Engine(
-      { maxConcurrent: 3 },
-      {
-        // Every call answers after the same 10 ms: three attempts end in one turn.
-        client: new ScriptedClient(clock, () => ({ kind: 'ok', latencyMs: 10 })),
-        clock,
-        random: seededRandom(1),
-        taskTypes: [echoTaskType],
-        inspect: (event) => seen.push(event),
-      },
-    );
-    engine.start();
+    // Every call answers after the same 10 ms: three attempts end in one turn.
+    const { clock, seen, engine } = inspectedEngine({ maxConcurrent: 3 });
     const ids = await engine.submitMany(
       Array.from({ length: 6 }, (_, i) => ({ taskType: 'ECHO', data: { prompt: `p${i}` } })),
     );
