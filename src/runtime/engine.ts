@@ -591,10 +591,31 @@ export class Engine {
     const newHead = head !== undefined && records.includes(head) && this.headMayStart(head);
     const expiry = this.line.nextExpiryAt();
     const sooner = expiry !== undefined && (this.wakeAt === undefined || expiry < this.wakeAt);
-    if (newHead || sooner) {
-      this.dispatch({ type: 'task.submitted', taskId: (head ?? (records[0] as TaskRecord)).id });
-    }
+    if (newHead || sooner) this.submitted((head ?? (records[0] as TaskRecord)).id);
     return ids;
+  }
+
+  /**
+   * Tells the supervisor that a task joined the line and may start. In `running`, the
+   * supervisor's answer to `task.submitted` is fixed by its statechart: no state change, actions
+   * `admit` then `scheduleWake` (a test reads this from the machine). So while it is `running`
+   * and no inspector watches, the runtime carries out those two actions at once rather than
+   * sending the event (one machine step less per admitted submission, ~10% of a zero-latency
+   * task's cost). Admission itself is the same call either way. With an inspector attached,
+   * in any other state, or inside another step's effects, the event is sent.
+   */
+  private submitted(taskId: string): void {
+    if (
+      !this.inspecting &&
+      !this.draining &&
+      this.state === 'running' &&
+      this.supervisor.getSnapshot().value === 'running'
+    ) {
+      this.admit();
+      this.scheduleWake();
+      return;
+    }
+    this.dispatch({ type: 'task.submitted', taskId });
   }
 
   private prepare(input: SubmitInput, now: number, prefix: string, checkLimits = true): TaskRecord {

@@ -42,6 +42,23 @@ describe('supervisor machine', () => {
     expect(calls).toEqual(['admit', 'scheduleWake']);
   });
 
+  it('answers task.submitted in running with admit then scheduleWake and no state change (the engine carries that answer out without the event)', () => {
+    const { actor, calls } = createSupervisor({ value: true });
+    calls.length = 0;
+    actor.send({ type: 'task.submitted', taskId: 'a' });
+    expect(calls).toEqual(['admit', 'scheduleWake']);
+    expect(actor.getSnapshot().value).toBe('running');
+    // And read from the definition: one unguarded, targetless transition with those two actions.
+    const transitions = supervisorMachine.root.states.running?.on['task.submitted'] ?? [];
+    expect(transitions).toHaveLength(1);
+    const [transition] = transitions;
+    expect(transition?.target).toBeUndefined();
+    expect(transition?.guard).toBeUndefined();
+    expect(
+      transition?.actions.map((a) => (typeof a === 'string' ? a : (a as { type: string }).type)),
+    ).toEqual(['admit', 'scheduleWake']);
+  });
+
   it('admits on submit, settle, wake and settings while running; not while paused', () => {
     const { actor, calls } = createSupervisor({ value: true });
     calls.length = 0;
