@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Subject } from 'rxjs';
 import {
   type Actor,
@@ -698,7 +699,7 @@ export class Engine {
       }
     }
     const record: TaskRecord = {
-      id: input.id ?? crypto.randomUUID(),
+      id: input.id ?? randomUUID(),
       type: definition.name,
       priority,
       status: 'queued',

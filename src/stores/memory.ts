@@ -139,9 +139,9 @@ export class MemoryTaskStore implements TaskStore {
   /** Adds the given records (by reference), all or none: a duplicate id rejects the whole batch. */
   async insert(records: readonly TaskRecord[]): Promise<void> {
     this.#assertOpen('insert');
-    const batch = new Set<string>();
+    const batch = records.length > 1 ? new Set<string>() : undefined;
     for (const record of records) {
-      if (batch.has(record.id)) {
+      if (batch?.has(record.id)) {
         throw new ValidationError(
           `invalid id: task id '${record.id}' appears twice in the batch; nothing was inserted`,
           [{ path: 'id', message: 'duplicate in batch', received: record.id }],
@@ -159,7 +159,7 @@ export class MemoryTaskStore implements TaskStore {
           [{ path: 'seq', message: 'not a finite number', received: record.seq }],
         );
       }
-      batch.add(record.id);
+      batch?.add(record.id);
     }
     if (this.#records.size === 0) {
       this.#ordered = true;
