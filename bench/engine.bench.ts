@@ -14,54 +14,25 @@ import Bottleneck from 'bottleneck';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import PQueue from 'p-queue';
-import { z } from 'zod';
 import { AITaskManager } from '../src/manager.js';
-import type { AIClient } from '../src/providers/types.js';
 import { Engine } from '../src/runtime/engine.js';
-import type { TaskTypeDefinition } from '../src/task-types/types.js';
+import {
+  benchType,
+  instantClient,
+  median,
+  PRIORITIES,
+  parseArgs,
+  startBenchEngine,
+} from './fixtures.js';
 
-const args = new Map<string, string>();
-for (let i = 2; i < process.argv.length; i += 2) {
-  args.set(String(process.argv[i]).replace(/^--/, ''), String(process.argv[i + 1]));
-}
+const args = parseArgs(process.argv.slice(2));
 const TASKS = Number(args.get('tasks') ?? 100_000);
 const CONCURRENCY = Number(args.get('concurrency') ?? 100);
 const ROUNDS = Number(args.get('rounds') ?? 3);
-const PRIORITIES = ['LOW', 'MEDIUM', 'HIGH', 'URGENT'] as const;
 const gc = (globalThis as { gc?: () => void }).gc;
 
-/** Answers at once, with usage: the queue's own overhead is all that is measured. */
-const instantClient: AIClient = {
-  chat: async (request) => ({
-    content: 'ok',
-    finishReason: 'stop',
-    model: request.model,
-    usage: { promptTokens: 10, completionTokens: 2, totalTokens: 12 },
-  }),
-  embed: async (request) => ({ vectors: [], model: request.model }),
-};
-
-const benchType: TaskTypeDefinition<{ n: number }, string> = {
-  name: 'BENCH',
-  input: z.object({ n: z.number() }),
-  output: z.string(),
-  estimate: (_data, env) => ({ model: env.model, promptTokens: 10, maxTokens: 16 }),
-  run: async (ctx) => (await ctx.chat({ messages: [{ role: 'user', content: 'x' }] })).content,
-};
-
 function createEngine(): Engine {
-  const engine = new Engine(
-    {
-      maxConcurrent: CONCURRENCY,
-      maxQueueSize: TASKS * 2,
-      model: 'gpt-4o-mini',
-      // As a long batch job would run it: p-queue and Bottleneck keep no finished jobs either.
-      keepCompleted: { count: 1000 },
-    },
-    { client: instantClient, taskTypes: [benchType] },
-  );
-  engine.start();
-  return engine;
+  return startBenchEngine(Engine, TASKS, CONCURRENCY);
 }
 
 function heapUsed(): number {
@@ -376,11 +347,6 @@ async function benchBullMQ(): Promise<Figures> {
     await waiting.close();
     await redis.quit();
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
 /**
