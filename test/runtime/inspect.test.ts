@@ -5,7 +5,7 @@ import { Engine } from '../../src/runtime/engine.js';
 import { seededRandom } from '../../src/time/clock.js';
 import { ScriptedClient } from '../helpers/scripted-client.js';
 import { echoTaskType } from '../helpers/task-types.js';
-import { advance, createClock } from '../helpers/virtual-time.js';
+import { advance, advanceUntil, createClock } from '../helpers/virtual-time.js';
 
 /** An engine on virtual time whose calls all answer after 10 ms, and what its inspector saw. */
 function inspectedEngine(settings: EngineSettingsInput) {
@@ -76,5 +76,46 @@ describe('inspection', () => {
     await advance(clock, 20);
     expect((await engine.store.countByStatus()).completed).toBe(6);
     await engine.stop();
+  });
+
+  it('admits the same tasks in the same order with and without an inspector (event sent or not)', async () => {
+    const run = async (inspect: boolean) => {
+      const clock = createClock();
+      const engine = new Engine(
+        { maxConcurrent: 2, requestsPerMinute: 6 },
+        {
+          // Latency from the prompt: calls end at different times, some in the same turn.
+          client: new ScriptedClient(clock, (request) => {
+            const text = 'messages' in request ? String(request.messages[0]?.content) : '';
+            return { kind: 'ok', latencyMs: 5 + (Number(text.slice(1)) % 3) * 5 };
+          }),
+          clock,
+          random: seededRandom(1),
+          taskTypes: [echoTaskType],
+          ...(inspect ? { inspect: () => undefined } : {}),
+        },
+      );
+      const started: string[] = [];
+      engine.events$.subscribe((event) => {
+        if (event.type === 'task.started') started.push(`${event.taskId}@${event.at}`);
+      });
+      engine.start();
+      const priorities = ['LOW', 'URGENT', 'MEDIUM', 'HIGH'] as const;
+      for (let i = 0; i < 12; i++) {
+        await engine.submit({
+          id: `t${i}`,
+          taskType: 'ECHO',
+          data: { prompt: `p${i}` },
+          priority: priorities[i % 4],
+        });
+        await advance(clock, i % 3 === 0 ? 7 : 2);
+      }
+      await advanceUntil(clock, () => engine.runningCount === 0 && engine.waitingCount === 0);
+      await engine.stop();
+      return started;
+    };
+    const watched = await run(true);
+    expect(watched).toHaveLength(12);
+    expect(await run(false)).toEqual(watched);
   });
 });
