@@ -184,8 +184,14 @@ describe('aitq: interrupted', () => {
     expect(run.stderr()).toContain('cancelling running calls');
     const summary = CliSummarySchema.parse(JSON.parse(run.stdout()));
     expect(summary).toMatchObject({ interrupted: true, completed: 0, failed: 0 });
-    expect(resultLines(out).every((l) => l.status === 'cancelled')).toBe(true);
+    const lines = resultLines(out);
+    expect(lines.every((l) => l.status === 'cancelled')).toBe(true);
     expect(summary.cancelled + summary.notFinished).toBe(exampleNames.length);
+    // The two calls cut off in flight were charged their prompts, and their lines say so; the
+    // lines add up to the summary's cost.
+    expect(lines.filter((l) => (l.cost ?? 0) > 0)).toHaveLength(2);
+    expect(summary.cost).toBeGreaterThan(0);
+    expect(lines.reduce((sum, l) => sum + (l.cost ?? 0), 0)).toBeCloseTo(summary.cost, 9);
   });
 });
 
