@@ -73,4 +73,31 @@ describe('tasks registry actor', () => {
     registry.send({ type: 'xstate.done.actor.task-c', output: { ok: true } } as { type: string });
     expect(registry.getSnapshot().context).toEqual({ finished: 2 });
   });
+
+  it('counts a real task actor that reaches a final state (the done event XState relays)', async () => {
+    const { taskRegistryLogic } = await import('../../machines/task-registry.logic.js');
+    const { taskMachine } = await import('../../machines/task.machine.js');
+    const registry = createActor(taskRegistryLogic).start();
+    const retry = { maxRetries: 0, maxRateLimitRetries: 0, retryDelay: 0, maxRetryDelay: 0 };
+    for (const ok of [true, false]) {
+      const task = createActor(taskMachine, {
+        input: { id: String(ok), retry, at: 0 },
+        parent: registry,
+      }).start();
+      task.send({ type: 'task.admit', at: 1 });
+      task.send({
+        type: 'task.outcome',
+        outcome: ok
+          ? { ok: true, at: 2 }
+          : {
+              ok: false,
+              at: 2,
+              error: { name: 'E', code: 'X', message: 'x', retryable: false },
+              rateLimited: false,
+              jitter: 0,
+            },
+      });
+    }
+    expect(registry.getSnapshot().context).toEqual({ finished: 2 });
+  });
 });

@@ -49,7 +49,11 @@ describe('supervisor machine', () => {
     expect(calls).toEqual(['admit', 'scheduleWake']);
     expect(actor.getSnapshot().value).toBe('running');
     // And read from the definition: one unguarded, targetless transition with those two actions.
-    const transitions = supervisorMachine.root.states.running?.on['task.submitted'] ?? [];
+    const running = supervisorMachine.root.states.running;
+    // Nothing else runs after the event: no eventless or delayed transition in `running`.
+    expect(running?.always ?? []).toEqual([]);
+    expect(running?.after ?? []).toEqual([]);
+    const transitions = running?.on['task.submitted'] ?? [];
     expect(transitions).toHaveLength(1);
     const [transition] = transitions;
     expect(transition?.target).toBeUndefined();

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { InspectionEvent } from 'xstate';
 import type { EngineSettingsInput } from '../../src/config/engine-options.js';
 import { Engine } from '../../src/runtime/engine.js';
@@ -99,6 +99,7 @@ describe('inspection', () => {
       engine.events$.subscribe((event) => {
         if (event.type === 'task.started') started.push(`${event.taskId}@${event.at}`);
       });
+      const sent = vi.spyOn(engine.supervisor, 'send');
       engine.start();
       const priorities = ['LOW', 'URGENT', 'MEDIUM', 'HIGH'] as const;
       for (let i = 0; i < 12; i++) {
@@ -112,10 +113,15 @@ describe('inspection', () => {
       }
       await advanceUntil(clock, () => engine.runningCount === 0 && engine.waitingCount === 0);
       await engine.stop();
-      return started;
+      const submittedEvents = sent.mock.calls.filter(([e]) => e.type === 'task.submitted').length;
+      return { started, submittedEvents };
     };
     const watched = await run(true);
-    expect(watched).toHaveLength(12);
-    expect(await run(false)).toEqual(watched);
+    expect(watched.started).toHaveLength(12);
+    // Watched, admissions went through the event; unwatched, through the shortcut.
+    expect(watched.submittedEvents).toBeGreaterThan(0);
+    const unwatched = await run(false);
+    expect(unwatched.submittedEvents).toBe(0);
+    expect(unwatched.started).toEqual(watched.started);
   });
 });
