@@ -16,7 +16,7 @@
  * the median of the per-round ratios B ÷ A (1.10 = B is 10% faster).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -66,8 +66,20 @@ async function tasksPerSecond(EngineAt: EngineClass): Promise<number> {
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const worktree = mkdtempSync(join(tmpdir(), 'aitq-compare-'));
+let added = false;
 try {
-  execFileSync('git', ['worktree', 'add', '--detach', worktree, ref], { cwd: root, stdio: 'pipe' });
+  try {
+    execFileSync('git', ['worktree', 'add', '--detach', worktree, ref], {
+      cwd: root,
+      stdio: 'pipe',
+    });
+  } catch (error) {
+    const stderr = String((error as { stderr?: unknown }).stderr ?? '').trim();
+    console.error(`bench:compare: cannot check out '${ref}': ${stderr || String(error)}`);
+    process.exitCode = 2;
+    throw error;
+  }
+  added = true;
   symlinkSync(join(root, 'node_modules'), join(worktree, 'node_modules'), 'dir');
   execFileSync(
     process.execPath,
@@ -94,6 +106,12 @@ try {
   console.log(
     `B ÷ A per round: ${ratios.map((r) => r.toFixed(2)).join(' ')}; median ${median(ratios).toFixed(3)}`,
   );
+} catch (error) {
+  if (process.exitCode !== 2) throw error;
 } finally {
-  execFileSync('git', ['worktree', 'remove', '--force', worktree], { cwd: root, stdio: 'pipe' });
+  if (added) {
+    execFileSync('git', ['worktree', 'remove', '--force', worktree], { cwd: root, stdio: 'pipe' });
+  } else {
+    rmSync(worktree, { recursive: true, force: true });
+  }
 }
