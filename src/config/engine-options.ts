@@ -4,6 +4,17 @@ import { PRIORITIES_HIGH_FIRST } from '../../machines/task-status.js';
 const positiveInt = z.number().int().positive();
 const nonNegative = z.number().nonnegative();
 const positiveNumber = z.number().positive();
+/**
+ * A budget in US dollars. Money is counted in integer micro-dollars, which stay exact up to
+ * about $9 billion; a billion is the cap.
+ */
+const budgetDollars = positiveNumber.max(1e9, {
+  error: 'expected at most 1000000000 (US dollars; money is counted in whole micro-dollars)',
+});
+/** A price in US dollars per million tokens; a million is the cap (today's dearest are ~$600). */
+const priceDollars = nonNegative.max(1e6, {
+  error: 'expected at most 1000000 (US dollars per million tokens)',
+});
 
 /** Whether `zone` is an IANA time zone this runtime knows. */
 function isTimeZone(zone: string): boolean {
@@ -38,7 +49,7 @@ export const RateLimitsSchema = z
   .strict();
 
 /** A price in US dollars per million tokens. */
-export const PriceSchema = z.object({ input: nonNegative, output: nonNegative }).strict();
+export const PriceSchema = z.object({ input: priceDollars, output: priceDollars }).strict();
 
 /**
  * How many finished tasks to keep, and for how long (seconds), BullMQ's removeOnComplete idea:
@@ -88,9 +99,9 @@ export const EngineSettingsSchema = z
     /** Windows that apply only to calls to one model. */
     modelLimits: z.record(z.string(), RateLimitsSchema).optional(),
     /** Total budget in US dollars. */
-    budgetLimit: positiveNumber.optional(),
-    dailyLimit: positiveNumber.optional(),
-    hourlyLimit: positiveNumber.optional(),
+    budgetLimit: budgetDollars.optional(),
+    dailyLimit: budgetDollars.optional(),
+    hourlyLimit: budgetDollars.optional(),
     /** IANA time zone of the calendar day and hour that `dailyLimit` and `hourlyLimit` count. */
     budgetTimeZone: z
       .string()

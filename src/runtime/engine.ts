@@ -776,11 +776,19 @@ export class Engine {
   async cancel(id: string): Promise<boolean> {
     const record = await this.store.get(id);
     if (record === undefined || isTerminalStatus(record.status)) return false;
+    // A store that hands out copies may answer with one read before the task ended: the engine's
+    // own state decides (and a task this engine does not run cannot be cancelled by it).
+    if (!this.holdsLive(id)) return false;
     if (this.state === 'stopped') {
-      // Only what the stop left waiting can still end (the store may hold a copy: ask the line).
-      const waiting = this.line.has(id) || this.paused.has(id) || this.parked.has(id);
-      if (waiting) this.cancelNow(id);
-      return waiting;
+      // Only what the stop left waiting can still end.
+      this.cancelNow(id);
+      return true;
+    }
+    if (this.state === 'created') {
+      // The supervisor has not started: an event would wait in its mailbox until after the
+      // admission its start runs, and the task would start first.
+      this.cancelNow(id);
+      return true;
     }
     this.dispatch({ type: 'task.cancel', taskId: id });
     return true;
@@ -790,7 +798,9 @@ export class Engine {
   pauseTask(id: string): boolean {
     this.assertNotStopped('pauseTask');
     if (!this.line.has(id) && !this.parked.has(id)) return false;
-    this.dispatch({ type: 'task.pause', taskId: id });
+    // Before start, at once (see `cancel`); after, through the supervisor.
+    if (this.state === 'created') this.pauseNow(id);
+    else this.dispatch({ type: 'task.pause', taskId: id });
     return true;
   }
 
@@ -798,7 +808,8 @@ export class Engine {
   resumeTask(id: string): boolean {
     this.assertNotStopped('resumeTask');
     if (!this.paused.has(id)) return false;
-    this.dispatch({ type: 'task.resume', taskId: id });
+    if (this.state === 'created') this.resumeNow(id);
+    else this.dispatch({ type: 'task.resume', taskId: id });
     return true;
   }
 
@@ -928,17 +939,37 @@ export class Engine {
    * `signal` stops waiting (rejects with the signal's reason) and leaves the task alone.
    */
   async waitFor(id: string, options: { signal?: AbortSignal } = {}): Promise<unknown> {
+    const { signal } = options;
+    // A task this engine holds is waited for at once, before any store read: with a store that
+    // hands out copies, a copy read while the task ends would say it still runs.
+    if (this.state !== 'stopped' && this.holdsLive(id)) {
+      signal?.throwIfAborted();
+      return this.addWaiter(id, signal);
+    }
     const record = await this.store.get(id);
     if (record === undefined) throw new TaskNotFoundError(id);
     if (record.status === 'completed') return record.result;
     if (record.status === 'failed' || record.status === 'cancelled') {
       throw this.errorOf(record);
     }
-    const { signal } = options;
     signal?.throwIfAborted();
     if (this.state === 'stopped') {
       throw new QueueStoppedError(`the queue stopped before task '${id}' ended`);
     }
+    return this.addWaiter(id, signal);
+  }
+
+  /**
+   * Whether the task is this engine's and has not ended: in line (retries included), held,
+   * set aside by a stop, or running (a cancelled call still settling has ended).
+   */
+  private holdsLive(id: string): boolean {
+    if (this.line.has(id) || this.paused.has(id) || this.parked.has(id)) return true;
+    const running = this.running.get(id);
+    return running !== undefined && !isTerminalStatus(running.record.status);
+  }
+
+  private addWaiter(id: string, signal: AbortSignal | undefined): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const waiter: Waiter = { resolve, reject };
       const list = this.waiters.get(id) ?? [];
@@ -1019,6 +1050,21 @@ export class Engine {
     if (this.rateLimiter.active) {
       const rate = this.rateLimiter.check(now, model, 1, promptTokens + maxTokens);
       if (!rate.ok) {
+        // Windows lowered (adjustSettings) below what it reserves: it can never start.
+        const never = this.rateLimiter.canEverFit(model, 1, promptTokens + maxTokens);
+        if (never !== undefined) {
+          const error = new ValidationError(
+            `task '${record.id}' reserves ${promptTokens + maxTokens} tokens (prompt ${promptTokens} + max_tokens ${maxTokens}), more than the window of ${never.tokens ?? never.requests} per ${never.windowMs} ms now allows`,
+            [
+              {
+                path: 'config.maxTokens',
+                message: 'token reservation above a window',
+                received: maxTokens,
+              },
+            ],
+          );
+          return { fatal: serializeError(error) };
+        }
         return {
           taskId: record.id,
           waitingFor: 'rateLimit',
@@ -1029,6 +1075,12 @@ export class Engine {
     if (worstCaseMicros > 0) {
       const money = this.budget.check(now, worstCaseMicros);
       if (!money.ok) {
+        // A budget lowered (adjustSettings) below its worst case: it can never be held.
+        const never = this.budget.ledger.canEverFit(worstCaseMicros);
+        if (never !== undefined) {
+          const message = `task's worst-case cost $${(worstCaseMicros / 1e6).toFixed(6)} exceeds the ${never} budget`;
+          return { fatal: serializeError(new BudgetExceededError(message)) };
+        }
         if (money.period === 'total') {
           const wouldFitLater = this.budget.ledger.held() > 0;
           if (!wouldFitLater) {
@@ -1273,8 +1325,10 @@ export class Engine {
       });
     }
     if (record.status === 'cancelled') {
-      // Cancelled while its call was in flight: the actor has ended already.
+      // Cancelled while its call was in flight: the actor has ended already; now that its usage
+      // is in, whoever waits for it is told.
       this.persist(record);
+      this.notifyEnded(record);
       this.settled(id);
       return;
     }
@@ -1306,7 +1360,17 @@ export class Engine {
     this.settled(id);
   }
 
-  private finalize(record: TaskRecord, history: HistoryEntry[], now: number): void {
+  /**
+   * Records the end of a task, emits its event, cancels its children and applies retention. Who
+   * waits for it is told here too, unless `settling`: a running task cancelled mid-call is told
+   * about once its attempt has settled (`finishAttempt`).
+   */
+  private finalize(
+    record: TaskRecord,
+    history: HistoryEntry[],
+    now: number,
+    settling = false,
+  ): void {
     record.completedAt = now;
     record.history = history;
     record.snapshot = undefined;
@@ -1327,18 +1391,23 @@ export class Engine {
           record.startedAt === undefined ? undefined : record.startedAt - record.createdAt,
         executionTimeMs: record.startedAt === undefined ? undefined : now - record.startedAt,
       });
+    if (!settling) this.notifyEnded(record);
+    this.cancelChildren(record.id);
+    this.retain(status === 'completed' ? this.finishedOk : this.finishedNotOk, record, now);
+  }
+
+  /** Tells whoever waits for an ended task: `waitFor` callers, its parent, `onFinished`. */
+  private notifyEnded(record: TaskRecord): void {
     const waiters = this.waiters.get(record.id);
     if (waiters) {
       this.waiters.delete(record.id);
       for (const waiter of waiters) {
-        if (status === 'completed') waiter.resolve(record.result);
+        if (record.status === 'completed') waiter.resolve(record.result);
         else waiter.reject(this.errorOf(record));
       }
     }
     this.childListeners.get(record.id)?.(record);
     this.onFinished?.(record);
-    this.cancelChildren(record.id);
-    this.retain(status === 'completed' ? this.finishedOk : this.finishedNotOk, record, now);
   }
 
   /**
@@ -1463,8 +1532,10 @@ export class Engine {
       running.actor.send({ type: 'task.cancel', at: now });
       running.record.status = 'cancelled';
       running.handle.abort(new TaskCancelledError(id));
-      this.finalize(running.record, running.actor.getSnapshot().context.history, now);
-      // The slot, reservation and hold come back when the aborted call settles.
+      // Whoever waits for it (waitFor, its parent, onFinished) is told once the aborted attempt
+      // has settled (in this tick: the abort settles it at once), so they see the prompt charge
+      // of the calls it cut off. The slot, reservation and hold come back then too.
+      this.finalize(running.record, running.actor.getSnapshot().context.history, now, true);
       return;
     }
     const record = this.line.get(id) ?? this.paused.get(id) ?? this.parked.get(id);
@@ -1474,6 +1545,8 @@ export class Engine {
     this.parked.delete(id);
     const history = this.sendToWaiting(record, { type: 'task.cancel', at: now });
     this.finalize(record, history, now);
+    // It may have been the last one waiting.
+    this.settleIdle();
   }
 
   private pauseNow(id: string): void {
@@ -1492,6 +1565,8 @@ export class Engine {
       priority: record.priority,
       at: now,
     });
+    // A paused task does not count as waiting: it may have been the last one.
+    this.settleIdle();
   }
 
   private resumeNow(id: string): void {

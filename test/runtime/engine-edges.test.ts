@@ -1,0 +1,270 @@
+import { describe, expect, it } from 'vitest';
+import type { AdjustableSettings, EngineSettingsInput } from '../../src/config/engine-options.js';
+import { BudgetExceededError, ValidationError } from '../../src/errors.js';
+import { Engine } from '../../src/runtime/engine.js';
+import { MemoryTaskStore } from '../../src/stores/memory.js';
+import type { TaskRecord, TaskStore } from '../../src/stores/types.js';
+import { seededRandom } from '../../src/time/clock.js';
+import { createTestEngine } from '../helpers/engine.js';
+import { ScriptedClient } from '../helpers/scripted-client.js';
+import { echoTaskType } from '../helpers/task-types.js';
+import { advance, createClock, flush } from '../helpers/virtual-time.js';
+
+/** Whether `promise` has settled after the pending callbacks ran. */
+async function settles(promise: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  promise.then(
+    () => {
+      done = true;
+    },
+    () => {
+      done = true;
+    },
+  );
+  await flush();
+  return done;
+}
+
+describe('before start()', () => {
+  it('cancel, pauseTask and resumeTask take effect at once; the task never runs', async () => {
+    const { engine, clock, client, events } = createTestEngine({}, () => ({ kind: 'ok' }), {
+      autoStart: false,
+    });
+    const cancelled = await engine.submit({ taskType: 'ECHO', data: { prompt: 'a' } });
+    const held = await engine.submit({ taskType: 'ECHO', data: { prompt: 'b' } });
+    const resumed = await engine.submit({ taskType: 'ECHO', data: { prompt: 'c' } });
+    expect(await engine.cancel(cancelled)).toBe(true);
+    expect((await engine.getTask(cancelled))?.status).toBe('cancelled');
+    expect(engine.pauseTask(held)).toBe(true);
+    expect(engine.pauseTask(resumed)).toBe(true);
+    expect(engine.resumeTask(resumed)).toBe(true);
+    engine.start();
+    await advance(clock, 50);
+    expect((await engine.getTask(cancelled))?.status).toBe('cancelled');
+    expect((await engine.getTask(held))?.status).toBe('paused');
+    expect((await engine.getTask(resumed))?.status).toBe('completed');
+    // Only the resumed task called the model; the cancelled one was never admitted.
+    expect(client.log).toHaveLength(1);
+    expect(events.some((e) => e.type === 'task.started' && e.taskId === cancelled)).toBe(false);
+    await engine.stop({ force: true });
+  });
+});
+
+describe('onIdle when a cancel or a pause empties the line', () => {
+  it('resolves on a paused queue when its only waiting task is cancelled, or paused', async () => {
+    for (const how of ['cancel', 'pauseTask'] as const) {
+      const { engine } = createTestEngine();
+      engine.pause();
+      const id = await engine.submit({ taskType: 'ECHO', data: { prompt: 'a' } });
+      const idle = engine.onIdle();
+      expect(await settles(idle)).toBe(false);
+      if (how === 'cancel') await engine.cancel(id);
+      else engine.pauseTask(id);
+      expect(await settles(idle), how).toBe(true);
+      await engine.stop();
+    }
+  });
+
+  it('resolves at once when the head waiting for a window is paused', async () => {
+    const { engine, clock } = createTestEngine({ requestsPerMinute: 1 }, () => ({
+      kind: 'ok',
+      latencyMs: 10,
+    }));
+    await engine.submit({ taskType: 'ECHO', data: { prompt: 'a' } });
+    const head = await engine.submit({ taskType: 'ECHO', data: { prompt: 'b' } });
+    await advance(clock, 100, 10);
+    expect(engine.headWait()).toMatchObject({ taskId: head, waitingFor: 'rateLimit' });
+    const idle = engine.onIdle();
+    engine.pauseTask(head);
+    expect(await settles(idle)).toBe(true);
+    await engine.stop();
+  });
+});
+
+describe('limits lowered below what a waiting task needs', () => {
+  /**
+   * Two waiting tasks on a paused queue, `big` (10 prompt + 1024 max_tokens: worst case $0.000616
+   * on gpt-4o-mini) ahead of `small` (10 + 10: $0.0000075); `lower` is applied, then the queue
+   * resumes for 100 ms.
+   */
+  async function lowered(
+    settings: EngineSettingsInput,
+    lower: AdjustableSettings,
+  ): Promise<{
+    big: TaskRecord | undefined;
+    small: TaskRecord | undefined;
+    calls: number;
+    engine: Engine;
+  }> {
+    const { engine, clock, client } = createTestEngine(settings, () => ({
+      kind: 'ok',
+      latencyMs: 10,
+    }));
+    engine.pause();
+    const big = await engine.submit({ taskType: 'ECHO', data: { prompt: 'a' } });
+    const small = await engine.submit({
+      taskType: 'ECHO',
+      data: { prompt: 'b' },
+      config: { maxTokens: 10 },
+    });
+    engine.adjustSettings(lower);
+    engine.resume();
+    await advance(clock, 100, 10);
+    return {
+      big: await engine.getTask(big),
+      small: await engine.getTask(small),
+      calls: client.log.length,
+      engine,
+    };
+  }
+
+  it('a window lowered below its token reservation fails it (ValidationError) and the line goes on', async () => {
+    const { big, small, calls, engine } = await lowered(
+      { tokensPerMinute: 100_000 },
+      { tokensPerMinute: 500 },
+    );
+    expect(big?.status).toBe('failed');
+    expect(big?.error).toMatchObject({ code: 'VALIDATION', retryable: false });
+    expect(big?.error?.message).toMatch(/reserves 1034 tokens .* more than the window of 500/);
+    await expect(engine.waitFor(big?.id ?? '')).rejects.toBeInstanceOf(ValidationError);
+    expect(small?.status).toBe('completed');
+    expect(calls).toBe(1);
+    await engine.stop();
+  });
+
+  it('an hourly budget lowered below its worst case fails it (BudgetExceededError); a cheaper one runs', async () => {
+    const { big, small, calls, engine } = await lowered(
+      { hourlyLimit: 1 },
+      { hourlyLimit: 0.0002 },
+    );
+    expect(big?.error).toMatchObject({ code: 'BUDGET_EXCEEDED' });
+    await expect(engine.waitFor(big?.id ?? '')).rejects.toBeInstanceOf(BudgetExceededError);
+    expect(small?.status).toBe('completed');
+    expect(calls).toBe(1);
+    await engine.stop();
+  });
+});
+
+describe('money limits', () => {
+  it('refuses budgets and prices beyond what whole micro-dollars count exactly', () => {
+    const { engine } = createTestEngine({ budgetLimit: 10 });
+    for (const settings of [
+      { budgetLimit: 1e10 },
+      { dailyLimit: 2e9 },
+      { hourlyLimit: Number.MAX_VALUE },
+    ]) {
+      expect(() => engine.adjustSettings(settings), JSON.stringify(settings)).toThrow(
+        ValidationError,
+      );
+    }
+    expect(engine.currentSettings.budgetLimit).toBe(10);
+    expect(() => createTestEngine({ budgetLimit: 1e10 })).toThrow(
+      /budgetLimit.*at most 1000000000/,
+    );
+    expect(() => createTestEngine({ prices: { 'my-model': { input: 1e7, output: 1 } } })).toThrow(
+      /prices\.my-model\.input.*at most 1000000/,
+    );
+  });
+});
+
+describe('a child cancelled while its call is in flight', () => {
+  it('adds the prompt it was charged to its parent, and waiters hear of it after the charge', async () => {
+    const { engine, clock, events } = createTestEngine({}, (_request, index) =>
+      index === 0 ? { kind: 'hang' } : { kind: 'ok', latencyMs: 50 },
+    );
+    const parent = await engine.submit({
+      taskType: 'FAN_OUT',
+      data: { prompts: ['aaa bbb ccc', 'd'] },
+    });
+    await flush();
+    const children = events.flatMap((e) =>
+      e.type === 'task.submitted' && e.parentId === parent ? [e.taskId] : [],
+    );
+    expect(children).toHaveLength(2);
+    const [hung, other] = children as [string, string];
+    let costWhenTold: number | undefined;
+    const told = engine.waitFor(hung).catch(async () => {
+      costWhenTold = (await engine.getTask(hung))?.costMicros;
+    });
+    await engine.cancel(hung);
+    await advance(clock, 100, 10);
+    await told;
+    const [p, c0, c1] = await Promise.all([parent, hung, other].map((id) => engine.getTask(id)));
+    expect(c0?.status).toBe('cancelled');
+    expect(c0?.costMicros).toBeGreaterThan(0);
+    expect(costWhenTold).toBe(c0?.costMicros);
+    expect(p?.status).toBe('completed');
+    expect(p?.costMicros).toBe((c0?.costMicros ?? 0) + (c1?.costMicros ?? 0));
+    expect(p?.usage.calls).toBe(2);
+    await engine.stop();
+  });
+});
+
+/** A store that hands out copies, and answers `get` only after the engine has moved on. */
+class CopyingStore implements TaskStore {
+  readonly name = 'copying';
+  readonly holdsRecordsByReference = false;
+  private readonly inner = new MemoryTaskStore();
+  private readonly slowGet: () => Promise<void>;
+
+  constructor(slowGet: () => Promise<void>) {
+    this.slowGet = slowGet;
+  }
+
+  insert(records: readonly TaskRecord[]) {
+    return this.inner.insert(records.map((r) => structuredClone(r)));
+  }
+  update(record: TaskRecord) {
+    return this.inner.update(structuredClone(record));
+  }
+  async get(id: string) {
+    const copy = structuredClone(await this.inner.get(id));
+    await this.slowGet();
+    return copy;
+  }
+  list(...args: Parameters<TaskStore['list']>) {
+    return this.inner.list(...args);
+  }
+  countByStatus() {
+    return this.inner.countByStatus();
+  }
+  remove(ids: readonly string[]) {
+    return this.inner.remove(ids);
+  }
+  removeFinishedBefore(before: number) {
+    return this.inner.removeFinishedBefore(before);
+  }
+  close() {
+    return this.inner.close();
+  }
+}
+
+describe('a store that hands out copies', () => {
+  it('waitFor hears of a task that ends while the store reads a copy; cancel of it says false', async () => {
+    const clock = createClock();
+    // The store's answer comes 20 ms (virtual) after the read started.
+    const store = new CopyingStore(
+      () => new Promise((resolve) => clock.setTimeout(() => resolve(), 20)),
+    );
+    const engine = new Engine(
+      { model: 'gpt-4o-mini' },
+      {
+        client: new ScriptedClient(clock, () => ({ kind: 'ok', latencyMs: 10 })),
+        clock,
+        random: seededRandom(1),
+        taskTypes: [echoTaskType],
+        store,
+      },
+    );
+    engine.start();
+    const id = await engine.submit({ taskType: 'ECHO', data: { prompt: 'a' } });
+    const result = engine.waitFor(id);
+    const cancelled = engine.cancel(id);
+    await advance(clock, 5);
+    // Ends at 10 ms, while both reads (answering at 20 ms) still hold copies that say running.
+    await advance(clock, 30);
+    await expect(result).resolves.toBe('{"ok":true}');
+    await expect(cancelled).resolves.toBe(false);
+    await engine.stop();
+  });
+});
