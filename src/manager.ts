@@ -15,7 +15,7 @@ import { type Priority, TASK_STATUSES, zeroStatusCounts } from '../machines/task
 import {
   type AdjustableSettings,
   PrioritySchema,
-  TaskConfigSchema,
+  TaskConfigOverridesSchema,
 } from './config/engine-options.js';
 import {
   type AITaskManagerOptions,
@@ -56,15 +56,13 @@ export type TaskCallback = (task: TaskInfo) => void | Promise<void>;
  * A task's settings (the seed's `TaskConfig`): durations in seconds. The callbacks are the seed's
  * `callback`, `error_callback` and `progress_callback`.
  */
-export const ManagerTaskConfigSchema = TaskConfigSchema.partial()
-  .extend({
-    onComplete: functionOf<TaskCallback>('a function (task) => void').optional(),
-    onError: functionOf<TaskCallback>('a function (task) => void').optional(),
-    onProgress: functionOf<ProgressCallback>(
-      'a function (progress, current, total) => void',
-    ).optional(),
-  })
-  .strict();
+export const ManagerTaskConfigSchema = TaskConfigOverridesSchema.extend({
+  onComplete: functionOf<TaskCallback>('a function (task) => void').optional(),
+  onError: functionOf<TaskCallback>('a function (task) => void').optional(),
+  onProgress: functionOf<ProgressCallback>(
+    'a function (progress, current, total) => void',
+  ).optional(),
+}).strict();
 
 export type TaskConfig = z.input<typeof ManagerTaskConfigSchema>;
 

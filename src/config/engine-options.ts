@@ -63,19 +63,38 @@ export const RetentionSchema = z
   .strict();
 
 /** Per-task settings; durations in seconds. */
+const taskConfigFields = {
+  maxRetries: z.number().int().nonnegative(),
+  retryDelay: nonNegative,
+  maxRetryDelay: nonNegative,
+  maxRateLimitRetries: z.number().int().nonnegative(),
+  timeout: positiveNumber,
+  deadline: positiveNumber,
+  estimatedTokens: z.number().int().nonnegative(),
+  maxTokens: positiveInt,
+  model: z.string().min(1),
+};
+
 export const TaskConfigSchema = z
   .object({
-    maxRetries: z.number().int().nonnegative().default(3),
-    retryDelay: nonNegative.default(1),
-    maxRetryDelay: nonNegative.default(60),
-    maxRateLimitRetries: z.number().int().nonnegative().default(10),
-    timeout: positiveNumber.default(60),
-    deadline: positiveNumber.optional(),
-    estimatedTokens: z.number().int().nonnegative().optional(),
-    maxTokens: positiveInt.optional(),
-    model: z.string().min(1).optional(),
+    maxRetries: taskConfigFields.maxRetries.default(3),
+    retryDelay: taskConfigFields.retryDelay.default(1),
+    maxRetryDelay: taskConfigFields.maxRetryDelay.default(60),
+    maxRateLimitRetries: taskConfigFields.maxRateLimitRetries.default(10),
+    timeout: taskConfigFields.timeout.default(60),
+    deadline: taskConfigFields.deadline.optional(),
+    estimatedTokens: taskConfigFields.estimatedTokens.optional(),
+    maxTokens: taskConfigFields.maxTokens.optional(),
+    model: taskConfigFields.model.optional(),
   })
   .strict();
+
+/**
+ * A task's own settings, laid over the queue's `taskDefaults`: every key optional and none
+ * defaulted (zod's `.partial()` of `TaskConfigSchema` would keep its defaults, and they would
+ * override `taskDefaults`).
+ */
+export const TaskConfigOverridesSchema = z.object(taskConfigFields).partial().strict();
 
 export type TaskConfigInput = z.input<typeof TaskConfigSchema>;
 

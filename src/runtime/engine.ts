@@ -147,6 +147,13 @@ type TaskActor = Actor<typeof taskMachine>;
 const PRIORITY_SET: ReadonlySet<string> = new Set(['LOW', 'MEDIUM', 'HIGH', 'URGENT']);
 
 /** The fast check of an estimate; `EstimateSchema` explains what is wrong when it fails. */
+/** `object` without its keys whose value is `undefined`. */
+function definedEntries(object: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(object)) if (value !== undefined) out[key] = value;
+  return out;
+}
+
 function isSoundEstimate(e: TaskEstimate): boolean {
   return (
     typeof e === 'object' &&
@@ -649,12 +656,20 @@ export class Engine {
         : PRIORITY_SET.has(input.priority)
           ? input.priority
           : (parseOrThrow(PrioritySchema, input.priority, field('priority')) as Priority);
+    const own = input.config;
+    if (own !== undefined && (own === null || typeof own !== 'object' || Array.isArray(own))) {
+      throw new ValidationError(
+        `invalid ${field('config')}: expected an object (received ${String(own)})`,
+        [{ path: field('config'), message: 'expected an object', received: own }],
+      );
+    }
     const config: ResolvedTaskConfig =
-      input.config === undefined
+      own === undefined
         ? this.defaultConfig
         : parseOrThrow(
             TaskConfigSchema,
-            { ...this.settings.taskDefaults, ...(input.config as object) },
+            // A key given as `undefined` leaves the queue's default in force.
+            { ...this.settings.taskDefaults, ...definedEntries(own) },
             field('config'),
           );
     const data = parseOrThrow(definition.input, input.data, field('data'));
