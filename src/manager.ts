@@ -24,7 +24,7 @@ import {
   type ResolvedManagerOptions,
   SECRET_OPTIONS,
 } from './config/manager-options.js';
-import { functionOf, parseOrThrow } from './config/validate.js';
+import { functionOf, parseOrThrow, REDACTED } from './config/validate.js';
 import { ValidationError, WaitTimeoutError } from './errors.js';
 import { OpenAICompatibleClient } from './providers/openai.js';
 import type { AIClient } from './providers/types.js';
@@ -177,7 +177,10 @@ export class AITaskManager {
   readonly stats$: Observable<Statistics>;
   /** The seed's `cost_controller`. */
   readonly costController: CostController;
-  /** The options in force, defaults applied (the API key is not kept here). */
+  /**
+   * The options in force, defaults applied. The API key is not kept here, and `defaultHeaders`
+   * shows each header's name with the value `[redacted]`.
+   */
   readonly options: Readonly<Omit<ResolvedManagerOptions, 'apiKey'>>;
 
   private readonly engine: Engine;
@@ -239,6 +242,12 @@ export class AITaskManager {
     this.clock = clock ?? systemClock;
     this.logger = logger ?? {};
     const { apiKey: _secret, ...shown } = parsed;
+    // Header values can carry a key too (Azure's `api-key`): only their names are shown.
+    if (shown.defaultHeaders !== undefined) {
+      shown.defaultHeaders = Object.fromEntries(
+        Object.keys(shown.defaultHeaders).map((name) => [name, REDACTED]),
+      );
+    }
     this.options = Object.freeze(shown);
     const types: AnyTaskTypeDefinition[] = [
       ...(builtinTaskTypes ? BUILTIN_TASK_TYPES : []),

@@ -103,9 +103,12 @@ export function parseOrThrow<S extends z.ZodType>(
   const issues: ValidationIssue[] = parsed.error.issues.map((issue) => {
     const own = issue.path.map(String).join('.');
     const path = [prefix, own].filter((p) => p !== '').join('.') || `(${what})`;
-    // A secret is never echoed back, not even a malformed one.
+    // A secret is never echoed back, not even a malformed one; nor is a string given where the
+    // options object holding one was expected (`new OpenAICompatibleClient('sk-…')`, as the
+    // seed's `APIConfig(api_key, …)` would be ported).
     const raw = valueAt(value, issue.path);
-    const received = redact.has(own) && raw !== undefined ? REDACTED : raw;
+    const secret = redact.has(own) || (redact.size > 0 && own === '' && typeof raw === 'string');
+    const received = secret && raw !== undefined ? REDACTED : raw;
     return { path, message: withHint(issue, schema), received };
   });
   const text = issues
@@ -124,7 +127,7 @@ export interface ParseOptions {
   redact?: readonly string[];
 }
 
-const REDACTED = '[redacted]';
+export const REDACTED = '[redacted]';
 
 /** A zod schema for a function-valued option (`fetch`, `clock.now`, callbacks). */
 export const functionOf = <T>(what: string) =>

@@ -18,7 +18,7 @@ import type {
 } from 'openai/resources/chat/completions';
 import type { CreateEmbeddingResponse } from 'openai/resources/embeddings';
 import { z } from 'zod';
-import { functionOf, parseOrThrow } from '../config/validate.js';
+import { functionOf, parseOrThrow, REDACTED } from '../config/validate.js';
 import { isRetryableStatus, ProviderError } from '../errors.js';
 import { parseRateLimitHeaders } from './headers.js';
 import type {
@@ -40,8 +40,6 @@ export const LOCAL_PLACEHOLDER_KEY = 'sk-local';
 
 /** A `fetch` the SDK can call (the global one, or a test double). */
 export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
-
-const REDACTED = '[redacted]';
 
 /**
  * OpenAI's reasoning models: they take `max_completion_tokens` (never `max_tokens`) and only the

@@ -100,6 +100,15 @@ describe('creating a manager', () => {
     });
     expect(manager.isRunning()).toBe(false);
     expect(JSON.stringify(manager.options)).not.toContain('apiKey');
+    // A key carried in a header (Azure's api-key) is not shown either: only the header's name.
+    const azure = new AITaskManager({
+      baseURL: 'http://127.0.0.1:9/v1',
+      apiKey: 'sk-key-in-option',
+      defaultHeaders: { 'api-key': 'azure-secret-value' },
+      builtinTaskTypes: false,
+    });
+    expect(azure.options.defaultHeaders).toEqual({ 'api-key': '[redacted]' });
+    expect(JSON.stringify(azure.options)).not.toContain('azure-secret-value');
     expect(() => new AITaskManager({ baseURL: 'https://api.example.com/v1', apiKey: '' })).toThrow(
       ValidationError,
     );

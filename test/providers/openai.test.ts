@@ -1,6 +1,8 @@
 import { inspect } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { AITaskManagerOptions } from '../../src/config/manager-options.js';
 import { ProviderError, ValidationError } from '../../src/errors.js';
+import { AITaskManager } from '../../src/manager.js';
 import {
   type APIConfig,
   type FetchLike,
@@ -511,6 +513,22 @@ describe('OpenAICompatibleClient configuration', () => {
     expect(() => new OpenAICompatibleClient({ apiKey: 42 } as unknown as APIConfig)).toThrow(
       /apiKey.*\[redacted\]/,
     );
+    // The key given alone, as the seed's APIConfig(api_key, …) would be ported: not echoed.
+    for (const make of [
+      () => new OpenAICompatibleClient(KEY as unknown as APIConfig),
+      () => new AITaskManager(KEY as unknown as AITaskManagerOptions),
+    ]) {
+      let refused: unknown;
+      try {
+        make();
+      } catch (error) {
+        refused = error;
+      }
+      expect(refused).toBeInstanceOf(ValidationError);
+      expect((refused as ValidationError).message).toMatch(/\[redacted\]/);
+      expect((refused as ValidationError).message).not.toContain(KEY);
+      expect(JSON.stringify((refused as ValidationError).issues)).not.toContain(KEY);
+    }
     // No key at all is said as such, not as a hidden one.
     vi.stubEnv('OPENAI_API_KEY', '');
     expect(() => new OpenAICompatibleClient({ baseURL: 'https://llm.example.org/v1' })).toThrow(
