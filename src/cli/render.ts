@@ -40,7 +40,10 @@ export function formatCount(n: number): string {
 
 /** Dollars: four decimals under $1, two above. */
 export function formatUsd(dollars: number): string {
-  return `$${dollars < 1 ? dollars.toFixed(4) : formatCount(Math.floor(dollars)) + (dollars % 1).toFixed(2).slice(1)}`;
+  if (dollars < 1) return `$${dollars.toFixed(4)}`;
+  // Rounded to the cent first, so that $1.996 is $2.00, not the whole dollar of before.
+  const cents = Math.round(dollars * 100);
+  return `$${formatCount(Math.floor(cents / 100))}.${String(cents % 100).padStart(2, '0')}`;
 }
 
 /** `42s`, `3m05s`, `2h07m`. */
