@@ -116,6 +116,8 @@ export const supervisorMachine = setup({
         'task.settled': { actions: ['admit', 'scheduleWake'] },
         'task.resume': { actions: ['resumeTask', 'admit', 'scheduleWake'] },
         'task.cancel': { actions: ['cancelTask', 'admit', 'scheduleWake'] },
+        // The held task may have been the head: the next one may start now.
+        'task.pause': { actions: ['pauseTask', 'admit', 'scheduleWake'] },
         'queue.wake': { actions: ['admit', 'scheduleWake'] },
         'queue.settings': { actions: ['admit', 'scheduleWake'] },
         'queue.pause': { target: 'paused' },

@@ -907,9 +907,16 @@ export class Engine {
 
   /** Why the head of the line waits, if it does. */
   headWait(): HeadWait | undefined {
+    const first = this.line.peek();
     if (this.isPaused) {
-      const first = this.line.peek();
       return first === undefined ? undefined : { taskId: first.id, waitingFor: 'paused' };
+    }
+    if (first === undefined || this.head?.taskId === first.id) return this.head;
+    // A head that arrived while no slot was free did not wake the supervisor (nothing could
+    // change): it waits for a slot.
+    const { used, max } = this.concurrency;
+    if (first.reservation.limited && used >= max) {
+      return { taskId: first.id, waitingFor: 'concurrency' };
     }
     return this.head;
   }

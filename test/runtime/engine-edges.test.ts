@@ -268,3 +268,38 @@ describe('a store that hands out copies', () => {
     await engine.stop();
   });
 });
+
+describe('the head of the line', () => {
+  it('says it waits for a slot when it arrived while none was free', async () => {
+    const { engine, clock } = createTestEngine({ maxConcurrent: 1 }, () => ({
+      kind: 'ok',
+      latencyMs: 30_000,
+    }));
+    await engine.submit({ taskType: 'ECHO', data: { prompt: 'a' } });
+    const second = await engine.submit({ taskType: 'ECHO', data: { prompt: 'b' } });
+    await advance(clock, 10_000, 1000);
+    expect(engine.headWait()).toEqual({ taskId: second, waitingFor: 'concurrency' });
+    await engine.stop({ force: true });
+  });
+
+  it('held with pauseTask, lets the next task start at once if it fits', async () => {
+    // A holds 1034 of 1100 tokens for 10 s; B (1034) waits for the window; C needs 20.
+    const { engine, clock, events } = createTestEngine({ tokensPerMinute: 1100 }, () => ({
+      kind: 'ok',
+      latencyMs: 10_000,
+    }));
+    await engine.submit({ taskType: 'ECHO', data: { prompt: 'a' } });
+    const b = await engine.submit({ taskType: 'ECHO', data: { prompt: 'b' } });
+    const c = await engine.submit({
+      taskType: 'ECHO',
+      data: { prompt: 'c' },
+      config: { maxTokens: 10 },
+    });
+    await advance(clock, 100, 10);
+    expect(engine.headWait()).toMatchObject({ taskId: b, waitingFor: 'rateLimit' });
+    engine.pauseTask(b);
+    await flush();
+    expect(events.some((e) => e.type === 'task.started' && e.taskId === c)).toBe(true);
+    await engine.stop({ force: true });
+  });
+});
