@@ -97,10 +97,11 @@ async function checkInput(args: JobArgs) {
   const totals = emptyTotals();
   for await (const { item, task } of tasksOf(args)) {
     try {
-      // Refuses, as submitting would, a model with no price under a budget.
+      // Refuses what submitting would refuse: a model with no price under a budget, a token
+      // reservation above a window, a worst case above a budget.
       addEstimate(totals, checker.estimateCost(task));
     } catch (error) {
-      if (!(error instanceof ValidationError)) throw error;
+      if (!(error instanceof ValidationError || error instanceof BudgetExceededError)) throw error;
       throw new CliInputError(args.file, error.message, { line: item.line, index: item.index });
     }
   }

@@ -147,6 +147,12 @@ type TaskActor = Actor<typeof taskMachine>;
 const PRIORITY_SET: ReadonlySet<string> = new Set(['LOW', 'MEDIUM', 'HIGH', 'URGENT']);
 
 /** The fast check of an estimate; `EstimateSchema` explains what is wrong when it fails. */
+/** Why a task's worst case can never be held: it is above a budget on its own. */
+function neverFitsBudget(record: TaskRecord, period: string): string {
+  const dollars = (record.reservation.worstCaseMicros / 1e6).toFixed(6);
+  return `task's worst-case cost $${dollars} exceeds the ${period} budget`;
+}
+
 /** `object` without its keys whose value is `undefined`. */
 function definedEntries(object: object): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -636,7 +642,7 @@ export class Engine {
     this.dispatch({ type: 'task.submitted', taskId });
   }
 
-  private prepare(input: SubmitInput, now: number, prefix: string, checkLimits = true): TaskRecord {
+  private prepare(input: SubmitInput, now: number, prefix: string): TaskRecord {
     const field = (name: string): string => (prefix ? `${prefix}.${name}` : name);
     if (input === null || typeof input !== 'object') {
       throw new ValidationError(`invalid task: expected an object (received ${String(input)})`, [
@@ -708,11 +714,11 @@ export class Engine {
     }
     const worstCaseMicros =
       limited && price !== undefined ? worstCaseCostMicros(price, promptTokens, maxTokens) : 0;
-    if (checkLimits && limited) {
+    if (limited) {
       const never = this.rateLimiter.canEverFit(model, 1, promptTokens + maxTokens);
       if (never !== undefined) {
         throw new ValidationError(
-          `invalid ${field('config')}: the task reserves ${promptTokens + maxTokens} tokens (prompt ${promptTokens} + max_tokens ${maxTokens}), more than the window of ${never.tokens ?? never.requests} per ${never.windowMs} ms allows`,
+          `invalid ${field('config')}: the task reserves ${promptTokens + maxTokens} tokens (prompt ${promptTokens} + max_tokens ${maxTokens}), more than the window of ${never.tokens ?? never.requests} per ${never.windowMs} ms allows (lower its maxTokens or raise the window)`,
           [
             {
               path: field('config.maxTokens'),
@@ -746,11 +752,7 @@ export class Engine {
     const amount = record.reservation.worstCaseMicros;
     if (amount === 0) return;
     const never = this.budget.ledger.canEverFit(amount);
-    if (never !== undefined) {
-      throw new BudgetExceededError(
-        `task's worst-case cost $${(amount / 1e6).toFixed(6)} exceeds the ${never} budget`,
-      );
-    }
+    if (never !== undefined) throw new BudgetExceededError(neverFitsBudget(record, never));
     const verdict = this.budget.check(now, amount);
     if (!verdict.ok && verdict.period === 'total') {
       const remaining = this.budget.ledger.remaining(now).total;
@@ -767,7 +769,10 @@ export class Engine {
    * `undefined` when the model has no price. Validates like `submit`.
    */
   estimateCost(input: SubmitInput): CostEstimate {
-    const record = this.prepare(input, this.clock.now(), '', false);
+    const record = this.prepare(input, this.clock.now(), '');
+    // Refused as at submit whatever has been spent: a worst case no budget could ever hold.
+    const never = this.budget.ledger.canEverFit(record.reservation.worstCaseMicros);
+    if (never !== undefined) throw new BudgetExceededError(neverFitsBudget(record, never));
     const { model, promptTokens, maxTokens } = record.reservation;
     const price = this.priceOf(model);
     if (price === undefined || !record.reservation.limited) {
@@ -1100,8 +1105,7 @@ export class Engine {
         // A budget lowered (adjustSettings) below its worst case: it can never be held.
         const never = this.budget.ledger.canEverFit(worstCaseMicros);
         if (never !== undefined) {
-          const message = `task's worst-case cost $${(worstCaseMicros / 1e6).toFixed(6)} exceeds the ${never} budget`;
-          return { fatal: serializeError(new BudgetExceededError(message)) };
+          return { fatal: serializeError(new BudgetExceededError(neverFitsBudget(record, never))) };
         }
         if (money.period === 'total') {
           const wouldFitLater = this.budget.ledger.held() > 0;

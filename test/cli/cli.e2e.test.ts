@@ -224,6 +224,14 @@ describe('aitq: bad input is one line on stderr and exit 2, nothing started', ()
       /repos\.json: line \d+ \(index 0\): invalid model: model "llama3\.1" has no price, so a budget cannot be kept/,
     ],
     [
+      ['analyze', EXAMPLE, '--simulator', '--tpm', '100'],
+      /repos\.json: line \d+ \(index 0\): invalid config: the task reserves \d+ tokens .*more than the window of 100 per 60000 ms allows/,
+    ],
+    [
+      ['analyze', EXAMPLE, '--simulator', '--budget', '0.0001'],
+      /repos\.json: line \d+ \(index 0\): task's worst-case cost \$0\.000\d+ exceeds the total budget/,
+    ],
+    [
       ['analyze', EXAMPLE, '--concurrency', '0'],
       /^aitq: --concurrency: Too small: .*\(received 0\)$/,
     ],

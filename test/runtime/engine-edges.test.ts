@@ -303,3 +303,29 @@ describe('the head of the line', () => {
     await engine.stop({ force: true });
   });
 });
+
+describe('estimateCost', () => {
+  it('refuses what submit refuses: a reservation above a window, a worst case above a budget', async () => {
+    const windowed = createTestEngine({ tokensPerMinute: 500 }).engine;
+    expect(() => windowed.estimateCost({ taskType: 'ECHO', data: { prompt: 'a' } })).toThrow(
+      /reserves 1034 tokens .*more than the window of 500 per 60000 ms allows/,
+    );
+    await expect(windowed.submit({ taskType: 'ECHO', data: { prompt: 'a' } })).rejects.toThrow(
+      ValidationError,
+    );
+    const budgeted = createTestEngine({ budgetLimit: 0.0001 }).engine;
+    expect(() => budgeted.estimateCost({ taskType: 'ECHO', data: { prompt: 'a' } })).toThrow(
+      BudgetExceededError,
+    );
+    await expect(budgeted.submit({ taskType: 'ECHO', data: { prompt: 'a' } })).rejects.toThrow(
+      BudgetExceededError,
+    );
+    // What fits is estimated.
+    expect(
+      budgeted.estimateCost({ taskType: 'ECHO', data: { prompt: 'a' }, config: { maxTokens: 10 } })
+        .worstCaseCost,
+    ).toBeGreaterThan(0);
+    await windowed.stop();
+    await budgeted.stop();
+  });
+});
