@@ -26,20 +26,35 @@ export interface EstimateTotals {
   worstCaseCost: number;
   /** Tasks whose model has no price (their cost is not in the sums). */
   unpriced: number;
+  /** The largest single reservation: prompt tokens + `max_tokens`. */
+  largestTokens: number;
+  /** The largest single worst-case cost (dollars), over the priced tasks. */
+  largestCost: number;
 }
 
 export function emptyTotals(): EstimateTotals {
-  return { tasks: 0, promptTokens: 0, maxTokens: 0, promptCost: 0, worstCaseCost: 0, unpriced: 0 };
+  return {
+    tasks: 0,
+    promptTokens: 0,
+    maxTokens: 0,
+    promptCost: 0,
+    worstCaseCost: 0,
+    unpriced: 0,
+    largestTokens: 0,
+    largestCost: 0,
+  };
 }
 
 export function addEstimate(totals: EstimateTotals, task: TaskEstimateFigures): void {
   totals.tasks++;
   totals.promptTokens += task.promptTokens;
   totals.maxTokens += task.maxTokens;
+  totals.largestTokens = Math.max(totals.largestTokens, task.promptTokens + task.maxTokens);
   if (task.promptCost === undefined || task.worstCaseCost === undefined) totals.unpriced++;
   else {
     totals.promptCost += task.promptCost;
     totals.worstCaseCost += task.worstCaseCost;
+    totals.largestCost = Math.max(totals.largestCost, task.worstCaseCost);
   }
 }
 
@@ -65,7 +80,8 @@ export const DryRunSchema = z.strictObject({
   /**
    * The time each limit in force imposes on the job (seconds), longest first: a request window's
    * is a lower bound (`atLeast`); a token window's and a periodic budget's are figured from the
-   * worst case, so they are upper bounds (`atMost`).
+   * worst case, whole tasks to a window (a task's share is never split), so they are upper bounds
+   * (`atMost`).
    */
   limits: z.array(
     z.strictObject({
@@ -86,6 +102,19 @@ function windowsNeeded(amount: number, limit: number, windowMs: number): number 
 }
 
 /**
+ * The most windows `tasks` can need when a task's share (its token reservation, its worst-case
+ * cost) cannot be split across windows and the line is strict: each window takes at least
+ * ⌊limit / largest share⌋ of them, so ⌈tasks / that⌉ − 1 windows after the first. (Dividing the
+ * total by the limit would assume the shares could be cut to fill every window.)
+ */
+function windowsForShares(tasks: number, limit: number, largest: number, windowMs: number): number {
+  if (largest <= 0) return 0;
+  // The epsilon keeps 0.001 / 0.0005 at 2, not 1.999….
+  const perWindow = Math.max(1, Math.floor(limit / largest + 1e-9));
+  return windowsNeeded(tasks, perWindow, windowMs);
+}
+
+/**
  * The dry-run figures: totals, and for each rate window and periodic budget in force the time it
  * imposes on this many tasks (the first window's quota starts at once). Requests are counted
  * exactly, so a request window gives the least time; tokens and money are counted at worst case
@@ -98,7 +127,7 @@ export function dryRun(totals: EstimateTotals, settings: ResolvedManagerOptions)
     ...settings,
     requestsPerMinute: settings.requestsPerMinute ?? settings.rateLimit,
   });
-  const tokens = totals.promptTokens + totals.maxTokens;
+  const priced = totals.tasks - totals.unpriced;
   for (const w of windows) {
     const span = formatDuration(w.windowMs / 1000);
     if (w.requests !== undefined) {
@@ -111,7 +140,7 @@ export function dryRun(totals: EstimateTotals, settings: ResolvedManagerOptions)
     if (w.tokens !== undefined) {
       limits.push({
         limit: `${w.tokens} tokens per ${span}`,
-        seconds: windowsNeeded(tokens, w.tokens, w.windowMs),
+        seconds: windowsForShares(totals.tasks, w.tokens, totals.largestTokens, w.windowMs),
         bound: 'atMost',
       });
     }
@@ -119,19 +148,18 @@ export function dryRun(totals: EstimateTotals, settings: ResolvedManagerOptions)
   if (settings.hourlyLimit !== undefined) {
     limits.push({
       limit: `${formatUsd(settings.hourlyLimit)} per hour`,
-      seconds: windowsNeeded(totals.worstCaseCost, settings.hourlyLimit, 3_600_000),
+      seconds: windowsForShares(priced, settings.hourlyLimit, totals.largestCost, 3_600_000),
       bound: 'atMost',
     });
   }
   if (settings.dailyLimit !== undefined) {
     limits.push({
       limit: `${formatUsd(settings.dailyLimit)} per day`,
-      seconds: windowsNeeded(totals.worstCaseCost, settings.dailyLimit, 86_400_000),
+      seconds: windowsForShares(priced, settings.dailyLimit, totals.largestCost, 86_400_000),
       bound: 'atMost',
     });
   }
   limits.sort((a, b) => b.seconds - a.seconds);
-  const priced = totals.tasks - totals.unpriced;
   const perTask = priced === 0 ? 0 : totals.worstCaseCost / priced;
   const budget = settings.budgetLimit;
   return {

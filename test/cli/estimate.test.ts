@@ -72,6 +72,19 @@ describe('dryRun', () => {
     expect(run.budgetCoversTasks).toBe(80);
   });
 
+  it('counts whole tasks per window: a share that does not fit beside another waits a window', () => {
+    // Each task reserves 1,000 tokens and holds $0.0005: one fits in 1,500 tokens or $0.0009.
+    const run = dryRun(
+      totals(10),
+      ManagerOptionsSchema.parse({ tokensPerMinute: 1_500, hourlyLimit: 0.0009 }),
+    );
+    expect(run.limits).toEqual([
+      // Ten windows, one task each, the first at once (10,000 / 1,500 would say 6).
+      { limit: '$0.0009 per hour', seconds: 9 * 3_600, bound: 'atMost' },
+      { limit: '1500 tokens per 1m00s', seconds: 9 * 60, bound: 'atMost' },
+    ]);
+  });
+
   it('takes the seed’s rateLimit as requests per minute when requestsPerMinute is not set', () => {
     const run = dryRun(totals(61), ManagerOptionsSchema.parse({ rateLimit: 60 }));
     expect(run.limits).toEqual([{ limit: '60 requests per 1m00s', seconds: 60, bound: 'atLeast' }]);
