@@ -63,6 +63,19 @@ export const RetentionSchema = z
   .strict();
 
 /** Per-task settings; durations in seconds. */
+/**
+ * The most tokens one task may count (prompt, or `max_tokens`): ten times today's largest context
+ * windows, and far below where a cost in micro-dollars stops being exact.
+ */
+export const MAX_TASK_TOKENS = 10_000_000;
+const taskTokens = z
+  .number()
+  .int()
+  .nonnegative()
+  .max(MAX_TASK_TOKENS, {
+    error: `expected at most ${MAX_TASK_TOKENS} tokens`,
+  });
+
 const taskConfigFields = {
   maxRetries: z.number().int().nonnegative(),
   retryDelay: nonNegative,
@@ -70,8 +83,8 @@ const taskConfigFields = {
   maxRateLimitRetries: z.number().int().nonnegative(),
   timeout: positiveNumber,
   deadline: positiveNumber,
-  estimatedTokens: z.number().int().nonnegative(),
-  maxTokens: positiveInt,
+  estimatedTokens: taskTokens,
+  maxTokens: taskTokens.positive(),
   model: z.string().min(1),
 };
 
@@ -132,7 +145,7 @@ export const EngineSettingsSchema = z
     model: z.string().min(1).default('gpt-4o-mini'),
     embeddingModel: z.string().min(1).default('text-embedding-3-small'),
     /** `max_tokens` of a call when the task does not set it. */
-    maxTokens: positiveInt.default(1024),
+    maxTokens: taskTokens.positive().default(1024),
     /** Finished tasks to keep (completed). Omitted: keep all. */
     keepCompleted: RetentionSchema.optional(),
     /** Finished tasks to keep (failed or cancelled). Omitted: keep all. */

@@ -15,6 +15,8 @@ const NON_NEGATIVE_DECIMAL = /^(?:\d+(?:\.\d*)?|\.\d+)$/;
  * `Sun Nov  6 08:49:37 1994`. Guards `Date.parse`, which also accepts strings such as `-5`.
  */
 const HTTP_DATE_START = /^[A-Za-z]{3,9},?\s/;
+/** RFC 9110's obsolete asctime date form, which carries no zone. */
+const ASCTIME = /^[A-Za-z]{3} [A-Za-z]{3} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/;
 
 /** A count header (`x-ratelimit-limit-requests: 500`), or `undefined` when absent or malformed. */
 function readCount(headers: Headers, name: string): number | undefined {
@@ -50,7 +52,9 @@ function readRetryAfter(headers: Headers, now: number | undefined): number | und
     return Number.isFinite(ms) ? ms : undefined;
   }
   if (now === undefined || !Number.isFinite(now) || !HTTP_DATE_START.test(value)) return undefined;
-  const at = Date.parse(value);
+  // HTTP dates are GMT; the asctime form (`Sun Nov  6 08:49:37 1994`) does not say so, and
+  // `Date.parse` would read it in the host's time zone.
+  const at = Date.parse(ASCTIME.test(value) ? `${value} GMT` : value);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 

@@ -27,6 +27,7 @@ import {
   type EngineSettings,
   type EngineSettingsInput,
   EngineSettingsSchema,
+  MAX_TASK_TOKENS,
   PrioritySchema,
   TaskConfigSchema,
 } from '../config/engine-options.js';
@@ -146,7 +147,6 @@ type TaskActor = Actor<typeof taskMachine>;
 
 const PRIORITY_SET: ReadonlySet<string> = new Set(['LOW', 'MEDIUM', 'HIGH', 'URGENT']);
 
-/** The fast check of an estimate; `EstimateSchema` explains what is wrong when it fails. */
 /** Why a task's worst case can never be held: it is above a budget on its own. */
 function neverFitsBudget(record: TaskRecord, period: string): string {
   const dollars = (record.reservation.worstCaseMicros / 1e6).toFixed(6);
@@ -160,24 +160,25 @@ function definedEntries(object: object): Record<string, unknown> {
   return out;
 }
 
+/** The fast check of an estimate; `EstimateSchema` explains what is wrong when it fails. */
 function isSoundEstimate(e: TaskEstimate): boolean {
   return (
     typeof e === 'object' &&
     e !== null &&
     typeof e.model === 'string' &&
     e.model.length > 0 &&
-    Number.isFinite(e.promptTokens) &&
     e.promptTokens >= 0 &&
-    Number.isFinite(e.maxTokens) &&
-    e.maxTokens >= 0
+    e.promptTokens <= MAX_TASK_TOKENS &&
+    e.maxTokens >= 0 &&
+    e.maxTokens <= MAX_TASK_TOKENS
   );
 }
 
 /** What a task type's `estimate()` must return. */
 const EstimateSchema = z.object({
   model: z.string().min(1),
-  promptTokens: z.number().nonnegative().finite(),
-  maxTokens: z.number().nonnegative().finite(),
+  promptTokens: z.number().nonnegative().max(MAX_TASK_TOKENS),
+  maxTokens: z.number().nonnegative().max(MAX_TASK_TOKENS),
 });
 
 /** A FIFO of finished tasks (id, type, end time) in the order they ended; O(1) push and shift. */

@@ -114,6 +114,13 @@ export async function embedAll(
   let answeredBy: string | undefined;
   for (const [start, end] of planBatches(texts, model, options)) {
     const response = await ctx.embed({ input: texts.slice(start, end) });
+    // One vector per text, or every later text would get its neighbour's.
+    if (response.vectors.length !== end - start) {
+      throw new InvalidAnswerError(
+        `the embedding model answered ${response.vectors.length} vectors for ${end - start} texts`,
+        `${response.vectors.length} vectors`,
+      );
+    }
     answeredBy ??= response.model;
     vectors.push(...response.vectors);
   }

@@ -91,6 +91,29 @@ describe('parseRateLimitHeaders', () => {
     expect(parseRateLimitHeaders(new Headers({ 'retry-after': past }))).toStrictEqual({});
   });
 
+  it('reads the three HTTP date forms as GMT, whatever the host time zone', () => {
+    const forms = [
+      'Wed, 15 Jan 2025 12:00:30 GMT', // IMF-fixdate
+      'Wednesday, 15-Jan-25 12:00:30 GMT', // RFC 850
+      'Wed Jan 15 12:00:30 2025', // asctime: no zone written, GMT by RFC 9110
+    ];
+    const zone = process.env.TZ;
+    try {
+      for (const tz of ['UTC', 'America/New_York', 'Asia/Tokyo']) {
+        process.env.TZ = tz;
+        for (const value of forms) {
+          expect(
+            parseRateLimitHeaders(new Headers({ 'retry-after': value }), NOW),
+            `${tz}: ${value}`,
+          ).toStrictEqual({ retryAfterMs: 30_000 });
+        }
+      }
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
+
   it('ignores date-like retry-after values that are not HTTP dates', () => {
     for (const value of ['-5', '2025-01-15', 'Someday, never']) {
       expect(parseRateLimitHeaders(new Headers({ 'retry-after': value }), NOW)).toStrictEqual({});

@@ -329,3 +329,19 @@ describe('estimateCost', () => {
     await budgeted.stop();
   });
 });
+
+describe('token counts beyond any model', () => {
+  it('refuses maxTokens or estimatedTokens above 10,000,000 with a ValidationError, not a RangeError', async () => {
+    const { engine } = createTestEngine({ budgetLimit: 100 });
+    for (const config of [{ maxTokens: 9e15 }, { estimatedTokens: 1e15 }]) {
+      await expect(
+        engine.submit({ taskType: 'ECHO', data: { prompt: 'a' }, config }),
+        JSON.stringify(config),
+      ).rejects.toThrow(ValidationError);
+      expect(() =>
+        engine.estimateCost({ taskType: 'ECHO', data: { prompt: 'a' }, config }),
+      ).toThrow(/at most 10000000 tokens/);
+    }
+    await engine.stop();
+  });
+});

@@ -86,6 +86,22 @@ describe('EMBEDDING_GENERATION', () => {
     expect((await world.engine.getTask(id))?.attempts).toBe(2);
   });
 
+  it('retries a batch answered with fewer vectors than texts as an invalid answer', async () => {
+    const world = createWorld(ok);
+    world.client.embed = async (request) => ({
+      vectors: request.input.slice(1).map(() => [1, 0, 0]),
+      model: request.model,
+      usage: { promptTokens: 4, totalTokens: 4 },
+    });
+    const id = await world.engine.submit({
+      taskType: EMBEDDING_GENERATION,
+      data: { text: ['a', 'b', 'c'] },
+      config: { maxRetries: 0 },
+    });
+    const error = failureOf(await settle(world, id), 'INVALID_ANSWER');
+    expect(error.message).toContain('answered 2 vectors for 3 texts');
+  });
+
   it.each([
     [{}, 'data.text'],
     [{ text: '' }, 'data.text'],
