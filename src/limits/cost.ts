@@ -26,27 +26,9 @@ export function costMicros(
   promptTokens: number,
   completionTokens: number,
 ): number {
-  assertCount('promptTokens', promptTokens);
-  assertCount('completionTokens', completionTokens);
-  assertCount('price.inputPerMillion', price.inputPerMillion);
-  assertCount('price.outputPerMillion', price.outputPerMillion);
-  const input = promptTokens * price.inputPerMillion;
-  const output = completionTokens * price.outputPerMillion;
-  const sum = input + output;
-  if (Number.isSafeInteger(input) && Number.isSafeInteger(output) && Number.isSafeInteger(sum)) {
-    const whole = Math.floor(sum / MICROS_PER_MILLION_TOKENS);
-    // `sum` is an exact integer here, so the remainder test is exact too.
-    return sum % MICROS_PER_MILLION_TOKENS === 0 ? whole : whole + 1;
-  }
-  const big =
-    BigInt(promptTokens) * BigInt(price.inputPerMillion) +
-    BigInt(completionTokens) * BigInt(price.outputPerMillion);
-  const whole = big / BIG_MILLION;
-  const rounded = big % BIG_MILLION === 0n ? whole : whole + 1n;
-  if (rounded > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw new RangeError(`cost of ${rounded} micro-dollars exceeds the safe integer range`);
-  }
-  return Number(rounded);
+  const tally = new CostTally();
+  tally.add(price, promptTokens, completionTokens);
+  return tally.micros;
 }
 
 /**
@@ -62,4 +44,55 @@ export function worstCaseCostMicros(
   maxTokens: number,
 ): number {
   return costMicros(price, promptTokens, maxTokens);
+}
+
+/**
+ * A running cost over several calls, rounded up to a micro-dollar **once**, on the exact sum of
+ * tokens × price per million, not call by call. A task's budget hold is one rounding of its
+ * estimate; rounding each of its calls up would let a task of several calls (embedding batches)
+ * spend a micro-dollar more per extra call than it held.
+ */
+export class CostTally {
+  /** The exact sum, in millionths of a micro-dollar, while it is a safe integer. */
+  #units = 0;
+  /** The exact sum once it is not. */
+  #big: bigint | undefined;
+
+  add(price: ModelPrice, promptTokens: number, completionTokens: number): void {
+    assertCount('promptTokens', promptTokens);
+    assertCount('completionTokens', completionTokens);
+    assertCount('price.inputPerMillion', price.inputPerMillion);
+    assertCount('price.outputPerMillion', price.outputPerMillion);
+    if (this.#big === undefined) {
+      const input = promptTokens * price.inputPerMillion;
+      const output = completionTokens * price.outputPerMillion;
+      const sum = this.#units + input + output;
+      if (
+        Number.isSafeInteger(input) &&
+        Number.isSafeInteger(output) &&
+        Number.isSafeInteger(sum)
+      ) {
+        this.#units = sum;
+        return;
+      }
+      this.#big = BigInt(this.#units);
+    }
+    this.#big +=
+      BigInt(promptTokens) * BigInt(price.inputPerMillion) +
+      BigInt(completionTokens) * BigInt(price.outputPerMillion);
+  }
+
+  /** The total in micro-dollars, rounded up. */
+  get micros(): number {
+    if (this.#big === undefined) {
+      const whole = Math.floor(this.#units / MICROS_PER_MILLION_TOKENS);
+      return this.#units % MICROS_PER_MILLION_TOKENS === 0 ? whole : whole + 1;
+    }
+    const whole = this.#big / BIG_MILLION;
+    const rounded = this.#big % BIG_MILLION === 0n ? whole : whole + 1n;
+    if (rounded > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new RangeError(`cost of ${rounded} micro-dollars exceeds the safe integer range`);
+    }
+    return Number(rounded);
+  }
 }

@@ -6,7 +6,7 @@ import {
   TaskQueueError,
   TaskTimeoutError,
 } from '../errors.js';
-import { costMicros, type ModelPrice } from '../limits/cost.js';
+import { CostTally, type ModelPrice } from '../limits/cost.js';
 import { countChatTokens, countTextTokens } from '../limits/tokens.js';
 import type {
   AIClient,
@@ -31,8 +31,10 @@ import type { Clock, RandomSource } from '../time/clock.js';
 export interface AttemptMeter {
   promptTokens: number;
   completionTokens: number;
-  /** Micro-dollars. */
+  /** Micro-dollars: `cost` rounded up once. */
   costMicros: number;
+  /** The exact cost of the attempt's calls, summed before rounding. */
+  cost: CostTally;
   /** Some usage was counted with the tokenizer because the server did not report it. */
   estimated: boolean;
   calls: number;
@@ -110,7 +112,14 @@ export interface AttemptResult {
 }
 
 function newMeter(): AttemptMeter {
-  return { promptTokens: 0, completionTokens: 0, costMicros: 0, estimated: false, calls: 0 };
+  return {
+    promptTokens: 0,
+    completionTokens: 0,
+    costMicros: 0,
+    cost: new CostTally(),
+    estimated: false,
+    calls: 0,
+  };
 }
 
 function charge(
@@ -121,7 +130,9 @@ function charge(
 ): void {
   meter.promptTokens += promptTokens;
   meter.completionTokens += completionTokens;
-  if (price !== undefined) meter.costMicros += costMicros(price, promptTokens, completionTokens);
+  if (price === undefined) return;
+  meter.cost.add(price, promptTokens, completionTokens);
+  meter.costMicros = meter.cost.micros;
 }
 
 function isAbortLike(error: unknown, handle: AttemptHandle): boolean {

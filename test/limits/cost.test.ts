@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { costMicros, type ModelPrice, worstCaseCostMicros } from '../../src/limits/cost.js';
+import {
+  CostTally,
+  costMicros,
+  type ModelPrice,
+  worstCaseCostMicros,
+} from '../../src/limits/cost.js';
 import { DEFAULT_PRICES } from '../../src/limits/prices.js';
 
 const gpt4o = DEFAULT_PRICES['gpt-4o'] as ModelPrice;
@@ -76,5 +81,43 @@ describe('worstCaseCostMicros', () => {
         },
       ),
     );
+  });
+});
+
+describe('CostTally', () => {
+  const embedding = DEFAULT_PRICES['text-embedding-3-small'] as ModelPrice;
+
+  it('rounds the sum of several calls up once, not each call', () => {
+    // 2 + 2 + 3 tokens at $0.02/1M: 0.14 micro-dollars in all, one micro-dollar (not three).
+    const tally = new CostTally();
+    for (const tokens of [2, 2, 3]) tally.add(embedding, tokens, 0);
+    expect(tally.micros).toBe(1);
+    expect([2, 2, 3].reduce((sum, t) => sum + costMicros(embedding, t, 0), 0)).toBe(3);
+  });
+
+  it('is the cost of the summed tokens for calls at one price, and never above a hold of them', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(50_000), fc.nat(50_000)), { minLength: 1, maxLength: 8 }),
+        fc.constantFrom(mini, gpt4o, embedding),
+        (calls, price) => {
+          const tally = new CostTally();
+          for (const [p, c] of calls) tally.add(price, p, c);
+          const prompt = calls.reduce((s, [p]) => s + p, 0);
+          const completion = calls.reduce((s, [, c]) => s + c, 0);
+          expect(tally.micros).toBe(costMicros(price, prompt, completion));
+          expect(tally.micros).toBeLessThanOrEqual(worstCaseCostMicros(price, prompt, completion));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('stays exact past 2^53 millionths', () => {
+    const dear: ModelPrice = { inputPerMillion: 1_000_000_000_000, outputPerMillion: 0 };
+    const tally = new CostTally();
+    tally.add(dear, 5_000, 0);
+    tally.add(dear, 5_000, 0);
+    expect(tally.micros).toBe(costMicros(dear, 10_000, 0));
   });
 });

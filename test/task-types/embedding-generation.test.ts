@@ -41,10 +41,11 @@ describe('EMBEDDING_GENERATION', () => {
     expect(embedRequests(world.client).flatMap((r) => r.input)).toEqual(texts);
     const result = outcome.ok ? (outcome.result as { embeddings: number[][] }) : undefined;
     expect(result?.embeddings).toHaveLength(600);
-    // 3 calls of 10 tokens (as the scripted server reports) at $0.02/1M: each rounds up to 1 µ$
+    // 3 calls of 10 tokens (as the scripted server reports) at $0.02/1M: 0.6 µ$ in all, rounded
+    // up once to 1 µ$ (not 1 µ$ a call).
     const record = await world.engine.getTask(id);
     expect(record?.usage.calls).toBe(3);
-    expect(record?.costMicros).toBe(3);
+    expect(record?.costMicros).toBe(1);
   });
 
   it('takes the batch size as an option and splits by tokens too', () => {
@@ -84,6 +85,28 @@ describe('EMBEDDING_GENERATION', () => {
     const error = failureOf(await settle(world, id), 'INVALID_ANSWER');
     expect(error.message).toContain('input 1');
     expect((await world.engine.getTask(id))?.attempts).toBe(2);
+  });
+
+  it('spends no more than it held when it embeds in several calls (the cost is rounded once)', async () => {
+    const oneByOne = createEmbeddingGenerationTaskType({ name: 'EMB_1', batchSize: 1 });
+    // A budget of one micro-dollar; 2 + 2 + 3 tokens at $0.02/1M cost 0.14 of one.
+    const world = createWorld(ok, { budgetLimit: 0.000001 }, [oneByOne]);
+    world.client.embed = async (request) => ({
+      vectors: request.input.map(() => [1, 0]),
+      model: request.model,
+      usage: { promptTokens: request.input[0] === 'ccc' ? 3 : 2, totalTokens: 0 },
+    });
+    const id = await world.engine.submit({
+      taskType: 'EMB_1',
+      data: { text: ['aa', 'bb', 'ccc'] },
+      config: { estimatedTokens: 7 },
+    });
+    expect((await settle(world, id)).ok).toBe(true);
+    const record = await world.engine.getTask(id);
+    expect(record?.usage.calls).toBe(3);
+    expect(record?.costMicros).toBe(1);
+    expect(record?.reservation.worstCaseMicros).toBe(1);
+    expect(world.engine.budget.ledger.spent(world.clock.now()).total).toBe(1);
   });
 
   it('retries a batch answered with fewer vectors than texts as an invalid answer', async () => {
