@@ -167,8 +167,10 @@ function isSoundEstimate(e: TaskEstimate): boolean {
     e !== null &&
     typeof e.model === 'string' &&
     e.model.length > 0 &&
+    typeof e.promptTokens === 'number' &&
     e.promptTokens >= 0 &&
     e.promptTokens <= MAX_TASK_TOKENS &&
+    typeof e.maxTokens === 'number' &&
     e.maxTokens >= 0 &&
     e.maxTokens <= MAX_TASK_TOKENS
   );

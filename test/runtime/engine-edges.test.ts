@@ -4,6 +4,7 @@ import { BudgetExceededError, ValidationError } from '../../src/errors.js';
 import { Engine } from '../../src/runtime/engine.js';
 import { MemoryTaskStore } from '../../src/stores/memory.js';
 import type { TaskRecord, TaskStore } from '../../src/stores/types.js';
+import type { TaskEstimate, TaskTypeDefinition } from '../../src/task-types/types.js';
 import { seededRandom } from '../../src/time/clock.js';
 import { createTestEngine } from '../helpers/engine.js';
 import { ScriptedClient } from '../helpers/scripted-client.js';
@@ -343,5 +344,34 @@ describe('token counts beyond any model', () => {
       ).toThrow(/at most 10000000 tokens/);
     }
     await engine.stop();
+  });
+});
+
+describe("a task type's estimate", () => {
+  it('is refused at submit, naming the type, when its counts are not numbers in range', async () => {
+    for (const [promptTokens, maxTokens] of [
+      ['5', 10],
+      [Number.NaN, 10],
+      [10, Number.POSITIVE_INFINITY],
+      [-1, 10],
+      [10, 2e7],
+    ] as Array<[unknown, unknown]>) {
+      const odd: TaskTypeDefinition<{ prompt: string }, string> = {
+        ...echoTaskType,
+        name: 'ODD',
+        estimate: (_data, env) =>
+          ({ model: env.model, promptTokens, maxTokens }) as unknown as TaskEstimate,
+      };
+      const clock = createClock();
+      const engine = new Engine(
+        { model: 'gpt-4o-mini' },
+        { client: new ScriptedClient(clock), clock, taskTypes: [odd] },
+      );
+      await expect(
+        engine.submit({ taskType: 'ODD', data: { prompt: 'a' } }),
+        JSON.stringify([promptTokens, maxTokens]),
+      ).rejects.toThrow(/ODD\.estimate\(\)/);
+      await engine.stop();
+    }
   });
 });
