@@ -180,10 +180,12 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
   let node = target;
   for (const key of keys.slice(0, -1)) {
     const next = node[key];
-    const child =
-      next !== null && typeof next === 'object' && !Array.isArray(next)
-        ? { ...(next as Record<string, unknown>) }
-        : {};
+    // Something other than an object in the way (`"taskDefaults": "x"` in the config file) is
+    // left for the schema to refuse; a flag must not quietly replace it.
+    if (next !== undefined && (next === null || typeof next !== 'object' || Array.isArray(next))) {
+      return;
+    }
+    const child = { ...((next as Record<string, unknown> | undefined) ?? {}) };
     node[key] = child;
     node = child;
   }
@@ -199,6 +201,8 @@ function readConfigFile(path: string, label: string): Record<string, unknown> {
     throw usage(`${label}: ${code === 'ENOENT' ? 'no such file' : `cannot read it (${code})`}`);
   }
   let value: unknown;
+  // A byte-order mark (Windows editors write one) is not JSON; input files drop it too.
+  if (text.startsWith('\uFEFF')) text = text.slice(1);
   try {
     value = JSON.parse(text);
   } catch (error) {

@@ -272,8 +272,16 @@ async function* readJsonArray(file: string): AsyncGenerator<InputItem> {
  */
 export async function* readJsonItems(file: string): AsyncGenerator<InputItem> {
   await openChecked(file);
-  const first = await firstSignificantChar(file);
-  yield* first === '[' ? readJsonArray(file) : readJsonLines(file);
+  try {
+    const first = await firstSignificantChar(file);
+    yield* first === '[' ? readJsonArray(file) : readJsonLines(file);
+  } catch (error) {
+    // A file that cannot be opened or read (permissions, an I/O error) is bad input, as a
+    // missing one is: exit 2, one line.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (error instanceof CliInputError || typeof code !== 'string') throw error;
+    throw new CliInputError(file, `cannot read it (${code})`);
+  }
 }
 
 function checkItem<S extends z.ZodType>(

@@ -1471,7 +1471,7 @@ export class Engine {
     line: FinishedLine,
     reason: 'retention' | 'cleanup',
     expired: (finishedAt: number) => boolean,
-  ): string[] {
+  ): { ids: string[]; stored: Promise<void> } {
     const ids: string[] = [];
     const byType: Record<string, number> = {};
     for (;;) {
@@ -1482,19 +1482,22 @@ export class Engine {
       ids.push(id);
       byType[type] = (byType[type] ?? 0) + 1;
     }
-    if (ids.length === 0) return ids;
-    this.store.remove(ids).catch((error: unknown) => {
-      this.emit({
-        type: 'store.error',
-        at: this.clock.now(),
-        taskId: ids[0] as string,
-        error: serializeError(error),
-      });
-    });
+    if (ids.length === 0) return { ids, stored: Promise.resolve() };
+    const stored = this.store.remove(ids).then(
+      () => undefined,
+      (error: unknown) => {
+        this.emit({
+          type: 'store.error',
+          at: this.clock.now(),
+          taskId: ids[0] as string,
+          error: serializeError(error),
+        });
+      },
+    );
     if (this.events$.observed) {
       this.emit({ type: 'tasks.removed', at: this.clock.now(), reason, taskIds: ids, byType });
     }
-    return ids;
+    return { ids, stored };
   }
 
   /**
@@ -1503,10 +1506,16 @@ export class Engine {
    */
   async cleanupFinished(before: number): Promise<number> {
     let removed = 0;
+    const stored: Promise<void>[] = [];
     for (const line of [this.finishedOk, this.finishedNotOk]) {
-      removed += this.removeFinished(line, 'cleanup', (at) => at < before).length;
+      const gone = this.removeFinished(line, 'cleanup', (at) => at < before);
+      removed += gone.ids.length;
+      stored.push(gone.stored);
     }
-    // Tasks this process did not finish (a durable store's older runs).
+    // Once those are gone from the store (a store that takes its time would otherwise still
+    // hold them, and count them again), the tasks this process did not finish: a durable
+    // store's older runs.
+    await Promise.all(stored);
     return removed + (await this.store.removeFinishedBefore(before));
   }
 

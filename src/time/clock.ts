@@ -14,16 +14,34 @@ export interface Clock {
 /** A source of uniformly distributed numbers in [0, 1). Injected so that jitter is reproducible. */
 export type RandomSource = () => number;
 
+/** Node's longest timer delay (2^31 − 1 ms, ~24.8 days); a longer one would fire after 1 ms. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** A timer longer than Node's longest, run as a chain of the longest. */
+class LongTimer {
+  timer: NodeJS.Timeout | undefined;
+  constructor(fn: () => void, ms: number) {
+    this.arm(fn, ms);
+  }
+  private arm(fn: () => void, left: number): void {
+    const step = Math.min(left, MAX_TIMER_MS);
+    this.timer = setTimeout(() => (left > step ? this.arm(fn, left - step) : fn()), step);
+    this.timer.unref?.();
+  }
+}
+
 /** The real clock: wall time and Node's timers. The only place the library reads real time. */
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => {
+    if (ms > MAX_TIMER_MS) return new LongTimer(fn, ms);
     const handle = setTimeout(fn, ms);
     // A pending wake-up must never keep the process alive on its own.
     handle.unref?.();
     return handle;
   },
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+  clearTimeout: (handle) =>
+    clearTimeout(handle instanceof LongTimer ? handle.timer : (handle as NodeJS.Timeout)),
 };
 
 /** The real random source. */

@@ -172,6 +172,25 @@ describe('parseCliArgs: analyze and run', () => {
     expect(problem(argv)).toMatch(message);
   });
 
+  it('reads a config file that starts with a byte-order mark', () => {
+    const dir = mkdtempSync(join(cwd, 'bom-'));
+    writeFileSync(join(dir, 'aitq.config.json'), '\uFEFF{"maxConcurrent": 4}');
+    expect(job(['analyze', 'r.json'], noEnv, dir).manager).toMatchObject({ maxConcurrent: 4 });
+  });
+
+  it('leaves a config value that is not an object for the schema to refuse, even under a flag', () => {
+    const dir = mkdtempSync(join(cwd, 'defaults-'));
+    writeFileSync(join(dir, 'aitq.config.json'), JSON.stringify({ taskDefaults: 'x' }));
+    for (const argv of [
+      ['analyze', 'r.json'],
+      ['analyze', 'r.json', '--max-retries', '2'],
+    ]) {
+      expect(problem(argv, noEnv, dir), argv.join(' ')).toMatch(
+        /^aitq.config.json: taskDefaults: .*expected object/,
+      );
+    }
+  });
+
   it('names the config file’s key and value when the file is wrong', () => {
     const dir = mkdtempSync(join(cwd, 'bad-'));
     writeFileSync(join(dir, 'aitq.config.json'), JSON.stringify({ maxConcurent: 2 }));

@@ -205,6 +205,8 @@ describe('aitq: bad input is one line on stderr and exit 2, nothing started', ()
 
   it.each([
     [['analyze', join(dir, 'missing.json')], /: no such file$/],
+    // A file that exists and cannot be read (an I/O error here; permissions alike).
+    [['analyze', '/proc/self/mem'], /^aitq: \/proc\/self\/mem: cannot read it \(EIO\)$/],
     [['analyze', badJson], /bad\.jsonl: line 3, column 10: bad JSON: /],
     [
       ['analyze', noName],

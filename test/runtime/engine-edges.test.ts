@@ -201,6 +201,22 @@ describe('a child cancelled while its call is in flight', () => {
   });
 });
 
+/** A started engine on `clock` over `store`; its calls answer after 10 ms. */
+function engineWithStore(clock: ReturnType<typeof createClock>, store: TaskStore): Engine {
+  const engine = new Engine(
+    { model: 'gpt-4o-mini' },
+    {
+      client: new ScriptedClient(clock, () => ({ kind: 'ok', latencyMs: 10 })),
+      clock,
+      random: seededRandom(1),
+      taskTypes: [echoTaskType],
+      store,
+    },
+  );
+  engine.start();
+  return engine;
+}
+
 /** A store that hands out copies, and answers `get` only after the engine has moved on. */
 class CopyingStore implements TaskStore {
   readonly name = 'copying';
@@ -247,17 +263,7 @@ describe('a store that hands out copies', () => {
     const store = new CopyingStore(
       () => new Promise((resolve) => clock.setTimeout(() => resolve(), 20)),
     );
-    const engine = new Engine(
-      { model: 'gpt-4o-mini' },
-      {
-        client: new ScriptedClient(clock, () => ({ kind: 'ok', latencyMs: 10 })),
-        clock,
-        random: seededRandom(1),
-        taskTypes: [echoTaskType],
-        store,
-      },
-    );
-    engine.start();
+    const engine = engineWithStore(clock, store);
     const id = await engine.submit({ taskType: 'ECHO', data: { prompt: 'a' } });
     const result = engine.waitFor(id);
     const cancelled = engine.cancel(id);
@@ -373,5 +379,26 @@ describe("a task type's estimate", () => {
       ).rejects.toThrow(/ODD\.estimate\(\)/);
       await engine.stop();
     }
+  });
+});
+
+/** The memory store, with a `remove` that answers a turn later, as a database would. */
+class SlowRemoveStore extends MemoryTaskStore {
+  override async remove(ids: readonly string[]): Promise<number> {
+    await new Promise((resolve) => setImmediate(resolve));
+    return super.remove(ids);
+  }
+}
+
+describe('cleanupFinished', () => {
+  it('counts each task once when the store takes its time to remove', async () => {
+    const clock = createClock();
+    const engine = engineWithStore(clock, new SlowRemoveStore());
+    for (const prompt of ['a', 'b', 'c'])
+      await engine.submit({ taskType: 'ECHO', data: { prompt } });
+    await advance(clock, 50);
+    expect(await engine.cleanupFinished(clock.now() + 1)).toBe(3);
+    expect((await engine.store.countByStatus()).completed ?? 0).toBe(0);
+    await engine.stop();
   });
 });
