@@ -204,57 +204,65 @@ async function* readJsonArray(file: string): AsyncGenerator<InputItem> {
         parts = [];
         inItem = false;
       };
-      for (let i = 0; i < chunk.length; i++) {
-        const ch = chunk[i] as string;
-        if (ch === '\n') {
-          line++;
-          column = 0;
-        } else if (!(ch === BOM && line === 1 && column === 0)) column++;
-        if (inString) {
-          if (escaped) escaped = false;
-          else if (ch === '\\') escaped = true;
-          else if (ch === '"') inString = false;
-          continue;
-        }
-        if (JSON_WHITESPACE.has(ch) || (ch === BOM && stack.length === 0 && !closed)) continue;
-        if (closed) fail('unexpected text after the closing ]', line, column);
-        if (stack.length === 0) {
-          if (ch !== '[') {
-            fail(`expected the file to start with [ or {, found '${ch}'`, line, column);
-          }
-          stack.push(ch);
-          continue;
-        }
-        if (stack.length === 1 && !inItem) {
-          if (ch === ']' && !afterComma) {
-            stack.pop();
-            closed = true;
+      // A fault later in the chunk waits until the items before it have been handed out (and
+      // checked): errors come in file order, as in JSON Lines.
+      let fault: unknown;
+      try {
+        for (let i = 0; i < chunk.length; i++) {
+          const ch = chunk[i] as string;
+          if (ch === '\n') {
+            line++;
+            column = 0;
+          } else if (!(ch === BOM && line === 1 && column === 0)) column++;
+          if (inString) {
+            if (escaped) escaped = false;
+            else if (ch === '\\') escaped = true;
+            else if (ch === '"') inString = false;
             continue;
           }
-          if (ch === ',' || ch === ']') fail(`unexpected '${ch}'`, line, column, index);
-          inItem = true;
-          itemLine = line;
-          itemColumn = column;
-          start = i;
-        }
-        if (ch === '"') inString = true;
-        else if (ch === '[' || ch === '{') stack.push(ch);
-        else if (ch === ']' || ch === '}') {
-          const open = stack.pop() as string;
-          if (CLOSER[open] !== ch) fail(`unexpected '${ch}'`, line, column, index);
+          if (JSON_WHITESPACE.has(ch) || (ch === BOM && stack.length === 0 && !closed)) continue;
+          if (closed) fail('unexpected text after the closing ]', line, column);
           if (stack.length === 0) {
-            finishItem(i);
-            closed = true;
+            if (ch !== '[') {
+              fail(`expected the file to start with [ or {, found '${ch}'`, line, column);
+            }
+            stack.push(ch);
+            continue;
           }
-        } else if (ch === ',' && stack.length === 1) {
-          finishItem(i);
-          afterComma = true;
-          continue;
+          if (stack.length === 1 && !inItem) {
+            if (ch === ']' && !afterComma) {
+              stack.pop();
+              closed = true;
+              continue;
+            }
+            if (ch === ',' || ch === ']') fail(`unexpected '${ch}'`, line, column, index);
+            inItem = true;
+            itemLine = line;
+            itemColumn = column;
+            start = i;
+          }
+          if (ch === '"') inString = true;
+          else if (ch === '[' || ch === '{') stack.push(ch);
+          else if (ch === ']' || ch === '}') {
+            const open = stack.pop() as string;
+            if (CLOSER[open] !== ch) fail(`unexpected '${ch}'`, line, column, index);
+            if (stack.length === 0) {
+              finishItem(i);
+              closed = true;
+            }
+          } else if (ch === ',' && stack.length === 1) {
+            finishItem(i);
+            afterComma = true;
+            continue;
+          }
+          afterComma = false;
         }
-        afterComma = false;
+      } catch (error) {
+        fault = error;
       }
-      if (inItem) parts.push(chunk.slice(start));
       yield* ready;
+      if (fault !== undefined) throw fault;
+      if (inItem) parts.push(chunk.slice(start));
     }
   } finally {
     stream.destroy();

@@ -234,4 +234,15 @@ describe('readTaskLines', () => {
     expect(error.line).toBe(2);
     expect(error.message).toContain(`: line 2 (index 1): ${problem}`);
   });
+
+  it('reports the first fault in the file first, in a JSON array as in JSON Lines', async () => {
+    const items = ['{"taskType":"OK","data":1}', '{"taskType":"X","dat":1}', '{"taskType":"Y",]'];
+    for (const [text, kind] of [
+      [`[\n${items.join(',\n')}\n]\n`, 'json'],
+      [`${items.join('\n')}\n`, 'jsonl'],
+    ] as const) {
+      const error = await failure(readTaskLines(file(text, kind)));
+      expect(error.message, kind).toContain('Unrecognized key: "dat"');
+    }
+  });
 });
