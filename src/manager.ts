@@ -632,8 +632,13 @@ export class AITaskManager {
         break;
     }
     if (this.sizeWaiters.length > 0) this.releaseSizeWaiters();
+    // Held while there is work, released when there is none: a failed attempt passes through
+    // "nothing running, nothing waiting" (its usage is reported before it goes back in line to
+    // retry), so the hold is taken again as soon as the retry waits.
     if (this.engine.waitingCount === 0 && this.engine.runningCount === 0) {
       this.keepAlive.release();
+    } else if (!this.engine.stopRequested) {
+      this.keepAlive.hold();
     }
   }
 

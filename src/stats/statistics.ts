@@ -82,7 +82,12 @@ export function buildStatistics(
       waitingFor: head?.waitingFor ?? null,
       waitingUntil: head?.until === undefined ? null : new Date(head.until),
     },
-    concurrency: { runningTasks: engine.runningCount, maxConcurrent: max, available: max - used },
+    // After maxConcurrent is lowered under what runs, none is free (not a negative number).
+    concurrency: {
+      runningTasks: engine.runningCount,
+      maxConcurrent: max,
+      available: Math.max(0, max - used),
+    },
     rateLimit: {
       requestsPerMinute: gauge(
         windows,

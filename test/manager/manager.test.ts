@@ -568,6 +568,14 @@ describe('statistics, settings and maintenance', () => {
       waitingFor: 'concurrency',
     });
     expect(mid.concurrency).toEqual({ runningTasks: 2, maxConcurrent: 2, available: 0 });
+    // Lowered under what runs: none free, not a negative count.
+    manager.adjustSettings({ maxConcurrent: 1 });
+    expect((await manager.getStatistics()).concurrency).toEqual({
+      runningTasks: 2,
+      maxConcurrent: 1,
+      available: 0,
+    });
+    manager.adjustSettings({ maxConcurrent: 2 });
     expect(mid.rateLimit.requestsPerMinute).toEqual({ current: 2, limit: 60 });
     expect(mid.rateLimit.tokensPerMinute.limit).toBe(100_000);
     expect(mid.rateLimit.requestsPerHour.limit).toBeNull();

@@ -40,46 +40,65 @@ export class SimulatorRateLimits {
 
   constructor(private readonly limits: Omit<SimulatorLimits, 'perModel'>) {}
 
-  /** Whether one request of `tokens` tokens fits at `now`. */
+  /**
+   * Whether one request of `tokens` tokens fits at `now`. When it does not, the verdict names the
+   * limit that holds it back longest and waits until **both** would let it through (a client that
+   * obeys `retry-after` gets no second 429 from the other limit); a request with more tokens than
+   * the limit is refused as one that never fits, whatever the request count says.
+   */
   check(tokens: number, now: number): LimitVerdict {
     this.prune(now);
-    const { requests: requestLimit, tokens: tokenLimit, windowMs } = this.limits;
-    const count = this.at.length - this.head;
-    if (requestLimit !== undefined && count + 1 > requestLimit) {
-      // The request fits once `count - requestLimit + 1` of the oldest entries have expired.
-      const decisive = this.at[this.head + count - requestLimit] ?? now;
-      return {
-        ok: false,
-        kind: 'requests',
-        limit: requestLimit,
-        used: count,
-        requested: 1,
-        retryAfterMs: Math.max(1, decisive + windowMs - now),
-      };
+    const byRequests = this.requestVerdict(now);
+    const byTokens = this.tokenVerdict(tokens, now);
+    if (byTokens !== undefined && !Number.isFinite(byTokens.retryAfterMs)) return byTokens;
+    if (byRequests !== undefined && byTokens !== undefined) {
+      return byTokens.retryAfterMs > byRequests.retryAfterMs ? byTokens : byRequests;
     }
-    if (tokenLimit !== undefined && this.tokenSum + tokens > tokenLimit) {
-      let retryAfterMs = Number.POSITIVE_INFINITY;
-      if (tokens <= tokenLimit) {
-        let freed = 0;
-        const needed = this.tokenSum + tokens - tokenLimit;
-        for (let i = this.head; i < this.at.length; i++) {
-          freed += this.tokens[i] ?? 0;
-          if (freed >= needed) {
-            retryAfterMs = Math.max(1, (this.at[i] ?? now) + windowMs - now);
-            break;
-          }
+    return byRequests ?? byTokens ?? { ok: true };
+  }
+
+  private requestVerdict(now: number): Extract<LimitVerdict, { ok: false }> | undefined {
+    const { requests: requestLimit, windowMs } = this.limits;
+    const count = this.at.length - this.head;
+    if (requestLimit === undefined || count + 1 <= requestLimit) return undefined;
+    // The request fits once `count - requestLimit + 1` of the oldest entries have expired.
+    const decisive = this.at[this.head + count - requestLimit] ?? now;
+    return {
+      ok: false,
+      kind: 'requests',
+      limit: requestLimit,
+      used: count,
+      requested: 1,
+      retryAfterMs: Math.max(1, decisive + windowMs - now),
+    };
+  }
+
+  private tokenVerdict(
+    tokens: number,
+    now: number,
+  ): Extract<LimitVerdict, { ok: false }> | undefined {
+    const { tokens: tokenLimit, windowMs } = this.limits;
+    if (tokenLimit === undefined || this.tokenSum + tokens <= tokenLimit) return undefined;
+    let retryAfterMs = Number.POSITIVE_INFINITY;
+    if (tokens <= tokenLimit) {
+      let freed = 0;
+      const needed = this.tokenSum + tokens - tokenLimit;
+      for (let i = this.head; i < this.at.length; i++) {
+        freed += this.tokens[i] ?? 0;
+        if (freed >= needed) {
+          retryAfterMs = Math.max(1, (this.at[i] ?? now) + windowMs - now);
+          break;
         }
       }
-      return {
-        ok: false,
-        kind: 'tokens',
-        limit: tokenLimit,
-        used: this.tokenSum,
-        requested: tokens,
-        retryAfterMs,
-      };
     }
-    return { ok: true };
+    return {
+      ok: false,
+      kind: 'tokens',
+      limit: tokenLimit,
+      used: this.tokenSum,
+      requested: tokens,
+      retryAfterMs,
+    };
   }
 
   /** Records one request of `tokens` tokens at `now` (check first). */

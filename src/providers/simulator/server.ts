@@ -86,7 +86,8 @@ export function createSimulatorServer(options: ResolvedSimulatorOptions): Simula
   let latencyRandom: RandomSource = seededRandom(options.seed ^ 0x5bd1e995);
   let sequence = 0;
   let closing = false;
-  const timers = new Set<NodeJS.Timeout>();
+  /** Answers waiting for their latency, with their exchange (logged 499 if the server closes). */
+  const timers = new Map<NodeJS.Timeout, Exchange>();
   const hanging = new Set<ServerResponse>();
 
   function record(exchange: Exchange, status: number): void {
@@ -151,7 +152,7 @@ export function createSimulatorServer(options: ResolvedSimulatorOptions): Simula
       exchange.res.off('close', onClose);
       send(exchange, answer(), delayMs);
     }, delayMs);
-    timers.add(timer);
+    timers.set(timer, exchange);
     exchange.res.once('close', onClose);
   }
 
@@ -380,7 +381,12 @@ export function createSimulatorServer(options: ResolvedSimulatorOptions): Simula
     shutdown: () => {
       closed ??= new Promise<void>((resolve) => {
         closing = true;
-        for (const timer of timers) clearTimeout(timer);
+        // Cut off before their latency ran out: logged now, so that `stats()` after `close()`
+        // resolves counts them.
+        for (const [timer, exchange] of timers) {
+          clearTimeout(timer);
+          record(exchange, 499);
+        }
         timers.clear();
         for (const res of hanging) res.destroy();
         hanging.clear();

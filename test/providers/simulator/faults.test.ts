@@ -122,6 +122,8 @@ describe('simulator: fault injection', () => {
       .catch((e: unknown) => e);
     await untilTaken(sim.url, 1);
     await sim.close();
+    // Logged by the time close() resolves: cut off by the server (499).
+    expect(sim.stats().byStatus).toMatchObject({ 499: 1 });
     expect(await pending).toBeInstanceOf(OpenAI.APIConnectionError);
   });
 

@@ -200,6 +200,24 @@ describe('SimulatorRateLimits', () => {
     expect(tokens.check(101, 1_100)).toMatchObject({ ok: false, retryAfterMs: Infinity });
   });
 
+  it('when both limits refuse, waits until both let the request through', () => {
+    // The helper's case: A (10 tokens) at 0, B (80) at 500; C (50) at 600 is over both limits.
+    const limits = new SimulatorRateLimits({ requests: 2, tokens: 100, windowMs: 1_000 });
+    limits.take(10, 0);
+    limits.take(80, 500);
+    const verdict = limits.check(50, 600);
+    // Requests would fit at 1000 (A expires), tokens only at 1500 (B expires): 900 ms.
+    expect(verdict).toMatchObject({ ok: false, kind: 'tokens', retryAfterMs: 900 });
+    expect(limits.check(50, 1_000)).toMatchObject({ ok: false, kind: 'tokens' });
+    expect(limits.check(50, 1_500)).toEqual({ ok: true });
+    // More tokens than the limit never fit, whatever the request count says.
+    expect(limits.check(101, 600)).toMatchObject({
+      ok: false,
+      kind: 'tokens',
+      retryAfterMs: Infinity,
+    });
+  });
+
   it('keeps exact counts over many requests', () => {
     const limits = new SimulatorRateLimits({ requests: 1_000, windowMs: 100 });
     for (let t = 0; t < 10_000; t++) {
