@@ -1367,6 +1367,9 @@ export class Engine {
     record.status = status;
     record.error = snapshot.context.error ?? undefined;
     if (status === 'retrying') {
+      // The children of the attempt that failed are of no use to the next one, which submits
+      // its own: they are cancelled, not left running (and charging) beside them.
+      this.cancelChildren(id);
       const notBefore = snapshot.context.notBefore ?? now;
       record.notBefore = notBefore;
       this.retrying.set(id, actor);
@@ -1634,6 +1637,8 @@ export class Engine {
   ): Promise<ChildOutcome[]> {
     let done = 0;
     const settled: Array<Promise<ChildOutcome>> = [];
+    /** What `onSettled` threw: the parent's run fails with it once every child has ended. */
+    let callbackError: { error: unknown } | undefined;
     // Listeners are in place before the children join the line: a child can end before
     // `submitMany` resolves.
     const listen = (ids: readonly string[]) => {
@@ -1663,14 +1668,20 @@ export class Engine {
               parent.usage.completionTokens += record.usage.completionTokens;
               parent.usage.calls += record.usage.calls;
               parent.usage.estimated ||= record.usage.estimated;
-              onSettled?.(outcome, done, ids.length);
               resolve(outcome);
+              // The task type's own callback: what it throws must not cut the child's ending
+              // short (the engine would never hear of it); it fails the parent's run instead.
+              try {
+                onSettled?.(outcome, done, ids.length);
+              } catch (error) {
+                callbackError ??= { error };
+              }
             });
           }),
         );
       }
     };
-    await this.submitMany(
+    const mine = await this.submitMany(
       specs.map((spec) => ({
         taskType: spec.taskType,
         data: spec.data,
@@ -1682,7 +1693,12 @@ export class Engine {
       listen,
     );
     const outcomes = await Promise.all(settled);
-    this.children.delete(parent.id);
+    // Only this call's children leave the parent's set: another `runChildren` of the same parent
+    // (run in parallel, or by a later attempt) may still have children running.
+    const set = this.children.get(parent.id);
+    for (const id of mine) set?.delete(id);
+    if (set?.size === 0) this.children.delete(parent.id);
+    if (callbackError !== undefined) throw callbackError.error;
     return outcomes;
   }
 

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import type { AdjustableSettings, EngineSettingsInput } from '../../src/config/engine-options.js';
 import { BudgetExceededError, ValidationError } from '../../src/errors.js';
 import { Engine } from '../../src/runtime/engine.js';
+import type { EngineEvent } from '../../src/runtime/events.js';
 import { MemoryTaskStore } from '../../src/stores/memory.js';
 import type { TaskRecord, TaskStore } from '../../src/stores/types.js';
 import type { TaskEstimate, TaskTypeDefinition } from '../../src/task-types/types.js';
@@ -399,6 +401,119 @@ describe('cleanupFinished', () => {
     await advance(clock, 50);
     expect(await engine.cleanupFinished(clock.now() + 1)).toBe(3);
     expect((await engine.store.countByStatus()).completed ?? 0).toBe(0);
+    await engine.stop();
+  });
+});
+
+describe('composite tasks', () => {
+  /** An engine whose calls answer after `latency(prompt)` ms, with ECHO and the given types. */
+  function compositeEngine(
+    types: TaskTypeDefinition<never, unknown>[],
+    latency: (prompt: string) => number,
+    settings: EngineSettingsInput = {},
+  ) {
+    const clock = createClock();
+    const client = new ScriptedClient(clock, (request) => {
+      const prompt = 'messages' in request ? String(request.messages[0]?.content) : '';
+      return prompt === 'fail'
+        ? { kind: 'error', status: 503, latencyMs: 5 }
+        : { kind: 'ok', latencyMs: latency(prompt) };
+    });
+    const engine = new Engine(
+      { model: 'gpt-4o-mini', ...settings },
+      {
+        client,
+        clock,
+        random: seededRandom(1),
+        taskTypes: [echoTaskType, ...(types as unknown as TaskTypeDefinition<unknown, unknown>[])],
+      },
+    );
+    const events: EngineEvent[] = [];
+    engine.events$.subscribe((e) => events.push(e));
+    engine.start();
+    return { engine, clock, client, events };
+  }
+  const echo = (prompt: string) => ({ taskType: 'ECHO', data: { prompt } });
+  /** A composite task type named `name` whose attempt is `run`. */
+  const composite = (
+    name: string,
+    run: TaskTypeDefinition<Record<string, never>, unknown>['run'],
+  ): TaskTypeDefinition<Record<string, never>, unknown> => ({
+    name,
+    kind: 'composite',
+    input: z.object({}),
+    output: z.unknown(),
+    estimate: (_data, env) => ({ model: env.model, promptTokens: 0, maxTokens: 0 }),
+    run,
+  });
+
+  it('a child callback that throws fails the parent; the other children, stop and onIdle go on', async () => {
+    const throwing = composite('THROWING', (ctx) =>
+      ctx.runChildren([echo('a'), echo('b')], () => {
+        throw new Error('callback boom');
+      }),
+    );
+    const { engine, clock, events } = compositeEngine([throwing as never], () => 10, {
+      maxConcurrent: 1,
+      taskDefaults: { maxRetries: 0 },
+    });
+    const parent = await engine.submit({ taskType: 'THROWING', data: {} });
+    await advance(clock, 100, 5);
+    const record = await engine.getTask(parent);
+    expect(record?.status).toBe('failed');
+    expect(record?.error?.message).toBe('callback boom');
+    const children = events.flatMap((e) =>
+      e.type === 'task.completed' && e.taskId !== parent ? [e.taskId] : [],
+    );
+    expect(children).toHaveLength(2);
+    await engine.onIdle();
+    await engine.stop();
+  });
+
+  it('cancelling the parent cancels the children of every runChildren call, parallel ones too', async () => {
+    const parallel = composite('PARALLEL', (ctx) =>
+      Promise.all([ctx.runChildren([echo('fast')]), ctx.runChildren([echo('slow'), echo('slow')])]),
+    );
+    const { engine, clock, events } = compositeEngine([parallel as never], (p) =>
+      p === 'fast' ? 10 : 10_000,
+    );
+    const parent = await engine.submit({ taskType: 'PARALLEL', data: {} });
+    await advance(clock, 50, 5);
+    expect(await engine.cancel(parent)).toBe(true);
+    await advance(clock, 20, 5);
+    const ended = (type: string) =>
+      events.filter((e) => e.type === type && 'taskId' in e && e.taskId !== parent).length;
+    expect(ended('task.completed')).toBe(1);
+    expect(ended('task.cancelled')).toBe(2);
+    expect(engine.concurrency.used).toBe(0);
+    await engine.stop();
+  });
+
+  it('a parent that goes to retry cancels the children of its failed attempt', async () => {
+    let attempt = 0;
+    const retried = composite('RETRIED', async (ctx) => {
+      attempt++;
+      if (attempt === 1) {
+        // Two slow children, then a failure that does not wait for them.
+        void ctx.runChildren([echo('slow'), echo('slow')]);
+        await ctx.chat({ messages: [{ role: 'user', content: 'fail' }] });
+      }
+      return ctx.runChildren([echo('fast')]);
+    });
+    const { engine, clock, events } = compositeEngine(
+      [retried as never],
+      (p) => (p === 'fast' ? 10 : 10_000),
+      { taskDefaults: { maxRetries: 1, retryDelay: 0.05, maxRetryDelay: 0.05 } },
+    );
+    const parent = await engine.submit({ taskType: 'RETRIED', data: {} });
+    await advance(clock, 400, 5);
+    expect((await engine.getTask(parent))?.status).toBe('completed');
+    const ofChildren = (type: string) =>
+      events.filter((e) => e.type === type && 'taskId' in e && e.taskId !== parent).length;
+    expect(ofChildren('task.cancelled')).toBe(2);
+    expect(ofChildren('task.completed')).toBe(1);
+    expect(engine.concurrency.used).toBe(0);
+    expect(engine.runningCount).toBe(0);
     await engine.stop();
   });
 });
