@@ -1,11 +1,13 @@
 import {
   concatMap,
+  filter,
   from,
   merge,
   type Observable,
   type SchedulerLike,
   Subject,
   share,
+  takeUntil,
   throttleTime,
 } from 'rxjs';
 import type { Actor } from 'xstate';
@@ -193,6 +195,9 @@ export class AITaskManager {
   private readonly keepAlive: KeepAlive;
   private readonly sizeWaiters: Array<{ below: number; resolve: () => void }> = [];
   private readonly statsTick = new Subject<void>();
+  /** Emits once, when a `stop()` has finished: `stats$` then gives its last figures. */
+  private readonly stopTick = new Subject<void>();
+  private stopTold = false;
 
   constructor(options: AITaskManagerOptions = {}) {
     const parsed = parseOrThrow(ManagerOptionsSchema, options, 'options', {
@@ -270,8 +275,17 @@ export class AITaskManager {
     this.engine.events$.subscribe((event) => this.observe(event));
 
     const scheduler: SchedulerLike = clockScheduler(this.clock);
-    this.stats$ = merge(this.engine.events$, this.statsTick).pipe(
+    // Events and the start are throttled; the stop is told at once, outside the throttle (told
+    // through it, it could come `statsIntervalMs` late, on a timer that does not hold the process
+    // open), and nothing throttled follows the stop's figures.
+    const throttled = merge(
+      this.engine.events$.pipe(filter((event) => event.type !== 'queue.stopped')),
+      this.statsTick,
+    ).pipe(
       throttleTime(statsIntervalMs, scheduler, { leading: true, trailing: true }),
+      takeUntil(this.stopTick),
+    );
+    this.stats$ = merge(throttled, this.stopTick).pipe(
       concatMap(() => from(this.getStatistics())),
       share(),
     );
@@ -313,8 +327,10 @@ export class AITaskManager {
     for (const waiter of this.sizeWaiters.splice(0)) waiter.resolve();
     await stopped;
     this.keepAlive.release();
+    if (this.stopTold) return;
+    this.stopTold = true;
     this.logger.info?.('ai-task-queue stopped', { force: force === true });
-    this.statsTick.next();
+    this.stopTick.next();
   }
 
   /** Holds every waiting task; running calls finish. Before `start()`, the queue starts paused. */

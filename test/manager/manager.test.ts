@@ -512,13 +512,19 @@ describe('callbacks and events', () => {
     expect(events.at(-1)).toMatchObject({ type: 'settings.changed', changed: ['maxConcurrent'] });
   });
 
-  it('stats$ emits at most once per statsIntervalMs on the injected clock', async () => {
-    const { manager, clock } = createTestManager({ statsIntervalMs: 1_000 }, () => ({
+  /** A manager whose calls answer after 100 ms, and every figure its `stats$` gave. */
+  function managerWithStats() {
+    const made = createTestManager({ statsIntervalMs: 1_000 }, () => ({
       kind: 'ok',
       latencyMs: 100,
     }));
     const emitted: Statistics[] = [];
-    manager.stats$.subscribe((s) => emitted.push(s));
+    made.manager.stats$.subscribe((s) => emitted.push(s));
+    return { ...made, emitted };
+  }
+
+  it('stats$ emits at most once per statsIntervalMs on the injected clock', async () => {
+    const { manager, clock, emitted } = managerWithStats();
     await manager.start();
     await flush();
     expect(emitted).toHaveLength(1);
@@ -533,6 +539,24 @@ describe('callbacks and events', () => {
       expect((times[i] as number) - (times[i - 1] as number)).toBeGreaterThanOrEqual(1_000);
     }
     expect(emitted.at(-1)?.performance.totalSucceeded).toBe(20);
+  });
+
+  it('stats$ gives the figures of the stop once, at once, even right after other events', async () => {
+    const { manager, clock, emitted } = managerWithStats();
+    await manager.start();
+    await manager.submitTask(echo('a'));
+    await advance(clock, 150, 10);
+    const before = emitted.length;
+    // The task ended 50 ms ago: a throttled emission is pending. The stop's figures do not wait.
+    await manager.stop();
+    await manager.stop();
+    await flush();
+    expect(emitted).toHaveLength(before + 1);
+    expect(emitted.at(-1)?.status.running).toBe(false);
+    expect(emitted.at(-1)?.performance.totalSucceeded).toBe(1);
+    // Nothing throttled comes after it.
+    await advance(clock, 3_000, 100);
+    expect(emitted).toHaveLength(before + 1);
   });
 
   it('supervisor is the root actor with the limiter actors under their systemIds', () => {
