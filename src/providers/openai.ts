@@ -5,6 +5,7 @@
  * `ProviderError`; the API key never appears in an error, a string or JSON form of the client.
  */
 
+import { inspect } from 'node:util';
 import OpenAI, {
   APIConnectionError,
   APIConnectionTimeoutError,
@@ -267,6 +268,10 @@ export class OpenAICompatibleClient implements AIClient {
       model: typeof completion.model === 'string' ? completion.model : body.model,
       hints,
     };
+    const refusal = (choice.message as { refusal?: unknown } | undefined)?.refusal;
+    if (typeof refusal === 'string' && refusal !== '' && result.content === '') {
+      result.refusal = refusal;
+    }
     const usage = chatUsage(completion.usage);
     if (usage !== undefined) result.usage = usage;
     if (requestId !== undefined) result.requestId = requestId;
@@ -335,21 +340,39 @@ export class OpenAICompatibleClient implements AIClient {
     return key.length < 4 ? text : text.split(key).join(REDACTED);
   }
 
+  /**
+   * The SDK's error, kept as the `cause` of ours, unless the key is anywhere in it (a server that
+   * echoes it: `Incorrect API key provided: sk-…`): Node prints a cause with the error, so a
+   * logged `ProviderError` would show the key. Then a plain error with the redacted message.
+   */
+  #safeCause(error: unknown): unknown {
+    const key = this.#apiKey;
+    if (key.length < 4) return error;
+    const shown = error instanceof Error ? inspect(error, { depth: 8 }) : String(error);
+    if (!shown.includes(key)) return error;
+    const clean = new Error(this.#redact(error instanceof Error ? error.message : String(error)));
+    clean.name = error instanceof Error ? error.name : 'Error';
+    return clean;
+  }
+
   #toProviderError(operation: Operation, error: unknown, signal: AbortSignal): ProviderError {
     if (error instanceof ProviderError) return error;
     if (error instanceof APIUserAbortError || signal.aborted) {
-      return new ProviderError(`${operation} request aborted`, { retryable: true, cause: error });
+      return new ProviderError(`${operation} request aborted`, {
+        retryable: true,
+        cause: this.#safeCause(error),
+      });
     }
     if (error instanceof APIConnectionTimeoutError) {
       return new ProviderError(
         `${operation} request timed out after ${this.config.timeout} s without a response`,
-        { retryable: true, cause: error },
+        { retryable: true, cause: this.#safeCause(error) },
       );
     }
     if (error instanceof APIConnectionError) {
       return new ProviderError(
         `${operation} request could not reach ${this.config.baseURL}: ${this.#redact(error.message)}`,
-        { retryable: true, cause: error },
+        { retryable: true, cause: this.#safeCause(error) },
       );
     }
     if (error instanceof APIError) {
@@ -365,19 +388,19 @@ export class OpenAICompatibleClient implements AIClient {
         requestId: error.requestID ?? headers?.get('x-request-id') ?? undefined,
         retryAfterMs,
         retryable: isRetryableStatus(status),
-        cause: error,
+        cause: this.#safeCause(error),
       });
     }
     if (error instanceof SyntaxError) {
       return new ProviderError(
         `${operation} response is not valid JSON: ${this.#redact(error.message)}`,
-        { retryable: true, cause: error },
+        { retryable: true, cause: this.#safeCause(error) },
       );
     }
     const message = error instanceof Error ? error.message : String(error);
     return new ProviderError(`${operation} request failed: ${this.#redact(message)}`, {
       retryable: true,
-      cause: error,
+      cause: this.#safeCause(error),
     });
   }
 }

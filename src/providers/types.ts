@@ -43,6 +43,8 @@ export interface ChatResponse {
   content: string;
   finishReason: string;
   model: string;
+  /** The model declined to answer (OpenAI's `message.refusal`); `content` is then empty. */
+  refusal?: string;
   /** Missing when the server did not report it. */
   usage?: Usage;
   hints?: RateLimitHints;

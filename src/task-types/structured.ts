@@ -8,7 +8,7 @@
 import { zodResponseFormat } from 'openai/helpers/zod';
 import { z } from 'zod';
 import { parseOrThrow } from '../config/validate.js';
-import { InvalidAnswerError, ProviderError } from '../errors.js';
+import { InvalidAnswerError, NonRetryableError, ProviderError } from '../errors.js';
 import { countChatTokens } from '../limits/tokens.js';
 import type { ChatMessage, ChatResponse, ResponseFormat } from '../providers/types.js';
 import type { TaskContext, TaskEnvironment, TaskEstimate, TaskTypeDefinition } from './types.js';
@@ -322,6 +322,10 @@ export async function chatStructured<T>(
     settings.memory.rememberJsonMode(model);
     form = 'json_object';
     response = await send(form);
+  }
+  // A refusal is the model's answer to this prompt: another attempt would pay for the same one.
+  if (response.refusal !== undefined) {
+    throw new NonRetryableError(`the model declined to answer: ${response.refusal}`);
   }
   const value = parseAnswer(response.content, call.schema, response.finishReason);
   return { value, response, form };

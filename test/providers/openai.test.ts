@@ -106,6 +106,8 @@ function expectNoSecret(error: ProviderError, secret: string): void {
   expect(error.message).not.toContain(secret);
   expect(String(error)).not.toContain(secret);
   expect(JSON.stringify(error)).not.toContain(secret);
+  // What console.error or a logger prints: the error with its cause (the SDK's error).
+  expect(inspect(error, { depth: Number.POSITIVE_INFINITY })).not.toContain(secret);
 }
 
 describe('OpenAICompatibleClient with a scripted fetch', () => {

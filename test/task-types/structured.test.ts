@@ -124,6 +124,27 @@ describe('isSchemaRejection', () => {
   });
 });
 
+describe('a refusal', () => {
+  it('fails the task at once, saying what the model said, and is charged', async () => {
+    const refused = completion('');
+    const choice = (refused.choices as Array<{ message: Record<string, unknown> }>)[0];
+    if (choice)
+      choice.message = { role: 'assistant', content: null, refusal: "I can't help with that." };
+    const world = createFetchWorld(() => json(200, refused), [createTextClassificationTaskType()]);
+    const id = await world.engine.submit({ taskType: TEXT_CLASSIFICATION, data: DATA });
+    const outcome = await settleTask(world, id);
+    expect(outcome.ok).toBe(false);
+    const record = await world.engine.getTask(id);
+    expect(record?.error).toMatchObject({ code: 'NON_RETRYABLE', retryable: false });
+    expect(record?.error?.message).toContain(
+      "the model declined to answer: I can't help with that.",
+    );
+    expect(record?.attempts).toBe(1);
+    expect(record?.usage.promptTokens).toBe(40);
+    expect(world.requests).toHaveLength(1);
+  });
+});
+
 describe('JSON-mode fallback', () => {
   it('falls back to JSON mode when the server rejects the schema with a 400, and remembers it', async () => {
     const memory = new StructuredOutputMemory();
