@@ -49,6 +49,7 @@ import { BudgetBook } from '../limits/budget-book.js';
 import { costMicros, type ModelPrice, worstCaseCostMicros } from '../limits/cost.js';
 import { dollarsToMicros, microsToDollars, resolvePrice } from '../limits/prices.js';
 import { RateLimiter } from '../limits/rate-limiter.js';
+import type { WindowLimit } from '../limits/rate-window.js';
 import { resolveWindows } from '../limits/rate-window.js';
 import type { AIClient } from '../providers/types.js';
 import type { WaitReason } from '../stats/types.js';
@@ -147,10 +148,26 @@ type TaskActor = Actor<typeof taskMachine>;
 
 const PRIORITY_SET: ReadonlySet<string> = new Set(['LOW', 'MEDIUM', 'HIGH', 'URGENT']);
 
-/** Why a task's worst case can never be held: it is above a budget on its own. */
-function neverFitsBudget(record: TaskRecord, period: string): string {
-  const dollars = (record.reservation.worstCaseMicros / 1e6).toFixed(6);
-  return `task's worst-case cost $${dollars} exceeds the ${period} budget`;
+/**
+ * The refusal of a token reservation that a window can never hold (at submit, or once a window
+ * was lowered under a waiting task), naming `subject` and its `config.maxTokens`.
+ */
+function aboveWindow(
+  subject: string,
+  configPath: string,
+  window: WindowLimit,
+  { promptTokens, maxTokens }: { promptTokens: number; maxTokens: number },
+): ValidationError {
+  return new ValidationError(
+    `${subject} reserves ${promptTokens + maxTokens} tokens (prompt ${promptTokens} + max_tokens ${maxTokens}), more than the window of ${window.tokens ?? window.requests} per ${window.windowMs} ms allows (lower its maxTokens or raise the window)`,
+    [
+      {
+        path: `${configPath}.maxTokens`,
+        message: 'token reservation above a window',
+        received: maxTokens,
+      },
+    ],
+  );
 }
 
 /** `object` without its keys whose value is `undefined`. */
@@ -720,16 +737,10 @@ export class Engine {
     if (limited) {
       const never = this.rateLimiter.canEverFit(model, 1, promptTokens + maxTokens);
       if (never !== undefined) {
-        throw new ValidationError(
-          `invalid ${field('config')}: the task reserves ${promptTokens + maxTokens} tokens (prompt ${promptTokens} + max_tokens ${maxTokens}), more than the window of ${never.tokens ?? never.requests} per ${never.windowMs} ms allows (lower its maxTokens or raise the window)`,
-          [
-            {
-              path: field('config.maxTokens'),
-              message: 'token reservation above a window',
-              received: maxTokens,
-            },
-          ],
-        );
+        throw aboveWindow(`invalid ${field('config')}: the task`, field('config'), never, {
+          promptTokens,
+          maxTokens,
+        });
       }
     }
     const record: TaskRecord = {
@@ -751,11 +762,22 @@ export class Engine {
     return record;
   }
 
+  /** The refusal of a worst case that a budget can never hold, on its own (whatever is spent). */
+  private aboveBudget(record: TaskRecord): BudgetExceededError | undefined {
+    const amount = record.reservation.worstCaseMicros;
+    const period = this.budget.ledger.canEverFit(amount);
+    if (period === undefined) return undefined;
+    const dollars = (amount / 1e6).toFixed(6);
+    return new BudgetExceededError(
+      `task's worst-case cost $${dollars} exceeds the ${period} budget`,
+    );
+  }
+
   private checkBudgetAtSubmit(record: TaskRecord, now: number): void {
     const amount = record.reservation.worstCaseMicros;
     if (amount === 0) return;
-    const never = this.budget.ledger.canEverFit(amount);
-    if (never !== undefined) throw new BudgetExceededError(neverFitsBudget(record, never));
+    const never = this.aboveBudget(record);
+    if (never !== undefined) throw never;
     const verdict = this.budget.check(now, amount);
     if (!verdict.ok && verdict.period === 'total') {
       const remaining = this.budget.ledger.remaining(now).total;
@@ -774,8 +796,8 @@ export class Engine {
   estimateCost(input: SubmitInput): CostEstimate {
     const record = this.prepare(input, this.clock.now(), '');
     // Refused as at submit whatever has been spent: a worst case no budget could ever hold.
-    const never = this.budget.ledger.canEverFit(record.reservation.worstCaseMicros);
-    if (never !== undefined) throw new BudgetExceededError(neverFitsBudget(record, never));
+    const never = this.aboveBudget(record);
+    if (never !== undefined) throw never;
     const { model, promptTokens, maxTokens } = record.reservation;
     const price = this.priceOf(model);
     if (price === undefined || !record.reservation.limited) {
@@ -1083,16 +1105,7 @@ export class Engine {
         // Windows lowered (adjustSettings) below what it reserves: it can never start.
         const never = this.rateLimiter.canEverFit(model, 1, promptTokens + maxTokens);
         if (never !== undefined) {
-          const error = new ValidationError(
-            `task '${record.id}' reserves ${promptTokens + maxTokens} tokens (prompt ${promptTokens} + max_tokens ${maxTokens}), more than the window of ${never.tokens ?? never.requests} per ${never.windowMs} ms now allows`,
-            [
-              {
-                path: 'config.maxTokens',
-                message: 'token reservation above a window',
-                received: maxTokens,
-              },
-            ],
-          );
+          const error = aboveWindow(`task '${record.id}'`, 'config', never, record.reservation);
           return { fatal: serializeError(error) };
         }
         return {
@@ -1106,10 +1119,8 @@ export class Engine {
       const money = this.budget.check(now, worstCaseMicros);
       if (!money.ok) {
         // A budget lowered (adjustSettings) below its worst case: it can never be held.
-        const never = this.budget.ledger.canEverFit(worstCaseMicros);
-        if (never !== undefined) {
-          return { fatal: serializeError(new BudgetExceededError(neverFitsBudget(record, never))) };
-        }
+        const never = this.aboveBudget(record);
+        if (never !== undefined) return { fatal: serializeError(never) };
         if (money.period === 'total') {
           const wouldFitLater = this.budget.ledger.held() > 0;
           if (!wouldFitLater) {
