@@ -157,12 +157,25 @@ export class ProviderError extends TaskQueueError {
   }
 }
 
-/** The model's answer did not parse or did not match the output schema. Retryable. */
+export interface InvalidAnswerErrorOptions extends TaskQueueErrorOptions {
+  /** Default `true`: another answer may be valid. `false` when retrying cannot help. */
+  retryable?: boolean | undefined;
+}
+
+/**
+ * The model's answer did not parse or did not match the output schema (retryable), or a task
+ * type's result cannot be serialised (a BigInt, a cycle: a bug in the task type, not retried).
+ */
 export class InvalidAnswerError extends TaskQueueError {
   /** The raw text of the answer, kept for diagnosis. */
   readonly raw: string;
-  constructor(message: string, raw: string, options?: TaskQueueErrorOptions) {
-    super(message, 'INVALID_ANSWER', true, options);
+  constructor(message: string, raw: string, options?: InvalidAnswerErrorOptions) {
+    super(
+      message,
+      'INVALID_ANSWER',
+      options?.retryable ?? true,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.raw = raw;
   }
 }
@@ -194,8 +207,50 @@ export interface SerializedError {
   requestId?: string;
 }
 
-/** Reduces any thrown value to its serialisable form. Never includes secrets or stack traces. */
+/** The message of a thrown value that cannot be turned into text. */
+export const UNSHOWABLE_MESSAGE = 'a value was thrown that could not be shown';
+
+/**
+ * A thrown value as text, whatever it is: an `Error`'s message, else `String(value)`. Never
+ * throws: a value whose `message` getter or `String()` conversion throws (`Object.create(null)`,
+ * a hostile proxy) gives `undefined`, and callers say that it could not be shown.
+ */
+export function describeThrown(value: unknown): string | undefined {
+  try {
+    if (value instanceof Error) {
+      const message: unknown = value.message;
+      return typeof message === 'string' ? message : String(message);
+    }
+    return String(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/** An `Error`'s `name`, or `fallback` when reading it throws or gives no string. */
+function nameOf(error: Error, fallback: string): string {
+  try {
+    const name: unknown = error.name;
+    return typeof name === 'string' && name !== '' ? name : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+/**
+ * Reduces any thrown value to its serialisable form. Never includes secrets or stack traces, and
+ * never throws: a value that cannot be shown (its `String()` or its getters throw) becomes a
+ * non-retryable `INTERNAL` error whose message says so, like any thrown non-`Error`.
+ */
 export function serializeError(error: unknown): SerializedError {
+  try {
+    return serializeKnown(error);
+  } catch {
+    return { name: 'Error', code: 'INTERNAL', message: UNSHOWABLE_MESSAGE, retryable: false };
+  }
+}
+
+function serializeKnown(error: unknown): SerializedError {
   if (error instanceof TaskQueueError) {
     const out: SerializedError = {
       name: error.name,
@@ -211,10 +266,15 @@ export function serializeError(error: unknown): SerializedError {
     }
     return out;
   }
-  if (error instanceof Error) {
-    return { name: error.name, code: 'INTERNAL', message: error.message, retryable: true };
+  const message = describeThrown(error);
+  if (message === undefined) {
+    const name = error instanceof Error ? nameOf(error, 'Error') : 'Error';
+    return { name, code: 'INTERNAL', message: UNSHOWABLE_MESSAGE, retryable: false };
   }
-  return { name: 'Error', code: 'INTERNAL', message: String(error), retryable: false };
+  if (error instanceof Error) {
+    return { name: nameOf(error, 'Error'), code: 'INTERNAL', message, retryable: true };
+  }
+  return { name: 'Error', code: 'INTERNAL', message, retryable: false };
 }
 
 /**
@@ -239,7 +299,7 @@ export function reviveError(info: SerializedError, taskId: string): TaskQueueErr
         retryable: info.retryable,
       });
     case 'INVALID_ANSWER':
-      return new InvalidAnswerError(info.message, '');
+      return new InvalidAnswerError(info.message, '', { retryable: info.retryable });
     case 'NON_RETRYABLE':
       return new NonRetryableError(info.message);
     case 'VALIDATION':

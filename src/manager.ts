@@ -27,7 +27,7 @@ import {
   SECRET_OPTIONS,
 } from './config/manager-options.js';
 import { functionOf, parseOrThrow, REDACTED } from './config/validate.js';
-import { ValidationError, WaitTimeoutError } from './errors.js';
+import { describeThrown, UNSHOWABLE_MESSAGE, ValidationError, WaitTimeoutError } from './errors.js';
 import { OpenAICompatibleClient } from './providers/openai.js';
 import type { AIClient } from './providers/types.js';
 import { type CostEstimate, Engine, type SubmitInput } from './runtime/engine.js';
@@ -697,14 +697,19 @@ export class AITaskManager {
 
   /** Runs user code; what it throws (or rejects with) is logged, never thrown into the queue. */
   private invoke(what: string, taskId: string | undefined, fn: () => unknown): void {
-    const report = (error: unknown) =>
-      this.logger.error?.(
-        taskId === undefined ? `${what} failed` : `${what} of task '${taskId}' failed`,
-        {
-          ...(taskId === undefined ? {} : { taskId }),
-          error: error instanceof Error ? error.message : String(error),
-        },
-      );
+    const report = (error: unknown) => {
+      try {
+        this.logger.error?.(
+          taskId === undefined ? `${what} failed` : `${what} of task '${taskId}' failed`,
+          {
+            ...(taskId === undefined ? {} : { taskId }),
+            error: describeThrown(error) ?? UNSHOWABLE_MESSAGE,
+          },
+        );
+      } catch {
+        // A logger that throws has nowhere else to report to; the queue goes on.
+      }
+    };
     try {
       const out = fn();
       if (out instanceof Promise) out.catch(report);

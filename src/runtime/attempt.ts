@@ -1,5 +1,6 @@
 import type { AttemptOutcome, TaskErrorInfo } from '../../machines/task.machine.js';
 import {
+  describeThrown,
   InvalidAnswerError,
   ProviderError,
   serializeError,
@@ -137,20 +138,67 @@ function charge(
 
 function isAbortLike(error: unknown, handle: AttemptHandle): boolean {
   if (handle.isAborted) return true;
-  if (error instanceof TaskTimeoutError) return true;
-  if (error instanceof ProviderError)
-    return error.status === undefined && /timed? ?out|abort/i.test(error.message);
-  return error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError');
+  try {
+    if (error instanceof TaskTimeoutError) return true;
+    if (error instanceof ProviderError)
+      return error.status === undefined && /timed? ?out|abort/i.test(error.message);
+    return error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError');
+  } catch {
+    // A value whose getters throw is no abort.
+    return false;
+  }
 }
 
-/** Reduces any failure to the form the task machine decides on. */
+/** Reduces any failure to the form the task machine decides on. Never throws. */
 export function classifyFailure(error: unknown, at: number, jitter: number): AttemptOutcome {
   const info: TaskErrorInfo = serializeError(error);
-  const rateLimited = error instanceof ProviderError && error.status === 429;
-  const retryAfterMs = error instanceof ProviderError ? error.retryAfterMs : undefined;
+  // `serializeError` read a ProviderError's fields already; a value it could not read is no
+  // ProviderError, so these reads cannot throw.
+  const provider = info.code === 'PROVIDER_ERROR' ? (error as ProviderError) : undefined;
+  const rateLimited = provider?.status === 429;
+  const retryAfterMs = provider?.retryAfterMs;
   const outcome: AttemptOutcome = { ok: false, at, error: info, rateLimited, jitter };
   if (retryAfterMs !== undefined) outcome.retryAfterMs = retryAfterMs;
   return outcome;
+}
+
+/**
+ * Why a task type's result cannot be kept (a BigInt, a cycle: `JSON.stringify` throws), or
+ * `undefined` when it can. Results are stored and written out as JSON.
+ */
+function unserialisable(value: unknown): string | undefined {
+  if (typeof value === 'bigint') return 'a BigInt';
+  if (typeof value !== 'object' || value === null) return undefined;
+  try {
+    JSON.stringify(value);
+    return undefined;
+  } catch (error) {
+    return describeThrown(error) ?? 'JSON.stringify threw';
+  }
+}
+
+/** `run`'s return value as a promise: a task type may also return its result synchronously. */
+function asPromise<T>(value: T | PromiseLike<T>): Promise<T> {
+  return value instanceof Promise ? value : Promise.resolve(value);
+}
+
+/** `instanceof` without throwing (a proxy's `getPrototypeOf` trap may throw). */
+function isTaskQueueError(value: unknown): boolean {
+  try {
+    return value instanceof TaskQueueError;
+  } catch {
+    return false;
+  }
+}
+
+/** A result that failed its schema, as text for the error's `raw` (never throws). */
+function rawText(raw: unknown): string {
+  if (typeof raw === 'string') return raw;
+  try {
+    return JSON.stringify(raw) ?? String(raw);
+  } catch {
+    return describeThrown(raw) ?? '';
+  }
 }
 
 /** A call in flight, and what it owes if the attempt is aborted under it. */
@@ -209,6 +257,7 @@ class AttemptContext implements TaskContext {
   }
 
   async chat(call: ChatCall): Promise<ChatResponse> {
+    this.refuseIfAborted();
     const reservation = this.record.reservation;
     const model = call.model ?? reservation.model;
     const request: ChatRequest = {
@@ -240,6 +289,7 @@ class AttemptContext implements TaskContext {
   }
 
   async embed(call: EmbedCall): Promise<EmbedResponse> {
+    this.refuseIfAborted();
     const { meter, deps } = this;
     const model = call.model ?? this.env.embeddingModel;
     meter.calls++;
@@ -271,6 +321,14 @@ class AttemptContext implements TaskContext {
     onChildSettled?: (outcome: ChildOutcome, done: number, total: number) => void,
   ): Promise<ChildOutcome[]> {
     return this.deps.runChildren(this.record, children, onChildSettled);
+  }
+
+  /**
+   * A call made after the attempt was aborted (a task type that ignores its signal) is refused
+   * with the abort's reason, so it is never sent and never paid for.
+   */
+  private refuseIfAborted(): void {
+    if (this.handle.isAborted) throw this.handle.reason;
   }
 
   /** Charges every call still in flight (the attempt was aborted under them). */
@@ -333,13 +391,20 @@ export async function runAttempt(
   }
 
   try {
-    const raw = await handle.race(definition.run(ctx));
+    const raw = await handle.race(asPromise(definition.run(ctx)));
     const parsed = definition.output.safeParse(raw);
     if (!parsed.success) {
-      const text = typeof raw === 'string' ? raw : (JSON.stringify(raw) ?? String(raw));
       throw new InvalidAnswerError(
         `the result of task '${record.id}' does not match the ${definition.name} output schema: ${parsed.error.issues[0]?.message ?? 'invalid'}`,
-        text,
+        rawText(raw),
+      );
+    }
+    const why = unserialisable(parsed.data);
+    if (why !== undefined) {
+      throw new InvalidAnswerError(
+        `the result of task '${record.id}' cannot be serialised (${why}): a bug in the ${definition.name} task type, not retried`,
+        '',
+        { retryable: false },
       );
     }
     return { outcome: { ok: true, at: deps.clock.now() }, meter, result: parsed.data };
@@ -347,7 +412,7 @@ export async function runAttempt(
     // Whatever was still in flight when the attempt was aborted owes its prompt.
     if (handle.isAborted) ctx.payInFlight();
     const error =
-      handle.isAborted && !(thrown instanceof TaskQueueError) ? (handle.reason ?? thrown) : thrown;
+      handle.isAborted && !isTaskQueueError(thrown) ? (handle.reason ?? thrown) : thrown;
     return { outcome: classifyFailure(error, deps.clock.now(), deps.random()), meter };
   } finally {
     if (timer !== undefined) deps.clock.clearTimeout(timer);

@@ -34,6 +34,7 @@ import {
 import { parseOrThrow } from '../config/validate.js';
 import {
   BudgetExceededError,
+  describeThrown,
   QueueFullError,
   QueueStoppedError,
   reviveError,
@@ -43,6 +44,7 @@ import {
   TaskNotFoundError,
   type TaskQueueError,
   TaskTimeoutError,
+  UNSHOWABLE_MESSAGE,
   ValidationError,
 } from '../errors.js';
 import { BudgetBook } from '../limits/budget-book.js';
@@ -705,7 +707,7 @@ export class Engine {
       ]);
     }
     const env = this.environment(config);
-    const estimate = definition.estimate(data, env);
+    const estimate = estimateOf(definition, data, env);
     const estimated = isSoundEstimate(estimate)
       ? estimate
       : parseOrThrow(EstimateSchema, estimate, `${definition.name}.estimate()`, {
@@ -1843,5 +1845,23 @@ export class Engine {
   /** Every task still waiting (for statistics and listings). */
   waitingRecords(): TaskRecord[] {
     return [...this.line.records(), ...this.paused.values(), ...this.parked.values()];
+  }
+}
+
+/**
+ * A task type's `estimate()`, whose throw is bad input for that task (a `ValidationError` naming
+ * the task type and what it threw), never a raw error out of `submit`.
+ */
+function estimateOf(
+  definition: AnyTaskTypeDefinition,
+  data: unknown,
+  env: TaskEnvironment,
+): TaskEstimate {
+  try {
+    return definition.estimate(data, env);
+  } catch (error) {
+    const path = `${definition.name}.estimate()`;
+    const message = `threw: ${describeThrown(error) ?? UNSHOWABLE_MESSAGE}`;
+    throw new ValidationError(`invalid task: ${path} ${message}`, [{ path, message }]);
   }
 }
