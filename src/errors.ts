@@ -16,6 +16,7 @@
  * | ProviderError | PROVIDER_ERROR | per status |
  * | InvalidAnswerError | INVALID_ANSWER | yes |
  * | NonRetryableError | NON_RETRYABLE | no |
+ * | ServerWaitError | SERVER_WAIT | no |
  */
 
 export type ErrorCode =
@@ -30,6 +31,7 @@ export type ErrorCode =
   | 'PROVIDER_ERROR'
   | 'INVALID_ANSWER'
   | 'NON_RETRYABLE'
+  | 'SERVER_WAIT'
   | 'INTERNAL';
 
 export interface TaskQueueErrorOptions {
@@ -187,6 +189,47 @@ export class NonRetryableError extends TaskQueueError {
   }
 }
 
+/**
+ * A provider asked for a wait longer than `maxServerWait` (a `retry-after`, or an
+ * `x-ratelimit-reset-*` with nothing remaining): the tasks of that model fail with it rather than
+ * wait silently. `retryAfterMs` is the server's wait; raise `maxServerWait` to wait that long.
+ */
+export class ServerWaitError extends TaskQueueError {
+  /** The wait the server asked for, in milliseconds. */
+  readonly retryAfterMs: number;
+  constructor(message: string, retryAfterMs: number) {
+    super(message, 'SERVER_WAIT', false);
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/**
+ * The error for a server's wait of `waitMs` that is above `maxServerWaitMs`. `until` is when the
+ * wait ends (epoch ms), shown when it is a date.
+ */
+export function serverWaitTooLong(
+  model: string,
+  waitMs: number,
+  maxServerWaitMs: number,
+  until: number,
+): ServerWaitError {
+  const when = Number.isNaN(new Date(until).getTime())
+    ? ''
+    : ` (until ${new Date(until).toISOString()})`;
+  return new ServerWaitError(
+    `the server asked to wait ${formatWait(waitMs)} before the next call to model '${model}'${when}, longer than maxServerWait (${maxServerWaitMs / 1000} s): raise maxServerWait to wait that long`,
+    waitMs,
+  );
+}
+
+/** `42 s`, `3.5 h`, `1157.4 days`. */
+function formatWait(ms: number): string {
+  const seconds = ms / 1000;
+  if (seconds < 3600) return `${Math.round(seconds * 10) / 10} s`;
+  if (seconds < 86_400 * 2) return `${Math.round(seconds / 360) / 10} h`;
+  return `${Math.round(seconds / 8640) / 10} days`;
+}
+
 /** HTTP statuses that another attempt may fix. `undefined` (no response: connection error) is one. */
 export function isRetryableStatus(status: number | undefined): boolean {
   if (status === undefined) return true;
@@ -258,6 +301,7 @@ function serializeKnown(error: unknown): SerializedError {
       message: error.message,
       retryable: error.retryable,
     };
+    if (error instanceof ServerWaitError) out.retryAfterMs = error.retryAfterMs;
     if (error instanceof ProviderError) {
       if (error.status !== undefined) out.status = error.status;
       if (error.retryAfterMs !== undefined) out.retryAfterMs = error.retryAfterMs;
@@ -302,6 +346,8 @@ export function reviveError(info: SerializedError, taskId: string): TaskQueueErr
       return new InvalidAnswerError(info.message, '', { retryable: info.retryable });
     case 'NON_RETRYABLE':
       return new NonRetryableError(info.message);
+    case 'SERVER_WAIT':
+      return new ServerWaitError(info.message, info.retryAfterMs ?? 0);
     case 'VALIDATION':
       return new ValidationError(info.message);
     case 'QUEUE_STOPPED':

@@ -48,6 +48,7 @@ export {
   QueueStoppedError,
   reviveError,
   type SerializedError,
+  ServerWaitError,
   serializeError,
   TaskCancelledError,
   TaskNotFoundError,

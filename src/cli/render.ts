@@ -29,6 +29,8 @@ const WAIT_REASONS: Record<WaitReason, string> = {
   rateLimit: 'the rate limit',
   budget: 'the budget',
   paused: 'resume (paused)',
+  server: "the server's requested wait",
+  retryDelay: 'a retry',
 };
 
 /** `1,234,567`. */

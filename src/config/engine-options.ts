@@ -150,6 +150,12 @@ export const EngineSettingsSchema = z
     keepCompleted: RetentionSchema.optional(),
     /** Finished tasks to keep (failed or cancelled). Omitted: keep all. */
     keepFailed: RetentionSchema.optional(),
+    /**
+     * Seconds: the longest wait a provider may ask for (`retry-after`, or `x-ratelimit-reset-*`
+     * with nothing remaining) before the tasks of that model fail with `ServerWaitError` instead
+     * of waiting. Raise it for providers with per-day limits.
+     */
+    maxServerWait: positiveNumber.default(3600),
     /** Defaults for every task's config. */
     taskDefaults: TaskConfigSchema.default({
       maxRetries: 3,
@@ -176,6 +182,7 @@ export const AdjustableSettingsSchema = EngineSettingsSchema.pick({
   budgetLimit: true,
   dailyLimit: true,
   hourlyLimit: true,
+  maxServerWait: true,
 })
   .partial()
   .strict();

@@ -4,6 +4,7 @@ import {
   InvalidAnswerError,
   ProviderError,
   serializeError,
+  serverWaitTooLong,
   TaskQueueError,
   TaskTimeoutError,
 } from '../errors.js';
@@ -48,6 +49,8 @@ export interface AttemptDeps {
   client: AIClient;
   environment(record: TaskRecord): TaskEnvironment;
   priceOf(model: string): ModelPrice | undefined;
+  /** The longest wait a server may ask for (`maxServerWait`), in milliseconds. */
+  maxServerWaitMs(): number;
   onHints(model: string, hints: RateLimitHints): void;
   onProgress(record: TaskRecord, progress: number, current: number, total: number): void;
   runChildren(
@@ -160,6 +163,29 @@ export function classifyFailure(error: unknown, at: number, jitter: number): Att
   const outcome: AttemptOutcome = { ok: false, at, error: info, rateLimited, jitter };
   if (retryAfterMs !== undefined) outcome.retryAfterMs = retryAfterMs;
   return outcome;
+}
+
+/**
+ * A failure whose server asked for a wait above `maxWaitMs` fails the task with
+ * `ServerWaitError` instead of retrying that far in the future.
+ */
+function boundServerWait(
+  outcome: AttemptOutcome,
+  model: string,
+  maxWaitMs: number,
+): AttemptOutcome {
+  if (outcome.ok || outcome.retryAfterMs === undefined || outcome.retryAfterMs <= maxWaitMs) {
+    return outcome;
+  }
+  const waitMs = outcome.retryAfterMs;
+  const error = serverWaitTooLong(model, waitMs, maxWaitMs, outcome.at + waitMs);
+  return {
+    ok: false,
+    at: outcome.at,
+    error: serializeError(error),
+    rateLimited: false,
+    jitter: outcome.jitter,
+  };
 }
 
 /**
@@ -413,7 +439,11 @@ export async function runAttempt(
     if (handle.isAborted) ctx.payInFlight();
     const error =
       handle.isAborted && !isTaskQueueError(thrown) ? (handle.reason ?? thrown) : thrown;
-    return { outcome: classifyFailure(error, deps.clock.now(), deps.random()), meter };
+    const outcome = classifyFailure(error, deps.clock.now(), deps.random());
+    return {
+      outcome: boundServerWait(outcome, record.reservation.model, deps.maxServerWaitMs()),
+      meter,
+    };
   } finally {
     if (timer !== undefined) deps.clock.clearTimeout(timer);
   }

@@ -40,6 +40,7 @@ import {
   reviveError,
   type SerializedError,
   serializeError,
+  serverWaitTooLong,
   TaskCancelledError,
   TaskNotFoundError,
   type TaskQueueError,
@@ -331,6 +332,7 @@ export class Engine {
       client: this.client,
       environment: (record) => this.environment(record.config),
       priceOf: (model) => this.priceOf(model),
+      maxServerWaitMs: () => this.settings.maxServerWait * 1000,
       onHints: (model, hints) =>
         this.supervisor.system
           .get('rateLimit')
@@ -937,13 +939,22 @@ export class Engine {
     return this.line.positionOf(id);
   }
 
-  /** Why the head of the line waits, if it does. */
+  /**
+   * Why the head of the line waits, if it does. When no task is due, the first retry to fall
+   * due: it waits for its backoff, or for the wait its server asked for.
+   */
   headWait(): HeadWait | undefined {
     const first = this.line.peek();
     if (this.isPaused) {
       return first === undefined ? undefined : { taskId: first.id, waitingFor: 'paused' };
     }
-    if (first === undefined || this.head?.taskId === first.id) return this.head;
+    if (first === undefined) {
+      const retry = this.line.nextDue();
+      if (retry === undefined) return this.head;
+      const waitingFor = retry.record.error?.retryAfterMs === undefined ? 'retryDelay' : 'server';
+      return { taskId: retry.record.id, waitingFor, until: retry.notBefore };
+    }
+    if (this.head?.taskId === first.id) return this.head;
     // A head that arrived while no slot was free did not wake the supervisor (nothing could
     // change): it waits for a slot.
     const { used, max } = this.concurrency;
@@ -1110,9 +1121,17 @@ export class Engine {
           const error = aboveWindow(`task '${record.id}'`, 'config', never, record.reservation);
           return { fatal: serializeError(error) };
         }
+        if (rate.reason === 'server') {
+          // The provider asked this model to wait: bounded by maxServerWait, never silent.
+          const maxWaitMs = this.settings.maxServerWait * 1000;
+          if (rate.retryAt - now > maxWaitMs) {
+            const error = serverWaitTooLong(model, rate.retryAt - now, maxWaitMs, rate.retryAt);
+            return { fatal: serializeError(error) };
+          }
+        }
         return {
           taskId: record.id,
-          waitingFor: 'rateLimit',
+          waitingFor: rate.reason === 'server' ? 'server' : 'rateLimit',
           until: Number.isFinite(rate.retryAt) ? rate.retryAt : undefined,
         };
       }

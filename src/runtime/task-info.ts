@@ -79,7 +79,9 @@ function waiting(
     case 'retrying':
     case 'queued': {
       if (record.notBefore !== undefined && record.notBefore > now) {
-        return { ...none, waitingFor: 'retryDelay', waitingUntil: new Date(record.notBefore) };
+        // A retry after a 429 waits for what its server asked, not for a backoff of ours.
+        const waitingFor = record.error?.retryAfterMs === undefined ? 'retryDelay' : 'server';
+        return { ...none, waitingFor, waitingUntil: new Date(record.notBefore) };
       }
       if (!engine.isRunning) return { ...none, waitingFor: 'stopped' };
       const index = engine.positionOf(record.id);

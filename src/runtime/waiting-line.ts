@@ -111,10 +111,15 @@ export class WaitingLine {
 
   /** When the next retry falls due, if any is waiting. */
   nextDueAt(): number | undefined {
+    return this.nextDue()?.notBefore;
+  }
+
+  /** The retry that falls due first, and when, if any is waiting. */
+  nextDue(): { record: TaskRecord; notBefore: number } | undefined {
     for (;;) {
       const top = this.delayed.peek();
       if (top === undefined) return undefined;
-      if (top.live) return top.notBefore;
+      if (top.live) return top;
       this.delayed.pop();
     }
   }

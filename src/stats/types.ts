@@ -1,7 +1,18 @@
 import type { Priority, TaskStatus } from '../../machines/task-status.js';
 
-/** Why the first waiting task is not running. */
-export type WaitReason = 'concurrency' | 'rateLimit' | 'budget' | 'paused';
+/**
+ * Why the first waiting task is not running: a free slot, the rate limit's windows, the budget,
+ * a paused queue, the wait a provider asked for (`server`: `retry-after`, or
+ * `x-ratelimit-remaining-*` at 0 until its reset), or, when no task is due, a retry's backoff
+ * (`retryDelay`).
+ */
+export type WaitReason =
+  | 'concurrency'
+  | 'rateLimit'
+  | 'budget'
+  | 'paused'
+  | 'server'
+  | 'retryDelay';
 
 /**
  * Why one task is not running: the reasons of the head of the line, or `turn` (tasks ahead of

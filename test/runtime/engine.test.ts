@@ -145,7 +145,7 @@ describe('engine', () => {
     for (let i = 0; i < 3; i++) await engine.submit({ taskType: 'ECHO', data: { prompt: `${i}` } });
     await advance(clock, 4900, 100);
     expect(client.log.length).toBe(1);
-    expect(engine.headWait()?.waitingFor).toBe('rateLimit');
+    expect(engine.headWait()?.waitingFor).toBe('server');
     await advanceUntil(clock, () => engine.waitingCount === 0 && engine.runningCount === 0);
     expect(client.log.length).toBe(5);
     expect(client.log[1]?.at).toBeGreaterThanOrEqual((client.log[0]?.at ?? 0) + 5000);
