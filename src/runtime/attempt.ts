@@ -10,12 +10,14 @@ import {
 } from '../errors.js';
 import { CostTally, type ModelPrice } from '../limits/cost.js';
 import { countChatTokens, countTextTokens } from '../limits/tokens.js';
+import { type JudgedUsage, judgeUsage, tokenCount } from '../limits/usage.js';
 import type {
   AIClient,
   ChatRequest,
   ChatResponse,
   EmbedResponse,
   RateLimitHints,
+  Usage,
 } from '../providers/types.js';
 import type { TaskRecord } from '../stores/types.js';
 import type {
@@ -53,11 +55,24 @@ export interface AttemptDeps {
   maxServerWaitMs(): number;
   onHints(model: string, hints: RateLimitHints): void;
   onProgress(record: TaskRecord, progress: number, current: number, total: number): void;
+  /** A call's reported usage was above what its request allowed; it was charged `charged`. */
+  onSuspectUsage(record: TaskRecord, attempt: number, report: SuspectUsage): void;
   runChildren(
     record: TaskRecord,
     children: readonly ChildTaskSpec[],
     onChildSettled?: (outcome: ChildOutcome, done: number, total: number) => void,
   ): Promise<ChildOutcome[]>;
+}
+
+/** A usage report that was not believed, and what was charged instead. */
+export interface SuspectUsage {
+  model: string;
+  /** What the server reported (rounded up to whole tokens). */
+  reported: { promptTokens: number; completionTokens: number };
+  /** What the call was charged: at most what its request allowed. */
+  charged: { promptTokens: number; completionTokens: number };
+  /** The request's `max_tokens` (0 for embeddings). */
+  maxTokens: number;
 }
 
 /**
@@ -208,6 +223,12 @@ function asPromise<T>(value: T | PromiseLike<T>): Promise<T> {
   return value instanceof Promise ? value : Promise.resolve(value);
 }
 
+/** The tokens of a response schema, which providers bill as part of the prompt. */
+function schemaTokens(format: ChatCall['responseFormat'], model: string): number {
+  if (format?.type !== 'json_schema') return 0;
+  return countTextTokens(JSON.stringify(format.jsonSchema.schema) ?? '', model);
+}
+
 /** `instanceof` without throwing (a proxy's `getPrototypeOf` trap may throw). */
 function isTaskQueueError(value: unknown): boolean {
   try {
@@ -301,8 +322,14 @@ class AttemptContext implements TaskContext {
       const response = await deps.client.chat(request, this);
       this.untrack(pending);
       if (response.hints) deps.onHints(model, response.hints);
-      if (response.usage) {
-        charge(meter, price, response.usage.promptTokens, response.usage.completionTokens);
+      const usage = this.judge(
+        model,
+        response.usage,
+        request.maxTokens,
+        () => pending.promptTokens() + schemaTokens(call.responseFormat, model),
+      );
+      if (usage) {
+        charge(meter, price, usage.promptTokens, usage.completionTokens);
       } else {
         meter.estimated = true;
         charge(meter, price, pending.promptTokens(), countTextTokens(response.content, model));
@@ -325,8 +352,13 @@ class AttemptContext implements TaskContext {
       const response = await deps.client.embed({ model, input: call.input }, this);
       this.untrack(pending);
       if (response.hints) deps.onHints(model, response.hints);
-      if (response.usage) {
-        charge(meter, price, response.usage.promptTokens, 0);
+      const reported = response.usage && {
+        promptTokens: response.usage.promptTokens,
+        completionTokens: 0,
+      };
+      const usage = this.judge(model, reported, 0, () => pending.promptTokens());
+      if (usage) {
+        charge(meter, price, usage.promptTokens, 0);
       } else {
         meter.estimated = true;
         charge(meter, price, pending.promptTokens(), 0);
@@ -347,6 +379,38 @@ class AttemptContext implements TaskContext {
     onChildSettled?: (outcome: ChildOutcome, done: number, total: number) => void,
   ): Promise<ChildOutcome[]> {
     return this.deps.runChildren(this.record, children, onChildSettled);
+  }
+
+  /**
+   * The usage to charge for a call's report (`undefined`: none that can be read, so the caller
+   * counts the call itself). A report above what the request allowed is charged at what it
+   * allowed, and told to the engine.
+   */
+  private judge(
+    model: string,
+    usage: Pick<Usage, 'promptTokens' | 'completionTokens'> | undefined,
+    maxTokens: number,
+    countPrompt: () => number,
+  ): JudgedUsage | undefined {
+    if (usage === undefined) return undefined;
+    const bounds = {
+      maxCompletionTokens: maxTokens,
+      promptEstimate: this.record.reservation.promptTokens,
+      countPrompt,
+    };
+    const judged = judgeUsage(usage.promptTokens, usage.completionTokens, bounds);
+    if (judged?.suspect) {
+      this.deps.onSuspectUsage(this.record, this.attempt, {
+        model,
+        reported: {
+          promptTokens: tokenCount(usage.promptTokens) ?? 0,
+          completionTokens: tokenCount(usage.completionTokens) ?? 0,
+        },
+        charged: { promptTokens: judged.promptTokens, completionTokens: judged.completionTokens },
+        maxTokens,
+      });
+    }
+    return judged;
   }
 
   /**

@@ -337,6 +337,16 @@ export class Engine {
         this.supervisor.system
           .get('rateLimit')
           ?.send({ type: 'rate.hints', at: this.clock.now(), model, hints }),
+      onSuspectUsage: (record, attempt, report) =>
+        this.emit({
+          type: 'usage.suspect',
+          taskId: record.id,
+          taskType: record.type,
+          priority: record.priority,
+          at: this.clock.now(),
+          attempt,
+          ...report,
+        }),
       onProgress: (record, progress, current, total) =>
         this.emit({
           type: 'task.progress',

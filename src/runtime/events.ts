@@ -36,6 +36,19 @@ export type EngineEvent =
       completionTokens: number;
       estimated: boolean;
     })
+  /**
+   * A call's reported usage was above what its request allowed (completion above `max_tokens`,
+   * or a prompt far above the one counted): it was charged `charged` (what the request allowed),
+   * its result kept.
+   */
+  | (TaskEventBase & {
+      type: 'usage.suspect';
+      attempt: number;
+      model: string;
+      reported: { promptTokens: number; completionTokens: number };
+      charged: { promptTokens: number; completionTokens: number };
+      maxTokens: number;
+    })
   | (TaskEventBase & {
       type: 'task.completed' | 'task.failed' | 'task.cancelled';
       status: Extract<TaskStatus, 'completed' | 'failed' | 'cancelled'>;
@@ -79,6 +92,7 @@ export const ENGINE_EVENT_TYPES = [
   'task.progress',
   'task.retrying',
   'task.usage',
+  'usage.suspect',
   'task.completed',
   'task.failed',
   'task.cancelled',

@@ -51,23 +51,61 @@ const reply: fc.Arbitrary<Reply> = fc.oneof(
 
 const price = resolvePrice(MODEL);
 
+/** The prompt the library counts for a request: its messages plus its response schema. */
+function countedPrompt(request: FetchedRequest): number {
+  const messages = request.body.messages as { role: string; content: string }[];
+  const format = request.body.response_format as
+    | { type: string; json_schema?: { schema: unknown } }
+    | undefined;
+  const schema =
+    format?.type === 'json_schema'
+      ? countTextTokens(JSON.stringify(format.json_schema?.schema), MODEL)
+      : 0;
+  return countChatTokens(messages, MODEL) + schema;
+}
+
+/**
+ * What a reported usage is charged: a completion above the request's max_tokens at max_tokens,
+ * a prompt above twice the counted one (plus 256) at the counted one. `suspect` when either was.
+ */
+function believed(request: FetchedRequest, prompt: number, completionTokens: number) {
+  const maxTokens = Number(request.body.max_tokens ?? request.body.max_completion_tokens);
+  const counted = countedPrompt(request);
+  const promptSuspect = prompt > 2 * counted + 256;
+  const completionSuspect = completionTokens > maxTokens;
+  return {
+    prompt: promptSuspect ? counted : prompt,
+    completion: completionSuspect ? maxTokens : completionTokens,
+    suspect: promptSuspect || completionSuspect,
+  };
+}
+
 /** The response for `r`, and what the call should cost (reported usage, or the tokenizer's). */
-function respond(r: Reply, request: FetchedRequest): { response: FetchReply; micros: number } {
+function respond(
+  r: Reply,
+  request: FetchedRequest,
+): { response: FetchReply; micros: number; suspect?: boolean } {
   if (price === undefined) throw new Error(`${MODEL} has no price`);
   switch (r.kind) {
-    case 'usage':
+    case 'usage': {
+      const charged = believed(request, r.prompt, r.completion);
       return {
         response: json(200, completion(ANSWER, { prompt: r.prompt, completion: r.completion })),
-        micros: costMicros(price, r.prompt, r.completion),
+        micros: costMicros(price, charged.prompt, charged.completion),
+        suspect: charged.suspect,
       };
-    case 'invalidAnswer':
+    }
+    case 'invalidAnswer': {
+      const charged = believed(request, r.prompt, r.completion);
       return {
         response: json(
           200,
           completion('not json at all', { prompt: r.prompt, completion: r.completion }),
         ),
-        micros: costMicros(price, r.prompt, r.completion),
+        micros: costMicros(price, charged.prompt, charged.completion),
+        suspect: charged.suspect,
       };
+    }
     case 'noUsage': {
       const messages = request.body.messages as { role: string; content: string }[];
       const prompt = countChatTokens(messages, MODEL);
@@ -101,19 +139,21 @@ function respond(r: Reply, request: FetchedRequest): { response: FetchReply; mic
 }
 
 describe('money charged equals the usage of every call (property)', () => {
-  it('for any sequence of responses, ledger = Σ task cost = Σ task.usage events = Σ per-call usage', async () => {
+  it('for any sequence of responses, ledger = Σ task cost = Σ task.usage events = Σ per-call believed usage', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(reply, { minLength: 1, maxLength: 14 }),
         fc.integer({ min: 1, max: 4 }),
         async (replies, taskCount) => {
           let expected = 0;
+          let suspects = 0;
           const world = createFetchWorld(
             (request, index) => {
               // past the script, the server answers soundly so that every task ends
               const r = replies[index] ?? { kind: 'usage', prompt: 10, completion: 5 };
-              const { response, micros } = respond(r, request);
+              const { response, micros, suspect } = respond(r, request);
               expected += micros;
+              if (suspect) suspects++;
               return response;
             },
             [textClassificationTaskType],
@@ -144,6 +184,8 @@ describe('money charged equals the usage of every call (property)', () => {
           expect(ledger).toBe(expected);
           expect(taskCosts).toBe(expected);
           expect(eventCosts).toBe(expected);
+          // Every report above what its request allowed was told, and only those.
+          expect(world.events.filter((e) => e.type === 'usage.suspect')).toHaveLength(suspects);
         },
       ),
       { numRuns: 40 },
