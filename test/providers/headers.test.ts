@@ -1,5 +1,10 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseRateLimitHeaders } from '../../src/providers/headers.js';
+import {
+  MAX_HEADER_DURATION_MS,
+  parseRateLimitHeaders,
+  RETRY_AFTER_STATUSES,
+} from '../../src/providers/headers.js';
 
 const NOW = Date.UTC(2025, 0, 15, 12, 0, 0);
 
@@ -118,5 +123,115 @@ describe('parseRateLimitHeaders', () => {
     for (const value of ['-5', '2025-01-15', 'Someday, never']) {
       expect(parseRateLimitHeaders(new Headers({ 'retry-after': value }), NOW)).toStrictEqual({});
     }
+  });
+
+  it('ignores a wait that would end past any date or beyond 100 years, passing long ones on', () => {
+    const year = 365.25 * 24 * 3_600_000;
+    // 9e15 ms from now is past the last valid Date (8.64e15): it used to become an Invalid Date.
+    for (const headers of [
+      { 'retry-after-ms': '9000000000000000' },
+      { 'retry-after-ms': '9'.repeat(400) },
+      { 'retry-after': '4000000000' }, // 127 years
+      { 'retry-after': 'Fri, 31 Dec 9999 23:59:59 GMT' },
+      { 'x-ratelimit-reset-requests': '1000000h' }, // 114 years
+      { 'x-ratelimit-reset-tokens': `${'9'.repeat(400)}s` },
+    ]) {
+      expect(
+        parseRateLimitHeaders(new Headers(headers), NOW),
+        JSON.stringify(headers),
+      ).toStrictEqual({});
+    }
+    // Long but well formed: passed on as stated, for the engine's maxServerWait to judge.
+    expect(
+      parseRateLimitHeaders(
+        new Headers({ 'retry-after': '1000000000', 'x-ratelimit-reset-requests': '100000h' }),
+        NOW,
+      ),
+    ).toStrictEqual({ retryAfterMs: 1e12, resetRequestsMs: 3.6e11 });
+    expect(parseRateLimitHeaders(new Headers({ 'retry-after-ms': String(year) }))).toStrictEqual({
+      retryAfterMs: year,
+    });
+    expect(MAX_HEADER_DURATION_MS).toBe(100 * year);
+    // A wait that is well formed but ends past the last valid Date for this clock: ignored.
+    expect(parseRateLimitHeaders(new Headers({ 'retry-after': '60' }), 8.64e15)).toStrictEqual({});
+  });
+
+  it('falls back to retry-after when retry-after-ms is too large to be a wait', () => {
+    const headers = new Headers({ 'retry-after-ms': '9000000000000000', 'retry-after': '2' });
+    expect(parseRateLimitHeaders(headers, NOW)).toStrictEqual({ retryAfterMs: 2_000 });
+  });
+
+  it('reads retry-after only on a 429 or a 503 when the status is given', () => {
+    const headers = new Headers({
+      'retry-after': '30',
+      'retry-after-ms': '30000',
+      'x-ratelimit-remaining-requests': '0',
+      'x-ratelimit-reset-requests': '1s',
+    });
+    const limits = { remainingRequests: 0, resetRequestsMs: 1_000 };
+    expect(RETRY_AFTER_STATUSES).toStrictEqual([429, 503]);
+    for (const status of [429, 503]) {
+      expect(parseRateLimitHeaders(headers, NOW, status)).toStrictEqual({
+        retryAfterMs: 30_000,
+        ...limits,
+      });
+    }
+    for (const status of [200, 201, 204, 400, 408, 500, 502, 504]) {
+      expect(parseRateLimitHeaders(headers, NOW, status), String(status)).toStrictEqual(limits);
+    }
+    // Without a status, as before: read.
+    expect(parseRateLimitHeaders(headers, NOW).retryAfterMs).toBe(30_000);
+  });
+
+  it('returns only finite values, each wait ending at a valid date, whatever the headers say', () => {
+    const number = fc.oneof(
+      fc.stringMatching(/^\d{1,25}(\.\d{0,4})?$/),
+      fc.stringMatching(/^-?\d{0,6}(\.\d{0,2})?(e\d{1,3})?$/),
+    );
+    const duration = fc.oneof(
+      number,
+      fc.tuple(number, fc.constantFrom('h', 'm', 's', 'ms', 'us', 'ns')).map(([n, u]) => n + u),
+    );
+    const value = fc.oneof(
+      number,
+      duration,
+      fc.string(),
+      fc.date().map((d) => d.toUTCString()),
+    );
+    const names = [
+      'retry-after',
+      'retry-after-ms',
+      'x-ratelimit-limit-requests',
+      'x-ratelimit-remaining-requests',
+      'x-ratelimit-reset-requests',
+      'x-ratelimit-limit-tokens',
+      'x-ratelimit-remaining-tokens',
+      'x-ratelimit-reset-tokens',
+    ] as const;
+    const headerSets = fc.dictionary(fc.constantFrom(...names), value);
+    const clock = fc.oneof(fc.constant(NOW), fc.integer({ min: -8.64e15, max: 8.64e15 }));
+    fc.assert(
+      fc.property(headerSets, clock, (set, now) => {
+        const entries = Object.entries(set).filter(([, v]) => !/[\r\n\0]/.test(v));
+        let headers: Headers;
+        try {
+          headers = new Headers(entries);
+        } catch {
+          return; // not a header value fetch would ever hand over
+        }
+        const hints = parseRateLimitHeaders(headers, now);
+        for (const [key, ms] of Object.entries(hints)) {
+          expect(Number.isFinite(ms), key).toBe(true);
+          expect(ms, key).toBeGreaterThanOrEqual(0);
+          if (key.endsWith('Ms')) {
+            expect(ms, key).toBeLessThanOrEqual(MAX_HEADER_DURATION_MS);
+            expect(() => new Date(now + ms).toISOString(), key).not.toThrow();
+          } else {
+            expect(Number.isSafeInteger(ms), key).toBe(true);
+          }
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 });
