@@ -90,5 +90,8 @@ export type AITaskManagerOptions = z.input<typeof ManagerOptionsSchema>;
 /** The options with every default applied. */
 export type ResolvedManagerOptions = z.output<typeof ManagerOptionsSchema>;
 
-/** Options that hold secrets: never echoed in errors. */
-export const SECRET_OPTIONS = ['apiKey'] as const;
+/**
+ * Options that hold secrets: their values are never echoed in errors. Header values count (an
+ * Azure `api-key`, an `Authorization` header), so nothing under `defaultHeaders` is shown.
+ */
+export const SECRET_OPTIONS = ['apiKey', 'defaultHeaders'] as const;

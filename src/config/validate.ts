@@ -99,7 +99,7 @@ export function parseOrThrow<S extends z.ZodType>(
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const prefix = options.pathPrefix ?? what;
-  const redact = new Set(options.redact ?? []);
+  const redact = options.redact ?? [];
   const issues: ValidationIssue[] = parsed.error.issues.map((issue) => {
     const own = issue.path.map(String).join('.');
     const path = [prefix, own].filter((p) => p !== '').join('.') || `(${what})`;
@@ -107,7 +107,8 @@ export function parseOrThrow<S extends z.ZodType>(
     // options object holding one was expected (`new OpenAICompatibleClient('sk-…')`, as the
     // seed's `APIConfig(api_key, …)` would be ported).
     const raw = valueAt(value, issue.path);
-    const secret = redact.has(own) || (redact.size > 0 && own === '' && typeof raw === 'string');
+    const secret =
+      isRedactedPath(own, redact) || (redact.length > 0 && own === '' && typeof raw === 'string');
     const received = secret && raw !== undefined ? REDACTED : raw;
     return { path, message: withHint(issue, schema), received };
   });
@@ -123,8 +124,19 @@ export function parseOrThrow<S extends z.ZodType>(
 export interface ParseOptions {
   /** Put before every field path (default: `what`; `''` for none). */
   pathPrefix?: string;
-  /** Field paths (`apiKey`) whose received value is never shown. */
+  /**
+   * Field paths (`apiKey`, `defaultHeaders`) whose received value is never shown, nor any value
+   * under them (`defaultHeaders.api-key`).
+   */
   redact?: readonly string[];
+}
+
+/**
+ * Whether the value at the dotted `path` is secret: `path` is one of `redact` or lies under one
+ * (`defaultHeaders.api-key` under `defaultHeaders`).
+ */
+export function isRedactedPath(path: string, redact: readonly string[]): boolean {
+  return redact.some((secret) => path === secret || path.startsWith(`${secret}.`));
 }
 
 export const REDACTED = '[redacted]';

@@ -19,7 +19,7 @@ import type {
 } from 'openai/resources/chat/completions';
 import type { CreateEmbeddingResponse } from 'openai/resources/embeddings';
 import { z } from 'zod';
-import { functionOf, parseOrThrow, REDACTED } from '../config/validate.js';
+import { describeValue, functionOf, parseOrThrow, REDACTED } from '../config/validate.js';
 import { isRetryableStatus, ProviderError } from '../errors.js';
 import { parseRateLimitHeaders } from './headers.js';
 import type {
@@ -76,24 +76,121 @@ export function isLoopbackURL(baseURL: string): boolean {
   );
 }
 
+/** The environment variables the key rule reads (`process.env`, or a test's own). */
+export type KeyEnvironment = Readonly<Record<string, string | undefined>>;
+
+/** `name`'s value in `env`, with an empty one taken as unset. */
+function envValue(env: KeyEnvironment, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/**
+ * The base URL used when none is given: `OPENAI_BASE_URL` when it is set (as the `openai` SDK
+ * does), else {@link DEFAULT_BASE_URL}. Not checked here: a malformed one is refused where the
+ * URL is validated.
+ */
+export function defaultBaseURL(env: KeyEnvironment = process.env): string {
+  return envValue(env, 'OPENAI_BASE_URL') ?? DEFAULT_BASE_URL;
+}
+
+/** The URL without credentials, query or fragment, and without a trailing `/`. */
+function endpointOf(url: string): string | undefined {
+  if (!URL.canParse(url)) return undefined;
+  const { protocol, host, pathname } = new URL(url);
+  return `${protocol}//${host}${pathname.replace(/\/+$/, '')}`;
+}
+
+/**
+ * Which key goes to a base URL, as {@link resolveApiKey} decided it.
+ *
+ * - `'explicit'`: the key given (`apiKey`, `--api-key`, a config file's `apiKey`);
+ * - `'environment'`: `OPENAI_API_KEY`, because the URL is the environment's own endpoint;
+ * - `'placeholder'`: {@link LOCAL_PLACEHOLDER_KEY}, for a loopback server;
+ * - `'none'`: no key may go there; `problem` says why, without any key.
+ */
+export type KeyRoute =
+  | {
+      readonly source: 'explicit' | 'environment' | 'placeholder';
+      readonly apiKey: string;
+      readonly baseURL: string;
+    }
+  | {
+      readonly source: 'none';
+      readonly apiKey: undefined;
+      readonly baseURL: string;
+      /** `an API key is required for <host>: …`, no key in it; the caller adds how to pass one. */
+      readonly problem: string;
+    };
+
+/**
+ * The one rule for where a key is sent, used by the client and the CLI:
+ *
+ * 1. an explicit, non-empty `apiKey` goes to the base URL given (or the default one);
+ * 2. the environment's `OPENAI_API_KEY` goes only to the environment's endpoint:
+ *    `OPENAI_BASE_URL` when that is set, else OpenAI's {@link DEFAULT_BASE_URL} (same scheme,
+ *    host, port and path, a trailing `/` aside). To any other URL nothing from the environment
+ *    is sent;
+ * 3. a loopback URL ({@link isLoopbackURL}) without a key gets {@link LOCAL_PLACEHOLDER_KEY};
+ * 4. any other URL without a key gets none: `source: 'none'`, which callers refuse.
+ *
+ * `baseURL` defaults to {@link defaultBaseURL}. Pure apart from reading `env`; never throws.
+ *
+ * @example
+ * resolveApiKey({ baseURL: 'https://llm.example.org/v1' }, { OPENAI_API_KEY: 'sk-…' }).source
+ * // 'none': the environment's key is OpenAI's, not llm.example.org's
+ */
+export function resolveApiKey(
+  config: { readonly apiKey?: string | undefined; readonly baseURL?: string | undefined },
+  env: KeyEnvironment = process.env,
+): KeyRoute {
+  const baseURL = config.baseURL ?? defaultBaseURL(env);
+  if (config.apiKey !== undefined && config.apiKey !== '') {
+    return { source: 'explicit', apiKey: config.apiKey, baseURL };
+  }
+  const envKey = envValue(env, 'OPENAI_API_KEY');
+  const envEndpoint = endpointOf(defaultBaseURL(env));
+  const endpoint = endpointOf(baseURL);
+  if (envKey !== undefined && endpoint !== undefined && endpoint === envEndpoint) {
+    return { source: 'environment', apiKey: envKey, baseURL };
+  }
+  if (isLoopbackURL(baseURL)) {
+    return { source: 'placeholder', apiKey: LOCAL_PLACEHOLDER_KEY, baseURL };
+  }
+  const host = URL.canParse(baseURL) ? new URL(baseURL).host : baseURL;
+  const owner = envValue(env, 'OPENAI_BASE_URL') === undefined ? 'OpenAI' : 'OPENAI_BASE_URL';
+  const why =
+    endpoint !== undefined && endpoint === envEndpoint
+      ? 'OPENAI_API_KEY is not set'
+      : `the environment's OPENAI_API_KEY is sent only to ${owner} (${envEndpoint ?? 'not a URL'}), never to another URL`;
+  return {
+    source: 'none',
+    apiKey: undefined,
+    baseURL,
+    problem: `an API key is required for ${host}: ${why}`,
+  };
+}
+
+const HTTP_URL = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
+
 /**
  * The settings of {@link OpenAICompatibleClient}, every field with a default. Durations in
- * seconds. Unknown keys are refused, so a misspelt option fails loudly.
+ * seconds. Unknown keys are refused, so a misspelt option fails loudly. The key and the base
+ * URL are resolved by {@link resolveApiKey} with `process.env`.
  */
 export const APIConfigSchema = z
   .strictObject({
     /**
-     * The API key; default `process.env.OPENAI_API_KEY`. Required unless `baseURL` is a loopback
-     * address, where the placeholder `sk-local` is sent instead.
+     * The API key, sent to `baseURL`. Without one: `OPENAI_API_KEY` when `baseURL` is the
+     * environment's endpoint (`OPENAI_BASE_URL`, else OpenAI's), `sk-local` for a loopback
+     * address; any other URL needs one ({@link resolveApiKey}).
      */
-    apiKey: z
-      .string({ error: 'expected a string' })
-      .optional()
-      .transform((key) => (key === undefined || key === '' ? readEnvKey() : key)),
-    /** The API's base URL, with its version path (`http://localhost:11434/v1`). */
-    baseURL: z
-      .url({ protocol: /^https?$/, error: 'expected an http(s) URL' })
-      .default(DEFAULT_BASE_URL),
+    apiKey: z.string({ error: 'expected a string' }).optional(),
+    /**
+     * The API's base URL, with its version path (`http://localhost:11434/v1`); default
+     * `OPENAI_BASE_URL`, else `https://api.openai.com/v1`.
+     */
+    baseURL: HTTP_URL.optional(),
     /** Seconds to wait for the response headers of one call (the SDK gets milliseconds). */
     timeout: z.number().finite().positive().default(60),
     /** The chat model used when a request names none. */
@@ -102,7 +199,7 @@ export const APIConfigSchema = z
     embeddingModel: z.string().min(1).default('text-embedding-3-small'),
     /** `OpenAI-Organization` header; default: the SDK's (`OPENAI_ORG_ID`). */
     organization: z.string().min(1).optional(),
-    /** Headers sent with every request (e.g. Azure's `api-version` routing headers). */
+    /** Headers sent with every request (e.g. Azure's `api-key`); their values are secret. */
     defaultHeaders: z.record(z.string(), z.string()).default({}),
     /**
      * The provider's requests-per-minute limit, for the manager's rate limiter. The client
@@ -122,22 +219,29 @@ export const APIConfigSchema = z
       () => Date.now,
     ),
   })
-  .superRefine((config, ctx) => {
-    // A malformed baseURL has its own issue already.
-    if (!URL.canParse(config.baseURL)) return;
-    if (config.apiKey === undefined && !isLoopbackURL(config.baseURL)) {
+  .transform(({ apiKey, baseURL, ...rest }, ctx) => {
+    const route = resolveApiKey({ apiKey, baseURL }, process.env);
+    if (baseURL === undefined && !HTTP_URL.safeParse(route.baseURL).success) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['baseURL'],
+        message: `OPENAI_BASE_URL, the default base URL, is not an http(s) URL (${describeValue(route.baseURL)})`,
+      });
+      return z.NEVER;
+    }
+    if (route.source === 'none') {
       ctx.addIssue({
         code: 'custom',
         path: ['apiKey'],
-        message: `an API key is required for ${new URL(config.baseURL).host}: pass apiKey or set OPENAI_API_KEY`,
+        message: `${route.problem}; pass apiKey explicitly to send one there`,
       });
+      return z.NEVER;
     }
+    return { ...rest, apiKey: route.apiKey, baseURL: route.baseURL, keySource: route.source };
   });
 
-function readEnvKey(): string | undefined {
-  const key = process.env.OPENAI_API_KEY;
-  return key === undefined || key === '' ? undefined : key;
-}
+/** The settings whose values are never shown in a validation error. */
+export const API_CONFIG_SECRETS = ['apiKey', 'defaultHeaders'] as const;
 
 /** {@link OpenAICompatibleClient}'s settings as callers write them (every field optional). */
 export type APIConfig = z.input<typeof APIConfigSchema>;
@@ -188,9 +292,9 @@ export class OpenAICompatibleClient implements AIClient {
   constructor(config: APIConfig = {}) {
     const resolved = parseOrThrow(APIConfigSchema, config, 'API config', {
       pathPrefix: '',
-      redact: ['apiKey'],
+      redact: API_CONFIG_SECRETS,
     });
-    this.#apiKey = resolved.apiKey ?? LOCAL_PLACEHOLDER_KEY;
+    this.#apiKey = resolved.apiKey;
     this.#now = resolved.now;
     this.#tokenLimitParam =
       resolved.tokenLimitParam === 'auto' && isOpenAIHost(resolved.baseURL)
@@ -204,7 +308,7 @@ export class OpenAICompatibleClient implements AIClient {
       ...(resolved.organization === undefined ? {} : { organization: resolved.organization }),
       ...(resolved.rateLimit === undefined ? {} : { rateLimit: resolved.rateLimit }),
       defaultHeaderNames: Object.freeze(Object.keys(resolved.defaultHeaders)),
-      hasApiKey: resolved.apiKey !== undefined,
+      hasApiKey: resolved.keySource !== 'placeholder',
     });
     this.#sdk = new OpenAI({
       apiKey: this.#apiKey,
@@ -251,29 +355,20 @@ export class OpenAICompatibleClient implements AIClient {
     } catch (error) {
       throw this.#toProviderError('chat', error, options.signal);
     }
-    const choice =
-      isObject(completion) && Array.isArray(completion.choices) ? completion.choices[0] : undefined;
-    const hints = parseRateLimitHeaders(response.headers, this.#now());
-    const requestId = requestIdOf(response, completion);
-    if (choice === undefined) {
-      throw new ProviderError('chat response has no choices', {
-        retryable: true,
-        requestId,
-        retryAfterMs: hints.retryAfterMs,
-      });
+    const hints = parseRateLimitHeaders(response.headers, this.#now(), response.status);
+    const requestId = this.#requestIdOf(response, completion);
+    const answer = readCompletion(completion);
+    if (typeof answer === 'string') {
+      throw new ProviderError(`invalid chat response: ${answer}`, { retryable: true, requestId });
     }
     const result: ChatResponse = {
-      content: typeof choice.message?.content === 'string' ? choice.message.content : '',
-      finishReason: typeof choice.finish_reason === 'string' ? choice.finish_reason : 'unknown',
-      model: typeof completion.model === 'string' ? completion.model : body.model,
+      content: answer.content,
+      finishReason: answer.finishReason,
+      model: answer.model ?? body.model,
       hints,
     };
-    const refusal = (choice.message as { refusal?: unknown } | undefined)?.refusal;
-    if (typeof refusal === 'string' && refusal !== '' && result.content === '') {
-      result.refusal = refusal;
-    }
-    const usage = chatUsage(completion.usage);
-    if (usage !== undefined) result.usage = usage;
+    if (answer.refusal !== undefined) result.refusal = answer.refusal;
+    if (answer.usage !== undefined) result.usage = answer.usage;
     if (requestId !== undefined) result.requestId = requestId;
     return result;
   }
@@ -299,27 +394,23 @@ export class OpenAICompatibleClient implements AIClient {
     } catch (error) {
       throw this.#toProviderError('embeddings', error, options.signal);
     }
-    const hints = parseRateLimitHeaders(response.headers, this.#now());
-    const requestId = requestIdOf(response, list);
-    const vectors = orderedVectors(list, request.input.length);
-    if (vectors === undefined) {
+    const hints = parseRateLimitHeaders(response.headers, this.#now(), response.status);
+    const requestId = this.#requestIdOf(response, list);
+    const body: unknown = list;
+    const vectors = orderedVectors(body, request.input.length);
+    if (vectors === undefined || !isRecord(body)) {
       throw new ProviderError(
-        `embeddings response does not hold one vector per input (${request.input.length} sent)`,
+        `invalid embeddings response: it does not hold one vector per input (${request.input.length} sent)`,
         { retryable: true, requestId },
       );
     }
     const result: EmbedResponse = {
       vectors,
-      model: typeof list.model === 'string' ? list.model : model,
+      model: typeof body.model === 'string' ? body.model : model,
       hints,
     };
-    const usage = list.usage;
-    if (isObject(usage) && isCount(usage.prompt_tokens)) {
-      result.usage = {
-        promptTokens: usage.prompt_tokens,
-        totalTokens: isCount(usage.total_tokens) ? usage.total_tokens : usage.prompt_tokens,
-      };
-    }
+    const usage = embeddingsUsage(body.usage);
+    if (usage !== undefined) result.usage = usage;
     if (requestId !== undefined) result.requestId = requestId;
     return result;
   }
@@ -334,10 +425,22 @@ export class OpenAICompatibleClient implements AIClient {
     return `OpenAICompatibleClient(${this.config.baseURL}, ${this.config.model})`;
   }
 
-  /** Removes the key (and a short form of it) from a text that may echo it. */
+  /** Removes the key from a text that may echo it. */
   #redact(text: string): string {
     const key = this.#apiKey;
     return key.length < 4 ? text : text.split(key).join(REDACTED);
+  }
+
+  /**
+   * `x-request-id`, else the id the SDK attached to the parsed body, with the key redacted (a
+   * server may echo anything, the key included, in an id that ends up in logs and task records).
+   */
+  #requestIdOf(response: Response, body: unknown): string | undefined {
+    const header = response.headers.get('x-request-id');
+    if (header !== null && header !== '') return this.#redact(header);
+    if (!isRecord(body)) return undefined;
+    const attached = body._request_id;
+    return typeof attached === 'string' && attached !== '' ? this.#redact(attached) : undefined;
   }
 
   /**
@@ -378,14 +481,16 @@ export class OpenAICompatibleClient implements AIClient {
     if (error instanceof APIError) {
       const status = typeof error.status === 'number' ? error.status : undefined;
       const headers = error.headers instanceof Headers ? error.headers : undefined;
+      // Only a 429 or a 503 says how long to wait (`parseRateLimitHeaders` with the status).
       const retryAfterMs =
-        headers === undefined
+        headers === undefined || status === undefined
           ? undefined
-          : parseRateLimitHeaders(headers, this.#now()).retryAfterMs;
+          : parseRateLimitHeaders(headers, this.#now(), status).retryAfterMs;
+      const requestId = error.requestID ?? headers?.get('x-request-id') ?? undefined;
       return new ProviderError(`${operation} request failed: ${this.#redact(error.message)}`, {
         status,
-        providerCode: typeof error.code === 'string' ? error.code : undefined,
-        requestId: error.requestID ?? headers?.get('x-request-id') ?? undefined,
+        providerCode: typeof error.code === 'string' ? this.#redact(error.code) : undefined,
+        requestId: requestId === undefined ? undefined : this.#redact(requestId),
         retryAfterMs,
         retryable: isRetryableStatus(status),
         cause: this.#safeCause(error),
@@ -437,34 +542,105 @@ function toResponseFormat(
   }
 }
 
-function isObject(value: unknown): value is object {
-  return typeof value === 'object' && value !== null;
+/** A JSON object (not `null`, not an array). */
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function isCount(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+/**
+ * A token count a server reported, as the engine needs it: a finite, non-negative number, a
+ * fraction rounded up (`50.5` → 51: never under-charged), capped at `Number.MAX_SAFE_INTEGER`
+ * so sums stay exact; `undefined` for anything else.
+ */
+function countOf(value: unknown): number | undefined {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) return undefined;
+  return Math.min(Math.ceil(value), Number.MAX_SAFE_INTEGER);
 }
 
-/** Usage in camelCase, or `undefined` when the server sent none (or an unreadable one). */
-function chatUsage(usage: ChatCompletion['usage']): Usage | undefined {
-  if (!isObject(usage)) return undefined;
-  const { prompt_tokens: prompt, completion_tokens: completion, total_tokens: total } = usage;
-  if (!isCount(prompt) || !isCount(completion)) return undefined;
+/** `a + b`, capped at `Number.MAX_SAFE_INTEGER`. */
+function sumOf(a: number, b: number): number {
+  return Math.min(a + b, Number.MAX_SAFE_INTEGER);
+}
+
+/**
+ * Chat usage in camelCase, or `undefined` when the server sent none or an unreadable one (the
+ * engine then counts with the tokenizer). `total_tokens` defaults to prompt + completion.
+ */
+function chatUsage(usage: unknown): Usage | undefined {
+  if (!isRecord(usage)) return undefined;
+  const prompt = countOf(usage.prompt_tokens);
+  const completion = countOf(usage.completion_tokens);
+  if (prompt === undefined || completion === undefined) return undefined;
   return {
     promptTokens: prompt,
     completionTokens: completion,
-    totalTokens: isCount(total) ? total : prompt + completion,
+    totalTokens: countOf(usage.total_tokens) ?? sumOf(prompt, completion),
   };
 }
 
+/** Embeddings usage, read as {@link chatUsage} reads chat usage. */
+function embeddingsUsage(usage: unknown): EmbedResponse['usage'] {
+  if (!isRecord(usage)) return undefined;
+  const prompt = countOf(usage.prompt_tokens);
+  if (prompt === undefined) return undefined;
+  return { promptTokens: prompt, totalTokens: countOf(usage.total_tokens) ?? prompt };
+}
+
+/** What {@link readCompletion} reads from a chat completion's body. */
+interface CompletionReading {
+  content: string;
+  finishReason: string;
+  model?: string;
+  refusal?: string;
+  usage?: Usage;
+}
+
+/**
+ * Reads the first choice of a chat completion's body, or says what makes it an invalid
+ * answer: a body that is not an object, `choices` that is not a non-empty array, a choice or
+ * its `message` that is not an object, a `content` that is neither a string nor `null`. A `null`
+ * (or absent) content is an empty answer, as OpenAI sends with a refusal; usage that cannot be
+ * read is no usage; a `finish_reason` or `model` that is not a string is unknown.
+ */
+function readCompletion(body: unknown): CompletionReading | string {
+  if (!isRecord(body)) return 'the body is not a JSON object';
+  const { choices } = body;
+  if (!Array.isArray(choices)) return 'choices is not an array';
+  if (choices.length === 0) return 'choices is empty';
+  const choice: unknown = choices[0];
+  if (!isRecord(choice)) return 'choices[0] is not an object';
+  const { message } = choice;
+  if (!isRecord(message)) return 'choices[0].message is not an object';
+  const { content, refusal } = message;
+  if (content !== undefined && content !== null && typeof content !== 'string') {
+    return 'choices[0].message.content is neither a string nor null';
+  }
+  const reading: CompletionReading = {
+    content: typeof content === 'string' ? content : '',
+    finishReason: typeof choice.finish_reason === 'string' ? choice.finish_reason : 'unknown',
+  };
+  if (typeof body.model === 'string') reading.model = body.model;
+  if (typeof refusal === 'string' && refusal !== '' && reading.content === '') {
+    reading.refusal = refusal;
+  }
+  const usage = chatUsage(body.usage);
+  if (usage !== undefined) reading.usage = usage;
+  return reading;
+}
+
+/** An array of finite numbers. */
+function isVector(value: unknown): value is number[] {
+  return Array.isArray(value) && value.every((x) => typeof x === 'number' && Number.isFinite(x));
+}
+
 /** The vectors in input order, or `undefined` when they do not match the inputs one to one. */
-function orderedVectors(list: CreateEmbeddingResponse, count: number): number[][] | undefined {
-  const items = isObject(list) && Array.isArray(list.data) ? list.data : [];
+function orderedVectors(list: unknown, count: number): number[][] | undefined {
+  const items: unknown[] = isRecord(list) && Array.isArray(list.data) ? list.data : [];
   if (items.length !== count) return undefined;
   const vectors: (number[] | undefined)[] = new Array(count);
   for (const [position, item] of items.entries()) {
-    if (!isObject(item) || !Array.isArray(item.embedding)) return undefined;
-    const index = Number.isInteger(item.index) ? item.index : position;
+    if (!isRecord(item) || !isVector(item.embedding)) return undefined;
+    const index = Number.isInteger(item.index) ? (item.index as number) : position;
     if (index < 0 || index >= count || vectors[index] !== undefined) return undefined;
     vectors[index] = item.embedding;
   }
@@ -474,13 +650,4 @@ function orderedVectors(list: CreateEmbeddingResponse, count: number): number[][
     complete.push(vector);
   }
   return complete;
-}
-
-/** `x-request-id`, else the id the SDK attached to the parsed body. */
-function requestIdOf(response: Response, body: unknown): string | undefined {
-  const header = response.headers.get('x-request-id');
-  if (header !== null && header !== '') return header;
-  if (!isObject(body)) return undefined;
-  const attached: unknown = (body as { _request_id?: unknown })._request_id;
-  return typeof attached === 'string' && attached !== '' ? attached : undefined;
 }

@@ -1,14 +1,18 @@
 import { inspect } from 'node:util';
+import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { AITaskManagerOptions } from '../../src/config/manager-options.js';
 import { ProviderError, ValidationError } from '../../src/errors.js';
 import { AITaskManager } from '../../src/manager.js';
 import {
   type APIConfig,
+  DEFAULT_BASE_URL,
   type FetchLike,
   isLoopbackURL,
   isReasoningModel,
+  LOCAL_PLACEHOLDER_KEY,
   OpenAICompatibleClient,
+  resolveApiKey,
 } from '../../src/providers/openai.js';
 import { type Simulator, startSimulator } from '../../src/providers/simulator/index.js';
 import type { ChatRequest } from '../../src/providers/types.js';
@@ -99,6 +103,18 @@ async function providerErrorOf(promise: Promise<unknown>): Promise<ProviderError
   );
   expect(error).toBeInstanceOf(ProviderError);
   return error as ProviderError;
+}
+
+/** The `ValidationError` that `make` throws. */
+function validationErrorOf(make: () => unknown): ValidationError {
+  let refused: unknown;
+  try {
+    make();
+  } catch (error) {
+    refused = error;
+  }
+  expect(refused).toBeInstanceOf(ValidationError);
+  return refused as ValidationError;
 }
 
 /** Asserts that nothing a caller can print or store about `error` contains `secret`. */
@@ -433,13 +449,279 @@ describe('OpenAICompatibleClient with a scripted fetch', () => {
   });
 });
 
+/** A 200 whose body is `text`, as a server wrote it. */
+function raw(text: string): Response {
+  return new Response(text, { status: 200, headers: { 'content-type': 'application/json' } });
+}
+
+describe('OpenAICompatibleClient and what a server sends', () => {
+  it('ignores retry-after on a successful answer, keeping the x-ratelimit hints', async () => {
+    const { fetch } = scriptedFetch(() =>
+      json(200, completion(), {
+        'retry-after': '1000000000',
+        'retry-after-ms': '5000',
+        'x-ratelimit-remaining-requests': '7',
+      }),
+    );
+    const response = await clientWith(fetch).chat(REQUEST, { signal: signal() });
+    expect(response.hints).toStrictEqual({ remainingRequests: 7 });
+    const embedded = scriptedFetch(() =>
+      json(
+        200,
+        { object: 'list', model: 'm', data: [{ index: 0, embedding: [1] }] },
+        { 'retry-after': '30' },
+      ),
+    );
+    const vectors = await clientWith(embedded.fetch).embed(
+      { model: 'm', input: ['a'] },
+      { signal: signal() },
+    );
+    expect(vectors.hints).toStrictEqual({});
+  });
+
+  it.each([
+    [429, 3_000],
+    [503, 3_000],
+    [500, undefined],
+    [502, undefined],
+    [408, undefined],
+    [400, undefined],
+  ])('reads retry-after on an error only for 429 and 503: HTTP %i', async (status, wait) => {
+    const { fetch } = scriptedFetch(() =>
+      json(status, errorBody('failed', null), { 'retry-after': '3' }),
+    );
+    const error = await providerErrorOf(clientWith(fetch).chat(REQUEST, { signal: signal() }));
+    expect(error.status).toBe(status);
+    expect(error.retryAfterMs).toBe(wait);
+  });
+
+  it('ignores a retry-after too large to be a wait (it used to make an Invalid Date)', async () => {
+    const { fetch } = scriptedFetch(() =>
+      json(429, errorBody('slow down', 'rate_limit_exceeded'), {
+        'retry-after-ms': '9000000000000000',
+      }),
+    );
+    const error = await providerErrorOf(clientWith(fetch).chat(REQUEST, { signal: signal() }));
+    expect(error).toMatchObject({ status: 429, retryable: true, retryAfterMs: undefined });
+  });
+
+  it('rounds fractional usage up, keeping the answer', async () => {
+    const fractional = {
+      ...completion(),
+      usage: { prompt_tokens: 50.5, completion_tokens: 4.2, total_tokens: 54.7 },
+    };
+    const { fetch } = scriptedFetch(() => json(200, fractional));
+    const response = await clientWith(fetch).chat(REQUEST, { signal: signal() });
+    expect(response.usage).toStrictEqual({
+      promptTokens: 51,
+      completionTokens: 5,
+      totalTokens: 55,
+    });
+    expect(response.content).toBe('{"ok":true}');
+    const embedded = scriptedFetch(() =>
+      json(200, {
+        object: 'list',
+        model: 'm',
+        data: [{ index: 0, embedding: [1] }],
+        usage: { prompt_tokens: 3.5, total_tokens: 3.5 },
+      }),
+    );
+    const vectors = await clientWith(embedded.fetch).embed(
+      { model: 'm', input: ['a'] },
+      { signal: signal() },
+    );
+    expect(vectors.usage).toStrictEqual({ promptTokens: 4, totalTokens: 4 });
+  });
+
+  it('caps absurd usage at Number.MAX_SAFE_INTEGER and reads unusable usage as none', async () => {
+    const withUsage = (usage: string) =>
+      raw(JSON.stringify(completion({ usage: false })).replace(/}$/, `,"usage":${usage}}`));
+    const read = async (usage: string) => {
+      const { fetch } = scriptedFetch(() => withUsage(usage));
+      return (await clientWith(fetch).chat(REQUEST, { signal: signal() })).usage;
+    };
+    const max = Number.MAX_SAFE_INTEGER;
+    expect(await read('{"prompt_tokens":1e300,"completion_tokens":1e300}')).toStrictEqual({
+      promptTokens: max,
+      completionTokens: max,
+      totalTokens: max,
+    });
+    for (const usage of [
+      '{"prompt_tokens":-1,"completion_tokens":5,"total_tokens":4}',
+      '{"prompt_tokens":1e400,"completion_tokens":5}', // Infinity once parsed
+      '{"prompt_tokens":"12","completion_tokens":5}',
+      '{"prompt_tokens":null,"completion_tokens":5}',
+      '"lots"',
+      '42',
+      '[12,5,17]',
+      'null',
+    ]) {
+      expect(await read(usage), usage).toBeUndefined();
+    }
+    // A malformed total only: prompt + completion.
+    expect(
+      await read('{"prompt_tokens":12,"completion_tokens":5,"total_tokens":"seventeen"}'),
+    ).toStrictEqual({ promptTokens: 12, completionTokens: 5, totalTokens: 17 });
+  });
+
+  const choice = (message: unknown) => ({
+    ...completion(),
+    choices: [{ index: 0, message, finish_reason: 'stop' }],
+  });
+  it.each([
+    ['choices: [null]', { ...completion(), choices: [null] }, /choices\[0\] is not an object/],
+    ['choices: {}', { ...completion(), choices: {} }, /choices is not an array/],
+    ['choices: "x"', { ...completion(), choices: 'x' }, /choices is not an array/],
+    ['choices: []', { ...completion(), choices: [] }, /choices is empty/],
+    ['no choices', { id: 'chatcmpl-1', model: 'm' }, /choices is not an array/],
+    ['message: null', choice(null), /message is not an object/],
+    ['message: "hi"', choice('hi'), /message is not an object/],
+    ['message: []', choice([]), /message is not an object/],
+    ['content: 42', choice({ role: 'assistant', content: 42 }), /content is neither/],
+    ['content: {}', choice({ role: 'assistant', content: {} }), /content is neither/],
+    ['a null body', null, /not a JSON object/],
+    ['an array body', [completion()], /not a JSON object/],
+    ['a string body', 'hello', /not a JSON object/],
+  ])('refuses %s as an invalid answer: a retryable ProviderError', async (_name, body, why) => {
+    const { fetch } = scriptedFetch(() => json(200, body, { 'x-request-id': 'req_bad' }));
+    const error = await providerErrorOf(clientWith(fetch).chat(REQUEST, { signal: signal() }));
+    expect(error.message).toMatch(/^invalid chat response: /);
+    expect(error.message).toMatch(why);
+    expect(error).toMatchObject({ retryable: true, status: undefined, requestId: 'req_bad' });
+  });
+
+  it('reads a null content as an empty answer (OpenAI sends it with a refusal)', async () => {
+    const { fetch } = scriptedFetch(() =>
+      json(200, choice({ role: 'assistant', content: null, refusal: 'I cannot help.' })),
+    );
+    const response = await clientWith(fetch).chat(REQUEST, { signal: signal() });
+    expect(response).toMatchObject({ content: '', refusal: 'I cannot help.' });
+  });
+
+  it.each([
+    ['truncated JSON', '{"id":"chatcmpl-1","choices":[{"message":{"content":"hi'],
+    ['an empty body', ''],
+    ['not JSON', '<html>Bad gateway</html>'],
+  ])('refuses %s as a retryable ProviderError', async (_name, text) => {
+    const { fetch } = scriptedFetch(() => raw(text));
+    const error = await providerErrorOf(clientWith(fetch).chat(REQUEST, { signal: signal() }));
+    expect(error.retryable).toBe(true);
+    expect(error.message).toMatch(/not valid JSON|invalid chat response/);
+  });
+
+  it.each([
+    ['a null body', null],
+    ['data: [null]', { data: [null] }],
+    ['an embedding of strings', { data: [{ index: 0, embedding: ['1'] }] }],
+  ])('refuses an embeddings answer with %s', async (_name, body) => {
+    const { fetch } = scriptedFetch(() => json(200, body));
+    const error = await providerErrorOf(
+      clientWith(fetch).embed({ model: 'm', input: ['a'] }, { signal: signal() }),
+    );
+    expect(error.message).toMatch(/^invalid embeddings response: /);
+    expect(error.retryable).toBe(true);
+  });
+
+  it('answers or throws a ProviderError, never anything else, whatever body a 200 carries', async () => {
+    const odd = fc.oneof(fc.constantFrom(null, 0, -1, 1.5, '', 'x', [], {}, true), fc.jsonValue());
+    const json200 = fc.oneof(
+      odd,
+      fc.record(
+        {
+          choices: fc.oneof(
+            odd,
+            fc.array(
+              fc.oneof(
+                odd,
+                fc.record(
+                  {
+                    message: fc.oneof(
+                      odd,
+                      fc.record({ content: odd, refusal: odd }, { requiredKeys: [] }),
+                    ),
+                    finish_reason: odd,
+                  },
+                  { requiredKeys: [] },
+                ),
+              ),
+            ),
+          ),
+          usage: fc.oneof(
+            odd,
+            fc.record(
+              { prompt_tokens: odd, completion_tokens: odd, total_tokens: odd },
+              { requiredKeys: [] },
+            ),
+          ),
+          model: odd,
+          data: fc.oneof(
+            odd,
+            fc.array(
+              fc.oneof(odd, fc.record({ index: odd, embedding: odd }, { requiredKeys: [] })),
+            ),
+          ),
+        },
+        { requiredKeys: [] },
+      ),
+    );
+    const text = fc.oneof(
+      json200.map((body) => JSON.stringify(body) ?? 'null'),
+      json200.chain((body) => {
+        const whole = JSON.stringify(body) ?? 'null';
+        return fc.nat({ max: whole.length }).map((cut) => whole.slice(0, cut));
+      }),
+    );
+    await fc.assert(
+      fc.asyncProperty(text, fc.boolean(), async (body, embeddings) => {
+        const { fetch } = scriptedFetch(() => raw(body));
+        const client = clientWith(fetch);
+        const call = embeddings
+          ? client.embed({ model: 'm', input: ['a'] }, { signal: signal() })
+          : client.chat(REQUEST, { signal: signal() });
+        let usage: object | undefined;
+        try {
+          ({ usage } = await call);
+        } catch (error) {
+          expect(error).toBeInstanceOf(ProviderError);
+          return;
+        }
+        if (usage !== undefined) {
+          for (const count of Object.values(usage)) expect(Number.isSafeInteger(count)).toBe(true);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('redacts the key from request ids, on answers and on errors', async () => {
+    const echoed = { 'x-request-id': `req-${KEY}` };
+    const ok = scriptedFetch(() => json(200, completion(), echoed));
+    const response = await clientWith(ok.fetch).chat(REQUEST, { signal: signal() });
+    expect(response.requestId).toBe('req-[redacted]');
+    const failed = scriptedFetch(() => json(500, errorBody('oops', KEY), echoed));
+    const error = await providerErrorOf(
+      clientWith(failed.fetch).chat(REQUEST, { signal: signal() }),
+    );
+    expect(error.requestId).toBe('req-[redacted]');
+    expect(error.providerCode).toBe('[redacted]');
+    expectNoSecret(error, KEY);
+    const invalid = scriptedFetch(() => json(200, { choices: [null] }, echoed));
+    const refused = await providerErrorOf(
+      clientWith(invalid.fetch).chat(REQUEST, { signal: signal() }),
+    );
+    expect(refused.requestId).toBe('req-[redacted]');
+  });
+});
+
 describe('OpenAICompatibleClient configuration', () => {
   let savedKey: string | undefined;
   beforeEach(() => {
     savedKey = process.env.OPENAI_API_KEY;
     delete process.env.OPENAI_API_KEY;
+    vi.stubEnv('OPENAI_BASE_URL', '');
   });
   afterEach(() => {
+    vi.unstubAllEnvs();
     if (savedKey === undefined) delete process.env.OPENAI_API_KEY;
     else process.env.OPENAI_API_KEY = savedKey;
   });
@@ -463,13 +745,129 @@ describe('OpenAICompatibleClient configuration', () => {
     expect(() => new OpenAICompatibleClient()).toThrow(/^invalid API config: apiKey: /);
   });
 
-  it('sends the OPENAI_API_KEY from the environment by default', async () => {
+  it("sends the OPENAI_API_KEY from the environment to OpenAI's URL, never to another", async () => {
     process.env.OPENAI_API_KEY = KEY;
     const { fetch, calls } = scriptedFetch(() => json(200, completion()));
-    await new OpenAICompatibleClient({ baseURL: BASE_URL, fetch }).chat(REQUEST, {
+    await new OpenAICompatibleClient({ fetch }).chat(REQUEST, { signal: signal() });
+    await new OpenAICompatibleClient({ baseURL: `${DEFAULT_BASE_URL}/`, fetch }).chat(REQUEST, {
       signal: signal(),
     });
+    expect(calls.map((call) => call.headers.get('authorization'))).toStrictEqual([
+      `Bearer ${KEY}`,
+      `Bearer ${KEY}`,
+    ]);
+    expect(calls[0]?.url).toBe(`${DEFAULT_BASE_URL}/chat/completions`);
+    const { message } = validationErrorOf(
+      () => new OpenAICompatibleClient({ baseURL: BASE_URL, fetch }),
+    );
+    expect(message).toContain(
+      "apiKey: an API key is required for api.example.test: the environment's OPENAI_API_KEY is sent only to OpenAI (https://api.openai.com/v1), never to another URL; pass apiKey",
+    );
+    expect(message).not.toContain(KEY);
+    // Passed explicitly, the same key goes where it is told.
+    await new OpenAICompatibleClient({ apiKey: KEY, baseURL: BASE_URL, fetch }).chat(REQUEST, {
+      signal: signal(),
+    });
+    expect(calls[2]?.headers.get('authorization')).toBe(`Bearer ${KEY}`);
+    expect(calls).toHaveLength(3);
+  });
+
+  it('pairs OPENAI_API_KEY with OPENAI_BASE_URL, which is then the default base URL', async () => {
+    process.env.OPENAI_API_KEY = KEY;
+    vi.stubEnv('OPENAI_BASE_URL', BASE_URL);
+    const { fetch, calls } = scriptedFetch(() => json(200, completion()));
+    const client = new OpenAICompatibleClient({ fetch });
+    expect(client.config).toMatchObject({ baseURL: BASE_URL, hasApiKey: true });
+    await client.chat(REQUEST, { signal: signal() });
+    expect(calls[0]?.url).toBe(`${BASE_URL}/chat/completions`);
     expect(calls[0]?.headers.get('authorization')).toBe(`Bearer ${KEY}`);
+    // The key belongs to OPENAI_BASE_URL now: not even OpenAI's URL gets it.
+    expect(() => new OpenAICompatibleClient({ baseURL: DEFAULT_BASE_URL, fetch })).toThrow(
+      /an API key is required for api\.openai\.com: the environment's OPENAI_API_KEY is sent only to OPENAI_BASE_URL \(https:\/\/api\.example\.test\/v1\)/,
+    );
+    vi.stubEnv('OPENAI_BASE_URL', 'ftp://example.com');
+    expect(() => new OpenAICompatibleClient({ fetch })).toThrow(
+      /baseURL: OPENAI_BASE_URL, the default base URL, is not an http\(s\) URL/,
+    );
+  });
+
+  it('sends a loopback server the placeholder, not the environment key', async () => {
+    process.env.OPENAI_API_KEY = KEY;
+    const { fetch, calls } = scriptedFetch(() => json(200, completion()));
+    const client = new OpenAICompatibleClient({ baseURL: 'http://127.0.0.1:11434/v1', fetch });
+    expect(client.config.hasApiKey).toBe(false);
+    await client.chat(REQUEST, { signal: signal() });
+    expect(calls[0]?.headers.get('authorization')).toBe(`Bearer ${LOCAL_PLACEHOLDER_KEY}`);
+  });
+
+  it('routes keys by one rule: resolveApiKey', () => {
+    const env = { OPENAI_API_KEY: 'sk-env' };
+    const paired = { ...env, OPENAI_BASE_URL: 'https://proxy.example.com/openai/v1' };
+    const local = 'http://localhost:8000/v1';
+    const other = 'https://llm.example.org/v1';
+    const route = (config: { apiKey?: string; baseURL?: string }, from: Record<string, string>) => {
+      const { source, apiKey, baseURL } = resolveApiKey(config, from);
+      return { source, apiKey, baseURL };
+    };
+    expect(route({ apiKey: 'sk-given', baseURL: other }, env)).toStrictEqual({
+      source: 'explicit',
+      apiKey: 'sk-given',
+      baseURL: other,
+    });
+    expect(route({}, env)).toStrictEqual({
+      source: 'environment',
+      apiKey: 'sk-env',
+      baseURL: DEFAULT_BASE_URL,
+    });
+    expect(route({ baseURL: 'https://API.openai.com:443/v1/' }, env).source).toBe('environment');
+    expect(route({ baseURL: 'https://api.openai.com/v2' }, env).source).toBe('none');
+    expect(route({ baseURL: 'http://api.openai.com/v1' }, env).source).toBe('none');
+    expect(route({}, paired)).toStrictEqual({
+      source: 'environment',
+      apiKey: 'sk-env',
+      baseURL: 'https://proxy.example.com/openai/v1',
+    });
+    expect(route({ baseURL: DEFAULT_BASE_URL }, paired).source).toBe('none');
+    expect(route({ baseURL: local }, env)).toStrictEqual({
+      source: 'placeholder',
+      apiKey: LOCAL_PLACEHOLDER_KEY,
+      baseURL: local,
+    });
+    expect(route({ baseURL: local }, { ...env, OPENAI_BASE_URL: local }).source).toBe(
+      'environment',
+    );
+    expect(route({ baseURL: other }, env)).toStrictEqual({
+      source: 'none',
+      apiKey: undefined,
+      baseURL: other,
+    });
+    expect(route({ apiKey: '', baseURL: other }, {}).source).toBe('none');
+    expect(route({ baseURL: 'not a url' }, env).source).toBe('none');
+    const refused = resolveApiKey({ baseURL: other }, env);
+    expect(refused.source === 'none' && refused.problem).toBe(
+      "an API key is required for llm.example.org: the environment's OPENAI_API_KEY is sent only to OpenAI (https://api.openai.com/v1), never to another URL",
+    );
+  });
+
+  it('never shows a header value in a validation error, from the client or the manager', () => {
+    const headerSets = [
+      KEY, // the headers given as the key itself
+      { 'api-key': 123456789 }, // a value of the wrong type
+      { Authorization: { bearer: KEY } },
+    ] as unknown as Record<string, string>[];
+    for (const defaultHeaders of headerSets) {
+      for (const make of [
+        () => new OpenAICompatibleClient({ apiKey: KEY, baseURL: BASE_URL, defaultHeaders }),
+        () => new AITaskManager({ apiKey: KEY, baseURL: BASE_URL, defaultHeaders }),
+      ]) {
+        const { message, issues } = validationErrorOf(make);
+        expect(message).toMatch(/defaultHeaders.*\(received \[redacted\]\)/);
+        for (const shown of [message, JSON.stringify(issues)]) {
+          expect(shown).not.toContain(KEY);
+          expect(shown).not.toContain('123456789');
+        }
+      }
+    }
   });
 
   it('sends the sk-local placeholder to a loopback server without a key', async () => {
@@ -501,14 +899,7 @@ describe('OpenAICompatibleClient configuration', () => {
 
   it('refuses invalid settings without echoing the key', () => {
     const bad = { apiKey: KEY, baseURL: 'ftp://example.com', timeout: -1 };
-    let caught: unknown;
-    try {
-      new OpenAICompatibleClient(bad);
-    } catch (error) {
-      caught = error;
-    }
-    expect(caught).toBeInstanceOf(ValidationError);
-    const message = (caught as ValidationError).message;
+    const { message } = validationErrorOf(() => new OpenAICompatibleClient(bad));
     expect(message).toMatch(/baseURL/);
     expect(message).toMatch(/timeout/);
     expect(message).not.toContain(KEY);
@@ -520,16 +911,10 @@ describe('OpenAICompatibleClient configuration', () => {
       () => new OpenAICompatibleClient(KEY as unknown as APIConfig),
       () => new AITaskManager(KEY as unknown as AITaskManagerOptions),
     ]) {
-      let refused: unknown;
-      try {
-        make();
-      } catch (error) {
-        refused = error;
-      }
-      expect(refused).toBeInstanceOf(ValidationError);
-      expect((refused as ValidationError).message).toMatch(/\[redacted\]/);
-      expect((refused as ValidationError).message).not.toContain(KEY);
-      expect(JSON.stringify((refused as ValidationError).issues)).not.toContain(KEY);
+      const refused = validationErrorOf(make);
+      expect(refused.message).toMatch(/\[redacted\]/);
+      expect(refused.message).not.toContain(KEY);
+      expect(JSON.stringify(refused.issues)).not.toContain(KEY);
     }
     // No key at all is said as such, not as a hidden one.
     vi.stubEnv('OPENAI_API_KEY', '');
