@@ -19,7 +19,12 @@ import {
 import { describeValue, valueAt, withHint } from '../config/validate.js';
 import type { ValidationIssue } from '../errors.js';
 import { ValidationError } from '../errors.js';
-import { APIConfigSchema, DEFAULT_BASE_URL, isLoopbackURL } from '../providers/openai.js';
+import {
+  APIConfigSchema,
+  DEFAULT_BASE_URL,
+  type KeyRoute,
+  resolveApiKey,
+} from '../providers/openai.js';
 import {
   type ResolvedSimulatorOptions,
   resolveSimulatorOptions,
@@ -302,11 +307,13 @@ function simulatorOptionsOf(values: Values, apiKey: string | undefined): Resolve
 /**
  * The client settings a real endpoint gets, checked as the client will check them
  * (`APIConfigSchema`), so that a job never starts (nor opens its results file) to fail on them.
- * A key is needed unless the URL is a loopback address.
+ * A key is needed unless the URL is a loopback address: `route` is the client's own rule
+ * (`resolveApiKey`), applied by {@link routeApiKey}.
  */
 function checkAPIConfig(
   merged: Record<string, unknown>,
   settings: ResolvedManagerOptions,
+  route: KeyRoute,
   labelOf: (path: string) => string,
   refuse: (
     input: Record<string, unknown>,
@@ -314,10 +321,10 @@ function checkAPIConfig(
     schema: z.ZodType,
   ) => CliUsageError,
 ): void {
-  const baseURL = settings.baseURL ?? DEFAULT_BASE_URL;
-  if (settings.apiKey === undefined && !isLoopbackURL(baseURL)) {
+  const baseURL = settings.baseURL ?? route.baseURL;
+  if (route.source === 'none') {
     throw usage(
-      `${labelOf('baseURL')}: an API key is required for ${new URL(baseURL).host}: pass --api-key, set apiKey in the config file or OPENAI_API_KEY, or use --simulator (received ${describeValue(baseURL)})`,
+      `${labelOf('baseURL')}: ${route.problem}; pass --api-key or set apiKey in the config file, or use --simulator (received ${describeValue(baseURL)})`,
     );
   }
   const config: Record<string, unknown> = {
@@ -336,6 +343,44 @@ function checkAPIConfig(
       APIConfigSchema,
     );
   }
+}
+
+/**
+ * Which key the job's client gets, by the client's own rule (`resolveApiKey`) with this command
+ * line's environment: `--api-key`, else the config file's `apiKey` (an empty one is none),
+ * else `OPENAI_API_KEY` only when the base URL is the environment's endpoint (`OPENAI_BASE_URL`,
+ * else OpenAI's). A key goes into `merged` with the URL it was resolved for, so that the client
+ * sends it exactly there; `flagOfKey` learns where each came from.
+ */
+function routeApiKey(
+  merged: Record<string, unknown>,
+  flagOfKey: Map<string, string>,
+  flagKey: string | undefined,
+  env: NodeJS.ProcessEnv,
+): KeyRoute {
+  // An empty key (in the config file, or `--api-key ""`) is no key, as it is for the client.
+  if (merged.apiKey === '') delete merged.apiKey;
+  if (flagKey !== undefined) {
+    merged.apiKey = flagKey;
+    flagOfKey.set('apiKey', '--api-key');
+  }
+  // A key or URL of the wrong type is the options schema's to refuse; the rule sees none.
+  const given = {
+    apiKey: typeof merged.apiKey === 'string' ? merged.apiKey : undefined,
+    baseURL: typeof merged.baseURL === 'string' ? merged.baseURL : undefined,
+  };
+  const route = resolveApiKey(given, env);
+  if (route.source === 'environment' && merged.apiKey === undefined) {
+    merged.apiKey = route.apiKey;
+    flagOfKey.set('apiKey', 'OPENAI_API_KEY');
+  }
+  // A key goes to the URL it was resolved for (`OPENAI_BASE_URL` or OpenAI's when none is given).
+  const keyed = route.source === 'explicit' || route.source === 'environment';
+  if (keyed && merged.baseURL === undefined) {
+    merged.baseURL = route.baseURL;
+    if (route.baseURL !== DEFAULT_BASE_URL) flagOfKey.set('baseURL', 'OPENAI_BASE_URL');
+  }
+  return route;
 }
 
 function jobArgs(
@@ -364,17 +409,7 @@ function jobArgs(
       flagOfKey.set(key, `--${flag}`);
     }
   }
-  const flagKey = apiKeyFlag(values);
-  const envKey = env.OPENAI_API_KEY === '' ? undefined : env.OPENAI_API_KEY;
-  // An empty key (in the config file, or `--api-key ""`) is no key, as it is for the client.
-  if (merged.apiKey === '') delete merged.apiKey;
-  if (flagKey !== undefined) {
-    merged.apiKey = flagKey;
-    flagOfKey.set('apiKey', '--api-key');
-  } else if (merged.apiKey === undefined && envKey !== undefined) {
-    merged.apiKey = envKey;
-    flagOfKey.set('apiKey', 'OPENAI_API_KEY');
-  }
+  const keyRoute = routeApiKey(merged, flagOfKey, apiKeyFlag(values), env);
 
   /** The flag (or the config file's key) that set `path`, for error messages. */
   const labelOf = (path: string): string => {
@@ -436,7 +471,9 @@ function jobArgs(
   }
   const dryRun = values['dry-run'] === true;
   // A dry run builds no client, so it needs no key.
-  if (simulator === false && !dryRun) checkAPIConfig(merged, parsed.data, labelOf, refuse);
+  if (simulator === false && !dryRun) {
+    checkAPIConfig(merged, parsed.data, keyRoute, labelOf, refuse);
+  }
   const out = typeof values.out === 'string' ? values.out : defaultOutFile(file);
   if (isSameFile(file, out, cwd)) {
     throw usage(

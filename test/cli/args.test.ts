@@ -268,7 +268,7 @@ describe('parseCliArgs: the results file and the API settings are checked before
 
   it('refuses a real endpoint without a key, naming the flag or the config key and the URL', () => {
     expect(problem(['analyze', 'r.json', '--base-url', 'https://api.example.com/v1'])).toBe(
-      '--base-url: an API key is required for api.example.com: pass --api-key, set apiKey in the config file or OPENAI_API_KEY, or use --simulator (received "https://api.example.com/v1")',
+      `--base-url: an API key is required for api.example.com: the environment's OPENAI_API_KEY is sent only to OpenAI (https://api.openai.com/v1), never to another URL; pass --api-key or set apiKey in the config file, or use --simulator (received "https://api.example.com/v1")`,
     );
     expect(
       problem(['analyze', 'r.json', '--base-url', 'https://api.example.com/v1', '--api-key', '']),
@@ -281,13 +281,82 @@ describe('parseCliArgs: the results file and the API settings are checked before
     expect(problem(['analyze', 'r.json'], noEnv, dir)).toMatch(
       /^aitq.config.json: baseURL: an API key is required for llm.example.org: .* \(received "https:\/\/llm.example.org\/v1"\)$/,
     );
+    // The environment's key is not sent to that URL: the same refusal.
+    expect(problem(['analyze', 'r.json'], { OPENAI_API_KEY: 'sk-env' }, dir)).toMatch(
+      /^aitq.config.json: baseURL: an API key is required for llm.example.org: the environment's OPENAI_API_KEY is sent only to OpenAI/,
+    );
     // With a key, a loopback URL, the simulator, or a dry run (which builds no client): fine.
-    expect(job(['analyze', 'r.json'], { OPENAI_API_KEY: 'sk-env' }, dir).simulator).toBe(false);
+    expect(job(['analyze', 'r.json', '--api-key', 'sk-flag'], noEnv, dir).simulator).toBe(false);
     expect(job(['analyze', 'r.json', '--base-url', 'http://localhost:8080/v1']).simulator).toBe(
       false,
     );
     expect(job(['analyze', 'r.json', '--simulator'], noEnv, dir).simulator).toBe('forced');
     expect(job(['analyze', 'r.json', '--dry-run'], noEnv, dir).dryRun).toBe(true);
+  });
+});
+
+describe('parseCliArgs: where the API key goes (resolveApiKey, as the client decides)', () => {
+  const env = { OPENAI_API_KEY: 'sk-env' };
+  const keyOf = (args: JobArgs) => ({ apiKey: args.manager.apiKey, baseURL: args.manager.baseURL });
+
+  it("sends OPENAI_API_KEY to OpenAI's URL only, pinned in the options", () => {
+    expect(keyOf(job(['run', 't.jsonl'], env))).toStrictEqual({
+      apiKey: 'sk-env',
+      baseURL: 'https://api.openai.com/v1',
+    });
+    expect(
+      keyOf(job(['run', 't.jsonl', '--base-url', 'https://api.openai.com/v1/'], env)),
+    ).toStrictEqual({
+      apiKey: 'sk-env',
+      baseURL: 'https://api.openai.com/v1/',
+    });
+    expect(problem(['run', 't.jsonl', '--base-url', 'https://llm.example.org/v1'], env)).toMatch(
+      /^--base-url: an API key is required for llm\.example\.org: the environment's OPENAI_API_KEY is sent only to OpenAI \(https:\/\/api\.openai\.com\/v1\), never to another URL; pass --api-key/,
+    );
+  });
+
+  it('pairs OPENAI_API_KEY with OPENAI_BASE_URL, the default URL then', () => {
+    const paired = { ...env, OPENAI_BASE_URL: 'https://proxy.example.com/v1' };
+    expect(keyOf(job(['run', 't.jsonl'], paired))).toStrictEqual({
+      apiKey: 'sk-env',
+      baseURL: 'https://proxy.example.com/v1',
+    });
+    expect(problem(['run', 't.jsonl', '--base-url', 'https://api.openai.com/v1'], paired)).toMatch(
+      /^--base-url: an API key is required for api\.openai\.com: the environment's OPENAI_API_KEY is sent only to OPENAI_BASE_URL \(https:\/\/proxy\.example\.com\/v1\)/,
+    );
+    // An explicit key goes to the default URL, which is OPENAI_BASE_URL.
+    expect(
+      keyOf(
+        job(['run', 't.jsonl', '--api-key', 'sk-flag'], {
+          OPENAI_BASE_URL: paired.OPENAI_BASE_URL,
+        }),
+      ),
+    ).toStrictEqual({ apiKey: 'sk-flag', baseURL: 'https://proxy.example.com/v1' });
+    expect(
+      problem(['run', 't.jsonl', '--api-key', 'sk-flag'], { OPENAI_BASE_URL: 'ftp://x.example' }),
+    ).toMatch(/^OPENAI_BASE_URL: expected an http\(s\) URL/);
+  });
+
+  it('sends a loopback server no environment key (the client sends sk-local)', () => {
+    const local = job(['run', 't.jsonl', '--base-url', 'http://127.0.0.1:11434/v1'], env);
+    expect(local.simulator).toBe(false);
+    expect(keyOf(local)).toStrictEqual({ apiKey: undefined, baseURL: 'http://127.0.0.1:11434/v1' });
+  });
+
+  it('sends an explicit key (flag or config file) wherever the URL says', () => {
+    const other = 'https://llm.example.org/v1';
+    expect(
+      keyOf(job(['run', 't.jsonl', '--base-url', other, '--api-key', 'sk-flag'], env)),
+    ).toStrictEqual({ apiKey: 'sk-flag', baseURL: other });
+    const dir = mkdtempSync(join(cwd, 'keyed-'));
+    writeFileSync(
+      join(dir, 'aitq.config.json'),
+      JSON.stringify({ baseURL: other, apiKey: 'sk-file' }),
+    );
+    expect(keyOf(job(['run', 't.jsonl'], env, dir))).toStrictEqual({
+      apiKey: 'sk-file',
+      baseURL: other,
+    });
   });
 });
 
