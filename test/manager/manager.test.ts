@@ -582,7 +582,9 @@ describe('statistics, settings and maintenance', () => {
       () => ({ kind: 'ok', latencyMs: 1_000, promptTokens: 1_000, completionTokens: 500 }),
     );
     await manager.start();
-    await manager.submitBatch([echo('a'), echo('b'), { ...echo('c'), priority: 'HIGH' }]);
+    // Each task reserves the 1,000 prompt tokens the script reports, so the report is believed.
+    const big = (prompt: string) => ({ taskType: 'ECHO', data: { prompt, tokens: 1_000 } });
+    await manager.submitBatch([big('a'), big('b'), { ...big('c'), priority: 'HIGH' }]);
     await advance(clock, 1);
     const mid = await manager.getStatistics();
     expect(mid.status).toMatchObject({ running: true, paused: false, stopping: false });
