@@ -3,6 +3,7 @@
  * bookkeeping. Answers themselves are built in `responses.ts`.
  */
 
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { countChatTokens, countTextTokens } from '../../limits/tokens.js';
 import { type RandomSource, seededRandom } from '../../time/clock.js';
@@ -293,10 +294,18 @@ export function createSimulatorServer(options: ResolvedSimulatorOptions): Simula
     return result.value;
   }
 
+  const keyDigest = options.apiKey === undefined ? undefined : sha256(options.apiKey);
+
+  /**
+   * Whether the request carries `Authorization: Bearer <apiKey>`. The scheme is matched in any
+   * case (RFC 7235); the keys are compared in constant time through their SHA-256 digests, so
+   * neither the time taken nor an early exit tells how much of the key, or its length, was right.
+   */
   function authorized(req: IncomingMessage): boolean {
-    if (options.apiKey === undefined) return true;
-    const header = req.headers.authorization;
-    return header === `Bearer ${options.apiKey}`;
+    if (keyDigest === undefined) return true;
+    const match = /^bearer +(.*)$/i.exec(req.headers.authorization ?? '');
+    const digest = sha256(match?.[1] ?? '');
+    return timingSafeEqual(digest, keyDigest) && match !== null;
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -435,6 +444,10 @@ function injectedError(fault: FaultKind | undefined): ErrorAnswer | undefined {
     default:
       return undefined;
   }
+}
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
 }
 
 function errorAnswer(error: ErrorAnswer): PlannedAnswer {
