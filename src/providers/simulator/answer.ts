@@ -22,6 +22,32 @@ export interface AnswerSource {
 
 type Schema = Record<string, unknown>;
 
+/** The longest string the simulator generates: a larger `minLength` is refused. */
+export const MAX_STRING_LENGTH = 10_000;
+/**
+ * The most items of a generated array, and entries of a generated record: a larger `minItems`
+ * (or `minProperties`) is refused.
+ */
+export const MAX_ARRAY_ITEMS = 1_000;
+/** The most bytes of the content of a completion (its choices together): a larger one is refused. */
+export const MAX_ANSWER_BYTES = 1024 * 1024;
+/**
+ * The most schema nodes one answer may visit, discarded `uniqueItems` duplicates and `allOf`
+ * merges included: bounds the work of schemas whose answers are small but whose generation is
+ * not (an `allOf` of `$ref`s to the root doubles at every level).
+ */
+const MAX_GENERATION_STEPS = 4_000_000;
+
+/**
+ * A schema asks for more than the simulator generates: a string longer than
+ * {@link MAX_STRING_LENGTH}, an array or record larger than {@link MAX_ARRAY_ITEMS}, or an answer
+ * larger than {@link MAX_ANSWER_BYTES}. The message names the keyword, its value and where in the
+ * answer it applies; the simulator answers it with a 400.
+ */
+export class AnswerLimitError extends Error {
+  override readonly name = 'AnswerLimitError';
+}
+
 /** Below this depth, optional parts are left out and nullable parts are `null`. */
 const SHALLOW_DEPTH = 6;
 /** Past this depth (a recursive schema), generation stops with `null`. */
@@ -113,16 +139,38 @@ export function generateJsonObject(source: AnswerSource): Record<string, unknown
   };
 }
 
-/** The answer's content for `format`, deterministic for a given source. */
-export function generateAnswer(format: AnswerFormat, source: AnswerSource): string {
+/**
+ * The answer's content for `format`, deterministic for a given source.
+ *
+ * @throws AnswerLimitError when the content would be larger than `maxBytes` (UTF-8), or the
+ * schema asks for a string, array or record larger than the simulator generates.
+ */
+export function generateAnswer(
+  format: AnswerFormat,
+  source: AnswerSource,
+  maxBytes = MAX_ANSWER_BYTES,
+): string {
+  let content: string;
   switch (format.type) {
     case 'text':
-      return generateText(source);
+      content = generateText(source);
+      break;
     case 'json_object':
-      return JSON.stringify(generateJsonObject(source));
+      content = JSON.stringify(generateJsonObject(source));
+      break;
     case 'json_schema':
-      return JSON.stringify(generateFromSchema(format.schema, source));
+      content = JSON.stringify(generateFromSchema(format.schema, source, maxBytes));
+      break;
   }
+  const bytes = Buffer.byteLength(content);
+  if (bytes > maxBytes) throw tooLarge(bytes, maxBytes);
+  return content;
+}
+
+function tooLarge(bytes: number, maxBytes: number): AnswerLimitError {
+  return new AnswerLimitError(
+    `the answer to this schema would be larger than ${maxBytes} bytes (${bytes} or more); the simulator answers at most ${MAX_ANSWER_BYTES} bytes (1 MiB) per completion`,
+  );
 }
 
 /**
@@ -131,28 +179,48 @@ export function generateAnswer(format: AnswerFormat, source: AnswerSource): stri
  * `minItems` / `maxItems` / `uniqueItems`, `enum`, `const`, `anyOf` / `oneOf` / `allOf`,
  * `nullable`, local `$ref`s, string `format` / `minLength` / `maxLength` / `pattern`, number
  * bounds and `multipleOf`). Strings are drawn from the prompt's words.
+ *
+ * Generation is linear in the size of the answer, and bounded: a string has at most
+ * {@link MAX_STRING_LENGTH} characters, an array or record at most {@link MAX_ARRAY_ITEMS}
+ * entries, and the JSON text at most `maxBytes` bytes.
+ *
+ * @throws AnswerLimitError when the schema asks for more than these (`minLength`, `minItems`,
+ * `minProperties`), or for an answer larger than `maxBytes`.
  */
-export function generateFromSchema(schema: unknown, source: AnswerSource): unknown {
+export function generateFromSchema(
+  schema: unknown,
+  source: AnswerSource,
+  maxBytes = MAX_ANSWER_BYTES,
+): unknown {
   const root = isSchema(schema) ? schema : {};
-  return new Generator(root, source).value(schema, 0, '');
+  return new Generator(root, source, maxBytes).value(schema, 0, '');
 }
 
 class Generator {
+  /** A lower bound of the length of the JSON text generated so far (each UTF-8 byte ≥ 1). */
+  private size = 0;
+  /** Schema nodes visited so far (see {@link MAX_GENERATION_STEPS}). */
+  private steps = 0;
+  /** Where in the answer the generator is: property names and item indexes. */
+  private readonly path: (string | number)[] = [];
+
   constructor(
     private readonly root: Schema,
     private readonly source: AnswerSource,
+    private readonly maxBytes: number,
   ) {}
 
   value(input: unknown, depth: number, hint: string): unknown {
-    if (depth > MAX_DEPTH) return null;
-    if (input === false) return null;
+    this.step();
+    if (depth > MAX_DEPTH) return this.counted(null);
+    if (input === false) return this.counted(null);
     if (!isSchema(input)) return this.string({}, hint);
     const schema = this.resolve(input, depth);
-    if ('const' in schema) return schema.const;
+    if ('const' in schema) return this.counted(schema.const);
     const choices = schema.enum;
     if (Array.isArray(choices) && choices.length > 0) {
       const nonNull = choices.filter((c) => c !== null);
-      return pick(nonNull.length > 0 ? nonNull : choices, this.source.random) ?? null;
+      return this.counted(pick(nonNull.length > 0 ? nonNull : choices, this.source.random) ?? null);
     }
     const alternatives = Array.isArray(schema.anyOf)
       ? schema.anyOf
@@ -165,13 +233,13 @@ class Generator {
     const type = this.typeOf(schema, depth);
     switch (type) {
       case 'null':
-        return null;
+        return this.counted(null);
       case 'boolean':
-        return this.source.random() < 0.5;
+        return this.counted(this.source.random() < 0.5);
       case 'integer':
-        return this.integer(schema);
+        return this.counted(this.integer(schema));
       case 'number':
-        return this.number(schema);
+        return this.counted(this.number(schema));
       case 'array':
         return this.array(schema, depth, hint);
       case 'object':
@@ -181,8 +249,39 @@ class Generator {
     }
   }
 
+  /** Counts a visited schema node; refuses once there were too many. */
+  private step(): void {
+    if (++this.steps > MAX_GENERATION_STEPS) {
+      throw new AnswerLimitError(
+        `generating an answer to this schema takes more than ${MAX_GENERATION_STEPS} steps (nested allOf, $ref or uniqueItems that cannot be satisfied)`,
+      );
+    }
+  }
+
+  /** Adds `length` characters of JSON text to the answer; refuses once it is too large. */
+  private grow(length: number): void {
+    this.size += length;
+    if (this.size > this.maxBytes) throw tooLarge(this.size, this.maxBytes);
+  }
+
+  /** A scalar (or a schema's `const` / `enum` value), counted at its JSON length. */
+  private counted<T>(value: T): T {
+    this.grow((JSON.stringify(value) ?? 'null').length);
+    return value;
+  }
+
+  /** Refuses a size keyword (`minLength`…) above what the simulator generates. */
+  private demand(keyword: string, value: number, limit: number, unit: string): void {
+    if (value <= limit) return;
+    const at = this.path.length === 0 ? 'the root of the answer' : `'${pathName(this.path)}'`;
+    throw new AnswerLimitError(
+      `'${keyword}' is ${value} at ${at}; the simulator generates at most ${limit} ${unit}`,
+    );
+  }
+
   /** Follows a local `$ref` and folds `allOf` into one schema. */
   private resolve(schema: Schema, depth: number): Schema {
+    this.step();
     let current = schema;
     for (let hops = 0; typeof current.$ref === 'string' && hops < 16; hops++) {
       const { $ref, ...rest } = current;
@@ -269,20 +368,36 @@ class Generator {
         : [],
     );
     const shallow = depth >= SHALLOW_DEPTH;
+    const minProperties = numberAt(schema, 'minProperties') ?? 0;
+    this.demand('minProperties', minProperties, MAX_ARRAY_ITEMS, 'entries in an object');
+    this.grow(2);
+    let count = 0;
+    const add = (key: string, valueSchema: unknown) => {
+      this.grow(key.length + 4); // "key": and a comma
+      this.path.push(key);
+      // Defined, not assigned: a property named `__proto__` is an ordinary key of the answer.
+      Object.defineProperty(out, key, {
+        value: this.value(valueSchema, depth + 1, key),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+      this.path.pop();
+      count++;
+    };
     for (const [key, propertySchema] of Object.entries(properties)) {
       if (shallow && !required.has(key)) continue;
-      out[key] = this.value(propertySchema, depth + 1, key);
+      add(key, propertySchema);
     }
     // Required names without a schema of their own.
     for (const key of required) {
-      if (!(key in out)) out[key] = this.value(schema.additionalProperties ?? {}, depth + 1, key);
+      if (!Object.hasOwn(out, key)) add(key, schema.additionalProperties ?? {});
     }
     const extra = schema.additionalProperties;
     const open = extra === undefined || extra === true || isSchema(extra);
     const hasDeclared = Object.keys(properties).length > 0 || required.size > 0;
-    const minProperties = numberAt(schema, 'minProperties') ?? 0;
     const maxProperties = numberAt(schema, 'maxProperties') ?? Number.POSITIVE_INFINITY;
-    if (open && (!hasDeclared || Object.keys(out).length < minProperties)) {
+    if (open && (!hasDeclared || count < minProperties)) {
       // A record (`z.record`) or a free-form object: a few entries keyed by prompt words.
       const wanted = Math.min(
         maxProperties,
@@ -290,14 +405,14 @@ class Generator {
       );
       const names = this.propertyNames(schema);
       const valueSchema = isSchema(extra) ? extra : {};
-      for (let attempt = 0; Object.keys(out).length < wanted && attempt < 8 * wanted; attempt++) {
+      for (let attempt = 0; count < wanted && attempt < 8 * wanted; attempt++) {
         let key = names !== undefined ? pick(names, this.source.random) : word(this.source);
         if (key === undefined) break;
-        if (key in out) {
+        if (Object.hasOwn(out, key)) {
           if (names !== undefined) continue;
           key = `${key}_${attempt}`;
         }
-        out[key] = this.value(valueSchema, depth + 1, key);
+        add(key, valueSchema);
       }
     }
     return out;
@@ -315,27 +430,47 @@ class Generator {
     const items = schema.items;
     const closed = items === false;
     const min = Math.max(0, Math.ceil(numberAt(schema, 'minItems') ?? 0));
+    this.demand('minItems', min, MAX_ARRAY_ITEMS, 'items in an array');
     let max = Math.floor(numberAt(schema, 'maxItems') ?? Number.POSITIVE_INFINITY);
     if (closed) max = Math.min(max, prefix.length);
     const preferred = depth >= SHALLOW_DEPTH ? 0 : intBetween(1, 3, this.source.random);
-    const count = Math.max(min, Math.min(max, Math.max(preferred, closed ? prefix.length : 0)));
+    const count = Math.min(
+      MAX_ARRAY_ITEMS,
+      Math.max(min, Math.min(max, Math.max(preferred, closed ? prefix.length : 0))),
+    );
     const unique = schema.uniqueItems === true;
     const seen = new Set<string>();
     const out: unknown[] = [];
     const itemHint = hint.endsWith('s') ? hint.slice(0, -1) : hint;
+    this.grow(2);
     for (let i = 0; i < count; i++) {
       const itemSchema = i < prefix.length ? prefix[i] : isSchema(items) ? items : {};
+      this.path.push(i);
+      // A duplicate that is drawn again does not count towards the size of the answer.
+      const size = this.size;
       let item = this.value(itemSchema, depth + 1, itemHint);
-      for (let retry = 0; unique && seen.has(JSON.stringify(item)) && retry < 8; retry++) {
+      let key = unique ? JSON.stringify(item) : '';
+      for (let retry = 0; unique && seen.has(key) && retry < 8; retry++) {
+        this.size = size;
         item = this.value(itemSchema, depth + 1, itemHint);
+        key = JSON.stringify(item);
       }
-      const key = JSON.stringify(item);
+      this.path.pop();
       if (unique && seen.has(key)) {
         // Out of distinct values: stop here unless that would break `minItems`.
-        if (out.length >= min) break;
-        if (typeof item === 'string') item = `${item} ${out.length + 1}`;
+        if (out.length >= min) {
+          this.size = size;
+          break;
+        }
+        if (typeof item === 'string') {
+          const suffix = ` ${out.length + 1}`;
+          this.grow(suffix.length);
+          item = `${item}${suffix}`;
+          key = JSON.stringify(item);
+        }
       }
-      seen.add(JSON.stringify(item));
+      if (unique) seen.add(key);
+      this.grow(1); // the comma
       out.push(item);
     }
     return out;
@@ -396,13 +531,30 @@ class Generator {
     let text = formatted ?? this.text(hint);
     const pattern = typeof schema.pattern === 'string' ? schema.pattern : undefined;
     if (formatted === undefined && pattern !== undefined) text = this.matching(pattern, text);
-    if (formatted !== undefined) return text;
+    if (formatted !== undefined) return this.counted(text);
     const minLength = numberAt(schema, 'minLength') ?? 0;
-    const maxLength = numberAt(schema, 'maxLength') ?? Number.POSITIVE_INFINITY;
-    while ([...text].length < minLength) text = `${text} ${word(this.source)}`.trim();
-    if ([...text].length > maxLength) text = [...text].slice(0, maxLength).join('').trimEnd();
-    while ([...text].length < minLength) text += 'x';
-    return text;
+    this.demand('minLength', minLength, MAX_STRING_LENGTH, 'characters in a string');
+    const maxLength = Math.min(
+      numberAt(schema, 'maxLength') ?? Number.POSITIVE_INFINITY,
+      MAX_STRING_LENGTH,
+    );
+    // Lengths in code points, as JSON Schema counts them; each word is measured once.
+    let length = codePoints(text);
+    if (length < minLength) {
+      const parts = text === '' ? [] : [text];
+      for (; length < minLength; ) {
+        const next = word(this.source);
+        length += codePoints(next) + (parts.length > 0 ? 1 : 0);
+        parts.push(next);
+      }
+      text = parts.join(' ');
+    }
+    if (length > maxLength) {
+      text = [...text].slice(0, maxLength).join('').trimEnd();
+      length = codePoints(text);
+    }
+    if (length < minLength) text += 'x'.repeat(minLength - length);
+    return this.counted(text);
   }
 
   private text(hint: string): string {
@@ -466,6 +618,30 @@ class Generator {
         return undefined;
     }
   }
+}
+
+/** The length of `text` in code points (what JSON Schema's `minLength` counts). */
+function codePoints(text: string): number {
+  let count = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    // A high surrogate followed by a low one is one code point.
+    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++;
+    }
+    count++;
+  }
+  return count;
+}
+
+/** Where in an answer a value is, as OpenAI names fields: `items[2].summary`. */
+function pathName(path: readonly (string | number)[]): string {
+  let out = '';
+  for (const key of path) {
+    out += typeof key === 'number' ? `[${key}]` : out === '' ? key : `.${key}`;
+  }
+  return out;
 }
 
 /** A version-4-shaped UUID from `random`. */

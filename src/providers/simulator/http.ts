@@ -2,25 +2,26 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-/** The largest body the simulator reads (OpenAI's own limit is of this order). */
-export const MAX_BODY_BYTES = 32 * 1024 * 1024;
-
 /** What reading a body gave. */
 export type BodyResult =
   | { ok: true; value: unknown }
   | { ok: false; reason: 'malformed' | 'too-large' | 'aborted' };
 
-/** Reads the whole request body and parses it as JSON. */
-export async function readJsonBody(req: IncomingMessage): Promise<BodyResult> {
+/**
+ * Reads the whole request body and parses it as JSON. A body larger than `maxBytes` (by its
+ * `content-length`, or as it arrives) is drained without being kept, then refused.
+ */
+export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<BodyResult> {
   const chunks: Buffer[] = [];
   let size = 0;
-  let tooLarge = false;
+  let tooLarge = Number(req.headers['content-length'] ?? 0) > maxBytes;
   try {
     for await (const chunk of req) {
       const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
       size += buffer.length;
       // Keep draining past the limit so the 413 can still be written on this connection.
-      if (size > MAX_BODY_BYTES) tooLarge = true;
+      if (size > maxBytes) tooLarge = true;
+      if (tooLarge) chunks.length = 0;
       else chunks.push(buffer);
     }
   } catch {

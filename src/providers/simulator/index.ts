@@ -11,11 +11,18 @@ import { createSimulatorServer } from './server.js';
 import type { SimulatorStats } from './stats.js';
 
 export type { AnswerFormat } from './answer.js';
-export { generateFromSchema } from './answer.js';
+export {
+  AnswerLimitError,
+  generateFromSchema,
+  MAX_ANSWER_BYTES,
+  MAX_ARRAY_ITEMS,
+  MAX_STRING_LENGTH,
+} from './answer.js';
 export { formatResetDuration, parseResetDuration } from './durations.js';
 export { cosineSimilarity, embedText } from './embeddings.js';
 export { FAULT_KINDS, type FaultKind } from './faults.js';
 export {
+  DEFAULT_MAX_BODY_BYTES,
   DEFAULT_SIMULATOR_MODELS,
   type LatencyOptions,
   type ResolvedSimulatorOptions,

@@ -1,6 +1,11 @@
 import { z } from 'zod';
 import { parseOrThrow } from '../../config/validate.js';
 
+/** The default of `maxBodyBytes`: 4 MiB. */
+export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+/** The largest `maxBodyBytes` accepted: 256 MiB. */
+const MAX_BODY_BYTES = 256 * 1024 * 1024;
+
 /** The models the simulator accepts when the `models` option is not given. */
 export const DEFAULT_SIMULATOR_MODELS: readonly string[] = [
   'gpt-4o-mini',
@@ -109,6 +114,17 @@ export const SimulatorOptionsSchema = z.strictObject({
   embeddingDimensions: z.int().min(2).max(8_192).default(256),
   /** Rate limits in one sliding window; none by default. */
   limits: SimulatorLimitsSchema.prefault({}),
+  /**
+   * The largest request body read, in bytes; a larger one is answered 413 without being parsed.
+   * 4 MiB holds any prompt that fits a 128k-token context; raise it for 1M-token models.
+   */
+  maxBodyBytes: z
+    .int({ error: 'maxBodyBytes must be a whole number of bytes' })
+    .min(1_024, { error: 'maxBodyBytes must be at least 1024 bytes' })
+    .max(MAX_BODY_BYTES, {
+      error: `maxBodyBytes must be at most ${MAX_BODY_BYTES} bytes (256 MiB)`,
+    })
+    .default(DEFAULT_MAX_BODY_BYTES),
   /** Tokens reserved for the answer of a chat request that sets no `max_tokens`. */
   defaultMaxTokens: z.int().positive().default(4_096),
   /** Wait before each answer. */

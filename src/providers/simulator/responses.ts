@@ -2,7 +2,8 @@
 
 import { countTextTokens, truncateToTokens } from '../../limits/tokens.js';
 import { seededRandom } from '../../time/clock.js';
-import { generateAnswer } from './answer.js';
+import { AnswerLimitError, generateAnswer } from './answer.js';
+import type { PacedCounter } from './counting.js';
 import { embedText, toBase64Floats } from './embeddings.js';
 import { canonicalJson, hashString } from './hash.js';
 import type { ChatCall, EmbeddingCall } from './requests.js';
@@ -72,26 +73,42 @@ export interface CompletionContext {
   /** Seconds since the epoch. */
   created: number;
   id: string;
+  /** The most bytes of content, all choices together. */
+  maxBytes: number;
 }
 
 /**
  * A chat completion for `call`: one deterministic answer per choice (the same body and seed
  * always give the same content), cut to `maxTokens` tokens with `finish_reason: 'length'` when
- * longer.
+ * longer. Completion tokens are counted with `counter`, which lets other requests run.
+ *
+ * @throws AnswerLimitError when the schema asks for more than the simulator generates, or the
+ * choices together would be larger than `context.maxBytes`.
  */
-export function buildChatCompletion(
+export async function buildChatCompletion(
   call: ChatCall,
+  counter: PacedCounter,
   context: CompletionContext,
-): { body: ChatCompletionBody; completionTokens: number } {
+): Promise<{ body: ChatCompletionBody; completionTokens: number }> {
   const random = seededRandom(hashString(canonicalJson(context.body), context.seed));
   const userTexts = call.messages.filter((m) => m.role === 'user').map((m) => m.content);
   const words = vocabulary(userTexts.length > 0 ? userTexts : call.messages.map((m) => m.content));
   let completionTokens = 0;
   const choices: ChatCompletionBody['choices'] = [];
+  let bytes = 0;
   for (let index = 0; index < call.n; index++) {
-    let content = generateAnswer(call.format, { words, random });
+    let content: string;
+    try {
+      content = generateAnswer(call.format, { words, random }, context.maxBytes - bytes);
+    } catch (error) {
+      if (!(error instanceof AnswerLimitError) || call.n === 1) throw error;
+      throw new AnswerLimitError(
+        `${error.message} (choice ${index} of n = ${call.n}: the choices of a completion share ${context.maxBytes} bytes)`,
+      );
+    }
+    bytes += Buffer.byteLength(content);
     let finishReason: 'stop' | 'length' = 'stop';
-    let tokens = countTextTokens(content, call.model);
+    let tokens = await counter.text(content);
     if (call.maxTokens !== undefined && tokens > call.maxTokens) {
       content = truncateToTokens(content, call.maxTokens, call.model);
       tokens = countTextTokens(content, call.model);

@@ -5,8 +5,9 @@
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { countChatTokens, countTextTokens } from '../../limits/tokens.js';
 import { type RandomSource, seededRandom } from '../../time/clock.js';
+import { AnswerLimitError, MAX_ANSWER_BYTES } from './answer.js';
+import { PacedCounter } from './counting.js';
 import { formatResetDuration } from './durations.js';
 import {
   bodyTooLarge,
@@ -22,7 +23,7 @@ import {
   unknownUrl,
 } from './errors.js';
 import { drawFault, type FaultKind } from './faults.js';
-import { MAX_BODY_BYTES, readJsonBody, writeAnswer } from './http.js';
+import { readJsonBody, writeAnswer } from './http.js';
 import { answerDelayMs, sampleLatencyMs } from './latency.js';
 import { type LimitKind, SimulatorRateLimits } from './limits.js';
 import type { ResolvedSimulatorOptions } from './options.js';
@@ -187,16 +188,34 @@ export function createSimulatorServer(options: ResolvedSimulatorOptions): Simula
   }
 
   /**
-   * The shared tail of chat and embeddings: count against the limits, draw the fault and the
-   * latency, then answer (or not).
+   * The shared tail of chat and embeddings: build the answer (a schema that asks for more than
+   * the simulator generates is refused here, uncounted), count against the limits, draw the
+   * fault and the latency, then answer (or not).
    */
-  function admitAndAnswer(
+  async function admitAndAnswer(
     exchange: Exchange,
     model: string,
     reservedTokens: number,
-    build: () => { body: Record<string, unknown>; completionTokens: number },
-  ): void {
-    const at = exchange.entry.at;
+    build: () => Promise<{ body: Record<string, unknown>; completionTokens: number }>,
+  ): Promise<void> {
+    let built: { body: Record<string, unknown>; completionTokens: number };
+    try {
+      built = await build();
+    } catch (error) {
+      if (!(error instanceof AnswerLimitError)) throw error;
+      sendError(
+        exchange,
+        invalidRequest(`Invalid schema for response_format: ${error.message}.`, 'response_format'),
+      );
+      return;
+    }
+    // Counting and building let other requests run: this one may have lost its client meanwhile.
+    if (closing || exchange.res.destroyed) {
+      record(exchange, 499);
+      return;
+    }
+    // Counted when admitted: requests admitted while this one was counted came before it.
+    const at = now();
     const limits = limitsOf(model);
     const verdict = limits.check(reservedTokens, at);
     if (!verdict.ok) {
@@ -216,7 +235,7 @@ export function createSimulatorServer(options: ResolvedSimulatorOptions): Simula
       sendLater(exchange, baseMs, () => errorAnswer(injected));
       return;
     }
-    const { body, completionTokens } = build();
+    const { body, completionTokens } = built;
     exchange.entry.completionTokens = completionTokens;
     if (fault === 'noUsage') delete body.usage;
     let text = JSON.stringify(body);
@@ -235,17 +254,19 @@ export function createSimulatorServer(options: ResolvedSimulatorOptions): Simula
       return;
     }
     const call = checked.call;
-    const promptTokens = countChatTokens(call.messages, call.model);
+    const counter = new PacedCounter(call.model);
+    const promptTokens = await counter.chat(call.messages);
     exchange.entry.promptTokens = promptTokens;
     if (call.maxTokens !== undefined) exchange.entry.maxTokens = call.maxTokens;
     const reserved = promptTokens + (call.maxTokens ?? options.defaultMaxTokens) * call.n;
-    admitAndAnswer(exchange, call.model, reserved, () => {
-      const built = buildChatCompletion(call, {
+    await admitAndAnswer(exchange, call.model, reserved, async () => {
+      const built = await buildChatCompletion(call, counter, {
         body,
         seed: options.seed,
         promptTokens,
         created: Math.floor(exchange.entry.at / 1000),
         id: `chatcmpl-sim${exchange.sequence.toString(36).padStart(10, '0')}`,
+        maxBytes: MAX_ANSWER_BYTES,
       });
       return { body: { ...built.body }, completionTokens: built.completionTokens };
     });
@@ -260,10 +281,11 @@ export function createSimulatorServer(options: ResolvedSimulatorOptions): Simula
       return;
     }
     const call = checked.call;
+    const counter = new PacedCounter(call.model);
     let inputTokens = 0;
-    for (const text of call.input) inputTokens += countTextTokens(text, call.model);
+    for (const text of call.input) inputTokens += await counter.text(text);
     exchange.entry.promptTokens = inputTokens;
-    admitAndAnswer(exchange, call.model, inputTokens, () => ({
+    await admitAndAnswer(exchange, call.model, inputTokens, async () => ({
       body: { ...buildEmbeddingList(call, options.embeddingDimensions, inputTokens) },
       completionTokens: 0,
     }));
@@ -271,13 +293,13 @@ export function createSimulatorServer(options: ResolvedSimulatorOptions): Simula
 
   /** The JSON body with a served model, or `undefined` once an error has been answered. */
   async function readBody(exchange: Exchange, req: IncomingMessage): Promise<unknown> {
-    const result = await readJsonBody(req);
+    const result = await readJsonBody(req, options.maxBodyBytes);
     if (!result.ok) {
       if (result.reason === 'aborted') record(exchange, 499);
       else
         sendError(
           exchange,
-          result.reason === 'too-large' ? bodyTooLarge(MAX_BODY_BYTES) : malformedJson(),
+          result.reason === 'too-large' ? bodyTooLarge(options.maxBodyBytes) : malformedJson(),
         );
       return undefined;
     }

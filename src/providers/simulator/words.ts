@@ -29,13 +29,20 @@ export function isStopWord(word: string): boolean {
 }
 
 /**
+ * How much of each text `vocabulary` reads: enough for its words, and a bound on the work a huge
+ * prompt costs.
+ */
+const VOCABULARY_SCAN_CHARS = 64 * 1024;
+
+/**
  * The distinct topical words of `texts`, in order of first appearance (at most `limit`), or a
- * small fixed vocabulary when there are none.
+ * small fixed vocabulary when there are none. Only the first 64 Ki characters of each text are
+ * read.
  */
 export function vocabulary(texts: readonly string[], limit = 256): string[] {
   const seen = new Set<string>();
   for (const text of texts) {
-    for (const word of tokenizeWords(text)) {
+    for (const word of tokenizeWords(text.slice(0, VOCABULARY_SCAN_CHARS))) {
       if (word.length < 2 || isStopWord(word)) continue;
       seen.add(word);
       if (seen.size >= limit) return [...seen];
