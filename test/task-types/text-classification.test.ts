@@ -96,3 +96,12 @@ describe('TEXT_CLASSIFICATION', () => {
     ).rejects.toThrow('"b" appears more than once');
   });
 });
+
+describe('classificationSchemaFor', () => {
+  it('derives one schema per list of categories and shares it', () => {
+    const a = classificationSchemaFor(['web', 'data']);
+    expect(classificationSchemaFor(['web', 'data'])).toBe(a);
+    expect(classificationSchemaFor(['data', 'web'])).not.toBe(a);
+    expect(classificationSchemaFor(['web', 'data', 'ml']).jsonSchema).not.toEqual(a.jsonSchema);
+  });
+});

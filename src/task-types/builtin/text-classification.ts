@@ -7,6 +7,7 @@
 
 import { z } from 'zod';
 import { parseOrThrow } from '../../config/validate.js';
+import { LruCache } from '../../internal/lru.js';
 import type { ChatMessage } from '../../providers/types.js';
 import {
   type AnswerSchema,
@@ -50,10 +51,25 @@ export const TextClassificationSchema = z.object({
 export type TextClassification = z.output<typeof TextClassificationSchema>;
 
 /**
+ * Answer schemas by their categories: deriving one (zod, then the SDK's strict JSON schema) costs
+ * far more than the rest of a submit, and a batch mostly repeats a few category lists.
+ */
+const schemasByCategories = new LruCache<string, AnswerSchema<TextClassification>>(256);
+
+/**
  * The answer schema of one request: `category` an `enum` of `categories`, `scores` an object
- * with exactly one required number per category.
+ * with exactly one required number per category. Made once per list of categories (in order)
+ * and shared: callers must not change it.
  */
 export function classificationSchemaFor(
+  categories: readonly string[],
+): AnswerSchema<TextClassification> {
+  return schemasByCategories.getOrCreate(JSON.stringify(categories), () =>
+    buildClassificationSchema(categories),
+  );
+}
+
+function buildClassificationSchema(
   categories: readonly string[],
 ): AnswerSchema<TextClassification> {
   const [first, ...rest] = categories;
