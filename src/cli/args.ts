@@ -31,7 +31,7 @@ import {
   type SimulatorOptions,
 } from '../providers/simulator/options.js';
 import { CliUsageError } from './errors.js';
-import { jsonFault } from './input.js';
+import { DEFAULT_MAX_RECORD_BYTES, jsonFault, LARGEST_MAX_RECORD_BYTES } from './input.js';
 
 /** The config file read when `--config` is not given and it exists in the working directory. */
 export const DEFAULT_CONFIG_FILE = 'aitq.config.json';
@@ -93,6 +93,7 @@ const JOB_ONLY = [
   'out',
   'dry-run',
   'config',
+  'max-record-size',
 ];
 /** Simulator flags that only `simulate` takes; the others also shape an in-process simulator. */
 const SIMULATE_ONLY = ['port', 'host'];
@@ -110,6 +111,7 @@ const OPTIONS = {
   out: { type: 'string', short: 'o' },
   'dry-run': { type: 'boolean' },
   config: { type: 'string', short: 'c' },
+  'max-record-size': { type: 'string' },
   host: { type: 'string' },
   ...Object.fromEntries(Object.keys(SIMULATOR_FLAGS).map((f) => [f, { type: 'string' }])),
 } as const satisfies NonNullable<ParseArgsConfig['options']>;
@@ -138,6 +140,8 @@ export interface JobArgs {
   /** Where results go (JSONL). */
   out: string;
   dryRun: boolean;
+  /** The largest record of the input file, in bytes (`--max-record-size`, default 64 MiB). */
+  maxRecordBytes: number;
 }
 
 /** What `aitq` was asked to do. */
@@ -218,6 +222,19 @@ function readConfigFile(path: string, label: string): Record<string, unknown> {
     throw usage(`${label}: expected a JSON object of manager options`);
   }
   return value as Record<string, unknown>;
+}
+
+/** `--max-record-size`: a whole number of bytes, up to V8's longest string. */
+function maxRecordBytesOf(values: Values): number {
+  const text = values['max-record-size'];
+  if (typeof text !== 'string') return DEFAULT_MAX_RECORD_BYTES;
+  const bytes = text.trim() === '' ? Number.NaN : Number(text);
+  if (!Number.isInteger(bytes) || bytes < 1 || bytes > LARGEST_MAX_RECORD_BYTES) {
+    throw usage(
+      `--max-record-size: expected a whole number of bytes from 1 to ${LARGEST_MAX_RECORD_BYTES} (received ${describeValue(text)})`,
+    );
+  }
+  return bytes;
 }
 
 /** `fixed:50`, `uniform:20-80`, `lognormal:100` or `lognormal:100,0.8` (or a bare number: fixed). */
@@ -494,6 +511,7 @@ function jobArgs(
     quiet: values.quiet === true,
     out,
     dryRun,
+    maxRecordBytes: maxRecordBytesOf(values),
   };
 }
 
@@ -609,6 +627,9 @@ Options of analyze and run:
   --dry-run              estimate cost and time, send nothing
   -c, --config <file>    manager options as JSON (default ./${DEFAULT_CONFIG_FILE} if present);
                          flags win over the file
+  --max-record-size <bytes>
+                         the largest line (or array item) of the input file, in bytes
+                         (default ${DEFAULT_MAX_RECORD_BYTES}: 64 MiB); a larger one is bad input
 
 Options of simulate (all but --port, --host and --api-key also shape the built-in simulator
 of analyze and run when it is used):

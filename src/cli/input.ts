@@ -1,12 +1,13 @@
 /**
  * Reading the CLI's input files: a JSON array or JSON Lines, streamed (a file of any size is read
- * a chunk at a time; only the item being parsed is held in memory). Every error names the file
- * and the line, and for a JSON array the item's index.
+ * a chunk at a time; only the item being parsed is held in memory, and an item larger than the
+ * maximum record size is refused before it is built). Every error names the file and the line,
+ * and for a JSON array the item's index.
  */
 
+import { constants as bufferConstants } from 'node:buffer';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import type { Priority } from '../../machines/task-status.js';
 import { PrioritySchema } from '../config/engine-options.js';
@@ -24,6 +25,40 @@ export interface InputItem<T = unknown> {
 
 const BOM = '\uFEFF';
 const JSON_WHITESPACE = new Set([' ', '\t', '\n', '\r']);
+const LF = 0x0a;
+const CR = 0x0d;
+/** Bytes read from the file at a time. */
+const CHUNK_BYTES = 64 * 1024;
+
+/** The largest record (a JSON Lines line, an item of a JSON array) read by default: 64 MiB. */
+export const DEFAULT_MAX_RECORD_BYTES = 64 * 1024 * 1024;
+/**
+ * The largest maximum record size: V8's longest string, in UTF-16 code units. A record of no
+ * more bytes of UTF-8 decodes to no more code units, so it can always be built and parsed.
+ */
+export const LARGEST_MAX_RECORD_BYTES = bufferConstants.MAX_STRING_LENGTH;
+
+export interface ReadOptions {
+  /**
+   * The largest record in bytes (UTF-8): a JSON Lines line without its line break, an item of a
+   * JSON array from its first character to its last. A larger one is refused as soon as it
+   * passes the limit, without being read further or held in memory.
+   * @default DEFAULT_MAX_RECORD_BYTES (64 MiB)
+   */
+  maxRecordBytes?: number;
+}
+
+function tooLarge(
+  file: string,
+  maxBytes: number,
+  where: { line: number; index?: number | undefined },
+): CliInputError {
+  return new CliInputError(
+    file,
+    `the record is over ${maxBytes} bytes, the maximum record size (--max-record-size)`,
+    where,
+  );
+}
 
 /**
  * A JSON error message on one line, without V8's copy of a long source text, and without its
@@ -146,15 +181,64 @@ async function firstSignificantChar(file: string): Promise<string | undefined> {
   }
 }
 
-async function* readJsonLines(file: string): AsyncGenerator<InputItem> {
-  const lines = createInterface({
-    input: createReadStream(file, { encoding: 'utf8' }),
-    crlfDelay: Number.POSITIVE_INFINITY,
-  });
-  let line = 0;
+/**
+ * The lines of `file`, split where readline splits them (`\n`, `\r\n`, `\r`), read as bytes: a
+ * line is decoded only once it is whole, and one longer than `maxBytes` is refused as soon as it
+ * passes them.
+ */
+async function* readLines(
+  file: string,
+  maxBytes: number,
+): AsyncGenerator<{ text: string; line: number }> {
+  const stream = createReadStream(file, { highWaterMark: CHUNK_BYTES });
+  /** The current line's bytes from earlier chunks, and how many. */
+  let parts: Buffer[] = [];
+  let size = 0;
+  let line = 1;
+  /** The last line ended with `\r`: a `\n` right after it ends nothing. */
+  let afterCR = false;
+  const add = (piece: Buffer): void => {
+    size += piece.length;
+    if (size > maxBytes) throw tooLarge(file, maxBytes, { line });
+    if (piece.length > 0) parts.push(piece);
+  };
+  const take = (): string => {
+    const text = (parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, size)).toString(
+      'utf8',
+    );
+    parts = [];
+    size = 0;
+    return text;
+  };
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      let start = 0;
+      for (let i = 0; i < chunk.length; i++) {
+        const byte = chunk[i];
+        if (byte === LF && afterCR) {
+          afterCR = false;
+          start = i + 1;
+          continue;
+        }
+        afterCR = false;
+        if (byte !== LF && byte !== CR) continue;
+        add(chunk.subarray(start, i));
+        yield { text: take(), line };
+        line++;
+        start = i + 1;
+        afterCR = byte === CR;
+      }
+      add(chunk.subarray(start));
+    }
+  } finally {
+    stream.destroy();
+  }
+  if (size > 0) yield { text: take(), line };
+}
+
+async function* readJsonLines(file: string, maxBytes: number): AsyncGenerator<InputItem> {
   let index = 0;
-  for await (const raw of lines) {
-    line++;
+  for await (const { text: raw, line } of readLines(file, maxBytes)) {
     const text = line === 1 && raw.startsWith(BOM) ? raw.slice(1) : raw;
     if (text.trim() === '') continue;
     yield { value: parseItem(file, text, line, 1), line, index: index++ };
@@ -167,8 +251,8 @@ const CLOSER: Record<string, string> = { '[': ']', '{': '}' };
  * The items of a top-level JSON array, one at a time: a scanner finds where each item ends
  * (tracking strings and brackets), and only that item's text is parsed.
  */
-async function* readJsonArray(file: string): AsyncGenerator<InputItem> {
-  const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: 64 * 1024 });
+async function* readJsonArray(file: string, maxBytes: number): AsyncGenerator<InputItem> {
+  const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: CHUNK_BYTES });
   const fail = (message: string, line: number, column: number, index?: number): never => {
     throw new CliInputError(file, `bad JSON: ${message}`, { line, column, index });
   };
@@ -181,8 +265,9 @@ async function* readJsonArray(file: string): AsyncGenerator<InputItem> {
   let escaped = false;
   let closed = false;
   let afterComma = false;
-  /** The item being read: its text so far (earlier chunks), its first line. */
+  /** The item being read: its text so far (earlier chunks) and its size in bytes, its first line. */
   let parts: string[] = [];
+  let size = 0;
   let itemLine = 0;
   let itemColumn = 0;
   let inItem = false;
@@ -192,8 +277,15 @@ async function* readJsonArray(file: string): AsyncGenerator<InputItem> {
     for await (const chunk of stream as AsyncIterable<string>) {
       const ready: InputItem[] = [];
       let start = 0;
+      /** Adds the item's text from `start` to `end` of this chunk; refuses it once too large. */
+      const add = (end?: number): void => {
+        const piece = chunk.slice(start, end);
+        size += Buffer.byteLength(piece);
+        if (size > maxBytes) throw tooLarge(file, maxBytes, { line: itemLine, index });
+        parts.push(piece);
+      };
       const finishItem = (end: number): void => {
-        parts.push(chunk.slice(start, end));
+        add(end);
         const text = parts.join('');
         ready.push({
           value: parseItem(file, text, itemLine, itemColumn, index),
@@ -202,6 +294,7 @@ async function* readJsonArray(file: string): AsyncGenerator<InputItem> {
         });
         index++;
         parts = [];
+        size = 0;
         inItem = false;
       };
       // A fault later in the chunk waits until the items before it have been handed out (and
@@ -262,7 +355,7 @@ async function* readJsonArray(file: string): AsyncGenerator<InputItem> {
       }
       yield* ready;
       if (fault !== undefined) throw fault;
-      if (inItem) parts.push(chunk.slice(start));
+      if (inItem) add();
     }
   } finally {
     stream.destroy();
@@ -276,13 +369,19 @@ async function* readJsonArray(file: string): AsyncGenerator<InputItem> {
  * Every item of `file`, which holds one JSON array or JSON Lines (one value per line; blank lines
  * skipped), streamed.
  *
- * @throws CliInputError naming the file and the line: missing file, bad JSON.
+ * @throws CliInputError naming the file and the line: missing file, bad JSON, a record larger
+ * than `maxRecordBytes`.
  */
-export async function* readJsonItems(file: string): AsyncGenerator<InputItem> {
+export async function* readJsonItems(
+  file: string,
+  { maxRecordBytes = DEFAULT_MAX_RECORD_BYTES }: ReadOptions = {},
+): AsyncGenerator<InputItem> {
   await openChecked(file);
   try {
     const first = await firstSignificantChar(file);
-    yield* first === '[' ? readJsonArray(file) : readJsonLines(file);
+    yield* first === '['
+      ? readJsonArray(file, maxRecordBytes)
+      : readJsonLines(file, maxRecordBytes);
   } catch (error) {
     // A file that cannot be opened or read (permissions, an I/O error) is bad input, as a
     // missing one is: exit 2, one line.
@@ -329,26 +428,49 @@ export const RepositorySchema = z.looseObject({
 export type Repository = z.output<typeof RepositorySchema>;
 
 /** The repositories of `file`, validated one by one as they are read. */
-export async function* readRepositories(file: string): AsyncGenerator<InputItem<Repository>> {
-  for await (const item of readJsonItems(file)) {
+export async function* readRepositories(
+  file: string,
+  options: ReadOptions = {},
+): AsyncGenerator<InputItem<Repository>> {
+  for await (const item of readJsonItems(file, options)) {
     yield { ...item, value: checkItem(RepositorySchema, file, item, 'repository') };
   }
 }
+
+/**
+ * An object of string keys whose own `"__proto__"` key (which `JSON.parse` keeps) is refused, as
+ * `submitTask` refuses it: a copy of the object would drop it, or take it for its prototype.
+ */
+const OwnKeysRecordSchema = z
+  .unknown()
+  .superRefine((value, ctx) => {
+    if (value !== null && typeof value === 'object' && Object.hasOwn(value, '__proto__')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['__proto__'],
+        message: `a "__proto__" key is refused: it would be dropped, or become the object's prototype`,
+      });
+    }
+  })
+  .pipe(z.record(z.string(), z.unknown()));
 
 /** One line of `aitq run`'s input: a task of any registered type. */
 export const TaskLineSchema = z.strictObject({
   taskType: z.string({ error: 'a task needs a "taskType" (a string)' }).min(1),
   data: z.unknown().refine((value) => value !== undefined, { error: 'a task needs "data"' }),
   priority: PrioritySchema.optional(),
-  config: z.record(z.string(), z.unknown()).optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
+  config: OwnKeysRecordSchema.optional(),
+  metadata: OwnKeysRecordSchema.optional(),
 });
 
 export type TaskLine = z.output<typeof TaskLineSchema>;
 
 /** The tasks of `file`, validated one by one as they are read. */
-export async function* readTaskLines(file: string): AsyncGenerator<InputItem<TaskLine>> {
-  for await (const item of readJsonItems(file)) {
+export async function* readTaskLines(
+  file: string,
+  options: ReadOptions = {},
+): AsyncGenerator<InputItem<TaskLine>> {
+  for await (const item of readJsonItems(file, options)) {
     yield { ...item, value: checkItem(TaskLineSchema, file, item, 'task') };
   }
 }

@@ -76,15 +76,18 @@ const NO_CALLS: AIClient = {
 
 function tasksOf(args: JobArgs): AsyncIterable<{ item: InputItem; task: CliTask }> {
   const { file, priority } = args;
+  const options = { maxRecordBytes: args.maxRecordBytes };
   if (args.command === 'analyze') {
     return (async function* () {
-      for await (const item of readRepositories(file)) {
+      for await (const item of readRepositories(file, options)) {
         yield { item, task: repositoryTask(item, priority) };
       }
     })();
   }
   return (async function* () {
-    for await (const item of readTaskLines(file)) yield { item, task: lineTask(item, priority) };
+    for await (const item of readTaskLines(file, options)) {
+      yield { item, task: lineTask(item, priority) };
+    }
   })();
 }
 

@@ -10,6 +10,7 @@ import {
   parseLatency,
 } from '../../src/cli/args.js';
 import { CliUsageError } from '../../src/cli/errors.js';
+import { LARGEST_MAX_RECORD_BYTES } from '../../src/cli/input.js';
 
 const cwd = mkdtempSync(join(tmpdir(), 'aitq-args-'));
 afterAll(() => rmSync(cwd, { recursive: true, force: true }));
@@ -114,6 +115,20 @@ describe('parseCliArgs: analyze and run', () => {
     });
     expect(job(['run', 'dir/tasks.jsonl']).progress).toBe('auto');
   });
+
+  it('reads --max-record-size in bytes, 64 MiB by default', () => {
+    expect(job(['run', 'tasks.jsonl']).maxRecordBytes).toBe(64 * 1024 * 1024);
+    expect(job(['run', 'tasks.jsonl', '--max-record-size', '1024']).maxRecordBytes).toBe(1024);
+  });
+
+  it.each(['0', '-1', '1.5', 'big', '', String(LARGEST_MAX_RECORD_BYTES + 1)])(
+    'refuses --max-record-size %j',
+    (text) => {
+      expect(problem(['run', 'tasks.jsonl', '--max-record-size', text])).toBe(
+        `--max-record-size: expected a whole number of bytes from 1 to ${LARGEST_MAX_RECORD_BYTES} (received ${JSON.stringify(text)})`,
+      );
+    },
+  );
 
   it('puts the results next to the input by default', () => {
     expect(defaultOutFile('examples/repos.json')).toBe('examples/repos.results.jsonl');
@@ -485,6 +500,10 @@ describe('parseCliArgs: simulate, help, version', () => {
     [['simulate', '--sim-window', 'soon'], /^--sim-window: expected a number \(received "soon"\)$/],
     [['simulate', 'file.json'], /^'simulate' takes no file \(received "file.json"\)$/],
     [['simulate', '--budget', '1'], /^option '--budget' does not apply to 'simulate'$/],
+    [
+      ['simulate', '--max-record-size', '1024'],
+      /^option '--max-record-size' does not apply to 'simulate'$/,
+    ],
   ])('refuses %j', (argv, message) => {
     expect(problem(argv)).toMatch(message);
   });

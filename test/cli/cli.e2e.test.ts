@@ -202,6 +202,18 @@ describe('aitq: bad input is one line on stderr and exit 2, nothing started', ()
   const unknownType = join(dir, 'unknown.jsonl');
   writeFileSync(unknownType, '{"taskType": "SUMMARISE", "data": {"text": "x"}}\n');
   writeFileSync(noName, '[\n  {"name": "a"},\n  {"description": "nameless"}\n]\n');
+  const bigLine = join(dir, 'big.jsonl');
+  writeFileSync(
+    bigLine,
+    [{ name: 'a' }, { name: 'b', readme: 'x'.repeat(5000) }, { name: 'c' }]
+      .map((repo) => JSON.stringify(repo))
+      .join('\n'),
+  );
+  const protoMetadata = join(dir, 'proto.jsonl');
+  writeFileSync(
+    protoMetadata,
+    '{"taskType": "TEXT_CLASSIFICATION", "data": {"text": "x", "categories": ["a", "b"]}, "metadata": {"__proto__": {"admin": true}}}\n',
+  );
 
   it.each([
     [['analyze', join(dir, 'missing.json')], /: no such file$/],
@@ -219,6 +231,18 @@ describe('aitq: bad input is one line on stderr and exit 2, nothing started', ()
     [
       ['analyze', EXAMPLE, '--out', join(dir, 'no/such/dir.jsonl')],
       /^aitq: --out: cannot write ".*no\/such\/dir\.jsonl" \(ENOENT\)$/,
+    ],
+    [
+      ['analyze', bigLine, '--max-record-size', '1024'],
+      /^aitq: .*big\.jsonl: line 2: the record is over 1024 bytes, the maximum record size \(--max-record-size\)$/,
+    ],
+    [
+      ['analyze', bigLine, '--max-record-size', '1024', '--dry-run'],
+      /^aitq: .*big\.jsonl: line 2: the record is over 1024 bytes, the maximum record size \(--max-record-size\)$/,
+    ],
+    [
+      ['run', protoMetadata, '--dry-run'],
+      /^aitq: .*proto\.jsonl: line 1 \(index 0\): task field "metadata\.__proto__": a "__proto__" key is refused/,
     ],
     [['analyze', EXAMPLE, '--turbo'], /^aitq: unknown option '--turbo' \(see aitq --help\)$/],
     [

@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CliInputError } from '../../src/cli/errors.js';
 import {
+  DEFAULT_MAX_RECORD_BYTES,
   type InputItem,
   lineTask,
   readJsonItems,
@@ -150,6 +151,108 @@ describe('readJsonItems', () => {
   });
 });
 
+describe('readJsonItems: the largest record', () => {
+  const small = { maxRecordBytes: 1024 };
+  const over = 'the record is over 1024 bytes, the maximum record size (--max-record-size)';
+
+  /** The values read before the failure, and the failure. */
+  async function readUntilFailure(path: string) {
+    const values: unknown[] = [];
+    const error = await failure(
+      (async function* () {
+        for await (const item of readJsonItems(path, small)) {
+          values.push(item.value);
+          yield item;
+        }
+      })(),
+    );
+    return { values, error };
+  }
+
+  it('is 64 MiB by default', () => {
+    expect(DEFAULT_MAX_RECORD_BYTES).toBe(64 * 1024 * 1024);
+  });
+
+  it('refuses a JSON Lines line over the limit, naming the line and the limit, after the lines before it', async () => {
+    const big = JSON.stringify({ text: 'x'.repeat(5000) });
+    const path = file(`{"a":1}\n${big}\n{"a":3}\n`, 'jsonl');
+    const { values, error } = await readUntilFailure(path);
+    expect(values).toEqual([{ a: 1 }]);
+    expect([error.line, error.column, error.index]).toEqual([2, undefined, undefined]);
+    expect(error.message).toBe(`${path}: line 2: ${over}`);
+  });
+
+  it('refuses an item of a JSON array over the limit, naming its line and index', async () => {
+    const big = JSON.stringify({ text: 'x'.repeat(5000) });
+    const path = file(`[\n  {"a": 1},\n  ${big},\n  {"a": 3}\n]\n`);
+    const { values, error } = await readUntilFailure(path);
+    expect(values).toEqual([{ a: 1 }]);
+    expect([error.line, error.index]).toEqual([3, 1]);
+    expect(error.message).toBe(`${path}: line 3 (index 1): ${over}`);
+  });
+
+  it('refuses an array item over the limit that spans many chunks of the stream', async () => {
+    const path = file(`[1, ${JSON.stringify('x'.repeat(300_000))}]`);
+    const { values, error } = await readUntilFailure(path);
+    expect(values).toEqual([1]);
+    expect(error.message).toBe(`${path}: line 1 (index 1): ${over}`);
+  });
+
+  it('counts bytes, not characters: 1024 bytes pass, 1025 do not', async () => {
+    // "é" is two bytes in UTF-8: 2 quotes + 511 × 2 = 1024 bytes in 513 characters.
+    const fits = JSON.stringify('é'.repeat(511));
+    const tooBig = JSON.stringify(`${'é'.repeat(511)}x`);
+    for (const [content, ext] of [
+      [`${fits}\r\n${tooBig}\n`, 'jsonl'],
+      [`[${fits},\n${tooBig}]`, 'json'],
+    ] as const) {
+      const { values, error } = await readUntilFailure(file(content, ext));
+      expect(values, ext).toEqual(['é'.repeat(511)]);
+      expect(error.line, ext).toBe(2);
+      expect(error.message, ext).toContain(over);
+    }
+  });
+
+  it('splits lines at \\n, \\r\\n and \\r, even when a \\r\\n straddles two chunks', async () => {
+    // The first line's 65,535 bytes put its \r last in the first 64 KiB chunk, its \n first
+    // in the next.
+    const long = 'x'.repeat(65_533);
+    const path = file(`${JSON.stringify(long)}\r\n{"a":2}\r{"a":3}\n\n{"a":4}`, 'jsonl');
+    const items = await collect(readJsonItems(path));
+    expect(items.map((i) => [i.value, i.line, i.index])).toEqual([
+      [long, 1, 0],
+      [{ a: 2 }, 2, 1],
+      [{ a: 3 }, 3, 2],
+      [{ a: 4 }, 5, 3],
+    ]);
+  });
+
+  it('gives back any JSON Lines, whatever the line endings and however long the lines', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.tuple(
+            fc.oneof(fc.jsonValue(), fc.string({ minLength: 20_000, maxLength: 70_000 })),
+            fc.constantFrom('\n', '\r\n', '\r', '\n\n', '\r\n \r\n'),
+          ),
+          { maxLength: 6 },
+        ),
+        async (entries) => {
+          // A first line that is an object: a file that starts with [ is read as a JSON array.
+          const lines = [[{ first: true }, '\n'] as const, ...entries];
+          const text = lines.map(([value, end]) => JSON.stringify(value) + end).join('');
+          const items = await collect(readJsonItems(file(text, 'jsonl')));
+          expect(items.map((i) => i.value)).toEqual(
+            lines.map(([value]) => JSON.parse(JSON.stringify(value))),
+          );
+          expect(items.map((i) => i.index)).toEqual(lines.map((_, i) => i));
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+});
+
 describe('readRepositories', () => {
   it('validates each repository and keeps keys it does not know', async () => {
     const path = file(
@@ -233,6 +336,33 @@ describe('readTaskLines', () => {
     );
     expect(error.line).toBe(2);
     expect(error.message).toContain(`: line 2 (index 1): ${problem}`);
+  });
+
+  it.each([
+    ['config', 'jsonl'],
+    ['metadata', 'jsonl'],
+    ['config', 'json'],
+    ['metadata', 'json'],
+  ])('refuses a "__proto__" key in %s (%s), naming the line and the field', async (field, ext) => {
+    const lines = [
+      '{"taskType":"OK","data":1}',
+      `{"taskType":"OK","data":1,"${field}":{"a":1,"__proto__":{"maxRetries":0}}}`,
+    ];
+    const text = ext === 'json' ? `[\n${lines.join(',\n')}\n]` : lines.join('\n');
+    const path = file(text, ext);
+    const error = await failure(readTaskLines(path));
+    expect([error.line, error.index]).toEqual([ext === 'json' ? 3 : 2, 1]);
+    expect(error.message).toBe(
+      `${path}: line ${error.line} (index 1): task field "${field}.__proto__": a "__proto__" key is refused: it would be dropped, or become the object's prototype (received an object)`,
+    );
+  });
+
+  it('keeps a "__proto__" key deeper inside metadata as it is', async () => {
+    const path = file('{"taskType":"OK","data":1,"metadata":{"a":{"__proto__":1}}}\n', 'jsonl');
+    const [item] = await collect(readTaskLines(path));
+    expect(item === undefined ? undefined : JSON.stringify(lineTask(item).metadata)).toBe(
+      '{"a":{"__proto__":1},"line":1,"index":0}',
+    );
   });
 
   it('reports the first fault in the file first, in a JSON array as in JSON Lines', async () => {
