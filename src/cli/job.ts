@@ -14,6 +14,7 @@ import {
   type WriteStream,
 } from 'node:fs';
 import { dirname } from 'node:path';
+import { finished } from 'node:stream/promises';
 import type { AITaskManagerOptions } from '../config/manager-options.js';
 import {
   BudgetExceededError,
@@ -138,13 +139,22 @@ function checkWritable(path: string): void {
   }
 }
 
-/** Appends JSON lines in order, waiting for the stream when it asks to. */
+/**
+ * Appends JSON lines in order, waiting for the stream when it asks to. The first error writing
+ * the file (a full disk, an I/O error) is handed to `onFailure`, once; nothing is written after
+ * it, and nothing rejects.
+ */
 class ResultsWriter {
   private readonly stream: WriteStream;
   private chain: Promise<void> = Promise.resolve();
+  /** The first error writing the file. */
+  failure: Error | undefined;
 
   /** @throws CliUsageError when the file cannot be created (before anything starts). */
-  constructor(path: string) {
+  constructor(
+    path: string,
+    private readonly onFailure: (error: Error) => void,
+  ) {
     let fd: number;
     try {
       fd = openSync(path, 'w');
@@ -152,19 +162,32 @@ class ResultsWriter {
       throw cannotWrite(path, error);
     }
     this.stream = createWriteStream(path, { fd, encoding: 'utf8' });
+    this.stream.on('error', (error) => this.fail(error));
+  }
+
+  private fail(error: unknown): void {
+    if (this.failure !== undefined) return;
+    this.failure = error instanceof Error ? error : new Error(String(error));
+    this.onFailure(this.failure);
   }
 
   write(line: ResultLine): void {
-    this.chain = this.chain.then(async () => {
-      if (!this.stream.write(`${JSON.stringify(line)}\n`)) await once(this.stream, 'drain');
-    });
+    if (this.failure !== undefined) return;
+    const text = `${JSON.stringify(line)}\n`;
+    this.chain = this.chain
+      .then(async () => {
+        if (this.failure === undefined && !this.stream.write(text)) {
+          await once(this.stream, 'drain');
+        }
+      })
+      .catch((error: unknown) => this.fail(error));
   }
 
+  /** Writes what is left and closes the file; resolves (never rejects) once it is closed. */
   async close(): Promise<void> {
     await this.chain;
-    await new Promise<void>((resolve, reject) =>
-      this.stream.end((error?: Error | null) => (error ? reject(error) : resolve())),
-    );
+    if (this.failure === undefined) this.stream.end();
+    await finished(this.stream).catch((error: unknown) => this.fail(error));
   }
 }
 
@@ -181,13 +204,27 @@ class ProgressDisplay {
     return this.mode === 'tty' ? TTY_REFRESH_MS : PLAIN_REFRESH_MS;
   }
 
+  /** The escape sequence that erases what was drawn in place (on a TTY). */
+  private erase(): string {
+    const erase = this.mode === 'tty' && this.drawn > 0 ? `\x1b[${this.drawn}F\x1b[0J` : '';
+    this.drawn = 0;
+    return erase;
+  }
+
   draw(text: string): void {
     if (this.mode === 'none') return;
-    const erase = this.drawn > 0 ? `\x1b[${this.drawn}F\x1b[0J` : '';
     if (this.mode === 'tty') {
-      this.io.stderr.write(`${erase}${text}\n`);
+      this.io.stderr.write(`${this.erase()}${text}\n`);
       this.drawn = text.split('\n').length;
     } else this.io.stderr.write(`${text}\n`);
+  }
+
+  /**
+   * Writes a notice (whatever the mode): on a TTY in place of the display, which is drawn again
+   * below it, so that the next redraw does not erase it.
+   */
+  say(text: string): void {
+    this.io.stderr.write(`${this.erase()}${text}`);
   }
 }
 
@@ -312,23 +349,32 @@ export async function runJob(args: JobArgs, io: CliIO): Promise<ExitCode> {
     await simulator?.close();
     throw error;
   }
+  const display = new ProgressDisplay(io, progressMode(args, io));
+  /** Whether the job has ended: a write that fails then loses lines, and stops nothing. */
+  let ended = false;
   // Opened last: a job that fails on its configuration leaves an existing results file alone.
   try {
-    results = new ResultsWriter(args.out);
+    // Said at once (even with --quiet), and the job stops: the results would be lost. Only a
+    // write can fail, and the first comes from a task that ended: `drain` is defined by then.
+    results = new ResultsWriter(args.out, (error) => {
+      display.say(
+        `aitq: --out: cannot write ${JSON.stringify(args.out)} (${error.message}): ${ended ? 'the last results are lost' : 'stopping, the tasks in flight are cancelled'}\n`,
+      );
+      if (!ended) drain({ cancelRunning: true });
+    });
   } catch (error) {
     await manager.stop();
     await simulator?.close();
     throw error;
   }
   const jobTasks = new JobTasks(manager);
-  const display = new ProgressDisplay(io, progressMode(args, io));
   const startedAt = new Date();
   const counts: JobCounts = { completed: 0, failed: 0, cancelled: 0 };
   const pending = new Map<string, Promise<void>>();
   let interrupts = 0;
   /** Set once the provider refused the credentials: the job stops early. */
   let authError: { status?: number | undefined; message: string } | undefined;
-  const stopping = () => interrupts > 0 || authError !== undefined;
+  const stopping = () => interrupts > 0 || authError !== undefined || results.failure !== undefined;
   let latest: Statistics | undefined;
 
   const draw = async () => {
@@ -387,14 +433,17 @@ export async function runJob(args: JobArgs, io: CliIO): Promise<ExitCode> {
 
   /**
    * Stops admitting and cancels what waits (child tasks of a running composite task too, so that
-   * it can end); calls already running finish.
+   * it can end); calls already running finish, or with `cancelRunning` are cancelled (aborted).
    */
-  const drain = () => {
+  const drain = ({ cancelRunning = false } = {}) => {
     manager.pause();
     void Promise.all(
       jobTasks.ids().map(async (id) => {
-        const info = await manager.getTaskStatus(id);
-        if (info !== null && info.status !== 'running') await manager.cancelTask(id);
+        if (!cancelRunning) {
+          const info = await manager.getTaskStatus(id);
+          if (info === null || info.status === 'running') return;
+        }
+        await manager.cancelTask(id);
       }),
     ).catch(() => {});
   };
@@ -404,13 +453,11 @@ export async function runJob(args: JobArgs, io: CliIO): Promise<ExitCode> {
     interrupts++;
     if (interrupts === 1) {
       if (!args.quiet) {
-        io.stderr.write(
-          '\naitq: interrupted: finishing running calls (Ctrl-C again to cancel them)\n',
-        );
+        display.say('\naitq: interrupted: finishing running calls (Ctrl-C again to cancel them)\n');
       }
       drain();
     } else if (interrupts === 2) {
-      if (!args.quiet) io.stderr.write('aitq: cancelling running calls\n');
+      if (!args.quiet) display.say('aitq: cancelling running calls\n');
       void manager.stop({ force: true });
     }
   };
@@ -421,11 +468,11 @@ export async function runJob(args: JobArgs, io: CliIO): Promise<ExitCode> {
       if (authError !== undefined || !authFailure(event.error)) return;
       authError = { status: event.error?.status, message: event.error?.message ?? '' };
       // Always said (even with --quiet): it is why the job stops.
-      io.stderr.write(
+      display.say(
         `aitq: authentication failed (HTTP ${authError.status}): stopping, no more tasks are sent (${authError.message})\n`,
       );
       // Not from inside the manager's own event.
-      queueMicrotask(drain);
+      queueMicrotask(() => drain());
     }),
     // Once the job stops, a task whose call failed gets no other attempt: it would wait for ever
     // in the paused queue.
@@ -501,6 +548,7 @@ export async function runJob(args: JobArgs, io: CliIO): Promise<ExitCode> {
     await manager.stop();
     jobTasks.close();
     await draw().catch(() => {});
+    ended = true;
     await results.close();
     await simulator?.close();
   }
@@ -514,5 +562,6 @@ export async function runJob(args: JobArgs, io: CliIO): Promise<ExitCode> {
     counts,
   });
   io.stdout.write(args.json ? `${JSON.stringify(summary)}\n` : `${renderSummary(summary)}\n`);
-  return jobExitCode(summary);
+  // Results that could not be written fail the job, whatever the tasks did.
+  return results.failure === undefined ? jobExitCode(summary) : EXIT_CODES.someFailed;
 }

@@ -435,6 +435,30 @@ describe('aitq: cost, budgets and a refused key', () => {
   });
 });
 
+describe('aitq: the results file cannot be written', () => {
+  it.runIf(existsSync('/dev/full'))(
+    '-o /dev/full: one line naming the file and the error, the job drained, the summary, exit 1',
+    async () => {
+      const run = await runCliToEnd([
+        ...['analyze', EXAMPLE, '--simulator', '--json', '--quiet', '--out', '/dev/full'],
+        // Calls that take a while: the job is still running when the first line fails.
+        ...['--latency', 'fixed:50'],
+      ]);
+      expect(run.stderr.trimEnd().split('\n')).toEqual([
+        'aitq: --out: cannot write "/dev/full" (ENOSPC: no space left on device, write): stopping, the tasks in flight are cancelled',
+      ]);
+      const summary = CliSummarySchema.parse(JSON.parse(run.stdout));
+      expect(summary).toMatchObject({ interrupted: false, resultsFile: '/dev/full' });
+      // Drained: every task submitted ended (completed, or cancelled cleanly), none was abandoned.
+      expect(summary.cancelled).toBeGreaterThan(0);
+      expect(summary.completed + summary.failed + summary.cancelled + summary.notFinished).toBe(
+        exampleNames.length,
+      );
+      expect(run.code).toBe(EXIT_CODES.someFailed);
+    },
+  );
+});
+
 describe('aitq --help, --version', () => {
   it('prints the usage and the package version, exit 0', async () => {
     const help = await runCliToEnd(['--help']);
@@ -445,6 +469,31 @@ describe('aitq --help, --version', () => {
     expect(version.stdout).toBe(`${pkg.version}\n`);
   });
 });
+
+/**
+ * What a terminal shows once it has printed `output`: lines, with the cursor movements the live
+ * display uses (`ESC[nF` up n lines, `ESC[0J` erase below) applied.
+ */
+function screenOf(output: string): string[] {
+  const esc = '\u001b';
+  const token = new RegExp(`(${esc}\\[\\d*[A-Za-z]|\\n)`);
+  const control = new RegExp(`^${esc}\\[(\\d*)([A-Za-z])$`);
+  const lines: string[] = [''];
+  let row = 0;
+  for (const part of output.replace(/\r/g, '').split(token)) {
+    const sequence = control.exec(part);
+    if (part === '\n') {
+      row++;
+      lines[row] ??= '';
+    } else if (sequence?.[2] === 'F') {
+      row = Math.max(0, row - Number(sequence[1] || 1));
+    } else if (sequence?.[2] === 'J') {
+      lines.length = row + 1;
+      lines[row] = '';
+    } else if (sequence === null) lines[row] += part;
+  }
+  return lines;
+}
 
 describe('aitq in a pseudo-terminal', () => {
   it.runIf(existsSync('/usr/bin/script'))(
@@ -460,6 +509,25 @@ describe('aitq in a pseudo-terminal', () => {
       expect(stdout).toContain('] 75/75 100%');
       expect(stdout).toContain('\u001b[3F\u001b[0J');
       expect(stdout).toContain('completed     75');
+    },
+  );
+
+  it.runIf(existsSync('/usr/bin/script') && existsSync('/dev/full'))(
+    'keeps the line saying the results file cannot be written on screen, above the display',
+    async () => {
+      const command = `${process.execPath} --import tsx src/cli/main.ts analyze ${EXAMPLE} --simulator --latency fixed:500 --out /dev/full`;
+      const { stdout } = await promisify(execFile)('script', ['-qec', command, '/dev/null'], {
+        cwd: ROOT,
+        env: { ...process.env, OPENAI_API_KEY: '' },
+      }).catch((error: { stdout: string }) => error);
+      // Calls of half a second: the display is on screen when the first line fails.
+      const screen = screenOf(stdout);
+      const said = screen.indexOf(
+        'aitq: --out: cannot write "/dev/full" (ENOSPC: no space left on device, write): stopping, the tasks in flight are cancelled',
+      );
+      expect(said, screen.join('\n')).toBeGreaterThan(0);
+      // The display is drawn again below it, then the summary.
+      expect(screen.slice(said + 1).join('\n')).toMatch(/\] \d+\/75 [\s\S]*cancelled/);
     },
   );
 });
