@@ -26,6 +26,16 @@ export const benchType: TaskTypeDefinition<{ n: number }, string> = {
   run: async (ctx) => (await ctx.chat({ messages: [{ role: 'user', content: 'x' }] })).content,
 };
 
+/**
+ * Holds the process open until the returned function is called. The engine's own timers (wake-ups,
+ * the admission's yields to the event loop) never keep a process alive on their own; the manager
+ * holds it while there is work, and a benchmark that drives the engine directly does it here.
+ */
+export function holdProcessOpen(): () => void {
+  const timer = setInterval(() => undefined, 2 ** 30);
+  return () => clearInterval(timer);
+}
+
 /** `--name value` pairs of the command line. */
 export function parseArgs(argv: readonly string[]): Map<string, string> {
   const args = new Map<string, string>();

@@ -149,6 +149,12 @@ interface RunningTask {
 
 type TaskActor = Actor<typeof taskMachine>;
 
+/**
+ * Admission lets the event loop run after this many tasks taken from the line (see
+ * `yieldToEventLoop`): a timer's worth of delay (~1 ms) per 1,024 tasks on the real clock.
+ */
+export const ADMISSIONS_PER_TURN = 1024;
+
 const PRIORITY_SET: ReadonlySet<string> = new Set(['LOW', 'MEDIUM', 'HIGH', 'URGENT']);
 
 /**
@@ -287,6 +293,9 @@ export class Engine {
   private head: HeadWait | undefined;
   private wakeAt: number | undefined;
   private wakeTimer: unknown;
+  /** Tasks taken from the line since admission last let the event loop run. */
+  private admittedSinceYield = 0;
+  private yieldTimer: unknown;
   /** The first attempt that ended since the last `task.settled` event, until that event is sent. */
   private settledPending: string | undefined;
   private state: 'created' | 'running' | 'stopping' | 'stopped' = 'created';
@@ -1082,6 +1091,7 @@ export class Engine {
     for (;;) {
       const record = this.line.peek();
       if (record === undefined) break;
+      this.admittedSinceYield++;
       if (this.state === 'stopping' && !this.drainsWith(record)) {
         // Its parent is no longer running (an attempt that failed and waits to retry leaves its
         // children in line): it no longer drains with running work.
@@ -1184,12 +1194,17 @@ export class Engine {
     }
     if (this.settledPending !== undefined) return;
     this.settledPending = taskId;
-    queueMicrotask(() => {
-      const first = this.settledPending as string;
-      this.settledPending = undefined;
-      if (this.state !== 'stopped') this.dispatch({ type: 'task.settled', taskId: first });
-    });
+    if (this.admittedSinceYield >= ADMISSIONS_PER_TURN) this.yieldToEventLoop();
+    else queueMicrotask(this.notifySettled);
   }
+
+  /** Sends the `task.settled` event of the attempts that ended since the last one. */
+  private readonly notifySettled = (): void => {
+    const first = this.settledPending;
+    if (first === undefined) return;
+    this.settledPending = undefined;
+    if (this.state !== 'stopped') this.dispatch({ type: 'task.settled', taskId: first });
+  };
 
   /** Whether admission could start this head task now, as far as a slot is concerned. */
   private headMayStart(head: TaskRecord): boolean {
@@ -1224,6 +1239,23 @@ export class Engine {
         amount: worstCaseMicros,
       });
     }
+  }
+
+  /**
+   * Lets the event loop run before admission goes on: when calls end at once (a cache, a stub, a
+   * local model), ending attempts and admitting the next ones is one long chain of promise
+   * callbacks, and the process's timers, I/O and signal handlers would wait behind it. So once
+   * `ADMISSIONS_PER_TURN` tasks were taken from the line, the next `task.settled` is sent from a
+   * timer of the injected clock instead of a microtask (virtual time decides when it comes).
+   * Submissions still admit at once: a caller's own loop of submits is its own chain.
+   */
+  private yieldToEventLoop(): void {
+    if (this.yieldTimer !== undefined) return;
+    this.yieldTimer = this.clock.setTimeout(() => {
+      this.yieldTimer = undefined;
+      this.admittedSinceYield = 0;
+      this.notifySettled();
+    }, 0);
   }
 
   private scheduleWake(): void {
@@ -1789,6 +1821,8 @@ export class Engine {
     this.state = 'stopped';
     if (this.wakeTimer !== undefined) this.clock.clearTimeout(this.wakeTimer);
     this.wakeTimer = undefined;
+    if (this.yieldTimer !== undefined) this.clock.clearTimeout(this.yieldTimer);
+    this.yieldTimer = undefined;
     for (const [id, waiters] of this.waiters) {
       for (const waiter of waiters)
         waiter.reject(new QueueStoppedError(`the queue stopped before task '${id}' ended`));
