@@ -15,8 +15,9 @@ import {
   type AITaskManagerOptions,
   ManagerOptionsSchema,
   type ResolvedManagerOptions,
+  SECRET_OPTIONS,
 } from '../config/manager-options.js';
-import { describeValue, valueAt, withHint } from '../config/validate.js';
+import { describeValue, isRedactedPath, REDACTED, valueAt, withHint } from '../config/validate.js';
 import type { ValidationIssue } from '../errors.js';
 import { ValidationError } from '../errors.js';
 import {
@@ -446,7 +447,7 @@ function jobArgs(
       return {
         path,
         message: withHint(issue, schema),
-        received: path === 'apiKey' ? '[redacted]' : received,
+        received: isRedactedPath(path, SECRET_OPTIONS) ? REDACTED : received,
       };
     });
     return usage(issueLine(issues, labelOf));

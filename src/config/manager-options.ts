@@ -35,7 +35,11 @@ const objectWith = <T>(what: string, methods: readonly string[]) =>
  * validated by it too. Durations in seconds, money in US dollars.
  */
 export const ManagerOptionsSchema = EngineSettingsSchema.extend({
-  /** API key for the default client; default `process.env.OPENAI_API_KEY`. Never logged or shown. */
+  /**
+   * API key for the default client, sent to `baseURL`. Without it, the environment's
+   * `OPENAI_API_KEY` is used only for OpenAI's URL (or `OPENAI_BASE_URL`): see `resolveApiKey`.
+   * Never logged or shown.
+   */
   apiKey: z.string().optional(),
   /** The API's base URL for the default client, with its version path. */
   baseURL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),

@@ -206,6 +206,17 @@ describe('parseCliArgs: analyze and run', () => {
     }
   });
 
+  it('never shows a malformed defaultHeaders value from the config file (a header may hold a key)', () => {
+    const dir = mkdtempSync(join(cwd, 'headers-'));
+    writeFileSync(
+      join(dir, 'aitq.config.json'),
+      JSON.stringify({ defaultHeaders: { 'api-key': ['sk-secret-in-a-header'] } }),
+    );
+    const message = problem(['analyze', 'r.json'], noEnv, dir);
+    expect(message).toMatch(/^aitq.config.json: defaultHeaders.*\[redacted\]/);
+    expect(message).not.toContain('sk-secret-in-a-header');
+  });
+
   it('names the config file’s key and value when the file is wrong', () => {
     const dir = mkdtempSync(join(cwd, 'bad-'));
     writeFileSync(join(dir, 'aitq.config.json'), JSON.stringify({ maxConcurent: 2 }));
