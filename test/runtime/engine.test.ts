@@ -21,7 +21,8 @@ describe('engine', () => {
       promptTokens: 1000,
       completionTokens: 500,
     }));
-    const id = await engine.submit({ taskType: 'ECHO', data: { prompt: 'hello' } });
+    // It reserves the 1,000 prompt tokens the script reports, so the report is believed.
+    const id = await engine.submit({ taskType: 'ECHO', data: { prompt: 'hello', tokens: 1000 } });
     const result = engine.waitFor(id);
     await advance(clock, 250);
     await expect(result).resolves.toBe('hi');
@@ -635,7 +636,7 @@ describe('engine', () => {
     // strict line: the head (gpt-4o) waits, so nothing behind it runs either
     const own = await engine.submit({
       taskType: 'ECHO',
-      data: { prompt: 'c' },
+      data: { prompt: 'c', tokens: 1000 },
       config: { model: 'my-model' },
     });
     await advanceUntil(clock, () => client.log.length === 3, 120_000, 1000);
