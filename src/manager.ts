@@ -26,7 +26,7 @@ import {
   type ResolvedManagerOptions,
   SECRET_OPTIONS,
 } from './config/manager-options.js';
-import { functionOf, parseOrThrow, REDACTED } from './config/validate.js';
+import { functionOf, OwnKeysRecordSchema, parseOrThrow, REDACTED } from './config/validate.js';
 import { describeThrown, UNSHOWABLE_MESSAGE, ValidationError, WaitTimeoutError } from './errors.js';
 import { OpenAICompatibleClient } from './providers/openai.js';
 import type { AIClient } from './providers/types.js';
@@ -68,7 +68,7 @@ export const ManagerTaskConfigSchema = TaskConfigOverridesSchema.extend({
 
 export type TaskConfig = z.input<typeof ManagerTaskConfigSchema>;
 
-const MetadataSchema = z.record(z.string(), z.unknown());
+const MetadataSchema = OwnKeysRecordSchema;
 const SignalSchema = z.custom<AbortSignal>(
   (value) => value instanceof AbortSignal,
   'expected an AbortSignal',

@@ -11,7 +11,7 @@ import { stat } from 'node:fs/promises';
 import { z } from 'zod';
 import type { Priority } from '../../machines/task-status.js';
 import { PrioritySchema } from '../config/engine-options.js';
-import { describeValue, valueAt, withHint } from '../config/validate.js';
+import { describeValue, OwnKeysRecordSchema, valueAt, withHint } from '../config/validate.js';
 import { CliInputError } from './errors.js';
 
 /** One item of an input file and where it was found. */
@@ -436,23 +436,6 @@ export async function* readRepositories(
     yield { ...item, value: checkItem(RepositorySchema, file, item, 'repository') };
   }
 }
-
-/**
- * An object of string keys whose own `"__proto__"` key (which `JSON.parse` keeps) is refused, as
- * `submitTask` refuses it: a copy of the object would drop it, or take it for its prototype.
- */
-const OwnKeysRecordSchema = z
-  .unknown()
-  .superRefine((value, ctx) => {
-    if (value !== null && typeof value === 'object' && Object.hasOwn(value, '__proto__')) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['__proto__'],
-        message: `a "__proto__" key is refused: it would be dropped, or become the object's prototype`,
-      });
-    }
-  })
-  .pipe(z.record(z.string(), z.unknown()));
 
 /** One line of `aitq run`'s input: a task of any registered type. */
 export const TaskLineSchema = z.strictObject({

@@ -144,3 +144,21 @@ export const REDACTED = '[redacted]';
 /** A zod schema for a function-valued option (`fetch`, `clock.now`, callbacks). */
 export const functionOf = <T>(what: string) =>
   z.custom<T>((value) => typeof value === 'function', { error: `expected ${what}` });
+
+/**
+ * An object of string keys whose own `"__proto__"` key (which `JSON.parse` keeps) is refused,
+ * in `submitTask`'s `metadata` and in the CLI's lines: a copy of the object would drop it, or
+ * take it for its prototype.
+ */
+export const OwnKeysRecordSchema = z
+  .unknown()
+  .superRefine((value, ctx) => {
+    if (value !== null && typeof value === 'object' && Object.hasOwn(value, '__proto__')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['__proto__'],
+        message: `a "__proto__" key is refused: it would be dropped, or become the object's prototype`,
+      });
+    }
+  })
+  .pipe(z.record(z.string(), z.unknown()));

@@ -62,3 +62,18 @@ describe("a task's config over the queue's taskDefaults", () => {
     await engine.stop();
   });
 });
+
+describe('metadata', () => {
+  it('refuses an own "__proto__" key (JSON.parse keeps it; a copy would drop it)', async () => {
+    const { manager } = createTestManager();
+    await manager.start();
+    const metadata = JSON.parse('{"__proto__": {"polluted": 1}, "a": 1}') as Record<string, unknown>;
+    const error = await manager
+      .submitTask({ taskType: 'ECHO', data: { prompt: 'x' }, metadata })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).issues[0]?.path).toBe('metadata.__proto__');
+    expect((await manager.getTasks()).items).toHaveLength(0);
+    await manager.stop();
+  });
+});
