@@ -55,6 +55,16 @@ describe('renderProgress', () => {
     `);
   });
 
+  it('says when the line waits for the wait a server asked for, or for a retry', () => {
+    for (const [waitingFor, text] of [
+      ['server', "waiting 41 for the server's requested wait (12s)"],
+      ['retryDelay', 'waiting 41 for a retry (12s)'],
+    ] as const) {
+      const waiting = statistics({ queue: { size: 41, waitingFor, waitingUntil: later(132) } });
+      expect(renderProgress(waiting, { ...frame, width: 200, mode: 'plain' })).toContain(text);
+    }
+  });
+
   it('shows a stopping queue and counts only the job’s own tasks when told', () => {
     const stopping = statistics({
       status: { stopping: true },
