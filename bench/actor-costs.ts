@@ -99,7 +99,7 @@ for (let pass = 0; pass < PASSES; pass++) {
   const actors = taskActorPass();
   create?.push(actors.create);
   outcome?.push(actors.outcome);
-  step?.push(perOp(() => supervisor.send({ type: 'task.submitted', taskId: 'x' })));
+  step?.push(perOp(() => supervisor.send({ type: 'task.submitted', taskIds: ['x'] })));
   slot?.push(
     perOp((i) =>
       concurrency.send({ type: i % 2 === 0 ? 'slot.acquire' : 'slot.release', count: 1 }),

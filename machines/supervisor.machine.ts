@@ -26,10 +26,10 @@ export interface SupervisorInput {
 }
 
 export type SupervisorEvent =
-  /** A task was accepted (stored and put in the waiting line). */
-  | { type: 'task.submitted'; taskId: string }
-  /** A task's attempt ended and its slots were returned. */
-  | { type: 'task.settled'; taskId: string }
+  /** Tasks were accepted (stored and put in the waiting line), one submission or one batch. */
+  | { type: 'task.submitted'; taskIds: string[] }
+  /** Attempts ended and their slots were returned: every attempt that ended in the same turn. */
+  | { type: 'task.settled'; taskIds: string[] }
   | { type: 'task.cancel'; taskId: string }
   | { type: 'task.pause'; taskId: string }
   | { type: 'task.resume'; taskId: string }

@@ -261,9 +261,8 @@ export class Engine {
   readonly random: RandomSource;
   readonly store: TaskStore;
   /**
-   * The root actor. Its snapshot changes with its state (running, paused, draining, stopped);
-   * an admission it would answer without changing state may be carried out without an event
-   * when no inspector is attached (see `submitted`), so count admissions with `events$`.
+   * The root actor: every submission that may start, every wave of settled attempts and every
+   * wake-up reaches it as an event, watched or not.
    */
   readonly supervisor: Actor<typeof supervisorMachine>;
   readonly rateLimiter: RateLimiter;
@@ -296,8 +295,8 @@ export class Engine {
   /** Tasks taken from the line since admission last let the event loop run. */
   private admittedSinceYield = 0;
   private yieldTimer: unknown;
-  /** The first attempt that ended since the last `task.settled` event, until that event is sent. */
-  private settledPending: string | undefined;
+  /** The attempts that ended since the last `task.settled` event, until that event is sent. */
+  private settledPending: string[] | undefined;
   private state: 'created' | 'running' | 'stopping' | 'stopped' = 'created';
   private stopWaiters: Array<() => void> = [];
   private readonly effects: Array<() => void> = [];
@@ -315,7 +314,6 @@ export class Engine {
   private startPaused = false;
   private idleWaiters: Array<() => void> = [];
   private readonly startedAt: number;
-  private readonly inspecting: boolean;
   /** What every attempt needs from the engine (one object, not one per attempt). */
   private readonly attemptDeps: AttemptDeps;
   /** The resolved default task config, shared by every task submitted without overrides. */
@@ -334,7 +332,6 @@ export class Engine {
     this.rateLimiter = deps.overrides?.rateLimiter?.(rateSettings) ?? new RateLimiter(rateSettings);
     this.budget = new BudgetBook(this.budgetLimits(this.settings), this.settings.budgetTimeZone);
     this.startedAt = this.clock.now();
-    this.inspecting = deps.inspect !== undefined;
     this.attemptDeps = {
       clock: this.clock,
       random: this.random,
@@ -630,18 +627,16 @@ export class Engine {
       await this.store.remove(ids).catch(() => 0);
       throw error;
     }
-    const observed = this.events$.observed;
     for (const record of records) {
       this.enqueue(record);
-      if (observed)
-        this.emit({
-          type: 'task.submitted',
-          taskId: record.id,
-          taskType: record.type,
-          priority: record.priority,
-          at: now,
-          parentId: record.parentId,
-        });
+      this.emit({
+        type: 'task.submitted',
+        taskId: record.id,
+        taskType: record.type,
+        priority: record.priority,
+        at: now,
+        parentId: record.parentId,
+      });
     }
     // A child whose parent ended (or was cancelled) while it was being stored never runs.
     for (const record of records) {
@@ -656,33 +651,13 @@ export class Engine {
     const newHead = head !== undefined && records.includes(head) && this.headMayStart(head);
     const expiry = this.line.nextExpiryAt();
     const sooner = expiry !== undefined && (this.wakeAt === undefined || expiry < this.wakeAt);
-    if (newHead || sooner) this.submitted((head ?? (records[0] as TaskRecord)).id);
+    if (newHead || sooner) this.submitted(ids);
     return ids;
   }
 
-  /**
-   * Tells the supervisor that a task joined the line and may start. In `running`, the
-   * supervisor's answer to `task.submitted` is fixed by its statechart: no state change, no
-   * eventless or delayed transition, actions `admit` then `scheduleWake` (a test reads this from
-   * the machine). So while it is `running` and no inspector watches, the runtime queues those two
-   * effects and carries them out as it does after a step (`drain`), without the step: the same
-   * admission in the same order, one machine step less per admitted submission (~14% of a
-   * zero-latency task's cost). With an inspector attached, or in any other state, the event is
-   * sent. (The supervisor's own snapshot observers are not called for these admissions either:
-   * its snapshot does not change.)
-   */
-  private submitted(taskId: string): void {
-    if (
-      !this.inspecting &&
-      this.state === 'running' &&
-      this.supervisor.getSnapshot().value === 'running'
-    ) {
-      this.defer(this.admitEffect);
-      this.defer(this.scheduleWakeEffect);
-      this.drain();
-      return;
-    }
-    this.dispatch({ type: 'task.submitted', taskId });
+  /** Tells the supervisor that tasks joined the line and the first of them may start now. */
+  private submitted(taskIds: string[]): void {
+    this.dispatch({ type: 'task.submitted', taskIds });
   }
 
   private prepare(input: SubmitInput, now: number, prefix: string): TaskRecord {
@@ -1192,18 +1167,21 @@ export class Engine {
       this.settleIdle();
       return;
     }
-    if (this.settledPending !== undefined) return;
-    this.settledPending = taskId;
+    if (this.settledPending !== undefined) {
+      this.settledPending.push(taskId);
+      return;
+    }
+    this.settledPending = [taskId];
     if (this.admittedSinceYield >= ADMISSIONS_PER_TURN) this.yieldToEventLoop();
     else queueMicrotask(this.notifySettled);
   }
 
-  /** Sends the `task.settled` event of the attempts that ended since the last one. */
+  /** Sends one `task.settled` event carrying every attempt that ended since the last one. */
   private readonly notifySettled = (): void => {
-    const first = this.settledPending;
-    if (first === undefined) return;
+    const taskIds = this.settledPending;
+    if (taskIds === undefined) return;
     this.settledPending = undefined;
-    if (this.state !== 'stopped') this.dispatch({ type: 'task.settled', taskId: first });
+    if (this.state !== 'stopped') this.dispatch({ type: 'task.settled', taskIds });
   };
 
   /** Whether admission could start this head task now, as far as a slot is concerned. */
@@ -1311,13 +1289,13 @@ export class Engine {
   }
 
   /**
-   * The live actor of a task being admitted, already in `running`. A task's first admission
-   * (no snapshot yet, no inspector watching) starts its actor from the snapshot the machine's
-   * `task.admit` would give, which a property test keeps equal to the real transition; every other
-   * admission restores the actor and sends it `task.admit`, so an inspector sees every event.
+   * The live actor of a task being admitted, already in `running`. A task's first admission (no
+   * snapshot yet) starts its actor from the snapshot the machine's `task.admit` would give, which
+   * a property test keeps equal to the real transition, whether or not an inspector watches;
+   * every later admission (a retry, a resumed task) sends the live or restored actor `task.admit`.
    */
   private admittedActor(record: TaskRecord, now: number): TaskActor {
-    if (record.snapshot === undefined && !this.inspecting && !this.retrying.has(record.id)) {
+    if (record.snapshot === undefined && !this.retrying.has(record.id)) {
       const actor = createActor(taskMachine, {
         id: `task-${record.id}`,
         input: undefined as unknown as TaskMachineInput, // restored from a snapshot (xstate #4915)
@@ -1343,26 +1321,24 @@ export class Engine {
     record.notBefore = undefined;
     if (firstStart) record.startedAt = now;
     this.persist(record);
-    if (this.events$.observed) {
-      this.emit({
-        type: 'task.admitted',
-        taskId: record.id,
-        taskType: record.type,
-        priority: record.priority,
-        at: now,
-        attempt,
-        limited,
-      });
-      this.emit({
-        type: 'task.started',
-        taskId: record.id,
-        taskType: record.type,
-        priority: record.priority,
-        at: now,
-        attempt,
-        queueTimeMs: now - record.createdAt,
-      });
-    }
+    this.emit({
+      type: 'task.admitted',
+      taskId: record.id,
+      taskType: record.type,
+      priority: record.priority,
+      at: now,
+      attempt,
+      limited,
+    });
+    this.emit({
+      type: 'task.started',
+      taskId: record.id,
+      taskType: record.type,
+      priority: record.priority,
+      at: now,
+      attempt,
+      queueTimeMs: now - record.createdAt,
+    });
     const definition = this.taskTypes.get(record.type) as AnyTaskTypeDefinition;
     const deadline = record.config.deadline;
     let timeoutMs: number | undefined = limited ? record.config.timeout * 1000 : undefined;
@@ -1412,7 +1388,7 @@ export class Engine {
     record.usage.calls += meter.calls;
     record.usage.estimated ||= meter.estimated;
     record.costMicros += meter.costMicros;
-    if ((meter.calls > 0 || meter.costMicros > 0) && this.events$.observed) {
+    if (meter.calls > 0 || meter.costMicros > 0) {
       this.emit({
         type: 'task.usage',
         taskId: id,
@@ -1483,20 +1459,18 @@ export class Engine {
     record.notBefore = undefined;
     this.persist(record);
     const status = record.status as 'completed' | 'failed' | 'cancelled';
-    if (this.events$.observed)
-      this.emit({
-        type: `task.${status}`,
-        status,
-        taskId: record.id,
-        taskType: record.type,
-        priority: record.priority,
-        at: now,
-        attempts: record.attempts,
-        error: record.error,
-        queueTimeMs:
-          record.startedAt === undefined ? undefined : record.startedAt - record.createdAt,
-        executionTimeMs: record.startedAt === undefined ? undefined : now - record.startedAt,
-      });
+    this.emit({
+      type: `task.${status}`,
+      status,
+      taskId: record.id,
+      taskType: record.type,
+      priority: record.priority,
+      at: now,
+      attempts: record.attempts,
+      error: record.error,
+      queueTimeMs: record.startedAt === undefined ? undefined : record.startedAt - record.createdAt,
+      executionTimeMs: record.startedAt === undefined ? undefined : now - record.startedAt,
+    });
     if (!settling) this.notifyEnded(record);
     this.cancelChildren(record.id);
     this.retain(status === 'completed' ? this.finishedOk : this.finishedNotOk, record, now);
@@ -1571,9 +1545,7 @@ export class Engine {
         });
       },
     );
-    if (this.events$.observed) {
-      this.emit({ type: 'tasks.removed', at: this.clock.now(), reason, taskIds: ids, byType });
-    }
+    this.emit({ type: 'tasks.removed', at: this.clock.now(), reason, taskIds: ids, byType });
     return { ids, stored };
   }
 

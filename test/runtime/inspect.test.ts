@@ -43,11 +43,20 @@ describe('inspection', () => {
         'task.submitted',
         'slot.acquire',
         'rate.reserve',
-        'task.admit',
         'task.outcome',
         'slot.release',
       ]),
     );
+    // The task actor starts in `running` (its first admission is a snapshot the machine's own
+    // `task.admit` gives, watched or not) and the inspector follows it to `completed`.
+    const taskStates = seen
+      .filter(
+        (e): e is Extract<InspectionEvent, { type: '@xstate.snapshot' }> =>
+          e.type === '@xstate.snapshot' &&
+          (e.actorRef as unknown as { id: string }).id === `task-${id}`,
+      )
+      .map((e) => (e.snapshot as unknown as { value: string }).value);
+    expect(taskStates).toContain('completed');
     await engine.stop();
   });
 
@@ -78,50 +87,103 @@ describe('inspection', () => {
     await engine.stop();
   });
 
-  it('admits the same tasks in the same order with and without an inspector (event sent or not)', async () => {
+  it('one path: a mixed workload logs the same transitions, admissions and charges, watched or not', async () => {
     const run = async (inspect: boolean) => {
       const clock = createClock();
-      const engine = new Engine(
-        { maxConcurrent: 2, requestsPerMinute: 6 },
+      const seen: InspectionEvent[] = [];
+      let lastSupervisorEvent: string | undefined;
+      const supervisorRef = () => engine.supervisor;
+      const engine: Engine = new Engine(
+        { maxConcurrent: 2, requestsPerMinute: 6, budgetLimit: 0.001 },
         {
-          // Latency from the prompt: calls end at different times, some in the same turn.
-          client: new ScriptedClient(clock, (request) => {
+          // Latency from the prompt (calls end at different times, some in the same turn); every
+          // fifth first call fails with a 500 and is retried.
+          client: new ScriptedClient(clock, (request, index) => {
             const text = 'messages' in request ? String(request.messages[0]?.content) : '';
-            return { kind: 'ok', latencyMs: 5 + (Number(text.slice(1)) % 3) * 5 };
+            const n = Number(text.slice(1));
+            if (n % 5 === 0 && index % 2 === 0) return { kind: 'error', status: 500, latencyMs: 3 };
+            return {
+              kind: 'ok',
+              latencyMs: 5 + (n % 3) * 5,
+              promptTokens: 10,
+              completionTokens: 8,
+            };
           }),
           clock,
           random: seededRandom(1),
           taskTypes: [echoTaskType],
-          ...(inspect ? { inspect: () => undefined } : {}),
+          ...(inspect
+            ? {
+                inspect: (event: InspectionEvent) => {
+                  seen.push(event);
+                  if (event.type === '@xstate.event' && event.actorRef === supervisorRef()) {
+                    lastSupervisorEvent = event.event.type;
+                  }
+                },
+              }
+            : {}),
         },
       );
-      const started: string[] = [];
+      const log: string[] = [];
+      const admittedBy: (string | undefined)[] = [];
       engine.events$.subscribe((event) => {
-        if (event.type === 'task.started') started.push(`${event.taskId}@${event.at}`);
+        const id = 'taskId' in event ? event.taskId : '';
+        log.push(`${event.at} ${event.type} ${id}`);
+        if (event.type === 'task.usage') log.push(`  charged ${event.costMicros}`);
+        if (event.type === 'task.admitted') admittedBy.push(lastSupervisorEvent);
       });
-      const sent = vi.spyOn(engine.supervisor, 'send');
+      const sent: string[] = [];
+      const send = engine.supervisor.send.bind(engine.supervisor);
+      vi.spyOn(engine.supervisor, 'send').mockImplementation((event) => {
+        sent.push(JSON.stringify(event));
+        send(event);
+      });
       engine.start();
       const priorities = ['LOW', 'URGENT', 'MEDIUM', 'HIGH'] as const;
-      for (let i = 0; i < 12; i++) {
+      for (let i = 0; i < 14; i++) {
         await engine.submit({
           id: `t${i}`,
           taskType: 'ECHO',
-          data: { prompt: `p${i}` },
+          data: { prompt: `p${i}`, tokens: 10 },
           priority: priorities[i % 4],
+          config: { maxRetries: 2, retryDelay: 0.01, maxTokens: 16 },
         });
+        if (i === 6) await engine.cancel('t5');
+        if (i === 8) engine.pause();
+        if (i === 10) engine.resume();
         await advance(clock, i % 3 === 0 ? 7 : 2);
       }
       await advanceUntil(clock, () => engine.runningCount === 0 && engine.waitingCount === 0);
+      const spent = engine.budget.ledger.spent(clock.now()).total;
       await engine.stop();
-      const submittedEvents = sent.mock.calls.filter(([e]) => e.type === 'task.submitted').length;
-      return { started, submittedEvents };
+      return { log, sent, spent, seen, admittedBy, supervisor: engine.supervisor };
     };
     const watched = await run(true);
-    expect(watched.started).toHaveLength(12);
-    // Watched, admissions went through the event; unwatched, through the shortcut.
-    expect(watched.submittedEvents).toBeGreaterThan(0);
     const unwatched = await run(false);
-    expect(unwatched.submittedEvents).toBe(0);
-    expect(unwatched.started).toEqual(watched.started);
+    expect(watched.log.filter((l) => l.includes('task.completed')).length).toBeGreaterThan(8);
+    expect(watched.log.some((l) => l.includes('task.retrying'))).toBe(true);
+    expect(watched.log.some((l) => l.includes('task.cancelled t5'))).toBe(true);
+    expect(unwatched.log).toEqual(watched.log);
+    expect(unwatched.sent).toEqual(watched.sent);
+    expect(unwatched.spent).toBe(watched.spent);
+    // The inspector saw every event the supervisor was sent, and each admission happened in
+    // the supervisor's answer to one of them.
+    const supervisorEvents = watched.seen.filter(
+      (e) =>
+        e.type === '@xstate.event' &&
+        e.actorRef === watched.supervisor &&
+        !e.event.type.startsWith('xstate.'),
+    );
+    expect(supervisorEvents).toHaveLength(watched.sent.length);
+    expect(watched.admittedBy.length).toBeGreaterThan(0);
+    for (const cause of watched.admittedBy) {
+      expect([
+        'task.submitted',
+        'task.settled',
+        'queue.wake',
+        'queue.resume',
+        'task.cancel',
+      ]).toContain(cause);
+    }
   });
 });
