@@ -1,25 +1,11 @@
 import { fromTransition } from 'xstate';
+import type { BudgetLedgerState, BudgetLimitsData } from '../src/limits/types.js';
 
 /**
  * The money ledger: total, daily and hourly budgets in integer micro-dollars, with worst-case
  * holds for running calls. The arithmetic lives in `src/limits/` and is handed in as `ledger`.
  */
-/** Limits in integer micro-dollars; `undefined` = no limit. */
-export interface BudgetLimitsData {
-  total?: number | undefined;
-  daily?: number | undefined;
-  hourly?: number | undefined;
-}
-
-export interface BudgetLedgerState {
-  hold(at: number, taskId: string, amount: number): void;
-  /** Ends a task's hold and charges what it really cost. */
-  commit(at: number, taskId: string, actual: number): void;
-  /** Ends a task's hold without charging it. */
-  release(taskId: string): void;
-  configure(limits: BudgetLimitsData): void;
-  resetTotal(): void;
-}
+export type { BudgetLedgerState, BudgetLimitsData } from '../src/limits/types.js';
 
 export type BudgetEvent =
   | { type: 'budget.hold'; at: number; taskId: string; amount: number }

@@ -50,3 +50,4 @@ export {
   type TaskStatus,
   TERMINAL_STATUSES,
 } from './task-status.js';
+export type { TaskWaitReason, WaitReason } from './wait-reason.js';

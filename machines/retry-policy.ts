@@ -1,5 +1,5 @@
 /**
- * Pure retry arithmetic shared by the task machine and `src/limits/backoff.ts`.
+ * Pure retry arithmetic of the task machine (and of anyone who wants its delays).
  * No imports, no clock: the caller passes the jitter sample drawn from the injected random source.
  */
 

@@ -26,8 +26,8 @@ import {
   type ResolvedManagerOptions,
   SECRET_OPTIONS,
 } from './config/manager-options.js';
-import { functionOf, OwnKeysRecordSchema, parseOrThrow, REDACTED } from './config/validate.js';
 import { describeThrown, UNSHOWABLE_MESSAGE, ValidationError, WaitTimeoutError } from './errors.js';
+import { functionOf, OwnKeysRecordSchema, parseOrThrow, REDACTED } from './internal/validate.js';
 import { OpenAICompatibleClient } from './providers/openai.js';
 import type { AIClient } from './providers/types.js';
 import { type CostEstimate, Engine, type SubmitInput } from './runtime/engine.js';

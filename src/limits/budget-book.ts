@@ -1,5 +1,5 @@
-import type { BudgetLedgerState, BudgetLimitsData } from '../../machines/budget.logic.js';
 import { type BudgetHold, BudgetLedger, type BudgetVerdict } from './budget.js';
+import type { BudgetLedgerState, BudgetLimitsData } from './types.js';
 
 /**
  * The state owned by the `budget` actor: the ledger plus each running task's hold, so a commit

@@ -1,15 +1,15 @@
-import type {
-  RateLimiterState,
-  RateLimitHintsData,
-  RateLimitSettings,
-  RateRequest,
-} from '../../machines/rate-limit.logic.js';
 import {
   ServerHints,
   SlidingWindowLimiter,
   type WindowEntry,
   type WindowLimit,
 } from './rate-window.js';
+import type {
+  RateLimiterState,
+  RateLimitHintsData,
+  RateLimitSettings,
+  RateRequest,
+} from './types.js';
 
 /** Why a request must wait, and until when (ms; `Infinity` = it can never fit). */
 export type RateVerdict =

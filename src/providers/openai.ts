@@ -19,8 +19,8 @@ import type {
 } from 'openai/resources/chat/completions';
 import type { CreateEmbeddingResponse } from 'openai/resources/embeddings';
 import { z } from 'zod';
-import { describeValue, functionOf, parseOrThrow, REDACTED } from '../config/validate.js';
 import { isRetryableStatus, ProviderError } from '../errors.js';
+import { describeValue, functionOf, parseOrThrow, REDACTED } from '../internal/validate.js';
 import { parseRateLimitHeaders } from './headers.js';
 import type {
   AIClient,

@@ -1,4 +1,4 @@
-import type { RateLimitHintsData } from '../../machines/rate-limit.logic.js';
+import type { RateLimitHintsData } from '../limits/types.js';
 
 /**
  * The small interface through which the engine calls a model. The `openai` SDK adapter and any

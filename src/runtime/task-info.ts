@@ -1,8 +1,8 @@
 import type { HistoryEntry } from '../../machines/task.machine.js';
 import type { Priority, TaskStatus } from '../../machines/task-status.js';
+import type { TaskWaitReason } from '../../machines/wait-reason.js';
 import type { SerializedError } from '../errors.js';
 import { microsToDollars } from '../limits/prices.js';
-import type { TaskWaitReason } from '../stats/types.js';
 import type { TaskRecord } from '../stores/types.js';
 import type { Engine } from './engine.js';
 

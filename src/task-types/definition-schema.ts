@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { functionOf } from '../config/validate.js';
+import { functionOf } from '../internal/validate.js';
 import type { AnyTaskTypeDefinition } from './types.js';
 
 const zodSchema = (what: string) =>

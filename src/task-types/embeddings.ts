@@ -4,8 +4,8 @@
  */
 
 import { z } from 'zod';
-import { parseOrThrow } from '../config/validate.js';
 import { InvalidAnswerError } from '../errors.js';
+import { parseOrThrow } from '../internal/validate.js';
 import { countTextTokens } from '../limits/tokens.js';
 import type { TaskContext, TaskEnvironment, TaskEstimate } from './types.js';
 

@@ -7,8 +7,8 @@
 
 import { zodResponseFormat } from 'openai/helpers/zod';
 import { z } from 'zod';
-import { parseOrThrow } from '../config/validate.js';
 import { InvalidAnswerError, NonRetryableError, ProviderError } from '../errors.js';
+import { parseOrThrow } from '../internal/validate.js';
 import { countChatTokens } from '../limits/tokens.js';
 import type { ChatMessage, ChatResponse, ResponseFormat } from '../providers/types.js';
 import type { TaskContext, TaskEnvironment, TaskEstimate, TaskTypeDefinition } from './types.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseOrThrow } from '../../config/validate.js';
+import { parseOrThrow } from '../../internal/validate.js';
 
 /** The default of `maxBodyBytes`: 4 MiB. */
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;

@@ -6,7 +6,7 @@
  */
 
 import { z } from 'zod';
-import { parseOrThrow } from '../../config/validate.js';
+import { parseOrThrow } from '../../internal/validate.js';
 import type { TaskTypeDefinition } from '../types.js';
 import {
   REPOSITORY_ANALYSIS,

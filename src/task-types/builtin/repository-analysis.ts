@@ -5,7 +5,7 @@
  */
 
 import { z } from 'zod';
-import { parseOrThrow } from '../../config/validate.js';
+import { parseOrThrow } from '../../internal/validate.js';
 import { truncateToTokens } from '../../limits/tokens.js';
 import type { ChatMessage } from '../../providers/types.js';
 import {

@@ -6,8 +6,8 @@
  */
 
 import { z } from 'zod';
-import { parseOrThrow } from '../../config/validate.js';
 import { LruCache } from '../../internal/lru.js';
+import { parseOrThrow } from '../../internal/validate.js';
 import type { ChatMessage } from '../../providers/types.js';
 import {
   type AnswerSchema,

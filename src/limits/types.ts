@@ -1,0 +1,70 @@
+/**
+ * The data shapes shared by the resource actors' logic (`machines/rate-limit.logic.ts`,
+ * `machines/budget.logic.ts`) and their implementations here (`rate-limiter.ts`,
+ * `budget-book.ts`). They live in `src/limits/` so the arrow points one way: `machines/` imports
+ * them type-only, and `src/limits/` imports no other folder of the project.
+ */
+
+/**
+ * What a provider's headers said about its limits. Durations in milliseconds, already parsed
+ * (OpenAI writes `x-ratelimit-reset-requests: 6m0s`). `src/providers` calls it `RateLimitHints`.
+ */
+export interface RateLimitHintsData {
+  /** From `retry-after-ms` / `retry-after` (429 and 503). */
+  retryAfterMs?: number;
+  limitRequests?: number;
+  remainingRequests?: number;
+  resetRequestsMs?: number;
+  limitTokens?: number;
+  remainingTokens?: number;
+  resetTokensMs?: number;
+}
+
+/** One window: at most `requests` requests and `tokens` tokens in any `windowMs` span. */
+export interface RateWindowData {
+  requests?: number | undefined;
+  tokens?: number | undefined;
+  windowMs: number;
+}
+
+/** The windows in force: one global set, and optional sets per model. */
+export interface RateLimitSettings {
+  windows: RateWindowData[];
+  models: Record<string, RateWindowData[]>;
+}
+
+export interface RateRequest {
+  taskId: string;
+  model: string;
+  requests: number;
+  tokens: number;
+}
+
+/** The window state the actor owns. Implemented in `src/limits/rate-limiter.ts`. */
+export interface RateLimiterState {
+  /** Records a reservation (the caller checked it first). */
+  reserve(at: number, request: RateRequest): void;
+  /** Replaces a task's reserved tokens with its real usage. */
+  reconcile(taskId: string, actualTokens: number): void;
+  /** Applies a provider's rate-limit headers (or a 429's retry-after) for one model. */
+  applyHints(at: number, model: string, hints: RateLimitHintsData): void;
+  /** Replaces the configured windows; what was taken stays counted. */
+  configure(settings: RateLimitSettings): void;
+}
+
+/** Limits in integer micro-dollars; `undefined` = no limit. */
+export interface BudgetLimitsData {
+  total?: number | undefined;
+  daily?: number | undefined;
+  hourly?: number | undefined;
+}
+
+export interface BudgetLedgerState {
+  hold(at: number, taskId: string, amount: number): void;
+  /** Ends a task's hold and charges what it really cost. */
+  commit(at: number, taskId: string, actual: number): void;
+  /** Ends a task's hold without charging it. */
+  release(taskId: string): void;
+  configure(limits: BudgetLimitsData): void;
+  resetTotal(): void;
+}
