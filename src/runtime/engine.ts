@@ -40,7 +40,6 @@ import {
   reviveError,
   type SerializedError,
   serializeError,
-  serverWaitTooLong,
   TaskCancelledError,
   TaskNotFoundError,
   type TaskQueueError,
@@ -52,7 +51,6 @@ import { BudgetBook } from '../limits/budget-book.js';
 import { costMicros, type ModelPrice, worstCaseCostMicros } from '../limits/cost.js';
 import { dollarsToMicros, microsToDollars, resolvePrice } from '../limits/prices.js';
 import { RateLimiter } from '../limits/rate-limiter.js';
-import type { WindowLimit } from '../limits/rate-window.js';
 import { resolveWindows } from '../limits/rate-window.js';
 import type { AIClient } from '../providers/types.js';
 import type { WaitReason } from '../stats/types.js';
@@ -67,6 +65,7 @@ import type {
   TaskEstimate,
 } from '../task-types/types.js';
 import { type Clock, type RandomSource, systemClock, systemRandom } from '../time/clock.js';
+import { type AdmissionView, aboveBudget, aboveWindow, decideAdmission } from './admission.js';
 import { type AttemptDeps, AttemptHandle, type AttemptMeter, runAttempt } from './attempt.js';
 import type { EngineEvent } from './events.js';
 import {
@@ -156,28 +155,6 @@ type TaskActor = Actor<typeof taskMachine>;
 export const ADMISSIONS_PER_TURN = 1024;
 
 const PRIORITY_SET: ReadonlySet<string> = new Set(['LOW', 'MEDIUM', 'HIGH', 'URGENT']);
-
-/**
- * The refusal of a token reservation that a window can never hold (at submit, or once a window
- * was lowered under a waiting task), naming `subject` and its `config.maxTokens`.
- */
-function aboveWindow(
-  subject: string,
-  configPath: string,
-  window: WindowLimit,
-  { promptTokens, maxTokens }: { promptTokens: number; maxTokens: number },
-): ValidationError {
-  return new ValidationError(
-    `${subject} reserves ${promptTokens + maxTokens} tokens (prompt ${promptTokens} + max_tokens ${maxTokens}), more than the window of ${window.tokens ?? window.requests} per ${window.windowMs} ms allows (lower its maxTokens or raise the window)`,
-    [
-      {
-        path: `${configPath}.maxTokens`,
-        message: 'token reservation above a window',
-        received: maxTokens,
-      },
-    ],
-  );
-}
 
 /** `object` without its keys whose value is `undefined`. */
 function definedEntries(object: object): Record<string, unknown> {
@@ -314,6 +291,8 @@ export class Engine {
   private startPaused = false;
   private idleWaiters: Array<() => void> = [];
   private readonly startedAt: number;
+  /** What admission reads of the resource actors (one object, read-only). */
+  private readonly admissionView: AdmissionView;
   /** What every attempt needs from the engine (one object, not one per attempt). */
   private readonly attemptDeps: AttemptDeps;
   /** The resolved default task config, shared by every task submitted without overrides. */
@@ -369,6 +348,24 @@ export class Engine {
     this.defaultConfig = Object.freeze(
       parseOrThrow(TaskConfigSchema, this.settings.taskDefaults, 'options.taskDefaults'),
     );
+    const engine = this;
+    this.admissionView = {
+      get stopping() {
+        return engine.state === 'stopping';
+      },
+      get slots() {
+        return engine.concurrency;
+      },
+      rate: this.rateLimiter,
+      budget: {
+        check: (now, amount) => this.budget.check(now, amount),
+        canEverFit: (amount) => this.budget.ledger.canEverFit(amount),
+        held: () => this.budget.ledger.held(),
+      },
+      get maxServerWaitMs() {
+        return engine.settings.maxServerWait * 1000;
+      },
+    };
 
     const machine = supervisorMachine.provide({
       ...(deps.overrides?.concurrency
@@ -763,12 +760,7 @@ export class Engine {
   /** The refusal of a worst case that a budget can never hold, on its own (whatever is spent). */
   private aboveBudget(record: TaskRecord): BudgetExceededError | undefined {
     const amount = record.reservation.worstCaseMicros;
-    const period = this.budget.ledger.canEverFit(amount);
-    if (period === undefined) return undefined;
-    const dollars = (amount / 1e6).toFixed(6);
-    return new BudgetExceededError(
-      `task's worst-case cost $${dollars} exceeds the ${period} budget`,
-    );
+    return aboveBudget(amount, this.budget.ledger.canEverFit(amount));
   }
 
   private checkBudgetAtSubmit(record: TaskRecord, now: number): void {
@@ -1067,89 +1059,29 @@ export class Engine {
       const record = this.line.peek();
       if (record === undefined) break;
       this.admittedSinceYield++;
-      if (this.state === 'stopping' && !this.drainsWith(record)) {
-        // Its parent is no longer running (an attempt that failed and waits to retry leaves its
-        // children in line): it no longer drains with running work.
-        this.line.shift();
-        this.parked.set(record.id, record);
-        continue;
-      }
-      if (!record.reservation.limited) {
-        this.line.shift();
-        this.startTask(record, now, false);
-        continue;
-      }
-      const verdict = this.checkLimits(record, now);
-      if (verdict !== undefined && 'fatal' in verdict) {
-        this.line.shift();
-        this.failWaiting(record, now, verdict.fatal);
-        continue;
-      }
-      if (verdict !== undefined) {
-        this.head = verdict;
+      const drains = this.state !== 'stopping' || this.drainsWith(record);
+      const decision = decideAdmission(record, drains, this.admissionView, now);
+      if (decision.kind === 'wait') {
+        this.head = { taskId: record.id, waitingFor: decision.waitingFor, until: decision.until };
         break;
       }
       this.line.shift();
-      this.takeLimits(record, now);
-      this.startTask(record, now, true);
+      switch (decision.kind) {
+        case 'park':
+          // Its parent is no longer running (an attempt that failed and waits to retry leaves
+          // its children in line): it no longer drains with running work.
+          this.parked.set(record.id, record);
+          break;
+        case 'fail':
+          this.failWaiting(record, now, decision.error);
+          break;
+        case 'admit':
+          if (decision.limited) this.takeLimits(record, now);
+          this.startTask(record, now, decision.limited);
+          break;
+      }
     }
     this.settleIdle();
-  }
-
-  /**
-   * `undefined` when every limit grants; why the head waits; or, when the total budget can never
-   * pay it any more, the error to fail it with. Reads only: it takes nothing.
-   */
-  private checkLimits(
-    record: TaskRecord,
-    now: number,
-  ): HeadWait | { fatal: SerializedError } | undefined {
-    const { max, used } = this.concurrency;
-    if (used >= max) return { taskId: record.id, waitingFor: 'concurrency' };
-    const { model, promptTokens, maxTokens, worstCaseMicros } = record.reservation;
-    if (this.rateLimiter.active) {
-      const rate = this.rateLimiter.check(now, model, 1, promptTokens + maxTokens);
-      if (!rate.ok) {
-        // Windows lowered (adjustSettings) below what it reserves: it can never start.
-        const never = this.rateLimiter.canEverFit(model, 1, promptTokens + maxTokens);
-        if (never !== undefined) {
-          const error = aboveWindow(`task '${record.id}'`, 'config', never, record.reservation);
-          return { fatal: serializeError(error) };
-        }
-        if (rate.reason === 'server') {
-          // The provider asked this model to wait: bounded by maxServerWait, never silent.
-          const maxWaitMs = this.settings.maxServerWait * 1000;
-          if (rate.retryAt - now > maxWaitMs) {
-            const error = serverWaitTooLong(model, rate.retryAt - now, maxWaitMs, rate.retryAt);
-            return { fatal: serializeError(error) };
-          }
-        }
-        return {
-          taskId: record.id,
-          waitingFor: rate.reason === 'server' ? 'server' : 'rateLimit',
-          until: Number.isFinite(rate.retryAt) ? rate.retryAt : undefined,
-        };
-      }
-    }
-    if (worstCaseMicros > 0) {
-      const money = this.budget.check(now, worstCaseMicros);
-      if (!money.ok) {
-        // A budget lowered (adjustSettings) below its worst case: it can never be held.
-        const never = this.aboveBudget(record);
-        if (never !== undefined) return { fatal: serializeError(never) };
-        if (money.period === 'total') {
-          const wouldFitLater = this.budget.ledger.held() > 0;
-          if (!wouldFitLater) {
-            const message = `task's worst-case cost $${(worstCaseMicros / 1e6).toFixed(6)} no longer fits the total budget`;
-            return { fatal: serializeError(new BudgetExceededError(message)) };
-          }
-          // Money is held by running calls: it may come back when they end.
-          return { taskId: record.id, waitingFor: 'budget' };
-        }
-        return { taskId: record.id, waitingFor: 'budget', until: money.retryAt };
-      }
-    }
-    return undefined;
   }
 
   /**
