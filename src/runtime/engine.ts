@@ -68,6 +68,7 @@ import { type Clock, type RandomSource, systemClock, systemRandom } from '../tim
 import { type AdmissionView, aboveBudget, aboveWindow, decideAdmission } from './admission.js';
 import { type AttemptDeps, AttemptHandle, type AttemptMeter, runAttempt } from './attempt.js';
 import type { EngineEvent } from './events.js';
+import { Retention } from './retention.js';
 import {
   firstRunningSnapshot,
   type PersistedTaskSnapshot,
@@ -186,47 +187,6 @@ const EstimateSchema = z.object({
   maxTokens: z.number().nonnegative().max(MAX_TASK_TOKENS),
 });
 
-/** A FIFO of finished tasks (id, type, end time) in the order they ended; O(1) push and shift. */
-class FinishedLine {
-  private ids: string[] = [];
-  private types: string[] = [];
-  private times: number[] = [];
-  private head = 0;
-
-  get size(): number {
-    return this.ids.length - this.head;
-  }
-
-  push(id: string, type: string, at: number): void {
-    this.ids.push(id);
-    this.types.push(type);
-    this.times.push(at);
-  }
-
-  /** The oldest finished task's id (`undefined` when empty); its `oldestType` and `oldestAt`. */
-  get oldestId(): string | undefined {
-    return this.ids[this.head];
-  }
-
-  get oldestType(): string {
-    return this.types[this.head] as string;
-  }
-
-  get oldestAt(): number {
-    return this.times[this.head] as number;
-  }
-
-  shift(): void {
-    this.head++;
-    if (this.head > 1024 && this.head * 2 > this.ids.length) {
-      this.ids = this.ids.slice(this.head);
-      this.types = this.types.slice(this.head);
-      this.times = this.times.slice(this.head);
-      this.head = 0;
-    }
-  }
-}
-
 /**
  * The queue's engine: the supervisor actor and its limiter children, the waiting line, the live
  * task actors, and the attempts they run. The public facade (`AITaskManager`) wraps it; this class
@@ -280,9 +240,8 @@ export class Engine {
   /** The supervisor's `admit` and `scheduleWake` actions as effects, made once. */
   private readonly admitEffect = () => this.admit();
   private readonly scheduleWakeEffect = () => this.scheduleWake();
-  /** Finished tasks in the order they ended, for retention (`keepCompleted`, `keepFailed`). */
-  private readonly finishedOk = new FinishedLine();
-  private readonly finishedNotOk = new FinishedLine();
+  /** Finished tasks in the order they ended, removed by `keepCompleted` / `keepFailed`. */
+  private readonly retention: Retention;
   /** Running tasks holding a window reservation / a budget hold. */
   private readonly reserved = new Set<string>();
   private readonly held = new Set<string>();
@@ -348,6 +307,13 @@ export class Engine {
     this.defaultConfig = Object.freeze(
       parseOrThrow(TaskConfigSchema, this.settings.taskDefaults, 'options.taskDefaults'),
     );
+    this.retention = new Retention({
+      store: this.store,
+      now: () => this.clock.now(),
+      emit: (event) => this.emit(event),
+      isRunning: (id) => this.running.has(id),
+      policy: (completed) => (completed ? this.settings.keepCompleted : this.settings.keepFailed),
+    });
     const engine = this;
     this.admissionView = {
       get stopping() {
@@ -1405,7 +1371,7 @@ export class Engine {
     });
     if (!settling) this.notifyEnded(record);
     this.cancelChildren(record.id);
-    this.retain(status === 'completed' ? this.finishedOk : this.finishedNotOk, record, now);
+    this.retention.retain(record, now);
   }
 
   /** Tells whoever waits for an ended task: `waitFor` callers, its parent, `onFinished`. */
@@ -1426,78 +1392,12 @@ export class Engine {
    * Keeps at most `count` finished tasks of a kind, none older than `age`: the oldest go from the
    * store as new ones finish. A cancelled task whose call is still settling is kept until it has.
    */
-  private retain(line: FinishedLine, record: TaskRecord, now: number): void {
-    line.push(record.id, record.type, now);
-    const policy =
-      line === this.finishedOk ? this.settings.keepCompleted : this.settings.keepFailed;
-    if (policy === undefined) return;
-    const cutoff = policy.age === undefined ? undefined : now - policy.age * 1000;
-    const count = policy.count;
-    if (
-      count !== undefined &&
-      line.size <= count &&
-      (cutoff === undefined || line.oldestAt > cutoff)
-    ) {
-      return;
-    }
-    this.removeFinished(line, 'retention', (at) => {
-      const tooMany = count !== undefined && line.size > count;
-      return tooMany || (cutoff !== undefined && at <= cutoff);
-    });
-  }
-
-  /**
-   * Removes finished tasks from the oldest while `expired` says so (a cancelled task whose call
-   * is still settling is kept until it has), and reports them in one `tasks.removed` event.
-   */
-  private removeFinished(
-    line: FinishedLine,
-    reason: 'retention' | 'cleanup',
-    expired: (finishedAt: number) => boolean,
-  ): { ids: string[]; stored: Promise<void> } {
-    const ids: string[] = [];
-    const byType: Record<string, number> = {};
-    for (;;) {
-      const id = line.oldestId;
-      if (id === undefined || this.running.has(id) || !expired(line.oldestAt)) break;
-      const type = line.oldestType;
-      line.shift();
-      ids.push(id);
-      byType[type] = (byType[type] ?? 0) + 1;
-    }
-    if (ids.length === 0) return { ids, stored: Promise.resolve() };
-    const stored = this.store.remove(ids).then(
-      () => undefined,
-      (error: unknown) => {
-        this.emit({
-          type: 'store.error',
-          at: this.clock.now(),
-          taskId: ids[0] as string,
-          error: serializeError(error),
-        });
-      },
-    );
-    this.emit({ type: 'tasks.removed', at: this.clock.now(), reason, taskIds: ids, byType });
-    return { ids, stored };
-  }
-
   /**
    * Removes every finished task (completed, failed, cancelled) that ended before `before` (ms),
    * including ones a durable store kept from earlier runs; resolves with how many went.
    */
-  async cleanupFinished(before: number): Promise<number> {
-    let removed = 0;
-    const stored: Promise<void>[] = [];
-    for (const line of [this.finishedOk, this.finishedNotOk]) {
-      const gone = this.removeFinished(line, 'cleanup', (at) => at < before);
-      removed += gone.ids.length;
-      stored.push(gone.stored);
-    }
-    // Once those are gone from the store (a store that takes its time would otherwise still
-    // hold them, and count them again), the tasks this process did not finish: a durable
-    // store's older runs.
-    await Promise.all(stored);
-    return removed + (await this.store.removeFinishedBefore(before));
+  cleanupFinished(before: number): Promise<number> {
+    return this.retention.cleanup(before);
   }
 
   /** Applies an event to a task that has no live actor, through the same machine. */
