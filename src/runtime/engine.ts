@@ -74,6 +74,7 @@ import {
   type PersistedTaskSnapshot,
   waitingSnapshot,
 } from './task-snapshots.js';
+import { TaskWaiters } from './waiters.js';
 import { WaitingLine } from './waiting-line.js';
 
 export type { WaitReason } from '../stats/types.js';
@@ -132,11 +133,6 @@ export interface SubmitInput {
   parentId?: string | undefined;
   /** Used as the task id when given (must be unique). */
   id?: string | undefined;
-}
-
-interface Waiter {
-  resolve(value: unknown): void;
-  reject(error: unknown): void;
 }
 
 interface RunningTask {
@@ -220,7 +216,7 @@ export class Engine {
    * are no longer admitted. Only the children of running composite tasks stay in the line.
    */
   private readonly parked = new Map<string, TaskRecord>();
-  private readonly waiters = new Map<string, Waiter[]>();
+  private readonly waiters = new TaskWaiters();
   private readonly children = new Map<string, Set<string>>();
   private readonly childListeners = new Map<string, (record: TaskRecord) => void>();
   private prices: Record<string, ModelPrice> = {};
@@ -961,7 +957,7 @@ export class Engine {
     // hands out copies, a copy read while the task ends would say it still runs.
     if (this.state !== 'stopped' && this.holdsLive(id)) {
       signal?.throwIfAborted();
-      return this.addWaiter(id, signal);
+      return this.waiters.add(id, signal);
     }
     const record = await this.store.get(id);
     if (record === undefined) throw new TaskNotFoundError(id);
@@ -973,7 +969,7 @@ export class Engine {
     if (this.state === 'stopped') {
       throw new QueueStoppedError(`the queue stopped before task '${id}' ended`);
     }
-    return this.addWaiter(id, signal);
+    return this.waiters.add(id, signal);
   }
 
   /**
@@ -984,25 +980,6 @@ export class Engine {
     if (this.line.has(id) || this.paused.has(id) || this.parked.has(id)) return true;
     const running = this.running.get(id);
     return running !== undefined && !isTerminalStatus(running.record.status);
-  }
-
-  private addWaiter(id: string, signal: AbortSignal | undefined): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject };
-      const list = this.waiters.get(id) ?? [];
-      list.push(waiter);
-      this.waiters.set(id, list);
-      signal?.addEventListener(
-        'abort',
-        () => {
-          const rest = (this.waiters.get(id) ?? []).filter((w) => w !== waiter);
-          if (rest.length === 0) this.waiters.delete(id);
-          else this.waiters.set(id, rest);
-          reject(signal.reason);
-        },
-        { once: true },
-      );
-    });
   }
 
   errorOf(record: TaskRecord): TaskQueueError {
@@ -1376,22 +1353,13 @@ export class Engine {
 
   /** Tells whoever waits for an ended task: `waitFor` callers, its parent, `onFinished`. */
   private notifyEnded(record: TaskRecord): void {
-    const waiters = this.waiters.get(record.id);
-    if (waiters) {
-      this.waiters.delete(record.id);
-      for (const waiter of waiters) {
-        if (record.status === 'completed') waiter.resolve(record.result);
-        else waiter.reject(this.errorOf(record));
-      }
-    }
+    this.waiters.settle(record.id, record.status === 'completed', record.result, () =>
+      this.errorOf(record),
+    );
     this.childListeners.get(record.id)?.(record);
     this.onFinished?.(record);
   }
 
-  /**
-   * Keeps at most `count` finished tasks of a kind, none older than `age`: the oldest go from the
-   * store as new ones finish. A cancelled task whose call is still settling is kept until it has.
-   */
   /**
    * Removes every finished task (completed, failed, cancelled) that ended before `before` (ms),
    * including ones a durable store kept from earlier runs; resolves with how many went.
@@ -1627,11 +1595,9 @@ export class Engine {
     this.wakeTimer = undefined;
     if (this.yieldTimer !== undefined) this.clock.clearTimeout(this.yieldTimer);
     this.yieldTimer = undefined;
-    for (const [id, waiters] of this.waiters) {
-      for (const waiter of waiters)
-        waiter.reject(new QueueStoppedError(`the queue stopped before task '${id}' ended`));
-    }
-    this.waiters.clear();
+    this.waiters.rejectAll(
+      (id) => new QueueStoppedError(`the queue stopped before task '${id}' ended`),
+    );
     this.emit({ type: 'queue.stopped', at: this.clock.now() });
     const waiters = this.stopWaiters;
     this.stopWaiters = [];
