@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Subject } from 'rxjs';
 import {
   type Actor,
@@ -9,7 +8,6 @@ import {
   type Observer,
   transition,
 } from 'xstate';
-import { z } from 'zod';
 import type { ConcurrencyContext, ConcurrencyLogic } from '../../machines/concurrency.logic.js';
 import type { RateLimitSettings } from '../../machines/rate-limit.logic.js';
 import { type SupervisorEvent, supervisorMachine } from '../../machines/supervisor.machine.js';
@@ -27,14 +25,11 @@ import {
   type EngineSettings,
   type EngineSettingsInput,
   EngineSettingsSchema,
-  MAX_TASK_TOKENS,
-  PrioritySchema,
   TaskConfigSchema,
 } from '../config/engine-options.js';
 import { parseOrThrow } from '../config/validate.js';
 import {
   BudgetExceededError,
-  describeThrown,
   QueueFullError,
   QueueStoppedError,
   reviveError,
@@ -44,7 +39,6 @@ import {
   TaskNotFoundError,
   type TaskQueueError,
   TaskTimeoutError,
-  UNSHOWABLE_MESSAGE,
   ValidationError,
 } from '../errors.js';
 import { BudgetBook } from '../limits/budget-book.js';
@@ -62,12 +56,12 @@ import type {
   ChildOutcome,
   ChildTaskSpec,
   TaskEnvironment,
-  TaskEstimate,
 } from '../task-types/types.js';
 import { type Clock, type RandomSource, systemClock, systemRandom } from '../time/clock.js';
-import { type AdmissionView, aboveBudget, aboveWindow, decideAdmission } from './admission.js';
+import { type AdmissionView, aboveBudget, decideAdmission } from './admission.js';
 import { type AttemptDeps, AttemptHandle, type AttemptMeter, runAttempt } from './attempt.js';
 import type { EngineEvent } from './events.js';
+import { type IntakeContext, prepareTask, type SubmitInput } from './intake.js';
 import { Retention } from './retention.js';
 import {
   firstRunningSnapshot,
@@ -78,6 +72,7 @@ import { TaskWaiters } from './waiters.js';
 import { WaitingLine } from './waiting-line.js';
 
 export type { WaitReason } from '../stats/types.js';
+export type { SubmitInput } from './intake.js';
 
 export interface HeadWait {
   taskId: string;
@@ -122,19 +117,6 @@ export interface EngineDeps {
   };
 }
 
-/** A task as the engine accepts it (already camelCase). */
-export interface SubmitInput {
-  taskType: string;
-  data: unknown;
-  priority?: Priority | undefined;
-  config?: unknown;
-  metadata?: Record<string, unknown> | undefined;
-  /** Set by composite tasks for their children. */
-  parentId?: string | undefined;
-  /** Used as the task id when given (must be unique). */
-  id?: string | undefined;
-}
-
 interface RunningTask {
   record: TaskRecord;
   actor: Actor<typeof taskMachine>;
@@ -150,38 +132,6 @@ type TaskActor = Actor<typeof taskMachine>;
  * `yieldToEventLoop`): a timer's worth of delay (~1 ms) per 1,024 tasks on the real clock.
  */
 export const ADMISSIONS_PER_TURN = 1024;
-
-const PRIORITY_SET: ReadonlySet<string> = new Set(['LOW', 'MEDIUM', 'HIGH', 'URGENT']);
-
-/** `object` without its keys whose value is `undefined`. */
-function definedEntries(object: object): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(object)) if (value !== undefined) out[key] = value;
-  return out;
-}
-
-/** The fast check of an estimate; `EstimateSchema` explains what is wrong when it fails. */
-function isSoundEstimate(e: TaskEstimate): boolean {
-  return (
-    typeof e === 'object' &&
-    e !== null &&
-    typeof e.model === 'string' &&
-    e.model.length > 0 &&
-    typeof e.promptTokens === 'number' &&
-    e.promptTokens >= 0 &&
-    e.promptTokens <= MAX_TASK_TOKENS &&
-    typeof e.maxTokens === 'number' &&
-    e.maxTokens >= 0 &&
-    e.maxTokens <= MAX_TASK_TOKENS
-  );
-}
-
-/** What a task type's `estimate()` must return. */
-const EstimateSchema = z.object({
-  model: z.string().min(1),
-  promptTokens: z.number().nonnegative().max(MAX_TASK_TOKENS),
-  maxTokens: z.number().nonnegative().max(MAX_TASK_TOKENS),
-});
 
 /**
  * The queue's engine: the supervisor actor and its limiter children, the waiting line, the live
@@ -246,6 +196,8 @@ export class Engine {
   private startPaused = false;
   private idleWaiters: Array<() => void> = [];
   private readonly startedAt: number;
+  /** What task intake reads of the engine (settings, task types, prices, windows). */
+  private readonly intake: IntakeContext;
   /** What admission reads of the resource actors (one object, read-only). */
   private readonly admissionView: AdmissionView;
   /** What every attempt needs from the engine (one object, not one per attempt). */
@@ -303,6 +255,19 @@ export class Engine {
     this.defaultConfig = Object.freeze(
       parseOrThrow(TaskConfigSchema, this.settings.taskDefaults, 'options.taskDefaults'),
     );
+    const engine = this;
+    this.intake = {
+      get settings() {
+        return engine.settings;
+      },
+      defaultConfig: this.defaultConfig,
+      taskType: (name) => this.taskTypes.get(name),
+      taskTypeNames: () => this.taskTypeNames,
+      environment: (config) => this.environment(config),
+      priceOf: (model) => this.priceOf(model),
+      hasBudget: () => this.hasBudget(),
+      canEverFit: (model, requests, tokens) => this.rateLimiter.canEverFit(model, requests, tokens),
+    };
     this.retention = new Retention({
       store: this.store,
       now: () => this.clock.now(),
@@ -310,7 +275,6 @@ export class Engine {
       isRunning: (id) => this.running.has(id),
       policy: (completed) => (completed ? this.settings.keepCompleted : this.settings.keepFailed),
     });
-    const engine = this;
     this.admissionView = {
       get stopping() {
         return engine.state === 'stopping';
@@ -620,103 +584,7 @@ export class Engine {
   }
 
   private prepare(input: SubmitInput, now: number, prefix: string): TaskRecord {
-    const field = (name: string): string => (prefix ? `${prefix}.${name}` : name);
-    if (input === null || typeof input !== 'object') {
-      throw new ValidationError(`invalid task: expected an object (received ${String(input)})`, [
-        { path: prefix || 'task', message: 'expected an object', received: input },
-      ]);
-    }
-    const definition = this.taskTypes.get(input.taskType);
-    if (definition === undefined) {
-      throw new ValidationError(
-        `invalid ${field('taskType')}: unknown task type ${JSON.stringify(input.taskType)} (known: ${this.taskTypeNames.join(', ')})`,
-        [{ path: field('taskType'), message: 'unknown task type', received: input.taskType }],
-      );
-    }
-    const priority =
-      input.priority === undefined
-        ? 'MEDIUM'
-        : PRIORITY_SET.has(input.priority)
-          ? input.priority
-          : (parseOrThrow(PrioritySchema, input.priority, field('priority')) as Priority);
-    const own = input.config;
-    if (own !== undefined && (own === null || typeof own !== 'object' || Array.isArray(own))) {
-      throw new ValidationError(
-        `invalid ${field('config')}: expected an object (received ${String(own)})`,
-        [{ path: field('config'), message: 'expected an object', received: own }],
-      );
-    }
-    const config: ResolvedTaskConfig =
-      own === undefined
-        ? this.defaultConfig
-        : parseOrThrow(
-            TaskConfigSchema,
-            // A key given as `undefined` leaves the queue's default in force.
-            { ...this.settings.taskDefaults, ...definedEntries(own) },
-            field('config'),
-          );
-    const data = parseOrThrow(definition.input, input.data, field('data'));
-    if (input.id !== undefined && (typeof input.id !== 'string' || input.id.length === 0)) {
-      throw new ValidationError(`invalid ${field('id')}: expected a non-empty string`, [
-        { path: field('id'), message: 'expected a non-empty string', received: input.id },
-      ]);
-    }
-    const env = this.environment(config);
-    const estimate = estimateOf(definition, data, env);
-    const estimated = isSoundEstimate(estimate)
-      ? estimate
-      : parseOrThrow(EstimateSchema, estimate, `${definition.name}.estimate()`, {
-          pathPrefix: `${definition.name}.estimate()`,
-        });
-    // Token counts are whole: a fractional estimate is rounded up, never down.
-    const promptTokens = config.estimatedTokens ?? Math.ceil(estimated.promptTokens);
-    const maxTokens = Math.ceil(estimated.maxTokens);
-    const model = estimated.model;
-    const limited = (definition.kind ?? 'call') === 'call';
-    const price = this.priceOf(model);
-    // Not a limit of the moment but of the settings: estimates are refused alike.
-    if (limited && price === undefined && this.hasBudget()) {
-      // Name the setting the model came from: the task's own, or a queue default.
-      const ownModel = (input.config as { model?: unknown } | undefined)?.model !== undefined;
-      const from =
-        !ownModel && model === this.settings.model
-          ? 'model'
-          : !ownModel && model === this.settings.embeddingModel
-            ? 'embeddingModel'
-            : field('config.model');
-      throw new ValidationError(
-        `invalid ${from}: model ${JSON.stringify(model)} has no price, so a budget cannot be kept; add it to the 'prices' option`,
-        [{ path: from, message: 'no price for model', received: model }],
-      );
-    }
-    const worstCaseMicros =
-      limited && price !== undefined ? worstCaseCostMicros(price, promptTokens, maxTokens) : 0;
-    if (limited) {
-      const never = this.rateLimiter.canEverFit(model, 1, promptTokens + maxTokens);
-      if (never !== undefined) {
-        throw aboveWindow(`invalid ${field('config')}: the task`, field('config'), never, {
-          promptTokens,
-          maxTokens,
-        });
-      }
-    }
-    const record: TaskRecord = {
-      id: input.id ?? randomUUID(),
-      type: definition.name,
-      priority,
-      status: 'queued',
-      seq: 0,
-      data,
-      metadata: input.metadata,
-      config,
-      reservation: { model, promptTokens, maxTokens, worstCaseMicros, limited },
-      parentId: input.parentId,
-      createdAt: now,
-      attempts: 0,
-      usage: { promptTokens: 0, completionTokens: 0, estimated: false, calls: 0 },
-      costMicros: 0,
-    };
-    return record;
+    return prepareTask(input, now, prefix, this.intake);
   }
 
   /** The refusal of a worst case that a budget can never hold, on its own (whatever is spent). */
@@ -1678,23 +1546,5 @@ export class Engine {
   /** Every task still waiting (for statistics and listings). */
   waitingRecords(): TaskRecord[] {
     return [...this.line.records(), ...this.paused.values(), ...this.parked.values()];
-  }
-}
-
-/**
- * A task type's `estimate()`, whose throw is bad input for that task (a `ValidationError` naming
- * the task type and what it threw), never a raw error out of `submit`.
- */
-function estimateOf(
-  definition: AnyTaskTypeDefinition,
-  data: unknown,
-  env: TaskEnvironment,
-): TaskEstimate {
-  try {
-    return definition.estimate(data, env);
-  } catch (error) {
-    const path = `${definition.name}.estimate()`;
-    const message = `threw: ${describeThrown(error) ?? UNSHOWABLE_MESSAGE}`;
-    throw new ValidationError(`invalid task: ${path} ${message}`, [{ path, message }]);
   }
 }
