@@ -51,15 +51,11 @@ import type { WaitReason } from '../stats/types.js';
 import { MemoryTaskStore } from '../stores/memory.js';
 import type { ResolvedTaskConfig, TaskRecord, TaskStore } from '../stores/types.js';
 import { TaskTypeDefinitionSchema } from '../task-types/definition-schema.js';
-import type {
-  AnyTaskTypeDefinition,
-  ChildOutcome,
-  ChildTaskSpec,
-  TaskEnvironment,
-} from '../task-types/types.js';
+import type { AnyTaskTypeDefinition, TaskEnvironment } from '../task-types/types.js';
 import { type Clock, type RandomSource, systemClock, systemRandom } from '../time/clock.js';
 import { type AdmissionView, aboveBudget, decideAdmission } from './admission.js';
 import { type AttemptDeps, AttemptHandle, type AttemptMeter, runAttempt } from './attempt.js';
+import { ChildTasks } from './child-tasks.js';
 import type { EngineEvent } from './events.js';
 import { type IntakeContext, prepareTask, type SubmitInput } from './intake.js';
 import { Retention } from './retention.js';
@@ -167,8 +163,8 @@ export class Engine {
    */
   private readonly parked = new Map<string, TaskRecord>();
   private readonly waiters = new TaskWaiters();
-  private readonly children = new Map<string, Set<string>>();
-  private readonly childListeners = new Map<string, (record: TaskRecord) => void>();
+  /** The child tasks of running composite tasks. */
+  private readonly childTasks: ChildTasks;
   private prices: Record<string, ModelPrice> = {};
   private seq = 0;
   private slotsInUse = 0;
@@ -250,7 +246,7 @@ export class Engine {
           current,
           total,
         }),
-      runChildren: (record, specs, onSettled) => this.runChildren(record, specs, onSettled),
+      runChildren: (record, specs, onSettled) => this.childTasks.run(record, specs, onSettled),
     };
     this.defaultConfig = Object.freeze(
       parseOrThrow(TaskConfigSchema, this.settings.taskDefaults, 'options.taskDefaults'),
@@ -268,6 +264,10 @@ export class Engine {
       hasBudget: () => this.hasBudget(),
       canEverFit: (model, requests, tokens) => this.rateLimiter.canEverFit(model, requests, tokens),
     };
+    this.childTasks = new ChildTasks({
+      submitMany: (inputs, onAccepted) => this.submitMany(inputs, onAccepted),
+      cancel: (id) => this.cancelNow(id),
+    });
     this.retention = new Retention({
       store: this.store,
       now: () => this.clock.now(),
@@ -1162,7 +1162,7 @@ export class Engine {
     if (status === 'retrying') {
       // The children of the attempt that failed are of no use to the next one, which submits
       // its own: they are cancelled, not left running (and charging) beside them.
-      this.cancelChildren(id);
+      this.childTasks.cancelChildrenOf(id);
       const notBefore = snapshot.context.notBefore ?? now;
       record.notBefore = notBefore;
       this.retrying.set(id, actor);
@@ -1215,7 +1215,7 @@ export class Engine {
       executionTimeMs: record.startedAt === undefined ? undefined : now - record.startedAt,
     });
     if (!settling) this.notifyEnded(record);
-    this.cancelChildren(record.id);
+    this.childTasks.cancelChildrenOf(record.id);
     this.retention.retain(record, now);
   }
 
@@ -1224,7 +1224,7 @@ export class Engine {
     this.waiters.settle(record.id, record.status === 'completed', record.result, () =>
       this.errorOf(record),
     );
-    this.childListeners.get(record.id)?.(record);
+    this.childTasks.ended(record);
     this.onFinished?.(record);
   }
 
@@ -1340,108 +1340,6 @@ export class Engine {
       priority: record.priority,
       at: now,
     });
-  }
-
-  // ─── child tasks ───────────────────────────────────────────────────────────────────────────
-
-  private async runChildren(
-    parent: TaskRecord,
-    specs: readonly ChildTaskSpec[],
-    onSettled?: (outcome: ChildOutcome, done: number, total: number) => void,
-  ): Promise<ChildOutcome[]> {
-    let done = 0;
-    const settled: Array<Promise<ChildOutcome>> = [];
-    /** What `onSettled` threw: the parent's run fails with it once every child has ended. */
-    let callbackError: { error: unknown } | undefined;
-    // Listeners are in place before the children join the line: a child can end before
-    // `submitMany` resolves.
-    const listen = (ids: readonly string[]) => {
-      const set = this.children.get(parent.id) ?? new Set<string>();
-      for (const id of ids) set.add(id);
-      this.children.set(parent.id, set);
-      for (const id of ids) {
-        settled.push(
-          new Promise<ChildOutcome>((resolve) => {
-            this.childListeners.set(id, (record) => {
-              this.childListeners.delete(id);
-              const outcome: ChildOutcome =
-                record.status === 'completed'
-                  ? { id, ok: true, result: record.result }
-                  : {
-                      id,
-                      ok: false,
-                      error: {
-                        name: record.error?.name ?? 'TaskCancelledError',
-                        code: record.error?.code ?? 'TASK_CANCELLED',
-                        message: record.error?.message ?? `task '${id}' was cancelled`,
-                      },
-                    };
-              done++;
-              parent.costMicros += record.costMicros;
-              parent.usage.promptTokens += record.usage.promptTokens;
-              parent.usage.completionTokens += record.usage.completionTokens;
-              parent.usage.calls += record.usage.calls;
-              parent.usage.estimated ||= record.usage.estimated;
-              resolve(outcome);
-              // The task type's own callback: what it throws must not cut the child's ending
-              // short (the engine would never hear of it); it fails the parent's run instead.
-              try {
-                onSettled?.(outcome, done, ids.length);
-              } catch (error) {
-                callbackError ??= { error };
-              }
-            });
-          }),
-        );
-      }
-    };
-    const mine = await this.submitMany(
-      specs.map((spec) => ({
-        taskType: spec.taskType,
-        data: spec.data,
-        priority: parent.priority,
-        metadata: spec.metadata,
-        parentId: parent.id,
-        config: { ...this.childConfig(parent.config) },
-      })),
-      listen,
-    );
-    const outcomes = await Promise.all(settled);
-    // Only this call's children leave the parent's set: another `runChildren` of the same parent
-    // (run in parallel, or by a later attempt) may still have children running.
-    const set = this.children.get(parent.id);
-    for (const id of mine) set?.delete(id);
-    if (set?.size === 0) this.children.delete(parent.id);
-    if (callbackError !== undefined) throw callbackError.error;
-    return outcomes;
-  }
-
-  private childConfig(config: ResolvedTaskConfig): Partial<ResolvedTaskConfig> {
-    const {
-      maxRetries,
-      retryDelay,
-      maxRetryDelay,
-      maxRateLimitRetries,
-      timeout,
-      model,
-      maxTokens,
-    } = config;
-    const out: Partial<ResolvedTaskConfig> = {
-      maxRetries,
-      retryDelay,
-      maxRetryDelay,
-      maxRateLimitRetries,
-      timeout,
-    };
-    if (model !== undefined) out.model = model;
-    if (maxTokens !== undefined) out.maxTokens = maxTokens;
-    return out;
-  }
-
-  private cancelChildren(parentId: string): void {
-    const ids = this.children.get(parentId);
-    if (!ids) return;
-    for (const id of ids) this.cancelNow(id);
   }
 
   // ─── helpers ───────────────────────────────────────────────────────────────────────────────
