@@ -121,10 +121,18 @@ function openReservations(limiter: RateLimiter): number {
   return map.size;
 }
 
-function slotsUsed(engine: Engine): number {
+/**
+ * The concurrency actor's context, kept up to date from its snapshots while the engine runs, so
+ * that it can still be read once `stop()` has stopped the actor system.
+ */
+function watchConcurrency(engine: Engine): { context: ConcurrencyContext } {
   const ref = engine.supervisor.system.get('concurrency') as AnyActorRef | undefined;
   if (ref === undefined) throw new Error('no concurrency actor');
-  return (ref.getSnapshot().context as ConcurrencyContext).used;
+  const seen = { context: ref.getSnapshot().context as ConcurrencyContext };
+  ref.subscribe((snapshot: { context?: ConcurrencyContext }) => {
+    if (snapshot.context !== undefined) seen.context = snapshot.context;
+  });
+  return seen;
 }
 
 // ─── workloads ───────────────────────────────────────────────────────────────────────────────
@@ -212,6 +220,7 @@ interface World {
   /** Every task submitted, children included, from `task.submitted`. */
   ids: string[];
   nextKey: number;
+  concurrency: { context: ConcurrencyContext };
 }
 
 function createWorld(sabotage: Sabotage): World {
@@ -242,13 +251,22 @@ function createWorld(sabotage: Sabotage): World {
       overrides: overridesFor(sabotage),
     },
   );
-  const world: World = { engine, clock, events: [], plans, ids: [], nextKey: 0 };
+  const events: EngineEvent[] = [];
+  const ids: string[] = [];
   engine.events$.subscribe((event) => {
-    world.events.push(event);
-    if (event.type === 'task.submitted') world.ids.push(event.taskId);
+    events.push(event);
+    if (event.type === 'task.submitted') ids.push(event.taskId);
   });
   engine.start();
-  return world;
+  return {
+    engine,
+    clock,
+    events,
+    plans,
+    ids,
+    nextKey: 0,
+    concurrency: watchConcurrency(engine),
+  };
 }
 
 async function apply(world: World, command: Command): Promise<void> {
@@ -322,27 +340,37 @@ async function run(commands: readonly Command[], sabotage: Sabotage): Promise<Wo
 }
 
 /** What is still taken after the run, and tasks that did not end exactly once. */
-function leftovers(world: World): string[] {
+/** What is still taken after the run, and tasks that did not end exactly once. */
+function leftovers(world: World, stopped = false): string[] {
   const { engine } = world;
   const out: string[] = [];
-  const used = slotsUsed(engine);
+  const used = world.concurrency.context.used;
   if (used !== 0) out.push(`concurrency used ${used}`);
   if (engine.runningCount !== 0) out.push(`runningCount ${engine.runningCount}`);
   const reserved = openReservations(engine.rateLimiter);
   if (reserved !== 0) out.push(`${reserved} rate reservations not reconciled`);
   const held = engine.budget.ledger.held();
   if (held !== 0) out.push(`budget held ${held}`);
-  if (engine.liveActorCount !== 0) out.push(`live task actors ${engine.liveActorCount}`);
-  if (engine.waitingCount !== 0) out.push(`waiting ${engine.waitingCount}`);
   const ends = new Map<string, number>();
   for (const e of world.events) {
     if (e.type === 'task.completed' || e.type === 'task.failed' || e.type === 'task.cancelled') {
       ends.set(e.taskId, (ends.get(e.taskId) ?? 0) + 1);
     }
   }
+  let notEnded = 0;
   for (const id of world.ids) {
     const n = ends.get(id) ?? 0;
-    if (n !== 1) out.push(`task ${id} ended ${n} times`);
+    if (n === 0) notEnded++;
+    // A stop sets waiting tasks aside (for a later run): they end zero times.
+    if (n > 1 || (n === 0 && !stopped)) out.push(`task ${id} ended ${n} times`);
+  }
+  if (engine.waitingCount !== notEnded) {
+    out.push(`waiting ${engine.waitingCount}, tasks not ended ${notEnded}`);
+  }
+  // After a stop, a task set aside while it waited to retry keeps its live actor (see the report
+  // of issue 13 item 6): only a run that let everything end is held to no live actor.
+  if (!stopped && engine.liveActorCount !== 0) {
+    out.push(`live task actors ${engine.liveActorCount}`);
   }
   return out;
 }
@@ -355,9 +383,36 @@ const property = (sabotage: Sabotage) =>
     if (left.length > 0) throw new Error(left.join('; '));
   });
 
+/** The workload cut at any command by `stop()`, drained or forced; time runs until it resolves. */
+const stopProperty = (sabotage: Sabotage) =>
+  fc.asyncProperty(workloadArb, fc.boolean(), fc.nat(), async (commands, force, at) => {
+    const world = createWorld(sabotage);
+    for (const command of commands.slice(0, at % (commands.length + 1))) {
+      await apply(world, command);
+    }
+    let stopped = false;
+    void world.engine.stop({ force }).then(() => {
+      stopped = true;
+    });
+    for (let i = 0; i < 100 && !stopped; i++) await advance(world.clock, 1_000, 50);
+    if (!stopped) {
+      // A drained stop waits for a running composite task, which waits for a child that
+      // pauseTask held: nothing ends until the child is resumed (reported with issue 13 item 6).
+      for (const id of world.ids) world.engine.resumeTask(id);
+      for (let i = 0; i < 100 && !stopped; i++) await advance(world.clock, 1_000, 50);
+    }
+    const left = leftovers(world, true);
+    if (!stopped) left.push('stop() did not resolve');
+    if (left.length > 0) throw new Error(left.join('; '));
+  });
+
 describe('everything taken is back at zero after any workload (virtual time)', () => {
   it('slots, rate reservations, budget holds and task actors; each task ends once', async () => {
     await fc.assert(property('none'), { numRuns: 200 });
+  }, 60_000);
+
+  it('and after stop() at any point, drained or forced: waiting tasks are set aside', async () => {
+    await fc.assert(stopProperty('none'), { numRuns: 150 });
   }, 60_000);
 
   it('the workloads reach the states that take and give back', async () => {
