@@ -340,7 +340,6 @@ async function run(commands: readonly Command[], sabotage: Sabotage): Promise<Wo
 }
 
 /** What is still taken after the run, and tasks that did not end exactly once. */
-/** What is still taken after the run, and tasks that did not end exactly once. */
 function leftovers(world: World, stopped = false): string[] {
   const { engine } = world;
   const out: string[] = [];
