@@ -21,7 +21,6 @@ import {
 import { isTerminalStatus, type Priority, type TaskStatus } from '../../machines/task-status.js';
 import {
   type AdjustableSettings,
-  AdjustableSettingsSchema,
   type EngineSettings,
   type EngineSettingsInput,
   EngineSettingsSchema,
@@ -43,9 +42,8 @@ import {
 } from '../errors.js';
 import { BudgetBook } from '../limits/budget-book.js';
 import { costMicros, type ModelPrice, worstCaseCostMicros } from '../limits/cost.js';
-import { dollarsToMicros, microsToDollars, resolvePrice } from '../limits/prices.js';
+import { microsToDollars, resolvePrice } from '../limits/prices.js';
 import { RateLimiter } from '../limits/rate-limiter.js';
-import { resolveWindows } from '../limits/rate-window.js';
 import type { AIClient } from '../providers/types.js';
 import type { WaitReason } from '../stats/types.js';
 import { MemoryTaskStore } from '../stores/memory.js';
@@ -59,6 +57,7 @@ import { ChildTasks } from './child-tasks.js';
 import type { EngineEvent } from './events.js';
 import { type IntakeContext, prepareTask, type SubmitInput } from './intake.js';
 import { Retention } from './retention.js';
+import { adjustedSettings, budgetLimitsOf, pricesOf, rateSettingsOf } from './settings.js';
 import {
   firstRunningSnapshot,
   type PersistedTaskSnapshot,
@@ -209,10 +208,10 @@ export class Engine {
     this.random = deps.random ?? systemRandom;
     this.store = deps.store ?? new MemoryTaskStore();
     for (const definition of deps.taskTypes ?? []) this.registerTaskType(definition);
-    this.prices = this.resolvePrices(this.settings);
-    const rateSettings = this.rateSettings(this.settings);
+    this.prices = pricesOf(this.settings);
+    const rateSettings = rateSettingsOf(this.settings);
     this.rateLimiter = deps.overrides?.rateLimiter?.(rateSettings) ?? new RateLimiter(rateSettings);
-    this.budget = new BudgetBook(this.budgetLimits(this.settings), this.settings.budgetTimeZone);
+    this.budget = new BudgetBook(budgetLimitsOf(this.settings), this.settings.budgetTimeZone);
     this.startedAt = this.clock.now();
     this.attemptDeps = {
       clock: this.clock,
@@ -686,43 +685,10 @@ export class Engine {
 
   /** Changes limits and budgets at run time. Lowering a limit never interrupts a running call. */
   adjustSettings(changes: AdjustableSettings): void {
-    const parsed = parseOrThrow(AdjustableSettingsSchema, changes, 'settings');
-    // Only the keys given change: the schema's defaults must not reset the others.
-    const changed = Object.keys(parsed).filter(
-      (key) => (changes as Record<string, unknown>)[key] !== undefined,
-    );
-    const given = Object.fromEntries(changed.map((k) => [k, parsed[k as keyof typeof parsed]]));
-    const next = parseOrThrow(
-      EngineSettingsSchema,
-      { ...this.settingsInput(), ...given },
-      'settings',
-    );
+    const { next, changed, events } = adjustedSettings(this.settings, changes);
     this.settings = next;
-    if (changed.includes('maxConcurrent')) {
-      this.supervisor.system
-        .get('concurrency')
-        ?.send({ type: 'slot.resize', max: next.maxConcurrent });
-    }
-    if (
-      changed.some((k) =>
-        [
-          'requestsPerMinute',
-          'requestsPerHour',
-          'tokensPerMinute',
-          'windows',
-          'modelLimits',
-        ].includes(k),
-      )
-    ) {
-      this.supervisor.system
-        .get('rateLimit')
-        ?.send({ type: 'rate.configure', settings: this.rateSettings(next) });
-    }
-    if (changed.some((k) => ['budgetLimit', 'dailyLimit', 'hourlyLimit'].includes(k))) {
-      this.supervisor.system
-        .get('budget')
-        ?.send({ type: 'budget.configure', limits: this.budgetLimits(next) });
-    }
+    const system = this.supervisor.system;
+    for (const { to, event } of events) system.get(to)?.send(event);
     this.emit({ type: 'settings.changed', at: this.clock.now(), changed });
     this.dispatch({ type: 'queue.settings' });
   }
@@ -1406,39 +1372,6 @@ export class Engine {
   private hasBudget(): boolean {
     const s = this.settings;
     return s.budgetLimit !== undefined || s.dailyLimit !== undefined || s.hourlyLimit !== undefined;
-  }
-
-  private resolvePrices(settings: EngineSettings): Record<string, ModelPrice> {
-    const out: Record<string, ModelPrice> = {};
-    for (const [model, price] of Object.entries(settings.prices ?? {})) {
-      out[model] = {
-        inputPerMillion: dollarsToMicros(price.input),
-        outputPerMillion: dollarsToMicros(price.output),
-      };
-    }
-    return out;
-  }
-
-  private rateSettings(settings: EngineSettings): RateLimitSettings {
-    const models: Record<string, ReturnType<typeof resolveWindows>> = {};
-    for (const [model, limits] of Object.entries(settings.modelLimits ?? {})) {
-      models[model] = resolveWindows(limits);
-    }
-    return { windows: resolveWindows(settings), models };
-  }
-
-  private budgetLimits(settings: EngineSettings) {
-    const micros = (dollars: number | undefined) =>
-      dollars === undefined ? undefined : dollarsToMicros(dollars);
-    return {
-      total: micros(settings.budgetLimit),
-      daily: micros(settings.dailyLimit),
-      hourly: micros(settings.hourlyLimit),
-    };
-  }
-
-  private settingsInput(): EngineSettingsInput {
-    return { ...this.settings };
   }
 
   /** Every task still waiting (for statistics and listings). */

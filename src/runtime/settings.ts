@@ -1,0 +1,107 @@
+/**
+ * The engine's settings: what `adjustSettings` changes, and what the resource actors are told.
+ * Pure functions of the settings.
+ */
+
+import type { BudgetEvent } from '../../machines/budget.logic.js';
+import type { ConcurrencyEvent } from '../../machines/concurrency.logic.js';
+import type { RateLimitEvent, RateLimitSettings } from '../../machines/rate-limit.logic.js';
+import {
+  type AdjustableSettings,
+  AdjustableSettingsSchema,
+  type EngineSettings,
+  EngineSettingsSchema,
+} from '../config/engine-options.js';
+import { parseOrThrow } from '../config/validate.js';
+import type { ModelPrice } from '../limits/cost.js';
+import { dollarsToMicros } from '../limits/prices.js';
+import { resolveWindows } from '../limits/rate-window.js';
+
+const WINDOW_KEYS = [
+  'requestsPerMinute',
+  'requestsPerHour',
+  'tokensPerMinute',
+  'windows',
+  'modelLimits',
+] as const;
+const BUDGET_KEYS = ['budgetLimit', 'dailyLimit', 'hourlyLimit'] as const;
+
+/** The prices of `settings.prices` in micro-dollars per million tokens. */
+export function pricesOf(settings: EngineSettings): Record<string, ModelPrice> {
+  const out: Record<string, ModelPrice> = {};
+  for (const [model, price] of Object.entries(settings.prices ?? {})) {
+    out[model] = {
+      inputPerMillion: dollarsToMicros(price.input),
+      outputPerMillion: dollarsToMicros(price.output),
+    };
+  }
+  return out;
+}
+
+/** The windows in force: the global ones and each model's. */
+export function rateSettingsOf(settings: EngineSettings): RateLimitSettings {
+  const models: Record<string, ReturnType<typeof resolveWindows>> = {};
+  for (const [model, limits] of Object.entries(settings.modelLimits ?? {})) {
+    models[model] = resolveWindows(limits);
+  }
+  return { windows: resolveWindows(settings), models };
+}
+
+/** The budgets in integer micro-dollars (`undefined`: no limit). */
+export function budgetLimitsOf(settings: EngineSettings) {
+  const micros = (dollars: number | undefined) =>
+    dollars === undefined ? undefined : dollarsToMicros(dollars);
+  return {
+    total: micros(settings.budgetLimit),
+    daily: micros(settings.dailyLimit),
+    hourly: micros(settings.hourlyLimit),
+  };
+}
+
+/** An event for one of the resource actors, by its `systemId`. */
+export type ResourceEvent =
+  | { to: 'concurrency'; event: ConcurrencyEvent }
+  | { to: 'rateLimit'; event: RateLimitEvent }
+  | { to: 'budget'; event: BudgetEvent };
+
+/** What `adjustSettings(changes)` makes of `current`. */
+export interface SettingsChange {
+  next: EngineSettings;
+  /** The keys given. */
+  changed: string[];
+  /** What the resource actors must be told, in order. */
+  events: ResourceEvent[];
+}
+
+/**
+ * Validates `changes` (only the adjustable keys) and lays them over `current`: only the keys
+ * given change, and the schema's defaults never reset the others. Throws `ValidationError`.
+ */
+export function adjustedSettings(
+  current: EngineSettings,
+  changes: AdjustableSettings,
+): SettingsChange {
+  const parsed = parseOrThrow(AdjustableSettingsSchema, changes, 'settings');
+  const changed = Object.keys(parsed).filter(
+    (key) => (changes as Record<string, unknown>)[key] !== undefined,
+  );
+  const given = Object.fromEntries(changed.map((k) => [k, parsed[k as keyof typeof parsed]]));
+  const next = parseOrThrow(EngineSettingsSchema, { ...current, ...given }, 'settings');
+  const events: ResourceEvent[] = [];
+  if (changed.includes('maxConcurrent')) {
+    events.push({ to: 'concurrency', event: { type: 'slot.resize', max: next.maxConcurrent } });
+  }
+  if (changed.some((k) => (WINDOW_KEYS as readonly string[]).includes(k))) {
+    events.push({
+      to: 'rateLimit',
+      event: { type: 'rate.configure', settings: rateSettingsOf(next) },
+    });
+  }
+  if (changed.some((k) => (BUDGET_KEYS as readonly string[]).includes(k))) {
+    events.push({
+      to: 'budget',
+      event: { type: 'budget.configure', limits: budgetLimitsOf(next) },
+    });
+  }
+  return { next, changed, events };
+}
