@@ -9,28 +9,34 @@ import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import type { z } from 'zod';
-import type { Priority } from '../../machines/task-status.js';
-import { PrioritySchema } from '../config/engine-options.js';
-import {
-  type AITaskManagerOptions,
-  ManagerOptionsSchema,
-  type ResolvedManagerOptions,
-  SECRET_OPTIONS,
-} from '../config/manager-options.js';
-import { describeValue, isRedactedPath, REDACTED, valueAt, withHint } from '../config/validate.js';
-import type { ValidationIssue } from '../errors.js';
-import { ValidationError } from '../errors.js';
+// The CLI imports only the package's public entries (root, `/config`, `/simulator`):
+// `npm run lint:deps` enforces it.
 import {
   APIConfigSchema,
   DEFAULT_BASE_URL,
+  describeValue,
+  isRedactedPath,
   type KeyRoute,
+  ManagerOptionsSchema,
+  PrioritySchema,
+  REDACTED,
   resolveApiKey,
-} from '../providers/openai.js';
+  SECRET_OPTIONS,
+  valueAt,
+  withHint,
+} from '../config/index.js';
+import {
+  type AITaskManagerOptions,
+  type Priority,
+  type ResolvedManagerOptions,
+  ValidationError,
+  type ValidationIssue,
+} from '../index.js';
 import {
   type ResolvedSimulatorOptions,
   resolveSimulatorOptions,
   type SimulatorOptions,
-} from '../providers/simulator/options.js';
+} from '../providers/simulator/index.js';
 import { CliUsageError } from './errors.js';
 import { DEFAULT_MAX_RECORD_BYTES, jsonFault, LARGEST_MAX_RECORD_BYTES } from './input.js';
 

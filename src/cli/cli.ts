@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ValidationError } from '../errors.js';
+import { ValidationError } from '../index.js';
 import { HELP, parseCliArgs } from './args.js';
 import { EXIT_CODES, type ExitCode } from './errors.js';
 import { type CliIO, processIO } from './io.js';

@@ -1,6 +1,6 @@
 /** The CLI's errors and exit codes. */
 
-import { ValidationError } from '../errors.js';
+import { ValidationError } from '../index.js';
 
 /** How `aitq` exits. */
 export const EXIT_CODES = {

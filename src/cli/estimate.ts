@@ -5,8 +5,8 @@
  */
 
 import { z } from 'zod';
-import type { ResolvedManagerOptions } from '../config/manager-options.js';
-import { resolveWindows } from '../limits/rate-window.js';
+import type { ResolvedManagerOptions } from '../index.js';
+import { resolveWindows } from '../limits/index.js';
 import { formatCount, formatDuration, formatUsd } from './render.js';
 
 /** One task's estimate, as `estimateCost` gives it (dollars; `undefined` when unpriced). */

@@ -9,9 +9,14 @@ import { constants as bufferConstants } from 'node:buffer';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { z } from 'zod';
-import type { Priority } from '../../machines/task-status.js';
-import { PrioritySchema } from '../config/engine-options.js';
-import { describeValue, OwnKeysRecordSchema, valueAt, withHint } from '../config/validate.js';
+import {
+  describeValue,
+  OwnKeysRecordSchema,
+  PrioritySchema,
+  valueAt,
+  withHint,
+} from '../config/index.js';
+import type { Priority } from '../index.js';
 import { CliInputError } from './errors.js';
 
 /** One item of an input file and where it was found. */

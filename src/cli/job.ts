@@ -15,17 +15,18 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 import { finished } from 'node:stream/promises';
-import type { AITaskManagerOptions } from '../config/manager-options.js';
 import {
+  type AIClient,
+  AITaskManager,
+  type AITaskManagerOptions,
   BudgetExceededError,
+  createAITaskManager,
+  type Statistics,
   serializeError,
   TaskCancelledError,
   ValidationError,
-} from '../errors.js';
-import { AITaskManager, createAITaskManager } from '../manager.js';
+} from '../index.js';
 import { type Simulator, startSimulator } from '../providers/simulator/index.js';
-import type { AIClient } from '../providers/types.js';
-import type { Statistics } from '../stats/types.js';
 import type { JobArgs } from './args.js';
 import { CliInputError, CliUsageError, EXIT_CODES, type ExitCode } from './errors.js';
 import { addEstimate, DryRunSchema, dryRun, emptyTotals, renderDryRun } from './estimate.js';

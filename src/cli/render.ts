@@ -5,7 +5,7 @@
  */
 
 import { z } from 'zod';
-import type { Statistics, WaitReason } from '../stats/types.js';
+import type { Statistics, WaitReason } from '../index.js';
 import { EXIT_CODES, type ExitCode } from './errors.js';
 
 /** The job's frame around one `Statistics` value. */

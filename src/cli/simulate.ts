@@ -3,8 +3,10 @@
  */
 
 import type { AddressInfo } from 'node:net';
-import type { ResolvedSimulatorOptions } from '../providers/simulator/options.js';
-import { createSimulatorServer } from '../providers/simulator/server.js';
+import {
+  createSimulatorServer,
+  type ResolvedSimulatorOptions,
+} from '../providers/simulator/index.js';
 import { CliUsageError, EXIT_CODES, type ExitCode } from './errors.js';
 import { type CliIO, nextSignal } from './io.js';
 

@@ -1,8 +1,13 @@
-/** Task types: the interface, the five built-in types, and the structured-output helpers. */
+/**
+ * `ai-task-queue/task-types`: the task-type interface, the five built-in types (their names,
+ * schemas, message builders, factories and default instances), and the pieces for writing a task
+ * type by hand (structured outputs, embedding batches). The root entry re-exports what most users
+ * need (`TaskType`, `BUILTIN_TASK_TYPES`, the factories and default instances,
+ * `defineStructuredTaskType`, `answerSchema`, `resolveStructuredOutputs`). See `docs/api.md`.
+ */
 
 export * from './builtin/index.js';
 export {
-  cosineWithNorm,
   countEmbeddingTokens,
   DEFAULT_EMBEDDING_BATCH_SIZE,
   DEFAULT_EMBEDDING_BATCH_TOKENS,
@@ -10,8 +15,6 @@ export {
   type EmbeddingBatchOptions,
   embedAll,
   estimateEmbedding,
-  planBatches,
-  resolveEmbeddingTaskOptions,
 } from './embeddings.js';
 export {
   type AnswerSchema,

@@ -26,12 +26,14 @@ export {
   DEFAULT_SIMULATOR_MODELS,
   type LatencyOptions,
   type ResolvedSimulatorOptions,
+  resolveSimulatorOptions,
   type SimulatorFaults,
   type SimulatorLimits,
   type SimulatorOptions,
   SimulatorOptionsSchema,
 } from './options.js';
 export { SIMULATOR_OWNER } from './responses.js';
+export { createSimulatorServer, type SimulatorServer } from './server.js';
 export type { SimulatorLogEntry, SimulatorStats } from './stats.js';
 
 /** A running simulator. */
