@@ -7,9 +7,9 @@
  * window and a budget, while the simulator answers 10% of calls with a server error. Prints what
  * happens and the statistics.
  */
-import { createAITaskManager } from '../src/manager.js';
+// In an application: `from 'ai-task-queue'` and `from 'ai-task-queue/simulator'`.
+import { createAITaskManager, TaskType } from '../src/index.js';
 import { startSimulator } from '../src/providers/simulator/index.js';
-import { TaskType } from '../src/task-types/builtin/index.js';
 
 const TEXTS = [
   'A lightweight WSGI web framework for building APIs in Python',

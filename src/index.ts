@@ -1,40 +1,37 @@
 /**
  * ai-task-queue: an actor-model task queue for AI work.
  *
- * Every export is named here; anything not exported from this file is internal.
+ * The root entry holds what an application needs: the manager, the vocabulary (priorities,
+ * statuses, task types), the error tree, the built-in task types and the way to write one, the
+ * OpenAI-compatible client and the `AIClient` contract, clocks and random sources, and the store
+ * contract with its memory store. Everything else is behind a documented subpath
+ * (`ai-task-queue/machines`, `/task-types`, `/limits`, `/config`, `/simulator`; see `docs/api.md`)
+ * or internal. `etc/ai-task-queue.api.md` is the report of this surface; `npm test` fails while it
+ * is stale.
  */
 
 export {
   type AttemptOutcome,
   type HistoryEntry,
   isTerminalStatus,
-  PRIORITIES_HIGH_FIRST,
   Priority,
-  priorityRank,
   type RetrySettings,
-  retryDelayMs,
-  supervisorMachine,
   TASK_STATUSES,
   type TaskErrorInfo,
   type TaskStatus,
-  taskMachine,
+  type TaskWaitReason,
+  type WaitReason,
 } from '../machines/index.js';
-export {
-  type AdjustableSettings,
-  AdjustableSettingsSchema,
-  type EngineSettings,
-  type EngineSettingsInput,
-  EngineSettingsSchema,
-  PrioritySchema,
-  type TaskConfigInput,
-  TaskConfigSchema,
-  WindowLimitSchema,
+export type {
+  AdjustableSettings,
+  EngineSettings,
+  EngineSettingsInput,
+  TaskConfigInput,
 } from './config/engine-options.js';
-export {
-  type AITaskManagerOptions,
-  type Logger,
-  ManagerOptionsSchema,
-  type ResolvedManagerOptions,
+export type {
+  AITaskManagerOptions,
+  Logger,
+  ResolvedManagerOptions,
 } from './config/manager-options.js';
 export {
   BudgetExceededError,
@@ -58,29 +55,8 @@ export {
   type ValidationIssue,
   WaitTimeoutError,
 } from './errors.js';
-export { BudgetLedger, type BudgetLimits } from './limits/budget.js';
-export { costMicros, worstCaseCostMicros } from './limits/cost.js';
-export {
-  DEFAULT_PRICES,
-  dollarsToMicros,
-  type ModelPrice,
-  microsToDollars,
-  PRICE_TABLE_DATE,
-  PRICE_TABLE_SOURCE,
-  resolvePrice,
-} from './limits/prices.js';
-export { RateLimiter, type RateVerdict, type WindowUsage } from './limits/rate-limiter.js';
-export {
-  resolveWindows,
-  SlidingWindowLimiter,
-  type WindowLimit,
-} from './limits/rate-window.js';
-export {
-  countChatTokens,
-  countTextTokens,
-  encodingForModel,
-  truncateToTokens,
-} from './limits/tokens.js';
+export type { ModelPrice } from './limits/prices.js';
+export type { WindowLimit } from './limits/rate-window.js';
 export {
   AITaskManager,
   type BatchTaskInput,
@@ -88,11 +64,9 @@ export {
   createAITaskManager,
   type EventListener,
   type GetTasksQuery,
-  ManagerTaskConfigSchema,
   type ProgressCallback,
   type QueueStatus,
   type SubmitTaskInput,
-  SubmitTaskSchema,
   type TaskCallback,
   type TaskConfig,
   type TaskInfoPage,
@@ -100,18 +74,9 @@ export {
 export { parseRateLimitHeaders } from './providers/headers.js';
 export {
   type APIConfig,
-  APIConfigSchema,
-  isReasoningModel,
   OpenAICompatibleClient,
   type PublicAPIConfig,
 } from './providers/openai.js';
-export {
-  type Simulator,
-  type SimulatorOptions,
-  SimulatorOptionsSchema,
-  type SimulatorStats,
-  startSimulator,
-} from './providers/simulator/index.js';
 export type {
   AIClient,
   CallOptions,
@@ -124,25 +89,13 @@ export type {
   ResponseFormat,
   Usage,
 } from './providers/types.js';
-export {
-  type CostEstimate,
-  Engine,
-  type EngineDeps,
-  type HeadWait,
-  type SubmitInput,
-} from './runtime/engine.js';
+export type { CostEstimate } from './runtime/engine.js';
 export type { EngineEvent, EngineEventType, EventOf } from './runtime/events.js';
-export type {
-  TaskErrorView,
-  TaskInfo,
-  TaskMetrics,
-} from './runtime/task-info.js';
+export type { TaskErrorView, TaskInfo, TaskMetrics } from './runtime/task-info.js';
 export type {
   BudgetStatistics,
   Gauge,
   Statistics,
-  TaskWaitReason,
-  WaitReason,
   WindowStatistics,
 } from './stats/types.js';
 export { MemoryTaskStore } from './stores/memory.js';
@@ -155,7 +108,60 @@ export type {
   TaskStore,
   TaskUsage,
 } from './stores/types.js';
-export * from './task-types/index.js';
+export {
+  type BatchAnalysisInput,
+  type BatchAnalysisOptions,
+  type BatchAnalysisResult,
+  type BatchItemResult,
+  type BatchRepository,
+  BUILTIN_TASK_TYPES,
+  batchAnalysisTaskType,
+  createBatchAnalysisTaskType,
+  createEmbeddingGenerationTaskType,
+  createRepositoryAnalysisTaskType,
+  createSemanticSearchTaskType,
+  createTextClassificationTaskType,
+  type EmbeddingGeneration,
+  type EmbeddingGenerationInput,
+  type EmbeddingGenerationOptions,
+  embeddingGenerationTaskType,
+  type RepoInfo,
+  type RepositoryAnalysis,
+  type RepositoryAnalysisInput,
+  type RepositoryAnalysisOptions,
+  repositoryAnalysisTaskType,
+  type SemanticSearchInput,
+  type SemanticSearchOptions,
+  type SemanticSearchResult,
+  semanticSearchTaskType,
+  TaskType,
+  type TextClassification,
+  type TextClassificationInput,
+  type TextClassificationOptions,
+  textClassificationTaskType,
+} from './task-types/builtin/index.js';
+export type { EmbeddingBatchOptions } from './task-types/embeddings.js';
+export {
+  type AnswerSchema,
+  answerSchema,
+  defineStructuredTaskType,
+  type ResolvedStructuredOutputs,
+  resolveStructuredOutputs,
+  type StructuredOutputMode,
+  type StructuredOutputOptions,
+  type StructuredTaskTypeSpec,
+} from './task-types/structured.js';
+export type {
+  AnyTaskTypeDefinition,
+  ChatCall,
+  ChildOutcome,
+  ChildTaskSpec,
+  EmbedCall,
+  TaskContext,
+  TaskEnvironment,
+  TaskEstimate,
+  TaskTypeDefinition,
+} from './task-types/types.js';
 export {
   type Clock,
   type RandomSource,

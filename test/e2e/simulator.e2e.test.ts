@@ -12,19 +12,20 @@ import {
   type AITaskManager,
   type BatchAnalysisResult,
   type BatchTaskInput,
-  costMicros,
   createAITaskManager,
   type EngineEvent,
   OpenAICompatibleClient,
   type Priority,
-  resolvePrice,
-  type Simulator,
-  type SimulatorStats,
   seededRandom,
-  startSimulator,
   type TaskInfo,
   TaskType,
 } from '../../src/index.js';
+import { costMicros, resolvePrice } from '../../src/limits/index.js';
+import {
+  type Simulator,
+  type SimulatorStats,
+  startSimulator,
+} from '../../src/providers/simulator/index.js';
 
 type LogEntry = SimulatorStats['log'][number];
 

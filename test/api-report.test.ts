@@ -1,0 +1,62 @@
+/**
+ * The public API is deliberate: every entry of package.json `exports` has a checked-in report
+ * under `etc/` (scripts/api-report.ts), and this test fails while a report differs from the
+ * source, so every change to the public surface shows in a diff. Update: `npm run api:update`.
+ */
+
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  buildReports,
+  collectExports,
+  type ExportedName,
+  type PackageEntry,
+  packageEntries,
+  ROOT,
+} from '../scripts/api-report.js';
+
+/** The root entry's budget of runtime values (issue 13: types are not counted). */
+const ROOT_VALUES_AT_MOST = 60;
+
+const entries = packageEntries();
+let exported: Map<PackageEntry, ExportedName[]>;
+
+beforeAll(() => {
+  exported = collectExports(entries);
+}, 120_000);
+
+describe('the API reports', () => {
+  it('cover every entry of package.json exports, each with a documented subpath', () => {
+    expect(entries.map((e) => e.specifier)).toContain('ai-task-queue');
+    const docs = readFileSync(join(ROOT, 'docs/api.md'), 'utf8');
+    for (const entry of entries) {
+      expect(existsSync(join(ROOT, entry.source)), entry.source).toBe(true);
+      expect(docs, `docs/api.md names ${entry.specifier}`).toContain(`\`${entry.specifier}\``);
+    }
+  });
+
+  it('are up to date (run `npm run api:update` and commit the diff)', () => {
+    const reports = buildReports();
+    for (const [file, text] of reports) {
+      const path = join(ROOT, file);
+      const current = existsSync(path) ? readFileSync(path, 'utf8') : '';
+      expect(current, `${file} is stale: run \`npm run api:update\``).toBe(text);
+    }
+  }, 120_000);
+
+  it(`keep the root entry to at most ${ROOT_VALUES_AT_MOST} runtime values`, () => {
+    const root = entries.find((e) => e.specifier === 'ai-task-queue');
+    const values = (root && exported.get(root)?.filter((n) => n.isValue)) ?? [];
+    expect(values.length).toBeGreaterThan(0);
+    expect(values.length).toBeLessThanOrEqual(ROOT_VALUES_AT_MOST);
+  });
+
+  it('count as runtime values exactly what each entry exports at run time', async () => {
+    for (const entry of entries) {
+      const module = (await import(join(ROOT, entry.source))) as Record<string, unknown>;
+      const values = (exported.get(entry) ?? []).filter((n) => n.isValue).map((n) => n.name);
+      expect(values.sort(), entry.specifier).toEqual(Object.keys(module).sort());
+    }
+  }, 60_000);
+});
