@@ -396,7 +396,8 @@ export class Engine {
   /**
    * Stops admitting; resolves when running calls have finished (or were aborted with `force`).
    * Waiting tasks stay queued. A running composite task is running work: its children are still
-   * admitted (within every limit) until it ends, unless `force` cancels it.
+   * admitted (within every limit) until it ends, unless `force` cancels it; a child of it held
+   * with `pauseTask` is cancelled, since the parent could never end otherwise.
    */
   stop(options: { force?: boolean } = {}): Promise<void> {
     if (this.state === 'stopped') return Promise.resolve();
@@ -412,6 +413,11 @@ export class Engine {
     }
     this.state = 'stopping';
     this.parkWaiting();
+    // A child held with pauseTask would never run, and its running parent would never end, so
+    // the stop would wait forever: it is cancelled (not paid for) and its parent hears of it.
+    for (const record of [...this.paused.values()]) {
+      if (this.drainsWith(record)) this.cancelNow(record.id);
+    }
     this.dispatch({ type: 'queue.stop', force: options.force === true });
     return done;
   }
@@ -1323,6 +1329,7 @@ export class Engine {
 
   private finishStop(): void {
     this.state = 'stopped';
+    this.persistRetrying();
     if (this.wakeTimer !== undefined) this.clock.clearTimeout(this.wakeTimer);
     this.wakeTimer = undefined;
     if (this.yieldTimer !== undefined) this.clock.clearTimeout(this.yieldTimer);
@@ -1338,6 +1345,23 @@ export class Engine {
     const idle = this.idleWaiters;
     this.idleWaiters = [];
     for (const resolve of idle) resolve();
+  }
+
+  /**
+   * Tasks left waiting to retry keep their machine state (retries used, when the next attempt is
+   * due) only in their live actor: it is persisted into the record and written back, and the
+   * engine lets go of the actor, so a later run can restore the task from the record.
+   */
+  private persistRetrying(): void {
+    for (const [id, actor] of this.retrying) {
+      const record = this.line.get(id) ?? this.paused.get(id) ?? this.parked.get(id);
+      if (record !== undefined) {
+        record.snapshot = actor.getPersistedSnapshot() as PersistedTaskSnapshot;
+        this.persist(record);
+      }
+    }
+    // The actors end with the supervisor's system (a task actor holds no timer of its own).
+    this.retrying.clear();
   }
 
   /** Writes a task back to the store; a failed write is reported as a `store.error` event. */

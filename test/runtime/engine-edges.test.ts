@@ -517,3 +517,51 @@ describe('composite tasks', () => {
     await engine.stop();
   });
 });
+
+describe('a draining stop with a held child', () => {
+  it('cancels a child held with pauseTask, so its running parent ends and the stop resolves', async () => {
+    const { engine, clock } = createTestEngine({ maxConcurrent: 2 }, () => ({
+      kind: 'ok',
+      latencyMs: 50,
+    }));
+    const parent = await engine.submit({ taskType: 'FAN_OUT', data: { prompts: ['a', 'b', 'c'] } });
+    await advance(clock, 1);
+    const children = (await engine.store.list({})).items.filter((r) => r.parentId === parent);
+    expect(children).toHaveLength(3);
+    const held = children.find((r) => r.status === 'queued');
+    expect(held).toBeDefined();
+    expect(engine.pauseTask((held as TaskRecord).id)).toBe(true);
+    const stopped = engine.stop();
+    await advance(clock, 600, 10);
+    expect(await settles(stopped)).toBe(true);
+    expect((await engine.getTask((held as TaskRecord).id))?.status).toBe('cancelled');
+    expect(isTerminal((await engine.getTask(parent))?.status)).toBe(true);
+  });
+});
+
+function isTerminal(status: string | undefined): boolean {
+  return status === 'completed' || status === 'failed' || status === 'cancelled';
+}
+
+describe('a stop while a task waits to retry', () => {
+  it('stops its live actor and keeps its machine state in the record', async () => {
+    const { engine, clock } = createTestEngine(
+      { taskDefaults: { timeout: 1, maxRetries: 3, retryDelay: 30 } },
+      () => ({ kind: 'hang' }),
+    );
+    const id = await engine.submit({ taskType: 'ECHO', data: { prompt: 'a' } });
+    await advance(clock, 1_100, 10);
+    expect((await engine.getTask(id))?.status).toBe('retrying');
+    const stopped = engine.stop();
+    await advance(clock, 10);
+    expect(await settles(stopped)).toBe(true);
+    expect(engine.liveActorCount).toBe(0);
+    const record = await engine.getTask(id);
+    expect(record?.status).toBe('retrying');
+    const snapshot = record?.snapshot as
+      | { value: string; context: { attempts: number } }
+      | undefined;
+    expect(snapshot?.value).toBe('retrying');
+    expect(snapshot?.context.attempts).toBe(1);
+  });
+});
