@@ -6,7 +6,7 @@ import { TaskTypeDefinitionSchema } from '../task-types/definition-schema.js';
 import type { AnyTaskTypeDefinition } from '../task-types/types.js';
 import type { Clock, RandomSource } from '../time/clock.js';
 import { EngineSettingsSchema } from './engine-options.js';
-import { functionOf } from './validate.js';
+import { functionOf } from '../internal/validate.js';
 
 /** Where the manager writes what it does. Any of `console`, pino or winston fits. */
 export interface Logger {

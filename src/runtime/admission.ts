@@ -15,7 +15,7 @@ import {
 import type { BudgetPeriod, BudgetVerdict } from '../limits/budget.js';
 import type { RateVerdict } from '../limits/rate-limiter.js';
 import type { WindowLimit } from '../limits/rate-window.js';
-import type { WaitReason } from '../stats/types.js';
+import type { WaitReason } from '../../machines/wait-reason.js';
 
 /** What admission needs to know of the task at the head of the line. */
 export interface AdmissionHead {

@@ -26,7 +26,7 @@ import {
   EngineSettingsSchema,
   TaskConfigSchema,
 } from '../config/engine-options.js';
-import { parseOrThrow } from '../config/validate.js';
+import { parseOrThrow } from '../internal/validate.js';
 import {
   BudgetExceededError,
   QueueFullError,
@@ -45,7 +45,7 @@ import { costMicros, type ModelPrice, worstCaseCostMicros } from '../limits/cost
 import { microsToDollars, resolvePrice } from '../limits/prices.js';
 import { RateLimiter } from '../limits/rate-limiter.js';
 import type { AIClient } from '../providers/types.js';
-import type { WaitReason } from '../stats/types.js';
+import type { WaitReason } from '../../machines/wait-reason.js';
 import { MemoryTaskStore } from '../stores/memory.js';
 import type { ResolvedTaskConfig, TaskRecord, TaskStore } from '../stores/types.js';
 import { TaskTypeDefinitionSchema } from '../task-types/definition-schema.js';
@@ -66,7 +66,7 @@ import {
 import { TaskWaiters } from './waiters.js';
 import { WaitingLine } from './waiting-line.js';
 
-export type { WaitReason } from '../stats/types.js';
+export type { WaitReason } from '../../machines/wait-reason.js';
 export type { SubmitInput } from './intake.js';
 
 export interface HeadWait {

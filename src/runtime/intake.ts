@@ -12,7 +12,7 @@ import {
   PrioritySchema,
   TaskConfigSchema,
 } from '../config/engine-options.js';
-import { parseOrThrow } from '../config/validate.js';
+import { parseOrThrow } from '../internal/validate.js';
 import { describeThrown, UNSHOWABLE_MESSAGE, ValidationError } from '../errors.js';
 import { type ModelPrice, worstCaseCostMicros } from '../limits/cost.js';
 import type { WindowLimit } from '../limits/rate-window.js';

@@ -12,7 +12,7 @@ import {
   type EngineSettings,
   EngineSettingsSchema,
 } from '../config/engine-options.js';
-import { parseOrThrow } from '../config/validate.js';
+import { parseOrThrow } from '../internal/validate.js';
 import type { ModelPrice } from '../limits/cost.js';
 import { dollarsToMicros } from '../limits/prices.js';
 import { resolveWindows } from '../limits/rate-window.js';

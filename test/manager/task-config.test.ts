@@ -67,7 +67,10 @@ describe('metadata', () => {
   it('refuses an own "__proto__" key (JSON.parse keeps it; a copy would drop it)', async () => {
     const { manager } = createTestManager();
     await manager.start();
-    const metadata = JSON.parse('{"__proto__": {"polluted": 1}, "a": 1}') as Record<string, unknown>;
+    const metadata = JSON.parse('{"__proto__": {"polluted": 1}, "a": 1}') as Record<
+      string,
+      unknown
+    >;
     const error = await manager
       .submitTask({ taskType: 'ECHO', data: { prompt: 'x' }, metadata })
       .catch((e: unknown) => e);
