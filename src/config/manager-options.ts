@@ -1,12 +1,12 @@
 import type { InspectionEvent, Observer } from 'xstate';
 import { z } from 'zod';
+import { functionOf } from '../internal/validate.js';
 import type { AIClient } from '../providers/types.js';
 import type { TaskStore } from '../stores/types.js';
 import { TaskTypeDefinitionSchema } from '../task-types/definition-schema.js';
 import type { AnyTaskTypeDefinition } from '../task-types/types.js';
 import type { Clock, RandomSource } from '../time/clock.js';
 import { EngineSettingsSchema } from './engine-options.js';
-import { functionOf } from '../internal/validate.js';
 
 /** Where the manager writes what it does. Any of `console`, pino or winston fits. */
 export interface Logger {

@@ -5,6 +5,7 @@
  * `admit` action carries the decision out by sending events to those actors.
  */
 
+import type { WaitReason } from '../../machines/wait-reason.js';
 import {
   BudgetExceededError,
   type SerializedError,
@@ -15,7 +16,6 @@ import {
 import type { BudgetPeriod, BudgetVerdict } from '../limits/budget.js';
 import type { RateVerdict } from '../limits/rate-limiter.js';
 import type { WindowLimit } from '../limits/rate-window.js';
-import type { WaitReason } from '../../machines/wait-reason.js';
 
 /** What admission needs to know of the task at the head of the line. */
 export interface AdmissionHead {

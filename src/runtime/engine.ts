@@ -19,6 +19,7 @@ import {
   taskMachine,
 } from '../../machines/task.machine.js';
 import { isTerminalStatus, type Priority, type TaskStatus } from '../../machines/task-status.js';
+import type { WaitReason } from '../../machines/wait-reason.js';
 import {
   type AdjustableSettings,
   type EngineSettings,
@@ -26,7 +27,6 @@ import {
   EngineSettingsSchema,
   TaskConfigSchema,
 } from '../config/engine-options.js';
-import { parseOrThrow } from '../internal/validate.js';
 import {
   BudgetExceededError,
   QueueFullError,
@@ -40,12 +40,12 @@ import {
   TaskTimeoutError,
   ValidationError,
 } from '../errors.js';
+import { parseOrThrow } from '../internal/validate.js';
 import { BudgetBook } from '../limits/budget-book.js';
 import { costMicros, type ModelPrice, worstCaseCostMicros } from '../limits/cost.js';
 import { microsToDollars, resolvePrice } from '../limits/prices.js';
 import { RateLimiter } from '../limits/rate-limiter.js';
 import type { AIClient } from '../providers/types.js';
-import type { WaitReason } from '../../machines/wait-reason.js';
 import { MemoryTaskStore } from '../stores/memory.js';
 import type { ResolvedTaskConfig, TaskRecord, TaskStore } from '../stores/types.js';
 import { TaskTypeDefinitionSchema } from '../task-types/definition-schema.js';

@@ -12,8 +12,8 @@ import {
   PrioritySchema,
   TaskConfigSchema,
 } from '../config/engine-options.js';
-import { parseOrThrow } from '../internal/validate.js';
 import { describeThrown, UNSHOWABLE_MESSAGE, ValidationError } from '../errors.js';
+import { parseOrThrow } from '../internal/validate.js';
 import { type ModelPrice, worstCaseCostMicros } from '../limits/cost.js';
 import type { WindowLimit } from '../limits/rate-window.js';
 import type { ResolvedTaskConfig, TaskRecord } from '../stores/types.js';
