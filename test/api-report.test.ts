@@ -14,6 +14,7 @@ import {
   packageEntries,
   ROOT,
   renderReport,
+  withoutMachinePaths,
 } from '../scripts/api-report.js';
 
 /** The root entry's budget of runtime values (issue 13: types are not counted). */
@@ -59,4 +60,17 @@ describe('the API reports', () => {
       expect(values.sort(), entry.specifier).toEqual(Object.keys(module).sort());
     }
   }, 60_000);
+});
+
+describe('withoutMachinePaths', () => {
+  it('names packages and project files the same way in every checkout', () => {
+    const text =
+      'const a: import("/home/me/ai-task-queue/node_modules/xstate/dist/xstate.cjs").AnyActor; ' +
+      'const b: import("/ci/x/node_modules/@scope/pkg/lib/index").T; ' +
+      'const c: import("/home/me/ai-task-queue/src/limits/types").U;';
+    expect(withoutMachinePaths(text, '/home/me/ai-task-queue')).toBe(
+      'const a: import("xstate").AnyActor; const b: import("@scope/pkg").T; ' +
+        'const c: import("./src/limits/types").U;',
+    );
+  });
 });
