@@ -4,20 +4,12 @@ import {
   type AnyActorRef,
   createActor,
   type InspectionEvent,
-  initialTransition,
   type Observer,
-  transition,
 } from 'xstate';
 import type { ConcurrencyContext, ConcurrencyLogic } from '../../machines/concurrency.logic.js';
 import type { RateLimitSettings } from '../../machines/rate-limit.logic.js';
 import { type SupervisorEvent, supervisorMachine } from '../../machines/supervisor.machine.js';
-import {
-  type AttemptOutcome,
-  type HistoryEntry,
-  type TaskMachineEvent,
-  type TaskMachineInput,
-  taskMachine,
-} from '../../machines/task.machine.js';
+import type { AttemptOutcome, HistoryEntry, taskMachine } from '../../machines/task.machine.js';
 import { isTerminalStatus, type Priority, type TaskStatus } from '../../machines/task-status.js';
 import type { WaitReason } from '../../machines/wait-reason.js';
 import {
@@ -58,11 +50,7 @@ import type { EngineEvent } from './events.js';
 import { type IntakeContext, prepareTask, type SubmitInput } from './intake.js';
 import { Retention } from './retention.js';
 import { adjustedSettings, budgetLimitsOf, pricesOf, rateSettingsOf } from './settings.js';
-import {
-  firstRunningSnapshot,
-  type PersistedTaskSnapshot,
-  waitingSnapshot,
-} from './task-snapshots.js';
+import { TaskActors } from './task-actors.js';
 import { TaskWaiters } from './waiters.js';
 import { WaitingLine } from './waiting-line.js';
 
@@ -120,8 +108,6 @@ interface RunningTask {
   limited: boolean;
 }
 
-type TaskActor = Actor<typeof taskMachine>;
-
 /**
  * Admission lets the event loop run after this many tasks taken from the line (see
  * `yieldToEventLoop`): a timer's worth of delay (~1 ms) per 1,024 tasks on the real clock.
@@ -152,8 +138,8 @@ export class Engine {
   private readonly taskTypes = new Map<string, AnyTaskTypeDefinition>();
   private readonly line = new WaitingLine();
   private readonly running = new Map<string, RunningTask>();
-  /** Live actors of tasks that wait to retry (or are paused while waiting to retry). */
-  private readonly retrying = new Map<string, TaskActor>();
+  /** Task actors: made at admission, kept while a task waits to retry. */
+  private readonly taskActors: TaskActors;
   /** Waiting records of paused tasks (out of the line). */
   private readonly paused = new Map<string, TaskRecord>();
   /**
@@ -263,6 +249,7 @@ export class Engine {
       hasBudget: () => this.hasBudget(),
       canEverFit: (model, requests, tokens) => this.rateLimiter.canEverFit(model, requests, tokens),
     };
+    this.taskActors = new TaskActors(() => this.supervisor.system.get('tasks') as AnyActorRef);
     this.childTasks = new ChildTasks({
       submitMany: (inputs, onAccepted) => this.submitMany(inputs, onAccepted),
       cancel: (id) => this.cancelNow(id),
@@ -717,7 +704,7 @@ export class Engine {
 
   /** The live history of a task (from its actor while it has one). */
   historyOf(record: TaskRecord): HistoryEntry[] {
-    const actor = this.running.get(record.id)?.actor ?? this.retrying.get(record.id);
+    const actor = this.running.get(record.id)?.actor ?? this.taskActors.retrying(record.id);
     if (actor) return actor.getSnapshot().context.history;
     return record.history ?? [{ status: 'queued', at: record.createdAt }];
   }
@@ -761,7 +748,7 @@ export class Engine {
   }
 
   get liveActorCount(): number {
-    return this.running.size + this.retrying.size;
+    return this.running.size + this.taskActors.retryingCount;
   }
 
   waitingByPriority(): Record<Priority, number> {
@@ -972,61 +959,8 @@ export class Engine {
 
   // ─── running ───────────────────────────────────────────────────────────────────────────────
 
-  private machineInput(record: TaskRecord): TaskMachineInput {
-    const { maxRetries, maxRateLimitRetries, retryDelay, maxRetryDelay } = record.config;
-    return {
-      id: record.id,
-      retry: { maxRetries, maxRateLimitRetries, retryDelay, maxRetryDelay },
-      at: record.createdAt,
-    };
-  }
-
-  private liveActor(record: TaskRecord): TaskActor {
-    const existing = this.retrying.get(record.id);
-    if (existing) {
-      this.retrying.delete(record.id);
-      return existing;
-    }
-    const actor = createActor(taskMachine, {
-      id: `task-${record.id}`,
-      input: undefined as unknown as TaskMachineInput, // restored from a snapshot (xstate #4915)
-      parent: this.taskParent(),
-      snapshot: (record.snapshot ??
-        waitingSnapshot(this.machineInput(record))) as PersistedTaskSnapshot,
-    });
-    actor.start();
-    return actor;
-  }
-
-  /** The `tasks` child of the supervisor: task actors join the supervisor's system through it. */
-  private taskParent(): AnyActorRef {
-    return this.supervisor.system.get('tasks') as AnyActorRef;
-  }
-
-  /**
-   * The live actor of a task being admitted, already in `running`. A task's first admission (no
-   * snapshot yet) starts its actor from the snapshot the machine's `task.admit` would give, which
-   * a property test keeps equal to the real transition, whether or not an inspector watches;
-   * every later admission (a retry, a resumed task) sends the live or restored actor `task.admit`.
-   */
-  private admittedActor(record: TaskRecord, now: number): TaskActor {
-    if (record.snapshot === undefined && !this.retrying.has(record.id)) {
-      const actor = createActor(taskMachine, {
-        id: `task-${record.id}`,
-        input: undefined as unknown as TaskMachineInput, // restored from a snapshot (xstate #4915)
-        parent: this.taskParent(),
-        snapshot: firstRunningSnapshot(this.machineInput(record), now),
-      });
-      actor.start();
-      return actor;
-    }
-    const actor = this.liveActor(record);
-    actor.send({ type: 'task.admit', at: now });
-    return actor;
-  }
-
   private startTask(record: TaskRecord, now: number, limited: boolean): void {
-    const actor = this.admittedActor(record, now);
+    const actor = this.taskActors.admitted(record, now);
     const attempt = actor.getSnapshot().context.attempts;
     const handle = new AttemptHandle();
     this.running.set(record.id, { record, actor, handle, limited });
@@ -1137,7 +1071,7 @@ export class Engine {
       this.childTasks.cancelChildrenOf(id);
       const notBefore = snapshot.context.notBefore ?? now;
       record.notBefore = notBefore;
-      this.retrying.set(id, actor);
+      this.taskActors.waitToRetry(id, actor);
       this.enqueue(record, Math.max(notBefore, 1));
       this.persist(record);
       this.emit({
@@ -1208,34 +1142,6 @@ export class Engine {
     return this.retention.cleanup(before);
   }
 
-  /** Applies an event to a task that has no live actor, through the same machine. */
-  private applyToWaiting(record: TaskRecord, event: TaskMachineEvent): HistoryEntry[] {
-    const machineSnapshot =
-      record.snapshot === undefined
-        ? initialTransition(taskMachine, this.machineInput(record))[0]
-        : taskMachine.resolveState(
-            record.snapshot as Parameters<typeof taskMachine.resolveState>[0],
-          );
-    const [next] = transition(taskMachine, machineSnapshot, event);
-    record.status = next.value as TaskStatus;
-    record.error = next.context.error ?? undefined;
-    record.snapshot = taskMachine.getPersistedSnapshot(next);
-    record.history = next.context.history;
-    return next.context.history;
-  }
-
-  private sendToWaiting(record: TaskRecord, event: TaskMachineEvent): HistoryEntry[] {
-    const actor = this.retrying.get(record.id);
-    if (actor === undefined) return this.applyToWaiting(record, event);
-    actor.send(event);
-    const snapshot = actor.getSnapshot();
-    record.status = snapshot.value as TaskStatus;
-    record.error = snapshot.context.error ?? undefined;
-    record.history = snapshot.context.history;
-    if (isTerminalStatus(record.status)) this.retrying.delete(record.id);
-    return snapshot.context.history;
-  }
-
   private expire(record: TaskRecord, now: number): void {
     const error = serializeError(
       new TaskTimeoutError(
@@ -1247,7 +1153,7 @@ export class Engine {
   }
 
   private failWaiting(record: TaskRecord, now: number, error: SerializedError): void {
-    const history = this.sendToWaiting(record, { type: 'task.expire', at: now, error });
+    const history = this.taskActors.send(record, { type: 'task.expire', at: now, error });
     this.finalize(record, history, now);
   }
 
@@ -1270,7 +1176,7 @@ export class Engine {
     this.line.remove(id);
     this.paused.delete(id);
     this.parked.delete(id);
-    const history = this.sendToWaiting(record, { type: 'task.cancel', at: now });
+    const history = this.taskActors.send(record, { type: 'task.cancel', at: now });
     this.finalize(record, history, now);
     // It may have been the last one waiting.
     this.settleIdle();
@@ -1282,7 +1188,7 @@ export class Engine {
     const now = this.clock.now();
     this.line.remove(id);
     this.parked.delete(id);
-    this.sendToWaiting(record, { type: 'task.pause', at: now });
+    this.taskActors.send(record, { type: 'task.pause', at: now });
     this.paused.set(id, record);
     this.persist(record);
     this.emit({
@@ -1301,7 +1207,7 @@ export class Engine {
     if (record === undefined) return;
     const now = this.clock.now();
     this.paused.delete(id);
-    this.sendToWaiting(record, { type: 'task.resume', at: now });
+    this.taskActors.send(record, { type: 'task.resume', at: now });
     const notBefore = record.status === 'retrying' ? (record.notBefore ?? 0) : 0;
     this.enqueue(record, notBefore > now ? notBefore : 0);
     this.persist(record);
@@ -1329,7 +1235,12 @@ export class Engine {
 
   private finishStop(): void {
     this.state = 'stopped';
-    this.persistRetrying();
+    // Tasks left waiting to retry keep their machine state (retries used, when the next attempt
+    // is due) only in their live actor: it goes into the record, written back for a later run.
+    this.taskActors.releaseRetrying(
+      (id) => this.line.get(id) ?? this.paused.get(id) ?? this.parked.get(id),
+      (record) => this.persist(record),
+    );
     if (this.wakeTimer !== undefined) this.clock.clearTimeout(this.wakeTimer);
     this.wakeTimer = undefined;
     if (this.yieldTimer !== undefined) this.clock.clearTimeout(this.yieldTimer);
@@ -1345,23 +1256,6 @@ export class Engine {
     const idle = this.idleWaiters;
     this.idleWaiters = [];
     for (const resolve of idle) resolve();
-  }
-
-  /**
-   * Tasks left waiting to retry keep their machine state (retries used, when the next attempt is
-   * due) only in their live actor: it is persisted into the record and written back, and the
-   * engine lets go of the actor, so a later run can restore the task from the record.
-   */
-  private persistRetrying(): void {
-    for (const [id, actor] of this.retrying) {
-      const record = this.line.get(id) ?? this.paused.get(id) ?? this.parked.get(id);
-      if (record !== undefined) {
-        record.snapshot = actor.getPersistedSnapshot() as PersistedTaskSnapshot;
-        this.persist(record);
-      }
-    }
-    // The actors end with the supervisor's system (a task actor holds no timer of its own).
-    this.retrying.clear();
   }
 
   /** Writes a task back to the store; a failed write is reported as a `store.error` event. */
