@@ -48,6 +48,7 @@ import { type AttemptDeps, AttemptHandle, type AttemptMeter, runAttempt } from '
 import { ChildTasks } from './child-tasks.js';
 import type { EngineEvent } from './events.js';
 import { type IntakeContext, prepareTask, type SubmitInput } from './intake.js';
+import { ResourceTakes } from './resources.js';
 import { Retention } from './retention.js';
 import { adjustedSettings, budgetLimitsOf, pricesOf, rateSettingsOf } from './settings.js';
 import { TaskActors } from './task-actors.js';
@@ -152,7 +153,6 @@ export class Engine {
   private readonly childTasks: ChildTasks;
   private prices: Record<string, ModelPrice> = {};
   private seq = 0;
-  private slotsInUse = 0;
   private head: HeadWait | undefined;
   private wakeAt: number | undefined;
   private wakeTimer: unknown;
@@ -169,9 +169,8 @@ export class Engine {
   private readonly scheduleWakeEffect = () => this.scheduleWake();
   /** Finished tasks in the order they ended, removed by `keepCompleted` / `keepFailed`. */
   private readonly retention: Retention;
-  /** Running tasks holding a window reservation / a budget hold. */
-  private readonly reserved = new Set<string>();
-  private readonly held = new Set<string>();
+  /** The slots, reservations and holds that running tasks took. */
+  private readonly resources: ResourceTakes;
   private draining = false;
   /** `pause()` came before `start()`: the supervisor starts paused. */
   private startPaused = false;
@@ -249,6 +248,12 @@ export class Engine {
       hasBudget: () => this.hasBudget(),
       canEverFit: (model, requests, tokens) => this.rateLimiter.canEverFit(model, requests, tokens),
     };
+    this.resources = new ResourceTakes({
+      actor: (systemId) => this.supervisor.system.get(systemId) as AnyActorRef | undefined,
+      rateLimited: () => this.rateLimiter.active,
+      budgeted: () => this.hasBudget(),
+      charge: (at, micros) => this.budget.ledger.charge(at, micros),
+    });
     this.taskActors = new TaskActors(() => this.supervisor.system.get('tasks') as AnyActorRef);
     this.childTasks = new ChildTasks({
       submitMany: (inputs, onAccepted) => this.submitMany(inputs, onAccepted),
@@ -744,7 +749,7 @@ export class Engine {
   }
 
   get runningCount(): number {
-    return this.slotsInUse;
+    return this.resources.slotsInUse;
   }
 
   get liveActorCount(): number {
@@ -846,7 +851,7 @@ export class Engine {
           this.failWaiting(record, now, decision.error);
           break;
         case 'admit':
-          if (decision.limited) this.takeLimits(record, now);
+          if (decision.limited) this.resources.take(record, now);
           this.startTask(record, now, decision.limited);
           break;
       }
@@ -892,33 +897,6 @@ export class Engine {
     if (!head.reservation.limited) return true;
     const { max, used } = this.concurrency;
     return used < max;
-  }
-
-  private takeLimits(record: TaskRecord, now: number): void {
-    const system = this.supervisor.system;
-    const { model, promptTokens, maxTokens, worstCaseMicros } = record.reservation;
-    system.get('concurrency')?.send({ type: 'slot.acquire', count: 1 });
-    this.slotsInUse++;
-    if (this.rateLimiter.active) {
-      this.reserved.add(record.id);
-      system.get('rateLimit')?.send({
-        type: 'rate.reserve',
-        at: now,
-        taskId: record.id,
-        model,
-        requests: 1,
-        tokens: promptTokens + maxTokens,
-      });
-    }
-    if (worstCaseMicros > 0 && this.hasBudget()) {
-      this.held.add(record.id);
-      system.get('budget')?.send({
-        type: 'budget.hold',
-        at: now,
-        taskId: record.id,
-        amount: worstCaseMicros,
-      });
-    }
   }
 
   /**
@@ -1011,27 +989,7 @@ export class Engine {
     this.running.delete(id);
     const { record, actor, limited } = task;
     const now = this.clock.now();
-    const system = this.supervisor.system;
-    if (limited) {
-      this.slotsInUse--;
-      system.get('concurrency')?.send({ type: 'slot.release', count: 1 });
-      if (this.reserved.delete(id)) {
-        system.get('rateLimit')?.send({
-          type: 'rate.reconcile',
-          taskId: id,
-          tokens: meter.promptTokens + meter.completionTokens,
-        });
-      }
-    }
-    if (this.held.delete(id)) {
-      system
-        .get('budget')
-        ?.send({ type: 'budget.commit', at: now, taskId: id, actual: meter.costMicros });
-    } else if (meter.costMicros > 0) {
-      // No budget limit was in force when it started: the spending is only recorded, so that a
-      // budget set later (adjustSettings) counts what was already spent.
-      this.budget.ledger.charge(now, meter.costMicros);
-    }
+    this.resources.giveBack(id, limited, meter, now);
     record.usage.promptTokens += meter.promptTokens;
     record.usage.completionTokens += meter.completionTokens;
     record.usage.calls += meter.calls;

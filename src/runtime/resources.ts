@@ -1,0 +1,97 @@
+/**
+ * Taking and giving back what an admitted task holds: a slot of the concurrency actor, a
+ * reservation in the rateLimit actor's windows, a worst-case hold in the budget actor, each by an
+ * event to that actor. This is the effect step of admission: `decideAdmission` decides, this
+ * carries it out; when the call ends, the real usage replaces the reservation and the hold.
+ */
+
+import type { AnyActorRef } from 'xstate';
+import type { TaskRecord } from '../stores/types.js';
+
+/** What an attempt used, as far as the limits are concerned. */
+export interface AttemptUsage {
+  promptTokens: number;
+  completionTokens: number;
+  costMicros: number;
+}
+
+export interface ResourceDeps {
+  /** The resource actor registered under `systemId`, while the supervisor runs. */
+  actor(systemId: 'concurrency' | 'rateLimit' | 'budget'): AnyActorRef | undefined;
+  /** Whether any window or server hint is in force (no reservation is needed otherwise). */
+  rateLimited(): boolean;
+  /** Whether a total, daily or hourly budget is set (no hold is needed otherwise). */
+  budgeted(): boolean;
+  /** Records spending with no hold to settle (no budget was in force when the task started). */
+  charge(at: number, micros: number): void;
+}
+
+export class ResourceTakes {
+  /** Running tasks that hold a window reservation / a budget hold. */
+  private readonly reserved = new Set<string>();
+  private readonly held = new Set<string>();
+  private slots = 0;
+
+  constructor(private readonly deps: ResourceDeps) {}
+
+  /** Slots taken by running tasks. */
+  get slotsInUse(): number {
+    return this.slots;
+  }
+
+  /** Takes a slot, a reservation and a hold for `record` (admission checked that they fit). */
+  take(record: TaskRecord, now: number): void {
+    const { deps } = this;
+    const { model, promptTokens, maxTokens, worstCaseMicros } = record.reservation;
+    deps.actor('concurrency')?.send({ type: 'slot.acquire', count: 1 });
+    this.slots++;
+    if (deps.rateLimited()) {
+      this.reserved.add(record.id);
+      deps.actor('rateLimit')?.send({
+        type: 'rate.reserve',
+        at: now,
+        taskId: record.id,
+        model,
+        requests: 1,
+        tokens: promptTokens + maxTokens,
+      });
+    }
+    if (worstCaseMicros > 0 && deps.budgeted()) {
+      this.held.add(record.id);
+      deps.actor('budget')?.send({
+        type: 'budget.hold',
+        at: now,
+        taskId: record.id,
+        amount: worstCaseMicros,
+      });
+    }
+  }
+
+  /**
+   * Gives back what task `id`'s attempt held (`limited`: it took a slot), settling its
+   * reservation and its hold with what it really used.
+   */
+  giveBack(id: string, limited: boolean, used: AttemptUsage, now: number): void {
+    const { deps } = this;
+    if (limited) {
+      this.slots--;
+      deps.actor('concurrency')?.send({ type: 'slot.release', count: 1 });
+      if (this.reserved.delete(id)) {
+        deps.actor('rateLimit')?.send({
+          type: 'rate.reconcile',
+          taskId: id,
+          tokens: used.promptTokens + used.completionTokens,
+        });
+      }
+    }
+    if (this.held.delete(id)) {
+      deps
+        .actor('budget')
+        ?.send({ type: 'budget.commit', at: now, taskId: id, actual: used.costMicros });
+    } else if (used.costMicros > 0) {
+      // No budget limit was in force when it started: the spending is only recorded, so that a
+      // budget set later (adjustSettings) counts what was already spent.
+      deps.charge(now, used.costMicros);
+    }
+  }
+}
