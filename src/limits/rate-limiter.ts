@@ -81,6 +81,11 @@ export class RateLimiter implements RateLimiterState {
     );
   }
 
+  /** Running tasks whose reservation is not reconciled yet (0 once every call has ended). */
+  get openReservations(): number {
+    return this.reservations.size;
+  }
+
   reserve(at: number, request: RateRequest): void {
     const entries = [this.global.take(at, request.requests, request.tokens)];
     const model = this.models.get(request.model);

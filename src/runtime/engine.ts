@@ -37,6 +37,7 @@ import { BudgetBook } from '../limits/budget-book.js';
 import { costMicros, type ModelPrice, worstCaseCostMicros } from '../limits/cost.js';
 import { microsToDollars, resolvePrice } from '../limits/prices.js';
 import { RateLimiter } from '../limits/rate-limiter.js';
+import type { BudgetLimitsData } from '../limits/types.js';
 import type { AIClient } from '../providers/types.js';
 import { MemoryTaskStore } from '../stores/memory.js';
 import type { ResolvedTaskConfig, TaskRecord, TaskStore } from '../stores/types.js';
@@ -98,6 +99,7 @@ export interface EngineDeps {
   overrides?: {
     concurrency?: ConcurrencyLogic;
     rateLimiter?: (settings: RateLimitSettings) => RateLimiter;
+    budget?: (limits: BudgetLimitsData, timeZone: string) => BudgetBook;
   };
 }
 
@@ -196,7 +198,10 @@ export class Engine {
     this.prices = pricesOf(this.settings);
     const rateSettings = rateSettingsOf(this.settings);
     this.rateLimiter = deps.overrides?.rateLimiter?.(rateSettings) ?? new RateLimiter(rateSettings);
-    this.budget = new BudgetBook(budgetLimitsOf(this.settings), this.settings.budgetTimeZone);
+    const budgetLimits = budgetLimitsOf(this.settings);
+    this.budget =
+      deps.overrides?.budget?.(budgetLimits, this.settings.budgetTimeZone) ??
+      new BudgetBook(budgetLimits, this.settings.budgetTimeZone);
     this.startedAt = this.clock.now();
     this.attemptDeps = {
       clock: this.clock,
