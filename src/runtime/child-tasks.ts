@@ -6,7 +6,7 @@
 
 import type { ResolvedTaskConfig, TaskRecord } from '../stores/types.js';
 import type { ChildOutcome, ChildTaskSpec } from '../task-types/types.js';
-import type { SubmitInput } from './intake.js';
+import { addUsage, type SubmitInput } from './intake.js';
 
 /** What child tasks need from the engine. */
 export interface ChildTaskDeps {
@@ -66,10 +66,7 @@ export class ChildTasks {
                     };
               done++;
               parent.costMicros += record.costMicros;
-              parent.usage.promptTokens += record.usage.promptTokens;
-              parent.usage.completionTokens += record.usage.completionTokens;
-              parent.usage.calls += record.usage.calls;
-              parent.usage.estimated ||= record.usage.estimated;
+              addUsage(parent, record.usage);
               resolve(outcome);
               // The task type's own callback: what it throws must not cut the child's ending
               // short (the engine would never hear of it); it fails the parent's run instead.

@@ -48,7 +48,7 @@ import { type AdmissionView, aboveBudget, decideAdmission } from './admission.js
 import { type AttemptDeps, AttemptHandle, type AttemptMeter, runAttempt } from './attempt.js';
 import { ChildTasks } from './child-tasks.js';
 import type { EngineEvent } from './events.js';
-import { type IntakeContext, prepareTask, type SubmitInput } from './intake.js';
+import { addUsage, type IntakeContext, prepareTask, type SubmitInput } from './intake.js';
 import { ResourceTakes } from './resources.js';
 import { Retention } from './retention.js';
 import { adjustedSettings, budgetLimitsOf, pricesOf, rateSettingsOf } from './settings.js';
@@ -995,10 +995,7 @@ export class Engine {
     const { record, actor, limited } = task;
     const now = this.clock.now();
     this.resources.giveBack(id, limited, meter, now);
-    record.usage.promptTokens += meter.promptTokens;
-    record.usage.completionTokens += meter.completionTokens;
-    record.usage.calls += meter.calls;
-    record.usage.estimated ||= meter.estimated;
+    addUsage(record, meter);
     record.costMicros += meter.costMicros;
     if (meter.calls > 0 || meter.costMicros > 0) {
       this.emit({

@@ -13,12 +13,74 @@ import {
   TaskConfigSchema,
 } from '../config/engine-options.js';
 import { describeThrown, UNSHOWABLE_MESSAGE, ValidationError } from '../errors.js';
+import { LruCache } from '../internal/lru.js';
 import { parseOrThrow } from '../internal/validate.js';
 import { type ModelPrice, worstCaseCostMicros } from '../limits/cost.js';
 import type { WindowLimit } from '../limits/rate-window.js';
-import type { ResolvedTaskConfig, TaskRecord } from '../stores/types.js';
+import type {
+  ResolvedTaskConfig,
+  TaskRecord,
+  TaskReservation,
+  TaskUsage,
+} from '../stores/types.js';
 import type { AnyTaskTypeDefinition, TaskEnvironment, TaskEstimate } from '../task-types/types.js';
 import { aboveWindow } from './admission.js';
+
+/**
+ * The usage of a task that has made no call yet: one shared, frozen object (a waiting task costs
+ * less memory); `addUsage` gives a task its own once it has used something.
+ */
+export const NO_USAGE: TaskUsage = Object.freeze({
+  promptTokens: 0,
+  completionTokens: 0,
+  estimated: false,
+  calls: 0,
+});
+
+/** Adds `used` to the record's usage (a new object: a record's usage is never changed in place). */
+export function addUsage(record: TaskRecord, used: TaskUsage): void {
+  const usage = record.usage;
+  record.usage = {
+    promptTokens: usage.promptTokens + used.promptTokens,
+    completionTokens: usage.completionTokens + used.completionTokens,
+    estimated: usage.estimated || used.estimated,
+    calls: usage.calls + used.calls,
+  };
+}
+
+/**
+ * Reservations by value: tasks of one kind reserve the same, and a waiting task then holds a
+ * shared, frozen reservation instead of its own (reservations are never changed).
+ */
+const reservations = new LruCache<string, TaskReservation>(256);
+
+function reservationOf(
+  model: string,
+  promptTokens: number,
+  maxTokens: number,
+  worstCaseMicros: number,
+  limited: boolean,
+): TaskReservation {
+  const last = lastReservation;
+  if (
+    last !== undefined &&
+    last.promptTokens === promptTokens &&
+    last.maxTokens === maxTokens &&
+    last.worstCaseMicros === worstCaseMicros &&
+    last.limited === limited &&
+    last.model === model
+  ) {
+    return last;
+  }
+  const key = `${limited ? 1 : 0}|${promptTokens}|${maxTokens}|${worstCaseMicros}|${model}`;
+  lastReservation = reservations.getOrCreate(key, () =>
+    Object.freeze({ model, promptTokens, maxTokens, worstCaseMicros, limited }),
+  );
+  return lastReservation;
+}
+
+/** The reservation made last: a batch of one kind asks for the same one again and again. */
+let lastReservation: TaskReservation | undefined;
 
 /** A task as the engine accepts it (already camelCase). */
 export interface SubmitInput {
@@ -182,11 +244,11 @@ export function prepareTask(
     data,
     metadata: input.metadata,
     config,
-    reservation: { model, promptTokens, maxTokens, worstCaseMicros, limited },
+    reservation: reservationOf(model, promptTokens, maxTokens, worstCaseMicros, limited),
     parentId: input.parentId,
     createdAt: now,
     attempts: 0,
-    usage: { promptTokens: 0, completionTokens: 0, estimated: false, calls: 0 },
+    usage: NO_USAGE,
     costMicros: 0,
   };
   return record;
