@@ -69,11 +69,9 @@ async function managerRate(): Promise<number> {
   return rate;
 }
 
-async function pQueueRate(): Promise<number> {
-  const queue = new PQueue({ concurrency: CONCURRENCY });
+/** Adds `TASKS` jobs with payload `{ i }` to `queue`, each one zero-latency chat call. */
+function addAll(queue: PQueue): void {
   const signal = new AbortController().signal;
-  heapUsed();
-  const t0 = performance.now();
   for (let i = 0; i < TASKS; i++) {
     const payload = { i };
     void queue.add(
@@ -89,6 +87,13 @@ async function pQueueRate(): Promise<number> {
       { priority: i % 4 },
     );
   }
+}
+
+async function pQueueRate(): Promise<number> {
+  const queue = new PQueue({ concurrency: CONCURRENCY });
+  heapUsed();
+  const t0 = performance.now();
+  addAll(queue);
   await queue.onIdle();
   return TASKS / ((performance.now() - t0) / 1000);
 }
@@ -109,22 +114,7 @@ async function managerBytesPerWaiting(): Promise<number> {
 function pQueueBytesPerWaiting(): number {
   const before = heapUsed();
   const queue = new PQueue({ concurrency: CONCURRENCY, autoStart: false });
-  const signal = new AbortController().signal;
-  for (let i = 0; i < TASKS; i++) {
-    const payload = { i };
-    void queue.add(
-      () =>
-        instantClient.chat(
-          {
-            model: 'gpt-4o-mini',
-            messages: [{ role: 'user', content: `${payload.i}` }],
-            maxTokens: 16,
-          },
-          { signal },
-        ),
-      { priority: i % 4 },
-    );
-  }
+  addAll(queue);
   const bytes = (heapUsed() - before) / TASKS;
   queue.clear();
   return bytes;
