@@ -403,8 +403,10 @@ const stopProperty = (sabotage: Sabotage) =>
     void world.engine.stop({ force }).then(() => {
       stopped = true;
     });
-    // A drained stop cancels a child that pauseTask held, so its running parent can end.
-    for (let i = 0; i < 100 && !stopped; i++) await advance(world.clock, 1_000, 50);
+    // A drained stop cancels a child that pauseTask held, so its running parent can end. The
+    // children of running parents still drain through the windows in force (one request a
+    // minute lets a few of them take several minutes): up to 20 virtual minutes.
+    for (let i = 0; i < 120 && !stopped; i++) await advance(world.clock, 10_000, 100);
     const left = leftovers(world, true);
     if (!stopped) left.push('stop() did not resolve');
     if (left.length > 0) throw new Error(left.join('; '));
