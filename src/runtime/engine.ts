@@ -9,8 +9,8 @@ import {
 import type { ConcurrencyContext, ConcurrencyLogic } from '../../machines/concurrency.logic.js';
 import type { RateLimitSettings } from '../../machines/rate-limit.logic.js';
 import { type SupervisorEvent, supervisorMachine } from '../../machines/supervisor.machine.js';
-import type { AttemptOutcome, HistoryEntry, taskMachine } from '../../machines/task.machine.js';
-import { isTerminalStatus, type Priority, type TaskStatus } from '../../machines/task-status.js';
+import type { AttemptOutcome, HistoryEntry } from '../../machines/task.machine.js';
+import { isTerminalStatus, type Priority } from '../../machines/task-status.js';
 import type { WaitReason } from '../../machines/wait-reason.js';
 import {
   type AdjustableSettings,
@@ -48,10 +48,11 @@ import { type AdmissionView, aboveBudget, decideAdmission } from './admission.js
 import { type AttemptDeps, AttemptHandle, type AttemptMeter, runAttempt } from './attempt.js';
 import { ChildTasks } from './child-tasks.js';
 import type { EngineEvent } from './events.js';
-import { addUsage, type IntakeContext, prepareTask, type SubmitInput } from './intake.js';
+import { type IntakeContext, prepareTask, type SubmitInput } from './intake.js';
 import { ResourceTakes } from './resources.js';
 import { Retention } from './retention.js';
 import { adjustedSettings, budgetLimitsOf, pricesOf, rateSettingsOf } from './settings.js';
+import { type RunningTask, Settlement } from './settlement.js';
 import { TaskActors } from './task-actors.js';
 import { TaskWaiters } from './waiters.js';
 import { WaitingLine } from './waiting-line.js';
@@ -103,14 +104,6 @@ export interface EngineDeps {
   };
 }
 
-interface RunningTask {
-  record: TaskRecord;
-  actor: Actor<typeof taskMachine>;
-  handle: AttemptHandle;
-  /** Whether it holds a slot, a rate reservation and a budget hold. */
-  limited: boolean;
-}
-
 /**
  * Admission lets the event loop run after this many tasks taken from the line (see
  * `yieldToEventLoop`): a timer's worth of delay (~1 ms) per 1,024 tasks on the real clock.
@@ -137,7 +130,6 @@ export class Engine {
 
   private settings: EngineSettings;
   private readonly client: AIClient;
-  private readonly onFinished: ((record: TaskRecord) => void) | undefined;
   private readonly taskTypes = new Map<string, AnyTaskTypeDefinition>();
   private readonly line = new WaitingLine();
   private readonly running = new Map<string, RunningTask>();
@@ -153,6 +145,8 @@ export class Engine {
   private readonly waiters = new TaskWaiters();
   /** The child tasks of running composite tasks. */
   private readonly childTasks: ChildTasks;
+  /** What happens when an attempt ends, and when a task ends. */
+  private readonly settlement: Settlement;
   private prices: Record<string, ModelPrice> = {};
   private seq = 0;
   private head: HeadWait | undefined;
@@ -190,7 +184,6 @@ export class Engine {
   constructor(settings: EngineSettingsInput, deps: EngineDeps) {
     this.settings = parseOrThrow(EngineSettingsSchema, settings, 'options');
     this.client = deps.client;
-    this.onFinished = deps.onFinished;
     this.clock = deps.clock ?? systemClock;
     this.random = deps.random ?? systemRandom;
     this.store = deps.store ?? new MemoryTaskStore();
@@ -260,6 +253,20 @@ export class Engine {
       charge: (at, micros) => this.budget.ledger.charge(at, micros),
     });
     this.taskActors = new TaskActors(() => this.supervisor.system.get('tasks') as AnyActorRef);
+    this.settlement = new Settlement({
+      now: () => this.clock.now(),
+      emit: (event) => this.emit(event),
+      persist: (record) => this.persist(record),
+      resources: this.resources,
+      taskActors: this.taskActors,
+      childTasks: () => this.childTasks,
+      retention: () => this.retention,
+      waiters: this.waiters,
+      errorOf: (record) => this.errorOf(record),
+      onFinished: deps.onFinished,
+      enqueue: (record, notBefore) => this.enqueue(record, notBefore),
+      settled: (id) => this.settled(id),
+    });
     this.childTasks = new ChildTasks({
       submitMany: (inputs, onAccepted) => this.submitMany(inputs, onAccepted),
       cancel: (id) => this.cancelNow(id),
@@ -992,106 +999,7 @@ export class Engine {
     const task = this.running.get(id);
     if (task === undefined) return;
     this.running.delete(id);
-    const { record, actor, limited } = task;
-    const now = this.clock.now();
-    this.resources.giveBack(id, limited, meter, now);
-    addUsage(record, meter);
-    record.costMicros += meter.costMicros;
-    if (meter.calls > 0 || meter.costMicros > 0) {
-      this.emit({
-        type: 'task.usage',
-        taskId: id,
-        taskType: record.type,
-        priority: record.priority,
-        at: now,
-        attempt: record.attempts,
-        calls: meter.calls,
-        costMicros: meter.costMicros,
-        promptTokens: meter.promptTokens,
-        completionTokens: meter.completionTokens,
-        estimated: meter.estimated,
-      });
-    }
-    if (record.status === 'cancelled') {
-      // Cancelled while its call was in flight: the actor has ended already; now that its usage
-      // is in, whoever waits for it is told.
-      this.persist(record);
-      this.notifyEnded(record);
-      this.settled(id);
-      return;
-    }
-    actor.send({ type: 'task.outcome', outcome });
-    const snapshot = actor.getSnapshot();
-    const status = snapshot.value as TaskStatus;
-    record.status = status;
-    record.error = snapshot.context.error ?? undefined;
-    if (status === 'retrying') {
-      // The children of the attempt that failed are of no use to the next one, which submits
-      // its own: they are cancelled, not left running (and charging) beside them.
-      this.childTasks.cancelChildrenOf(id);
-      const notBefore = snapshot.context.notBefore ?? now;
-      record.notBefore = notBefore;
-      this.taskActors.waitToRetry(id, actor);
-      this.enqueue(record, Math.max(notBefore, 1));
-      this.persist(record);
-      this.emit({
-        type: 'task.retrying',
-        taskId: id,
-        taskType: record.type,
-        priority: record.priority,
-        at: now,
-        attempt: record.attempts,
-        notBefore,
-        error: record.error as SerializedError,
-      });
-    } else {
-      if (status === 'completed') record.result = result;
-      this.finalize(record, snapshot.context.history, now);
-    }
-    this.settled(id);
-  }
-
-  /**
-   * Records the end of a task, emits its event, cancels its children and applies retention. Who
-   * waits for it is told here too, unless `settling`: a running task cancelled mid-call is told
-   * about once its attempt has settled (`finishAttempt`).
-   */
-  private finalize(
-    record: TaskRecord,
-    history: HistoryEntry[],
-    now: number,
-    settling = false,
-  ): void {
-    record.completedAt = now;
-    record.history = history;
-    record.snapshot = undefined;
-    record.notBefore = undefined;
-    this.persist(record);
-    const status = record.status as 'completed' | 'failed' | 'cancelled';
-    this.emit({
-      type: `task.${status}`,
-      status,
-      taskId: record.id,
-      taskType: record.type,
-      priority: record.priority,
-      at: now,
-      attempts: record.attempts,
-      error: record.error,
-      queueTimeMs: record.startedAt === undefined ? undefined : record.startedAt - record.createdAt,
-      executionTimeMs: record.startedAt === undefined ? undefined : now - record.startedAt,
-    });
-    if (!settling) this.notifyEnded(record);
-    this.childTasks.cancelChildrenOf(record.id);
-    this.retention.retain(record, now);
-  }
-
-  /** Tells whoever waits for an ended task: `waitFor` callers, its parent, `onFinished`. */
-  private notifyEnded(record: TaskRecord): void {
-    this.waiters.settle(record.id, record.status === 'completed', record.result, () =>
-      this.errorOf(record),
-    );
-    this.childTasks.ended(record);
-    this.onFinished?.(record);
+    this.settlement.attemptEnded(task, outcome, meter, result);
   }
 
   /**
@@ -1114,7 +1022,7 @@ export class Engine {
 
   private failWaiting(record: TaskRecord, now: number, error: SerializedError): void {
     const history = this.taskActors.send(record, { type: 'task.expire', at: now, error });
-    this.finalize(record, history, now);
+    this.settlement.finalize(record, history, now);
   }
 
   private cancelNow(id: string): void {
@@ -1128,7 +1036,12 @@ export class Engine {
       // Whoever waits for it (waitFor, its parent, onFinished) is told once the aborted attempt
       // has settled (in this tick: the abort settles it at once), so they see the prompt charge
       // of the calls it cut off. The slot, reservation and hold come back then too.
-      this.finalize(running.record, running.actor.getSnapshot().context.history, now, true);
+      this.settlement.finalize(
+        running.record,
+        running.actor.getSnapshot().context.history,
+        now,
+        true,
+      );
       return;
     }
     const record = this.line.get(id) ?? this.paused.get(id) ?? this.parked.get(id);
@@ -1137,7 +1050,7 @@ export class Engine {
     this.paused.delete(id);
     this.parked.delete(id);
     const history = this.taskActors.send(record, { type: 'task.cancel', at: now });
-    this.finalize(record, history, now);
+    this.settlement.finalize(record, history, now);
     // It may have been the last one waiting.
     this.settleIdle();
   }

@@ -1,0 +1,161 @@
+/**
+ * Settlement: what happens when an attempt ends (the slot, reservation and hold come back settled
+ * with the real usage; the task retries or ends) and when a task ends (its event, its children,
+ * its waiters, retention). This is where a durable store will commit a result before the task
+ * counts as completed.
+ */
+
+import type { Actor } from 'xstate';
+import type { AttemptOutcome, HistoryEntry, taskMachine } from '../../machines/task.machine.js';
+import type { TaskStatus } from '../../machines/task-status.js';
+import type { SerializedError, TaskQueueError } from '../errors.js';
+import type { TaskRecord } from '../stores/types.js';
+import type { AttemptHandle, AttemptMeter } from './attempt.js';
+import type { ChildTasks } from './child-tasks.js';
+import type { EngineEvent } from './events.js';
+import { addUsage } from './intake.js';
+import type { ResourceTakes } from './resources.js';
+import type { Retention } from './retention.js';
+import type { TaskActors } from './task-actors.js';
+import type { TaskWaiters } from './waiters.js';
+
+/** A task whose attempt runs. */
+export interface RunningTask {
+  record: TaskRecord;
+  actor: Actor<typeof taskMachine>;
+  handle: AttemptHandle;
+  /** Whether it holds a slot, a rate reservation and a budget hold. */
+  limited: boolean;
+}
+
+/** What settlement needs from the engine. */
+export interface SettlementDeps {
+  now(): number;
+  emit(event: EngineEvent): void;
+  persist(record: TaskRecord): void;
+  resources: ResourceTakes;
+  taskActors: TaskActors;
+  childTasks(): ChildTasks;
+  retention(): Retention;
+  waiters: TaskWaiters;
+  errorOf(record: TaskRecord): TaskQueueError;
+  /** Called synchronously when a task reaches its terminal state (the manager's callbacks). */
+  onFinished: ((record: TaskRecord) => void) | undefined;
+  /** Puts a task back in line (a retry, not before `notBefore`). */
+  enqueue(record: TaskRecord, notBefore: number): void;
+  /** Tells the supervisor an attempt ended, when that can matter. */
+  settled(id: string): void;
+}
+
+export class Settlement {
+  constructor(private readonly deps: SettlementDeps) {}
+
+  /**
+   * An attempt of a running task ended (it has left the running tasks): gives back what it held,
+   * settled with what it used, adds its usage to the task, and moves the task on (retry or end).
+   */
+  attemptEnded(
+    task: RunningTask,
+    outcome: AttemptOutcome,
+    meter: AttemptMeter,
+    result: unknown,
+  ): void {
+    const { deps } = this;
+    const { record, actor, limited } = task;
+    const id = record.id;
+    const now = deps.now();
+    deps.resources.giveBack(id, limited, meter, now);
+    addUsage(record, meter);
+    record.costMicros += meter.costMicros;
+    if (meter.calls > 0 || meter.costMicros > 0) {
+      deps.emit({
+        type: 'task.usage',
+        taskId: id,
+        taskType: record.type,
+        priority: record.priority,
+        at: now,
+        attempt: record.attempts,
+        calls: meter.calls,
+        costMicros: meter.costMicros,
+        promptTokens: meter.promptTokens,
+        completionTokens: meter.completionTokens,
+        estimated: meter.estimated,
+      });
+    }
+    if (record.status === 'cancelled') {
+      // Cancelled while its call was in flight: the actor has ended already; now that its usage
+      // is in, whoever waits for it is told.
+      deps.persist(record);
+      this.notifyEnded(record);
+      deps.settled(id);
+      return;
+    }
+    actor.send({ type: 'task.outcome', outcome });
+    const snapshot = actor.getSnapshot();
+    const status = snapshot.value as TaskStatus;
+    record.status = status;
+    record.error = snapshot.context.error ?? undefined;
+    if (status === 'retrying') {
+      // The children of the attempt that failed are of no use to the next one, which submits
+      // its own: they are cancelled, not left running (and charging) beside them.
+      deps.childTasks().cancelChildrenOf(id);
+      const notBefore = snapshot.context.notBefore ?? now;
+      record.notBefore = notBefore;
+      deps.taskActors.waitToRetry(id, actor);
+      deps.enqueue(record, Math.max(notBefore, 1));
+      deps.persist(record);
+      deps.emit({
+        type: 'task.retrying',
+        taskId: id,
+        taskType: record.type,
+        priority: record.priority,
+        at: now,
+        attempt: record.attempts,
+        notBefore,
+        error: record.error as SerializedError,
+      });
+    } else {
+      if (status === 'completed') record.result = result;
+      this.finalize(record, snapshot.context.history, now);
+    }
+    deps.settled(id);
+  }
+
+  /**
+   * Records the end of a task, emits its event, cancels its children and applies retention. Who
+   * waits for it is told here too, unless `settling`: a running task cancelled mid-call is told
+   * about once its attempt has settled (`finishAttempt`).
+   */
+  finalize(record: TaskRecord, history: HistoryEntry[], now: number, settling = false): void {
+    record.completedAt = now;
+    record.history = history;
+    record.snapshot = undefined;
+    record.notBefore = undefined;
+    this.deps.persist(record);
+    const status = record.status as 'completed' | 'failed' | 'cancelled';
+    this.deps.emit({
+      type: `task.${status}`,
+      status,
+      taskId: record.id,
+      taskType: record.type,
+      priority: record.priority,
+      at: now,
+      attempts: record.attempts,
+      error: record.error,
+      queueTimeMs: record.startedAt === undefined ? undefined : record.startedAt - record.createdAt,
+      executionTimeMs: record.startedAt === undefined ? undefined : now - record.startedAt,
+    });
+    if (!settling) this.notifyEnded(record);
+    this.deps.childTasks().cancelChildrenOf(record.id);
+    this.deps.retention().retain(record, now);
+  }
+
+  /** Tells whoever waits for an ended task: `waitFor` callers, its parent, `onFinished`. */
+  notifyEnded(record: TaskRecord): void {
+    this.deps.waiters.settle(record.id, record.status === 'completed', record.result, () =>
+      this.deps.errorOf(record),
+    );
+    this.deps.childTasks().ended(record);
+    this.deps.onFinished?.(record);
+  }
+}
