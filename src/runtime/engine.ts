@@ -11,7 +11,6 @@ import type { RateLimitSettings } from '../../machines/rate-limit.logic.js';
 import { type SupervisorEvent, supervisorMachine } from '../../machines/supervisor.machine.js';
 import type { AttemptOutcome, HistoryEntry } from '../../machines/task.machine.js';
 import { isTerminalStatus, type Priority } from '../../machines/task-status.js';
-import type { WaitReason } from '../../machines/wait-reason.js';
 import {
   type AdjustableSettings,
   type EngineSettings,
@@ -44,7 +43,8 @@ import type { ResolvedTaskConfig, TaskRecord, TaskStore } from '../stores/types.
 import { TaskTypeDefinitionSchema } from '../task-types/definition-schema.js';
 import type { AnyTaskTypeDefinition, TaskEnvironment } from '../task-types/types.js';
 import { type Clock, type RandomSource, systemClock, systemRandom } from '../time/clock.js';
-import { type AdmissionView, aboveBudget, decideAdmission } from './admission.js';
+import { type AdmissionView, aboveBudget } from './admission.js';
+import { AdmissionLoop, type HeadWait } from './admission-loop.js';
 import { type AttemptDeps, AttemptHandle, type AttemptMeter, runAttempt } from './attempt.js';
 import { ChildTasks } from './child-tasks.js';
 import type { EngineEvent } from './events.js';
@@ -58,14 +58,8 @@ import { TaskWaiters } from './waiters.js';
 import { WaitingLine } from './waiting-line.js';
 
 export type { WaitReason } from '../../machines/wait-reason.js';
+export type { HeadWait } from './admission-loop.js';
 export type { SubmitInput } from './intake.js';
-
-export interface HeadWait {
-  taskId: string;
-  waitingFor: WaitReason;
-  /** When it may change (ms); `undefined` when it waits for a running task to end. */
-  until?: number | undefined;
-}
 
 /** What `estimateCost` returns; money in US dollars. */
 export interface CostEstimate {
@@ -103,12 +97,6 @@ export interface EngineDeps {
     budget?: (limits: BudgetLimitsData, timeZone: string) => BudgetBook;
   };
 }
-
-/**
- * Admission lets the event loop run after this many tasks taken from the line (see
- * `yieldToEventLoop`): a timer's worth of delay (~1 ms) per 1,024 tasks on the real clock.
- */
-export const ADMISSIONS_PER_TURN = 1024;
 
 /**
  * The queue's engine: the supervisor actor and its limiter children, the waiting line, the live
@@ -149,20 +137,12 @@ export class Engine {
   private readonly settlement: Settlement;
   private prices: Record<string, ModelPrice> = {};
   private seq = 0;
-  private head: HeadWait | undefined;
-  private wakeAt: number | undefined;
-  private wakeTimer: unknown;
-  /** Tasks taken from the line since admission last let the event loop run. */
-  private admittedSinceYield = 0;
-  private yieldTimer: unknown;
-  /** The attempts that ended since the last `task.settled` event, until that event is sent. */
-  private settledPending: string[] | undefined;
   private state: 'created' | 'running' | 'stopping' | 'stopped' = 'created';
   private stopWaiters: Array<() => void> = [];
   private readonly effects: Array<() => void> = [];
   /** The supervisor's `admit` and `scheduleWake` actions as effects, made once. */
-  private readonly admitEffect = () => this.admit();
-  private readonly scheduleWakeEffect = () => this.scheduleWake();
+  private readonly admitEffect = () => this.admission.admit();
+  private readonly scheduleWakeEffect = () => this.admission.scheduleWake();
   /** Finished tasks in the order they ended, removed by `keepCompleted` / `keepFailed`. */
   private readonly retention: Retention;
   /** The slots, reservations and holds that running tasks took. */
@@ -176,6 +156,8 @@ export class Engine {
   private readonly intake: IntakeContext;
   /** What admission reads of the resource actors (one object, read-only). */
   private readonly admissionView: AdmissionView;
+  /** The supervisor's admission loop and wake-ups. */
+  private readonly admission: AdmissionLoop;
   /** What every attempt needs from the engine (one object, not one per attempt). */
   private readonly attemptDeps: AttemptDeps;
   /** The resolved default task config, shared by every task submitted without overrides. */
@@ -265,7 +247,7 @@ export class Engine {
       errorOf: (record) => this.errorOf(record),
       onFinished: deps.onFinished,
       enqueue: (record, notBefore) => this.enqueue(record, notBefore),
-      settled: (id) => this.settled(id),
+      settled: (id) => this.admission.settled(id),
     });
     this.childTasks = new ChildTasks({
       submitMany: (inputs, onAccepted) => this.submitMany(inputs, onAccepted),
@@ -295,6 +277,23 @@ export class Engine {
         return engine.settings.maxServerWait * 1000;
       },
     };
+    this.admission = new AdmissionLoop({
+      clock: this.clock,
+      line: this.line,
+      view: this.admissionView,
+      phase: () => this.state,
+      startPaused: () => this.startPaused,
+      drainsWith: (record) => this.drainsWith(record),
+      expire: (record, now) => this.expire(record, now),
+      park: (record) => this.parked.set(record.id, record),
+      fail: (record, now, error) => this.failWaiting(record, now, error),
+      start: (record, now, limited) => {
+        if (limited) this.resources.take(record, now);
+        this.startTask(record, now, limited);
+      },
+      settleIdle: () => this.settleIdle(),
+      dispatch: (event) => this.dispatch(event),
+    });
 
     const machine = supervisorMachine.provide({
       ...(deps.overrides?.concurrency
@@ -582,7 +581,8 @@ export class Engine {
     const head = this.line.peek();
     const newHead = head !== undefined && records.includes(head) && this.headMayStart(head);
     const expiry = this.line.nextExpiryAt();
-    const sooner = expiry !== undefined && (this.wakeAt === undefined || expiry < this.wakeAt);
+    const wakeAt = this.admission.wakeAt;
+    const sooner = expiry !== undefined && (wakeAt === undefined || expiry < wakeAt);
     if (newHead || sooner) this.submitted(ids);
     return ids;
   }
@@ -742,18 +742,18 @@ export class Engine {
     }
     if (first === undefined) {
       const retry = this.line.nextDue();
-      if (retry === undefined) return this.head;
+      if (retry === undefined) return this.admission.head;
       const waitingFor = retry.record.error?.retryAfterMs === undefined ? 'retryDelay' : 'server';
       return { taskId: retry.record.id, waitingFor, until: retry.notBefore };
     }
-    if (this.head?.taskId === first.id) return this.head;
+    if (this.admission.head?.taskId === first.id) return this.admission.head;
     // A head that arrived while no slot was free did not wake the supervisor (nothing could
     // change): it waits for a slot.
     const { used, max } = this.concurrency;
     if (first.reservation.limited && used >= max) {
       return { taskId: first.id, waitingFor: 'concurrency' };
     }
-    return this.head;
+    return this.admission.head;
   }
 
   get waitingCount(): number {
@@ -784,7 +784,7 @@ export class Engine {
 
   /** When the supervisor will next look at the line by itself (ms), if a wake-up is armed. */
   get nextWakeAt(): number | undefined {
-    return this.wakeAt;
+    return this.admission.wakeAt;
   }
 
   get uptimeMs(): number {
@@ -836,115 +836,12 @@ export class Engine {
 
   // ─── admission (supervisor actions) ────────────────────────────────────────────────────────
 
-  private admit(): void {
-    if (this.state === 'stopped' || this.startPaused) return;
-    const now = this.clock.now();
-    this.line.promoteDue(now);
-    for (const expired of this.line.takeExpired(now)) this.expire(expired, now);
-    this.head = undefined;
-    for (;;) {
-      const record = this.line.peek();
-      if (record === undefined) break;
-      this.admittedSinceYield++;
-      const drains = this.state !== 'stopping' || this.drainsWith(record);
-      const decision = decideAdmission(record, drains, this.admissionView, now);
-      if (decision.kind === 'wait') {
-        this.head = { taskId: record.id, waitingFor: decision.waitingFor, until: decision.until };
-        break;
-      }
-      this.line.shift();
-      switch (decision.kind) {
-        case 'park':
-          // Its parent is no longer running (an attempt that failed and waits to retry leaves
-          // its children in line): it no longer drains with running work.
-          this.parked.set(record.id, record);
-          break;
-        case 'fail':
-          this.failWaiting(record, now, decision.error);
-          break;
-        case 'admit':
-          if (decision.limited) this.resources.take(record, now);
-          this.startTask(record, now, decision.limited);
-          break;
-      }
-    }
-    this.settleIdle();
-  }
-
-  /**
-   * Tells the supervisor an attempt ended, when that can matter: something waits in line, or
-   * the supervisor is draining and waits for the last call. With an empty line and a running
-   * queue there is nothing to admit, and the event is not sent.
-   *
-   * Attempts that end in the same turn are told in one event, sent once the promise callbacks
-   * already queued have run (a microtask, not a timer: no time passes): a wave of calls that
-   * answer together costs one admission step, not one per call. The event names the first of
-   * them.
-   */
-  private settled(taskId: string): void {
-    if (this.line.size === 0 && this.state === 'running') {
-      this.settleIdle();
-      return;
-    }
-    if (this.settledPending !== undefined) {
-      this.settledPending.push(taskId);
-      return;
-    }
-    this.settledPending = [taskId];
-    if (this.admittedSinceYield >= ADMISSIONS_PER_TURN) this.yieldToEventLoop();
-    else queueMicrotask(this.notifySettled);
-  }
-
-  /** Sends one `task.settled` event carrying every attempt that ended since the last one. */
-  private readonly notifySettled = (): void => {
-    const taskIds = this.settledPending;
-    if (taskIds === undefined) return;
-    this.settledPending = undefined;
-    if (this.state !== 'stopped') this.dispatch({ type: 'task.settled', taskIds });
-  };
-
   /** Whether admission could start this head task now, as far as a slot is concerned. */
   private headMayStart(head: TaskRecord): boolean {
     if (this.state === 'created' || this.state === 'stopped' || this.isPaused) return false;
     if (!head.reservation.limited) return true;
     const { max, used } = this.concurrency;
     return used < max;
-  }
-
-  /**
-   * Lets the event loop run before admission goes on: when calls end at once (a cache, a stub, a
-   * local model), ending attempts and admitting the next ones is one long chain of promise
-   * callbacks, and the process's timers, I/O and signal handlers would wait behind it. So once
-   * `ADMISSIONS_PER_TURN` tasks were taken from the line, the next `task.settled` is sent from a
-   * timer of the injected clock instead of a microtask (virtual time decides when it comes).
-   * Submissions still admit at once: a caller's own loop of submits is its own chain.
-   */
-  private yieldToEventLoop(): void {
-    if (this.yieldTimer !== undefined) return;
-    this.yieldTimer = this.clock.setTimeout(() => {
-      this.yieldTimer = undefined;
-      this.admittedSinceYield = 0;
-      this.notifySettled();
-    }, 0);
-  }
-
-  private scheduleWake(): void {
-    let at = this.line.nextDueAt();
-    const until = this.head?.until;
-    if (until !== undefined && (at === undefined || until < at)) at = until;
-    const expiry = this.line.nextExpiryAt();
-    if (expiry !== undefined && (at === undefined || expiry < at)) at = expiry;
-    if (at === this.wakeAt) return;
-    if (this.wakeTimer !== undefined) this.clock.clearTimeout(this.wakeTimer);
-    this.wakeTimer = undefined;
-    this.wakeAt = at;
-    if (at === undefined || this.state === 'stopped') return;
-    const delay = Math.max(0, at - this.clock.now());
-    this.wakeTimer = this.clock.setTimeout(() => {
-      this.wakeTimer = undefined;
-      this.wakeAt = undefined;
-      if (this.state !== 'stopped') this.dispatch({ type: 'queue.wake' });
-    }, delay);
   }
 
   // ─── running ───────────────────────────────────────────────────────────────────────────────
@@ -1114,10 +1011,7 @@ export class Engine {
       (id) => this.line.get(id) ?? this.paused.get(id) ?? this.parked.get(id),
       (record) => this.persist(record),
     );
-    if (this.wakeTimer !== undefined) this.clock.clearTimeout(this.wakeTimer);
-    this.wakeTimer = undefined;
-    if (this.yieldTimer !== undefined) this.clock.clearTimeout(this.yieldTimer);
-    this.yieldTimer = undefined;
+    this.admission.stop();
     this.waiters.rejectAll(
       (id) => new QueueStoppedError(`the queue stopped before task '${id}' ended`),
     );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ADMISSIONS_PER_TURN } from '../../src/runtime/engine.js';
+import { ADMISSIONS_PER_TURN } from '../../src/runtime/admission-loop.js';
 import { createTestEngine } from '../helpers/engine.js';
 import { flush } from '../helpers/virtual-time.js';
 
