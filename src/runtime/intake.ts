@@ -3,7 +3,6 @@
  * task type's own `estimate()` (and the id it draws): the settings and limits come in `ctx`.
  */
 
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Priority } from '../../machines/task-status.js';
 import {
@@ -14,6 +13,7 @@ import {
 } from '../config/engine-options.js';
 import { describeThrown, UNSHOWABLE_MESSAGE, ValidationError } from '../errors.js';
 import { LruCache } from '../internal/lru.js';
+import { newTaskId } from '../internal/task-id.js';
 import { parseOrThrow } from '../internal/validate.js';
 import { type ModelPrice, worstCaseCostMicros } from '../limits/cost.js';
 import type { WindowLimit } from '../limits/rate-window.js';
@@ -236,7 +236,7 @@ export function prepareTask(
     }
   }
   const record: TaskRecord = {
-    id: input.id ?? randomUUID(),
+    id: input.id ?? newTaskId(),
     type: definition.name,
     priority,
     status: 'queued',
