@@ -15,29 +15,39 @@ import OpenAI, {
 import type {
   ChatCompletion,
   ChatCompletionCreateParamsNonStreaming,
-  ChatCompletionMessageParam,
 } from 'openai/resources/chat/completions';
 import type { CreateEmbeddingResponse } from 'openai/resources/embeddings';
 import { z } from 'zod';
 import { isRetryableStatus, ProviderError } from '../errors.js';
 import { describeValue, functionOf, parseOrThrow, REDACTED } from '../internal/validate.js';
+import { isOpenAIHost, resolveApiKey } from './api-key.js';
 import { parseRateLimitHeaders } from './headers.js';
+import {
+  embeddingsUsage,
+  isRecord,
+  orderedVectors,
+  readCompletion,
+  toMessageParam,
+  toResponseFormat,
+} from './openai-body.js';
 import type {
   AIClient,
   CallOptions,
-  ChatMessage,
   ChatRequest,
   ChatResponse,
   EmbedRequest,
   EmbedResponse,
-  ResponseFormat,
-  Usage,
 } from './types.js';
 
-/** The official OpenAI endpoint, the default `baseURL`. */
-export const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
-/** The key sent to a loopback server when none is configured (local servers ignore it). */
-export const LOCAL_PLACEHOLDER_KEY = 'sk-local';
+export {
+  DEFAULT_BASE_URL,
+  defaultBaseURL,
+  isLoopbackURL,
+  type KeyEnvironment,
+  type KeyRoute,
+  LOCAL_PLACEHOLDER_KEY,
+  resolveApiKey,
+} from './api-key.js';
 
 /** A `fetch` the SDK can call (the global one, or a test double). */
 export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
@@ -50,125 +60,6 @@ export function isReasoningModel(model: string): boolean {
   const name = model.toLowerCase().replace(/^openai\//, '');
   if (/^gpt-5(\.\d+)?-chat/.test(name)) return false;
   return /^o\d+(-|$)/.test(name) || /^gpt-5(\.\d+)?(-|$)/.test(name);
-}
-
-function isOpenAIHost(baseURL: string): boolean {
-  try {
-    return new URL(baseURL).hostname.toLowerCase() === 'api.openai.com';
-  } catch {
-    return false;
-  }
-}
-
-/** Whether `baseURL` points at this machine: `localhost`, `127.x.x.x` or `::1`. */
-export function isLoopbackURL(baseURL: string): boolean {
-  let host: string;
-  try {
-    host = new URL(baseURL).hostname.toLowerCase();
-  } catch {
-    return false;
-  }
-  return (
-    host === 'localhost' ||
-    host.endsWith('.localhost') ||
-    host === '[::1]' ||
-    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
-  );
-}
-
-/** The environment variables the key rule reads (`process.env`, or a test's own). */
-export type KeyEnvironment = Readonly<Record<string, string | undefined>>;
-
-/** `name`'s value in `env`, with an empty one taken as unset. */
-function envValue(env: KeyEnvironment, name: string): string | undefined {
-  const value = env[name];
-  return value === undefined || value === '' ? undefined : value;
-}
-
-/**
- * The base URL used when none is given: `OPENAI_BASE_URL` when it is set (as the `openai` SDK
- * does), else {@link DEFAULT_BASE_URL}. Not checked here: a malformed one is refused where the
- * URL is validated.
- */
-export function defaultBaseURL(env: KeyEnvironment = process.env): string {
-  return envValue(env, 'OPENAI_BASE_URL') ?? DEFAULT_BASE_URL;
-}
-
-/** The URL without credentials, query or fragment, and without a trailing `/`. */
-function endpointOf(url: string): string | undefined {
-  if (!URL.canParse(url)) return undefined;
-  const { protocol, host, pathname } = new URL(url);
-  return `${protocol}//${host}${pathname.replace(/\/+$/, '')}`;
-}
-
-/**
- * Which key goes to a base URL, as {@link resolveApiKey} decided it.
- *
- * - `'explicit'`: the key given (`apiKey`, `--api-key`, a config file's `apiKey`);
- * - `'environment'`: `OPENAI_API_KEY`, because the URL is the environment's own endpoint;
- * - `'placeholder'`: {@link LOCAL_PLACEHOLDER_KEY}, for a loopback server;
- * - `'none'`: no key may go there; `problem` says why, without any key.
- */
-export type KeyRoute =
-  | {
-      readonly source: 'explicit' | 'environment' | 'placeholder';
-      readonly apiKey: string;
-      readonly baseURL: string;
-    }
-  | {
-      readonly source: 'none';
-      readonly apiKey: undefined;
-      readonly baseURL: string;
-      /** `an API key is required for <host>: …`, no key in it; the caller adds how to pass one. */
-      readonly problem: string;
-    };
-
-/**
- * The one rule for where a key is sent, used by the client and the CLI:
- *
- * 1. an explicit, non-empty `apiKey` goes to the base URL given (or the default one);
- * 2. the environment's `OPENAI_API_KEY` goes only to the environment's endpoint:
- *    `OPENAI_BASE_URL` when that is set, else OpenAI's {@link DEFAULT_BASE_URL} (same scheme,
- *    host, port and path, a trailing `/` aside). To any other URL nothing from the environment
- *    is sent;
- * 3. a loopback URL ({@link isLoopbackURL}) without a key gets {@link LOCAL_PLACEHOLDER_KEY};
- * 4. any other URL without a key gets none: `source: 'none'`, which callers refuse.
- *
- * `baseURL` defaults to {@link defaultBaseURL}. Pure apart from reading `env`; never throws.
- *
- * @example
- * resolveApiKey({ baseURL: 'https://llm.example.org/v1' }, { OPENAI_API_KEY: 'sk-…' }).source
- * // 'none': the environment's key is OpenAI's, not llm.example.org's
- */
-export function resolveApiKey(
-  config: { readonly apiKey?: string | undefined; readonly baseURL?: string | undefined },
-  env: KeyEnvironment = process.env,
-): KeyRoute {
-  const baseURL = config.baseURL ?? defaultBaseURL(env);
-  if (config.apiKey !== undefined && config.apiKey !== '') {
-    return { source: 'explicit', apiKey: config.apiKey, baseURL };
-  }
-  const envKey = envValue(env, 'OPENAI_API_KEY');
-  const envEndpoint = endpointOf(defaultBaseURL(env));
-  const endpoint = endpointOf(baseURL);
-  if (envKey !== undefined && endpoint !== undefined && endpoint === envEndpoint) {
-    return { source: 'environment', apiKey: envKey, baseURL };
-  }
-  if (isLoopbackURL(baseURL)) {
-    return { source: 'placeholder', apiKey: LOCAL_PLACEHOLDER_KEY, baseURL };
-  }
-  const host = URL.canParse(baseURL) ? new URL(baseURL).host : baseURL;
-  const owner = envValue(env, 'OPENAI_BASE_URL') === undefined ? 'OpenAI' : 'OPENAI_BASE_URL';
-  const why =
-    endpoint !== undefined && endpoint === envEndpoint
-      ? 'OPENAI_API_KEY is not set'
-      : `the environment's OPENAI_API_KEY is sent only to ${owner} (${envEndpoint ?? 'not a URL'}), never to another URL`;
-  return {
-    source: 'none',
-    apiKey: undefined,
-    baseURL,
-    problem: `an API key is required for ${host}: ${why}`,
-  };
 }
 
 const HTTP_URL = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
@@ -508,146 +399,4 @@ export class OpenAICompatibleClient implements AIClient {
       cause: this.#safeCause(error),
     });
   }
-}
-
-function toMessageParam(message: ChatMessage): ChatCompletionMessageParam {
-  const name = message.name === undefined ? {} : { name: message.name };
-  switch (message.role) {
-    case 'system':
-      return { role: 'system', content: message.content, ...name };
-    case 'developer':
-      return { role: 'developer', content: message.content, ...name };
-    case 'user':
-      return { role: 'user', content: message.content, ...name };
-    case 'assistant':
-      return { role: 'assistant', content: message.content, ...name };
-  }
-}
-
-function toResponseFormat(
-  format: ResponseFormat,
-): NonNullable<ChatCompletionCreateParamsNonStreaming['response_format']> {
-  switch (format.type) {
-    case 'text':
-      return { type: 'text' };
-    case 'json_object':
-      return { type: 'json_object' };
-    case 'json_schema': {
-      const { name, schema, strict } = format.jsonSchema;
-      return {
-        type: 'json_schema',
-        json_schema: { name, schema, ...(strict === undefined ? {} : { strict }) },
-      };
-    }
-  }
-}
-
-/** A JSON object (not `null`, not an array). */
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/**
- * A token count a server reported, as the engine needs it: a finite, non-negative number, a
- * fraction rounded up (`50.5` → 51: never under-charged), capped at `Number.MAX_SAFE_INTEGER`
- * so sums stay exact; `undefined` for anything else.
- */
-function countOf(value: unknown): number | undefined {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) return undefined;
-  return Math.min(Math.ceil(value), Number.MAX_SAFE_INTEGER);
-}
-
-/** `a + b`, capped at `Number.MAX_SAFE_INTEGER`. */
-function sumOf(a: number, b: number): number {
-  return Math.min(a + b, Number.MAX_SAFE_INTEGER);
-}
-
-/**
- * Chat usage in camelCase, or `undefined` when the server sent none or an unreadable one (the
- * engine then counts with the tokenizer). `total_tokens` defaults to prompt + completion.
- */
-function chatUsage(usage: unknown): Usage | undefined {
-  if (!isRecord(usage)) return undefined;
-  const prompt = countOf(usage.prompt_tokens);
-  const completion = countOf(usage.completion_tokens);
-  if (prompt === undefined || completion === undefined) return undefined;
-  return {
-    promptTokens: prompt,
-    completionTokens: completion,
-    totalTokens: countOf(usage.total_tokens) ?? sumOf(prompt, completion),
-  };
-}
-
-/** Embeddings usage, read as {@link chatUsage} reads chat usage. */
-function embeddingsUsage(usage: unknown): EmbedResponse['usage'] {
-  if (!isRecord(usage)) return undefined;
-  const prompt = countOf(usage.prompt_tokens);
-  if (prompt === undefined) return undefined;
-  return { promptTokens: prompt, totalTokens: countOf(usage.total_tokens) ?? prompt };
-}
-
-/** What {@link readCompletion} reads from a chat completion's body. */
-interface CompletionReading {
-  content: string;
-  finishReason: string;
-  model?: string;
-  refusal?: string;
-  usage?: Usage;
-}
-
-/**
- * Reads the first choice of a chat completion's body, or says what makes it an invalid
- * answer: a body that is not an object, `choices` that is not a non-empty array, a choice or
- * its `message` that is not an object, a `content` that is neither a string nor `null`. A `null`
- * (or absent) content is an empty answer, as OpenAI sends with a refusal; usage that cannot be
- * read is no usage; a `finish_reason` or `model` that is not a string is unknown.
- */
-function readCompletion(body: unknown): CompletionReading | string {
-  if (!isRecord(body)) return 'the body is not a JSON object';
-  const { choices } = body;
-  if (!Array.isArray(choices)) return 'choices is not an array';
-  if (choices.length === 0) return 'choices is empty';
-  const choice: unknown = choices[0];
-  if (!isRecord(choice)) return 'choices[0] is not an object';
-  const { message } = choice;
-  if (!isRecord(message)) return 'choices[0].message is not an object';
-  const { content, refusal } = message;
-  if (content !== undefined && content !== null && typeof content !== 'string') {
-    return 'choices[0].message.content is neither a string nor null';
-  }
-  const reading: CompletionReading = {
-    content: typeof content === 'string' ? content : '',
-    finishReason: typeof choice.finish_reason === 'string' ? choice.finish_reason : 'unknown',
-  };
-  if (typeof body.model === 'string') reading.model = body.model;
-  if (typeof refusal === 'string' && refusal !== '' && reading.content === '') {
-    reading.refusal = refusal;
-  }
-  const usage = chatUsage(body.usage);
-  if (usage !== undefined) reading.usage = usage;
-  return reading;
-}
-
-/** An array of finite numbers. */
-function isVector(value: unknown): value is number[] {
-  return Array.isArray(value) && value.every((x) => typeof x === 'number' && Number.isFinite(x));
-}
-
-/** The vectors in input order, or `undefined` when they do not match the inputs one to one. */
-function orderedVectors(list: unknown, count: number): number[][] | undefined {
-  const items: unknown[] = isRecord(list) && Array.isArray(list.data) ? list.data : [];
-  if (items.length !== count) return undefined;
-  const vectors: (number[] | undefined)[] = new Array(count);
-  for (const [position, item] of items.entries()) {
-    if (!isRecord(item) || !isVector(item.embedding)) return undefined;
-    const index = Number.isInteger(item.index) ? (item.index as number) : position;
-    if (index < 0 || index >= count || vectors[index] !== undefined) return undefined;
-    vectors[index] = item.embedding;
-  }
-  const complete: number[][] = [];
-  for (const vector of vectors) {
-    if (vector === undefined) return undefined;
-    complete.push(vector);
-  }
-  return complete;
 }
