@@ -8,6 +8,7 @@ import type {
   ChatCompletionCreateParamsNonStreaming,
   ChatCompletionMessageParam,
 } from 'openai/resources/chat/completions';
+import { tokenCount } from '../limits/usage.js';
 import type { ChatMessage, EmbedResponse, ResponseFormat, Usage } from './types.js';
 
 export function toMessageParam(message: ChatMessage): ChatCompletionMessageParam {
@@ -47,16 +48,6 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/**
- * A token count a server reported, as the engine needs it: a finite, non-negative number, a
- * fraction rounded up (`50.5` → 51: never under-charged), capped at `Number.MAX_SAFE_INTEGER`
- * so sums stay exact; `undefined` for anything else.
- */
-function countOf(value: unknown): number | undefined {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) return undefined;
-  return Math.min(Math.ceil(value), Number.MAX_SAFE_INTEGER);
-}
-
 /** `a + b`, capped at `Number.MAX_SAFE_INTEGER`. */
 function sumOf(a: number, b: number): number {
   return Math.min(a + b, Number.MAX_SAFE_INTEGER);
@@ -68,22 +59,22 @@ function sumOf(a: number, b: number): number {
  */
 export function chatUsage(usage: unknown): Usage | undefined {
   if (!isRecord(usage)) return undefined;
-  const prompt = countOf(usage.prompt_tokens);
-  const completion = countOf(usage.completion_tokens);
+  const prompt = tokenCount(usage.prompt_tokens);
+  const completion = tokenCount(usage.completion_tokens);
   if (prompt === undefined || completion === undefined) return undefined;
   return {
     promptTokens: prompt,
     completionTokens: completion,
-    totalTokens: countOf(usage.total_tokens) ?? sumOf(prompt, completion),
+    totalTokens: tokenCount(usage.total_tokens) ?? sumOf(prompt, completion),
   };
 }
 
 /** Embeddings usage, read as {@link chatUsage} reads chat usage. */
 export function embeddingsUsage(usage: unknown): EmbedResponse['usage'] {
   if (!isRecord(usage)) return undefined;
-  const prompt = countOf(usage.prompt_tokens);
+  const prompt = tokenCount(usage.prompt_tokens);
   if (prompt === undefined) return undefined;
-  return { promptTokens: prompt, totalTokens: countOf(usage.total_tokens) ?? prompt };
+  return { promptTokens: prompt, totalTokens: tokenCount(usage.total_tokens) ?? prompt };
 }
 
 /** What {@link readCompletion} reads from a chat completion's body. */

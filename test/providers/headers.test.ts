@@ -5,6 +5,7 @@ import {
   parseRateLimitHeaders,
   RETRY_AFTER_STATUSES,
 } from '../../src/providers/headers.js';
+import { RATE_LIMIT_HEADERS, RETRY_AFTER_HEADERS } from '../helpers/rate-limit-headers.js';
 
 const NOW = Date.UTC(2025, 0, 15, 12, 0, 0);
 
@@ -198,16 +199,7 @@ describe('parseRateLimitHeaders', () => {
       fc.string(),
       fc.date().map((d) => d.toUTCString()),
     );
-    const names = [
-      'retry-after',
-      'retry-after-ms',
-      'x-ratelimit-limit-requests',
-      'x-ratelimit-remaining-requests',
-      'x-ratelimit-reset-requests',
-      'x-ratelimit-limit-tokens',
-      'x-ratelimit-remaining-tokens',
-      'x-ratelimit-reset-tokens',
-    ] as const;
+    const names = [...RETRY_AFTER_HEADERS, ...RATE_LIMIT_HEADERS];
     const headerSets = fc.dictionary(fc.constantFrom(...names), value);
     const clock = fc.oneof(fc.constant(NOW), fc.integer({ min: -8.64e15, max: 8.64e15 }));
     fc.assert(

@@ -4,6 +4,7 @@ import { costMicros } from '../../src/limits/cost.js';
 import { resolvePrice } from '../../src/limits/prices.js';
 import { countChatTokens } from '../../src/limits/tokens.js';
 import { PROMPT_FACTOR, PROMPT_SLACK } from '../../src/limits/usage.js';
+import { RATE_LIMIT_HEADERS, RETRY_AFTER_HEADERS } from '../helpers/rate-limit-headers.js';
 import { echoTaskType } from '../helpers/task-types.js';
 import { createFetchWorld, type FetchedRequest, type FetchReply } from './openai-engine-helpers.js';
 
@@ -40,17 +41,7 @@ const headerValue = fc.oneof(
   fc.string({ maxLength: 12 }),
   fc.integer({ min: 0, max: 100 }).map(String),
 );
-const headerName = fc.constantFrom(
-  'retry-after',
-  'retry-after-ms',
-  'x-ratelimit-limit-requests',
-  'x-ratelimit-remaining-requests',
-  'x-ratelimit-reset-requests',
-  'x-ratelimit-limit-tokens',
-  'x-ratelimit-remaining-tokens',
-  'x-ratelimit-reset-tokens',
-  'x-request-id',
-);
+const headerName = fc.constantFrom(...RETRY_AFTER_HEADERS, ...RATE_LIMIT_HEADERS, 'x-request-id');
 const headers = fc.dictionary(headerName, headerValue, { maxKeys: 5 });
 
 /** A usage count as a server may write it. */

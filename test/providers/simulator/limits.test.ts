@@ -3,17 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { countChatTokens } from '../../../src/limits/tokens.js';
 import { parseResetDuration } from '../../../src/providers/simulator/index.js';
 import { SimulatorRateLimits } from '../../../src/providers/simulator/limits.js';
+import { RATE_LIMIT_HEADERS } from '../../helpers/rate-limit-headers.js';
 import { manualClock, withSimulator } from './helpers.js';
 
 const MESSAGES = [{ role: 'user' as const, content: 'Check the limits, please.' }];
-const RATE_HEADERS = [
-  'x-ratelimit-limit-requests',
-  'x-ratelimit-remaining-requests',
-  'x-ratelimit-reset-requests',
-  'x-ratelimit-limit-tokens',
-  'x-ratelimit-remaining-tokens',
-  'x-ratelimit-reset-tokens',
-];
+const RATE_HEADERS = RATE_LIMIT_HEADERS;
 
 function chat(client: OpenAI, maxTokens = 50) {
   return client.chat.completions
