@@ -41,8 +41,8 @@ const supervisor = createActor(
   {
     input: {
       maxConcurrent: LIVE,
-      limiter: new RateLimiter({ windows: [], models: {} }),
-      ledger: new BudgetBook({}, 'UTC'),
+      limiter: RateLimiter.of({ windows: [], models: {} }),
+      ledger: BudgetBook.of({}, 'UTC'),
     },
   },
 ).start();

@@ -3,7 +3,8 @@ import type { BudgetLedgerState, BudgetLimitsData } from '../src/limits/types.js
 
 /**
  * The money ledger: total, daily and hourly budgets in integer micro-dollars, with worst-case
- * holds for running calls. The arithmetic lives in `src/limits/` and is handed in as `ledger`.
+ * holds for running calls. The state is an immutable value whose arithmetic lives in
+ * `src/limits/` (handed in as `ledger`); each event makes the next value.
  */
 export type { BudgetLedgerState, BudgetLimitsData } from '../src/limits/types.js';
 
@@ -14,7 +15,7 @@ export type BudgetEvent =
   | { type: 'budget.configure'; limits: BudgetLimitsData }
   | { type: 'budget.resetTotal' };
 
-/** Applies one event to the ledger (in place) and returns it. */
+/** The ledger after one event: a new immutable value (or the same one when nothing changed). */
 export function budgetTransition(
   context: { ledger: BudgetLedgerState },
   event: BudgetEvent,
@@ -22,22 +23,18 @@ export function budgetTransition(
   const { ledger } = context;
   switch (event.type) {
     case 'budget.hold':
-      ledger.hold(event.at, event.taskId, event.amount);
-      break;
+      return { ledger: ledger.hold(event.at, event.taskId, event.amount) };
     case 'budget.commit':
-      ledger.commit(event.at, event.taskId, event.actual);
-      break;
+      return { ledger: ledger.commit(event.at, event.taskId, event.actual) };
     case 'budget.release':
-      ledger.release(event.taskId);
-      break;
+      return { ledger: ledger.release(event.taskId) };
     case 'budget.configure':
-      ledger.configure(event.limits);
-      break;
+      return { ledger: ledger.configure(event.limits) };
     case 'budget.resetTotal':
-      ledger.resetTotal();
-      break;
+      return { ledger: ledger.resetTotal() };
+    default:
+      return context;
   }
-  return { ledger };
 }
 
 /**
@@ -48,3 +45,5 @@ export const budgetLogic = fromTransition(
   budgetTransition,
   ({ input }: { input: { ledger: BudgetLedgerState } }) => ({ ledger: input.ledger }),
 );
+
+export type BudgetLogic = typeof budgetLogic;

@@ -8,8 +8,9 @@ import type {
 
 /**
  * Request and token windows (the global set and one set per model) plus what the provider's
- * headers said. The window arithmetic lives in `src/limits/` and is handed in as `limiter`; this
- * actor owns it, so every change arrives as an event the inspector can see.
+ * headers said. The state is an immutable value whose arithmetic lives in `src/limits/` (handed
+ * in as `limiter`); each event makes the next value, so every change arrives as an event the
+ * inspector can see, and a snapshot read earlier never changes.
  */
 
 export type {
@@ -26,7 +27,7 @@ export type RateLimitEvent =
   | { type: 'rate.hints'; at: number; model: string; hints: RateLimitHintsData }
   | { type: 'rate.configure'; settings: RateLimitSettings };
 
-/** Applies one event to the limiter (in place) and returns it. */
+/** The limiter after one event: a new immutable value (or the same one when nothing changed). */
 export function rateLimitTransition(
   context: { limiter: RateLimiterState },
   event: RateLimitEvent,
@@ -34,19 +35,16 @@ export function rateLimitTransition(
   const { limiter } = context;
   switch (event.type) {
     case 'rate.reserve':
-      limiter.reserve(event.at, event);
-      break;
+      return { limiter: limiter.reserve(event.at, event) };
     case 'rate.reconcile':
-      limiter.reconcile(event.taskId, event.tokens);
-      break;
+      return { limiter: limiter.reconcile(event.taskId, event.tokens) };
     case 'rate.hints':
-      limiter.applyHints(event.at, event.model, event.hints);
-      break;
+      return { limiter: limiter.applyHints(event.at, event.model, event.hints) };
     case 'rate.configure':
-      limiter.configure(event.settings);
-      break;
+      return { limiter: limiter.configure(event.settings) };
+    default:
+      return context;
   }
-  return { limiter };
 }
 
 /**
@@ -57,3 +55,5 @@ export const rateLimitLogic = fromTransition(
   rateLimitTransition,
   ({ input }: { input: { limiter: RateLimiterState } }) => ({ limiter: input.limiter }),
 );
+
+export type RateLimitLogic = typeof rateLimitLogic;

@@ -24,14 +24,6 @@ export type BudgetPeriod = 'total' | 'daily' | 'hourly';
  */
 export type BudgetVerdict = { ok: true } | { ok: false; period: BudgetPeriod; retryAt: number };
 
-/** Money set aside for a running call, as returned by {@link BudgetLedger.hold}. */
-export interface BudgetHold {
-  /** Micro-dollars held. */
-  readonly amount: number;
-  /** When it was taken (ms). */
-  readonly at: number;
-}
-
 /** Spending or headroom per period, in micro-dollars. */
 export interface BudgetAmounts {
   total: number;
@@ -175,72 +167,78 @@ function assertLimits(limits: BudgetLimits): BudgetLimits {
   return out;
 }
 
-class Hold implements BudgetHold {
-  constructor(
-    readonly amount: number,
-    readonly at: number,
-  ) {}
-}
-
 /** Spending in the current calendar period, which ends at `end` (ms, exclusive). */
 interface PeriodBucket {
-  end: number;
-  spent: number;
+  readonly end: number;
+  readonly spent: number;
 }
 
+const NO_PERIOD: PeriodBucket = Object.freeze({ end: Number.NEGATIVE_INFINITY, spent: 0 });
+
 /**
- * Total, daily and hourly budgets, charged in integer micro-dollars.
+ * Total, daily and hourly budgets, charged in integer micro-dollars, as an immutable value:
+ * `hold`, `commit`, `release`, `charge`, `withLimits`, `resetTotal` and `at` return a new ledger
+ * and leave this one as it was.
  *
  * Holds (money set aside for running calls at their worst-case cost) count against every period
  * while they are held: an amount fits iff, for each limit `L`,
  * `spentInCurrentPeriod + held + amount ≤ L`. Committing a hold charges its real cost to the
  * total and to the calendar hour and day in which it is committed. So, as long as a call never
  * costs more than its hold, spending plus holds never exceed any limit, across hour and day
- * boundaries too.
+ * boundaries too. The ledger keeps only the sum held; which holds are outstanding is its
+ * owner's to know (`BudgetBook` keeps them by task).
  *
  * Time is expected not to go backwards: a `now` earlier than one already seen is treated as the
  * latest time seen.
  */
 export class BudgetLedger {
-  private limits: BudgetLimits;
-  private readonly calendar: Calendar;
-  private readonly holds = new Set<BudgetHold>();
-  private heldTotal = 0;
-  private totalSpent = 0;
-  private hour: PeriodBucket = { end: Number.NEGATIVE_INFINITY, spent: 0 };
-  private day: PeriodBucket = { end: Number.NEGATIVE_INFINITY, spent: 0 };
-  private latest = Number.NEGATIVE_INFINITY;
+  private constructor(
+    private readonly limits: BudgetLimits,
+    private readonly calendar: Calendar,
+    private readonly heldTotal: number,
+    private readonly totalSpent: number,
+    private readonly hour: PeriodBucket,
+    private readonly day: PeriodBucket,
+    private readonly latest: number,
+  ) {}
 
   /**
    * @param limits the budgets, in micro-dollars
    * @param timeZone IANA time zone of the calendar hours and days (default `'UTC'`)
    * @throws RangeError for an unknown time zone or a limit that is not an integer ≥ 0
    */
-  constructor(limits: BudgetLimits, timeZone = 'UTC') {
-    this.limits = assertLimits(limits);
-    this.calendar = new Calendar(timeZone);
+  static of(limits: BudgetLimits, timeZone = 'UTC'): BudgetLedger {
+    return new BudgetLedger(
+      Object.freeze(assertLimits(limits)),
+      new Calendar(timeZone),
+      0,
+      0,
+      NO_PERIOD,
+      NO_PERIOD,
+      Number.NEGATIVE_INFINITY,
+    );
   }
 
-  /** Replaces the limits. Money already spent or held stays; a lower limit only refuses new holds. */
-  setLimits(limits: BudgetLimits): void {
-    this.limits = assertLimits(limits);
+  /** Other limits. Money already spent or held stays; a lower limit only refuses new holds. */
+  withLimits(limits: BudgetLimits): BudgetLedger {
+    return this.with({ limits: Object.freeze(assertLimits(limits)) });
   }
 
   /** Whether `amount` can be held at `now` on top of what is spent and held. */
   check(now: number, amount: number): BudgetVerdict {
     assertMicros('amount', amount);
-    this.advance(now);
+    const { limits, heldTotal, totalSpent, day, hour } = this.at(now);
     const over = (limit: number | undefined, spent: number): boolean =>
-      limit !== undefined && spent + this.heldTotal + amount > limit;
-    if (over(this.limits.total, this.totalSpent)) {
+      limit !== undefined && spent + heldTotal + amount > limit;
+    if (over(limits.total, totalSpent)) {
       return { ok: false, period: 'total', retryAt: Number.POSITIVE_INFINITY };
     }
     // The day ends no earlier than the hour, so a refusing day decides when to come back.
-    if (over(this.limits.daily, this.day.spent)) {
-      return { ok: false, period: 'daily', retryAt: this.day.end };
+    if (over(limits.daily, day.spent)) {
+      return { ok: false, period: 'daily', retryAt: day.end };
     }
-    if (over(this.limits.hourly, this.hour.spent)) {
-      return { ok: false, period: 'hourly', retryAt: this.hour.end };
+    if (over(limits.hourly, hour.spent)) {
+      return { ok: false, period: 'hourly', retryAt: hour.end };
     }
     return { ok: true };
   }
@@ -254,48 +252,44 @@ export class BudgetLedger {
     return undefined;
   }
 
-  /** Sets `amount` aside, without checking (the caller checks first). */
-  hold(now: number, amount: number): BudgetHold {
+  /** `amount` set aside at `now`, without checking (the caller checks first). */
+  hold(now: number, amount: number): BudgetLedger {
     assertMicros('amount', amount);
-    const hold = new Hold(amount, this.advance(now));
-    this.holds.add(hold);
-    this.heldTotal += amount;
-    return hold;
+    const current = this.at(now);
+    return current.with({ heldTotal: current.heldTotal + amount });
   }
 
   /**
-   * Ends a hold and charges `actual` (the call's real cost) to the total and to the current
-   * calendar hour and day of `now`. Returns false, charging nothing, when the hold is not
-   * outstanding (already committed or released, or from another ledger).
+   * A hold of `held` ended and `actual` (the call's real cost) charged to the total and to the
+   * current calendar hour and day of `now`. The caller knows the hold is outstanding.
    */
-  commit(hold: BudgetHold, now: number, actual: number): boolean {
+  commit(held: number, now: number, actual: number): BudgetLedger {
     assertMicros('actual', actual);
-    if (!this.holds.delete(hold)) return false;
-    this.heldTotal -= hold.amount;
-    this.charge(now, actual);
-    return true;
+    return this.release(held).charge(now, actual);
   }
 
-  /** Ends a hold without charging anything. Returns false when it was not outstanding. */
-  release(hold: BudgetHold): boolean {
-    if (!this.holds.delete(hold)) return false;
-    this.heldTotal -= hold.amount;
-    return true;
+  /** A hold of `held` ended without charging anything. */
+  release(held: number): BudgetLedger {
+    assertMicros('held', held);
+    return this.with({ heldTotal: Math.max(0, this.heldTotal - held) });
   }
 
-  /** Charges `amount` spent without a hold to the total and to the current hour and day. */
-  charge(now: number, amount: number): void {
+  /** `amount`, spent without a hold, charged to the total and to the current hour and day. */
+  charge(now: number, amount: number): BudgetLedger {
     assertMicros('amount', amount);
-    this.advance(now);
-    this.totalSpent += amount;
-    this.day.spent += amount;
-    this.hour.spent += amount;
+    const current = this.at(now);
+    if (amount === 0) return current;
+    return current.with({
+      totalSpent: current.totalSpent + amount,
+      day: Object.freeze({ end: current.day.end, spent: current.day.spent + amount }),
+      hour: Object.freeze({ end: current.hour.end, spent: current.hour.spent + amount }),
+    });
   }
 
   /** Money spent: in total, in the current calendar day, and in the current calendar hour. */
   spent(now: number): BudgetAmounts {
-    this.advance(now);
-    return { total: this.totalSpent, daily: this.day.spent, hourly: this.hour.spent };
+    const { totalSpent, day, hour } = this.at(now);
+    return { total: totalSpent, daily: day.spent, hourly: hour.spent };
   }
 
   /** Money currently held for running calls. */
@@ -305,27 +299,54 @@ export class BudgetLedger {
 
   /** What can still be held under each limit at `now` (limit − spent − held, at least 0). */
   remaining(now: number): BudgetRemaining {
-    this.advance(now);
+    const { limits, heldTotal, totalSpent, day, hour } = this.at(now);
     const left = (limit: number | undefined, spent: number): number | undefined =>
-      limit === undefined ? undefined : Math.max(0, limit - spent - this.heldTotal);
+      limit === undefined ? undefined : Math.max(0, limit - spent - heldTotal);
     return {
-      total: left(this.limits.total, this.totalSpent),
-      daily: left(this.limits.daily, this.day.spent),
-      hourly: left(this.limits.hourly, this.hour.spent),
+      total: left(limits.total, totalSpent),
+      daily: left(limits.daily, day.spent),
+      hourly: left(limits.hourly, hour.spent),
     };
   }
 
-  /** Sets the total spent back to 0. The current day's and hour's spending are kept. */
-  resetTotal(): void {
-    this.totalSpent = 0;
+  /** The total spent set back to 0. The current day's and hour's spending are kept. */
+  resetTotal(): BudgetLedger {
+    return this.with({ totalSpent: 0 });
   }
 
-  /** Moves time to `now` (never backwards), opening a new hour or day when one has begun. */
-  private advance(now: number): number {
-    if (now > this.latest) this.latest = now;
-    const t = this.latest;
-    if (t >= this.hour.end) this.hour = { end: this.calendar.nextBoundary(t, 'hour'), spent: 0 };
-    if (t >= this.day.end) this.day = { end: this.calendar.nextBoundary(t, 'day'), spent: 0 };
-    return t;
+  /**
+   * The ledger seen at `now` (never earlier than the latest time seen): a new hour or day opened
+   * when one has begun. `this` when nothing changes.
+   */
+  at(now: number): BudgetLedger {
+    if (now <= this.latest) return this;
+    const hour =
+      now >= this.hour.end
+        ? Object.freeze({ end: this.calendar.nextBoundary(now, 'hour'), spent: 0 })
+        : this.hour;
+    const day =
+      now >= this.day.end
+        ? Object.freeze({ end: this.calendar.nextBoundary(now, 'day'), spent: 0 })
+        : this.day;
+    return this.with({ hour, day, latest: now });
+  }
+
+  private with(changes: {
+    limits?: BudgetLimits;
+    heldTotal?: number;
+    totalSpent?: number;
+    hour?: PeriodBucket;
+    day?: PeriodBucket;
+    latest?: number;
+  }): BudgetLedger {
+    return new BudgetLedger(
+      changes.limits ?? this.limits,
+      this.calendar,
+      changes.heldTotal ?? this.heldTotal,
+      changes.totalSpent ?? this.totalSpent,
+      changes.hour ?? this.hour,
+      changes.day ?? this.day,
+      changes.latest ?? this.latest,
+    );
   }
 }

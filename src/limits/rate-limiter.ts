@@ -1,9 +1,5 @@
-import {
-  ServerHints,
-  SlidingWindowLimiter,
-  type WindowEntry,
-  type WindowLimit,
-} from './rate-window.js';
+import { BucketedMap } from './persistent.js';
+import { ServerHints, SlidingWindows, type WindowLimit } from './rate-window.js';
 import type {
   RateLimiterState,
   RateLimitHintsData,
@@ -25,19 +21,36 @@ export interface WindowUsage {
   tokens: number;
 }
 
+/** Where a running task's reservation sits: its take in the global log and in its model's. */
+interface Reservation {
+  readonly global: number;
+  readonly model: string | undefined;
+  readonly modelSeq: number;
+}
+
 /**
- * The state owned by the `rateLimit` actor: the global windows, each model's windows, and each
- * model's server hints, with every task's reservation so it can be reconciled with real usage.
+ * The state of the `rateLimit` actor, as an immutable value: the global windows, each model's
+ * windows, each model's server hints, and every running task's reservation so it can be
+ * reconciled with the real usage. `reserve`, `reconcile`, `applyHints` and `configure` return a
+ * new value (sharing what did not change: see `persistent.ts`); reading a limit is reading the
+ * actor's snapshot.
  */
 export class RateLimiter implements RateLimiterState {
-  private global: SlidingWindowLimiter;
-  private readonly models = new Map<string, SlidingWindowLimiter>();
-  private readonly hints = new Map<string, ServerHints>();
-  private readonly reservations = new Map<string, WindowEntry[]>();
+  private constructor(
+    private readonly global: SlidingWindows,
+    private readonly models: ReadonlyMap<string, SlidingWindows>,
+    private readonly hints: ReadonlyMap<string, ServerHints>,
+    private readonly reservations: BucketedMap<Reservation>,
+  ) {}
 
-  constructor(settings: RateLimitSettings) {
-    this.global = new SlidingWindowLimiter(settings.windows);
-    this.configure(settings);
+  /** No takes and no hints yet, with these windows. */
+  static of(settings: RateLimitSettings): RateLimiter {
+    return new RateLimiter(
+      SlidingWindows.of([]),
+      new Map(),
+      new Map(),
+      BucketedMap.empty(),
+    ).configure(settings);
   }
 
   /** True when any window or server hint could hold a request back. */
@@ -45,16 +58,23 @@ export class RateLimiter implements RateLimiterState {
     return this.global.windows.length > 0 || this.models.size > 0 || this.hints.size > 0;
   }
 
-  configure(settings: RateLimitSettings): void {
-    this.global.setWindows(settings.windows);
+  /** Other windows in force; what was taken stays counted. */
+  configure(settings: RateLimitSettings): RateLimiter {
+    const models = new Map<string, SlidingWindows>();
     for (const [model, windows] of Object.entries(settings.models)) {
-      const existing = this.models.get(model);
-      if (existing) existing.setWindows(windows);
-      else this.models.set(model, new SlidingWindowLimiter(windows));
+      models.set(model, (this.models.get(model) ?? SlidingWindows.of([])).withWindows(windows));
     }
+    // A model no longer configured keeps its log (its running calls still reconcile) with no
+    // window in force.
     for (const [model, limiter] of this.models) {
-      if (!(model in settings.models)) limiter.setWindows([]);
+      if (!models.has(model)) models.set(model, limiter.withWindows([]));
     }
+    return new RateLimiter(
+      this.global.withWindows(settings.windows),
+      models,
+      this.hints,
+      this.reservations,
+    );
   }
 
   /** Whether `requests` and `tokens` for `model` fit every window and hint in force at `now`. */
@@ -86,34 +106,63 @@ export class RateLimiter implements RateLimiterState {
     return this.reservations.size;
   }
 
-  reserve(at: number, request: RateRequest): void {
-    const entries = [this.global.take(at, request.requests, request.tokens)];
-    const model = this.models.get(request.model);
-    if (model) entries.push(model.take(at, request.requests, request.tokens));
-    this.hints.get(request.model)?.take(request.requests, request.tokens);
-    this.reservations.set(request.taskId, entries);
-  }
-
-  reconcile(taskId: string, actualTokens: number): void {
-    const entries = this.reservations.get(taskId);
-    if (entries === undefined) return;
-    this.reservations.delete(taskId);
-    const limiters = [this.global, ...this.models.values()];
-    for (const entry of entries) {
-      for (const limiter of limiters) limiter.reconcile(entry, actualTokens);
+  /** Records a reservation at `at` (the caller checked it first). */
+  reserve(at: number, request: RateRequest): RateLimiter {
+    const { model, requests, tokens } = request;
+    const modelWindows = this.models.get(model);
+    const reservation: Reservation = Object.freeze({
+      global: this.global.nextSeq,
+      model: modelWindows === undefined ? undefined : model,
+      modelSeq: modelWindows?.nextSeq ?? -1,
+    });
+    let models = this.models;
+    if (modelWindows !== undefined) {
+      models = new Map(models).set(model, modelWindows.take(at, requests, tokens));
     }
+    const hint = this.hints.get(model);
+    const hints =
+      hint === undefined ? this.hints : new Map(this.hints).set(model, hint.take(requests, tokens));
+    return new RateLimiter(
+      this.global.take(at, requests, tokens),
+      models,
+      hints,
+      this.reservations.set(request.taskId, reservation),
+    );
   }
 
-  applyHints(at: number, model: string, hints: RateLimitHintsData): void {
-    let server = this.hints.get(model);
-    if (server === undefined) {
-      server = new ServerHints();
-      this.hints.set(model, server);
+  /** Replaces a task's reserved tokens with the tokens it really used. */
+  reconcile(taskId: string, actualTokens: number): RateLimiter {
+    const reservation = this.reservations.get(taskId);
+    if (reservation === undefined) return this;
+    let models = this.models;
+    const modelWindows =
+      reservation.model === undefined ? undefined : this.models.get(reservation.model);
+    if (modelWindows !== undefined && reservation.model !== undefined) {
+      models = new Map(models).set(
+        reservation.model,
+        modelWindows.reconcile(reservation.modelSeq, actualTokens),
+      );
     }
-    server.apply(at, hints);
+    return new RateLimiter(
+      this.global.reconcile(reservation.global, actualTokens),
+      models,
+      this.hints,
+      this.reservations.delete(taskId),
+    );
   }
 
-  /** Every window's current load. */
+  /** Applies a provider's rate-limit headers (or a 429's retry-after) for one model. */
+  applyHints(at: number, model: string, hints: RateLimitHintsData): RateLimiter {
+    const server = (this.hints.get(model) ?? ServerHints.NONE).apply(at, hints);
+    return new RateLimiter(
+      this.global,
+      this.models,
+      new Map(this.hints).set(model, server),
+      this.reservations,
+    );
+  }
+
+  /** Every window's load at `now`. */
   usage(now: number): WindowUsage[] {
     const out: WindowUsage[] = this.global
       .usage(now)

@@ -1,8 +1,10 @@
 /**
  * Sliding-window rate limits (requests and tokens over any number of windows at once) and the
- * limits a provider announces in its response headers. Pure and clock-free: every method takes
- * the current time `now` in milliseconds.
+ * limits a provider announces in its response headers, as immutable values. Pure and clock-free:
+ * every method takes the current time `now` in milliseconds.
  */
+
+import { ChunkedLog } from './persistent.js';
 
 /** One window: at most `requests` requests and `tokens` tokens in any span of `windowMs`. */
 export interface WindowLimit {
@@ -55,7 +57,7 @@ export function resolveWindows(s: RateLimitShorthands): WindowLimit[] {
  */
 export type WindowVerdict = { ok: true } | { ok: false; retryAt: number; window: WindowLimit };
 
-/** A recorded take, as returned by {@link SlidingWindowLimiter.take}. */
+/** A recorded take. */
 export interface WindowEntry {
   /** When it was taken (ms). */
   readonly at: number;
@@ -72,27 +74,14 @@ export interface WindowLoad {
   tokens: number;
 }
 
-class Entry implements WindowEntry {
-  constructor(
-    readonly owner: SlidingWindowLimiter,
-    readonly seq: number,
-    readonly at: number,
-    readonly requests: number,
-    public tokens: number,
-  ) {}
-}
-
 /** One configured window and the running sums of the entries inside it. */
-interface WindowState {
+interface WindowSum {
   readonly limit: WindowLimit;
   /** Sequence number of the oldest entry still inside the window. */
-  start: number;
-  requests: number;
-  tokens: number;
+  readonly start: number;
+  readonly requests: number;
+  readonly tokens: number;
 }
-
-/** Drop dead entries from the front of the log once this many have piled up. */
-const COMPACT_AT = 1024;
 
 function assertAmount(name: string, value: number): void {
   if (!(value >= 0) || !Number.isFinite(value)) {
@@ -117,81 +106,96 @@ function normalizeWindow(w: WindowLimit): WindowLimit {
 }
 
 /**
- * Several sliding windows over one log of takes. An entry taken at time `t` counts in a window of
- * length `windowMs` while `now < t + windowMs`.
+ * Several sliding windows over one log of takes, as an immutable value: `take`, `reconcile`,
+ * `withWindows` and `at` return a new value and leave this one as it was. An entry taken at time
+ * `t` counts in a window of length `windowMs` while `now < t + windowMs`.
  *
- * Every operation costs amortised O(1) per window: the log is a queue in time order, each window
- * keeps the index of its oldest entry and running sums of requests and tokens, and entries are
- * dropped as time passes them. `check` walks from a window's oldest entry only as far as it must
- * to find when a refused request would fit.
+ * The log is a {@link ChunkedLog} (frozen chunks shared between versions); each window keeps the
+ * sequence number of its oldest entry and running sums of requests and tokens. Moving time
+ * forward drops the entries that have left each window, amortised O(1) per entry and window.
+ * `check` walks from a window's oldest entry only as far as it must to find when a refused
+ * request would fit.
  *
  * Time is expected not to go backwards: a `now` earlier than one already seen is treated as the
  * latest time seen (entries that have left a window are never counted again).
  */
-export class SlidingWindowLimiter {
-  private states: WindowState[] = [];
-  private limits: readonly WindowLimit[] = [];
-  /** The log; `log[i]` has sequence number `firstSeq + i`; entries before `head` are dead. */
-  private log: Entry[] = [];
-  private head = 0;
-  private firstSeq = 0;
-  private nextSeq = 0;
-  /** Entries are kept as long as the longest window ever configured, so a window set later sees them. */
-  private retentionMs = 0;
-  private latest = Number.NEGATIVE_INFINITY;
+export class SlidingWindows {
+  private constructor(
+    /** The windows in force. */
+    readonly windows: readonly WindowLimit[],
+    private readonly sums: readonly WindowSum[],
+    private readonly log: ChunkedLog<WindowEntry>,
+    /** Entries are kept as long as the longest window ever configured, so a window set later sees them. */
+    private readonly retentionMs: number,
+    private readonly latest: number,
+  ) {}
 
-  constructor(windows: readonly WindowLimit[]) {
-    this.setWindows(windows);
-  }
-
-  /** The windows in force. */
-  get windows(): readonly WindowLimit[] {
-    return this.limits;
+  /** No takes yet, with these windows. */
+  static of(windows: readonly WindowLimit[]): SlidingWindows {
+    return new SlidingWindows(
+      Object.freeze([]),
+      Object.freeze([]),
+      ChunkedLog.empty(),
+      0,
+      Number.NEGATIVE_INFINITY,
+    ).withWindows(windows);
   }
 
   /** How many takes the log still remembers (for tests and statistics). */
   get retained(): number {
-    return this.log.length - this.head;
+    return this.log.size;
+  }
+
+  /** Sequence number the next take gets. */
+  get nextSeq(): number {
+    return this.log.end;
   }
 
   /**
-   * Replaces the windows in force. The log is kept: everything already taken stays counted in
-   * every window it falls in, so a lowered limit never cancels a take, it only blocks new ones
-   * until enough of the log has left the window.
+   * The same log with other windows in force. Everything already taken stays counted in every
+   * window it falls in, so a lowered limit never cancels a take, it only blocks new ones until
+   * enough of the log has left the window. A longer window set later sees every take still in the
+   * log: those inside the longest window ever set, and any older ones that no stored value has
+   * moved past yet (reads do not forget; `take` and `at` do), which only ever counts more.
    */
-  setWindows(windows: readonly WindowLimit[]): void {
+  withWindows(windows: readonly WindowLimit[]): SlidingWindows {
     const limits = windows.map(normalizeWindow);
-    for (const w of limits) this.retentionMs = Math.max(this.retentionMs, w.windowMs);
-    this.limits = Object.freeze(limits);
-    this.states = limits.map((limit) => {
-      const state: WindowState = { limit, start: this.nextSeq, requests: 0, tokens: 0 };
+    let retentionMs = this.retentionMs;
+    for (const w of limits) retentionMs = Math.max(retentionMs, w.windowMs);
+    const { log, latest } = this;
+    const sums = limits.map((limit): WindowSum => {
+      let start = log.end;
+      let requests = 0;
+      let tokens = 0;
       // Walk back from the newest entry over those still inside this window.
-      for (let i = this.log.length - 1; i >= this.head; i--) {
-        const entry = this.log[i] as Entry;
-        if (entry.at + limit.windowMs <= this.latest) break;
-        state.start = entry.seq;
-        state.requests += entry.requests;
-        state.tokens += entry.tokens;
+      for (let seq = log.end - 1; seq >= log.start; seq--) {
+        const entry = log.get(seq);
+        if (entry.at + limit.windowMs <= latest) break;
+        start = seq;
+        requests += entry.requests;
+        tokens += entry.tokens;
       }
-      return state;
+      return Object.freeze({ limit, start, requests, tokens });
     });
+    return new SlidingWindows(Object.freeze(limits), Object.freeze(sums), log, retentionMs, latest);
   }
 
   /**
    * Whether `requests` and `tokens` fit every window at `now`, on top of what is recorded.
-   * Records nothing.
+   * Changes nothing.
    */
   check(now: number, requests: number, tokens: number): WindowVerdict {
     assertAmount('requests', requests);
     assertAmount('tokens', tokens);
-    const t = this.advance(now);
+    const current = this.at(now);
+    const t = current.latest;
     let retryAt = t;
     let window: WindowLimit | undefined;
-    for (const state of this.states) {
-      const at = this.fitTime(state, requests, tokens, t);
-      if (at > retryAt) {
-        retryAt = at;
-        window = state.limit;
+    for (const sum of current.sums) {
+      const fits = current.fitTime(sum, requests, tokens, t);
+      if (fits > retryAt) {
+        retryAt = fits;
+        window = sum.limit;
       }
     }
     return window === undefined ? { ok: true } : { ok: false, retryAt, window };
@@ -199,107 +203,131 @@ export class SlidingWindowLimiter {
 
   /**
    * Records `requests` and `tokens` at `now` in every window, without checking: the caller checks
-   * first. Returns the entry, to be passed to {@link reconcile} when the real usage is known.
+   * first. The take is numbered {@link nextSeq} (as read before it), the number to pass to
+   * {@link reconcile} when the real usage is known.
    */
-  take(now: number, requests: number, tokens: number): WindowEntry {
+  take(now: number, requests: number, tokens: number): SlidingWindows {
     assertAmount('requests', requests);
     assertAmount('tokens', tokens);
-    const t = this.advance(now);
-    const entry = new Entry(this, this.nextSeq++, t, requests, tokens);
-    this.log.push(entry);
-    for (const state of this.states) {
-      state.requests += requests;
-      state.tokens += tokens;
-    }
-    return entry;
+    const current = this.at(now);
+    const entry: WindowEntry = Object.freeze({ at: current.latest, requests, tokens });
+    const sums = current.sums.map((sum) =>
+      Object.freeze({
+        limit: sum.limit,
+        start: sum.start,
+        requests: sum.requests + requests,
+        tokens: sum.tokens + tokens,
+      }),
+    );
+    return new SlidingWindows(
+      current.windows,
+      Object.freeze(sums),
+      current.log.push(entry),
+      current.retentionMs,
+      current.latest,
+    );
   }
 
   /**
-   * Replaces an entry's reserved tokens by the tokens it really used. The change counts only in
-   * the windows the entry is still inside. Entries taken from another limiter are ignored, so a
-   * caller may offer an entry to several limiters.
+   * Replaces the reserved tokens of take `seq` by the tokens it really used. The change counts
+   * only in the windows the take is still inside; a take already dropped changes nothing.
    */
-  reconcile(entry: WindowEntry, actualTokens: number): void {
-    if (!(entry instanceof Entry) || entry.owner !== this) return;
+  reconcile(seq: number, actualTokens: number): SlidingWindows {
     assertAmount('actualTokens', actualTokens);
+    if (seq < this.log.start || seq >= this.log.end) return this;
+    const entry = this.log.get(seq);
     const delta = actualTokens - entry.tokens;
-    entry.tokens = actualTokens;
-    if (delta === 0) return;
-    for (const state of this.states) {
-      if (entry.seq >= state.start) state.tokens += delta;
-    }
+    if (delta === 0) return this;
+    const sums = this.sums.map((sum) =>
+      seq >= sum.start ? Object.freeze({ ...sum, tokens: sum.tokens + delta }) : sum,
+    );
+    return new SlidingWindows(
+      this.windows,
+      Object.freeze(sums),
+      this.log.set(
+        seq,
+        Object.freeze({ at: entry.at, requests: entry.requests, tokens: actualTokens }),
+      ),
+      this.retentionMs,
+      this.latest,
+    );
   }
 
   /** What every window holds at `now`. */
   usage(now: number): WindowLoad[] {
-    this.advance(now);
-    return this.states.map((s) => ({ window: s.limit, requests: s.requests, tokens: s.tokens }));
+    return this.at(now).sums.map((s) => ({
+      window: s.limit,
+      requests: s.requests,
+      tokens: s.tokens,
+    }));
   }
 
   /** The first window that `requests` and `tokens` exceed on their own, if any: they never fit. */
   canEverFit(requests: number, tokens: number): WindowLimit | undefined {
-    return this.limits.find(
+    return this.windows.find(
       (w) =>
         (w.requests !== undefined && requests > w.requests) ||
         (w.tokens !== undefined && tokens > w.tokens),
     );
   }
 
-  private entryAt(seq: number): Entry {
-    return this.log[seq - this.firstSeq] as Entry;
-  }
-
-  /** Moves time to `now` (never backwards): drops entries that have left each window. */
-  private advance(now: number): number {
-    if (now > this.latest) this.latest = now;
-    const t = this.latest;
-    for (const state of this.states) {
-      const { windowMs } = state.limit;
-      while (state.start < this.nextSeq) {
-        const entry = this.entryAt(state.start);
+  /**
+   * The same takes seen at `now` (never earlier than the latest time seen): entries that have
+   * left a window are out of its sums, and entries older than every window are dropped. `this`
+   * when nothing changes.
+   */
+  at(now: number): SlidingWindows {
+    const t = Math.max(now, this.latest);
+    const { log } = this;
+    let changed = t !== this.latest;
+    const sums = this.sums.map((sum) => {
+      const { windowMs } = sum.limit;
+      let { start, requests, tokens } = sum;
+      while (start < log.end) {
+        const entry = log.get(start);
         if (entry.at + windowMs > t) break;
-        state.requests -= entry.requests;
-        state.tokens -= entry.tokens;
-        state.start++;
+        requests -= entry.requests;
+        tokens -= entry.tokens;
+        start++;
       }
+      if (start === sum.start) return sum;
+      changed = true;
       // Running sums of integers stay exact; this only guards against drift with fractions.
-      if (state.start === this.nextSeq) {
-        state.requests = 0;
-        state.tokens = 0;
-      }
-    }
-    while (this.head < this.log.length) {
-      const entry = this.log[this.head] as Entry;
-      if (entry.at + this.retentionMs > t) break;
-      this.head++;
-    }
-    if (this.head >= COMPACT_AT && this.head * 2 >= this.log.length) {
-      this.log = this.log.slice(this.head);
-      this.firstSeq += this.head;
-      this.head = 0;
-    }
-    return t;
+      if (start === log.end)
+        return Object.freeze({ limit: sum.limit, start, requests: 0, tokens: 0 });
+      return Object.freeze({ limit: sum.limit, start, requests, tokens });
+    });
+    if (!changed) return this;
+    let head = log.start;
+    while (head < log.end && log.get(head).at + this.retentionMs <= t) head++;
+    return new SlidingWindows(
+      this.windows,
+      Object.freeze(sums),
+      log.dropBefore(head),
+      this.retentionMs,
+      t,
+    );
   }
 
   /** When a request fits in one window: `t` if now, `Infinity` if never. */
-  private fitTime(state: WindowState, requests: number, tokens: number, t: number): number {
-    const { limit } = state;
+  private fitTime(sum: WindowSum, requests: number, tokens: number, t: number): number {
+    const { limit } = sum;
     let needRequests = 0;
     let needTokens = 0;
     if (limit.requests !== undefined) {
       if (requests > limit.requests) return Number.POSITIVE_INFINITY;
-      needRequests = state.requests + requests - limit.requests;
+      needRequests = sum.requests + requests - limit.requests;
     }
     if (limit.tokens !== undefined) {
       if (tokens > limit.tokens) return Number.POSITIVE_INFINITY;
-      needTokens = state.tokens + tokens - limit.tokens;
+      needTokens = sum.tokens + tokens - limit.tokens;
     }
     if (needRequests <= 0 && needTokens <= 0) return t;
     // Walk from the oldest entry until enough has left the window.
     let freedRequests = 0;
     let freedTokens = 0;
-    for (let seq = state.start; seq < this.nextSeq; seq++) {
-      const entry = this.entryAt(seq);
+    for (let seq = sum.start; seq < this.log.end; seq++) {
+      const entry = this.log.get(seq);
       freedRequests += entry.requests;
       freedTokens += entry.tokens;
       if (freedRequests >= needRequests && freedTokens >= needTokens) {
@@ -335,8 +363,8 @@ export type ServerHintsVerdict =
   | { ok: false; retryAt: number; reason: 'retryAfter' | 'serverRequests' | 'serverTokens' };
 
 interface RemainingCount {
-  remaining: number;
-  resetAt: number;
+  readonly remaining: number;
+  readonly resetAt: number;
 }
 
 /** The remembered count unless the report is lower (a report never raises a live count). */
@@ -350,42 +378,62 @@ function finiteAtLeastZero(value: number | undefined): value is number {
   return value !== undefined && Number.isFinite(value) && value >= 0;
 }
 
+/** A remembered count still in force at `now`. */
+function live(count: RemainingCount | undefined, now: number): RemainingCount | undefined {
+  return count !== undefined && now < count.resetAt ? count : undefined;
+}
+
+/** A remembered count less what was just sent. */
+function less(count: RemainingCount | undefined, amount: number): RemainingCount | undefined {
+  return count === undefined
+    ? undefined
+    : Object.freeze({ remaining: Math.max(0, count.remaining - amount), resetAt: count.resetAt });
+}
+
 /**
- * The limits a provider announced: a `retry-after` blocks every request until it passes; a
- * remaining request or token count, with its reset time, holds back requests larger than what
- * remains until that reset time, and is forgotten once the reset time has passed. Takes made
- * after a report decrement the remembered counts, so concurrent calls do not all spend the same
- * remainder, and a later report cannot raise a count before its reset time (it was written before
- * the requests in flight arrived). A remaining count reported without a reset time is ignored (it would block forever).
+ * The limits a provider announced, as an immutable value: a `retry-after` blocks every request
+ * until it passes; a remaining request or token count, with its reset time, holds back requests
+ * larger than what remains until that reset time, and is forgotten once the reset time has
+ * passed. Takes made after a report decrement the remembered counts, so concurrent calls do not
+ * all spend the same remainder, and a later report cannot raise a count before its reset time (it
+ * was written before the requests in flight arrived). A remaining count reported without a reset
+ * time is ignored (it would block forever).
  */
 export class ServerHints {
-  private blockedUntil = Number.NEGATIVE_INFINITY;
-  private requests: RemainingCount | undefined;
-  private tokens: RemainingCount | undefined;
+  static readonly NONE = new ServerHints(Number.NEGATIVE_INFINITY, undefined, undefined);
+
+  private constructor(
+    private readonly blockedUntil: number,
+    private readonly requests: RemainingCount | undefined,
+    private readonly tokens: RemainingCount | undefined,
+  ) {}
 
   /**
-   * Records what the server said at `now`. A `retryAfterMs` extends the block (the later of the
-   * two deadlines wins). A reported remaining count replaces the remembered one when it is lower
-   * or when the remembered one has expired; a higher one is ignored until then: the server wrote
-   * it before the requests sent since arrived (which `take` already counted), so it is stale.
+   * What the server said at `now`, on top of what it said before. A `retryAfterMs` extends the
+   * block (the later of the two deadlines wins). A reported remaining count replaces the
+   * remembered one when it is lower or when the remembered one has expired; a higher one is
+   * ignored until then: the server wrote it before the requests sent since arrived (which `take`
+   * already counted), so it is stale.
    */
-  apply(now: number, hints: ServerHintsInput): void {
-    if (finiteAtLeastZero(hints.retryAfterMs)) {
-      this.blockedUntil = Math.max(this.blockedUntil, now + hints.retryAfterMs);
-    }
-    this.forgetExpired(now);
+  apply(now: number, hints: ServerHintsInput): ServerHints {
+    const blockedUntil = finiteAtLeastZero(hints.retryAfterMs)
+      ? Math.max(this.blockedUntil, now + hints.retryAfterMs)
+      : this.blockedUntil;
+    let requests = live(this.requests, now);
+    let tokens = live(this.tokens, now);
     if (finiteAtLeastZero(hints.remainingRequests) && finiteAtLeastZero(hints.resetRequestsMs)) {
-      this.requests = lowerOf(this.requests, {
+      requests = lowerOf(requests, {
         remaining: hints.remainingRequests,
         resetAt: now + hints.resetRequestsMs,
       });
     }
     if (finiteAtLeastZero(hints.remainingTokens) && finiteAtLeastZero(hints.resetTokensMs)) {
-      this.tokens = lowerOf(this.tokens, {
+      tokens = lowerOf(tokens, {
         remaining: hints.remainingTokens,
         resetAt: now + hints.resetTokensMs,
       });
     }
+    return new ServerHints(blockedUntil, requests, tokens);
   }
 
   /**
@@ -393,33 +441,29 @@ export class ServerHints {
    * lifts last decides `retryAt`.
    */
   check(now: number, requests: number, tokens: number): ServerHintsVerdict {
-    this.forgetExpired(now);
     let verdict: ServerHintsVerdict = { ok: true };
     const refuse = (retryAt: number, reason: 'retryAfter' | 'serverRequests' | 'serverTokens') => {
       if (verdict.ok || retryAt > verdict.retryAt) verdict = { ok: false, retryAt, reason };
     };
     if (now < this.blockedUntil) refuse(this.blockedUntil, 'retryAfter');
-    if (this.requests !== undefined && requests > this.requests.remaining) {
-      refuse(this.requests.resetAt, 'serverRequests');
+    const remainingRequests = live(this.requests, now);
+    if (remainingRequests !== undefined && requests > remainingRequests.remaining) {
+      refuse(remainingRequests.resetAt, 'serverRequests');
     }
-    if (this.tokens !== undefined && tokens > this.tokens.remaining) {
-      refuse(this.tokens.resetAt, 'serverTokens');
+    const remainingTokens = live(this.tokens, now);
+    if (remainingTokens !== undefined && tokens > remainingTokens.remaining) {
+      refuse(remainingTokens.resetAt, 'serverTokens');
     }
     return verdict;
   }
 
-  /** Counts a request just sent against the remembered remaining counts. */
-  take(requests: number, tokens: number): void {
-    if (this.requests !== undefined) {
-      this.requests.remaining = Math.max(0, this.requests.remaining - requests);
-    }
-    if (this.tokens !== undefined) {
-      this.tokens.remaining = Math.max(0, this.tokens.remaining - tokens);
-    }
-  }
-
-  private forgetExpired(now: number): void {
-    if (this.requests !== undefined && now >= this.requests.resetAt) this.requests = undefined;
-    if (this.tokens !== undefined && now >= this.tokens.resetAt) this.tokens = undefined;
+  /** The same hints with a request just sent counted against the remembered remaining counts. */
+  take(requests: number, tokens: number): ServerHints {
+    if (this.requests === undefined && this.tokens === undefined) return this;
+    return new ServerHints(
+      this.blockedUntil,
+      less(this.requests, requests),
+      less(this.tokens, tokens),
+    );
   }
 }

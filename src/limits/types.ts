@@ -40,16 +40,19 @@ export interface RateRequest {
   tokens: number;
 }
 
-/** The window state the actor owns. Implemented in `src/limits/rate-limiter.ts`. */
+/**
+ * The window state the `rateLimit` actor owns, as an immutable value: every change returns the
+ * next state. Implemented in `src/limits/rate-limiter.ts`.
+ */
 export interface RateLimiterState {
   /** Records a reservation (the caller checked it first). */
-  reserve(at: number, request: RateRequest): void;
+  reserve(at: number, request: RateRequest): RateLimiterState;
   /** Replaces a task's reserved tokens with its real usage. */
-  reconcile(taskId: string, actualTokens: number): void;
+  reconcile(taskId: string, actualTokens: number): RateLimiterState;
   /** Applies a provider's rate-limit headers (or a 429's retry-after) for one model. */
-  applyHints(at: number, model: string, hints: RateLimitHintsData): void;
+  applyHints(at: number, model: string, hints: RateLimitHintsData): RateLimiterState;
   /** Replaces the configured windows; what was taken stays counted. */
-  configure(settings: RateLimitSettings): void;
+  configure(settings: RateLimitSettings): RateLimiterState;
 }
 
 /** Limits in integer micro-dollars; `undefined` = no limit. */
@@ -59,12 +62,16 @@ export interface BudgetLimitsData {
   hourly?: number | undefined;
 }
 
+/**
+ * The money state the `budget` actor owns, as an immutable value: every change returns the next
+ * state. Implemented in `src/limits/budget-book.ts`.
+ */
 export interface BudgetLedgerState {
-  hold(at: number, taskId: string, amount: number): void;
+  hold(at: number, taskId: string, amount: number): BudgetLedgerState;
   /** Ends a task's hold and charges what it really cost. */
-  commit(at: number, taskId: string, actual: number): void;
+  commit(at: number, taskId: string, actual: number): BudgetLedgerState;
   /** Ends a task's hold without charging it. */
-  release(taskId: string): void;
-  configure(limits: BudgetLimitsData): void;
-  resetTotal(): void;
+  release(taskId: string): BudgetLedgerState;
+  configure(limits: BudgetLimitsData): BudgetLedgerState;
+  resetTotal(): BudgetLedgerState;
 }

@@ -6,8 +6,9 @@ import {
   type InspectionEvent,
   type Observer,
 } from 'xstate';
+import type { BudgetLogic } from '../../machines/budget.logic.js';
 import type { ConcurrencyContext, ConcurrencyLogic } from '../../machines/concurrency.logic.js';
-import type { RateLimitSettings } from '../../machines/rate-limit.logic.js';
+import type { RateLimitLogic } from '../../machines/rate-limit.logic.js';
 import { type SupervisorEvent, supervisorMachine } from '../../machines/supervisor.machine.js';
 import type { AttemptOutcome, HistoryEntry } from '../../machines/task.machine.js';
 import { isTerminalStatus, type Priority } from '../../machines/task-status.js';
@@ -36,7 +37,6 @@ import { BudgetBook } from '../limits/budget-book.js';
 import { costMicros, type ModelPrice, worstCaseCostMicros } from '../limits/cost.js';
 import { microsToDollars, resolvePrice } from '../limits/prices.js';
 import { RateLimiter } from '../limits/rate-limiter.js';
-import type { BudgetLimitsData } from '../limits/types.js';
 import type { AIClient } from '../providers/types.js';
 import { MemoryTaskStore } from '../stores/memory.js';
 import type { ResolvedTaskConfig, TaskRecord, TaskStore } from '../stores/types.js';
@@ -87,14 +87,14 @@ export interface EngineDeps {
   /** Attached to the root actor: sees every actor of the system (opt-in). */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
   /**
-   * Replacements for the limiter actors' logic, for tests that prove the property tests catch a
-   * broken limiter.
+   * Replacements for the resource actors' logic, supplied with `.provide({ actors })`, for tests
+   * that prove the property tests catch a broken limiter.
    * @internal
    */
   overrides?: {
     concurrency?: ConcurrencyLogic;
-    rateLimiter?: (settings: RateLimitSettings) => RateLimiter;
-    budget?: (limits: BudgetLimitsData, timeZone: string) => BudgetBook;
+    rateLimit?: RateLimitLogic;
+    budget?: BudgetLogic;
   };
 }
 
@@ -113,8 +113,9 @@ export class Engine {
    * wake-up reaches it as an event, watched or not.
    */
   readonly supervisor: Actor<typeof supervisorMachine>;
-  readonly rateLimiter: RateLimiter;
-  readonly budget: BudgetBook;
+  /** The supervisor's `rateLimit` and `budget` children, whose snapshots are the limits' state. */
+  private readonly rateLimitActor: AnyActorRef;
+  private readonly budgetActor: AnyActorRef;
 
   private settings: EngineSettings;
   private readonly client: AIClient;
@@ -171,12 +172,6 @@ export class Engine {
     this.store = deps.store ?? new MemoryTaskStore();
     for (const definition of deps.taskTypes ?? []) this.registerTaskType(definition);
     this.prices = pricesOf(this.settings);
-    const rateSettings = rateSettingsOf(this.settings);
-    this.rateLimiter = deps.overrides?.rateLimiter?.(rateSettings) ?? new RateLimiter(rateSettings);
-    const budgetLimits = budgetLimitsOf(this.settings);
-    this.budget =
-      deps.overrides?.budget?.(budgetLimits, this.settings.budgetTimeZone) ??
-      new BudgetBook(budgetLimits, this.settings.budgetTimeZone);
     this.startedAt = this.clock.now();
     this.attemptDeps = {
       clock: this.clock,
@@ -232,7 +227,6 @@ export class Engine {
       actor: (systemId) => this.supervisor.system.get(systemId) as AnyActorRef | undefined,
       rateLimited: () => this.rateLimiter.active,
       budgeted: () => this.hasBudget(),
-      charge: (at, micros) => this.budget.ledger.charge(at, micros),
     });
     this.taskActors = new TaskActors(() => this.supervisor.system.get('tasks') as AnyActorRef);
     this.settlement = new Settlement({
@@ -267,7 +261,9 @@ export class Engine {
       get slots() {
         return engine.concurrency;
       },
-      rate: this.rateLimiter,
+      get rate() {
+        return engine.rateLimiter;
+      },
       budget: {
         check: (now, amount) => this.budget.check(now, amount),
         canEverFit: (amount) => this.budget.ledger.canEverFit(amount),
@@ -295,10 +291,13 @@ export class Engine {
       dispatch: (event) => this.dispatch(event),
     });
 
+    const overrides = deps.overrides ?? {};
     const machine = supervisorMachine.provide({
-      ...(deps.overrides?.concurrency
-        ? { actors: { concurrency: deps.overrides.concurrency } }
-        : {}),
+      actors: {
+        ...(overrides.concurrency ? { concurrency: overrides.concurrency } : {}),
+        ...(overrides.rateLimit ? { rateLimit: overrides.rateLimit } : {}),
+        ...(overrides.budget ? { budget: overrides.budget } : {}),
+      },
       actions: {
         admit: () => this.defer(this.admitEffect),
         scheduleWake: () => this.defer(this.scheduleWakeEffect),
@@ -326,11 +325,25 @@ export class Engine {
       systemId: 'supervisor',
       input: {
         maxConcurrent: this.settings.maxConcurrent,
-        limiter: this.rateLimiter,
-        ledger: this.budget,
+        limiter: RateLimiter.of(rateSettingsOf(this.settings)),
+        ledger: BudgetBook.of(budgetLimitsOf(this.settings), this.settings.budgetTimeZone),
       },
       ...(deps.inspect === undefined ? {} : { inspect: deps.inspect }),
     });
+    // Made with the root (before it starts) and kept: after a stop the system forgets them, and
+    // the spending and windows stay readable.
+    this.rateLimitActor = this.supervisor.system.get('rateLimit') as AnyActorRef;
+    this.budgetActor = this.supervisor.system.get('budget') as AnyActorRef;
+  }
+
+  /** The rate limits' state: the `rateLimit` actor's snapshot (an immutable value). */
+  get rateLimiter(): RateLimiter {
+    return this.rateLimitActor.getSnapshot().context.limiter as RateLimiter;
+  }
+
+  /** The budgets' state: the `budget` actor's snapshot (an immutable value). */
+  get budget(): BudgetBook {
+    return this.budgetActor.getSnapshot().context.ledger as BudgetBook;
   }
 
   // ─── lifecycle ──────────────────────────────────────────────────────────────────────────────

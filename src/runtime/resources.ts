@@ -22,8 +22,6 @@ export interface ResourceDeps {
   rateLimited(): boolean;
   /** Whether a total, daily or hourly budget is set (no hold is needed otherwise). */
   budgeted(): boolean;
-  /** Records spending with no hold to settle (no budget was in force when the task started). */
-  charge(at: number, micros: number): void;
 }
 
 export class ResourceTakes {
@@ -84,14 +82,12 @@ export class ResourceTakes {
         });
       }
     }
-    if (this.held.delete(id)) {
+    // With no hold (no budget limit was in force when it started) the commit only records the
+    // spending, so that a budget set later (adjustSettings) counts what was already spent.
+    if (this.held.delete(id) || used.costMicros > 0) {
       deps
         .actor('budget')
         ?.send({ type: 'budget.commit', at: now, taskId: id, actual: used.costMicros });
-    } else if (used.costMicros > 0) {
-      // No budget limit was in force when it started: the spending is only recorded, so that a
-      // budget set later (adjustSettings) counts what was already spent.
-      deps.charge(now, used.costMicros);
     }
   }
 }

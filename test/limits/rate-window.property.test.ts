@@ -1,29 +1,33 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  SlidingWindowLimiter,
-  type WindowEntry,
+  SlidingWindows,
   type WindowLimit,
+  type WindowLoad,
+  type WindowVerdict,
 } from '../../src/limits/rate-window.js';
 
 /** Window lengths used by the properties (fixed, so every window's history is always known). */
 const LENGTHS = [1000, 2500, 6000] as const;
 
 interface Taken {
+  /** The take's number: `nextSeq` read before it. */
+  seq: number;
   at: number;
   requests: number;
   reserved: number;
   tokens: number;
-  entry: WindowEntry;
   /** The windows in force when it was taken. */
   limits: readonly WindowLimit[];
 }
 
 type Step =
-  | { kind: 'advance'; ms: number }
+  | { kind: 'advance'; ms: number; settle: boolean }
   | { kind: 'take'; requests: number; tokens: number }
   | { kind: 'reconcile'; pick: number; ratio: number }
-  | { kind: 'configure'; windows: WindowLimit[] };
+  | { kind: 'configure'; windows: WindowLimit[] }
+  | { kind: 'snapshot' }
+  | { kind: 'fork'; pick: number; requests: number; tokens: number; ratio: number };
 
 const windowsArb = fc
   .tuple(
@@ -61,6 +65,8 @@ const stepArb = (maxRatio: number): fc.Arbitrary<Step> =>
       arbitrary: fc.record({
         kind: fc.constant('advance' as const),
         ms: advanceArb,
+        // Also keep the value seen at the new time (which drops what has left every window).
+        settle: fc.boolean(),
       }),
     },
     {
@@ -84,6 +90,22 @@ const stepArb = (maxRatio: number): fc.Arbitrary<Step> =>
       arbitrary: fc.record({ kind: fc.constant('configure' as const), windows: windowsArb }),
     },
   );
+
+/** The steps of the immutability property: the above plus snapshots and forks of old values. */
+const versionStepArb: fc.Arbitrary<Step> = fc.oneof(
+  { weight: 10, arbitrary: stepArb(3) },
+  { weight: 2, arbitrary: fc.constant({ kind: 'snapshot' as const }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('fork' as const),
+      pick: fc.nat(),
+      requests: fc.integer({ min: 0, max: 3 }),
+      tokens: fc.integer({ min: 0, max: 60 }),
+      ratio: fc.double({ min: 0, max: 3, noNaN: true }),
+    }),
+  },
+);
 
 function inside(list: readonly Taken[], windowMs: number, now: number): Taken[] {
   return list.filter((e) => now < e.at + windowMs);
@@ -131,36 +153,100 @@ function bruteRetryAt(
   return Number.POSITIVE_INFINITY;
 }
 
+/** Questions asked of a value when it is kept, and asked again at the end. */
+const PROBES = [
+  [0, 0],
+  [1, 0],
+  [0, 40],
+  [2, 60],
+  [4, 120],
+] as const;
+const PROBE_DELAYS = [0, 700, 2500, 6000] as const;
+
+interface Answers {
+  usage: WindowLoad[][];
+  verdicts: WindowVerdict[][];
+  windows: readonly WindowLimit[];
+  nextSeq: number;
+  retained: number;
+}
+
+function answers(value: SlidingWindows, now: number): Answers {
+  return {
+    usage: PROBE_DELAYS.map((d) => value.usage(now + d)),
+    verdicts: PROBE_DELAYS.map((d) => PROBES.map(([r, t]) => value.check(now + d, r, t))),
+    windows: value.windows,
+    nextSeq: value.nextSeq,
+    retained: value.retained,
+  };
+}
+
+interface Kept {
+  value: SlidingWindows;
+  now: number;
+  answers: Answers;
+}
+
+/**
+ * Runs `steps` on a `SlidingWindows` and on a list of every take (the model), checking after
+ * each step that usage (and, on takes, check) match brute force. Every value ever held is kept
+ * with what it answered then (at several times); at the end, each must answer the same.
+ */
 function run(initial: WindowLimit[], steps: Step[], checkInvariant: boolean): void {
-  const limiter = new SlidingWindowLimiter(initial);
-  let windows: readonly WindowLimit[] = initial;
+  let windows = SlidingWindows.of(initial);
+  let limits: readonly WindowLimit[] = initial;
   let now = 0;
+  /**
+   * The takes the value remembers. It forgets those older than the longest window it has ever
+   * had, but only when the value kept is seen at a later time (by a take or `at`); until then a
+   * window configured later still counts them, as it would have had they been remembered.
+   */
   let list: Taken[] = [];
-  // The limiter remembers takes for as long as the longest window it has ever had.
+  /** The latest time the value kept has been seen at. */
+  let seen = Number.NEGATIVE_INFINITY;
+  /** Every take ever made, remembered or not (reconcile may still name a forgotten one). */
+  const all: Taken[] = [];
+  const kept: Kept[] = [];
+  const keep = (): void => {
+    kept.push({ value: windows, now, answers: answers(windows, now) });
+  };
+  keep();
   let retention = Math.max(0, ...initial.map((w) => w.windowMs));
-  const forget = (): void => {
+  /** The value kept is now seen at `now`. */
+  const advanceTo = (): void => {
+    if (now <= seen) return;
+    seen = now;
     list = list.filter((e) => now < e.at + retention);
   };
   for (const step of steps) {
     switch (step.kind) {
       case 'advance':
         now += step.ms;
+        if (step.settle) {
+          windows = windows.at(now);
+          advanceTo();
+        }
         break;
       case 'take': {
-        forget();
-        const verdict = limiter.check(now, step.requests, step.tokens);
-        const brute = bruteRetryAt(list, windows, now, step.requests, step.tokens);
+        const verdict = windows.check(now, step.requests, step.tokens);
+        const brute = bruteRetryAt(list, limits, now, step.requests, step.tokens);
         if (brute === 'ok') {
           expect(verdict).toEqual({ ok: true });
-          const entry = limiter.take(now, step.requests, step.tokens);
-          list.push({
+          const seq = windows.nextSeq;
+          expect(seq).toBe(all.length);
+          windows = windows.take(now, step.requests, step.tokens);
+          advanceTo();
+          expect(windows.nextSeq).toBe(seq + 1);
+          const taken: Taken = {
+            seq,
             at: now,
             requests: step.requests,
             reserved: step.tokens,
             tokens: step.tokens,
-            entry,
-            limits: windows,
-          });
+            limits,
+          };
+          list.push(taken);
+          all.push(taken);
         } else {
           expect(verdict.ok).toBe(false);
           if (!verdict.ok) expect(verdict.retryAt).toBe(brute);
@@ -168,28 +254,51 @@ function run(initial: WindowLimit[], steps: Step[], checkInvariant: boolean): vo
         break;
       }
       case 'reconcile': {
-        const taken = list[step.pick % Math.max(1, list.length)];
+        // Any take ever made: one the value has dropped must change nothing.
+        const taken = all[step.pick % Math.max(1, all.length)];
         if (taken === undefined) break;
         const actual = Math.floor(taken.reserved * step.ratio);
-        limiter.reconcile(taken.entry, actual);
-        taken.tokens = actual;
+        const before = windows;
+        windows = windows.reconcile(taken.seq, actual);
+        if (list.includes(taken)) taken.tokens = actual;
+        else expect(windows).toBe(before);
         break;
       }
       case 'configure':
-        limiter.setWindows(step.windows);
-        windows = step.windows;
+        windows = windows.withWindows(step.windows);
+        limits = step.windows;
         retention = Math.max(retention, ...step.windows.map((w) => w.windowMs));
         break;
+      case 'snapshot':
+        keep();
+        break;
+      case 'fork': {
+        // New operations on an old value: they must not show in it, nor in the current one.
+        const old = kept[step.pick % kept.length];
+        if (old === undefined) break;
+        const forked = old.value
+          .take(now, step.requests, step.tokens)
+          .reconcile(old.value.nextSeq, Math.floor(step.tokens * step.ratio))
+          .reconcile(Math.max(0, old.value.nextSeq - 1), 0)
+          .withWindows([{ requests: 1, tokens: 1, windowMs: 500 }])
+          .at(now + 10_000);
+        expect(forked.retained).toBe(0);
+        break;
+      }
     }
     // Usage always equals the brute-force sums.
-    forget();
-    const usage = limiter.usage(now);
-    expect(usage.map((u) => u.window)).toEqual(windows);
+    const usage = windows.usage(now);
+    expect(usage.map((u) => u.window)).toEqual(limits);
     for (const u of usage) {
       expect({ requests: u.requests, tokens: u.tokens }).toEqual(
         sums(inside(list, u.window.windowMs, now)),
       );
     }
+    // The value seen a moment later remembers exactly the takes still inside the retention.
+    expect(windows.at(now + 1).retained).toBe(
+      list.filter((e) => now + 1 < e.at + retention).length,
+    );
+    expect(windows.nextSeq).toBe(all.length);
     if (!checkInvariant) continue;
     // Every window of every length ending at `now` respects the limit that was in force when
     // its newest entry was taken (limits lowered later bind only later takes).
@@ -204,9 +313,12 @@ function run(initial: WindowLimit[], steps: Step[], checkInvariant: boolean): vo
       }
     }
   }
+  keep();
+  // Immutability: every value kept answers exactly what it answered when it was kept.
+  for (const k of kept) expect(answers(k.value, k.now)).toEqual(k.answers);
 }
 
-describe('SlidingWindowLimiter properties (virtual time, brute-force model)', () => {
+describe('SlidingWindows properties (virtual time, brute-force model)', () => {
   it('never lets a window exceed the limit in force when its entries were taken; check matches brute force', () => {
     fc.assert(
       fc.property(windowsArb, fc.array(stepArb(1), { maxLength: 120 }), (initial, steps) => {
@@ -225,6 +337,15 @@ describe('SlidingWindowLimiter properties (virtual time, brute-force model)', ()
     );
   });
 
+  it('is immutable: a value answers the same after later operations on it or on its successors', () => {
+    fc.assert(
+      fc.property(windowsArb, fc.array(versionStepArb, { maxLength: 120 }), (initial, steps) => {
+        run(initial, steps, false);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('retryAt is tight: refused at retryAt − 1, accepted at retryAt', () => {
     fc.assert(
       fc.property(
@@ -239,19 +360,20 @@ describe('SlidingWindowLimiter properties (virtual time, brute-force model)', ()
         ),
         fc.integer({ min: 0, max: 3 }),
         fc.integer({ min: 0, max: 60 }),
-        (windows, takes, requests, tokens) => {
-          const limiter = new SlidingWindowLimiter(windows);
+        (limits, takes, requests, tokens) => {
+          let windows = SlidingWindows.of(limits);
           let now = 0;
           for (const t of takes) {
             now += t.gap;
-            if (limiter.check(now, t.requests, t.tokens).ok)
-              limiter.take(now, t.requests, t.tokens);
+            if (windows.check(now, t.requests, t.tokens).ok) {
+              windows = windows.take(now, t.requests, t.tokens);
+            }
           }
-          const verdict = limiter.check(now, requests, tokens);
+          const verdict = windows.check(now, requests, tokens);
           if (verdict.ok || !Number.isFinite(verdict.retryAt)) return;
           expect(verdict.retryAt).toBeGreaterThan(now);
-          expect(limiter.check(verdict.retryAt - 1, requests, tokens).ok).toBe(false);
-          expect(limiter.check(verdict.retryAt, requests, tokens)).toEqual({ ok: true });
+          expect(windows.check(verdict.retryAt - 1, requests, tokens).ok).toBe(false);
+          expect(windows.check(verdict.retryAt, requests, tokens)).toEqual({ ok: true });
         },
       ),
       { numRuns: 500 },

@@ -20,44 +20,63 @@ describe('concurrency actor', () => {
 
 describe('rateLimit actor', () => {
   it('reserves, reconciles with real usage, and holds back on a provider hint', () => {
-    const limiter = new RateLimiter({ windows: [{ tokens: 1000, windowMs: 60_000 }], models: {} });
-    const actor = createActor(rateLimitLogic, { input: { limiter } }).start();
+    const initial = RateLimiter.of({ windows: [{ tokens: 1000, windowMs: 60_000 }], models: {} });
+    const actor = createActor(rateLimitLogic, { input: { limiter: initial } }).start();
+    const limiter = () => actor.getSnapshot().context.limiter as RateLimiter;
     actor.send({ type: 'rate.reserve', at: 0, taskId: 'a', model: 'm', requests: 1, tokens: 900 });
-    expect(limiter.check(1, 'm', 1, 200).ok).toBe(false);
+    const reserved = limiter();
+    expect(reserved.check(1, 'm', 1, 200).ok).toBe(false);
     actor.send({ type: 'rate.reconcile', taskId: 'a', tokens: 100 });
-    expect(limiter.check(1, 'm', 1, 200).ok).toBe(true);
+    expect(limiter().check(1, 'm', 1, 200).ok).toBe(true);
     actor.send({ type: 'rate.hints', at: 10, model: 'm', hints: { retryAfterMs: 5000 } });
-    expect(limiter.check(11, 'm', 1, 1)).toMatchObject({
+    expect(limiter().check(11, 'm', 1, 1)).toMatchObject({
       ok: false,
       retryAt: 5010,
       reason: 'server',
     });
     // the hint is per model: another model is not held back
-    expect(limiter.check(11, 'other', 1, 1).ok).toBe(true);
+    expect(limiter().check(11, 'other', 1, 1).ok).toBe(true);
     actor.send({
       type: 'rate.configure',
       settings: { windows: [{ requests: 1, windowMs: 1000 }], models: {} },
     });
-    expect(limiter.check(20, 'other', 1, 1).ok).toBe(false);
+    expect(limiter().check(20, 'other', 1, 1).ok).toBe(false);
+    // Snapshots are values: the ones read earlier did not change.
+    expect(initial.check(1, 'm', 1, 1000).ok).toBe(true);
+    expect(initial.openReservations).toBe(0);
+    expect(reserved.check(1, 'm', 1, 200).ok).toBe(false);
+    expect(reserved.check(11, 'm', 1, 1).ok).toBe(true);
   });
 });
 
 describe('budget actor', () => {
   it('holds the worst case, commits the real cost, releases, resets the total', () => {
-    const book = new BudgetBook({ total: 1000 }, 'UTC');
-    const actor = createActor(budgetLogic, { input: { ledger: book } }).start();
+    const initial = BudgetBook.of({ total: 1000 }, 'UTC');
+    const actor = createActor(budgetLogic, { input: { ledger: initial } }).start();
+    const book = () => actor.getSnapshot().context.ledger as BudgetBook;
     actor.send({ type: 'budget.hold', at: 0, taskId: 'a', amount: 600 });
-    expect(book.check(0, 500).ok).toBe(false);
+    const held = book();
+    expect(held.check(0, 500).ok).toBe(false);
     actor.send({ type: 'budget.commit', at: 1, taskId: 'a', actual: 200 });
-    expect(book.ledger.spent(1).total).toBe(200);
-    expect(book.ledger.held()).toBe(0);
+    expect(book().ledger.spent(1).total).toBe(200);
+    expect(book().ledger.held()).toBe(0);
     actor.send({ type: 'budget.hold', at: 2, taskId: 'b', amount: 700 });
+    expect(book().openHolds).toBe(1);
     actor.send({ type: 'budget.release', taskId: 'b' });
-    expect(book.ledger.held()).toBe(0);
+    expect(book().ledger.held()).toBe(0);
+    expect(book().openHolds).toBe(0);
+    // a commit with no hold only records the spending
+    actor.send({ type: 'budget.commit', at: 2, taskId: 'c', actual: 50 });
+    expect(book().ledger.spent(2).total).toBe(250);
     actor.send({ type: 'budget.configure', limits: { total: 150 } });
-    expect(book.check(3, 1).ok).toBe(false);
+    expect(book().check(3, 1).ok).toBe(false);
     actor.send({ type: 'budget.resetTotal' });
-    expect(book.check(3, 100).ok).toBe(true);
+    expect(book().check(3, 100).ok).toBe(true);
+    // Snapshots are values: the ones read earlier did not change.
+    expect(initial.ledger.held()).toBe(0);
+    expect(initial.check(0, 1000).ok).toBe(true);
+    expect(held.ledger.held()).toBe(600);
+    expect(held.ledger.spent(1).total).toBe(0);
   });
 });
 

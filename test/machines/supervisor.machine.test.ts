@@ -25,8 +25,8 @@ function createSupervisor(idle: { value: boolean }) {
     systemId: 'supervisor',
     input: {
       maxConcurrent: 3,
-      limiter: new RateLimiter({ windows: [], models: {} }),
-      ledger: new BudgetBook({}, 'UTC'),
+      limiter: RateLimiter.of({ windows: [], models: {} }),
+      ledger: BudgetBook.of({}, 'UTC'),
     },
   }).start();
   return { actor, calls };

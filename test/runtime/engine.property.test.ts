@@ -3,9 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { fromTransition } from 'xstate';
 import { z } from 'zod';
 import { concurrencyTransition } from '../../machines/concurrency.logic.js';
+import {
+  type RateLimitEvent,
+  type RateLimiterState,
+  type RateLimitLogic,
+  rateLimitTransition,
+} from '../../machines/rate-limit.logic.js';
 import { isTerminalStatus, type Priority, priorityRank } from '../../machines/task-status.js';
 import { BudgetExceededError } from '../../src/errors.js';
-import { RateLimiter, type RateVerdict } from '../../src/limits/rate-limiter.js';
 import { Engine, type EngineDeps } from '../../src/runtime/engine.js';
 import type { EngineEvent } from '../../src/runtime/events.js';
 import type { TaskTypeDefinition } from '../../src/task-types/types.js';
@@ -98,15 +103,19 @@ const leakyConcurrency = fromTransition(
   ({ input }: { input: { max: number } }) => ({ max: input.max, used: 0 }),
 );
 
-/** A rate limiter with an off-by-one: it lets one more request through than a window allows. */
-class OffByOneLimiter extends RateLimiter {
-  override check(now: number, model: string, requests: number, tokens: number): RateVerdict {
-    const verdict = super.check(now, model, requests, tokens);
-    if (verdict.ok) return verdict;
-    const usage = this.usage(now).find((u) => u.window.requests !== undefined);
-    if (usage && usage.requests === usage.window.requests) return { ok: true };
-    return verdict;
-  }
+/**
+ * The rateLimit actor with an off-by-one: the first reservation it is sent is not recorded, so a
+ * window lets one more request through than it allows.
+ */
+function skippingFirstReserve(): RateLimitLogic {
+  let reserves = 0;
+  return fromTransition(
+    (context: { limiter: RateLimiterState }, event: RateLimitEvent) => {
+      if (event.type === 'rate.reserve' && ++reserves === 1) return context;
+      return rateLimitTransition(context, event);
+    },
+    ({ input }: { input: { limiter: RateLimiterState } }) => ({ limiter: input.limiter }),
+  );
 }
 
 function createWorld(sabotage: Sabotage): World {
@@ -115,7 +124,7 @@ function createWorld(sabotage: Sabotage): World {
   const client = new ScriptedClient(clock, script(plans, new Map()));
   const overrides: NonNullable<EngineDeps['overrides']> = {};
   if (sabotage.concurrency) overrides.concurrency = leakyConcurrency;
-  if (sabotage.window) overrides.rateLimiter = (settings) => new OffByOneLimiter(settings);
+  if (sabotage.window) overrides.rateLimit = skippingFirstReserve();
   const engine = new Engine(
     {
       model: 'gpt-4o-mini',

@@ -1,17 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type AnyActorRef, fromTransition } from 'xstate';
-import {
-  type ConcurrencyContext,
-  type ConcurrencyEvent,
-  type ConcurrencyLogic,
-  concurrencyTransition,
-} from '../../machines/concurrency.logic.js';
+import type { AnyActorLogic, AnyActorRef } from 'xstate';
+import { budgetLogic } from '../../machines/budget.logic.js';
+import { type ConcurrencyContext, concurrencyLogic } from '../../machines/concurrency.logic.js';
+import { rateLimitLogic } from '../../machines/rate-limit.logic.js';
 import type { Priority } from '../../machines/task-status.js';
 import type { AdjustableSettings } from '../../src/config/engine-options.js';
 import { BudgetExceededError } from '../../src/errors.js';
-import { BudgetBook } from '../../src/limits/budget-book.js';
-import { RateLimiter } from '../../src/limits/rate-limiter.js';
+import type { RateLimiter } from '../../src/limits/rate-limiter.js';
 import { Engine, type EngineDeps } from '../../src/runtime/engine.js';
 import type { EngineEvent } from '../../src/runtime/events.js';
 import { seededRandom } from '../../src/time/clock.js';
@@ -67,47 +63,17 @@ function scriptOf(plans: Map<string, Plan>, calls: Map<string, number>) {
 
 // ─── test-only faulty logic, supplied through EngineDeps.overrides ───────────────────────────
 
-/** The slot pool, built from the machine's own transition, that drops every `n`th release. */
-function droppingEveryNthRelease(n: number): ConcurrencyLogic {
-  let releases = 0;
-  return fromTransition(
-    (context: ConcurrencyContext, event: ConcurrencyEvent): ConcurrencyContext => {
-      if (event.type === 'slot.release' && ++releases % n === 0) return context;
-      return concurrencyTransition(context, event);
-    },
-    ({ input }: { input: { max: number } }): ConcurrencyContext => ({ max: input.max, used: 0 }),
-  );
-}
-
-/** A rate limiter that forgets every `n`th reconcile: that task's reservation stays. */
-class ForgetfulRateLimiter extends RateLimiter {
-  private reconciles = 0;
-  constructor(
-    settings: ConstructorParameters<typeof RateLimiter>[0],
-    private readonly n: number,
-  ) {
-    super(settings);
-  }
-  override reconcile(taskId: string, actualTokens: number): void {
-    if (++this.reconciles % this.n === 0) return;
-    super.reconcile(taskId, actualTokens);
-  }
-}
-
-/** A budget book that forgets every `n`th release: that task's hold stays. */
-class ForgetfulBudgetBook extends BudgetBook {
-  private releases = 0;
-  constructor(
-    limits: ConstructorParameters<typeof BudgetBook>[0],
-    timeZone: string,
-    private readonly n: number,
-  ) {
-    super(limits, timeZone);
-  }
-  override commit(at: number, taskId: string, actual: number): void {
-    if (++this.releases % this.n === 0) return;
-    super.commit(at, taskId, actual);
-  }
+/**
+ * A resource actor's own logic that drops every `n`th event of one type: the event reaches the
+ * actor and changes nothing (a release, reconcile or commit that is lost).
+ */
+function droppingEveryNth<L extends AnyActorLogic>(logic: L, type: string, n: number): L {
+  let seen = 0;
+  return {
+    ...logic,
+    transition: (snapshot, event, scope) =>
+      event.type === type && ++seen % n === 0 ? snapshot : logic.transition(snapshot, event, scope),
+  };
 }
 
 type Sabotage = 'none' | 'slot-release' | 'rate-reconcile' | 'budget-commit';
@@ -117,11 +83,11 @@ function overridesFor(sabotage: Sabotage): NonNullable<EngineDeps['overrides']> 
     case 'none':
       return {};
     case 'slot-release':
-      return { concurrency: droppingEveryNthRelease(7) };
+      return { concurrency: droppingEveryNth(concurrencyLogic, 'slot.release', 7) };
     case 'rate-reconcile':
-      return { rateLimiter: (settings) => new ForgetfulRateLimiter(settings, 7) };
+      return { rateLimit: droppingEveryNth(rateLimitLogic, 'rate.reconcile', 7) };
     case 'budget-commit':
-      return { budget: (limits, zone) => new ForgetfulBudgetBook(limits, zone, 5) };
+      return { budget: droppingEveryNth(budgetLogic, 'budget.commit', 5) };
   }
 }
 
