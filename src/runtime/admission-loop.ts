@@ -7,10 +7,11 @@
 
 import type { SupervisorEvent } from '../../machines/supervisor.machine.js';
 import type { WaitReason } from '../../machines/wait-reason.js';
-import type { SerializedError } from '../errors.js';
 import type { TaskRecord } from '../stores/types.js';
 import type { Clock } from '../time/clock.js';
 import { type AdmissionView, decideAdmission } from './admission.js';
+import type { Lifecycle } from './lifecycle.js';
+import type { TaskControl } from './task-control.js';
 import type { WaitingLine } from './waiting-line.js';
 
 /**
@@ -32,20 +33,14 @@ export interface AdmissionLoopDeps {
   clock: Clock;
   line: WaitingLine;
   view: AdmissionView;
-  phase(): 'created' | 'running' | 'stopping' | 'stopped';
-  /** `pause()` came before `start()`: nothing is admitted until the supervisor is paused. */
-  startPaused(): boolean;
-  /** Whether a waiting task drains with running work while the queue stops. */
-  drainsWith(record: TaskRecord): boolean;
-  /** Fails a task whose whole-task deadline passed. */
-  expire(record: TaskRecord, now: number): void;
+  /** The queue's phase, a pause before `start()`, which tasks drain with a stop, idle waiters. */
+  lifecycle: Pick<Lifecycle, 'phase' | 'startsPaused' | 'drainsWith' | 'resolveIdleWaiters'>;
+  /** Fails a task whose whole-task deadline passed, or that admission refused for good. */
+  control: Pick<TaskControl, 'expire' | 'failWaiting'>;
   /** Sets a task aside for a later run (a draining stop). */
   park(record: TaskRecord): void;
-  fail(record: TaskRecord, now: number, error: SerializedError): void;
   /** Takes the limits (when `limited`) and starts the task's attempt. */
   start(record: TaskRecord, now: number, limited: boolean): void;
-  /** Resolves whoever waits for the queue to be idle, if it is. */
-  settleIdle(): void;
   /** Sends an event to the supervisor and carries out what its actions asked for. */
   dispatch(event: SupervisorEvent): void;
 }
@@ -62,14 +57,36 @@ export class AdmissionLoop {
 
   constructor(private readonly deps: AdmissionLoopDeps) {}
 
-  /** Why the head waited at the last admission, if it did. */
-  get head(): HeadWait | undefined {
-    return this.headWait;
-  }
-
   /** When the supervisor will next look at the line by itself (ms), if a wake-up is armed. */
   get wakeAt(): number | undefined {
     return this.wakeAtMs;
+  }
+
+  /**
+   * Why the head of the line waits now, if it does (`paused`: the queue is). When no task is
+   * due, the first retry to fall due: it waits for its backoff, or for the wait its server asked
+   * for.
+   */
+  whyHeadWaits(paused: boolean): HeadWait | undefined {
+    const { line } = this.deps;
+    const first = line.peek();
+    if (paused) {
+      return first === undefined ? undefined : { taskId: first.id, waitingFor: 'paused' };
+    }
+    if (first === undefined) {
+      const retry = line.nextDue();
+      if (retry === undefined) return this.headWait;
+      const waitingFor = retry.record.error?.retryAfterMs === undefined ? 'retryDelay' : 'server';
+      return { taskId: retry.record.id, waitingFor, until: retry.notBefore };
+    }
+    if (this.headWait?.taskId === first.id) return this.headWait;
+    // A head that arrived while no slot was free did not wake the supervisor (nothing could
+    // change): it waits for a slot.
+    const { used, max } = this.deps.view.slots;
+    if (first.reservation.limited && used >= max) {
+      return { taskId: first.id, waitingFor: 'concurrency' };
+    }
+    return this.headWait;
   }
 
   /** The queue stopped: no timer stays armed. */
@@ -82,16 +99,17 @@ export class AdmissionLoop {
 
   /** The supervisor's `admit` action: admits waiting tasks, in order, while the decision says so. */
   admit(): void {
-    if (this.deps.phase() === 'stopped' || this.deps.startPaused()) return;
+    if (this.deps.lifecycle.phase === 'stopped' || this.deps.lifecycle.startsPaused) return;
     const now = this.deps.clock.now();
     this.deps.line.promoteDue(now);
-    for (const expired of this.deps.line.takeExpired(now)) this.deps.expire(expired, now);
+    for (const expired of this.deps.line.takeExpired(now)) this.deps.control.expire(expired, now);
     this.headWait = undefined;
     for (;;) {
       const record = this.deps.line.peek();
       if (record === undefined) break;
       this.admittedSinceYield++;
-      const drains = this.deps.phase() !== 'stopping' || this.deps.drainsWith(record);
+      const drains =
+        this.deps.lifecycle.phase !== 'stopping' || this.deps.lifecycle.drainsWith(record);
       const decision = decideAdmission(record, drains, this.deps.view, now);
       if (decision.kind === 'wait') {
         this.headWait = {
@@ -109,14 +127,14 @@ export class AdmissionLoop {
           this.deps.park(record);
           break;
         case 'fail':
-          this.deps.fail(record, now, decision.error);
+          this.deps.control.failWaiting(record, now, decision.error);
           break;
         case 'admit':
           this.deps.start(record, now, decision.limited);
           break;
       }
     }
-    this.deps.settleIdle();
+    this.deps.lifecycle.resolveIdleWaiters();
   }
 
   /**
@@ -130,8 +148,8 @@ export class AdmissionLoop {
    * them.
    */
   settled(taskId: string): void {
-    if (this.deps.line.size === 0 && this.deps.phase() === 'running') {
-      this.deps.settleIdle();
+    if (this.deps.line.size === 0 && this.deps.lifecycle.phase === 'running') {
+      this.deps.lifecycle.resolveIdleWaiters();
       return;
     }
     if (this.settledPending !== undefined) {
@@ -148,7 +166,8 @@ export class AdmissionLoop {
     const taskIds = this.settledPending;
     if (taskIds === undefined) return;
     this.settledPending = undefined;
-    if (this.deps.phase() !== 'stopped') this.deps.dispatch({ type: 'task.settled', taskIds });
+    if (this.deps.lifecycle.phase === 'stopped') return;
+    this.deps.dispatch({ type: 'task.settled', taskIds });
   };
 
   /**
@@ -179,12 +198,12 @@ export class AdmissionLoop {
     if (this.wakeTimer !== undefined) this.deps.clock.clearTimeout(this.wakeTimer);
     this.wakeTimer = undefined;
     this.wakeAtMs = at;
-    if (at === undefined || this.deps.phase() === 'stopped') return;
+    if (at === undefined || this.deps.lifecycle.phase === 'stopped') return;
     const delay = Math.max(0, at - this.deps.clock.now());
     this.wakeTimer = this.deps.clock.setTimeout(() => {
       this.wakeTimer = undefined;
       this.wakeAtMs = undefined;
-      if (this.deps.phase() !== 'stopped') this.deps.dispatch({ type: 'queue.wake' });
+      if (this.deps.lifecycle.phase !== 'stopped') this.deps.dispatch({ type: 'queue.wake' });
     }, delay);
   }
 }

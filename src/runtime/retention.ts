@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import type { RetentionSchema } from '../config/engine-options.js';
 import { serializeError } from '../errors.js';
 import type { TaskRecord, TaskStore } from '../stores/types.js';
+import type { Clock } from '../time/clock.js';
 import type { EngineEvent } from './events.js';
 
 /** A FIFO of finished tasks (id, type, end time) in the order they ended; O(1) push and shift. */
@@ -54,7 +55,7 @@ class FinishedLine {
 /** What retention needs from the engine. */
 export interface RetentionDeps {
   store: TaskStore;
-  now(): number;
+  clock: Clock;
   emit(event: EngineEvent): void;
   /** A cancelled task whose call is still settling stays until it has. */
   isRunning(id: string): boolean;
@@ -116,13 +117,19 @@ export class Retention {
       (error: unknown) => {
         this.deps.emit({
           type: 'store.error',
-          at: this.deps.now(),
+          at: this.deps.clock.now(),
           taskId: ids[0] as string,
           error: serializeError(error),
         });
       },
     );
-    this.deps.emit({ type: 'tasks.removed', at: this.deps.now(), reason, taskIds: ids, byType });
+    this.deps.emit({
+      type: 'tasks.removed',
+      at: this.deps.clock.now(),
+      reason,
+      taskIds: ids,
+      byType,
+    });
     return { ids, stored };
   }
 

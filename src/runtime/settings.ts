@@ -16,6 +16,8 @@ import { parseOrThrow } from '../internal/validate.js';
 import type { ModelPrice } from '../limits/cost.js';
 import { dollarsToMicros } from '../limits/prices.js';
 import { resolveWindows } from '../limits/rate-window.js';
+import type { ResolvedTaskConfig } from '../stores/types.js';
+import type { TaskEnvironment } from '../task-types/types.js';
 
 const WINDOW_KEYS = [
   'requestsPerMinute',
@@ -25,6 +27,18 @@ const WINDOW_KEYS = [
   'modelLimits',
 ] as const;
 const BUDGET_KEYS = ['budgetLimit', 'dailyLimit', 'hourlyLimit'] as const;
+
+/** What a task type's `estimate` and `run` see: its model, the embedding model, `max_tokens`. */
+export function environmentOf(
+  settings: EngineSettings,
+  config: ResolvedTaskConfig,
+): TaskEnvironment {
+  return {
+    model: config.model ?? settings.model,
+    embeddingModel: settings.embeddingModel,
+    maxTokens: config.maxTokens ?? settings.maxTokens,
+  };
+}
 
 /** The prices of `settings.prices` in micro-dollars per million tokens. */
 export function pricesOf(settings: EngineSettings): Record<string, ModelPrice> {

@@ -10,6 +10,7 @@ import type { AttemptOutcome, HistoryEntry, taskMachine } from '../../machines/t
 import type { TaskStatus } from '../../machines/task-status.js';
 import type { SerializedError, TaskQueueError } from '../errors.js';
 import type { TaskRecord } from '../stores/types.js';
+import type { Clock } from '../time/clock.js';
 import type { AttemptHandle, AttemptMeter } from './attempt.js';
 import type { ChildTasks } from './child-tasks.js';
 import type { EngineEvent } from './events.js';
@@ -30,13 +31,13 @@ export interface RunningTask {
 
 /** What settlement needs from the engine. */
 export interface SettlementDeps {
-  now(): number;
+  clock: Clock;
   emit(event: EngineEvent): void;
   persist(record: TaskRecord): void;
   resources: ResourceTakes;
   taskActors: TaskActors;
-  childTasks(): ChildTasks;
-  retention(): Retention;
+  childTasks: ChildTasks;
+  retention: Retention;
   waiters: TaskWaiters;
   errorOf(record: TaskRecord): TaskQueueError;
   /** Called synchronously when a task reaches its terminal state (the manager's callbacks). */
@@ -63,7 +64,7 @@ export class Settlement {
     const { deps } = this;
     const { record, actor, limited } = task;
     const id = record.id;
-    const now = deps.now();
+    const now = deps.clock.now();
     deps.resources.giveBack(id, limited, meter, now);
     addUsage(record, meter);
     record.costMicros += meter.costMicros;
@@ -98,7 +99,7 @@ export class Settlement {
     if (status === 'retrying') {
       // The children of the attempt that failed are of no use to the next one, which submits
       // its own: they are cancelled, not left running (and charging) beside them.
-      deps.childTasks().cancelChildrenOf(id);
+      deps.childTasks.cancelChildrenOf(id);
       const notBefore = snapshot.context.notBefore ?? now;
       record.notBefore = notBefore;
       deps.taskActors.waitToRetry(id, actor);
@@ -124,7 +125,7 @@ export class Settlement {
   /**
    * Records the end of a task, emits its event, cancels its children and applies retention. Who
    * waits for it is told here too, unless `settling`: a running task cancelled mid-call is told
-   * about once its attempt has settled (`finishAttempt`).
+   * about once its attempt has settled (`attemptEnded`).
    */
   finalize(record: TaskRecord, history: HistoryEntry[], now: number, settling = false): void {
     record.completedAt = now;
@@ -146,8 +147,8 @@ export class Settlement {
       executionTimeMs: record.startedAt === undefined ? undefined : now - record.startedAt,
     });
     if (!settling) this.notifyEnded(record);
-    this.deps.childTasks().cancelChildrenOf(record.id);
-    this.deps.retention().retain(record, now);
+    this.deps.childTasks.cancelChildrenOf(record.id);
+    this.deps.retention.retain(record, now);
   }
 
   /** Tells whoever waits for an ended task: `waitFor` callers, its parent, `onFinished`. */
@@ -155,7 +156,7 @@ export class Settlement {
     this.deps.waiters.settle(record.id, record.status === 'completed', record.result, () =>
       this.deps.errorOf(record),
     );
-    this.deps.childTasks().ended(record);
+    this.deps.childTasks.ended(record);
     this.deps.onFinished?.(record);
   }
 }

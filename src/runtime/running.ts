@@ -1,0 +1,135 @@
+/**
+ * Running tasks: starting an admitted task's attempt (its live actor, its record, its events, its
+ * timeout) and handing the attempt's end to settlement. One `AttemptDeps` serves every attempt.
+ */
+
+import type { AttemptOutcome, HistoryEntry } from '../../machines/task.machine.js';
+import type { EngineSettings } from '../config/engine-options.js';
+import type { TaskRecord } from '../stores/types.js';
+import type { AnyTaskTypeDefinition } from '../task-types/types.js';
+import { type AttemptDeps, AttemptHandle, type AttemptMeter, runAttempt } from './attempt.js';
+import type { EngineEvent } from './events.js';
+import { environmentOf } from './settings.js';
+import type { RunningTask, Settlement } from './settlement.js';
+import type { TaskActors } from './task-actors.js';
+
+/** What running tasks need from the engine. */
+export interface TaskRunnerDeps
+  extends Pick<AttemptDeps, 'clock' | 'random' | 'client' | 'priceOf' | 'onHints' | 'runChildren'> {
+  taskTypes: ReadonlyMap<string, AnyTaskTypeDefinition>;
+  taskActors: TaskActors;
+  settlement: Settlement;
+  settings(): EngineSettings;
+  persist(record: TaskRecord): void;
+  emit(event: EngineEvent): void;
+}
+
+export class TaskRunner {
+  /** The tasks whose attempt runs (a cancelled one stays until its attempt has settled). */
+  readonly running = new Map<string, RunningTask>();
+  /** What every attempt needs from the engine (one object, not one per attempt). */
+  private readonly attemptDeps: AttemptDeps;
+
+  constructor(private readonly deps: TaskRunnerDeps) {
+    const { clock, emit } = deps;
+    this.attemptDeps = {
+      clock,
+      random: deps.random,
+      client: deps.client,
+      environment: (record) => environmentOf(deps.settings(), record.config),
+      priceOf: deps.priceOf,
+      maxServerWaitMs: () => deps.settings().maxServerWait * 1000,
+      onHints: deps.onHints,
+      onSuspectUsage: (record, attempt, report) =>
+        emit({
+          type: 'usage.suspect',
+          taskId: record.id,
+          taskType: record.type,
+          priority: record.priority,
+          at: clock.now(),
+          attempt,
+          ...report,
+        }),
+      onProgress: (record, progress, current, total) =>
+        emit({
+          type: 'task.progress',
+          taskId: record.id,
+          taskType: record.type,
+          priority: record.priority,
+          at: clock.now(),
+          progress,
+          current,
+          total,
+        }),
+      runChildren: deps.runChildren,
+    };
+  }
+
+  /** The live history of a task (from its actor while it has one). */
+  historyOf(record: TaskRecord): HistoryEntry[] {
+    const actor = this.running.get(record.id)?.actor ?? this.deps.taskActors.retrying(record.id);
+    if (actor) return actor.getSnapshot().context.history;
+    return record.history ?? [{ status: 'queued', at: record.createdAt }];
+  }
+
+  /** The task runs and was not cancelled (a cancelled call stays running until it settles). */
+  isRunning(id: string): boolean {
+    return this.running.get(id)?.record.status === 'running';
+  }
+
+  /** Starts the attempt of a task admission took from the line (its limits already taken). */
+  start(record: TaskRecord, now: number, limited: boolean): void {
+    const { deps } = this;
+    const actor = deps.taskActors.admitted(record, now);
+    const attempt = actor.getSnapshot().context.attempts;
+    const handle = new AttemptHandle();
+    this.running.set(record.id, { record, actor, handle, limited });
+    const firstStart = record.startedAt === undefined;
+    record.status = 'running';
+    record.attempts = attempt;
+    record.notBefore = undefined;
+    if (firstStart) record.startedAt = now;
+    deps.persist(record);
+    deps.emit({
+      type: 'task.admitted',
+      taskId: record.id,
+      taskType: record.type,
+      priority: record.priority,
+      at: now,
+      attempt,
+      limited,
+    });
+    deps.emit({
+      type: 'task.started',
+      taskId: record.id,
+      taskType: record.type,
+      priority: record.priority,
+      at: now,
+      attempt,
+      queueTimeMs: now - record.createdAt,
+    });
+    const definition = deps.taskTypes.get(record.type) as AnyTaskTypeDefinition;
+    const deadline = record.config.deadline;
+    let timeoutMs: number | undefined = limited ? record.config.timeout * 1000 : undefined;
+    if (deadline !== undefined) {
+      const left = record.createdAt + deadline * 1000 - now;
+      timeoutMs = timeoutMs === undefined ? left : Math.min(timeoutMs, left);
+    }
+    void runAttempt(definition, record, attempt, handle, timeoutMs, this.attemptDeps).then(
+      ({ outcome, meter, result }) => this.attemptEnded(record.id, outcome, meter, result),
+    );
+  }
+
+  /** An attempt ended: the task leaves the running ones, and settlement moves it on. */
+  private attemptEnded(
+    id: string,
+    outcome: AttemptOutcome,
+    meter: AttemptMeter,
+    result: unknown,
+  ): void {
+    const task = this.running.get(id);
+    if (task === undefined) return;
+    this.running.delete(id);
+    this.deps.settlement.attemptEnded(task, outcome, meter, result);
+  }
+}
