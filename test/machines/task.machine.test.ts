@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createActor } from 'xstate';
+import { createActor, transition } from 'xstate';
 import {
   type AttemptOutcome,
   type TaskMachineEvent,
@@ -124,10 +124,17 @@ describe('task machine', () => {
       const actor = start();
       for (const e of prepare) actor.send(e);
       actor.send({ type: 'task.cancel', at: 9 });
-      expect(actor.getSnapshot().value).toBe('cancelled');
-      actor.send({ type: 'task.admit', at: 10 });
-      actor.send({ type: 'task.resume', at: 10 });
-      expect(actor.getSnapshot().value).toBe('cancelled');
+      const cancelled = actor.getSnapshot();
+      expect(cancelled.value).toBe('cancelled');
+      expect(cancelled.status).toBe('done');
+      // The machine itself refuses to move on (a stopped actor would not even be asked).
+      for (const event of [
+        { type: 'task.admit', at: 10 },
+        { type: 'task.resume', at: 10 },
+        fail(10, 0),
+      ] as TaskMachineEvent[]) {
+        expect(transition(taskMachine, cancelled, event)[0].value).toBe('cancelled');
+      }
     }
   });
 
