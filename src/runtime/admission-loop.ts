@@ -2,17 +2,17 @@
  * The supervisor's admission loop: its `admit` action takes the waiting tasks in order while
  * `decideAdmission` says so; `scheduleWake` arms one timer for the earliest moment the answer can
  * change by time; settled attempts are told to the supervisor in one event per turn, and every
- * `ADMISSIONS_PER_TURN` admissions the loop lets the event loop run.
+ * `ADMISSIONS_PER_TURN` admissions the loop lets the event loop run. It takes the waiting tasks
+ * from a `WaitingSource` (today the in-memory `WaitingLine`).
  */
 
 import type { SupervisorEvent } from '../../machines/supervisor.machine.js';
 import type { WaitReason } from '../../machines/wait-reason.js';
 import type { TaskRecord } from '../stores/types.js';
 import type { Clock } from '../time/clock.js';
-import { type AdmissionView, decideAdmission } from './admission.js';
+import { type AdmissionDecision, type AdmissionView, decideAdmission } from './admission.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { TaskControl } from './task-control.js';
-import type { WaitingLine } from './waiting-line.js';
 
 /**
  * Admission lets the event loop run after this many tasks taken from the line (see
@@ -28,10 +28,48 @@ export interface HeadWait {
   until?: number | undefined;
 }
 
+/**
+ * Where the admission loop takes waiting tasks from: the tasks that may start now, in admission
+ * order, and the moments that set changes by time alone. `WaitingLine` keeps them in memory. A
+ * source backed by a store (issue 16: SQLite pages of waiting tasks in priority order) must keep
+ * the same promises:
+ *
+ * - **Order.** `peek` returns the first due task by priority (URGENT > HIGH > MEDIUM > LOW), then
+ *   by submission `seq`: strict, no aging. A retry or a resumed task goes back to the place its
+ *   `seq` gives it, so a page must let a task in before its tail, not only at its end.
+ * - **Synchronous.** Every member answers within the supervisor's step: no promise, no await.
+ *   A store source answers `peek` from a page of tasks it holds in memory, and refills the page
+ *   before it runs out (better-sqlite3 reads synchronously, so `shift` may refill it): `peek`
+ *   returns `undefined` only when no task is due, never because the page ran out.
+ * - **Stable head.** `peek` returns the same task until `shift`, or until the source itself
+ *   changes (a submission, a cancel, a pause, `promoteDue`, `takeExpired`); `shift` takes out
+ *   exactly the task `peek` returned.
+ * - **Nothing twice.** A task taken out (`shift`, `takeExpired`) is never returned again by
+ *   this source, even if a copy of it is still on a page: the task has left the line.
+ * - **Cheap counts.** `size` is O(1): the loop reads it for every attempt that ends.
+ */
+export interface WaitingSource {
+  /** Tasks waiting in the source, due or not. */
+  readonly size: number;
+  /** The first due task in admission order, without taking it. */
+  peek(): TaskRecord | undefined;
+  /** Takes the task `peek` returned out of the source. */
+  shift(): TaskRecord | undefined;
+  /** Makes the retries due by `now` visible to `peek`, each at its place. */
+  promoteDue(now: number): void;
+  /** Takes out and returns every task whose whole-task deadline passed by `now`. */
+  takeExpired(now: number): TaskRecord[];
+  /** The retry that falls due first, and when (ms), if any waits. */
+  nextDue(): { readonly record: TaskRecord; readonly notBefore: number } | undefined;
+  /** When the earliest whole-task deadline of a waiting task passes (ms), if any has one. */
+  nextExpiryAt(): number | undefined;
+}
+
 /** What the loop needs from the engine. */
 export interface AdmissionLoopDeps {
   clock: Clock;
-  line: WaitingLine;
+  /** Where the waiting tasks come from. */
+  line: WaitingSource;
   view: AdmissionView;
   /** The queue's phase, a pause before `start()`, which tasks drain with a stop, idle waiters. */
   lifecycle: Pick<Lifecycle, 'phase' | 'startsPaused' | 'drainsWith' | 'resolveIdleWaiters'>;
@@ -97,44 +135,60 @@ export class AdmissionLoop {
     this.yieldTimer = undefined;
   }
 
-  /** The supervisor's `admit` action: admits waiting tasks, in order, while the decision says so. */
+  /**
+   * The supervisor's `admit` action: admits waiting tasks, in order, while the decision says so.
+   * Each turn of the loop picks a head (`nextHead`), decides on it (`decideAdmission`, pure) and
+   * carries the decision out (`carryOut`).
+   */
   admit(): void {
     if (this.deps.lifecycle.phase === 'stopped' || this.deps.lifecycle.startsPaused) return;
     const now = this.deps.clock.now();
     this.deps.line.promoteDue(now);
     for (const expired of this.deps.line.takeExpired(now)) this.deps.control.expire(expired, now);
     this.headWait = undefined;
-    for (;;) {
-      const record = this.deps.line.peek();
-      if (record === undefined) break;
+    for (let head = this.nextHead(); head !== undefined; head = this.nextHead()) {
       this.admittedSinceYield++;
       const drains =
-        this.deps.lifecycle.phase !== 'stopping' || this.deps.lifecycle.drainsWith(record);
-      const decision = decideAdmission(record, drains, this.deps.view, now);
-      if (decision.kind === 'wait') {
-        this.headWait = {
-          taskId: record.id,
-          waitingFor: decision.waitingFor,
-          until: decision.until,
-        };
-        break;
-      }
-      this.deps.line.shift();
-      switch (decision.kind) {
-        case 'park':
-          // Its parent is no longer running (an attempt that failed and waits to retry leaves
-          // its children in line): it no longer drains with running work.
-          this.deps.park(record);
-          break;
-        case 'fail':
-          this.deps.control.failWaiting(record, now, decision.error);
-          break;
-        case 'admit':
-          this.deps.start(record, now, decision.limited);
-          break;
-      }
+        this.deps.lifecycle.phase !== 'stopping' || this.deps.lifecycle.drainsWith(head);
+      this.carryOut(head, decideAdmission(head, drains, this.deps.view, now), now);
     }
     this.deps.lifecycle.resolveIdleWaiters();
+  }
+
+  /**
+   * The task to decide on next, or `undefined` when this step is over. The line is strict: its
+   * head is the only candidate, and once the head waits nothing behind it is looked at. Per-model
+   * lines (issue 15) change this choice: a head per model, where one that waits holds back only
+   * its own model.
+   */
+  private nextHead(): TaskRecord | undefined {
+    return this.headWait === undefined ? this.deps.line.peek() : undefined;
+  }
+
+  /**
+   * Carries out the decision for `head`: it waits (why is kept for `whyHeadWaits` and
+   * `scheduleWake`), or it leaves the line and starts (`start` takes its limits), fails, or is
+   * set aside.
+   */
+  private carryOut(head: TaskRecord, decision: AdmissionDecision, now: number): void {
+    if (decision.kind === 'wait') {
+      this.headWait = { taskId: head.id, waitingFor: decision.waitingFor, until: decision.until };
+      return;
+    }
+    this.deps.line.shift();
+    switch (decision.kind) {
+      case 'park':
+        // Its parent is no longer running (an attempt that failed and waits to retry leaves
+        // its children in line): it no longer drains with running work.
+        this.deps.park(head);
+        break;
+      case 'fail':
+        this.deps.control.failWaiting(head, now, decision.error);
+        break;
+      case 'admit':
+        this.deps.start(head, now, decision.limited);
+        break;
+    }
   }
 
   /**
@@ -189,7 +243,7 @@ export class AdmissionLoop {
 
   /** The supervisor's `scheduleWake` action: one timer for the earliest moment the answer can change by time. */
   scheduleWake(): void {
-    let at = this.deps.line.nextDueAt();
+    let at = this.deps.line.nextDue()?.notBefore;
     const until = this.headWait?.until;
     if (until !== undefined && (at === undefined || until < at)) at = until;
     const expiry = this.deps.line.nextExpiryAt();

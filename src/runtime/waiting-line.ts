@@ -1,6 +1,7 @@
 import { PRIORITIES_HIGH_FIRST, type Priority, priorityRank } from '../../machines/task-status.js';
 import { MinHeap } from '../internal/min-heap.js';
 import type { TaskRecord } from '../stores/types.js';
+import type { WaitingSource } from './admission-loop.js';
 
 /** One place in the line. Left behind (not `live`) when its task is cancelled or paused. */
 interface Entry {
@@ -17,9 +18,10 @@ interface Entry {
  * level, so a retry or a resumed task goes back to the place its submission gave it; and one heap
  * of retries that are not yet due, by due time. Removal is lazy (O(1)); every operation is
  * O(log n) or better, so nothing costs more as the line grows. Positions are computed when read.
+ * The admission loop reads it as its `WaitingSource`.
  * @internal
  */
-export class WaitingLine {
+export class WaitingLine implements WaitingSource {
   private readonly levels: MinHeap<Entry>[] = [0, 1, 2, 3].map(
     () => new MinHeap<Entry>((e) => e.record.seq),
   );
@@ -107,11 +109,6 @@ export class WaitingLine {
       this.drop(top);
       out.push(top.record);
     }
-  }
-
-  /** When the next retry falls due, if any is waiting. */
-  nextDueAt(): number | undefined {
-    return this.nextDue()?.notBefore;
   }
 
   /** The retry that falls due first, and when, if any is waiting. */
