@@ -31,6 +31,7 @@ export {
   requestFormFor,
   resolveStructuredOutputs,
   responseFormatFor,
+  SCHEMA_OVERHEAD_TOKENS,
   type StructuredAnswer,
   type StructuredCall,
   StructuredOutputMemory,
@@ -39,6 +40,7 @@ export {
   type StructuredOutputOptions,
   type StructuredTaskTypeSpec,
   schemaInstructions,
+  schemaPromptTokens,
 } from './structured.js';
 export type {
   AnyTaskTypeDefinition,

@@ -9,7 +9,7 @@ import { zodResponseFormat } from 'openai/helpers/zod';
 import { z } from 'zod';
 import { InvalidAnswerError, NonRetryableError, ProviderError } from '../errors.js';
 import { parseOrThrow } from '../internal/validate.js';
-import { countChatTokens } from '../limits/tokens.js';
+import { countChatTokens, countTextTokens, encodingForModel } from '../limits/tokens.js';
 import type { ChatMessage, ChatResponse, ResponseFormat } from '../providers/types.js';
 import type { TaskContext, TaskEnvironment, TaskEstimate, TaskTypeDefinition } from './types.js';
 
@@ -65,12 +65,23 @@ export interface StructuredOutputOptions {
   structuredOutputs?: StructuredOutputMode | undefined;
   /** @default defaultStructuredOutputMemory */
   memory?: StructuredOutputMemory | undefined;
+  /**
+   * Whether the server bills a `json_schema` response format as prompt tokens, so that estimates
+   * (budget holds, token windows) count it: OpenAI does (see {@link schemaPromptTokens}); a
+   * server that only constrains decoding to the schema and does not put it in the prompt (Ollama,
+   * vLLM, LM Studio) does not, and `false` makes its estimates exact. Leave it on when unsure:
+   * counting a schema that is not billed only reserves too much.
+   * @default true
+   */
+  countSchemaTokens?: boolean | undefined;
 }
 
 /** {@link StructuredOutputOptions} with defaults applied. */
 export interface ResolvedStructuredOutputs {
   mode: StructuredOutputMode;
   memory: StructuredOutputMemory;
+  /** Absent counts as `true` (the safe side). */
+  countSchemaTokens?: boolean | undefined;
 }
 
 const StructuredOptionsSchema = z.object({
@@ -78,6 +89,7 @@ const StructuredOptionsSchema = z.object({
   memory: z
     .instanceof(StructuredOutputMemory, { error: 'expected a StructuredOutputMemory' })
     .optional(),
+  countSchemaTokens: z.boolean({ error: 'expected true or false' }).optional(),
 });
 
 /** Validates and completes the structured-output options of a task type factory. */
@@ -87,12 +99,17 @@ export function resolveStructuredOutputs(
 ): ResolvedStructuredOutputs {
   const parsed = parseOrThrow(
     StructuredOptionsSchema,
-    { structuredOutputs: options.structuredOutputs, memory: options.memory },
+    {
+      structuredOutputs: options.structuredOutputs,
+      memory: options.memory,
+      countSchemaTokens: options.countSchemaTokens,
+    },
     what,
   );
   return {
     mode: parsed.structuredOutputs ?? 'auto',
     memory: parsed.memory ?? defaultStructuredOutputMemory,
+    countSchemaTokens: parsed.countSchemaTokens ?? true,
   };
 }
 
@@ -174,7 +191,7 @@ export function schemaInstructions(schema: AnswerSchema<unknown>): string {
 /**
  * The messages of a request in `form`: `messages` as they are for `json_schema`; for JSON mode,
  * the schema instructions appended to the first system message (or put first as one). Estimates
- * count exactly these messages.
+ * count exactly these messages (and, in `json_schema` form, the schema the request carries).
  */
 export function messagesFor(
   messages: readonly ChatMessage[],
@@ -191,8 +208,48 @@ export function messagesFor(
 }
 
 /**
+ * Prompt tokens reserved for how a provider frames a response schema in the prompt, on top of the
+ * schema's own text. The one public measurement (openai-cookbook issue 2140) found OpenAI's
+ * addition to be the schema's JSON without `required` and `additionalProperties`, plus 9 tokens;
+ * 16 leaves room for a message of its own (3 tokens and a role) and a few more.
+ */
+export const SCHEMA_OVERHEAD_TOKENS = 16;
+
+/** Schema counts by answer schema and encoding: a schema is counted once per encoding. */
+const schemaTokenCounts = new WeakMap<AnswerSchema<unknown>, Map<string, number>>();
+
+/**
+ * The prompt tokens reserved for a `json_schema` response format with `schema`, for `model`: the
+ * tokens of the `json_schema` object as the request carries it (`{"name":…,"schema":…,
+ * "strict":…}`, compact JSON) plus {@link SCHEMA_OVERHEAD_TOKENS}.
+ *
+ * OpenAI bills the schema as prompt tokens (it is added to the prompt server-side) but publishes
+ * no rule for the count, so this one errs high: it counts the name, the `strict` flag and the
+ * keywords (`required`, `additionalProperties`) that OpenAI was measured not to bill, and a fixed
+ * allowance above the measured framing: on the built-in schemas, 44–52 tokens (1.4–1.6 times)
+ * above the measured rule (docs/providers.md). Counted once per schema object and encoding.
+ */
+export function schemaPromptTokens(schema: AnswerSchema<unknown>, model: string): number {
+  const encoding = encodingForModel(model);
+  let counts = schemaTokenCounts.get(schema);
+  const cached = counts?.get(encoding);
+  if (cached !== undefined) return cached;
+  const sent = { name: schema.name, schema: schema.jsonSchema, strict: schema.strict };
+  const tokens = countTextTokens(JSON.stringify(sent), model) + SCHEMA_OVERHEAD_TOKENS;
+  if (counts === undefined) {
+    counts = new Map();
+    schemaTokenCounts.set(schema, counts);
+  }
+  counts.set(encoding, tokens);
+  return tokens;
+}
+
+/**
  * The estimate of a structured call with the environment's model: the prompt tokens of exactly
- * the messages the call will send (in the form it will use), and the environment's `maxTokens`.
+ * the messages the call will send (in the form it will use), plus, in `json_schema` form, the
+ * schema's tokens as the provider bills them ({@link schemaPromptTokens}; not when the settings
+ * say the server does not bill them), and the environment's `maxTokens`. In JSON mode the schema
+ * is in the messages and counted there, once.
  */
 export function estimateStructured(
   messages: readonly ChatMessage[],
@@ -201,11 +258,11 @@ export function estimateStructured(
   settings: ResolvedStructuredOutputs,
 ): TaskEstimate {
   const form = requestFormFor(env.model, settings);
-  return {
-    model: env.model,
-    promptTokens: countChatTokens(messagesFor(messages, schema, form), env.model),
-    maxTokens: env.maxTokens,
-  };
+  let promptTokens = countChatTokens(messagesFor(messages, schema, form), env.model);
+  if (form === 'json_schema' && settings.countSchemaTokens !== false) {
+    promptTokens += schemaPromptTokens(schema, env.model);
+  }
+  return { model: env.model, promptTokens, maxTokens: env.maxTokens };
 }
 
 /**
@@ -346,9 +403,10 @@ export interface StructuredTaskTypeSpec<I, O> {
 }
 
 /**
- * A task type that makes one structured chat call: its estimate counts exactly the messages the
- * call sends (in the form it will use) with the environment's model and `maxTokens`, and its
- * `run` makes the call with {@link chatStructured} and returns the validated answer.
+ * A task type that makes one structured chat call: its estimate ({@link estimateStructured})
+ * counts exactly the messages the call sends (in the form it will use) and the response schema's
+ * tokens, with the environment's model and `maxTokens`, and its `run` makes the call with
+ * {@link chatStructured} and returns the validated answer.
  *
  * @example
  * const sentiment = defineStructuredTaskType({

@@ -2,6 +2,7 @@ import { expect } from 'vitest';
 import type { SimulatedClock } from 'xstate';
 import type { EngineSettingsInput } from '../../src/config/engine-options.js';
 import { type TaskQueueError, ValidationError } from '../../src/errors.js';
+import { countTextTokens } from '../../src/limits/tokens.js';
 import { embedText } from '../../src/providers/simulator/index.js';
 import type {
   CallOptions,
@@ -12,6 +13,7 @@ import type {
 import { Engine } from '../../src/runtime/engine.js';
 import type { EngineEvent } from '../../src/runtime/events.js';
 import { BUILTIN_TASK_TYPES } from '../../src/task-types/builtin/index.js';
+import { SCHEMA_OVERHEAD_TOKENS } from '../../src/task-types/structured.js';
 import type { AnyTaskTypeDefinition, TaskContext } from '../../src/task-types/types.js';
 import { seededRandom } from '../../src/time/clock.js';
 import { type Script, ScriptedClient } from '../helpers/scripted-client.js';
@@ -72,6 +74,16 @@ export function settle(world: TaskTypeWorld, id: string): Promise<Settled> {
 /** The chat requests the scripted client received. */
 export function chatRequests(client: ScriptedClient): ChatRequest[] {
   return client.log.map((e) => e.request).filter((r): r is ChatRequest => 'messages' in r);
+}
+
+/**
+ * The prompt tokens a request's `json_schema` response format is estimated at: the tokens of
+ * the `json_schema` object it carries plus the fixed overhead (0 for any other format).
+ */
+export function sentSchemaTokens(request: ChatRequest | undefined, model = 'gpt-4o-mini'): number {
+  const format = request?.responseFormat;
+  if (format?.type !== 'json_schema') return 0;
+  return countTextTokens(JSON.stringify(format.jsonSchema), model) + SCHEMA_OVERHEAD_TOKENS;
 }
 
 /** The embedding requests the scripted client received. */

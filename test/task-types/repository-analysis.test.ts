@@ -8,6 +8,7 @@ import {
   repositoryAnalysisMessages,
   repositoryAnalysisTaskType,
 } from '../../src/task-types/builtin/repository-analysis.js';
+import { answerSchema, schemaPromptTokens } from '../../src/task-types/structured.js';
 import {
   ANALYSIS,
   chatRequests,
@@ -15,6 +16,7 @@ import {
   directContext,
   expectRefused,
   failureOf,
+  sentSchemaTokens,
   settle,
 } from './helpers.js';
 
@@ -77,14 +79,17 @@ describe('REPOSITORY_ANALYSIS', () => {
     expect(record?.attempts).toBe(1);
   });
 
-  it('estimates exactly the prompt tokens of the messages it sends', async () => {
+  it('estimates the prompt tokens of the messages it sends and of its response schema', async () => {
     const world = createWorld(() => ({ kind: 'ok', content: JSON.stringify(ANALYSIS) }));
     const estimate = world.engine.estimateCost({ taskType: REPOSITORY_ANALYSIS, data: FLASK });
     const id = await world.engine.submit({ taskType: REPOSITORY_ANALYSIS, data: FLASK });
     await settle(world, id);
     const [request] = chatRequests(world.client);
     expect(request).toBeDefined();
-    expect(estimate.promptTokens).toBe(countChatTokens(request?.messages ?? [], 'gpt-4o-mini'));
+    expect(estimate.promptTokens).toBe(
+      countChatTokens(request?.messages ?? [], 'gpt-4o-mini') + sentSchemaTokens(request),
+    );
+    expect(sentSchemaTokens(request)).toBeGreaterThan(100);
     expect(estimate.maxTokens).toBe(1024);
   });
 
@@ -98,7 +103,7 @@ describe('REPOSITORY_ANALYSIS', () => {
     expect((await settle(world, id)).ok).toBe(true);
     const [request] = chatRequests(world.client);
     const sent = countChatTokens(request?.messages ?? [], 'gpt-4o-mini');
-    expect(estimate.promptTokens).toBe(sent);
+    expect(estimate.promptTokens).toBe(sent + sentSchemaTokens(request));
     // 6,000 README tokens plus the instructions and the metadata
     expect(sent).toBeGreaterThan(6_000);
     expect(sent).toBeLessThan(6_400);
@@ -112,12 +117,14 @@ describe('REPOSITORY_ANALYSIS', () => {
     const data = parsedInput({ ...FLASK, readme_content: hugeReadme() });
     const estimate = small.estimate(data, env);
     const messages = repositoryAnalysisMessages(data, 'gpt-4o-mini', 100);
+    const schema = answerSchema('repository_analysis', RepositoryAnalysisSchema);
     expect(estimate).toEqual({
       model: 'gpt-4o-mini',
-      promptTokens: countChatTokens(messages, 'gpt-4o-mini'),
+      promptTokens:
+        countChatTokens(messages, 'gpt-4o-mini') + schemaPromptTokens(schema, 'gpt-4o-mini'),
       maxTokens: 500,
     });
-    expect(estimate.promptTokens).toBeLessThan(400);
+    expect(estimate.promptTokens).toBeLessThan(500);
     expect(() => createRepositoryAnalysisTaskType({ maxReadmeTokens: 0 })).toThrow(
       /maxReadmeTokens/,
     );

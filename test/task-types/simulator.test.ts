@@ -68,13 +68,24 @@ afterAll(async () => {
   await sim.close();
 });
 
+/**
+ * The simulator bills the response schema its own way (as OpenAI was measured to), the estimate
+ * counts it on the safe side: never under what was billed, and over by less than the schema's
+ * `required` lists, the wrapper and the fixed overhead.
+ */
+function expectCovered(billed: number | undefined, estimated: number): void {
+  expect(billed).toBeDefined();
+  expect(billed).toBeLessThanOrEqual(estimated);
+  expect(estimated - (billed ?? 0)).toBeLessThan(64);
+}
+
 async function run(taskType: string, data: unknown): Promise<{ id: string; result: unknown }> {
   const id = await engine.submit({ taskType, data, config: { maxRetries: 0 } });
   return { id, result: await engine.waitFor(id) };
 }
 
 describe('the built-in task types against the simulator', () => {
-  it('REPOSITORY_ANALYSIS: the simulated answer validates, and the estimate is the billed prompt', async () => {
+  it('REPOSITORY_ANALYSIS: the simulated answer validates, and the estimate covers the billed prompt', async () => {
     const data = {
       repo_info: { ...REPOSITORIES[0], stargazers_count: 68_000, topics: ['wsgi', 'web'] },
       readme_content: '# Flask\n\nFlask is a lightweight WSGI web application framework.',
@@ -84,7 +95,7 @@ describe('the built-in task types against the simulator', () => {
     expect(RepositoryAnalysisSchema.safeParse(result).success).toBe(true);
     const record = await engine.getTask(id);
     expect(record?.usage.estimated).toBe(false);
-    expect(record?.usage.promptTokens).toBe(estimate.promptTokens);
+    expectCovered(record?.usage.promptTokens, estimate.promptTokens);
     expect(record?.attempts).toBe(1);
   });
 
@@ -104,7 +115,7 @@ describe('the built-in task types against the simulator', () => {
           taskType: TaskType.TEXT_CLASSIFICATION,
           data: { text, categories },
         });
-        expect((await engine.getTask(id))?.usage.promptTokens).toBe(estimate.promptTokens);
+        expectCovered((await engine.getTask(id))?.usage.promptTokens, estimate.promptTokens);
       }
     }
   });

@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { InvalidAnswerError, ProviderError, ValidationError } from '../../src/errors.js';
-import { countChatTokens } from '../../src/limits/tokens.js';
+import { countChatTokens, countTextTokens } from '../../src/limits/tokens.js';
+import { toResponseFormat } from '../../src/providers/openai-body.js';
+import { billedSchemaText, SCHEMA_FRAME_TOKENS } from '../../src/providers/simulator/counting.js';
 import {
+  classificationSchemaFor,
   createRepositoryAnalysisTaskType,
   createTextClassificationTaskType,
   RepositoryAnalysisSchema,
@@ -10,11 +13,15 @@ import {
 } from '../../src/task-types/builtin/index.js';
 import {
   answerSchema,
+  estimateStructured,
   isSchemaRejection,
   messagesFor,
   parseAnswer,
   resolveStructuredOutputs,
+  responseFormatFor,
+  SCHEMA_OVERHEAD_TOKENS,
   StructuredOutputMemory,
+  schemaPromptTokens,
 } from '../../src/task-types/structured.js';
 import {
   apiError,
@@ -70,6 +77,99 @@ describe('answerSchema', () => {
 
   it('cleans the schema name to what the API allows', () => {
     expect(answerSchema('my schema/v2', z.object({ a: z.string() })).name).toBe('my_schema_v2');
+  });
+});
+
+describe('the response schema in the estimate', () => {
+  const schema = answerSchema(
+    'person',
+    z.object({ name: z.string().describe('Full name'), tags: z.array(z.enum(['a', 'b'])) }),
+  );
+  const messages = [
+    { role: 'system' as const, content: 'You extract people.' },
+    { role: 'user' as const, content: 'Ada Lovelace, mathematician.' },
+  ];
+  const env = { model: 'gpt-4o-mini', embeddingModel: 'text-embedding-3-small', maxTokens: 100 };
+  const settings = (options: Parameters<typeof resolveStructuredOutputs>[0]) =>
+    resolveStructuredOutputs({ memory: new StructuredOutputMemory(), ...options });
+
+  it('counts the json_schema object the request carries, plus the fixed overhead', () => {
+    const wire = toResponseFormat(responseFormatFor(schema, 'json_schema'));
+    const sent = wire.type === 'json_schema' ? JSON.stringify(wire.json_schema) : '';
+    expect(sent).toContain('"name":"person"');
+    const schemaTokens = countTextTokens(sent, 'gpt-4o-mini') + SCHEMA_OVERHEAD_TOKENS;
+    expect(schemaPromptTokens(schema, 'gpt-4o-mini')).toBe(schemaTokens);
+    const estimate = estimateStructured(messages, schema, env, settings({}));
+    expect(estimate).toEqual({
+      model: 'gpt-4o-mini',
+      promptTokens: countChatTokens(messages, 'gpt-4o-mini') + schemaTokens,
+      maxTokens: 100,
+    });
+  });
+
+  it('counts the schema once in JSON mode, where it is in the system message', () => {
+    const estimate = estimateStructured(
+      messages,
+      schema,
+      env,
+      settings({ structuredOutputs: 'json_object' }),
+    );
+    const sent = messagesFor(messages, schema, 'json_object');
+    expect(estimate.promptTokens).toBe(countChatTokens(sent, 'gpt-4o-mini'));
+  });
+
+  it('leaves the schema out for a server that does not bill it (countSchemaTokens: false)', () => {
+    const estimate = estimateStructured(
+      messages,
+      schema,
+      env,
+      settings({ countSchemaTokens: false }),
+    );
+    expect(estimate.promptTokens).toBe(countChatTokens(messages, 'gpt-4o-mini'));
+    expect(settings({}).countSchemaTokens).toBe(true);
+  });
+
+  it('refuses a countSchemaTokens that is not a boolean, naming it', () => {
+    expect(() => settings({ countSchemaTokens: 'no' as never })).toThrow(ValidationError);
+    expect(() => createTextClassificationTaskType({ countSchemaTokens: 1 as never })).toThrow(
+      /countSchemaTokens/,
+    );
+  });
+
+  it("counts with each model's encoding, once per schema and encoding", () => {
+    const fresh = answerSchema('pair', z.object({ a: z.number(), b: z.string() }));
+    const text = JSON.stringify({ name: fresh.name, schema: fresh.jsonSchema, strict: true });
+    for (const model of ['gpt-4o-mini', 'gpt-4', 'gpt-4o', 'gpt-3.5-turbo']) {
+      expect(schemaPromptTokens(fresh, model)).toBe(
+        countTextTokens(text, model) + SCHEMA_OVERHEAD_TOKENS,
+      );
+    }
+    // a changed schema object is not recounted: schemas are shared and must not be changed
+    fresh.jsonSchema.description = 'x'.repeat(1_000);
+    expect(schemaPromptTokens(fresh, 'gpt-4o-mini')).toBeLessThan(100);
+  });
+
+  it.each([
+    ['repository_analysis', answerSchema('repository_analysis', RepositoryAnalysisSchema)],
+    ['classification, 2 categories', classificationSchemaFor(['positive', 'negative'])],
+    ['classification, 3 categories', classificationSchemaFor(['web', 'data', 'ml'])],
+    [
+      'classification, 5 categories',
+      classificationSchemaFor(['bug', 'feature request', 'question', 'docs', 'security']),
+    ],
+    ['one boolean', answerSchema('tiny', z.object({ ok: z.boolean() }))],
+    ['not strict', answerSchema('opt', z.object({ a: z.string(), b: z.string().optional() }))],
+  ])('over-counts the measured rule on a fixture: %s', (_, fixture) => {
+    for (const model of ['gpt-4o-mini', 'gpt-4']) {
+      const measured =
+        countTextTokens(billedSchemaText(fixture.jsonSchema), model) + SCHEMA_FRAME_TOKENS;
+      const reserved = schemaPromptTokens(fixture, model);
+      // Over, by at least the overhead's margin, and by no more than the schema's own size.
+      expect(reserved - measured).toBeGreaterThanOrEqual(
+        SCHEMA_OVERHEAD_TOKENS - SCHEMA_FRAME_TOKENS,
+      );
+      expect(reserved).toBeLessThanOrEqual(2 * measured + SCHEMA_OVERHEAD_TOKENS);
+    }
   });
 });
 

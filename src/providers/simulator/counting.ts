@@ -12,6 +12,39 @@
 
 import { countChatTokens, countTextTokens } from '../../limits/tokens.js';
 
+/**
+ * What a `json_schema` response format adds to the billed prompt beyond the text of
+ * {@link billedSchemaText}, as measured against OpenAI's API and published in openai-cookbook
+ * issue 2140 (September 2025).
+ */
+export const SCHEMA_FRAME_TOKENS = 9;
+
+/** Keywords left out of the billed schema text (measured not to be billed). */
+const UNBILLED_KEYWORDS = new Set(['required', 'additionalProperties', '$schema']);
+/** Keywords whose value maps names (of properties, definitions) to schemas. */
+const NAME_MAPS = new Set(['properties', 'patternProperties', '$defs', 'definitions']);
+
+/**
+ * The schema as OpenAI was measured to bill it: its compact JSON without the keywords `required`,
+ * `additionalProperties` and `$schema` at any depth (a property of one of these names is kept).
+ * This is the simulator's own rule, independent of the library's estimate
+ * (`schemaPromptTokens`), so that a test comparing the two can fail.
+ */
+export function billedSchemaText(schema: Record<string, unknown>): string {
+  return JSON.stringify(billedSchema(schema, false));
+}
+
+function billedSchema(node: unknown, names: boolean): unknown {
+  if (Array.isArray(node)) return node.map((item) => billedSchema(item, false));
+  if (typeof node !== 'object' || node === null) return node;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(node)) {
+    if (!names && UNBILLED_KEYWORDS.has(key)) continue;
+    out[key] = billedSchema(value, !names && NAME_MAPS.has(key));
+  }
+  return out;
+}
+
 /** Characters counted between two turns of the event loop (a few milliseconds of work). */
 const PIECE_CHARS = 64 * 1024;
 
@@ -56,6 +89,14 @@ export class PacedCounter {
       start = end;
     }
     return total;
+  }
+
+  /**
+   * The prompt tokens a `json_schema` response format with `schema` adds: the tokens of
+   * {@link billedSchemaText} plus {@link SCHEMA_FRAME_TOKENS}.
+   */
+  async schema(schema: Record<string, unknown>): Promise<number> {
+    return (await this.text(billedSchemaText(schema))) + SCHEMA_FRAME_TOKENS;
   }
 
   /**

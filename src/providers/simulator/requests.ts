@@ -63,6 +63,8 @@ export interface ChatCall {
   /** Number of choices. */
   n: number;
   format: AnswerFormat;
+  /** The schema of a `json_schema` response format, which is billed as prompt tokens. */
+  responseSchema?: Record<string, unknown>;
 }
 
 /** A valid `POST /v1/embeddings` body. */
@@ -136,6 +138,9 @@ export function checkChatBody(body: unknown): Checked<ChatCall> {
         : { type: 'json_schema', schema: rf.json_schema.schema };
   }
   const call: ChatCall = { model: data.model, messages, n: data.n ?? 1, format };
+  if (rf?.type === 'json_schema' && rf.json_schema.schema !== undefined) {
+    call.responseSchema = rf.json_schema.schema;
+  }
   const maxTokens = data.max_completion_tokens ?? data.max_tokens;
   if (maxTokens != null) call.maxTokens = maxTokens;
   return { ok: true, call };

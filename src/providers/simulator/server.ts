@@ -255,7 +255,9 @@ export function createSimulatorServer(options: ResolvedSimulatorOptions): Simula
     }
     const call = checked.call;
     const counter = new PacedCounter(call.model);
-    const promptTokens = await counter.chat(call.messages);
+    let promptTokens = await counter.chat(call.messages);
+    if (call.responseSchema !== undefined)
+      promptTokens += await counter.schema(call.responseSchema);
     exchange.entry.promptTokens = promptTokens;
     if (call.maxTokens !== undefined) exchange.entry.maxTokens = call.maxTokens;
     const reserved = promptTokens + (call.maxTokens ?? options.defaultMaxTokens) * call.n;
