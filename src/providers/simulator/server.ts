@@ -256,8 +256,11 @@ export function createSimulatorServer(options: ResolvedSimulatorOptions): Simula
     const call = checked.call;
     const counter = new PacedCounter(call.model);
     let promptTokens = await counter.chat(call.messages);
-    if (call.responseSchema !== undefined)
-      promptTokens += await counter.schema(call.responseSchema);
+    if (call.responseSchema !== undefined) {
+      const schemaTokens = await counter.schema(call.responseSchema);
+      exchange.entry.schemaTokens = schemaTokens;
+      promptTokens += schemaTokens;
+    }
     exchange.entry.promptTokens = promptTokens;
     if (call.maxTokens !== undefined) exchange.entry.maxTokens = call.maxTokens;
     const reserved = promptTokens + (call.maxTokens ?? options.defaultMaxTokens) * call.n;

@@ -17,6 +17,8 @@ export interface SimulatorLogEntry {
   status: number;
   /** Prompt (chat) or input (embeddings) tokens; 0 when not counted. */
   promptTokens: number;
+  /** Of `promptTokens`, those billed for a `json_schema` response format, when there was one. */
+  schemaTokens?: number;
   /** Tokens generated for the answer; 0 when none. */
   completionTokens: number;
   /** The request's `max_tokens` / `max_completion_tokens`, when it set one. */
