@@ -4,6 +4,7 @@ import type {
   RateLimitHintsData,
   RateLimitSettings,
   RateRequest,
+  RefusalData,
 } from '../src/limits/types.js';
 
 /**
@@ -19,13 +20,19 @@ export type {
   RateLimitSettings,
   RateRequest,
   RateWindowData,
+  RefusalData,
+  RefusalErrorData,
 } from '../src/limits/types.js';
 
 export type RateLimitEvent =
   | ({ type: 'rate.reserve'; at: number } & RateRequest)
   | { type: 'rate.reconcile'; taskId: string; tokens: number }
   | { type: 'rate.hints'; at: number; model: string; hints: RateLimitHintsData }
-  | { type: 'rate.configure'; settings: RateLimitSettings };
+  | { type: 'rate.configure'; settings: RateLimitSettings }
+  /** A call was refused in a way no wait cures: its model (or every model) admits nothing more. */
+  | { type: 'rate.refused'; refusal: RefusalData }
+  /** Settings changed or the queue was resumed: refused models may be tried again. */
+  | { type: 'rate.clearRefusals' };
 
 /** The limiter after one event: a new immutable value (or the same one when nothing changed). */
 export function rateLimitTransition(
@@ -42,6 +49,10 @@ export function rateLimitTransition(
       return { limiter: limiter.applyHints(event.at, event.model, event.hints) };
     case 'rate.configure':
       return { limiter: limiter.configure(event.settings) };
+    case 'rate.refused':
+      return { limiter: limiter.refuse(event.refusal) };
+    case 'rate.clearRefusals':
+      return { limiter: limiter.clearRefusals() };
     default:
       return context;
   }

@@ -30,6 +30,8 @@ export interface TaskErrorInfo {
   retryable: boolean;
   status?: number;
   retryAfterMs?: number;
+  /** The provider's own error code (`insufficient_quota`, `model_not_found`…). */
+  providerCode?: string;
 }
 
 /** What one attempt reports. */

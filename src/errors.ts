@@ -14,6 +14,7 @@
  * | TaskTimeoutError | TASK_TIMEOUT | yes |
  * | TaskCancelledError | TASK_CANCELLED | no |
  * | ProviderError | PROVIDER_ERROR | per status |
+ * | ProviderRefusedError | PROVIDER_REFUSED | no |
  * | InvalidAnswerError | INVALID_ANSWER | yes |
  * | NonRetryableError | NON_RETRYABLE | no |
  * | ServerWaitError | SERVER_WAIT | no |
@@ -29,6 +30,7 @@ export type ErrorCode =
   | 'TASK_TIMEOUT'
   | 'TASK_CANCELLED'
   | 'PROVIDER_ERROR'
+  | 'PROVIDER_REFUSED'
   | 'INVALID_ANSWER'
   | 'NON_RETRYABLE'
   | 'SERVER_WAIT'
@@ -134,6 +136,8 @@ export interface ProviderErrorOptions extends TaskQueueErrorOptions {
  * timeouts; not for 400, 401, 403, 404, 422.
  */
 export class ProviderError extends TaskQueueError {
+  /** The `code` of this class's errors. */
+  protected static readonly errorCode: ErrorCode = 'PROVIDER_ERROR';
   readonly status: number | undefined;
   /** The provider's own error code (`rate_limit_exceeded`, `invalid_api_key`…). */
   readonly providerCode: string | undefined;
@@ -143,7 +147,7 @@ export class ProviderError extends TaskQueueError {
   constructor(message: string, options: ProviderErrorOptions = {}) {
     super(
       message,
-      'PROVIDER_ERROR',
+      (new.target as unknown as { errorCode: ErrorCode }).errorCode,
       options.retryable ?? isRetryableStatus(options.status),
       options.cause === undefined ? undefined : { cause: options.cause },
     );
@@ -157,6 +161,56 @@ export class ProviderError extends TaskQueueError {
   get rateLimited(): boolean {
     return this.status === 429;
   }
+}
+
+/** Who a refusal stops: every call to the provider (the key, the account) or one model's. */
+export type RefusalScope = 'provider' | 'model';
+
+/** Provider error codes of a 429 that no wait cures: the account has no credit left. */
+const OUT_OF_CREDIT = new Set(['insufficient_quota', 'billing_hard_limit_reached']);
+
+/**
+ * Whether a provider's answer refuses every later call too, so that waiting or retrying cannot
+ * help, and whom it stops: 401 (the key), 403 (the key may not use this), a 429 of
+ * `insufficient_quota` / `billing_hard_limit_reached` (the account) stop the provider; 404 (no
+ * such model, or no such endpoint for it) stops that model. `undefined` for anything else.
+ */
+export function refusalScope(
+  status: number | undefined,
+  providerCode: string | undefined,
+): RefusalScope | undefined {
+  if (status === 401 || status === 403) return 'provider';
+  if (status === 429 && providerCode !== undefined && OUT_OF_CREDIT.has(providerCode)) {
+    return 'provider';
+  }
+  if (status === 404) return 'model';
+  return undefined;
+}
+
+/**
+ * The provider refuses, and will refuse every later call until something changes outside the
+ * queue (a key, credit, a model name): see {@link refusalScope}. The task fails at once, without
+ * retries; the queue then admits nothing more of that provider (`scope: 'provider'`) or model
+ * (`'model'`) and fails those waiting tasks with the same error, until `adjustSettings` or
+ * `resume()` is called.
+ */
+export class ProviderRefusedError extends ProviderError {
+  protected static override readonly errorCode: ErrorCode = 'PROVIDER_REFUSED';
+  constructor(message: string, options: Omit<ProviderErrorOptions, 'retryable'> = {}) {
+    super(message, { ...options, retryable: false });
+  }
+
+  /** Who the refusal stops. */
+  get scope(): RefusalScope {
+    return refusalScope(this.status, this.providerCode) ?? 'model';
+  }
+}
+
+/** A `ProviderError` for a call that failed with `status`, refused or not (see {@link refusalScope}). */
+export function providerErrorFor(message: string, options: ProviderErrorOptions): ProviderError {
+  return refusalScope(options.status, options.providerCode) === undefined
+    ? new ProviderError(message, options)
+    : new ProviderRefusedError(message, options);
 }
 
 export interface InvalidAnswerErrorOptions extends TaskQueueErrorOptions {
@@ -341,6 +395,12 @@ export function reviveError(info: SerializedError, taskId: string): TaskQueueErr
         providerCode: info.providerCode,
         requestId: info.requestId,
         retryable: info.retryable,
+      });
+    case 'PROVIDER_REFUSED':
+      return new ProviderRefusedError(info.message, {
+        status: info.status,
+        providerCode: info.providerCode,
+        requestId: info.requestId,
       });
     case 'INVALID_ANSWER':
       return new InvalidAnswerError(info.message, '', { retryable: info.retryable });

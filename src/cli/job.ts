@@ -21,6 +21,7 @@ import {
   type AITaskManagerOptions,
   BudgetExceededError,
   createAITaskManager,
+  refusalScope,
   type Statistics,
   serializeError,
   TaskCancelledError,
@@ -317,9 +318,28 @@ class JobTasks {
   }
 }
 
-/** Whether a task failed because the provider refused the credentials (HTTP 401 or 403). */
-function authFailure(error: { code?: string; status?: number | undefined } | undefined): boolean {
-  return error?.code === 'PROVIDER_ERROR' && (error.status === 401 || error.status === 403);
+interface FailedEventError {
+  code?: string;
+  status?: number | undefined;
+  providerCode?: string | undefined;
+  message?: string;
+}
+
+/**
+ * What a refusal no wait cures (`PROVIDER_REFUSED`: a bad key, no credit, no such model) says, in
+ * a few words, and whom it stops; `undefined` for any other failure.
+ */
+function refusalOf(
+  error: FailedEventError | undefined,
+): { what: string; scope: 'provider' | 'model' } | undefined {
+  if (error?.code !== 'PROVIDER_REFUSED') return undefined;
+  const scope = refusalScope(error.status, error.providerCode) ?? 'model';
+  const http = `HTTP ${error.status ?? '?'}${error.providerCode === undefined ? '' : ` ${error.providerCode}`}`;
+  if (error.status === 401 || error.status === 403) {
+    return { what: `authentication failed (${http})`, scope };
+  }
+  if (error.status === 429) return { what: `the account is out of credit (${http})`, scope };
+  return { what: `the model was not found (${http})`, scope };
 }
 
 /**
@@ -373,8 +393,10 @@ export async function runJob(args: JobArgs, io: CliIO): Promise<ExitCode> {
   const counts: JobCounts = { completed: 0, failed: 0, cancelled: 0 };
   const pending = new Map<string, Promise<void>>();
   let interrupts = 0;
-  /** Set once the provider refused the credentials: the job stops early. */
+  /** Set once the provider refused every call (a bad key, no credit): the job stops early. */
   let authError: { status?: number | undefined; message: string } | undefined;
+  /** The refusals of one model already told (a model not found). */
+  const modelRefusals = new Set<string>();
   const stopping = () => interrupts > 0 || authError !== undefined || results.failure !== undefined;
   let latest: Statistics | undefined;
 
@@ -466,12 +488,20 @@ export async function runJob(args: JobArgs, io: CliIO): Promise<ExitCode> {
   // A refused key fails every call alike: stop at the first (of any task, child tasks included).
   offs.push(
     manager.on('task.failed', (event) => {
-      if (authError !== undefined || !authFailure(event.error)) return;
-      authError = { status: event.error?.status, message: event.error?.message ?? '' };
+      const refusal = refusalOf(event.error);
+      if (authError !== undefined || refusal === undefined) return;
+      const message = event.error?.message ?? '';
+      if (refusal.scope === 'model') {
+        // The queue fails that model's tasks at once; the others go on. Said once per answer
+        // (the provider's message names the model).
+        if (modelRefusals.has(message)) return;
+        modelRefusals.add(message);
+        display.say(`aitq: ${refusal.what}: its tasks fail, the others go on (${message})\n`);
+        return;
+      }
+      authError = { status: event.error?.status, message };
       // Always said (even with --quiet): it is why the job stops.
-      display.say(
-        `aitq: authentication failed (HTTP ${authError.status}): stopping, no more tasks are sent (${authError.message})\n`,
-      );
+      display.say(`aitq: ${refusal.what}: stopping, no more tasks are sent (${message})\n`);
       // Not from inside the manager's own event.
       queueMicrotask(() => drain());
     }),

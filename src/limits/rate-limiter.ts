@@ -5,6 +5,8 @@ import type {
   RateLimitHintsData,
   RateLimitSettings,
   RateRequest,
+  RefusalData,
+  RefusalErrorData,
 } from './types.js';
 
 /** Why a request must wait, and until when (ms; `Infinity` = it can never fit). */
@@ -41,6 +43,8 @@ export class RateLimiter implements RateLimiterState {
     private readonly models: ReadonlyMap<string, SlidingWindows>,
     private readonly hints: ReadonlyMap<string, ServerHints>,
     private readonly reservations: BucketedMap<Reservation>,
+    /** Refusals no wait cures, by model; `''` for the whole provider. */
+    private readonly refusals: ReadonlyMap<string, RefusalErrorData>,
   ) {}
 
   /** No takes and no hints yet, with these windows. */
@@ -50,12 +54,35 @@ export class RateLimiter implements RateLimiterState {
       new Map(),
       new Map(),
       BucketedMap.empty(),
+      new Map(),
     ).configure(settings);
   }
 
-  /** True when any window or server hint could hold a request back. */
+  /** True when any window, server hint or refusal could hold a request back. */
   get active(): boolean {
-    return this.global.windows.length > 0 || this.models.size > 0 || this.hints.size > 0;
+    return (
+      this.global.windows.length > 0 ||
+      this.models.size > 0 ||
+      this.hints.size > 0 ||
+      this.refusals.size > 0
+    );
+  }
+
+  /** The refusal that stops `model` (its own, or the whole provider's), if any. */
+  refusalFor(model: string): RefusalErrorData | undefined {
+    if (this.refusals.size === 0) return undefined;
+    return this.refusals.get('') ?? this.refusals.get(model);
+  }
+
+  /** Records a refusal: its model (or, with no model, every model) admits nothing more. */
+  refuse(refusal: RefusalData): RateLimiter {
+    const refusals = new Map(this.refusals).set(refusal.model ?? '', refusal.error);
+    return this.with({ refusals });
+  }
+
+  /** Forgets every refusal. */
+  clearRefusals(): RateLimiter {
+    return this.refusals.size === 0 ? this : this.with({ refusals: new Map() });
   }
 
   /** Other windows in force; what was taken stays counted. */
@@ -69,12 +96,7 @@ export class RateLimiter implements RateLimiterState {
     for (const [model, limiter] of this.models) {
       if (!models.has(model)) models.set(model, limiter.withWindows([]));
     }
-    return new RateLimiter(
-      this.global.withWindows(settings.windows),
-      models,
-      this.hints,
-      this.reservations,
-    );
+    return this.with({ global: this.global.withWindows(settings.windows), models });
   }
 
   /** Whether `requests` and `tokens` for `model` fit every window and hint in force at `now`. */
@@ -122,12 +144,12 @@ export class RateLimiter implements RateLimiterState {
     const hint = this.hints.get(model);
     const hints =
       hint === undefined ? this.hints : new Map(this.hints).set(model, hint.take(requests, tokens));
-    return new RateLimiter(
-      this.global.take(at, requests, tokens),
+    return this.with({
+      global: this.global.take(at, requests, tokens),
       models,
       hints,
-      this.reservations.set(request.taskId, reservation),
-    );
+      reservations: this.reservations.set(request.taskId, reservation),
+    });
   }
 
   /** Replaces a task's reserved tokens with the tokens it really used. */
@@ -143,23 +165,17 @@ export class RateLimiter implements RateLimiterState {
         modelWindows.reconcile(reservation.modelSeq, actualTokens),
       );
     }
-    return new RateLimiter(
-      this.global.reconcile(reservation.global, actualTokens),
+    return this.with({
+      global: this.global.reconcile(reservation.global, actualTokens),
       models,
-      this.hints,
-      this.reservations.delete(taskId),
-    );
+      reservations: this.reservations.delete(taskId),
+    });
   }
 
   /** Applies a provider's rate-limit headers (or a 429's retry-after) for one model. */
   applyHints(at: number, model: string, hints: RateLimitHintsData): RateLimiter {
     const server = (this.hints.get(model) ?? ServerHints.NONE).apply(at, hints);
-    return new RateLimiter(
-      this.global,
-      this.models,
-      new Map(this.hints).set(model, server),
-      this.reservations,
-    );
+    return this.with({ hints: new Map(this.hints).set(model, server) });
   }
 
   /** Every window's load at `now`. */
@@ -173,5 +189,21 @@ export class RateLimiter implements RateLimiterState {
       }
     }
     return out;
+  }
+
+  private with(changes: {
+    global?: SlidingWindows;
+    models?: ReadonlyMap<string, SlidingWindows>;
+    hints?: ReadonlyMap<string, ServerHints>;
+    reservations?: BucketedMap<Reservation>;
+    refusals?: ReadonlyMap<string, RefusalErrorData>;
+  }): RateLimiter {
+    return new RateLimiter(
+      changes.global ?? this.global,
+      changes.models ?? this.models,
+      changes.hints ?? this.hints,
+      changes.reservations ?? this.reservations,
+      changes.refusals ?? this.refusals,
+    );
   }
 }

@@ -40,6 +40,25 @@ export interface RateRequest {
   tokens: number;
 }
 
+/** The serialised error of a provider's refusal, as the `rateLimit` actor keeps it. */
+export interface RefusalErrorData {
+  name: string;
+  code: string;
+  message: string;
+  retryable: boolean;
+  status?: number;
+  providerCode?: string;
+  requestId?: string;
+}
+
+/** A provider's refusal that no wait cures (a bad key, no credit, no such model). */
+export interface RefusalData {
+  /** The model it stops; `undefined`: every model of the provider. */
+  model: string | undefined;
+  /** What every task it stops fails with. */
+  error: RefusalErrorData;
+}
+
 /**
  * The window state the `rateLimit` actor owns, as an immutable value: every change returns the
  * next state. Implemented in `src/limits/rate-limiter.ts`.
@@ -53,6 +72,10 @@ export interface RateLimiterState {
   applyHints(at: number, model: string, hints: RateLimitHintsData): RateLimiterState;
   /** Replaces the configured windows; what was taken stays counted. */
   configure(settings: RateLimitSettings): RateLimiterState;
+  /** Records a refusal: its model (or every model) admits nothing more. */
+  refuse(refusal: RefusalData): RateLimiterState;
+  /** Forgets every refusal (settings changed, or the queue was resumed). */
+  clearRefusals(): RateLimiterState;
 }
 
 /** Limits in integer micro-dollars; `undefined` = no limit. */

@@ -41,6 +41,8 @@ export interface AdmissionView {
     readonly active: boolean;
     check(now: number, model: string, requests: number, tokens: number): RateVerdict;
     canEverFit(model: string, requests: number, tokens: number): WindowLimit | undefined;
+    /** A refusal no wait cures that stops `model` (see `ProviderRefusedError`), if any. */
+    refusalFor(model: string): SerializedError | undefined;
   };
   readonly budget: {
     check(now: number, amount: number): BudgetVerdict;
@@ -70,7 +72,8 @@ export type AdmissionDecision =
  * free slot, room in every window and no server hint in force, room in every budget for the
  * worst case. The first refusal decides what the head waits for. A window or budget that can
  * never hold the head (lowered by `adjustSettings`), a total budget that can never pay it again
- * (nothing held could come back), or a server's wait above `maxServerWait` fails it instead.
+ * (nothing held could come back), a server's wait above `maxServerWait`, or a refusal of its
+ * provider or model that no wait cures (`ProviderRefusedError`) fails it instead.
  */
 export function decideAdmission(
   head: AdmissionHead,
@@ -81,6 +84,9 @@ export function decideAdmission(
   if (view.stopping && !drains) return PARK;
   const { limited, model, promptTokens, maxTokens, worstCaseMicros } = head.reservation;
   if (!limited) return ADMIT_FREE;
+  // A provider that refused in a way no wait cures fails the task at once, slot or not.
+  const refused = view.rate.active ? view.rate.refusalFor(model) : undefined;
+  if (refused !== undefined) return { kind: 'fail', error: refused };
   if (view.slots.used >= view.slots.max) return { kind: 'wait', waitingFor: 'concurrency' };
   if (view.rate.active) {
     const tokens = promptTokens + maxTokens;

@@ -187,6 +187,8 @@ export class Engine {
       onFinished: deps.onFinished,
       enqueue: (record, notBefore) => this.lifecycle.enqueue(record, notBefore),
       settled: (id) => this.admission.settled(id),
+      refused: (model, error) =>
+        this.rateLimitActor.send({ type: 'rate.refused', refusal: { model, error } }),
     });
     const runner = new TaskRunner({
       ...shared,
@@ -325,7 +327,9 @@ export class Engine {
     this.lifecycle.pause();
   }
 
+  /** Resumes admission; a provider or model refused (`ProviderRefusedError`) may be tried again. */
   resume(): void {
+    this.rateLimitActor.send({ type: 'rate.clearRefusals' });
     this.lifecycle.resume();
   }
 
@@ -385,6 +389,7 @@ export class Engine {
     this.settings = next;
     const system = this.supervisor.system;
     for (const { to, event } of events) system.get(to)?.send(event);
+    this.rateLimitActor.send({ type: 'rate.clearRefusals' });
     this.emit({ type: 'settings.changed', at: this.clock.now(), changed });
     this.effects.dispatch({ type: 'queue.settings' });
   }

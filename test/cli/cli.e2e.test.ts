@@ -419,7 +419,7 @@ describe('aitq: cost, budgets and a refused key', () => {
       ]);
       expect(run.code).toBe(EXIT_CODES.someFailed);
       expect(run.stderr).toMatch(
-        /^aitq: authentication failed \(HTTP 401\): stopping, no more tasks are sent \(/,
+        /^aitq: authentication failed \(HTTP 401 invalid_api_key\): stopping, no more tasks are sent \(/,
       );
       const summary = CliSummarySchema.parse(JSON.parse(run.stdout));
       expect(summary).toMatchObject({ completed: 0, interrupted: false });

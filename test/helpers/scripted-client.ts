@@ -1,4 +1,4 @@
-import { ProviderError } from '../../src/errors.js';
+import { ProviderError, providerErrorFor } from '../../src/errors.js';
 import type {
   AIClient,
   CallOptions,
@@ -22,7 +22,15 @@ export type Script =
       noUsage?: boolean;
       hints?: RateLimitHints;
     }
-  | { kind: 'error'; status?: number; latencyMs?: number; retryAfterMs?: number; message?: string }
+  | {
+      kind: 'error';
+      status?: number;
+      latencyMs?: number;
+      retryAfterMs?: number;
+      message?: string;
+      /** The provider's error code (`insufficient_quota`…), as the OpenAI adapter reads it. */
+      providerCode?: string;
+    }
   /** Never answers: only an abort ends it (timeout or cancel). */
   | { kind: 'hang' };
 
@@ -125,9 +133,11 @@ export class ScriptedClient implements AIClient {
         } else {
           entry.outcome = 'error';
           reject(
-            new ProviderError(script.message ?? `scripted ${script.status ?? 'connection'} error`, {
+            // Classified as the OpenAI adapter does: a refusal no wait cures is its own class.
+            providerErrorFor(script.message ?? `scripted ${script.status ?? 'connection'} error`, {
               status: script.status,
               retryAfterMs: script.retryAfterMs,
+              providerCode: script.providerCode,
             }),
           );
         }

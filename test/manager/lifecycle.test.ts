@@ -4,6 +4,7 @@ import {
   InvalidAnswerError,
   NonRetryableError,
   ProviderError,
+  ProviderRefusedError,
   QueueStoppedError,
   TaskQueueError,
   ValidationError,
@@ -160,10 +161,13 @@ describe('waitForTask', () => {
     const missing = await manager.submitTask({ taskType: 'NOT_FOUND', data: {} });
     const missingError = rejection(manager.waitForTask(missing));
     await advance(clock, 100, 10);
-    expect(await missingError).toMatchObject({ status: 404, requestId: 'req_1', retryable: false });
+    // A 404 is a refusal no wait cures: classified as one, whoever threw it.
+    const revived = await missingError;
+    expect(revived).toBeInstanceOf(ProviderRefusedError);
+    expect(revived).toMatchObject({ status: 404, requestId: 'req_1', retryable: false });
     expect((await manager.getTaskStatus(missing))?.error).toEqual({
-      name: 'ProviderError',
-      code: 'PROVIDER_ERROR',
+      name: 'ProviderRefusedError',
+      code: 'PROVIDER_REFUSED',
       message: 'no such model',
       retryable: false,
       status: 404,

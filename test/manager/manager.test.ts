@@ -429,7 +429,7 @@ describe('callbacks and events', () => {
   it('onComplete and onError get the task; onProgress gets (progress, current, total)', async () => {
     const { manager, clock } = createTestManager({}, (request) =>
       JSON.stringify(request).includes('bad')
-        ? { kind: 'error', status: 401 }
+        ? { kind: 'error', status: 400 }
         : { kind: 'ok', content: 'fine', latencyMs: 10 },
     );
     await manager.start();

@@ -205,7 +205,8 @@ describe('OpenAICompatibleClient through the engine (scripted fetch)', () => {
     );
     expect(outcome.ok).toBe(false);
     if (outcome.ok) return;
-    expect(outcome.error.code).toBe('PROVIDER_ERROR');
+    // A bad key refuses every call: a refusal no wait cures.
+    expect(outcome.error.code).toBe('PROVIDER_REFUSED');
     expect(outcome.error.retryable).toBe(false);
     expect(outcome.error.message).not.toContain(KEY);
     expect(world.requests).toHaveLength(1);

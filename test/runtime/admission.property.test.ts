@@ -55,7 +55,18 @@ interface World {
   budgetNever: BudgetPeriod | undefined;
   held: number;
   maxServerWaitMs: number;
+  /** The model a provider's refusal stops, if any. */
+  refused: 'm1' | 'm2' | undefined;
 }
+
+const REFUSAL = Object.freeze({
+  name: 'ProviderRefusedError',
+  code: 'PROVIDER_REFUSED',
+  message: 'chat request failed: 429 You exceeded your current quota',
+  retryable: false,
+  status: 429,
+  providerCode: 'insufficient_quota',
+});
 
 const world: fc.Arbitrary<World> = fc.record({
   stopping: fc.boolean(),
@@ -69,6 +80,7 @@ const world: fc.Arbitrary<World> = fc.record({
   budgetNever: fc.constantFrom(undefined, 'total' as const, 'daily' as const),
   held: fc.constantFrom(0, 5),
   maxServerWaitMs: fc.constantFrom(1, 3_600_000),
+  refused: fc.constantFrom(undefined, undefined, 'm1' as const, 'm2' as const),
 });
 
 /** A view over `w` that records every read, and lets nothing be taken through it. */
@@ -80,6 +92,7 @@ function viewOf(w: World): AdmissionView {
       active: w.active,
       check: () => w.rate,
       canEverFit: () => (w.rateNever ? window : undefined),
+      refusalFor: (model: string) => (model === w.refused ? REFUSAL : undefined),
     }),
     budget: Object.freeze({
       check: () => w.budget,
@@ -104,6 +117,11 @@ describe('decideAdmission (property)', () => {
         }
         if (!limited) {
           expect(decision).toEqual({ kind: 'admit', limited: false });
+          return;
+        }
+        if (w.active && h.reservation.model === w.refused) {
+          // A refusal no wait cures fails it at once, before anything else is asked.
+          expect(decision).toEqual({ kind: 'fail', error: REFUSAL });
           return;
         }
         const slotFree = w.used < w.max;
