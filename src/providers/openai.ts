@@ -18,7 +18,7 @@ import type {
 } from 'openai/resources/chat/completions';
 import type { CreateEmbeddingResponse } from 'openai/resources/embeddings';
 import { z } from 'zod';
-import { isRetryableStatus, ProviderError } from '../errors.js';
+import { isRetryableStatus, ProviderError, providerErrorFor } from '../errors.js';
 import { describeValue, functionOf, parseOrThrow, REDACTED } from '../internal/validate.js';
 import { isOpenAIHost, resolveApiKey } from './api-key.js';
 import { parseRateLimitHeaders } from './headers.js';
@@ -159,6 +159,16 @@ export interface PublicAPIConfig {
 type Operation = 'chat' | 'embeddings';
 
 /**
+ * A signal of its own for one request, aborted with the caller's. The SDK adds an `abort`
+ * listener to the signal of every request and never removes it, so the calls of one attempt
+ * sharing the attempt's signal would pile up listeners on it (Node warns past 10); a per-call
+ * signal takes them and is dropped with the call.
+ */
+function perCall(signal: AbortSignal): AbortSignal {
+  return AbortSignal.any([signal]);
+}
+
+/**
  * An {@link AIClient} for any OpenAI-compatible API, built on the official `openai` SDK with
  * `maxRetries: 0`. Responses are read `.withResponse()`, so usage and the `x-ratelimit-*`
  * headers come back as {@link ChatResponse.hints}.
@@ -241,7 +251,7 @@ export class OpenAICompatibleClient implements AIClient {
     let response: Response;
     try {
       ({ data: completion, response } = await this.#sdk.chat.completions
-        .create(body, { signal: options.signal })
+        .create(body, { signal: perCall(options.signal) })
         .withResponse());
     } catch (error) {
       throw this.#toProviderError('chat', error, options.signal);
@@ -279,7 +289,7 @@ export class OpenAICompatibleClient implements AIClient {
       ({ data: list, response } = await this.#sdk.embeddings
         .create(
           { model, input: request.input, encoding_format: 'float' },
-          { signal: options.signal },
+          { signal: perCall(options.signal) },
         )
         .withResponse());
     } catch (error) {
@@ -378,7 +388,7 @@ export class OpenAICompatibleClient implements AIClient {
           ? undefined
           : parseRateLimitHeaders(headers, this.#now(), status).retryAfterMs;
       const requestId = error.requestID ?? headers?.get('x-request-id') ?? undefined;
-      return new ProviderError(`${operation} request failed: ${this.#redact(error.message)}`, {
+      return providerErrorFor(`${operation} request failed: ${this.#redact(error.message)}`, {
         status,
         providerCode: typeof error.code === 'string' ? this.#redact(error.code) : undefined,
         requestId: requestId === undefined ? undefined : this.#redact(requestId),

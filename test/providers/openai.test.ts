@@ -1,8 +1,9 @@
+import { getEventListeners } from 'node:events';
 import { inspect } from 'node:util';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { AITaskManagerOptions } from '../../src/config/manager-options.js';
-import { ProviderError, ValidationError } from '../../src/errors.js';
+import { ProviderError, ProviderRefusedError, ValidationError } from '../../src/errors.js';
 import { AITaskManager } from '../../src/manager.js';
 import {
   type APIConfig,
@@ -186,6 +187,17 @@ describe('OpenAICompatibleClient with a scripted fetch', () => {
     });
   });
 
+  it('leaves no listener on the caller’s signal after a call (many calls share an attempt’s)', async () => {
+    const { fetch } = scriptedFetch(() => json(200, completion()));
+    const client = clientWith(fetch);
+    const shared = new AbortController().signal;
+    for (let i = 0; i < 20; i++) await client.chat(REQUEST, { signal: shared });
+    await client
+      .embed({ model: 'text-embedding-3-small', input: ['a'] }, { signal: shared })
+      .catch(() => undefined);
+    expect(getEventListeners(shared, 'abort')).toHaveLength(0);
+  });
+
   it('sends max_completion_tokens and no temperature to reasoning models, max_tokens elsewhere', async () => {
     const bodies = async (config: APIConfig, model: string) => {
       const { fetch, calls } = scriptedFetch(() => json(200, completion()));
@@ -305,6 +317,36 @@ describe('OpenAICompatibleClient with a scripted fetch', () => {
     expect(error).toMatchObject({ status: 401, retryable: false, providerCode: 'invalid_api_key' });
     expect(error.message).toContain('Incorrect API key provided');
     expectNoSecret(error, KEY);
+  });
+
+  it.each([
+    [401, 'invalid_api_key', 'provider'],
+    [403, 'unsupported_country_region_territory', 'provider'],
+    [429, 'insufficient_quota', 'provider'],
+    [429, 'billing_hard_limit_reached', 'provider'],
+    [404, 'model_not_found', 'model'],
+  ] as const)(
+    'a %i %s is a ProviderRefusedError stopping the %s, not retried',
+    async (status, code, scope) => {
+      const { fetch, calls } = scriptedFetch(() => json(status, errorBody('refused', code)));
+      const error = await providerErrorOf(clientWith(fetch).chat(REQUEST, { signal: signal() }));
+      expect(error).toBeInstanceOf(ProviderRefusedError);
+      expect(error).toMatchObject({
+        code: 'PROVIDER_REFUSED',
+        status,
+        providerCode: code,
+        retryable: false,
+      });
+      expect((error as ProviderRefusedError).scope).toBe(scope);
+      expect(calls).toHaveLength(1);
+    },
+  );
+
+  it('a 429 of rate_limit_exceeded stays a retryable ProviderError', async () => {
+    const { fetch } = scriptedFetch(() => json(429, errorBody('slow down', 'rate_limit_exceeded')));
+    const error = await providerErrorOf(clientWith(fetch).chat(REQUEST, { signal: signal() }));
+    expect(error).not.toBeInstanceOf(ProviderRefusedError);
+    expect(error).toMatchObject({ code: 'PROVIDER_ERROR', retryable: true });
   });
 
   it('leaves usage undefined when the server sends none', async () => {
