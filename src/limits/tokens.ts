@@ -85,6 +85,28 @@ export function countTextTokens(text: string, model: string): number {
   return encode(text, model).length;
 }
 
+/**
+ * Prompt tokens reserved for how a provider frames a response schema in the prompt, on top of the
+ * schema's own text. The one public measurement (openai-cookbook issue 2140) found OpenAI's
+ * addition to be the schema's JSON without `required` and `additionalProperties`, plus 9 tokens;
+ * 16 leaves room for a message of its own (3 tokens and a role) and a few more.
+ */
+export const SCHEMA_OVERHEAD_TOKENS = 16;
+
+/**
+ * The prompt tokens of a `json_schema` response format as a provider that bills it counts them,
+ * erring high: the tokens of the `json_schema` object as the request carries it (`{"name":…,
+ * "schema":…,"strict":…}`, compact JSON) plus {@link SCHEMA_OVERHEAD_TOKENS}. OpenAI adds the
+ * schema to the prompt server-side and publishes no rule for the count (docs/providers.md).
+ */
+export function countResponseSchemaTokens(
+  jsonSchema: { name: string; schema: unknown; strict?: boolean | undefined },
+  model: string,
+): number {
+  const sent = { name: jsonSchema.name, schema: jsonSchema.schema, strict: jsonSchema.strict };
+  return countTextTokens(JSON.stringify(sent), model) + SCHEMA_OVERHEAD_TOKENS;
+}
+
 /** Tokens the chat format adds around every message (`<|start|>{role}<|message|>…<|end|>`). */
 const TOKENS_PER_MESSAGE = 3;
 /** Tokens added when a message carries a `name`, on top of the name's own tokens. */

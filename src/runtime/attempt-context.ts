@@ -8,7 +8,7 @@
 
 import { ProviderError, TaskTimeoutError } from '../errors.js';
 import { CostTally, type ModelPrice } from '../limits/cost.js';
-import { countChatTokens, countTextTokens } from '../limits/tokens.js';
+import { countChatTokens, countResponseSchemaTokens, countTextTokens } from '../limits/tokens.js';
 import { type JudgedUsage, judgeUsage, tokenCount } from '../limits/usage.js';
 import type {
   AIClient,
@@ -114,12 +114,6 @@ function isAbortLike(error: unknown, handle: AttemptAbort): boolean {
   }
 }
 
-/** The tokens of a response schema, which providers bill as part of the prompt. */
-function schemaTokens(format: ChatCall['responseFormat'], model: string): number {
-  if (format?.type !== 'json_schema') return 0;
-  return countTextTokens(JSON.stringify(format.jsonSchema.schema) ?? '', model);
-}
-
 /** A call in flight, and what it owes if the attempt is aborted under it. */
 class InFlightCall {
   paid = false;
@@ -129,6 +123,7 @@ class InFlightCall {
     private readonly model: string,
     private readonly messages: ChatCall['messages'] | undefined,
     private readonly input: readonly string[] | undefined,
+    private readonly format: ChatCall['responseFormat'] = undefined,
   ) {}
 
   /** The prompt (or embedding input) that was sent, charged at the input price, once. */
@@ -139,8 +134,18 @@ class InFlightCall {
     charge(this.meter, this.price, this.promptTokens(), 0);
   }
 
+  /**
+   * The prompt as the provider bills it: the messages, and a `json_schema` response format, which
+   * providers add to the prompt (counted as the estimate counts it, erring high).
+   */
   promptTokens(): number {
-    if (this.messages !== undefined) return countChatTokens(this.messages, this.model);
+    if (this.messages !== undefined) {
+      const schema =
+        this.format?.type === 'json_schema'
+          ? countResponseSchemaTokens(this.format.jsonSchema, this.model)
+          : 0;
+      return countChatTokens(this.messages, this.model) + schema;
+    }
     let tokens = 0;
     for (const text of this.input ?? []) tokens += countTextTokens(text, this.model);
     return tokens;
@@ -190,16 +195,15 @@ export class AttemptContext implements TaskContext {
     const { meter, deps } = this;
     meter.calls++;
     const price = deps.priceOf(model);
-    const pending = this.track(new InFlightCall(meter, price, model, call.messages, undefined));
+    const pending = this.track(
+      new InFlightCall(meter, price, model, call.messages, undefined, call.responseFormat),
+    );
     try {
       const response = await deps.client.chat(request, this);
       this.untrack(pending);
       if (response.hints) deps.onHints(model, response.hints);
-      const usage = this.judge(
-        model,
-        response.usage,
-        request.maxTokens,
-        () => pending.promptTokens() + schemaTokens(call.responseFormat, model),
+      const usage = this.judge(model, response.usage, request.maxTokens, () =>
+        pending.promptTokens(),
       );
       if (usage) {
         charge(meter, price, usage.promptTokens, usage.completionTokens);

@@ -9,7 +9,12 @@ import { zodResponseFormat } from 'openai/helpers/zod';
 import { z } from 'zod';
 import { InvalidAnswerError, NonRetryableError, ProviderError } from '../errors.js';
 import { parseOrThrow } from '../internal/validate.js';
-import { countChatTokens, countTextTokens, encodingForModel } from '../limits/tokens.js';
+import {
+  countChatTokens,
+  countResponseSchemaTokens,
+  encodingForModel,
+  SCHEMA_OVERHEAD_TOKENS,
+} from '../limits/tokens.js';
 import type { ChatMessage, ChatResponse, ResponseFormat } from '../providers/types.js';
 import type { TaskContext, TaskEnvironment, TaskEstimate, TaskTypeDefinition } from './types.js';
 
@@ -207,13 +212,7 @@ export function messagesFor(
   );
 }
 
-/**
- * Prompt tokens reserved for how a provider frames a response schema in the prompt, on top of the
- * schema's own text. The one public measurement (openai-cookbook issue 2140) found OpenAI's
- * addition to be the schema's JSON without `required` and `additionalProperties`, plus 9 tokens;
- * 16 leaves room for a message of its own (3 tokens and a role) and a few more.
- */
-export const SCHEMA_OVERHEAD_TOKENS = 16;
+export { SCHEMA_OVERHEAD_TOKENS };
 
 /** Schema counts by answer schema and encoding: a schema is counted once per encoding. */
 const schemaTokenCounts = new WeakMap<AnswerSchema<unknown>, Map<string, number>>();
@@ -234,8 +233,10 @@ export function schemaPromptTokens(schema: AnswerSchema<unknown>, model: string)
   let counts = schemaTokenCounts.get(schema);
   const cached = counts?.get(encoding);
   if (cached !== undefined) return cached;
-  const sent = { name: schema.name, schema: schema.jsonSchema, strict: schema.strict };
-  const tokens = countTextTokens(JSON.stringify(sent), model) + SCHEMA_OVERHEAD_TOKENS;
+  const tokens = countResponseSchemaTokens(
+    { name: schema.name, schema: schema.jsonSchema, strict: schema.strict },
+    model,
+  );
   if (counts === undefined) {
     counts = new Map();
     schemaTokenCounts.set(schema, counts);

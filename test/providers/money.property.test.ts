@@ -51,15 +51,22 @@ const reply: fc.Arbitrary<Reply> = fc.oneof(
 
 const price = resolvePrice(MODEL);
 
-/** The prompt the library counts for a request: its messages plus its response schema. */
+/**
+ * The prompt the library counts for a request: its messages plus its response schema, as the
+ * docs state the rule (the `json_schema` object's compact JSON, name, schema, strict, + 16).
+ */
 function countedPrompt(request: FetchedRequest): number {
   const messages = request.body.messages as { role: string; content: string }[];
   const format = request.body.response_format as
-    | { type: string; json_schema?: { schema: unknown } }
+    | { type: string; json_schema?: { name: string; schema: unknown; strict?: boolean } }
     | undefined;
+  const sent = format?.json_schema;
   const schema =
-    format?.type === 'json_schema'
-      ? countTextTokens(JSON.stringify(format.json_schema?.schema), MODEL)
+    format?.type === 'json_schema' && sent !== undefined
+      ? countTextTokens(
+          JSON.stringify({ name: sent.name, schema: sent.schema, strict: sent.strict }),
+          MODEL,
+        ) + 16
       : 0;
   return countChatTokens(messages, MODEL) + schema;
 }
@@ -107,8 +114,7 @@ function respond(
       };
     }
     case 'noUsage': {
-      const messages = request.body.messages as { role: string; content: string }[];
-      const prompt = countChatTokens(messages, MODEL);
+      const prompt = countedPrompt(request);
       return {
         response: json(200, completion(ANSWER, null)),
         micros: costMicros(price, prompt, countTextTokens(ANSWER, MODEL)),
@@ -123,10 +129,8 @@ function respond(
         }),
         micros: 0,
       };
-    case 'timeout': {
-      const messages = request.body.messages as { role: string; content: string }[];
-      return { response: 'hang', micros: costMicros(price, countChatTokens(messages, MODEL), 0) };
-    }
+    case 'timeout':
+      return { response: 'hang', micros: costMicros(price, countedPrompt(request), 0) };
     case 'malformedBody':
       return {
         response: new Response('{"choices": [', {

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { costMicros } from '../../src/limits/cost.js';
 import { resolvePrice } from '../../src/limits/prices.js';
-import { countChatTokens, countTextTokens } from '../../src/limits/tokens.js';
+import {
+  countChatTokens,
+  countResponseSchemaTokens,
+  countTextTokens,
+} from '../../src/limits/tokens.js';
 import { TaskType, textClassificationTaskType } from '../../src/task-types/builtin/index.js';
 import {
   apiError,
@@ -30,9 +34,17 @@ function cost(prompt: number, completionTokens: number): number {
 }
 
 /** The prompt tokens of a request as the tokenizer counts them. */
+/** The prompt of a request as the library charges it with no usage: messages and schema. */
 function promptOf(request: FetchedRequest | undefined): number {
   const messages = (request?.body.messages ?? []) as { role: string; content: string }[];
-  return countChatTokens(messages, 'gpt-4o-mini');
+  const format = request?.body.response_format as
+    | { type: string; json_schema?: { name: string; schema: unknown; strict?: boolean } }
+    | undefined;
+  const schema =
+    format?.type === 'json_schema' && format.json_schema !== undefined
+      ? countResponseSchemaTokens(format.json_schema, 'gpt-4o-mini')
+      : 0;
+  return countChatTokens(messages, 'gpt-4o-mini') + schema;
 }
 
 async function runOne(
