@@ -109,6 +109,17 @@ export function rateLimitExceeded(
   return answer(429, message, type, null, 'rate_limit_exceeded', headers);
 }
 
+/** 429 `insufficient_quota`: the account has no credit left; no `retry-after` (waiting cannot help). */
+export function outOfCredit(): ErrorAnswer {
+  return answer(
+    429,
+    'You exceeded your current quota, please check your plan and billing details (injected by the simulator).',
+    'insufficient_quota',
+    null,
+    'insufficient_quota',
+  );
+}
+
 /** 500: an (injected) internal error. */
 export function serverError(): ErrorAnswer {
   return answer(

@@ -17,6 +17,8 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   'timeout',
   'malformed',
   'noUsage',
+  // Last, so that adding it moved no other fault's range: a seed draws the same faults as before.
+  'outOfCredit',
 ];
 
 /** The fault for one request, or `undefined` for a normal answer. Always draws one number. */

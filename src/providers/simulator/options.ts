@@ -86,9 +86,13 @@ export const SimulatorFaultsSchema = z
     malformed: probability,
     /** A normal answer without `usage`. */
     noUsage: probability,
+    /** 429 `insufficient_quota`: the account is out of credit (no `retry-after`; waiting cannot help). */
+    outOfCredit: probability,
   })
   .refine(
-    (f) => f.error500 + f.error503 + f.error429 + f.timeout + f.malformed + f.noUsage <= 1 + 1e-9,
+    (f) =>
+      f.error500 + f.error503 + f.error429 + f.timeout + f.malformed + f.noUsage + f.outOfCredit <=
+      1 + 1e-9,
     { error: 'the fault probabilities must sum to at most 1' },
   );
 

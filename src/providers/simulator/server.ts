@@ -17,6 +17,7 @@ import {
   malformedJson,
   methodNotAllowed,
   modelNotFound,
+  outOfCredit,
   rateLimitExceeded,
   serverError,
   serviceUnavailable,
@@ -468,6 +469,8 @@ function injectedError(fault: FaultKind | undefined): ErrorAnswer | undefined {
         'requests',
         INJECTED_RETRY_AFTER_MS,
       );
+    case 'outOfCredit':
+      return outOfCredit();
     default:
       return undefined;
   }

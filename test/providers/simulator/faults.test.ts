@@ -77,6 +77,19 @@ describe('simulator: fault injection', () => {
     });
   });
 
+  it('outOfCredit → 429 insufficient_quota without retry-after, a refusal the engine does not retry', async () => {
+    await withSimulator({ faults: { outOfCredit: 1 } }, async (sim, client) => {
+      const error = await client.chat.completions.create(REQUEST).then(
+        () => undefined,
+        (e: unknown) => e as { status?: number; code?: string; headers?: Headers },
+      );
+      expect(error?.status).toBe(429);
+      expect(error?.code).toBe('insufficient_quota');
+      expect(error?.headers?.get('retry-after')).toBeNull();
+      expect(sim.stats().log.every((e) => e.fault === 'outOfCredit')).toBe(true);
+    });
+  });
+
   it('timeout → no answer until the client aborts', async () => {
     await withSimulator({ faults: { timeout: 1 } }, async (sim, client) => {
       const controller = new AbortController();
@@ -182,6 +195,7 @@ describe('drawFault', () => {
     expect([...counts.keys()].sort()).toEqual(['error500', 'noUsage', 'none']);
     expect(counts.get('none')).toBeGreaterThan(1_800);
     expect(counts.get('error500')).toBeGreaterThan(850);
-    expect(FAULT_KINDS).toHaveLength(6);
+    expect(FAULT_KINDS).toHaveLength(7);
+    expect(FAULT_KINDS.at(-1)).toBe('outOfCredit');
   });
 });

@@ -22,7 +22,15 @@ describe('simulator options', () => {
       defaultMaxTokens: 4_096,
       latency: { kind: 'fixed', ms: 0 },
       perOutputTokenMs: 0,
-      faults: { error500: 0, error503: 0, error429: 0, timeout: 0, malformed: 0, noUsage: 0 },
+      faults: {
+        error500: 0,
+        error503: 0,
+        error429: 0,
+        timeout: 0,
+        malformed: 0,
+        noUsage: 0,
+        outOfCredit: 0,
+      },
       seed: 1,
       logLimit: 10_000,
     });
