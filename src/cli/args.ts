@@ -133,8 +133,11 @@ export interface JobArgs {
   manager: AITaskManagerOptions;
   /** The same with every default applied. */
   settings: ResolvedManagerOptions;
-  /** Run against the built-in simulator in this process: forced, or neither a URL nor a key. */
-  simulator: 'forced' | 'no-key' | false;
+  /**
+   * Run against the built-in simulator in this process (`--simulator`). Never chosen for want of
+   * a key: without one (and without a loopback URL) the job is refused.
+   */
+  simulator: boolean;
   /** The in-process simulator's options (`--latency`, `--error-rate`, `--sim-rpm`…). */
   simulatorOptions: ResolvedSimulatorOptions;
   /** The config file that was read, if any. */
@@ -328,6 +331,10 @@ function simulatorOptionsOf(values: Values, apiKey: string | undefined): Resolve
   }
 }
 
+/** What the refusal of a job without an API key (and without a URL) tells to do instead. */
+export const NO_KEY_HOW_TO =
+  'set OPENAI_API_KEY or pass --api-key; use --base-url for a local server (e.g. http://127.0.0.1:11434/v1, no key needed); or --simulator for a trial run on the built-in simulator (simulated answers, nothing sent)';
+
 /**
  * The client settings a real endpoint gets, checked as the client will check them
  * (`APIConfigSchema`), so that a job never starts (nor opens its results file) to fail on them.
@@ -346,6 +353,10 @@ function checkAPIConfig(
   ) => CliUsageError,
 ): void {
   const baseURL = settings.baseURL ?? route.baseURL;
+  if (route.source === 'none' && merged.baseURL === undefined) {
+    // No URL given at all (nor a key): the job would go to OpenAI, or to OPENAI_BASE_URL.
+    throw usage(`${route.problem}; ${NO_KEY_HOW_TO}`);
+  }
   if (route.source === 'none') {
     throw usage(
       `${labelOf('baseURL')}: ${route.problem}; pass --api-key or set apiKey in the config file, or use --simulator (received ${describeValue(baseURL)})`,
@@ -479,30 +490,28 @@ function jobArgs(
       `--progress: expected auto, tty, plain or none (received ${describeValue(progress)})`,
     );
   }
-  const forced = values.simulator === true;
-  const simulator = forced
-    ? 'forced'
-    : merged.baseURL === undefined && merged.apiKey === undefined
-      ? 'no-key'
-      : false;
+  // Only when asked for: a job without a key is refused below, never answered by the simulator.
+  const simulator = values.simulator === true;
   const simulatorFlag = Object.keys(SIMULATOR_FLAGS).find(
     (flag) => typeof values[flag as keyof Values] === 'string',
   );
-  if (simulator === false && simulatorFlag !== undefined) {
+  if (!simulator && simulatorFlag !== undefined) {
     throw usage(
-      `option '--${simulatorFlag}' shapes the built-in simulator; add --simulator to use it (a --base-url or API key was given)`,
+      `option '--${simulatorFlag}' shapes the built-in simulator; add --simulator to use it`,
     );
   }
   const dryRun = values['dry-run'] === true;
-  // A dry run builds no client, so it needs no key.
-  if (simulator === false && !dryRun) {
-    checkAPIConfig(merged, parsed.data, keyRoute, labelOf, refuse);
-  }
   const out = typeof values.out === 'string' ? values.out : defaultOutFile(file);
   if (isSameFile(file, out, cwd)) {
     throw usage(
       `--out: ${describeValue(out)} is the input file (${realPathOf(out, cwd)}); the results would overwrite it: choose another file`,
     );
+  }
+  const maxRecordBytes = maxRecordBytesOf(values);
+  // Last, once every option is known good: where the calls go, and with which key. A dry run
+  // builds no client, so it needs no key.
+  if (!simulator && !dryRun) {
+    checkAPIConfig(merged, parsed.data, keyRoute, labelOf, refuse);
   }
   return {
     command,
@@ -518,7 +527,7 @@ function jobArgs(
     quiet: values.quiet === true,
     out,
     dryRun,
-    maxRecordBytes: maxRecordBytesOf(values),
+    maxRecordBytes,
   };
 }
 
@@ -622,7 +631,8 @@ Options of analyze and run:
   --model <name>         chat model (model)
   --base-url <url>       OpenAI-compatible API, e.g. http://127.0.0.1:11434/v1 (baseURL)
   --api-key <key>        API key (apiKey); default OPENAI_API_KEY; "" counts as none
-  --simulator            use the built-in simulator in this process, whatever the key
+  --simulator            use the built-in simulator in this process, whatever the key;
+                         without it, a job with no key and no loopback --base-url is refused
   --priority <p>         LOW, MEDIUM, HIGH or URGENT for tasks that set none
   --max-retries <n>      retries after the first attempt (taskDefaults.maxRetries)
   --timeout <s>          seconds one attempt may take (timeout and taskDefaults.timeout)

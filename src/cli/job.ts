@@ -242,13 +242,11 @@ async function connect(
   args: JobArgs,
   io: CliIO,
 ): Promise<{ options: AITaskManagerOptions; simulator: Simulator | undefined }> {
-  if (args.simulator === false) return { options: args.manager, simulator: undefined };
+  if (!args.simulator) return { options: args.manager, simulator: undefined };
   const simulator = await startSimulator(args.simulatorOptions);
   if (!args.quiet) {
-    const why =
-      args.simulator === 'forced' ? '--simulator' : 'no --base-url and no API key (OPENAI_API_KEY)';
     io.stderr.write(
-      `aitq: ${why}: using the built-in simulator at ${simulator.url}; nothing leaves this machine\n`,
+      `aitq: --simulator: using the built-in simulator at ${simulator.url}; nothing leaves this machine\n`,
     );
   }
   return {

@@ -15,6 +15,9 @@ import { LARGEST_MAX_RECORD_BYTES } from '../../src/cli/input.js';
 const cwd = mkdtempSync(join(tmpdir(), 'aitq-args-'));
 afterAll(() => rmSync(cwd, { recursive: true, force: true }));
 const noEnv = {};
+/** The refusal of a job without a key and without a URL. */
+const NO_KEY =
+  /^an API key is required for api\.openai\.com: OPENAI_API_KEY is not set; set OPENAI_API_KEY or pass --api-key; use --base-url for a local server .*; or --simulator /;
 
 function job(argv: string[], env: NodeJS.ProcessEnv = noEnv, dir = cwd): JobArgs {
   const args = parseCliArgs(argv, env, dir);
@@ -37,6 +40,7 @@ describe('parseCliArgs: analyze and run', () => {
     const args = job([
       'analyze',
       'repos.json',
+      '--simulator',
       '--concurrency=3',
       '--rpm',
       '60',
@@ -70,11 +74,11 @@ describe('parseCliArgs: analyze and run', () => {
       timeout: 30,
     });
     expect(args.settings.taskDefaults).toMatchObject({ maxRetries: 2, timeout: 30, retryDelay: 1 });
-    expect(args.simulator).toBe('no-key');
+    expect(args.simulator).toBe(true);
     expect(args.out).toBe('repos.results.jsonl');
   });
 
-  it('uses the simulator without a URL and a key, or when forced; never shows a key', () => {
+  it('uses the simulator only when asked to (--simulator), whatever the key', () => {
     expect(job(['run', 't.jsonl', '--base-url', 'http://127.0.0.1:11434/v1']).simulator).toBe(
       false,
     );
@@ -85,8 +89,9 @@ describe('parseCliArgs: analyze and run', () => {
       job(['run', 't.jsonl', '--api-key', 'sk-flag'], { OPENAI_API_KEY: 'sk-env' }).manager.apiKey,
     ).toBe('sk-flag');
     expect(job(['run', 't.jsonl', '--simulator'], { OPENAI_API_KEY: 'sk-env' }).simulator).toBe(
-      'forced',
+      true,
     );
+    expect(job(['run', 't.jsonl', '--simulator']).simulator).toBe(true);
   });
 
   it('reads the CLI options', () => {
@@ -113,12 +118,14 @@ describe('parseCliArgs: analyze and run', () => {
       dryRun: true,
       out: 'x.jsonl',
     });
-    expect(job(['run', 'dir/tasks.jsonl']).progress).toBe('auto');
+    expect(job(['run', 'dir/tasks.jsonl', '--simulator']).progress).toBe('auto');
   });
 
   it('reads --max-record-size in bytes, 64 MiB by default', () => {
-    expect(job(['run', 'tasks.jsonl']).maxRecordBytes).toBe(64 * 1024 * 1024);
-    expect(job(['run', 'tasks.jsonl', '--max-record-size', '1024']).maxRecordBytes).toBe(1024);
+    expect(job(['run', 'tasks.jsonl', '--simulator']).maxRecordBytes).toBe(64 * 1024 * 1024);
+    expect(
+      job(['run', 'tasks.jsonl', '--simulator', '--max-record-size', '1024']).maxRecordBytes,
+    ).toBe(1024);
   });
 
   it.each(['0', '-1', '1.5', 'big', '', String(LARGEST_MAX_RECORD_BYTES + 1)])(
@@ -142,7 +149,11 @@ describe('parseCliArgs: analyze and run', () => {
       join(dir, 'aitq.config.json'),
       JSON.stringify({ maxConcurrent: 2, requestsPerMinute: 30, taskDefaults: { maxRetries: 1 } }),
     );
-    const args = job(['analyze', 'r.json', '--rpm', '45', '--max-retries', '4'], noEnv, dir);
+    const args = job(
+      ['analyze', 'r.json', '--simulator', '--rpm', '45', '--max-retries', '4'],
+      noEnv,
+      dir,
+    );
     expect(args.configFile).toBe('aitq.config.json');
     expect(args.manager).toMatchObject({
       maxConcurrent: 2,
@@ -151,10 +162,10 @@ describe('parseCliArgs: analyze and run', () => {
     });
     const other = join(dir, 'other.json');
     writeFileSync(other, JSON.stringify({ budgetLimit: 3 }));
-    expect(job(['analyze', 'r.json', '--config', other], noEnv, dir).manager).toEqual({
-      budgetLimit: 3,
-    });
-    expect(job(['analyze', 'r.json'], noEnv, cwd).configFile).toBeUndefined();
+    expect(
+      job(['analyze', 'r.json', '--simulator', '--config', other], noEnv, dir).manager,
+    ).toEqual({ budgetLimit: 3 });
+    expect(job(['analyze', 'r.json', '--simulator'], noEnv, cwd).configFile).toBeUndefined();
   });
 
   it.each([
@@ -190,7 +201,9 @@ describe('parseCliArgs: analyze and run', () => {
   it('reads a config file that starts with a byte-order mark', () => {
     const dir = mkdtempSync(join(cwd, 'bom-'));
     writeFileSync(join(dir, 'aitq.config.json'), '\uFEFF{"maxConcurrent": 4}');
-    expect(job(['analyze', 'r.json'], noEnv, dir).manager).toMatchObject({ maxConcurrent: 4 });
+    expect(job(['analyze', 'r.json', '--simulator'], noEnv, dir).manager).toMatchObject({
+      maxConcurrent: 4,
+    });
   });
 
   it('leaves a config value that is not an object for the schema to refuse, even under a flag', () => {
@@ -272,24 +285,61 @@ describe('parseCliArgs: the results file and the API settings are checked before
     // Through a symlink to the input given as the input, too.
     expect(problem(['run', 'link.jsonl', '--out', 'in.jsonl'], noEnv, dir)).toMatch(/^--out: /);
     // Another file (existing or not) is fine.
-    expect(job(['analyze', 'in.jsonl', '--out', 'sub/in.jsonl'], noEnv, dir).out).toBe(
-      'sub/in.jsonl',
-    );
-    expect(job(['analyze', 'in.jsonl'], noEnv, dir).out).toBe('in.results.jsonl');
+    expect(
+      job(['analyze', 'in.jsonl', '--simulator', '--out', 'sub/in.jsonl'], noEnv, dir).out,
+    ).toBe('sub/in.jsonl');
+    expect(job(['analyze', 'in.jsonl', '--simulator'], noEnv, dir).out).toBe('in.results.jsonl');
   });
 
   it('takes an empty --api-key (or config apiKey) as no key', () => {
-    const none = job(['run', 't.jsonl', '--api-key', '']);
-    expect(none.simulator).toBe('no-key');
-    expect(none.manager.apiKey).toBeUndefined();
+    expect(problem(['run', 't.jsonl', '--api-key', ''])).toMatch(NO_KEY);
     expect(
       job(['run', 't.jsonl', '--api-key', ''], { OPENAI_API_KEY: 'sk-env' }).manager.apiKey,
     ).toBe('sk-env');
     const dir = mkdtempSync(join(cwd, 'emptykey-'));
     writeFileSync(join(dir, 'aitq.config.json'), JSON.stringify({ apiKey: '' }));
-    expect(job(['run', 't.jsonl'], noEnv, dir).simulator).toBe('no-key');
+    expect(problem(['run', 't.jsonl'], noEnv, dir)).toMatch(NO_KEY);
     const simulate = parseCliArgs(['simulate', '--api-key', '']);
     expect(simulate.command === 'simulate' && simulate.simulator.apiKey).toBeUndefined();
+  });
+
+  it('refuses a job with no key and no URL, saying how to proceed (no silent simulator)', () => {
+    expect(problem(['analyze', 'r.json'])).toBe(
+      'an API key is required for api.openai.com: OPENAI_API_KEY is not set; set OPENAI_API_KEY or pass --api-key; use --base-url for a local server (e.g. http://127.0.0.1:11434/v1, no key needed); or --simulator for a trial run on the built-in simulator (simulated answers, nothing sent)',
+    );
+    expect(problem(['run', 't.jsonl', '--concurrency', '2'])).toMatch(NO_KEY);
+    // OPENAI_BASE_URL without a key: the same refusal, naming that host.
+    expect(
+      problem(['run', 't.jsonl'], { OPENAI_BASE_URL: 'https://proxy.example.com/v1' }),
+    ).toMatch(
+      /^an API key is required for proxy\.example\.com: OPENAI_API_KEY is not set; set OPENAI_API_KEY or pass --api-key; use --base-url/,
+    );
+    // What is not refused: the simulator, a dry run (sends nothing), a loopback server, a key.
+    expect(job(['analyze', 'r.json', '--simulator']).simulator).toBe(true);
+    expect(job(['analyze', 'r.json', '--dry-run']).dryRun).toBe(true);
+    for (const url of [
+      'http://127.0.0.1:11434/v1',
+      'http://127.8.9.10:8080/v1',
+      'http://localhost:8080/v1',
+      'http://[::1]:8080/v1',
+    ]) {
+      const local = job(['analyze', 'r.json', '--base-url', url]);
+      expect(local.simulator, url).toBe(false);
+      expect(local.manager.baseURL, url).toBe(url);
+    }
+    expect(
+      job(['analyze', 'r.json'], { OPENAI_BASE_URL: 'http://localhost:11434/v1' }).simulator,
+    ).toBe(false);
+    expect(job(['analyze', 'r.json', '--api-key', 'sk-flag']).manager).toMatchObject({
+      apiKey: 'sk-flag',
+      baseURL: 'https://api.openai.com/v1',
+    });
+    // Not loopback: a look-alike host name, another private address.
+    for (const url of ['http://127.0.0.1.example.com/v1', 'http://10.0.0.1/v1']) {
+      expect(problem(['analyze', 'r.json', '--base-url', url]), url).toMatch(
+        /^--base-url: an API key is required for /,
+      );
+    }
   });
 
   it('refuses a real endpoint without a key, naming the flag or the config key and the URL', () => {
@@ -316,7 +366,7 @@ describe('parseCliArgs: the results file and the API settings are checked before
     expect(job(['analyze', 'r.json', '--base-url', 'http://localhost:8080/v1']).simulator).toBe(
       false,
     );
-    expect(job(['analyze', 'r.json', '--simulator'], noEnv, dir).simulator).toBe('forced');
+    expect(job(['analyze', 'r.json', '--simulator'], noEnv, dir).simulator).toBe(true);
     expect(job(['analyze', 'r.json', '--dry-run'], noEnv, dir).dryRun).toBe(true);
   });
 });
@@ -401,22 +451,20 @@ describe('parseCliArgs: the in-process simulator of analyze and run', () => {
       '--seed',
       '3',
     ]);
-    expect(args.simulator).toBe('forced');
+    expect(args.simulator).toBe(true);
     expect(args.simulatorOptions).toMatchObject({
       latency: { kind: 'uniform', minMs: 100, maxMs: 400 },
       faults: { error500: 0.05 },
       limits: { requests: 500 },
       seed: 3,
     });
-    expect(job(['analyze', 'r.json']).simulatorOptions.faults.error500).toBe(0);
+    expect(job(['analyze', 'r.json', '--simulator']).simulatorOptions.faults.error500).toBe(0);
   });
 
   it('refuses simulator flags when a real endpoint is used', () => {
     expect(
       problem(['analyze', 'r.json', '--base-url', 'http://127.0.0.1:1/v1', '--latency', 'fixed:5']),
-    ).toBe(
-      "option '--latency' shapes the built-in simulator; add --simulator to use it (a --base-url or API key was given)",
-    );
+    ).toBe("option '--latency' shapes the built-in simulator; add --simulator to use it");
     expect(problem(['analyze', 'r.json', '--simulator', '--error-rate', '2'])).toMatch(
       /^--error-rate: .* \(received 2\)$/,
     );

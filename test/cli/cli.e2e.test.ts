@@ -95,7 +95,7 @@ describe('aitq analyze against the built-in simulator', () => {
         .map((t) => JSON.stringify(t))
         .join('\n'),
     );
-    const run = await runCliToEnd(['run', input, '--quiet']);
+    const run = await runCliToEnd(['run', input, '--simulator', '--quiet']);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(EXIT_CODES.ok);
     expect(run.stdout).toMatch(/^2 tasks\n {2}completed {5}2\n/);
@@ -124,6 +124,49 @@ describe('aitq analyze against the built-in simulator', () => {
     expect(figures.limits).toEqual([
       { limit: '30 requests per 1m00s', seconds: 120, bound: 'atLeast' },
     ]);
+  });
+});
+
+describe('aitq without an API key: refused, never answered by the simulator unasked', () => {
+  /** No key and no URL from this machine's environment. */
+  const noKey = { OPENAI_API_KEY: '', OPENAI_BASE_URL: '' };
+
+  it('refuses with exit 2 and one line saying how to proceed; nothing written', async () => {
+    const input = classificationFile('nokey.jsonl', 3);
+    const run = await runCliToEnd(['run', input], noKey);
+    expect(run.code).toBe(EXIT_CODES.badInput);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toBe(
+      'aitq: an API key is required for api.openai.com: OPENAI_API_KEY is not set; set OPENAI_API_KEY or pass --api-key; use --base-url for a local server (e.g. http://127.0.0.1:11434/v1, no key needed); or --simulator for a trial run on the built-in simulator (simulated answers, nothing sent)\n',
+    );
+    expect(existsSync(join(dir, 'nokey.results.jsonl'))).toBe(false);
+  });
+
+  it('runs on the built-in simulator with --simulator, and says so', async () => {
+    const input = classificationFile('nokey-sim.jsonl', 3);
+    const run = await runCliToEnd(['run', input, '--simulator', '--json'], noKey);
+    expect(run.code).toBe(EXIT_CODES.ok);
+    expect(run.stderr).toMatch(
+      /^aitq: --simulator: using the built-in simulator at http:\/\/127\.0\.0\.1:\d+\/v1; nothing leaves this machine\n/,
+    );
+    expect(CliSummarySchema.parse(JSON.parse(run.stdout))).toMatchObject({ completed: 3 });
+    expect(resultLines(join(dir, 'nokey-sim.results.jsonl'))).toHaveLength(3);
+  });
+
+  it('runs against a loopback --base-url without a key (the placeholder key is sent)', async () => {
+    const sim = startCli(['simulate', '--api-key', 'sk-local'], noKey);
+    try {
+      await sim.waitFor((output) => output.includes('listening on'));
+      const url = /(http:\/\/\S+\/v1)/.exec(sim.stdout())?.[1] ?? '';
+      const input = classificationFile('nokey-local.jsonl', 3);
+      const run = await runCliToEnd(['run', input, '--base-url', url, '--json'], noKey);
+      expect(run.stderr).not.toMatch(/API key|simulator/);
+      expect(run.code).toBe(EXIT_CODES.ok);
+      expect(CliSummarySchema.parse(JSON.parse(run.stdout))).toMatchObject({ completed: 3 });
+    } finally {
+      sim.child.kill('SIGINT');
+      await sim.exited;
+    }
   });
 });
 
@@ -216,24 +259,27 @@ describe('aitq: bad input is one line on stderr and exit 2, nothing started', ()
   );
 
   it.each([
-    [['analyze', join(dir, 'missing.json')], /: no such file$/],
+    [['analyze', join(dir, 'missing.json'), '--simulator'], /: no such file$/],
     // A file that exists and cannot be read (an I/O error here; permissions alike).
-    [['analyze', '/proc/self/mem'], /^aitq: \/proc\/self\/mem: cannot read it \(EIO\)$/],
-    [['analyze', badJson], /bad\.jsonl: line 3, column 10: bad JSON: /],
     [
-      ['analyze', noName],
+      ['analyze', '/proc/self/mem', '--simulator'],
+      /^aitq: \/proc\/self\/mem: cannot read it \(EIO\)$/,
+    ],
+    [['analyze', badJson, '--simulator'], /bad\.jsonl: line 3, column 10: bad JSON: /],
+    [
+      ['analyze', noName, '--simulator'],
       /noname\.json: line 3 \(index 1\): repository field "name": a repository needs a "name"/,
     ],
     [
-      ['run', unknownType],
+      ['run', unknownType, '--simulator'],
       /unknown\.jsonl: line 1 \(index 0\): invalid taskType: unknown task type "SUMMARISE"/,
     ],
     [
-      ['analyze', EXAMPLE, '--out', join(dir, 'no/such/dir.jsonl')],
+      ['analyze', EXAMPLE, '--simulator', '--out', join(dir, 'no/such/dir.jsonl')],
       /^aitq: --out: cannot write ".*no\/such\/dir\.jsonl" \(ENOENT\)$/,
     ],
     [
-      ['analyze', bigLine, '--max-record-size', '1024'],
+      ['analyze', bigLine, '--simulator', '--max-record-size', '1024'],
       /^aitq: .*big\.jsonl: line 2: the record is over 1024 bytes, the maximum record size \(--max-record-size\)$/,
     ],
     [
@@ -294,7 +340,8 @@ describe('aitq: what is refused never touches the input or the results file', ()
   });
 
   it.each([
-    ['--base-url without a key', [] as string[], ['--base-url', 'https://api.example.com/v1']],
+    ['no key and no URL', [] as { baseURL: string }[], [] as string[]],
+    ['--base-url without a key', [], ['--base-url', 'https://api.example.com/v1']],
     ['a config file baseURL without a key', [{ baseURL: 'https://llm.example.org/v1' }], []],
     ['a malformed config file baseURL', [{ baseURL: 'http://' }], []],
   ])(
