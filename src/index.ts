@@ -58,6 +58,7 @@ export {
   type ValidationIssue,
   WaitTimeoutError,
 } from './errors.js';
+export type { DurationString, DurationUnit } from './internal/duration.js';
 export type { ModelPrice } from './limits/prices.js';
 export type { WindowLimit } from './limits/rate-window.js';
 export {

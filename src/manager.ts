@@ -27,6 +27,11 @@ import {
   SECRET_OPTIONS,
 } from './config/manager-options.js';
 import { describeThrown, UNSHOWABLE_MESSAGE, ValidationError, WaitTimeoutError } from './errors.js';
+import {
+  DurationHoursSchema,
+  DurationSecondsSchema,
+  type DurationString,
+} from './internal/duration.js';
 import { functionOf, OwnKeysRecordSchema, parseOrThrow, REDACTED } from './internal/validate.js';
 import { OpenAICompatibleClient } from './providers/openai.js';
 import type { AIClient } from './providers/types.js';
@@ -97,8 +102,8 @@ const BatchOptionsSchema = z
   .strict();
 const WaitOptionsSchema = z
   .object({
-    /** Seconds; omitted: wait as long as it takes. */
-    timeout: z.number().positive().finite().optional(),
+    /** Seconds, or a string with units (`'90s'`); omitted: wait as long as it takes. */
+    timeout: DurationSecondsSchema.pipe(z.number().positive()).optional(),
     signal: SignalSchema.optional(),
   })
   .strict();
@@ -114,7 +119,8 @@ const TaskQuerySchema = z
     limit: z.number().int().positive().max(MAX_LIST_LIMIT).optional(),
   })
   .strict();
-const CleanupSchema = z.object({ olderThanHours: z.number().nonnegative().finite() }).strict();
+/** `olderThanHours`: hours, or a string with units (`'1d'`, `'90m'`). */
+const CleanupSchema = z.object({ olderThanHours: DurationHoursSchema }).strict();
 const StopSchema = z.object({ force: z.boolean().optional() }).strict();
 const SizeSchema = z.number().int().positive();
 const EventTypeSchema = z.enum(ENGINE_EVENT_TYPES);
@@ -515,11 +521,12 @@ export class AITaskManager {
 
   /**
    * Resolves with the task's result; rejects with its error (failed), `TaskCancelledError`,
-   * `TaskNotFoundError`, or `WaitTimeoutError` after `timeout` seconds (the task goes on).
+   * `TaskNotFoundError`, or `WaitTimeoutError` after `timeout` seconds (or a string with units,
+   * `'90s'`; the task goes on).
    */
   async waitForTask(
     taskId: string,
-    options: { timeout?: number; signal?: AbortSignal } = {},
+    options: { timeout?: number | DurationString; signal?: AbortSignal } = {},
   ): Promise<unknown> {
     const id = parseOrThrow(TaskIdSchema, taskId, 'taskId');
     const { timeout, signal } = parseOrThrow(WaitOptionsSchema, options, 'options');
@@ -606,8 +613,11 @@ export class AITaskManager {
     this.logger.info?.('settings changed', { changed: Object.keys(changes) });
   }
 
-  /** Removes finished tasks that ended more than `olderThanHours` ago; resolves with how many. */
-  async cleanupOldTasks(options: { olderThanHours: number }): Promise<number> {
+  /**
+   * Removes finished tasks that ended more than `olderThanHours` ago (hours, or a string with
+   * units: `'1d'`, `'90m'`); resolves with how many.
+   */
+  async cleanupOldTasks(options: { olderThanHours: number | DurationString }): Promise<number> {
     const { olderThanHours } = parseOrThrow(CleanupSchema, options, 'options');
     return this.engine.cleanupFinished(this.clock.now() - olderThanHours * HOUR_MS);
   }

@@ -1,9 +1,16 @@
 import { z } from 'zod';
 import { PRIORITIES_HIGH_FIRST } from '../../machines/task-status.js';
+import { DurationMsSchema, DurationSecondsSchema } from '../internal/duration.js';
 
 const positiveInt = z.number().int().positive();
 const nonNegative = z.number().nonnegative();
 const positiveNumber = z.number().positive();
+/** Seconds > 0, as a number or a string with units (`'90s'`, `'1h30m'`). */
+const positiveSeconds = DurationSecondsSchema.pipe(positiveNumber);
+/** Whole milliseconds > 0, as a number or a string with units (`'1s'`, `'1m'`). */
+export const positiveWholeMs = DurationMsSchema.pipe(
+  z.number().int({ error: 'expected a whole number of milliseconds' }).positive(),
+);
 /**
  * A budget in US dollars. Money is counted in integer micro-dollars, which stay exact up to
  * about $9 billion; a billion is the cap.
@@ -26,12 +33,15 @@ function isTimeZone(zone: string): boolean {
   }
 }
 
-/** One sliding window: at most `requests` and `tokens` in any `windowMs` span. */
+/**
+ * One sliding window: at most `requests` and `tokens` in any `windowMs` span (milliseconds, or a
+ * string with units: `'1m'`).
+ */
 export const WindowLimitSchema = z
   .object({
     requests: positiveInt.optional(),
     tokens: positiveInt.optional(),
-    windowMs: positiveInt,
+    windowMs: positiveWholeMs,
   })
   .strict()
   .refine((w) => w.requests !== undefined || w.tokens !== undefined, {
@@ -58,11 +68,10 @@ export const PriceSchema = z.object({ input: priceDollars, output: priceDollars 
 export const RetentionSchema = z
   .object({
     count: z.number().int().nonnegative().optional(),
-    age: positiveNumber.optional(),
+    age: positiveSeconds.optional(),
   })
   .strict();
 
-/** Per-task settings; durations in seconds. */
 /**
  * The most tokens one task may count (prompt, or `max_tokens`): ten times today's largest context
  * windows, and far below where a cost in micro-dollars stops being exact.
@@ -76,13 +85,14 @@ const taskTokens = z
     error: `expected at most ${MAX_TASK_TOKENS} tokens`,
   });
 
+/** Per-task settings; durations in seconds (or strings with units: `'500ms'`, `'1h30m'`). */
 const taskConfigFields = {
   maxRetries: z.number().int().nonnegative(),
-  retryDelay: nonNegative,
-  maxRetryDelay: nonNegative,
+  retryDelay: DurationSecondsSchema,
+  maxRetryDelay: DurationSecondsSchema,
   maxRateLimitRetries: z.number().int().nonnegative(),
-  timeout: positiveNumber,
-  deadline: positiveNumber,
+  timeout: positiveSeconds,
+  deadline: positiveSeconds,
   estimatedTokens: taskTokens,
   maxTokens: taskTokens.positive(),
   model: z.string().min(1),
@@ -115,7 +125,8 @@ export const PrioritySchema = z.enum(PRIORITIES_HIGH_FIRST as [string, ...string
 
 /**
  * The engine's settings: the single source of truth for limits, budgets and defaults.
- * The manager's options extend this schema. Money in US dollars, durations in seconds.
+ * The manager's options extend this schema. Money in US dollars, durations in seconds (or
+ * strings with units, `'90s'`), `windowMs` in milliseconds.
  */
 export const EngineSettingsSchema = z
   .object({
@@ -155,7 +166,7 @@ export const EngineSettingsSchema = z
      * with nothing remaining) before the tasks of that model fail with `ServerWaitError` instead
      * of waiting. Raise it for providers with per-day limits.
      */
-    maxServerWait: positiveNumber.default(3600),
+    maxServerWait: positiveSeconds.default(3600),
     /** Defaults for every task's config. */
     taskDefaults: TaskConfigSchema.default({
       maxRetries: 3,

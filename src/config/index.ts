@@ -6,6 +6,15 @@
  */
 
 export {
+  DurationHoursSchema,
+  DurationMsSchema,
+  type DurationSchema,
+  DurationSecondsSchema,
+  type DurationString,
+  type DurationUnit,
+  parseDurationMs,
+} from '../internal/duration.js';
+export {
   describeValue,
   isRedactedPath,
   OwnKeysRecordSchema,

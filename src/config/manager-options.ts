@@ -1,12 +1,13 @@
 import type { InspectionEvent, Observer } from 'xstate';
 import { z } from 'zod';
+import { DurationSecondsSchema } from '../internal/duration.js';
 import { functionOf } from '../internal/validate.js';
 import type { AIClient } from '../providers/types.js';
 import type { TaskStore } from '../stores/types.js';
 import { TaskTypeDefinitionSchema } from '../task-types/definition-schema.js';
 import type { AnyTaskTypeDefinition } from '../task-types/types.js';
 import type { Clock, RandomSource } from '../time/clock.js';
-import { EngineSettingsSchema } from './engine-options.js';
+import { EngineSettingsSchema, positiveWholeMs } from './engine-options.js';
 
 /** Where the manager writes what it does. Any of `console`, pino or winston fits. */
 export interface Logger {
@@ -32,7 +33,8 @@ const objectWith = <T>(what: string, methods: readonly string[]) =>
  * `timeout`, `rateLimit`, `maxConcurrent`, `maxQueueSize`, `requestsPerMinute`, `budgetLimit`),
  * every limit and budget of the engine, and the injected parts. The one source of truth: the
  * public type is its input, `docs/configuration.md` lists every key, and the CLI's config file is
- * validated by it too. Durations in seconds, money in US dollars.
+ * validated by it too. Durations in seconds (or strings with units: `'90s'`, `'1h30m'`), money in
+ * US dollars.
  */
 export const ManagerOptionsSchema = EngineSettingsSchema.extend({
   /**
@@ -43,8 +45,8 @@ export const ManagerOptionsSchema = EngineSettingsSchema.extend({
   apiKey: z.string().optional(),
   /** The API's base URL for the default client, with its version path. */
   baseURL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
-  /** Seconds the default client waits for one response's headers. */
-  timeout: z.number().finite().positive().optional(),
+  /** Seconds (or a string with units, `'90s'`) the default client waits for one response's headers. */
+  timeout: DurationSecondsSchema.pipe(z.number().positive()).optional(),
   /** The seed's name for the provider's requests per minute: used when `requestsPerMinute` is not set. */
   rateLimit: z.number().int().positive().optional(),
   /** `OpenAI-Organization` header of the default client. */
@@ -85,8 +87,8 @@ export const ManagerOptionsSchema = EngineSettingsSchema.extend({
     .default([]),
   /** Register the seed's five task types (default true). */
   builtinTaskTypes: z.boolean().default(true),
-  /** `stats$` emits at most once per this many milliseconds. */
-  statsIntervalMs: z.number().int().positive().default(250),
+  /** `stats$` emits at most once per this many milliseconds (or a string with units, `'1s'`). */
+  statsIntervalMs: positiveWholeMs.default(250),
 }).strict();
 
 /** What `createAITaskManager` and `new AITaskManager` accept. */

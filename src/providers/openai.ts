@@ -19,6 +19,7 @@ import type {
 import type { CreateEmbeddingResponse } from 'openai/resources/embeddings';
 import { z } from 'zod';
 import { isRetryableStatus, ProviderError, providerErrorFor } from '../errors.js';
+import { DurationSecondsSchema } from '../internal/duration.js';
 import { describeValue, functionOf, parseOrThrow, REDACTED } from '../internal/validate.js';
 import { isOpenAIHost, resolveApiKey } from './api-key.js';
 import { parseRateLimitHeaders } from './headers.js';
@@ -82,8 +83,11 @@ export const APIConfigSchema = z
      * `OPENAI_BASE_URL`, else `https://api.openai.com/v1`.
      */
     baseURL: HTTP_URL.optional(),
-    /** Seconds to wait for the response headers of one call (the SDK gets milliseconds). */
-    timeout: z.number().finite().positive().default(60),
+    /**
+     * Seconds (or a string with units, `'90s'`) to wait for the response headers of one call
+     * (the SDK gets milliseconds).
+     */
+    timeout: DurationSecondsSchema.pipe(z.number().positive()).default(60),
     /** The chat model used when a request names none. */
     model: z.string().min(1).default('gpt-4o-mini'),
     /** The embedding model used when a request names none. */

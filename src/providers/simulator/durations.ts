@@ -3,6 +3,8 @@
  * (Go's `time.Duration` notation: `20ms`, `1s`, `8.64s`, `6m0s`, `1m30s`, `1h2m3s`).
  */
 
+import { roundToNanosecond } from '../../internal/duration.js';
+
 const MS_PER_SECOND = 1_000;
 const MS_PER_MINUTE = 60_000;
 const MS_PER_HOUR = 3_600_000;
@@ -49,12 +51,6 @@ export function formatResetDuration(ms: number): string {
 
 const COMPONENT = /(\d+(?:\.\d*)?|\.\d+)(h|ms|m|s|us|µs|μs|ns)/y;
 const PLAIN_SECONDS = /^(\d+(?:\.\d*)?|\.\d+)$/;
-
-/** Rounds away binary noise (`8.64 * 1000 = 8640.000000000001`) at a nanosecond. */
-function roundToNanosecond(ms: number): number {
-  const nanoseconds = Math.round(ms * 1e6);
-  return Number.isSafeInteger(nanoseconds) ? nanoseconds / 1e6 : ms;
-}
 
 /**
  * Reads a duration written by {@link formatResetDuration}, by OpenAI, or by any server that uses
