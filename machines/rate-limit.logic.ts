@@ -5,6 +5,7 @@ import type {
   RateLimitSettings,
   RateRequest,
   RefusalData,
+  SentSince,
 } from '../src/limits/types.js';
 
 /**
@@ -27,7 +28,17 @@ export type {
 export type RateLimitEvent =
   | ({ type: 'rate.reserve'; at: number } & RateRequest)
   | { type: 'rate.reconcile'; taskId: string; tokens: number }
-  | { type: 'rate.hints'; at: number; model: string; hints: RateLimitHintsData }
+  /**
+   * A provider's rate-limit headers; `sentSince`: what the model's calls sent after the answered
+   * one still hold (the server may not have counted them).
+   */
+  | {
+      type: 'rate.hints';
+      at: number;
+      model: string;
+      hints: RateLimitHintsData;
+      sentSince?: SentSince;
+    }
   | { type: 'rate.configure'; settings: RateLimitSettings }
   /** A call was refused in a way no wait cures: its model (or every model) admits nothing more. */
   | { type: 'rate.refused'; refusal: RefusalData }
@@ -46,7 +57,7 @@ export function rateLimitTransition(
     case 'rate.reconcile':
       return { limiter: limiter.reconcile(event.taskId, event.tokens) };
     case 'rate.hints':
-      return { limiter: limiter.applyHints(event.at, event.model, event.hints) };
+      return { limiter: limiter.applyHints(event.at, event.model, event.hints, event.sentSince) };
     case 'rate.configure':
       return { limiter: limiter.configure(event.settings) };
     case 'rate.refused':

@@ -1,3 +1,4 @@
+import { LearnedWindows } from './learned-windows.js';
 import { BucketedMap } from './persistent.js';
 import { ServerHints, SlidingWindows, type WindowLimit } from './rate-window.js';
 import type {
@@ -7,7 +8,22 @@ import type {
   RateRequest,
   RefusalData,
   RefusalErrorData,
+  SentSince,
 } from './types.js';
+
+/** `hints` with the remaining counts lowered by what was sent since (see `SentSince`). */
+function lessSentSince(hints: RateLimitHintsData, sent: SentSince | undefined): RateLimitHintsData {
+  if (sent === undefined || (sent.requests === 0 && sent.tokens === 0)) return hints;
+  if (hints.remainingRequests === undefined && hints.remainingTokens === undefined) return hints;
+  const out: RateLimitHintsData = { ...hints };
+  if (hints.remainingRequests !== undefined) {
+    out.remainingRequests = Math.max(0, hints.remainingRequests - sent.requests);
+  }
+  if (hints.remainingTokens !== undefined) {
+    out.remainingTokens = Math.max(0, hints.remainingTokens - sent.tokens);
+  }
+  return out;
+}
 
 /** Why a request must wait, and until when (ms; `Infinity` = it can never fit). */
 export type RateVerdict =
@@ -23,11 +39,15 @@ export interface WindowUsage {
   tokens: number;
 }
 
-/** Where a running task's reservation sits: its take in the global log and in its model's. */
+/**
+ * A running task's reservation: its model, and where its takes sit (the global log, its model's
+ * configured windows, its model's learned windows; -1 where none).
+ */
 interface Reservation {
+  readonly model: string;
   readonly global: number;
-  readonly model: string | undefined;
   readonly modelSeq: number;
+  readonly learnedSeq: number;
 }
 
 /**
@@ -45,6 +65,8 @@ export class RateLimiter implements RateLimiterState {
     private readonly reservations: BucketedMap<Reservation>,
     /** Refusals no wait cures, by model; `''` for the whole provider. */
     private readonly refusals: ReadonlyMap<string, RefusalErrorData>,
+    /** Windows learned from each model's `x-ratelimit-limit-*` headers. */
+    private readonly learned: ReadonlyMap<string, LearnedWindows>,
   ) {}
 
   /** No takes and no hints yet, with these windows. */
@@ -54,6 +76,7 @@ export class RateLimiter implements RateLimiterState {
       new Map(),
       new Map(),
       BucketedMap.empty(),
+      new Map(),
       new Map(),
     ).configure(settings);
   }
@@ -110,6 +133,8 @@ export class RateLimiter implements RateLimiterState {
     if (!g.ok) consider({ ok: false, retryAt: g.retryAt, reason: 'window', window: g.window });
     const m = this.models.get(model)?.check(now, requests, tokens);
     if (m && !m.ok) consider({ ok: false, retryAt: m.retryAt, reason: 'window', window: m.window });
+    const l = this.learned.get(model)?.check(now, requests, tokens);
+    if (l && !l.ok) consider({ ok: false, retryAt: l.retryAt, reason: 'window', window: l.window });
     const h = this.hints.get(model)?.check(now, requests, tokens);
     if (h && !h.ok) consider({ ok: false, retryAt: h.retryAt, reason: 'server' });
     return verdict;
@@ -132,15 +157,21 @@ export class RateLimiter implements RateLimiterState {
   reserve(at: number, request: RateRequest): RateLimiter {
     const { model, requests, tokens } = request;
     const modelWindows = this.models.get(model);
+    const learnedWindows = this.learned.get(model);
     const reservation: Reservation = Object.freeze({
+      model,
       global: this.global.nextSeq,
-      model: modelWindows === undefined ? undefined : model,
       modelSeq: modelWindows?.nextSeq ?? -1,
+      learnedSeq: learnedWindows?.nextSeq ?? -1,
     });
     let models = this.models;
     if (modelWindows !== undefined) {
       models = new Map(models).set(model, modelWindows.take(at, requests, tokens));
     }
+    const learned =
+      learnedWindows === undefined
+        ? this.learned
+        : new Map(this.learned).set(model, learnedWindows.take(at, requests, tokens));
     const hint = this.hints.get(model);
     const hints =
       hint === undefined ? this.hints : new Map(this.hints).set(model, hint.take(requests, tokens));
@@ -148,6 +179,7 @@ export class RateLimiter implements RateLimiterState {
       global: this.global.take(at, requests, tokens),
       models,
       hints,
+      learned,
       reservations: this.reservations.set(request.taskId, reservation),
     });
   }
@@ -156,26 +188,52 @@ export class RateLimiter implements RateLimiterState {
   reconcile(taskId: string, actualTokens: number): RateLimiter {
     const reservation = this.reservations.get(taskId);
     if (reservation === undefined) return this;
+    const { model, modelSeq, learnedSeq } = reservation;
     let models = this.models;
-    const modelWindows =
-      reservation.model === undefined ? undefined : this.models.get(reservation.model);
-    if (modelWindows !== undefined && reservation.model !== undefined) {
-      models = new Map(models).set(
-        reservation.model,
-        modelWindows.reconcile(reservation.modelSeq, actualTokens),
-      );
+    const modelWindows = modelSeq < 0 ? undefined : this.models.get(model);
+    if (modelWindows !== undefined) {
+      models = new Map(models).set(model, modelWindows.reconcile(modelSeq, actualTokens));
+    }
+    let learned = this.learned;
+    const learnedWindows = learnedSeq < 0 ? undefined : this.learned.get(model);
+    if (learnedWindows !== undefined) {
+      learned = new Map(learned).set(model, learnedWindows.reconcile(learnedSeq, actualTokens));
     }
     return this.with({
       global: this.global.reconcile(reservation.global, actualTokens),
       models,
+      learned,
       reservations: this.reservations.delete(taskId),
     });
   }
 
-  /** Applies a provider's rate-limit headers (or a 429's retry-after) for one model. */
-  applyHints(at: number, model: string, hints: RateLimitHintsData): RateLimiter {
-    const server = (this.hints.get(model) ?? ServerHints.NONE).apply(at, hints);
-    return this.with({ hints: new Map(this.hints).set(model, server) });
+  /**
+   * Applies a provider's rate-limit headers (or a 429's retry-after) for one model, from the
+   * answer to task `taskId`'s call when known. The remaining counts are lowered by what the
+   * model's calls sent after that one still hold (the server may have written them before those
+   * arrived), and `x-ratelimit-limit-*` with their reset times become learned windows.
+   */
+  applyHints(
+    at: number,
+    model: string,
+    hints: RateLimitHintsData,
+    sentSince?: SentSince,
+  ): RateLimiter {
+    const server = (this.hints.get(model) ?? ServerHints.NONE).apply(
+      at,
+      lessSentSince(hints, sentSince),
+    );
+    const before = this.learned.get(model) ?? LearnedWindows.NONE;
+    const after = before.learn(at, hints);
+    return this.with({
+      hints: new Map(this.hints).set(model, server),
+      ...(after === before ? {} : { learned: new Map(this.learned).set(model, after) }),
+    });
+  }
+
+  /** The windows learned for `model` from its headers (for statistics and tests). */
+  learnedWindows(model: string): readonly WindowLimit[] {
+    return this.learned.get(model)?.windows ?? [];
   }
 
   /** Every window's load at `now`. */
@@ -197,6 +255,7 @@ export class RateLimiter implements RateLimiterState {
     hints?: ReadonlyMap<string, ServerHints>;
     reservations?: BucketedMap<Reservation>;
     refusals?: ReadonlyMap<string, RefusalErrorData>;
+    learned?: ReadonlyMap<string, LearnedWindows>;
   }): RateLimiter {
     return new RateLimiter(
       changes.global ?? this.global,
@@ -204,6 +263,7 @@ export class RateLimiter implements RateLimiterState {
       changes.hints ?? this.hints,
       changes.reservations ?? this.reservations,
       changes.refusals ?? this.refusals,
+      changes.learned ?? this.learned,
     );
   }
 }

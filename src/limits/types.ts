@@ -40,6 +40,15 @@ export interface RateRequest {
   tokens: number;
 }
 
+/**
+ * What the model's calls sent after the one whose answer carried some headers still hold: the
+ * server may have written its `remaining` counts before they arrived, so they are taken off.
+ */
+export interface SentSince {
+  requests: number;
+  tokens: number;
+}
+
 /** The serialised error of a provider's refusal, as the `rateLimit` actor keeps it. */
 export interface RefusalErrorData {
   name: string;
@@ -68,8 +77,16 @@ export interface RateLimiterState {
   reserve(at: number, request: RateRequest): RateLimiterState;
   /** Replaces a task's reserved tokens with its real usage. */
   reconcile(taskId: string, actualTokens: number): RateLimiterState;
-  /** Applies a provider's rate-limit headers (or a 429's retry-after) for one model. */
-  applyHints(at: number, model: string, hints: RateLimitHintsData): RateLimiterState;
+  /**
+   * Applies a provider's rate-limit headers (or a 429's retry-after) for one model; `sentSince`:
+   * what its calls sent after the answered one still hold.
+   */
+  applyHints(
+    at: number,
+    model: string,
+    hints: RateLimitHintsData,
+    sentSince?: SentSince,
+  ): RateLimiterState;
   /** Replaces the configured windows; what was taken stays counted. */
   configure(settings: RateLimitSettings): RateLimiterState;
   /** Records a refusal: its model (or every model) admits nothing more. */

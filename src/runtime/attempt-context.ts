@@ -46,7 +46,8 @@ export interface AttemptContextDeps {
   client: AIClient;
   environment(record: TaskRecord): TaskEnvironment;
   priceOf(model: string): ModelPrice | undefined;
-  onHints(model: string, hints: RateLimitHints): void;
+  /** A provider's rate-limit headers, from the answer to task `taskId`'s call. */
+  onHints(model: string, hints: RateLimitHints, taskId: string): void;
   onProgress(record: TaskRecord, progress: number, current: number, total: number): void;
   /** A call's reported usage was above what its request allowed; it was charged `charged`. */
   onSuspectUsage(record: TaskRecord, attempt: number, report: SuspectUsage): void;
@@ -201,7 +202,7 @@ export class AttemptContext implements TaskContext {
     try {
       const response = await deps.client.chat(request, this);
       this.untrack(pending);
-      if (response.hints) deps.onHints(model, response.hints);
+      if (response.hints) deps.onHints(model, response.hints, this.taskId);
       const usage = this.judge(model, response.usage, request.maxTokens, () =>
         pending.promptTokens(),
       );
@@ -228,7 +229,7 @@ export class AttemptContext implements TaskContext {
     try {
       const response = await deps.client.embed({ model, input: call.input }, this);
       this.untrack(pending);
-      if (response.hints) deps.onHints(model, response.hints);
+      if (response.hints) deps.onHints(model, response.hints, this.taskId);
       const reported = response.usage && {
         promptTokens: response.usage.promptTokens,
         completionTokens: 0,
@@ -322,7 +323,7 @@ export class AttemptContext implements TaskContext {
 
   private settleFailed(call: InFlightCall, model: string, error: unknown): void {
     if (error instanceof ProviderError && error.retryAfterMs !== undefined) {
-      this.deps.onHints(model, { retryAfterMs: error.retryAfterMs });
+      this.deps.onHints(model, { retryAfterMs: error.retryAfterMs }, this.taskId);
     }
     // Aborted or timed out without usage: the prompt was sent, so it is charged.
     if (isAbortLike(error, this.handle)) call.pay();

@@ -198,10 +198,14 @@ export class Engine {
       taskTypes: this.taskTypes,
       settings: () => this.settings,
       priceOf: (model) => this.priceOf(model),
-      onHints: (model, hints) =>
-        this.supervisor.system
-          .get('rateLimit')
-          ?.send({ type: 'rate.hints', at: clock.now(), model, hints }),
+      onHints: (model, hints, taskId) =>
+        this.rateLimitActor.send({
+          type: 'rate.hints',
+          at: clock.now(),
+          model,
+          hints,
+          sentSince: this.runner.sentAfter(taskId, model),
+        }),
       runChildren: (record, specs, onSettled) => childTasks.run(record, specs, onSettled),
     });
     const lifecycle = new Lifecycle({

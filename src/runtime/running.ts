@@ -5,6 +5,7 @@
 
 import type { AttemptOutcome, HistoryEntry } from '../../machines/task.machine.js';
 import type { EngineSettings } from '../config/engine-options.js';
+import type { SentSince } from '../limits/types.js';
 import type { TaskRecord } from '../stores/types.js';
 import type { AnyTaskTypeDefinition } from '../task-types/types.js';
 import { type AttemptDeps, AttemptHandle, type AttemptMeter, runAttempt } from './attempt.js';
@@ -70,6 +71,27 @@ export class TaskRunner {
     const actor = this.running.get(record.id)?.actor ?? this.deps.taskActors.retrying(record.id);
     if (actor) return actor.getSnapshot().context.history;
     return record.history ?? [{ status: 'queued', at: record.createdAt }];
+  }
+
+  /**
+   * What the running attempts of `model` started after task `taskId`'s hold (one request each,
+   * and their token reservations): the server may not have counted them when it answered that
+   * task's call. `running` keeps the order attempts started in.
+   */
+  sentAfter(taskId: string, model: string): SentSince {
+    const sent = { requests: 0, tokens: 0 };
+    let after = false;
+    for (const [id, task] of this.running) {
+      if (id === taskId) {
+        after = true;
+        continue;
+      }
+      const { reservation } = task.record;
+      if (!after || reservation.model !== model || !task.limited) continue;
+      sent.requests += 1;
+      sent.tokens += reservation.promptTokens + reservation.maxTokens;
+    }
+    return sent;
   }
 
   /** The task runs and was not cancelled (a cancelled call stays running until it settles). */

@@ -1,0 +1,115 @@
+/**
+ * Windows learned from a provider's headers, for a model the queue has no limit configured for
+ * (or a lower one than the provider's): `x-ratelimit-limit-requests` / `-tokens` give the limit,
+ * and the `x-ratelimit-reset-*` times give the window's length: the shortest of the usual
+ * lengths (a second, a minute, an hour, a day) that is at least the longest reset seen. A reset
+ * is read after the answer's trip back, so it under-states the window by that much; rounding up
+ * to the length providers actually use (per second, per minute, per day) covers it, where the
+ * raw reset would let a burst through just before the server's window frees. Longer resets are
+ * taken as they are. They only ever add a constraint, so they can only
+ * lower what the configured windows allow, and they are forgotten after
+ * {@link LEARNED_WINDOW_LIFETIMES} window lengths without a header that states them. An
+ * immutable value, like the rest of the `rateLimit` actor's state.
+ */
+
+import { SlidingWindows, type WindowLimit, type WindowVerdict } from './rate-window.js';
+import type { RateLimitHintsData } from './types.js';
+
+/** A learned window is forgotten after this many of its lengths without a header stating it. */
+export const LEARNED_WINDOW_LIFETIMES = 10;
+
+/** The window lengths providers use (ms): per second, per minute, per hour, per day. */
+const USUAL_WINDOWS_MS = [1_000, 60_000, 3_600_000, 86_400_000];
+
+/** The shortest usual window length that is at least `resetMs`, or `resetMs` past a day. */
+function windowLengthFor(resetMs: number): number {
+  return USUAL_WINDOWS_MS.find((length) => length >= resetMs) ?? Math.ceil(resetMs);
+}
+
+interface Learned {
+  readonly limit: number;
+  readonly windowMs: number;
+  /** When a header last stated it (ms). */
+  readonly seenAt: number;
+}
+
+function learn(
+  previous: Learned | undefined,
+  at: number,
+  limit: number | undefined,
+  resetMs: number | undefined,
+): Learned | undefined {
+  const live = previous !== undefined && !expired(previous, at) ? previous : undefined;
+  if (limit === undefined || resetMs === undefined) return live;
+  if (!Number.isFinite(limit) || limit < 1 || !Number.isFinite(resetMs) || resetMs < 0) return live;
+  const windowMs = Math.max(live?.windowMs ?? 0, windowLengthFor(resetMs));
+  return Object.freeze({ limit: Math.floor(limit), windowMs, seenAt: at });
+}
+
+function expired(learned: Learned, now: number): boolean {
+  return now > learned.seenAt + LEARNED_WINDOW_LIFETIMES * learned.windowMs;
+}
+
+export class LearnedWindows {
+  static readonly NONE = new LearnedWindows(undefined, undefined, SlidingWindows.of([]));
+
+  private constructor(
+    private readonly requests: Learned | undefined,
+    private readonly tokens: Learned | undefined,
+    /** The takes since the first header, in the learned windows. */
+    private readonly log: SlidingWindows,
+  ) {}
+
+  /** The windows in force (for statistics and tests). */
+  get windows(): readonly WindowLimit[] {
+    return this.log.windows;
+  }
+
+  /** Sequence number the next take gets. */
+  get nextSeq(): number {
+    return this.log.nextSeq;
+  }
+
+  /** What the headers of an answer at `at` teach; the same value when they teach nothing new. */
+  learn(at: number, hints: RateLimitHintsData): LearnedWindows {
+    const requests = learn(this.requests, at, hints.limitRequests, hints.resetRequestsMs);
+    const tokens = learn(this.tokens, at, hints.limitTokens, hints.resetTokensMs);
+    if (requests === this.requests && tokens === this.tokens) return this;
+    const windows: WindowLimit[] = [];
+    if (requests !== undefined)
+      windows.push({ requests: requests.limit, windowMs: requests.windowMs });
+    if (tokens !== undefined) windows.push({ tokens: tokens.limit, windowMs: tokens.windowMs });
+    const same =
+      windows.length === this.log.windows.length &&
+      windows.every(
+        (w, i) =>
+          w.requests === this.log.windows[i]?.requests &&
+          w.tokens === this.log.windows[i]?.tokens &&
+          w.windowMs === this.log.windows[i]?.windowMs,
+      );
+    return new LearnedWindows(requests, tokens, same ? this.log : this.log.withWindows(windows));
+  }
+
+  /**
+   * Whether a request fits the learned windows still in force at `now`. A request larger than a
+   * learned token limit is checked as if it were that limit: a learned window is a guess, and
+   * only the server can say that a request never fits.
+   */
+  check(now: number, requests: number, tokens: number): WindowVerdict {
+    const live = (l: Learned | undefined) => l !== undefined && !expired(l, now);
+    if (!live(this.requests) && !live(this.tokens)) return { ok: true };
+    const capped = this.tokens === undefined ? tokens : Math.min(tokens, this.tokens.limit);
+    return this.log.check(now, requests, capped);
+  }
+
+  /** The same windows with a request taken at `at` (numbered {@link nextSeq}). */
+  take(at: number, requests: number, tokens: number): LearnedWindows {
+    return new LearnedWindows(this.requests, this.tokens, this.log.take(at, requests, tokens));
+  }
+
+  /** The same windows with take `seq` reconciled to the tokens it really used. */
+  reconcile(seq: number, actualTokens: number): LearnedWindows {
+    const log = this.log.reconcile(seq, actualTokens);
+    return log === this.log ? this : new LearnedWindows(this.requests, this.tokens, log);
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * End to end (issue 15, provider hints): the manager with no rate limit configured, the OpenAI
+ * adapter, and the simulator enforcing 10 requests per second. The first burst goes out before
+ * any header is read (at most concurrency − limit answers of 429, all in the first window);
+ * after that the queue keeps to the limit the headers state, and no 429 comes back. Real time
+ * over loopback; nothing asserts on timings beyond the simulator's own window count.
+ */
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type AITaskManager,
+  createAITaskManager,
+  OpenAICompatibleClient,
+} from '../../src/index.js';
+import { type Simulator, startSimulator } from '../../src/providers/simulator/index.js';
+
+const LIMIT = 10;
+const CONCURRENCY = 15;
+const TASKS = 40;
+
+let sim: Simulator;
+let manager: AITaskManager;
+
+beforeAll(async () => {
+  sim = await startSimulator({ limits: { requests: LIMIT, windowMs: 1_000 }, logLimit: 1_000 });
+  manager = await createAITaskManager({
+    maxConcurrent: CONCURRENCY,
+    aiClient: new OpenAICompatibleClient({ baseURL: sim.url }),
+    taskDefaults: { maxRateLimitRetries: 20 },
+  });
+});
+
+afterAll(async () => {
+  await manager.stop({ force: true });
+  await sim.close();
+});
+
+describe('limits learned from the simulator’s headers', () => {
+  it('429s only in the first burst, then none', async () => {
+    const ids = await manager.submitBatch(
+      Array.from({ length: TASKS }, (_, i) => ({
+        taskType: 'TEXT_CLASSIFICATION',
+        data: { text: `Item ${i}: the queue keeps to the headers.`, categories: ['a', 'b'] },
+      })),
+    );
+    const outcomes = await Promise.allSettled(ids.map((id) => manager.waitForTask(id)));
+    expect(outcomes.every((o) => o.status === 'fulfilled')).toBe(true);
+    const log = sim.stats().log;
+    const refused = log.filter((e) => e.status === 429);
+    expect(refused.length).toBeLessThanOrEqual(CONCURRENCY - LIMIT);
+    const first = log[0]?.at ?? 0;
+    expect(refused.every((e) => e.at < first + 1_000)).toBe(true);
+  });
+});

@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import type { SimulatedClock } from 'xstate';
+import { LEARNED_WINDOW_LIFETIMES, LearnedWindows } from '../../src/limits/learned-windows.js';
+import { RateLimiter } from '../../src/limits/rate-limiter.js';
+import { createTestEngine } from '../helpers/engine.js';
+import type { Script } from '../helpers/scripted-client.js';
+import { advance } from '../helpers/virtual-time.js';
+
+/**
+ * A provider with a sliding window of `limit` requests per `windowMs` that the queue knows
+ * nothing of: it answers 429 with retry-after over the limit, and every answer carries
+ * `x-ratelimit-limit-requests`, `-remaining-requests` and `-reset-requests` as its state was when
+ * it wrote them. Arrivals are stamped on the virtual clock when the call is made.
+ */
+function limitedProvider(clock: SimulatedClock, limit: number, windowMs: number) {
+  const arrivals: number[] = [];
+  const refusedAt: number[] = [];
+  const acceptedAt: number[] = [];
+  const script = (): Script => {
+    const now = clock.now();
+    while (arrivals.length > 0 && (arrivals[0] as number) + windowMs <= now) arrivals.shift();
+    if (arrivals.length >= limit) {
+      refusedAt.push(now);
+      return {
+        kind: 'error',
+        status: 429,
+        retryAfterMs: (arrivals[0] as number) + windowMs - now,
+        latencyMs: 5,
+      };
+    }
+    arrivals.push(now);
+    acceptedAt.push(now);
+    return {
+      kind: 'ok',
+      latencyMs: 40,
+      hints: {
+        limitRequests: limit,
+        remainingRequests: limit - arrivals.length,
+        resetRequestsMs: (arrivals[0] as number) + windowMs - now,
+      },
+    };
+  };
+  return { script, refusedAt, acceptedAt };
+}
+
+describe('limits learned from the provider’s headers', () => {
+  it('no limit configured: 429s only in the first window, none after it', async () => {
+    const LIMIT = 5;
+    const WINDOW = 1_000;
+    const CONCURRENCY = 20;
+    const TASKS = 120;
+    let provider: ReturnType<typeof limitedProvider> | undefined;
+    const { engine, clock } = createTestEngine(
+      { maxConcurrent: CONCURRENCY, taskDefaults: { maxRateLimitRetries: 50 } },
+      () => (provider as ReturnType<typeof limitedProvider>).script(),
+    );
+    provider = limitedProvider(clock, LIMIT, WINDOW);
+    const start = clock.now();
+    const ids = await engine.submitMany(
+      Array.from({ length: TASKS }, (_, i) => ({ taskType: 'ECHO', data: { prompt: `t${i}` } })),
+    );
+    await advance(clock, (TASKS / LIMIT + 3) * WINDOW, 10);
+    for (const id of ids) expect((await engine.getTask(id))?.status).toBe('completed');
+    // The first burst goes out before any header: at most concurrency − limit answers of 429.
+    expect(provider.refusedAt.length).toBeLessThanOrEqual(CONCURRENCY - LIMIT);
+    expect(provider.refusedAt.every((at) => at < start + WINDOW)).toBe(true);
+    // The provider's window was never exceeded by what it accepted.
+    const accepted = provider.acceptedAt;
+    for (let i = LIMIT; i < accepted.length; i++) {
+      expect((accepted[i] as number) - (accepted[i - LIMIT] as number)).toBeGreaterThanOrEqual(
+        WINDOW,
+      );
+    }
+    expect(engine.rateLimiter.learnedWindows('gpt-4o-mini')).toEqual([
+      { requests: LIMIT, windowMs: WINDOW },
+    ]);
+    await engine.stop({ force: true });
+  });
+
+  it('counts the calls sent after the answer against what it says remains', () => {
+    const limiter = RateLimiter.of({ windows: [], models: {} });
+    const hints = { remainingRequests: 2, resetRequestsMs: 500, limitRequests: 100 };
+    // Two calls of the model were sent after the answered one: none remain.
+    const behind = limiter.applyHints(10, 'm', hints, { requests: 2, tokens: 20 });
+    expect(behind.check(20, 'm', 1, 10)).toMatchObject({ ok: false, reason: 'server' });
+    expect(behind.check(510, 'm', 1, 10).ok).toBe(true);
+    // Nothing sent after it: the count stands.
+    expect(
+      limiter.applyHints(10, 'm', hints, { requests: 0, tokens: 0 }).check(20, 'm', 1, 10).ok,
+    ).toBe(true);
+  });
+
+  it('learns the usual window length at least the reset, only lowers, and forgets', () => {
+    const learned = LearnedWindows.NONE.learn(0, {
+      limitRequests: 3,
+      resetRequestsMs: 950,
+      limitTokens: 100,
+      resetTokensMs: 20_000,
+    });
+    expect(learned.windows).toEqual([
+      { requests: 3, windowMs: 1_000 },
+      { tokens: 100, windowMs: 60_000 },
+    ]);
+    // A request above the learned token limit waits for an empty window, never for ever.
+    let taken = learned.take(0, 1, 100);
+    expect(taken.check(1, 1, 500)).toMatchObject({ ok: false, retryAt: 60_000 });
+    expect(taken.check(60_000, 1, 500).ok).toBe(true);
+    taken = taken.take(0, 1, 0).take(0, 1, 0);
+    expect(taken.check(500, 1, 0)).toMatchObject({ ok: false, retryAt: 1_000 });
+    // Headers that say nothing of limits teach nothing.
+    expect(learned.learn(5, { remainingRequests: 1, resetRequestsMs: 10 })).toBe(learned);
+    // Forgotten after LEARNED_WINDOW_LIFETIMES lengths without a header stating it.
+    const late = (LEARNED_WINDOW_LIFETIMES + 1) * 60_000;
+    expect(taken.check(late, 1_000, 1_000_000).ok).toBe(true);
+  });
+});
