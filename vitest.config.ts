@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Fails a test that makes Node or XState print a warning (CONTRIBUTING.md).
+    setupFiles: ['test/setup/no-warnings.ts'],
     environment: 'node',
     pool: 'forks',
     maxWorkers: 2,
