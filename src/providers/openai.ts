@@ -163,13 +163,26 @@ export interface PublicAPIConfig {
 type Operation = 'chat' | 'embeddings';
 
 /**
- * A signal of its own for one request, aborted with the caller's. The SDK adds an `abort`
- * listener to the signal of every request and never removes it, so the calls of one attempt
- * sharing the attempt's signal would pile up listeners on it (Node warns past 10); a per-call
- * signal takes them and is dropped with the call.
+ * Runs one request with a signal of its own, aborted with the caller's while the request runs.
+ * The SDK adds an `abort` listener to the signal of every request and never removes it, so the
+ * calls of one attempt sharing the attempt's signal would pile up listeners on it (Node warns
+ * past 10). The link to the caller's signal is removed when the request ends, so nothing of the
+ * call stays reachable from it (`AbortSignal.any` would keep every call's signal alive until
+ * the caller's aborted, which a successful attempt's never is).
  */
-function perCall(signal: AbortSignal): AbortSignal {
-  return AbortSignal.any([signal]);
+async function withCallSignal<T>(
+  signal: AbortSignal,
+  request: (callSignal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  const abort = (): void => controller.abort(signal.reason);
+  if (signal.aborted) abort();
+  else signal.addEventListener('abort', abort, { once: true });
+  try {
+    return await request(controller.signal);
+  } finally {
+    signal.removeEventListener('abort', abort);
+  }
 }
 
 /**
@@ -254,9 +267,9 @@ export class OpenAICompatibleClient implements AIClient {
     let completion: ChatCompletion;
     let response: Response;
     try {
-      ({ data: completion, response } = await this.#sdk.chat.completions
-        .create(body, { signal: perCall(options.signal) })
-        .withResponse());
+      ({ data: completion, response } = await withCallSignal(options.signal, (signal) =>
+        this.#sdk.chat.completions.create(body, { signal }).withResponse(),
+      ));
     } catch (error) {
       throw this.#toProviderError('chat', error, options.signal);
     }
@@ -290,12 +303,11 @@ export class OpenAICompatibleClient implements AIClient {
     let list: CreateEmbeddingResponse;
     let response: Response;
     try {
-      ({ data: list, response } = await this.#sdk.embeddings
-        .create(
-          { model, input: request.input, encoding_format: 'float' },
-          { signal: perCall(options.signal) },
-        )
-        .withResponse());
+      ({ data: list, response } = await withCallSignal(options.signal, (signal) =>
+        this.#sdk.embeddings
+          .create({ model, input: request.input, encoding_format: 'float' }, { signal })
+          .withResponse(),
+      ));
     } catch (error) {
       throw this.#toProviderError('embeddings', error, options.signal);
     }
