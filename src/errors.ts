@@ -206,6 +206,19 @@ export class ProviderRefusedError extends ProviderError {
   }
 }
 
+/**
+ * The stored form of a refusal no wait cures, if `info` is one: a `ProviderRefusedError`'s as it
+ * is, and a plain `ProviderError` with such a status (a custom client's) as a
+ * `ProviderRefusedError`'s. `undefined` for anything else.
+ */
+export function asRefusal(info: SerializedError): SerializedError | undefined {
+  if (info.code === 'PROVIDER_REFUSED') return info;
+  if (info.code !== 'PROVIDER_ERROR' || refusalScope(info.status, info.providerCode) === undefined) {
+    return undefined;
+  }
+  return { ...info, name: 'ProviderRefusedError', code: 'PROVIDER_REFUSED', retryable: false };
+}
+
 /** A `ProviderError` for a call that failed with `status`, refused or not (see {@link refusalScope}). */
 export function providerErrorFor(message: string, options: ProviderErrorOptions): ProviderError {
   return refusalScope(options.status, options.providerCode) === undefined

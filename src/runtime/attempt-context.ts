@@ -6,7 +6,13 @@
  * its abort, its outcome) is `attempt.ts`.
  */
 
-import { ProviderError, TaskTimeoutError } from '../errors.js';
+import {
+  asRefusal,
+  ProviderError,
+  type SerializedError,
+  serializeError,
+  TaskTimeoutError,
+} from '../errors.js';
 import { CostTally, type ModelPrice } from '../limits/cost.js';
 import { countChatTokens, countResponseSchemaTokens, countTextTokens } from '../limits/tokens.js';
 import { type JudgedUsage, judgeUsage, tokenCount } from '../limits/usage.js';
@@ -48,6 +54,8 @@ export interface AttemptContextDeps {
   priceOf(model: string): ModelPrice | undefined;
   /** A provider's rate-limit headers, from the answer to task `taskId`'s call. */
   onHints(model: string, hints: RateLimitHints, taskId: string): void;
+  /** A call to `model` was refused in a way no wait cures (`PROVIDER_REFUSED`). */
+  onRefused(model: string, error: SerializedError): void;
   onProgress(record: TaskRecord, progress: number, current: number, total: number): void;
   /** A call's reported usage was above what its request allowed; it was charged `charged`. */
   onSuspectUsage(record: TaskRecord, attempt: number, report: SuspectUsage): void;
@@ -322,8 +330,13 @@ export class AttemptContext implements TaskContext {
   }
 
   private settleFailed(call: InFlightCall, model: string, error: unknown): void {
-    if (error instanceof ProviderError && error.retryAfterMs !== undefined) {
-      this.deps.onHints(model, { retryAfterMs: error.retryAfterMs }, this.taskId);
+    if (error instanceof ProviderError) {
+      // Before the attempt settles: the next head of that provider or model fails at once.
+      const refusal = asRefusal(serializeError(error));
+      if (refusal !== undefined) this.deps.onRefused(model, refusal);
+      else if (error.retryAfterMs !== undefined) {
+        this.deps.onHints(model, { retryAfterMs: error.retryAfterMs }, this.taskId);
+      }
     }
     // Aborted or timed out without usage: the prompt was sent, so it is charged.
     if (isAbortLike(error, this.handle)) call.pay();

@@ -10,7 +10,7 @@ import {
   describeThrown,
   InvalidAnswerError,
   type ProviderError,
-  refusalScope,
+  asRefusal,
   serializeError,
   serverWaitTooLong,
   TaskQueueError,
@@ -94,20 +94,10 @@ export interface AttemptResult {
 /** Reduces any failure to the form the task machine decides on. Never throws. */
 export function classifyFailure(error: unknown, at: number, jitter: number): AttemptOutcome {
   const info: TaskErrorInfo = serializeError(error);
-  if (
-    info.code === 'PROVIDER_ERROR' &&
-    refusalScope(info.status, info.providerCode) !== undefined
-  ) {
-    // A custom client's plain ProviderError for a refusal no wait cures is one, as the OpenAI
-    // adapter's would be: not retried, and its provider or model admits nothing more.
-    return {
-      ok: false,
-      at,
-      error: { ...info, name: 'ProviderRefusedError', code: 'PROVIDER_REFUSED', retryable: false },
-      rateLimited: false,
-      jitter,
-    };
-  }
+  // A custom client's plain ProviderError for a refusal no wait cures is one, as the OpenAI
+  // adapter's would be: not retried (its provider or model is stopped where the call failed).
+  const refusal = asRefusal(info);
+  if (refusal !== undefined) return { ok: false, at, error: refusal, rateLimited: false, jitter };
   // `serializeError` read a ProviderError's fields already; a value it could not read is no
   // ProviderError, so these reads cannot throw.
   const provider = info.code === 'PROVIDER_ERROR' ? (error as ProviderError) : undefined;

@@ -187,8 +187,6 @@ export class Engine {
       onFinished: deps.onFinished,
       enqueue: (record, notBefore) => this.lifecycle.enqueue(record, notBefore),
       settled: (id) => this.admission.settled(id),
-      refused: (model, error) =>
-        this.rateLimitActor.send({ type: 'rate.refused', refusal: { model, error } }),
     });
     const runner = new TaskRunner({
       ...shared,
@@ -198,6 +196,7 @@ export class Engine {
       taskTypes: this.taskTypes,
       settings: () => this.settings,
       priceOf: (model) => this.priceOf(model),
+      refused: (refusal) => this.rateLimitActor.send({ type: 'rate.refused', refusal }),
       onHints: (model, hints, taskId) =>
         this.rateLimitActor.send({
           type: 'rate.hints',

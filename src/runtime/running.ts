@@ -5,7 +5,8 @@
 
 import type { AttemptOutcome, HistoryEntry } from '../../machines/task.machine.js';
 import type { EngineSettings } from '../config/engine-options.js';
-import type { SentSince } from '../limits/types.js';
+import { refusalScope } from '../errors.js';
+import type { RefusalData, SentSince } from '../limits/types.js';
 import type { TaskRecord } from '../stores/types.js';
 import type { AnyTaskTypeDefinition } from '../task-types/types.js';
 import { type AttemptDeps, AttemptHandle, type AttemptMeter, runAttempt } from './attempt.js';
@@ -21,6 +22,8 @@ export interface TaskRunnerDeps
   taskActors: TaskActors;
   settlement: Settlement;
   settings(): EngineSettings;
+  /** A refusal no wait cures, for the `rateLimit` actor (`rate.refused`). */
+  refused(refusal: RefusalData): void;
   persist(record: TaskRecord): void;
   emit(event: EngineEvent): void;
 }
@@ -41,6 +44,12 @@ export class TaskRunner {
       priceOf: deps.priceOf,
       maxServerWaitMs: () => deps.settings().maxServerWait * 1000,
       onHints: deps.onHints,
+      onRefused: (model, error) => {
+        // Every task it stops fails with it; none of them made this call (no request id).
+        const { requestId: _, ...shared } = error;
+        const scope = refusalScope(error.status, error.providerCode) ?? 'model';
+        deps.refused({ model: scope === 'model' ? model : undefined, error: shared });
+      },
       onSuspectUsage: (record, attempt, report) =>
         emit({
           type: 'usage.suspect',

@@ -8,7 +8,7 @@
 import type { Actor } from 'xstate';
 import type { AttemptOutcome, HistoryEntry, taskMachine } from '../../machines/task.machine.js';
 import type { TaskStatus } from '../../machines/task-status.js';
-import { refusalScope, type SerializedError, type TaskQueueError } from '../errors.js';
+import type { SerializedError, TaskQueueError } from '../errors.js';
 import type { TaskRecord } from '../stores/types.js';
 import type { Clock } from '../time/clock.js';
 import type { AttemptHandle, AttemptMeter } from './attempt.js';
@@ -46,11 +46,6 @@ export interface SettlementDeps {
   enqueue(record: TaskRecord, notBefore: number): void;
   /** Tells the supervisor an attempt ended, when that can matter. */
   settled(id: string): void;
-  /**
-   * A provider refused in a way no wait cures (`PROVIDER_REFUSED`): `model`, or with `undefined`
-   * every model, admits nothing more (told to the `rateLimit` actor).
-   */
-  refused(model: string | undefined, error: SerializedError): void;
 }
 
 export class Settlement {
@@ -71,12 +66,6 @@ export class Settlement {
     const id = record.id;
     const now = deps.clock.now();
     deps.resources.giveBack(id, limited, meter, now);
-    if (!outcome.ok && outcome.error.code === 'PROVIDER_REFUSED') {
-      // Before the supervisor hears of this attempt: the next head of that model fails at once.
-      const { error } = outcome;
-      const scope = refusalScope(error.status, error.providerCode) ?? 'model';
-      deps.refused(scope === 'model' ? record.reservation.model : undefined, error);
-    }
     addUsage(record, meter);
     record.costMicros += meter.costMicros;
     if (meter.calls > 0 || meter.costMicros > 0) {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import {
   ProviderError,
   ProviderRefusedError,
@@ -122,6 +123,31 @@ describe('refusals no wait cures (a bad key, no credit, no such model)', () => {
     expect((await engine.getTask(alsoMissing))?.error?.code).toBe('PROVIDER_REFUSED');
     expect((await engine.getTask(other))?.status).toBe('completed');
     expect(client.log.filter((e) => modelOf(e.request) === 'gpt-4o')).toHaveLength(1);
+    await engine.stop({ force: true });
+  });
+
+  it('stops the model the refused call named, not the one the task estimated', async () => {
+    const { engine, clock, client } = createTestEngine({ maxConcurrent: 1 }, (request) =>
+      modelOf(request) === 'gpt-typo'
+        ? { kind: 'error', status: 404, providerCode: 'model_not_found' }
+        : { kind: 'ok', content: 'fine' },
+    );
+    engine.registerTaskType({
+      name: 'OTHER_MODEL',
+      input: z.object({}),
+      output: z.string(),
+      estimate: (_data, env) => ({ model: env.model, promptTokens: 10, maxTokens: 10 }),
+      run: async (ctx) =>
+        (await ctx.chat({ model: 'gpt-typo', messages: [{ role: 'user', content: 'x' }] })).content,
+    });
+    const typo = await engine.submit({ taskType: 'OTHER_MODEL', data: {} });
+    await advance(clock, 10);
+    expect((await engine.getTask(typo))?.error?.code).toBe('PROVIDER_REFUSED');
+    // The estimated model (gpt-4o-mini) still runs.
+    const echo = await engine.submit({ taskType: 'ECHO', data: { prompt: 'a' } });
+    await advance(clock, 10);
+    expect((await engine.getTask(echo))?.status).toBe('completed');
+    expect(client.log.map((e) => modelOf(e.request))).toEqual(['gpt-typo', 'gpt-4o-mini']);
     await engine.stop({ force: true });
   });
 
