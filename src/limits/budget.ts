@@ -320,6 +320,23 @@ export class BudgetLedger {
    */
   at(now: number): BudgetLedger {
     if (now <= this.latest) return this;
+    // Reads do not store what they advance to; the last one is kept (a memo that changes no
+    // answer) so that the next read does not look up the same calendar boundary again.
+    const memo = this.advanced;
+    if (memo !== undefined && memo.latest <= now) {
+      const result = memo.at(now);
+      this.advanced = result;
+      return result;
+    }
+    const result = this.advanceTo(now);
+    this.advanced = result;
+    return result;
+  }
+
+  /** The last value `at` made from this one (a memo; see `at`). */
+  private advanced: BudgetLedger | undefined;
+
+  private advanceTo(now: number): BudgetLedger {
     const hour =
       now >= this.hour.end
         ? Object.freeze({ end: this.calendar.nextBoundary(now, 'hour'), spent: 0 })

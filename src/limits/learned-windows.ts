@@ -1,12 +1,13 @@
 /**
  * Windows learned from a provider's headers, for a model the queue has no limit configured for
  * (or a lower one than the provider's): `x-ratelimit-limit-requests` / `-tokens` give the limit,
- * and the `x-ratelimit-reset-*` times give the window's length: the shortest of the usual
- * lengths (a second, a minute, an hour, a day) that is at least the longest reset seen. A reset
- * is read after the answer's trip back, so it under-states the window by that much; rounding up
- * to the length providers actually use (per second, per minute, per day) covers it, where the
- * raw reset would let a burst through just before the server's window frees. Longer resets are
- * taken as they are. They only ever add a constraint, so they can only
+ * and the `x-ratelimit-reset-*` times give the window's length: the longest reset seen, rounded
+ * up to a whole second. A reset is read after the answer's trip back, so it under-states the
+ * window by that much; rounding up covers a trip of under a second (a 1 s window read as 950 ms
+ * is learned as 1 s, a minute read as 59.9 s as 60 s), where the raw reset would let a burst
+ * through just before the server's window frees. A wait a learned window imposes is the
+ * provider's (`waitingFor: 'server'`), bounded by `maxServerWait` like any other server wait.
+ * They only ever add a constraint, so they can only
  * lower what the configured windows allow, and they are forgotten after
  * {@link LEARNED_WINDOW_LIFETIMES} window lengths without a header that states them. An
  * immutable value, like the rest of the `rateLimit` actor's state.
@@ -18,12 +19,9 @@ import type { RateLimitHintsData } from './types.js';
 /** A learned window is forgotten after this many of its lengths without a header stating it. */
 export const LEARNED_WINDOW_LIFETIMES = 10;
 
-/** The window lengths providers use (ms): per second, per minute, per hour, per day. */
-const USUAL_WINDOWS_MS = [1_000, 60_000, 3_600_000, 86_400_000];
-
-/** The shortest usual window length that is at least `resetMs`, or `resetMs` past a day. */
+/** A window length for a reset of `resetMs`: rounded up to a whole second, at least 1 s. */
 function windowLengthFor(resetMs: number): number {
-  return USUAL_WINDOWS_MS.find((length) => length >= resetMs) ?? Math.ceil(resetMs);
+  return Math.max(1_000, Math.ceil(resetMs / 1_000) * 1_000);
 }
 
 interface Learned {

@@ -134,7 +134,8 @@ export class RateLimiter implements RateLimiterState {
     const m = this.models.get(model)?.check(now, requests, tokens);
     if (m && !m.ok) consider({ ok: false, retryAt: m.retryAt, reason: 'window', window: m.window });
     const l = this.learned.get(model)?.check(now, requests, tokens);
-    if (l && !l.ok) consider({ ok: false, retryAt: l.retryAt, reason: 'window', window: l.window });
+    // A learned window is the provider's limit: its wait is a server wait (maxServerWait bounds it).
+    if (l && !l.ok) consider({ ok: false, retryAt: l.retryAt, reason: 'server' });
     const h = this.hints.get(model)?.check(now, requests, tokens);
     if (h && !h.ok) consider({ ok: false, retryAt: h.retryAt, reason: 'server' });
     return verdict;

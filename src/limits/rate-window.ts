@@ -130,6 +130,9 @@ export class SlidingWindows {
     private readonly latest: number,
   ) {}
 
+  /** The last value `at` made from this one (a memo; see `at`). */
+  private advanced: SlidingWindows | undefined;
+
   /** No takes yet, with these windows. */
   static of(windows: readonly WindowLimit[]): SlidingWindows {
     return new SlidingWindows(
@@ -275,9 +278,21 @@ export class SlidingWindows {
    * The same takes seen at `now` (never earlier than the latest time seen): entries that have
    * left a window are out of its sums, and entries older than every window are dropped. `this`
    * when nothing changes.
+   *
+   * Reads (`check`, `usage`) call this without storing the result; the last result is kept
+   * here so that the next read goes on from it instead of walking the same entries again. A
+   * memo only: it changes no answer of this value.
    */
   at(now: number): SlidingWindows {
     const t = Math.max(now, this.latest);
+    const memo = this.advanced;
+    const result = (memo !== undefined && memo.latest <= t ? memo : this).advanceTo(t);
+    if (result !== this) this.advanced = result;
+    return result;
+  }
+
+  /** Everything `at` does, from this value to `t` (not before `latest`). */
+  private advanceTo(t: number): SlidingWindows {
     const { log } = this;
     let changed = t !== this.latest;
     const sums = this.sums.map((sum) => {
