@@ -213,7 +213,10 @@ export class ProviderRefusedError extends ProviderError {
  */
 export function asRefusal(info: SerializedError): SerializedError | undefined {
   if (info.code === 'PROVIDER_REFUSED') return info;
-  if (info.code !== 'PROVIDER_ERROR' || refusalScope(info.status, info.providerCode) === undefined) {
+  if (
+    info.code !== 'PROVIDER_ERROR' ||
+    refusalScope(info.status, info.providerCode) === undefined
+  ) {
     return undefined;
   }
   return { ...info, name: 'ProviderRefusedError', code: 'PROVIDER_REFUSED', retryable: false };

@@ -7,10 +7,10 @@
 
 import type { AttemptOutcome, TaskErrorInfo } from '../../machines/task.machine.js';
 import {
+  asRefusal,
   describeThrown,
   InvalidAnswerError,
   type ProviderError,
-  asRefusal,
   serializeError,
   serverWaitTooLong,
   TaskQueueError,
