@@ -194,6 +194,20 @@ function numberOf(flag: string, text: string): number {
   return value;
 }
 
+/** Flags that are durations: a number in seconds, or a string with units (`90s`, `1m30s`). */
+const DURATION_FLAGS = new Set(['timeout']);
+
+/**
+ * A numeric flag's value; a duration flag's text that is not a number is passed on as it is,
+ * and the options schema reads it as a duration (or refuses it, naming the flag).
+ */
+function numberOrDuration(flag: string, text: string): number | string {
+  if (DURATION_FLAGS.has(flag) && text.trim() !== '' && !Number.isFinite(Number(text))) {
+    return text;
+  }
+  return numberOf(flag, text);
+}
+
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
   const keys = path.split('.');
   let node = target;
@@ -438,7 +452,7 @@ function jobArgs(
   for (const [flag, keys] of Object.entries(MANAGER_FLAGS)) {
     const text = values[flag as keyof Values];
     if (typeof text !== 'string') continue;
-    const value = NUMERIC_MANAGER_FLAGS.has(flag) ? numberOf(flag, text) : text;
+    const value = NUMERIC_MANAGER_FLAGS.has(flag) ? numberOrDuration(flag, text) : text;
     for (const key of keys) {
       setPath(merged, key, value);
       flagOfKey.set(key, `--${flag}`);
@@ -635,7 +649,7 @@ Options of analyze and run:
                          without it, a job with no key and no loopback --base-url is refused
   --priority <p>         LOW, MEDIUM, HIGH or URGENT for tasks that set none
   --max-retries <n>      retries after the first attempt (taskDefaults.maxRetries)
-  --timeout <s>          seconds one attempt may take (timeout and taskDefaults.timeout)
+  --timeout <s>          how long one attempt may take: seconds, or with units (90s, 1m30s)
   -o, --out <file>       results as JSONL (default <input>.results.jsonl next to the input;
                          never the input file itself)
   --json                 print the summary as one JSON object

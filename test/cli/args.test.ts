@@ -121,6 +121,19 @@ describe('parseCliArgs: analyze and run', () => {
     expect(job(['run', 'dir/tasks.jsonl', '--simulator']).progress).toBe('auto');
   });
 
+  it('reads --timeout as seconds or as a duration with units', () => {
+    for (const [text, seconds] of [
+      ['45', 45],
+      ['90s', 90],
+      ['1m30s', 90],
+      ['500ms', 0.5],
+    ] as const) {
+      const args = job(['run', 'tasks.jsonl', '--simulator', '--timeout', text]);
+      expect(args.settings.taskDefaults.timeout).toBe(seconds);
+    }
+    expect(problem(['analyze', 'r.json', '--timeout', 'soon'])).toMatch(/^--timeout: .*"soon"/);
+  });
+
   it('reads --max-record-size in bytes, 64 MiB by default', () => {
     expect(job(['run', 'tasks.jsonl', '--simulator']).maxRecordBytes).toBe(64 * 1024 * 1024);
     expect(
