@@ -185,6 +185,14 @@ async function withCallSignal<T>(
   }
 }
 
+/** The headers naming the call's task and attempt (none when the caller gives neither). */
+function taskHeaders(options: CallOptions): Record<string, string> | undefined {
+  if (options.taskId === undefined) return undefined;
+  const headers: Record<string, string> = { 'x-aitq-task-id': options.taskId };
+  if (options.attempt !== undefined) headers['x-aitq-attempt'] = String(options.attempt);
+  return headers;
+}
+
 /**
  * An {@link AIClient} for any OpenAI-compatible API, built on the official `openai` SDK with
  * `maxRetries: 0`. Responses are read `.withResponse()`, so usage and the `x-ratelimit-*`
@@ -268,7 +276,9 @@ export class OpenAICompatibleClient implements AIClient {
     let response: Response;
     try {
       ({ data: completion, response } = await withCallSignal(options.signal, (signal) =>
-        this.#sdk.chat.completions.create(body, { signal }).withResponse(),
+        this.#sdk.chat.completions
+          .create(body, { signal, headers: taskHeaders(options) })
+          .withResponse(),
       ));
     } catch (error) {
       throw this.#toProviderError('chat', error, options.signal);
@@ -305,7 +315,10 @@ export class OpenAICompatibleClient implements AIClient {
     try {
       ({ data: list, response } = await withCallSignal(options.signal, (signal) =>
         this.#sdk.embeddings
-          .create({ model, input: request.input, encoding_format: 'float' }, { signal })
+          .create(
+            { model, input: request.input, encoding_format: 'float' },
+            { signal, headers: taskHeaders(options) },
+          )
           .withResponse(),
       ));
     } catch (error) {

@@ -67,6 +67,13 @@ export interface EmbedResponse {
 export interface CallOptions {
   /** Fires when the task is cancelled or its attempt times out. */
   signal: AbortSignal;
+  /**
+   * The task the call is made for, and its attempt: the OpenAI adapter sends them as
+   * `x-aitq-task-id` / `x-aitq-attempt` headers, so a server's logs (the simulator's) can tell
+   * which task a request served.
+   */
+  readonly taskId?: string | undefined;
+  readonly attempt?: number | undefined;
 }
 
 /**

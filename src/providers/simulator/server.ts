@@ -346,6 +346,8 @@ export function createSimulatorServer(options: ResolvedSimulatorOptions): Simula
       recorded: false,
       sequence: ++sequence,
     };
+    const taskId = req.headers['x-aitq-task-id'];
+    if (typeof taskId === 'string' && taskId !== '') exchange.entry.taskId = taskId.slice(0, 200);
     if (closing) {
       res.setHeader('connection', 'close');
       sendError(exchange, serviceUnavailable(INJECTED_RETRY_AFTER_MS));

@@ -25,6 +25,8 @@ export interface SimulatorLogEntry {
   maxTokens?: number;
   /** The injected fault, when there was one. */
   fault?: FaultKind;
+  /** The task the request was sent for (the `x-aitq-task-id` header), when it named one. */
+  taskId?: string;
 }
 
 /** A snapshot of the simulator's counters (see `Simulator.stats()`). */
