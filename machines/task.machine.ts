@@ -13,6 +13,7 @@ import type { TaskStatus } from './task-status.js';
  * paused ──resume──▶ queued | retrying
  * cancel: from queued, paused, running, retrying ──▶ cancelled
  * expire (whole-task deadline passed while waiting) ──▶ failed
+ * interrupt (the process ended during the attempt; a durable store restarts it) running ──▶ queued
  * ```
  *
  * The machine is event-only: it reads no clock, draws no random numbers and invokes nothing.
@@ -88,7 +89,12 @@ export type TaskMachineEvent =
   | { type: 'task.pause'; at: number }
   | { type: 'task.resume'; at: number }
   | { type: 'task.cancel'; at: number }
-  | { type: 'task.expire'; at: number; error: TaskErrorInfo };
+  | { type: 'task.expire'; at: number; error: TaskErrorInfo }
+  /**
+   * The process that ran the attempt ended before the attempt did (found when a durable store is
+   * opened again): the task goes back in line for a new attempt, without using up a retry.
+   */
+  | { type: 'task.interrupt'; at: number };
 
 function record(
   history: readonly HistoryEntry[],
@@ -198,6 +204,10 @@ export const taskMachine = setup({
       notBefore: null,
       history: record(context.history, 'cancelled', atOf(event)),
     })),
+    requeueInterrupted: assign(({ context, event }) => ({
+      notBefore: null,
+      history: record(context.history, 'queued', atOf(event), 'interrupted'),
+    })),
   },
 }).createMachine({
   id: 'task',
@@ -241,6 +251,7 @@ export const taskMachine = setup({
           { target: 'failed', actions: 'failTask' },
         ],
         'task.cancel': { target: 'cancelled', actions: 'cancelTask' },
+        'task.interrupt': { target: 'queued', actions: 'requeueInterrupted' },
       },
     },
     retrying: {

@@ -18,6 +18,7 @@
  * | InvalidAnswerError | INVALID_ANSWER | yes |
  * | NonRetryableError | NON_RETRYABLE | no |
  * | ServerWaitError | SERVER_WAIT | no |
+ * | StoreError | STORE | no |
  */
 
 export type ErrorCode =
@@ -34,6 +35,7 @@ export type ErrorCode =
   | 'INVALID_ANSWER'
   | 'NON_RETRYABLE'
   | 'SERVER_WAIT'
+  | 'STORE'
   | 'INTERNAL';
 
 export interface TaskQueueErrorOptions {
@@ -273,6 +275,44 @@ export class ServerWaitError extends TaskQueueError {
   }
 }
 
+/** Why a store refused to open or to write. */
+export type StoreErrorReason =
+  /** The file is not a database, or a page of it is damaged. */
+  | 'corrupt'
+  /** The file is a database, but not one of this library's stores. */
+  | 'foreign'
+  /** Written by a newer version of the library (a schema this one does not know). */
+  | 'newer-schema'
+  /** Another process has the store open. */
+  | 'locked'
+  /** The file or its directory cannot be written. */
+  | 'read-only'
+  /** The disk is full. */
+  | 'full'
+  /** The store was closed. */
+  | 'closed'
+  /** Any other input or output error. */
+  | 'io';
+
+/**
+ * A store could not be opened, read or written. Nothing already committed is lost: a write that
+ * fails changes nothing. `path` names the file when the store has one.
+ */
+export class StoreError extends TaskQueueError {
+  readonly reason: StoreErrorReason;
+  readonly path: string | undefined;
+  constructor(
+    message: string,
+    reason: StoreErrorReason,
+    path?: string,
+    options?: TaskQueueErrorOptions,
+  ) {
+    super(message, 'STORE', false, options);
+    this.reason = reason;
+    this.path = path;
+  }
+}
+
 /**
  * The error for a server's wait of `waitMs` that is above `maxServerWaitMs`. `until` is when the
  * wait ends (epoch ms), shown when it is a date.
@@ -428,6 +468,9 @@ export function reviveError(info: SerializedError, taskId: string): TaskQueueErr
       return new ValidationError(info.message);
     case 'QUEUE_STOPPED':
       return new QueueStoppedError(info.message);
+    case 'STORE':
+      // The reason and the path are not kept in the stored form.
+      return new StoreError(info.message, 'io');
     default: {
       const error = new TaskQueueError(info.message, 'INTERNAL', info.retryable);
       error.name = info.name;

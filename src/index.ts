@@ -49,6 +49,8 @@ export {
   reviveError,
   type SerializedError,
   ServerWaitError,
+  StoreError,
+  type StoreErrorReason,
   serializeError,
   TaskCancelledError,
   TaskNotFoundError,
@@ -95,6 +97,7 @@ export type {
 } from './providers/types.js';
 export type { CostEstimate } from './runtime/engine.js';
 export type { EngineEvent, EngineEventType, EventOf } from './runtime/events.js';
+export type { RecoveryCounts } from './runtime/recovery.js';
 export type { TaskErrorView, TaskInfo, TaskMetrics } from './runtime/task-info.js';
 export type {
   BudgetStatistics,
@@ -104,13 +107,18 @@ export type {
 } from './stats/types.js';
 export { MemoryTaskStore } from './stores/memory.js';
 export type {
+  LedgerEntry,
+  LedgerQuery,
   ResolvedTaskConfig,
+  StoredLedgerEntry,
+  StoreWrite,
   TaskPage,
   TaskQuery,
   TaskRecord,
   TaskReservation,
   TaskStore,
   TaskUsage,
+  WaitingQuery,
 } from './stores/types.js';
 export {
   type BatchAnalysisInput,

@@ -90,6 +90,11 @@ export const SubmitTaskSchema = z
     signal: SignalSchema.optional(),
     /** Your own id for the task (unique); default a random UUID. */
     id: z.string().min(1).optional(),
+    /**
+     * Submitting a key the store already holds returns that task's id and adds nothing (a
+     * re-run after a crash submits the same keys; a durable store remembers them across runs).
+     */
+    idempotencyKey: z.string().min(1).max(512).optional(),
   })
   .strict();
 
@@ -313,6 +318,7 @@ export class AITaskManager {
 
   /** Starts admitting tasks (tasks submitted before wait in line). */
   async start(): Promise<void> {
+    await this.engine.open();
     const wasRunning = this.engine.isRunning;
     this.engine.start();
     if (wasRunning) return;
@@ -462,6 +468,7 @@ export class AITaskManager {
       config: task.config === undefined ? undefined : config,
       metadata: task.metadata,
       id: task.id,
+      idempotencyKey: task.idempotencyKey,
     };
   }
 
@@ -471,8 +478,11 @@ export class AITaskManager {
     signal: AbortSignal | undefined,
   ): Promise<string[]> {
     // Set up before the tasks join the line: one may end before `submitMany` resolves.
-    return this.engine.submitMany(inputs, (ids) => {
-      ids.forEach((id, i) => {
+    // A task returned for its idempotency key keeps the callbacks and signal it was given.
+    return this.engine.submitMany(inputs, (all, reused) => {
+      const ids = reused.size === 0 ? all : all.filter((id) => !reused.has(id));
+      all.forEach((id, i) => {
+        if (reused.has(id)) return;
         const config = configs[i];
         if (config?.onComplete || config?.onError || config?.onProgress) {
           this.callbacks.set(id, {

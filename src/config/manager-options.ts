@@ -55,8 +55,20 @@ export const ManagerOptionsSchema = EngineSettingsSchema.extend({
   defaultHeaders: z.record(z.string(), z.string()).optional(),
   /** The client that calls models; default: an `OpenAICompatibleClient` built from the fields above. */
   aiClient: objectWith<AIClient>('an AI client', ['chat', 'embed']).optional(),
-  /** Where tasks live; default: a new in-memory store. */
-  store: objectWith<TaskStore>('a task store', ['insert', 'update', 'get', 'list']).optional(),
+  /**
+   * Where tasks live; default: a new in-memory store. A durable store (`ai-task-queue/sqlite`)
+   * brings back what an earlier process left when the manager starts.
+   */
+  store: objectWith<TaskStore>('a task store', [
+    'commit',
+    'insert',
+    'update',
+    'get',
+    'list',
+    'listWaiting',
+    'findByIdempotencyKeys',
+    'readLedger',
+  ]).optional(),
   /** The time source of every limit, timeout and statistic; default: the system clock. */
   clock: objectWith<Clock>('a clock', ['now', 'setTimeout', 'clearTimeout']).optional(),
   /** Uniform numbers in [0, 1) for retry jitter; default `Math.random`. */

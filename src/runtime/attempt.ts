@@ -34,6 +34,11 @@ export interface AttemptDeps extends AttemptContextDeps {
   random: RandomSource;
   /** The longest wait a server may ask for (`maxServerWait`), in milliseconds. */
   maxServerWaitMs(): number;
+  /**
+   * Resolves once the store has what admission wrote (the task's `running` state, its hold):
+   * nothing is sent before (write-ahead). Rejects with the store's error if that write failed.
+   */
+  written(): Promise<void>;
 }
 
 /**
@@ -198,6 +203,7 @@ export async function runAttempt(
   }
 
   try {
+    await handle.race(deps.written());
     const raw = await handle.race(asPromise(definition.run(ctx)));
     const parsed = definition.output.safeParse(raw);
     if (!parsed.success) {

@@ -19,7 +19,7 @@ import {
   EngineSettingsSchema,
   TaskConfigSchema,
 } from '../config/engine-options.js';
-import { serializeError, type TaskQueueError } from '../errors.js';
+import type { TaskQueueError } from '../errors.js';
 import { parseOrThrow } from '../internal/validate.js';
 import { BudgetBook } from '../limits/budget-book.js';
 import type { ModelPrice } from '../limits/cost.js';
@@ -37,7 +37,9 @@ import { ChildTasks } from './child-tasks.js';
 import { SupervisorEffects } from './effects.js';
 import type { EngineEvent } from './events.js';
 import type { IntakeContext, SubmitInput } from './intake.js';
+import { Journal } from './journal.js';
 import { Lifecycle } from './lifecycle.js';
+import { type RecoveryCounts, recover } from './recovery.js';
 import { ResourceTakes } from './resources.js';
 import { Retention } from './retention.js';
 import { TaskRunner } from './running.js';
@@ -127,12 +129,17 @@ export class Engine {
   private readonly control: TaskControl;
   private readonly admission: AdmissionLoop;
   private readonly submission: Submission;
+  /** Every write after submission: changed tasks, removals, the ledger (see journal.ts). */
+  private readonly journal: Journal;
+  /** The store opened: with a durable store, what an earlier process left is back. */
+  private opened: Promise<RecoveryCounts | undefined> | undefined;
 
   constructor(settings: EngineSettingsInput, deps: EngineDeps) {
     this.settings = parseOrThrow(EngineSettingsSchema, settings, 'options');
     this.clock = deps.clock ?? systemClock;
     this.random = deps.random ?? systemRandom;
     this.store = deps.store ?? new MemoryTaskStore();
+    this.journal = new Journal({ store: this.store, clock: this.clock, emit: this.emit });
     for (const definition of deps.taskTypes ?? []) this.registerTaskType(definition);
     this.prices = pricesOf(this.settings);
     this.startedAt = this.clock.now();
@@ -159,6 +166,7 @@ export class Engine {
       actor: (systemId) => this.supervisor.system.get(systemId) as AnyActorRef | undefined,
       rateLimited: () => this.rateLimiter.active,
       budgeted: () => this.hasBudget(),
+      ledger: (entry) => this.journal.ledger(entry),
     });
     this.taskActors = new TaskActors(() => this.supervisor.system.get('tasks') as AnyActorRef);
     this.waiters = new TaskWaiters({
@@ -175,6 +183,7 @@ export class Engine {
     });
     this.retention = new Retention({
       ...shared,
+      remove: (ids) => this.journal.remove(ids),
       isRunning: (id) => this.runner.running.has(id),
       policy: (completed) => (completed ? this.settings.keepCompleted : this.settings.keepFailed),
     });
@@ -187,9 +196,12 @@ export class Engine {
       onFinished: deps.onFinished,
       enqueue: (record, notBefore) => this.lifecycle.enqueue(record, notBefore),
       settled: (id) => this.admission.settled(id),
+      durable: this.journal.durable,
     });
     const runner = new TaskRunner({
       ...shared,
+      written: () => this.journal.written(),
+      durable: this.journal.durable,
       settlement,
       random: this.random,
       client: deps.client,
@@ -306,6 +318,36 @@ export class Engine {
     this.lifecycle.start();
   }
 
+  /**
+   * Opens the store: with a durable one, brings back what an earlier process left (see
+   * recovery.ts) before anything is submitted or admitted. Once; later calls share the first.
+   * Resolves with what recovery found (`undefined` for a store that is not durable).
+   */
+  open(): Promise<RecoveryCounts | undefined> {
+    this.opened ??= this.store.durable ? this.recover() : Promise.resolve(undefined);
+    return this.opened;
+  }
+
+  private recover(): Promise<RecoveryCounts> {
+    const { waiting, lifecycle, taskActors, journal, submission } = this;
+    return recover({
+      store: this.store,
+      clock: this.clock,
+      replay: (event) =>
+        (event.type.startsWith('rate.') ? this.rateLimitActor : this.budgetActor).send(event),
+      settle: (at, event) => {
+        (event.type.startsWith('rate.') ? this.rateLimitActor : this.budgetActor).send(event);
+        journal.ledger({ at, taskId: 'taskId' in event ? event.taskId : undefined, event });
+      },
+      transition: (record, event) => taskActors.send(record, event),
+      enqueue: (record, notBefore) => lifecycle.enqueue(record, notBefore),
+      hold: (record) => waiting.paused.set(record.id, record),
+      persist: this.persist,
+      continueAfter: (seq) => submission.continueAfter(seq),
+      emit: this.emit,
+    });
+  }
+
   get isRunning(): boolean {
     return this.lifecycle.isRunning;
   }
@@ -322,8 +364,10 @@ export class Engine {
     return this.lifecycle.isPaused;
   }
 
-  stop(options: { force?: boolean } = {}): Promise<void> {
-    return this.lifecycle.stop(options);
+  /** Stops (see lifecycle.ts); resolves once the last writes are in the store too. */
+  async stop(options: { force?: boolean } = {}): Promise<void> {
+    await this.lifecycle.stop(options);
+    await this.journal.settled();
   }
 
   pause(): void {
@@ -359,14 +403,19 @@ export class Engine {
 
   /** Validates and enqueues one task. */
   async submit(input: SubmitInput): Promise<string> {
-    const [id] = await this.submission.submitMany([input]);
+    const [id] = await this.submitMany([input]);
     return id as string;
   }
 
-  submitMany(
+  /**
+   * Validates and enqueues tasks, all or none, once the store is open; `onAccepted` gets the ids
+   * (in input order) and those returned for a known idempotency key.
+   */
+  async submitMany(
     inputs: readonly SubmitInput[],
-    onAccepted?: (ids: readonly string[]) => void,
+    onAccepted?: (ids: readonly string[], reused: ReadonlySet<string>) => void,
   ): Promise<string[]> {
+    await this.open();
     return this.submission.submitMany(inputs, onAccepted);
   }
 
@@ -399,7 +448,7 @@ export class Engine {
 
   /** Sets the total spent back to zero (the seed's `cost_controller.reset_total_cost()`). */
   resetTotalCost(): void {
-    this.supervisor.system.get('budget')?.send({ type: 'budget.resetTotal' });
+    this.resources.resetTotal(this.clock.now());
     this.effects.dispatch({ type: 'queue.settings' });
   }
 
@@ -469,7 +518,8 @@ export class Engine {
     return errorOf(record);
   }
 
-  cleanupFinished(before: number): Promise<number> {
+  async cleanupFinished(before: number): Promise<number> {
+    await this.open();
     return this.retention.cleanup(before);
   }
 
@@ -479,17 +529,9 @@ export class Engine {
 
   // ─── helpers ───────────────────────────────────────────────────────────────────────────────
 
-  /** Writes a task back to the store; a failed write is reported as a `store.error` event. */
+  /** Writes a task back to the store with the journal's next commit (failures: `store.error`). */
   private readonly persist = (record: TaskRecord): void => {
-    if (this.store.holdsRecordsByReference === true) return;
-    this.store.update(record).catch((error: unknown) => {
-      this.emit({
-        type: 'store.error',
-        at: this.clock.now(),
-        taskId: record.id,
-        error: serializeError(error),
-      });
-    });
+    this.journal.persist(record);
   };
 
   private readonly emit = (event: EngineEvent): void => {

@@ -1,5 +1,6 @@
 import type { Priority, TaskStatus } from '../../machines/task-status.js';
 import type { SerializedError } from '../errors.js';
+import type { RecoveryCounts } from './recovery.js';
 
 interface TaskEventBase {
   taskId: string;
@@ -70,6 +71,11 @@ export type EngineEvent =
       taskIds: string[];
       byType: Record<string, number>;
     }
+  /**
+   * A durable store written by an earlier process was opened: its unfinished tasks are back (see
+   * `RecoveryCounts`), and the open holds were charged at their worst case.
+   */
+  | ({ type: 'queue.recovered'; at: number } & RecoveryCounts)
   /** A write to the store failed; the task goes on in memory. */
   | { type: 'store.error'; at: number; taskId: string; error: SerializedError };
 
@@ -103,6 +109,7 @@ export const ENGINE_EVENT_TYPES = [
   'queue.stopped',
   'settings.changed',
   'tasks.removed',
+  'queue.recovered',
   'store.error',
 ] as const satisfies readonly EngineEventType[];
 

@@ -93,7 +93,12 @@ export interface SubmitInput {
   parentId?: string | undefined;
   /** Used as the task id when given (must be unique). */
   id?: string | undefined;
+  /** A task already stored with this key is returned instead of a new one (see `submission.ts`). */
+  idempotencyKey?: string | undefined;
 }
+
+/** The longest idempotency key accepted (characters). */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 512;
 
 /** What intake reads of the engine. */
 export interface IntakeContext {
@@ -196,6 +201,22 @@ export function prepareTask(
       { path: field('id'), message: 'expected a non-empty string', received: input.id },
     ]);
   }
+  const key = input.idempotencyKey;
+  if (
+    key !== undefined &&
+    (typeof key !== 'string' || key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH)
+  ) {
+    throw new ValidationError(
+      `invalid ${field('idempotencyKey')}: expected a string of 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`,
+      [
+        {
+          path: field('idempotencyKey'),
+          message: `expected a string of 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`,
+          received: key,
+        },
+      ],
+    );
+  }
   const env = ctx.environment(config);
   const estimate = estimateOf(definition, data, env);
   const estimated = isSoundEstimate(estimate)
@@ -246,6 +267,7 @@ export function prepareTask(
     config,
     reservation: reservationOf(model, promptTokens, maxTokens, worstCaseMicros, limited),
     parentId: input.parentId,
+    ...(key === undefined ? {} : { idempotencyKey: key }),
     createdAt: now,
     attempts: 0,
     usage: NO_USAGE,

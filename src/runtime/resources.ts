@@ -6,7 +6,9 @@
  */
 
 import type { AnyActorRef } from 'xstate';
-import type { TaskRecord } from '../stores/types.js';
+import type { BudgetEvent } from '../../machines/budget.logic.js';
+import type { RateLimitEvent } from '../../machines/rate-limit.logic.js';
+import type { LedgerEntry, TaskRecord } from '../stores/types.js';
 
 /** What an attempt used, as far as the limits are concerned. */
 export interface AttemptUsage {
@@ -22,7 +24,14 @@ export interface ResourceDeps {
   rateLimited(): boolean;
   /** Whether a total, daily or hourly budget is set (no hold is needed otherwise). */
   budgeted(): boolean;
+  /** Writes a resource event to the ledger, so a durable store can replay it after a restart. */
+  ledger(entry: LedgerEntry): void;
 }
+
+/** The events of the ledger: what changes the windows and the budget across a restart. */
+export type LedgerEvent =
+  | Extract<RateLimitEvent, { type: 'rate.reserve' | 'rate.reconcile' }>
+  | Extract<BudgetEvent, { type: 'budget.hold' | 'budget.commit' | 'budget.resetTotal' }>;
 
 export class ResourceTakes {
   /** Running tasks that hold a window reservation / a budget hold. */
@@ -45,7 +54,7 @@ export class ResourceTakes {
     this.slots++;
     if (deps.rateLimited()) {
       this.reserved.add(record.id);
-      deps.actor('rateLimit')?.send({
+      this.send(now, 'rateLimit', {
         type: 'rate.reserve',
         at: now,
         taskId: record.id,
@@ -56,7 +65,7 @@ export class ResourceTakes {
     }
     if (worstCaseMicros > 0 && deps.budgeted()) {
       this.held.add(record.id);
-      deps.actor('budget')?.send({
+      this.send(now, 'budget', {
         type: 'budget.hold',
         at: now,
         taskId: record.id,
@@ -75,7 +84,7 @@ export class ResourceTakes {
       this.slots--;
       deps.actor('concurrency')?.send({ type: 'slot.release', count: 1 });
       if (this.reserved.delete(id)) {
-        deps.actor('rateLimit')?.send({
+        this.send(now, 'rateLimit', {
           type: 'rate.reconcile',
           taskId: id,
           tokens: used.promptTokens + used.completionTokens,
@@ -85,9 +94,24 @@ export class ResourceTakes {
     // With no hold (no budget limit was in force when it started) the commit only records the
     // spending, so that a budget set later (adjustSettings) counts what was already spent.
     if (this.held.delete(id) || used.costMicros > 0) {
-      deps
-        .actor('budget')
-        ?.send({ type: 'budget.commit', at: now, taskId: id, actual: used.costMicros });
+      this.send(now, 'budget', {
+        type: 'budget.commit',
+        at: now,
+        taskId: id,
+        actual: used.costMicros,
+      });
     }
+  }
+
+  /** Sets the total spent back to zero, for this run and the ones after it. */
+  resetTotal(now: number): void {
+    this.send(now, 'budget', { type: 'budget.resetTotal' });
+  }
+
+  /** Sends a ledger event to its actor, and writes it to the ledger. */
+  private send(at: number, to: 'rateLimit' | 'budget', event: LedgerEvent): void {
+    this.deps.actor(to)?.send(event);
+    const taskId = 'taskId' in event ? event.taskId : undefined;
+    this.deps.ledger({ at, taskId, event });
   }
 }

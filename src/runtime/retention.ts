@@ -6,7 +6,6 @@
 
 import type { z } from 'zod';
 import type { RetentionSchema } from '../config/engine-options.js';
-import { serializeError } from '../errors.js';
 import type { TaskRecord, TaskStore } from '../stores/types.js';
 import type { Clock } from '../time/clock.js';
 import type { EngineEvent } from './events.js';
@@ -55,6 +54,8 @@ class FinishedLine {
 /** What retention needs from the engine. */
 export interface RetentionDeps {
   store: TaskStore;
+  /** Removes tasks with the journal's next commit (a failure is reported as `store.error`). */
+  remove(ids: readonly string[]): Promise<void>;
   clock: Clock;
   emit(event: EngineEvent): void;
   /** A cancelled task whose call is still settling stays until it has. */
@@ -112,17 +113,7 @@ export class Retention {
       byType[type] = (byType[type] ?? 0) + 1;
     }
     if (ids.length === 0) return { ids, stored: Promise.resolve() };
-    const stored = this.deps.store.remove(ids).then(
-      () => undefined,
-      (error: unknown) => {
-        this.deps.emit({
-          type: 'store.error',
-          at: this.deps.clock.now(),
-          taskId: ids[0] as string,
-          error: serializeError(error),
-        });
-      },
-    );
+    const stored = this.deps.remove(ids).catch(() => undefined);
     this.deps.emit({
       type: 'tasks.removed',
       at: this.deps.clock.now(),

@@ -15,6 +15,8 @@ import { environmentOf } from './settings.js';
 import type { RunningTask, Settlement } from './settlement.js';
 import type { TaskActors } from './task-actors.js';
 
+const WRITTEN: Promise<void> = Promise.resolve();
+
 /** What running tasks need from the engine. */
 export interface TaskRunnerDeps
   extends Pick<AttemptDeps, 'clock' | 'random' | 'client' | 'priceOf' | 'onHints' | 'runChildren'> {
@@ -26,6 +28,10 @@ export interface TaskRunnerDeps
   refused(refusal: RefusalData): void;
   persist(record: TaskRecord): void;
   emit(event: EngineEvent): void;
+  /** The journal's write-ahead promise (see journal.ts). */
+  written(): Promise<void>;
+  /** Whether the store outlives the process (then snapshots and results are written ahead). */
+  durable: boolean;
 }
 
 export class TaskRunner {
@@ -43,6 +49,9 @@ export class TaskRunner {
       environment: (record) => environmentOf(deps.settings(), record.config),
       priceOf: deps.priceOf,
       maxServerWaitMs: () => deps.settings().maxServerWait * 1000,
+      // Only a durable store's writes are waited for: another store's failed write is a
+      // `store.error` event, and the task goes on in memory.
+      written: deps.durable ? deps.written : () => WRITTEN,
       onHints: deps.onHints,
       onRefused: (model, error) => {
         // Every task it stops fails with it; none of them made this call (no request id).
@@ -120,6 +129,8 @@ export class TaskRunner {
     record.attempts = attempt;
     record.notBefore = undefined;
     if (firstStart) record.startedAt = now;
+    // A durable store keeps the running machine, so a restart knows the attempt it interrupted.
+    if (deps.durable) record.snapshot = actor.getPersistedSnapshot();
     deps.persist(record);
     deps.emit({
       type: 'task.admitted',
@@ -151,7 +162,11 @@ export class TaskRunner {
     );
   }
 
-  /** An attempt ended: the task leaves the running ones, and settlement moves it on. */
+  /**
+   * An attempt ended: the task leaves the running ones, gives back what it held, and settlement
+   * moves it on. With a durable store a result is written ahead: the task counts as completed
+   * (its waiters hear of it) only once the store has the result, the usage and the settled hold.
+   */
   private attemptEnded(
     id: string,
     outcome: AttemptOutcome,
@@ -161,6 +176,16 @@ export class TaskRunner {
     const task = this.running.get(id);
     if (task === undefined) return;
     this.running.delete(id);
-    this.deps.settlement.attemptEnded(task, outcome, meter, result);
+    const { settlement } = this.deps;
+    settlement.giveBack(task, meter);
+    if (!this.deps.durable || !outcome.ok || task.record.status === 'cancelled') {
+      settlement.advance(task, outcome, result);
+      return;
+    }
+    this.deps.persist(settlement.completedCopy(task.record, outcome.at, result));
+    // Written or not, the task goes on: a failed write is a `store.error` event (the result
+    // then lives in this process only, and a restart runs the task again).
+    const advance = () => settlement.advance(task, outcome, result);
+    this.deps.written().then(advance, advance);
   }
 }

@@ -46,6 +46,8 @@ export interface SettlementDeps {
   enqueue(record: TaskRecord, notBefore: number): void;
   /** Tells the supervisor an attempt ended, when that can matter. */
   settled(id: string): void;
+  /** Whether the store outlives the process. */
+  durable: boolean;
 }
 
 export class Settlement {
@@ -53,16 +55,11 @@ export class Settlement {
 
   /**
    * An attempt of a running task ended (it has left the running tasks): gives back what it held,
-   * settled with what it used, adds its usage to the task, and moves the task on (retry or end).
+   * settled with what it used, and adds its usage to the task. `advance` moves it on.
    */
-  attemptEnded(
-    task: RunningTask,
-    outcome: AttemptOutcome,
-    meter: AttemptMeter,
-    result: unknown,
-  ): void {
+  giveBack(task: RunningTask, meter: AttemptMeter): void {
     const { deps } = this;
-    const { record, actor, limited } = task;
+    const { record, limited } = task;
     const id = record.id;
     const now = deps.clock.now();
     deps.resources.giveBack(id, limited, meter, now);
@@ -83,6 +80,30 @@ export class Settlement {
         estimated: meter.estimated,
       });
     }
+  }
+
+  /**
+   * What the store is to hold once a successful attempt's result is kept: the record as it will
+   * be when the task has completed (a copy; the task itself moves on in `advance`).
+   */
+  completedCopy(record: TaskRecord, at: number, result: unknown): TaskRecord {
+    return {
+      ...record,
+      status: 'completed',
+      result,
+      error: undefined,
+      completedAt: at,
+      notBefore: undefined,
+      snapshot: undefined,
+    };
+  }
+
+  /** Moves a task on after its attempt was given back: it retries or ends. */
+  advance(task: RunningTask, outcome: AttemptOutcome, result: unknown): void {
+    const { deps } = this;
+    const { record, actor } = task;
+    const id = record.id;
+    const now = deps.clock.now();
     if (record.status === 'cancelled') {
       // Cancelled while its call was in flight: the actor has ended already; now that its usage
       // is in, whoever waits for it is told.
@@ -102,6 +123,8 @@ export class Settlement {
       deps.childTasks.cancelChildrenOf(id);
       const notBefore = snapshot.context.notBefore ?? now;
       record.notBefore = notBefore;
+      // A durable store keeps the machine (retries used, when the next attempt is due).
+      if (deps.durable) record.snapshot = actor.getPersistedSnapshot();
       deps.taskActors.waitToRetry(id, actor);
       deps.enqueue(record, Math.max(notBefore, 1));
       deps.persist(record);

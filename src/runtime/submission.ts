@@ -62,8 +62,15 @@ export interface SubmissionDeps {
 export class Submission {
   /** The last submission sequence number given: a task's place within its priority. */
   private seq = 0;
+  /** Idempotency keys of tasks being stored right now, and their ids. */
+  private readonly storing = new Map<string, string>();
 
   constructor(private readonly deps: SubmissionDeps) {}
+
+  /** Numbers new tasks after `seq` (a durable store's tasks were numbered up to it). */
+  continueAfter(seq: number): void {
+    if (seq > this.seq) this.seq = seq;
+  }
 
   /**
    * Validates every task first; enqueues all of them or none. `onAccepted` runs once the tasks are
@@ -74,7 +81,7 @@ export class Submission {
    */
   async submitMany(
     inputs: readonly SubmitInput[],
-    onAccepted?: (ids: readonly string[]) => void,
+    onAccepted?: (ids: readonly string[], reused: ReadonlySet<string>) => void,
   ): Promise<string[]> {
     const { deps } = this;
     const { lifecycle, runner, waiting } = deps;
@@ -86,9 +93,32 @@ export class Submission {
       throw new QueueStoppedError();
     }
     const now = deps.clock.now();
-    const records = inputs.map((input, index) =>
+    const prepared = inputs.map((input, index) =>
       this.prepare(input, now, inputs.length > 1 ? `tasks[${index}]` : ''),
     );
+    // A key the store holds (or a task being stored holds, or an earlier task of this batch)
+    // names the task to return instead of a new one.
+    const ids = prepared.map((r) => r.id);
+    const reused = new Set<string>();
+    let records = prepared;
+    if (prepared.some((r) => r.idempotencyKey !== undefined)) {
+      const keys = prepared.flatMap((r) =>
+        r.idempotencyKey === undefined ? [] : [r.idempotencyKey],
+      );
+      const known = await deps.store.findByIdempotencyKeys(keys);
+      records = [];
+      prepared.forEach((record, index) => {
+        const key = record.idempotencyKey;
+        const existing = key === undefined ? undefined : (known.get(key) ?? this.storing.get(key));
+        if (existing !== undefined) {
+          ids[index] = existing;
+          reused.add(existing);
+          return;
+        }
+        if (key !== undefined) known.set(key, record.id);
+        records.push(record);
+      });
+    }
     const seen = records.length > 1 ? new Set<string>() : undefined;
     let topLevel = 0;
     for (const record of records) {
@@ -107,13 +137,22 @@ export class Submission {
     }
     for (const record of records) this.checkBudgetAtSubmit(record, now);
     for (const record of records) record.seq = ++this.seq;
-    await deps.store.insert(records);
-    const ids = records.map((r) => r.id);
+    const newIds = records.map((r) => r.id);
+    for (const record of records) {
+      if (record.idempotencyKey !== undefined) this.storing.set(record.idempotencyKey, record.id);
+    }
     try {
-      onAccepted?.(ids);
+      if (records.length > 0) await deps.store.insert(records);
+    } finally {
+      for (const record of records) {
+        if (record.idempotencyKey !== undefined) this.storing.delete(record.idempotencyKey);
+      }
+    }
+    try {
+      onAccepted?.(ids, reused);
     } catch (error) {
       // Nothing of the submission stays: the caller gets the error and no id.
-      await deps.store.remove(ids).catch(() => 0);
+      await deps.store.remove(newIds).catch(() => 0);
       throw error;
     }
     for (const record of records) {
@@ -142,7 +181,7 @@ export class Submission {
     const wakeAt = deps.admission.wakeAt;
     const sooner = expiry !== undefined && (wakeAt === undefined || expiry < wakeAt);
     // Tells the supervisor that tasks joined the line and the first of them may start now.
-    if (newHead || sooner) deps.dispatch({ type: 'task.submitted', taskIds: ids });
+    if (newHead || sooner) deps.dispatch({ type: 'task.submitted', taskIds: newIds });
     return ids;
   }
 

@@ -1,174 +1,113 @@
 import {
   PRIORITIES_HIGH_FIRST,
-  type Priority,
-  TASK_STATUSES,
   type TaskStatus,
   TERMINAL_STATUSES,
   zeroStatusCounts,
 } from '../../machines/task-status.js';
-import { TaskNotFoundError, TaskQueueError, ValidationError } from '../errors.js';
-import type { TaskPage, TaskQuery, TaskRecord, TaskStore } from './types.js';
+import { StoreError, TaskNotFoundError } from '../errors.js';
+import {
+  admissionRank,
+  checkLedgerEntry,
+  checkThroughSeq,
+  checkWrite,
+  compareListKeys,
+  compareWaitingKeys,
+  decodeListCursor,
+  duplicateIdError,
+  duplicateKeyError,
+  encodeListCursor,
+  encodeWaitingCursor,
+  type ListKey,
+  matchesListFilter,
+  noLedgerEntry,
+  resolveLedgerQuery,
+  resolveLimit,
+  resolveListFilter,
+  resolveWaitingQuery,
+  type WaitingKey,
+} from './query.js';
+import type {
+  LedgerEntry,
+  LedgerQuery,
+  StoredLedgerEntry,
+  StoreWrite,
+  TaskPage,
+  TaskQuery,
+  TaskRecord,
+  TaskStore,
+  WaitingQuery,
+} from './types.js';
 
-/** Page size when a query gives none. */
-export const DEFAULT_LIST_LIMIT = 100;
-/** The largest page size a query may ask for. */
-export const MAX_LIST_LIMIT = 1000;
+export { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from './query.js';
 
-const STATUS_SET: ReadonlySet<string> = new Set(TASK_STATUSES);
-const PRIORITY_SET: ReadonlySet<string> = new Set(PRIORITIES_HIGH_FIRST);
-const CURSOR_PATTERN = /^[A-Za-z0-9_-]+$/;
+const NO_RECORDS: readonly TaskRecord[] = [];
+const NO_IDS: readonly string[] = [];
+const NO_ENTRIES: readonly LedgerEntry[] = [];
 
-/** The place of a record in list order: `seq`, then `id` for the (unusual) equal `seq`. */
-interface ListKey {
-  seq: number;
-  id: string;
+function waitingKeyOf(record: TaskRecord): WaitingKey {
+  return { rank: admissionRank(record.priority), seq: record.seq, id: record.id };
 }
 
-function compareKeys(a: ListKey, b: ListKey): number {
-  if (a.seq !== b.seq) return a.seq < b.seq ? -1 : 1;
-  if (a.id === b.id) return 0;
-  return a.id < b.id ? -1 : 1;
-}
-
-function encodeCursor(key: ListKey): string {
-  return Buffer.from(JSON.stringify({ s: key.seq, i: key.id }), 'utf8').toString('base64url');
-}
-
-function malformedCursor(cursor: string): ValidationError {
-  const shown = cursor.length > 40 ? `${cursor.slice(0, 40)}…` : cursor;
-  return new ValidationError(
-    `invalid cursor: '${shown}' is not a cursor this store issued (pass the nextCursor of a previous page)`,
-    [{ path: 'cursor', message: 'malformed cursor', received: cursor }],
-  );
-}
-
-function decodeCursor(cursor: string): ListKey {
-  if (!CURSOR_PATTERN.test(cursor)) throw malformedCursor(cursor);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw malformedCursor(cursor);
-  }
-  if (typeof parsed !== 'object' || parsed === null || !('s' in parsed) || !('i' in parsed)) {
-    throw malformedCursor(cursor);
-  }
-  const { s, i } = parsed;
-  if (typeof s !== 'number' || !Number.isFinite(s) || typeof i !== 'string') {
-    throw malformedCursor(cursor);
-  }
-  const key = { seq: s, id: i };
-  // Base64 decoding is lenient; only the exact text this store produced is a cursor.
-  if (encodeCursor(key) !== cursor) throw malformedCursor(cursor);
-  return key;
-}
-
-function resolveLimit(limit: number | undefined): number {
-  if (limit === undefined) return DEFAULT_LIST_LIMIT;
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) {
-    throw new ValidationError(
-      `invalid limit: ${String(limit)}; a page holds 1 to ${MAX_LIST_LIMIT} tasks (default ${DEFAULT_LIST_LIMIT})`,
-      [
-        {
-          path: 'limit',
-          message: `an integer from 1 to ${MAX_LIST_LIMIT}`,
-          received: limit,
-        },
-      ],
-    );
-  }
-  return limit;
-}
-
-/** Builds the record filter of a query; `undefined` when the query can match nothing. */
-function resolveFilter(query: TaskQuery): ((record: TaskRecord) => boolean) | undefined {
-  const { status, taskType, priority } = query;
-  let statuses: ReadonlySet<TaskStatus> | undefined;
-  if (status !== undefined) {
-    const wanted: readonly TaskStatus[] = typeof status === 'string' ? [status] : status;
-    for (const s of wanted) {
-      if (!STATUS_SET.has(s)) {
-        throw new ValidationError(
-          `invalid status: '${String(s)}'; expected one of ${TASK_STATUSES.join(', ')}`,
-          [{ path: 'status', message: 'unknown status', received: s }],
-        );
-      }
-    }
-    if (wanted.length === 0) return undefined;
-    statuses = new Set(wanted);
-  }
-  if (priority !== undefined && !PRIORITY_SET.has(priority)) {
-    throw new ValidationError(
-      `invalid priority: '${String(priority)}'; expected one of ${PRIORITIES_HIGH_FIRST.join(', ')}`,
-      [{ path: 'priority', message: 'unknown priority', received: priority }],
-    );
-  }
-  const wantedPriority: Priority | undefined = priority;
-  return (record) =>
-    (statuses === undefined || statuses.has(record.status)) &&
-    (taskType === undefined || record.type === taskType) &&
-    (wantedPriority === undefined || record.priority === wantedPriority);
+/** A stored ledger entry: `taskId` only when the entry has one. */
+function storedEntry(seq: number, entry: LedgerEntry): StoredLedgerEntry {
+  return entry.taskId === undefined
+    ? { seq, at: entry.at, event: entry.event }
+    : { seq, at: entry.at, taskId: entry.taskId, event: entry.event };
 }
 
 /**
- * The in-process {@link TaskStore}, and the engine's default.
+ * The in-process {@link TaskStore}, and the engine's default. Not durable: what it holds ends
+ * with the process.
  *
  * Records live in one `Map<string, TaskRecord>` in insertion order and are kept **by reference**:
  * `insert` stores the very objects it is given, and `get` and `list` return them. The engine
  * changes records in place and then calls `update`, which here only checks that the task exists
  * (and replaces the entry when it is handed a different object). Nothing is cloned and nothing is
- * kept per task beyond the Map entry, so 100,000 waiting tasks cost their records and no more.
- * Callers that must not share objects with the engine should copy what they read.
+ * kept per task beyond the Map entry (and, for a task with an idempotency key, one entry in each
+ * of two key maps), so 100,000 waiting tasks cost their records and no more. Callers that must
+ * not share objects with the engine should copy what they read.
  *
  * `list` walks the Map. While records arrive in list order (`seq` ascending, the engine's normal
  * case) it stops as soon as the page is full; a page after a cursor costs a walk up to that
  * cursor. Once a record has been inserted out of order (or its `seq` was changed by `update`) the
- * store sorts the matching records per page instead, until it is empty again.
+ * store sorts the matching records per page instead, until it is empty again. `listWaiting`
+ * walks the Map once per priority in the same way.
+ *
+ * The ledger is an array of entries in `seq` order; `readLedger` finds its place by bisection.
  */
 export class MemoryTaskStore implements TaskStore {
   readonly name = 'memory';
-  readonly holdsRecordsByReference = true;
+  readonly holdsRecordsByReference: boolean = true;
+  readonly durable = false;
 
   readonly #records = new Map<string, TaskRecord>();
+  /** Task id by idempotency key, and the other way round (only tasks that have a key). */
+  readonly #idByKey = new Map<string, string>();
+  readonly #keyById = new Map<string, string>();
   /** Whether Map order is list order (`seq`, then `id`). */
   #ordered = true;
   /** The largest list key inserted since the store was last empty. */
   #last: ListKey | undefined;
+  #ledger: StoredLedgerEntry[] = [];
+  /** The `seq` of the last ledger entry appended (never reused). */
+  #ledgerSeq = 0;
   #closed = false;
+
+  /**
+   * Applies the write all or nothing: everything is checked first (ids and idempotency keys of
+   * the inserted records, existence of the updated ones, the shape of every record and ledger
+   * entry) and nothing changes when a check fails. Then inserts, updates, removes and ledger
+   * entries are applied in that order, records by reference.
+   */
+  async commit(write: StoreWrite): Promise<void> {
+    this.#assertOpen('commit');
+    this.#write(write);
+  }
 
   /** Adds the given records (by reference), all or none: a duplicate id rejects the whole batch. */
   async insert(records: readonly TaskRecord[]): Promise<void> {
     this.#assertOpen('insert');
-    const batch = records.length > 1 ? new Set<string>() : undefined;
-    for (const record of records) {
-      if (batch?.has(record.id)) {
-        throw new ValidationError(
-          `invalid id: task id '${record.id}' appears twice in the batch; nothing was inserted`,
-          [{ path: 'id', message: 'duplicate in batch', received: record.id }],
-        );
-      }
-      if (this.#records.has(record.id)) {
-        throw new ValidationError(
-          `invalid id: a task with id '${record.id}' exists already; nothing was inserted`,
-          [{ path: 'id', message: 'duplicate', received: record.id }],
-        );
-      }
-      if (!Number.isFinite(record.seq)) {
-        throw new ValidationError(
-          `invalid seq: task '${record.id}' has seq ${String(record.seq)}; a finite number is required; nothing was inserted`,
-          [{ path: 'seq', message: 'not a finite number', received: record.seq }],
-        );
-      }
-      batch?.add(record.id);
-    }
-    if (this.#records.size === 0) {
-      this.#ordered = true;
-      this.#last = undefined;
-    }
-    for (const record of records) {
-      this.#records.set(record.id, record);
-      this.#noteKey(record);
-    }
+    this.#write({ insert: records });
   }
 
   /**
@@ -179,17 +118,11 @@ export class MemoryTaskStore implements TaskStore {
     this.#assertOpen('update');
     const stored = this.#records.get(record.id);
     if (stored === undefined) throw new TaskNotFoundError(record.id);
-    if (stored === record) return;
-    if (record.seq !== stored.seq) {
-      if (!Number.isFinite(record.seq)) {
-        throw new ValidationError(
-          `invalid seq: task '${record.id}' has seq ${String(record.seq)}; a finite number is required`,
-          [{ path: 'seq', message: 'not a finite number', received: record.seq }],
-        );
-      }
-      this.#ordered = false;
+    // The common case: the engine changed the stored object in place and nothing is keyed.
+    if (stored === record && record.idempotencyKey === undefined && this.#keyById.size === 0) {
+      return;
     }
-    this.#records.set(record.id, record);
+    this.#write({ update: [record] });
   }
 
   /** The stored record itself (not a copy), or `undefined`. */
@@ -202,33 +135,81 @@ export class MemoryTaskStore implements TaskStore {
   async list(query: TaskQuery = {}): Promise<TaskPage> {
     this.#assertOpen('list');
     const limit = resolveLimit(query.limit);
-    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-    const matches = resolveFilter(query);
-    if (matches === undefined) return { items: [], nextCursor: null };
+    const after = query.cursor === undefined ? undefined : decodeListCursor(query.cursor);
+    const filter = resolveListFilter(query);
+    if (filter === undefined) return { items: [], nextCursor: null };
 
     // One more than a page, to tell whether another page follows.
     const wanted = limit + 1;
     let found: TaskRecord[] = [];
     if (this.#ordered) {
       for (const record of this.#records.values()) {
-        if (after !== undefined && compareKeys(record, after) <= 0) continue;
-        if (!matches(record)) continue;
+        if (after !== undefined && compareListKeys(record, after) <= 0) continue;
+        if (!matchesListFilter(filter, record)) continue;
         found.push(record);
         if (found.length === wanted) break;
       }
     } else {
       for (const record of this.#records.values()) {
-        if (after !== undefined && compareKeys(record, after) <= 0) continue;
-        if (matches(record)) found.push(record);
+        if (after !== undefined && compareListKeys(record, after) <= 0) continue;
+        if (matchesListFilter(filter, record)) found.push(record);
       }
-      found.sort(compareKeys);
+      found.sort(compareListKeys);
       found = found.slice(0, wanted);
     }
 
     if (found.length <= limit) return { items: found, nextCursor: null };
     const items = found.slice(0, limit);
     const last = items[items.length - 1];
-    return { items, nextCursor: last === undefined ? null : encodeCursor(last) };
+    return { items, nextCursor: last === undefined ? null : encodeListCursor(last) };
+  }
+
+  /**
+   * One page of records (the stored objects) in admission order: priority (URGENT first), then
+   * `seq`, then `id`, after the query's cursor.
+   */
+  async listWaiting(query: WaitingQuery = {}): Promise<TaskPage> {
+    this.#assertOpen('listWaiting');
+    const { statuses, model, limit, after } = resolveWaitingQuery(query);
+    if (statuses.length === 0) return { items: [], nextCursor: null };
+    const matches = (record: TaskRecord) =>
+      statuses.includes(record.status) &&
+      (model === undefined || record.reservation.model === model);
+
+    const wanted = limit + 1;
+    let found: TaskRecord[] = [];
+    if (this.#ordered) {
+      // Map order is `seq` order: one walk per priority gives admission order.
+      for (let rank = after?.rank ?? 0; rank < PRIORITIES_HIGH_FIRST.length; rank += 1) {
+        const priority = PRIORITIES_HIGH_FIRST[rank];
+        const from = after !== undefined && rank === after.rank ? after : undefined;
+        for (const record of this.#records.values()) {
+          if (record.priority !== priority || !matches(record)) continue;
+          if (from !== undefined && compareListKeys(record, from) <= 0) continue;
+          found.push(record);
+          if (found.length === wanted) break;
+        }
+        if (found.length === wanted) break;
+      }
+    } else {
+      const keyed: Array<{ key: WaitingKey; record: TaskRecord }> = [];
+      for (const record of this.#records.values()) {
+        if (!matches(record)) continue;
+        const key = waitingKeyOf(record);
+        if (after !== undefined && compareWaitingKeys(key, after) <= 0) continue;
+        keyed.push({ key, record });
+      }
+      keyed.sort((a, b) => compareWaitingKeys(a.key, b.key));
+      found = keyed.slice(0, wanted).map((k) => k.record);
+    }
+
+    if (found.length <= limit) return { items: found, nextCursor: null };
+    const items = found.slice(0, limit);
+    const last = items[items.length - 1];
+    return {
+      items,
+      nextCursor: last === undefined ? null : encodeWaitingCursor(waitingKeyOf(last)),
+    };
   }
 
   /** How many stored tasks are in each of the seven statuses (zeros included). */
@@ -243,7 +224,7 @@ export class MemoryTaskStore implements TaskStore {
   async remove(ids: readonly string[]): Promise<number> {
     this.#assertOpen('remove');
     let removed = 0;
-    for (const id of ids) if (this.#records.delete(id)) removed += 1;
+    for (const id of ids) if (this.#delete(id)) removed += 1;
     return removed;
   }
 
@@ -258,23 +239,185 @@ export class MemoryTaskStore implements TaskStore {
         record.completedAt !== undefined &&
         record.completedAt < before
       ) {
-        this.#records.delete(id);
+        this.#delete(id);
         removed += 1;
       }
     }
     return removed;
   }
 
-  /** Drops every record; later calls reject. Closing again resolves. */
+  /** The ids of the stored tasks that hold these idempotency keys. */
+  async findByIdempotencyKeys(keys: readonly string[]): Promise<Map<string, string>> {
+    this.#assertOpen('findByIdempotencyKeys');
+    const found = new Map<string, string>();
+    if (this.#idByKey.size === 0) return found;
+    for (const key of keys) {
+      const id = this.#idByKey.get(key);
+      if (id !== undefined) found.set(key, id);
+    }
+    return found;
+  }
+
+  /** The largest stored `seq` (0 when empty); walks the records. */
+  async lastSeq(): Promise<number> {
+    this.#assertOpen('lastSeq');
+    let last = 0;
+    let first = true;
+    for (const record of this.#records.values()) {
+      if (first || record.seq > last) last = record.seq;
+      first = false;
+    }
+    return last;
+  }
+
+  /** Ledger entries with `seq > after`, at most `limit`, in append order (the stored objects). */
+  async readLedger(query: LedgerQuery = {}): Promise<StoredLedgerEntry[]> {
+    this.#assertOpen('readLedger');
+    const { after, limit } = resolveLedgerQuery(query);
+    const start = this.#ledgerIndexAfter(after);
+    return this.#ledger.slice(start, start + limit);
+  }
+
+  /** Replaces the entries up to `throughSeq` by `checkpoint` (which keeps that `seq`). */
+  async compactLedger(throughSeq: number, checkpoint: LedgerEntry): Promise<void> {
+    this.#assertOpen('compactLedger');
+    checkThroughSeq(throughSeq);
+    checkLedgerEntry(checkpoint, 'checkpoint');
+    const index = this.#ledgerIndexAfter(throughSeq - 1);
+    if (this.#ledger[index]?.seq !== throughSeq) throw noLedgerEntry(throughSeq);
+    const rest = this.#ledger.slice(index + 1);
+    this.#ledger = [storedEntry(throughSeq, checkpoint), ...rest];
+  }
+
+  /** Drops every record and the ledger; later calls reject. Closing again resolves. */
   async close(): Promise<void> {
     this.#closed = true;
     this.#records.clear();
+    this.#idByKey.clear();
+    this.#keyById.clear();
+    this.#ledger = [];
     this.#last = undefined;
     this.#ordered = true;
   }
 
+  /** Checks the whole write against the stored state, then applies it; see {@link commit}. */
+  #write(write: StoreWrite): void {
+    checkWrite(write);
+    const insert = write.insert ?? NO_RECORDS;
+    const update = write.update ?? NO_RECORDS;
+    this.#checkAgainstStored(insert, update);
+
+    if (insert.length > 0) {
+      if (this.#records.size === 0) {
+        this.#ordered = true;
+        this.#last = undefined;
+      }
+      for (const record of insert) {
+        this.#records.set(record.id, record);
+        this.#noteKey(record);
+        if (record.idempotencyKey !== undefined) this.#setKey(record.id, record.idempotencyKey);
+      }
+    }
+    for (const record of update) {
+      const stored = this.#records.get(record.id);
+      if (stored !== record) {
+        if (stored !== undefined && stored.seq !== record.seq) this.#ordered = false;
+        this.#records.set(record.id, record);
+      }
+      const before = this.#keyById.get(record.id);
+      if (before !== record.idempotencyKey) {
+        if (before !== undefined) this.#forgetKey(record.id);
+        if (record.idempotencyKey !== undefined) this.#setKey(record.id, record.idempotencyKey);
+      }
+    }
+    for (const id of write.remove ?? NO_IDS) this.#delete(id);
+    for (const entry of write.ledger ?? NO_ENTRIES) {
+      this.#ledgerSeq += 1;
+      this.#ledger.push(storedEntry(this.#ledgerSeq, entry));
+    }
+  }
+
+  /**
+   * Rejects a write that clashes with what is stored, or with itself as applied in order: an
+   * inserted id that exists, an updated task that does not (inserted ones count), an idempotency
+   * key that another task holds at that point of the write.
+   */
+  #checkAgainstStored(insert: readonly TaskRecord[], update: readonly TaskRecord[]): void {
+    // What the write has done to the keys so far: key → holder (`undefined`: freed), and id → key.
+    let holders: Map<string, string | undefined> | undefined;
+    let keys: Map<string, string | undefined> | undefined;
+    const holderOf = (key: string) =>
+      holders?.has(key) === true ? holders.get(key) : this.#idByKey.get(key);
+
+    for (const record of insert) {
+      if (this.#records.has(record.id)) throw duplicateIdError(record.id, false);
+      const key = record.idempotencyKey;
+      if (key === undefined) continue;
+      // Keys twice within the batch were rejected by `checkWrite`.
+      const holder = this.#idByKey.get(key);
+      if (holder !== undefined) throw duplicateKeyError(key, record.id, holder, false);
+      holders ??= new Map();
+      keys ??= new Map();
+      holders.set(key, record.id);
+      keys.set(record.id, key);
+    }
+    if (update.length === 0) return;
+    const inserted = insert.length > 0 ? new Set(insert.map((r) => r.id)) : undefined;
+    for (const record of update) {
+      if (inserted?.has(record.id) !== true && !this.#records.has(record.id)) {
+        throw new TaskNotFoundError(record.id);
+      }
+      const before =
+        keys?.has(record.id) === true ? keys.get(record.id) : this.#keyById.get(record.id);
+      const after = record.idempotencyKey;
+      if (before === after) continue;
+      if (after !== undefined) {
+        const holder = holderOf(after);
+        if (holder !== undefined && holder !== record.id) {
+          throw duplicateKeyError(after, record.id, holder, false);
+        }
+      }
+      holders ??= new Map();
+      keys ??= new Map();
+      if (before !== undefined) holders.set(before, undefined);
+      if (after !== undefined) holders.set(after, record.id);
+      keys.set(record.id, after);
+    }
+  }
+
+  /** Removes one task and its key; whether it was stored. */
+  #delete(id: string): boolean {
+    if (!this.#records.delete(id)) return false;
+    if (this.#keyById.size > 0) this.#forgetKey(id);
+    return true;
+  }
+
+  #setKey(id: string, key: string): void {
+    this.#idByKey.set(key, id);
+    this.#keyById.set(id, key);
+  }
+
+  #forgetKey(id: string): void {
+    const key = this.#keyById.get(id);
+    if (key === undefined) return;
+    this.#keyById.delete(id);
+    this.#idByKey.delete(key);
+  }
+
+  /** The index of the first ledger entry with `seq > after`. */
+  #ledgerIndexAfter(after: number): number {
+    let low = 0;
+    let high = this.#ledger.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if ((this.#ledger[middle]?.seq ?? 0) <= after) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
   #noteKey(record: TaskRecord): void {
-    if (this.#last !== undefined && compareKeys(record, this.#last) <= 0) {
+    if (this.#last !== undefined && compareListKeys(record, this.#last) <= 0) {
       this.#ordered = false;
       return;
     }
@@ -283,7 +426,7 @@ export class MemoryTaskStore implements TaskStore {
 
   #assertOpen(operation: string): void {
     if (this.#closed) {
-      throw new TaskQueueError(`the memory task store is closed; cannot ${operation}`, 'INTERNAL');
+      throw new StoreError(`the memory task store is closed; cannot ${operation}`, 'closed');
     }
   }
 }

@@ -55,6 +55,11 @@ export interface TaskRecord {
   config: ResolvedTaskConfig;
   reservation: TaskReservation;
   parentId?: string | undefined;
+  /**
+   * The caller's key for this submission: a store holds at most one task per key, and submitting
+   * the key again returns that task's id instead of adding one.
+   */
+  idempotencyKey?: string | undefined;
   createdAt: number;
   startedAt?: number | undefined;
   completedAt?: number | undefined;
@@ -92,6 +97,55 @@ export interface TaskPage {
 }
 
 /**
+ * One entry of the ledger a durable store keeps: a resource event the engine wrote ahead (a
+ * budget hold, commit or release, a rate-window take or its reconciliation). Replayed into fresh
+ * resource actors when the store is opened again, so budgets and rate windows are right after a
+ * restart. `event` is JSON and opaque to the store.
+ */
+export interface LedgerEntry {
+  /** When it happened, ms on the injected clock. */
+  at: number;
+  /** The task it belongs to, if any. */
+  taskId?: string | undefined;
+  event: unknown;
+}
+
+/** A ledger entry as stored: `seq` numbers entries in the order they were appended, from 1. */
+export interface StoredLedgerEntry extends LedgerEntry {
+  seq: number;
+}
+
+/** Which ledger entries to read: those with `seq > after`, at most `limit` (default 1,000). */
+export interface LedgerQuery {
+  after?: number | undefined;
+  limit?: number | undefined;
+}
+
+/**
+ * Writes that land together or not at all (one transaction in a durable store): new tasks,
+ * changed tasks, removed tasks, ledger entries, applied in that order.
+ */
+export interface StoreWrite {
+  insert?: readonly TaskRecord[] | undefined;
+  update?: readonly TaskRecord[] | undefined;
+  remove?: readonly string[] | undefined;
+  ledger?: readonly LedgerEntry[] | undefined;
+}
+
+/**
+ * A page of tasks in admission order: priority (HIGH first), then `seq`. The statuses default to
+ * `queued` and `retrying`; `model` keeps the tasks whose reservation names that model.
+ */
+export interface WaitingQuery {
+  statuses?: readonly TaskStatus[] | undefined;
+  model?: string | undefined;
+  /** Opaque cursor from a previous page. */
+  cursor?: string | undefined;
+  /** Page size (default 100, at most 1,000). */
+  limit?: number | undefined;
+}
+
+/**
  * The one contract every store fulfils (memory, SQLite, Redis). The engine reads and writes tasks
  * only through it. Checked by the conformance suite `describeTaskStore` in `test/stores/`.
  */
@@ -102,6 +156,17 @@ export interface TaskStore {
    * changed in place is then already stored, and the engine skips `update` calls.
    */
   readonly holdsRecordsByReference?: boolean;
+  /**
+   * Whether what the store holds outlives the process (SQLite, Redis). The engine writes the
+   * ledger and recovers unfinished tasks only with a durable store.
+   */
+  readonly durable: boolean;
+  /**
+   * Applies a {@link StoreWrite}, all or nothing. Rejects (and changes nothing) when an inserted
+   * id or idempotency key exists already or appears twice. An updated task that is not stored is
+   * skipped: it was removed while its change was on the way.
+   */
+  commit(write: StoreWrite): Promise<void>;
   /** Adds new tasks, all or nothing. Rejects if an id exists already. */
   insert(records: readonly TaskRecord[]): Promise<void>;
   /** Replaces a stored task. Rejects if it does not exist. */
@@ -114,5 +179,19 @@ export interface TaskStore {
   remove(ids: readonly string[]): Promise<number>;
   /** Removes finished tasks (completed, failed, cancelled) that ended before `before`. */
   removeFinishedBefore(before: number): Promise<number>;
+  /** The ids of the stored tasks that have these idempotency keys (unknown keys are left out). */
+  findByIdempotencyKeys(keys: readonly string[]): Promise<Map<string, string>>;
+  /** One page of tasks in admission order (see {@link WaitingQuery}). */
+  listWaiting(query?: WaitingQuery): Promise<TaskPage>;
+  /** The largest `seq` stored (0 when empty), so a reopened store's new tasks come after. */
+  lastSeq(): Promise<number>;
+  /** Ledger entries in append order (see {@link LedgerQuery}). */
+  readLedger(query?: LedgerQuery): Promise<StoredLedgerEntry[]>;
+  /**
+   * Shortens the ledger: entries with `seq` below `throughSeq` are removed and the entry at
+   * `throughSeq` is replaced by `checkpoint` (which stands for all of them), in one step. Rejects
+   * if there is no entry `throughSeq`.
+   */
+  compactLedger(throughSeq: number, checkpoint: LedgerEntry): Promise<void>;
   close(): Promise<void>;
 }

@@ -30,6 +30,7 @@ const events: TaskMachineEvent[] = [
   { type: 'task.resume', at: 4 },
   { type: 'task.cancel', at: 5 },
   { type: 'task.expire', at: 6, error: { ...fatal, code: 'TASK_TIMEOUT' } },
+  { type: 'task.interrupt', at: 7 },
 ];
 
 const input = {

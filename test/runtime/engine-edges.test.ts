@@ -5,7 +5,7 @@ import { BudgetExceededError, ValidationError } from '../../src/errors.js';
 import { Engine } from '../../src/runtime/engine.js';
 import type { EngineEvent } from '../../src/runtime/events.js';
 import { MemoryTaskStore } from '../../src/stores/memory.js';
-import type { TaskRecord, TaskStore } from '../../src/stores/types.js';
+import type { StoreWrite, TaskRecord, TaskStore } from '../../src/stores/types.js';
 import type { TaskEstimate, TaskTypeDefinition } from '../../src/task-types/types.js';
 import { seededRandom } from '../../src/time/clock.js';
 import { createTestEngine } from '../helpers/engine.js';
@@ -223,6 +223,7 @@ function engineWithStore(clock: ReturnType<typeof createClock>, store: TaskStore
 class CopyingStore implements TaskStore {
   readonly name = 'copying';
   readonly holdsRecordsByReference = false;
+  readonly durable = false;
   private readonly inner = new MemoryTaskStore();
   private readonly slowGet: () => Promise<void>;
 
@@ -235,6 +236,28 @@ class CopyingStore implements TaskStore {
   }
   update(record: TaskRecord) {
     return this.inner.update(structuredClone(record));
+  }
+  commit(write: StoreWrite) {
+    return this.inner.commit({
+      ...write,
+      insert: write.insert?.map((r) => structuredClone(r)),
+      update: write.update?.map((r) => structuredClone(r)),
+    });
+  }
+  findByIdempotencyKeys(keys: readonly string[]) {
+    return this.inner.findByIdempotencyKeys(keys);
+  }
+  listWaiting(...args: Parameters<TaskStore['listWaiting']>) {
+    return this.inner.listWaiting(...args);
+  }
+  lastSeq() {
+    return this.inner.lastSeq();
+  }
+  readLedger(...args: Parameters<TaskStore['readLedger']>) {
+    return this.inner.readLedger(...args);
+  }
+  compactLedger(...args: Parameters<TaskStore['compactLedger']>) {
+    return this.inner.compactLedger(...args);
   }
   async get(id: string) {
     const copy = structuredClone(await this.inner.get(id));
@@ -384,11 +407,17 @@ describe("a task type's estimate", () => {
   });
 });
 
-/** The memory store, with a `remove` that answers a turn later, as a database would. */
+/** The memory store, with removals that land a turn later, as a database's would. */
 class SlowRemoveStore extends MemoryTaskStore {
   override async remove(ids: readonly string[]): Promise<number> {
     await new Promise((resolve) => setImmediate(resolve));
     return super.remove(ids);
+  }
+  override async commit(write: StoreWrite): Promise<void> {
+    if (write.remove !== undefined && write.remove.length > 0) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return super.commit(write);
   }
 }
 

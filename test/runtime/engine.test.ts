@@ -7,10 +7,14 @@ import {
   TaskNotFoundError,
   ValidationError,
 } from '../../src/errors.js';
+import { Engine } from '../../src/runtime/engine.js';
+import type { EngineEvent } from '../../src/runtime/events.js';
+import { MemoryTaskStore } from '../../src/stores/memory.js';
 import type { TaskRecord } from '../../src/stores/types.js';
 import { createTestEngine, startedOrder } from '../helpers/engine.js';
+import { ScriptedClient } from '../helpers/scripted-client.js';
 import { echoTaskType } from '../helpers/task-types.js';
-import { advance, advanceUntil, flush } from '../helpers/virtual-time.js';
+import { advance, advanceUntil, createClock, flush } from '../helpers/virtual-time.js';
 
 describe('engine', () => {
   it('runs a task to completion and records usage, cost and history', async () => {
@@ -55,18 +59,33 @@ describe('engine', () => {
   });
 
   it('reports a failed store write as an event, and carries on', async () => {
-    const { engine, clock, events } = createTestEngine({}, () => ({ kind: 'ok', latencyMs: 5 }));
+    /** A store that serialises records (as SQLite and Redis do), whose writes now fail. */
+    class FailingStore extends MemoryTaskStore {
+      override readonly holdsRecordsByReference = false;
+      override async commit(): Promise<void> {
+        throw new Error('disk full');
+      }
+    }
+    const clock = createClock();
+    const engine = new Engine(
+      { model: 'gpt-4o-mini' },
+      {
+        client: new ScriptedClient(clock, () => ({ kind: 'ok', latencyMs: 5 })),
+        clock,
+        store: new FailingStore(),
+        taskTypes: [echoTaskType],
+      },
+    );
+    const events: EngineEvent[] = [];
+    engine.events$.subscribe((e) => events.push(e));
+    engine.start();
     const id = await engine.submit({ taskType: 'ECHO', data: { prompt: 'x' } });
-    // a store that serialises records (as SQLite and Redis will), whose writes now fail
-    Object.defineProperty(engine.store, 'holdsRecordsByReference', { value: false });
-    engine.store.update = async () => {
-      throw new Error('disk full');
-    };
     await advance(clock, 10);
     const failures = events.filter((e) => e.type === 'store.error');
     expect(failures.length).toBeGreaterThan(0);
     expect(failures[0]).toMatchObject({ taskId: id, error: { message: 'disk full' } });
     expect(events.some((e) => e.type === 'task.completed')).toBe(true);
+    await engine.stop();
   });
 
   it('admits in priority order, FIFO within a level', async () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ValidationError } from '../../src/errors.js';
+import { StoreError, ValidationError } from '../../src/errors.js';
 import { MemoryTaskStore } from '../../src/stores/memory.js';
 import type { TaskRecord, TaskStore } from '../../src/stores/types.js';
 import { describeTaskStore, makeRecord } from './conformance.js';
@@ -25,8 +25,93 @@ function inListOrder(records: readonly TaskRecord[]): TaskRecord[] {
 }
 
 describe('MemoryTaskStore', () => {
-  it("is named 'memory'", () => {
+  it("is named 'memory' and is not durable", () => {
     expect(new MemoryTaskStore().name).toBe('memory');
+    expect(new MemoryTaskStore().durable).toBe(false);
+  });
+
+  it("rejects calls after close with StoreError of reason 'closed'", async () => {
+    const store = new MemoryTaskStore();
+    await store.close();
+    const error = await store.get('x').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(StoreError);
+    expect((error as StoreError).reason).toBe('closed');
+  });
+
+  it('follows an idempotency key changed in place on the stored object', async () => {
+    const store = new MemoryTaskStore();
+    const record = makeRecord({ idempotencyKey: 'before' });
+    const other = makeRecord({ idempotencyKey: 'taken' });
+    await store.insert([record, other]);
+    record.idempotencyKey = 'after';
+    await store.update(record);
+    expect(await store.findByIdempotencyKeys(['before', 'after'])).toEqual(
+      new Map([['after', record.id]]),
+    );
+    record.idempotencyKey = undefined;
+    await store.update(record);
+    expect(await store.findByIdempotencyKeys(['after'])).toEqual(new Map());
+    await store.insert([makeRecord({ idempotencyKey: 'after' })]);
+    expect((await store.findByIdempotencyKeys(['after'])).size).toBe(1);
+  });
+
+  it('keeps ledger entries and admission order by reference, cheaply', async () => {
+    const store = new MemoryTaskStore();
+    const event = { type: 'budget.hold', amount: 3 };
+    await store.commit({ ledger: [{ at: 1, event }] });
+    const [entry] = await store.readLedger();
+    expect(entry?.event).toBe(event);
+    const records = [makeRecord({ priority: 'LOW' }), makeRecord({ priority: 'URGENT' })];
+    await store.insert(records);
+    expect((await store.listWaiting()).items).toEqual([records[1], records[0]]);
+    expect((await store.listWaiting()).items[0]).toBe(records[1]);
+  });
+
+  it('lists waiting tasks in admission order whatever the order of inserts and seq changes', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.tuple(
+            fc.integer({ min: 0, max: 30 }),
+            fc.constantFrom('LOW', 'MEDIUM', 'HIGH', 'URGENT' as const),
+          ),
+          { maxLength: 30 },
+        ),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 30 })), { maxLength: 4 }),
+        fc.integer({ min: 1, max: 5 }),
+        async (specs, reseqs, limit) => {
+          const store = new MemoryTaskStore();
+          let model = specs.map(([seq, priority]) => makeRecord({ seq, priority }));
+          await store.insert(model);
+          for (const [pick, seq] of reseqs) {
+            const current = model[pick % Math.max(model.length, 1)];
+            if (current === undefined) break;
+            const next = { ...current, seq };
+            await store.update(next);
+            model = model.map((r) => (r.id === next.id ? next : r));
+          }
+          const rank = (r: TaskRecord) => ['URGENT', 'HIGH', 'MEDIUM', 'LOW'].indexOf(r.priority);
+          const expected = [...model].sort(
+            (a, b) =>
+              rank(a) - rank(b) || a.seq - b.seq || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+          );
+          const all: TaskRecord[] = [];
+          let cursor: string | undefined;
+          do {
+            const page = await store.listWaiting(
+              cursor === undefined ? { limit } : { limit, cursor },
+            );
+            all.push(...page.items);
+            cursor = page.nextCursor ?? undefined;
+          } while (cursor !== undefined);
+          expect(all).toEqual(expected);
+        },
+      ),
+      { numRuns: 100 },
+    );
   });
 
   it('keeps records by reference: get and list return the inserted objects', async () => {

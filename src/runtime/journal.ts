@@ -1,0 +1,128 @@
+/**
+ * The journal: every write the engine makes to its store after submission goes through here.
+ * Changed tasks, removals and ledger entries (the resource events a durable store keeps, see
+ * `ledger.ts`) collect during a turn of the event loop and land in the store as one
+ * `commit`: one transaction in a durable store, so the store is not the bottleneck.
+ *
+ * It is also where the write-ahead promises are kept: `written()` resolves once everything
+ * recorded so far is in the store. An attempt waits for it before its call is sent (its hold and
+ * its `running` status are committed first), and a durable store's result is committed before
+ * its task counts as completed (see `running.ts`).
+ *
+ * A store that keeps the engine's own record objects (the memory store) has nothing to write
+ * for a changed task; a store that is not durable gets no ledger (nothing replays it).
+ */
+
+import { serializeError } from '../errors.js';
+import type { LedgerEntry, TaskRecord, TaskStore } from '../stores/types.js';
+import type { Clock } from '../time/clock.js';
+import type { EngineEvent } from './events.js';
+
+const DONE: Promise<void> = Promise.resolve();
+
+export interface JournalDeps {
+  store: TaskStore;
+  clock: Clock;
+  emit(event: EngineEvent): void;
+}
+
+export class Journal {
+  private readonly updates = new Map<string, TaskRecord>();
+  private removals: string[] = [];
+  private entries: LedgerEntry[] = [];
+  /** The commit that will take what is recorded now (made on the first record of a turn). */
+  private next: Promise<void> | undefined;
+  /** The commit in flight (its promise settles when the store has it). */
+  private last: Promise<void> = DONE;
+  private readonly byReference: boolean;
+  /** Whether the store outlives the process: only then are ledger entries kept. */
+  readonly durable: boolean;
+
+  constructor(private readonly deps: JournalDeps) {
+    this.byReference = deps.store.holdsRecordsByReference === true;
+    this.durable = deps.store.durable;
+  }
+
+  /** Records that a stored task changed; written with the turn's commit. */
+  persist(record: TaskRecord): void {
+    if (this.byReference) return;
+    this.updates.set(record.id, record);
+    this.schedule();
+  }
+
+  /** Records a resource event for the ledger (only a durable store keeps one). */
+  ledger(entry: LedgerEntry): void {
+    if (!this.durable) return;
+    this.entries.push(entry);
+    this.schedule();
+  }
+
+  /**
+   * Removes tasks from the store with the turn's commit (a change recorded for them earlier in
+   * the turn is dropped). Resolves once they are gone.
+   */
+  remove(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return DONE;
+    for (const id of ids) {
+      this.updates.delete(id);
+      this.removals.push(id);
+    }
+    return this.schedule();
+  }
+
+  /**
+   * Resolves once everything recorded so far is in the store; rejects with the store's error
+   * when the commit that carried it failed.
+   */
+  written(): Promise<void> {
+    return this.next ?? this.last;
+  }
+
+  /** Whether a commit is pending or in flight (the stop waits for it). */
+  async settled(): Promise<void> {
+    await this.written().catch(() => undefined);
+  }
+
+  private schedule(): Promise<void> {
+    if (this.next !== undefined) return this.next;
+    const previous = this.last;
+    // One commit per turn, after the commits before it (a store may take its time).
+    const next = new Promise<void>((resolve, reject) => {
+      queueMicrotask(() => {
+        previous
+          .catch(() => undefined)
+          .then(() => this.flush())
+          .then(resolve, reject);
+      });
+    });
+    this.next = next;
+    this.last = next;
+    // A failed commit is reported as `store.error` events; whoever waits for it sees it too.
+    next.catch(() => undefined);
+    return next;
+  }
+
+  private async flush(): Promise<void> {
+    this.next = undefined;
+    const update = [...this.updates.values()];
+    const remove = this.removals;
+    const ledger = this.entries;
+    this.updates.clear();
+    this.removals = [];
+    this.entries = [];
+    if (update.length === 0 && remove.length === 0 && ledger.length === 0) return;
+    try {
+      await this.deps.store.commit({ update, remove, ledger });
+    } catch (error) {
+      const at = this.deps.clock.now();
+      const serialized = serializeError(error);
+      const ids = new Set<string>([...update.map((r) => r.id), ...remove]);
+      for (const entry of ledger) if (entry.taskId !== undefined) ids.add(entry.taskId);
+      if (ids.size === 0) ids.add('');
+      for (const taskId of ids) {
+        this.deps.emit({ type: 'store.error', at, taskId, error: serialized });
+      }
+      throw error;
+    }
+  }
+}

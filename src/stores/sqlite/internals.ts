@@ -1,0 +1,47 @@
+/**
+ * What tests may reach inside the SQLite store: its connection, its statement cache, and opening
+ * with another list of migrations. Not part of the package's API (`index.ts` exports none of it).
+ */
+
+import type Database from 'better-sqlite3';
+import { openDatabase } from './open.js';
+import type { Migration } from './schema.js';
+import type { SqliteStoreOptions, SqliteTaskStore } from './store.js';
+
+/** What a store holds inside. */
+export interface SqliteInternals {
+  db: Database.Database;
+  /** How many query statements of the shapes `list` and `listWaiting` have prepared so far. */
+  preparedShapes: number;
+}
+
+/** Set by `store.ts` when its class is defined (only the class can reach its insides). */
+interface SqliteHooks {
+  create(db: Database.Database, path: string): SqliteTaskStore;
+  inspect(store: SqliteTaskStore): SqliteInternals;
+}
+
+let hooks: SqliteHooks | undefined;
+
+export function registerSqliteHooks(registered: SqliteHooks): void {
+  hooks = registered;
+}
+
+function loaded(): SqliteHooks {
+  if (hooks === undefined) throw new Error('import ./store.js before using the SQLite internals');
+  return hooks;
+}
+
+/** Opens the store at `path` with `migrations` instead of the library's own. */
+export function openSqliteStoreWith(
+  path: string,
+  options: SqliteStoreOptions,
+  migrations: readonly Migration[],
+): SqliteTaskStore {
+  return loaded().create(openDatabase(path, options, migrations), path);
+}
+
+/** The store's connection and statement cache. */
+export function sqliteInternals(store: SqliteTaskStore): SqliteInternals {
+  return loaded().inspect(store);
+}

@@ -1,0 +1,304 @@
+/**
+ * The engine on a durable store (issue 16): idempotent submission, the write-ahead of holds and
+ * results, and what a restart on the same SQLite file brings back. Virtual time; a "crash" is the
+ * store closed under a running engine, then a second engine opening the same file.
+ */
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { SimulatedClock } from 'xstate';
+import type { EngineSettingsInput } from '../../src/config/engine-options.js';
+import { Engine } from '../../src/runtime/engine.js';
+import type { EngineEvent } from '../../src/runtime/events.js';
+import { openSqliteStore } from '../../src/stores/sqlite/index.js';
+import type { StoreWrite, TaskStore } from '../../src/stores/types.js';
+import { seededRandom } from '../../src/time/clock.js';
+import { createTestEngine } from '../helpers/engine.js';
+import { type Script, ScriptedClient } from '../helpers/scripted-client.js';
+import { echoTaskType } from '../helpers/task-types.js';
+import { advance, createClock, flush } from '../helpers/virtual-time.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'aitq-durable-'));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Prices that make a call's worst case and real cost easy to tell apart. */
+const SETTINGS: EngineSettingsInput = {
+  model: 'm',
+  maxConcurrent: 1,
+  budgetLimit: 100,
+  prices: { m: { input: 1, output: 2 } },
+  taskDefaults: { maxTokens: 100 },
+};
+
+/** A call that answers after 10 ms, or after 10 s when the prompt says `slow`. */
+function latencyScript(request: unknown): Script {
+  const prompt = String((request as { messages: { content: string }[] }).messages[0]?.content);
+  return {
+    kind: 'ok',
+    latencyMs: prompt === 'slow' ? 10_000 : 10,
+    content: `answer to ${prompt}`,
+    promptTokens: 10,
+    completionTokens: 5,
+  };
+}
+
+interface Run {
+  engine: Engine;
+  client: ScriptedClient;
+  events: EngineEvent[];
+}
+
+async function openEngine(store: TaskStore, clock: SimulatedClock): Promise<Run> {
+  const client = new ScriptedClient(clock, latencyScript);
+  const engine = new Engine(SETTINGS, {
+    client,
+    clock,
+    random: seededRandom(3),
+    store,
+    taskTypes: [echoTaskType],
+  });
+  const events: EngineEvent[] = [];
+  engine.events$.subscribe((e) => events.push(e));
+  await engine.open();
+  engine.start();
+  return { engine, client, events };
+}
+
+function promptsOf(client: ScriptedClient): string[] {
+  return client.log.map((c) =>
+    String((c.request as { messages: { content: string }[] }).messages[0]?.content),
+  );
+}
+
+describe('idempotency keys', () => {
+  it('return the task stored under the key instead of adding one, in a batch too', async () => {
+    const { engine, clock } = createTestEngine({}, () => ({ kind: 'ok', latencyMs: 10 }));
+    const a = await engine.submit({
+      taskType: 'ECHO',
+      data: { prompt: 'a' },
+      idempotencyKey: 'k1',
+    });
+    const again = await engine.submit({
+      taskType: 'ECHO',
+      data: { prompt: 'other' },
+      idempotencyKey: 'k1',
+    });
+    expect(again).toBe(a);
+    const ids = await engine.submitMany([
+      { taskType: 'ECHO', data: { prompt: 'b' }, idempotencyKey: 'k2' },
+      { taskType: 'ECHO', data: { prompt: 'b' }, idempotencyKey: 'k2' },
+      { taskType: 'ECHO', data: { prompt: 'c' }, idempotencyKey: 'k1' },
+      { taskType: 'ECHO', data: { prompt: 'd' } },
+    ]);
+    expect(ids[0]).toBe(ids[1]);
+    expect(ids[2]).toBe(a);
+    expect(new Set(ids).size).toBe(3);
+    await advance(clock, 100);
+    const counts = await engine.store.countByStatus();
+    expect(counts.completed).toBe(3);
+    await engine.stop();
+  });
+
+  it('refuses an empty or overlong key, naming the field', async () => {
+    const { engine } = createTestEngine();
+    for (const key of ['', 'x'.repeat(513)]) {
+      await expect(
+        engine.submitMany([
+          { taskType: 'ECHO', data: { prompt: 'a' } },
+          { taskType: 'ECHO', data: { prompt: 'a' }, idempotencyKey: key },
+        ]),
+      ).rejects.toThrow(/tasks\[1\]\.idempotencyKey/);
+    }
+    expect((await engine.store.countByStatus()).queued).toBe(0);
+    await engine.stop();
+  });
+
+  it('are remembered by a durable store across a restart', async () => {
+    const path = join(dir, 'keys.db');
+    const clock = createClock();
+    const first = await openEngine(openSqliteStore(path), clock);
+    const id = await first.engine.submit({
+      taskType: 'ECHO',
+      data: { prompt: 'a' },
+      idempotencyKey: 'line-1',
+    });
+    await advance(clock, 100);
+    await first.engine.stop();
+    await first.engine.store.close();
+    const second = await openEngine(openSqliteStore(path), clock);
+    const again = await second.engine.submit({
+      taskType: 'ECHO',
+      data: { prompt: 'a' },
+      idempotencyKey: 'line-1',
+    });
+    expect(again).toBe(id);
+    await advance(clock, 100);
+    expect(second.client.log).toHaveLength(0);
+    expect((await second.engine.getTask(id))?.result).toBe('answer to a');
+    await second.engine.stop();
+    await second.engine.store.close();
+  });
+});
+
+describe('a restart on the same file', () => {
+  it('brings back queued, paused and interrupted tasks; completed ones stay; the open hold is charged', async () => {
+    const path = join(dir, 'queue.db');
+    const clock = createClock();
+    const store1 = openSqliteStore(path);
+    const first = await openEngine(store1, clock);
+    const done = await first.engine.submit({ taskType: 'ECHO', data: { prompt: 'fast' } });
+    const interrupted = await first.engine.submit({ taskType: 'ECHO', data: { prompt: 'slow' } });
+    const queued = await first.engine.submit({ taskType: 'ECHO', data: { prompt: 'queued' } });
+    const paused = await first.engine.submit({ taskType: 'ECHO', data: { prompt: 'paused' } });
+    expect(first.engine.pauseTask(paused)).toBe(true);
+    await advance(clock, 1_000, 10);
+    expect((await first.engine.getTask(done))?.status).toBe('completed');
+    expect((await first.engine.getTask(interrupted))?.status).toBe('running');
+    const spentBefore = first.engine.budget.ledger.spent(clock.now()).total;
+    const held = first.engine.budget.ledger.held();
+    expect(held).toBeGreaterThan(0);
+
+    // The process "dies": its store goes away under it, mid-call.
+    await store1.close();
+    const second = await openEngine(openSqliteStore(path), clock);
+    const recovered = second.events.find((e) => e.type === 'queue.recovered');
+    expect(recovered).toMatchObject({
+      requeued: 2,
+      interrupted: 1,
+      paused: 1,
+      cancelled: 0,
+      openHolds: 1,
+      openHoldMicros: held,
+    });
+    // Spending as before the crash, with the interrupted call charged at its worst case; what
+    // is held now is the new attempt's hold.
+    expect(second.engine.budget.ledger.spent(clock.now()).total).toBe(spentBefore + held);
+    expect(second.engine.budget.ledger.held()).toBe(held);
+
+    const back = await second.engine.getTask(interrupted);
+    if (back === undefined) throw new Error('the interrupted task is gone');
+    expect(second.engine.historyOf(back).map((h) => [h.status, h.reason])).toEqual([
+      ['queued', undefined],
+      ['running', undefined],
+      ['queued', 'interrupted'],
+      ['running', undefined],
+    ]);
+    await advance(clock, 20_000, 100);
+    expect(promptsOf(second.client).sort()).toEqual(['queued', 'slow']);
+    expect((await second.engine.getTask(done))?.result).toBe('answer to fast');
+    expect((await second.engine.getTask(interrupted))?.status).toBe('completed');
+    expect((await second.engine.getTask(queued))?.status).toBe('completed');
+    expect((await second.engine.getTask(paused))?.status).toBe('paused');
+    expect(second.engine.resumeTask(paused)).toBe(true);
+    await advance(clock, 100, 10);
+    expect((await second.engine.getTask(paused))?.status).toBe('completed');
+    await second.engine.stop();
+    await second.engine.store.close();
+    await first.engine.stop({ force: true });
+  });
+
+  it('numbers new tasks after the stored ones, so they queue behind them', async () => {
+    const path = join(dir, 'seq.db');
+    const clock = createClock();
+    const store1 = openSqliteStore(path);
+    const first = await openEngine(store1, clock);
+    first.engine.pause();
+    const old = await first.engine.submitMany(
+      ['a', 'b', 'c'].map((prompt) => ({ taskType: 'ECHO', data: { prompt } })),
+    );
+    await first.engine.stop();
+    await store1.close();
+    const second = await openEngine(openSqliteStore(path), clock);
+    const fresh = await second.engine.submit({ taskType: 'ECHO', data: { prompt: 'd' } });
+    await advance(clock, 200, 10);
+    expect(promptsOf(second.client)).toEqual(['a', 'b', 'c', 'd']);
+    const seqs = await Promise.all([...old, fresh].map((id) => second.engine.getTask(id)));
+    expect(seqs.map((r) => r?.seq)).toEqual([1, 2, 3, 4]);
+    await second.engine.stop();
+    await second.engine.store.close();
+  });
+});
+
+/** A durable store whose commits wait until `open()` is called. */
+class GatedStore {
+  private gate: Promise<void> = Promise.resolve();
+  private release: () => void = () => undefined;
+  readonly commits: StoreWrite[] = [];
+
+  constructor(readonly inner: TaskStore) {}
+
+  close(): void {
+    this.gate = new Promise((resolve) => {
+      this.release = resolve;
+    });
+  }
+
+  open(): void {
+    this.release();
+  }
+
+  get store(): TaskStore {
+    return new Proxy(this.inner, {
+      get: (target, key, receiver) => {
+        if (key === 'commit') {
+          return async (write: StoreWrite) => {
+            // As the write was when it was made (the engine changes its records in place).
+            this.commits.push(structuredClone(write));
+            await this.gate;
+            return target.commit(write);
+          };
+        }
+        const value = Reflect.get(target, key, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  }
+}
+
+describe('write-ahead', () => {
+  it('sends no call before its hold is committed, and completes no task before its result is', async () => {
+    const clock = createClock();
+    const gated = new GatedStore(openSqliteStore(':memory:'));
+    const run = await openEngine(gated.store, clock);
+    gated.close();
+    const id = await run.engine.submit({ taskType: 'ECHO', data: { prompt: 'a' } });
+    await advance(clock, 50, 5);
+    expect(run.events.some((e) => e.type === 'task.started')).toBe(true);
+    expect(run.client.log).toHaveLength(0);
+    gated.open();
+    await flush();
+    expect(run.client.log).toHaveLength(1);
+    const hold = gated.commits.find((w) =>
+      w.ledger?.some((e) => (e.event as { type: string }).type === 'budget.hold'),
+    );
+    expect(hold?.update?.map((r) => r.status)).toEqual(['running']);
+
+    gated.close();
+    const result = run.engine.waitFor(id);
+    let completed = false;
+    void result.then(() => {
+      completed = true;
+    });
+    await advance(clock, 50, 5);
+    expect(run.events.some((e) => e.type === 'task.completed')).toBe(false);
+    expect(completed).toBe(false);
+    gated.open();
+    await flush();
+    expect(completed).toBe(true);
+    const resultWrite = gated.commits.find((w) =>
+      w.update?.some((r) => r.status === 'completed' && r.result === 'answer to a'),
+    );
+    expect(
+      resultWrite?.ledger?.some((e) => (e.event as { type: string }).type === 'budget.commit'),
+    ).toBe(true);
+    await run.engine.stop();
+    await gated.inner.close();
+  });
+});
