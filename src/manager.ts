@@ -522,6 +522,7 @@ export class AITaskManager {
         [{ path: 'query.taskType', message: 'unknown task type', received: parsed.taskType }],
       );
     }
+    await this.engine.written();
     const page = await this.engine.store.list(parsed as Parameters<Engine['store']['list']>[0]);
     return {
       items: page.items.map((r) => toTaskInfo(this.engine, r)),
@@ -593,6 +594,7 @@ export class AITaskManager {
 
   /** Every figure of the queue: the seed's sections in camelCase (see `Statistics`). */
   async getStatistics(): Promise<Statistics> {
+    await this.engine.written();
     const byStatus = await this.engine.store.countByStatus();
     return buildStatistics(this.engine, this.collector, byStatus);
   }

@@ -547,7 +547,9 @@ export async function runJob(args: JobArgs, io: CliIO): Promise<ExitCode> {
   try {
     for await (const { item, task } of tasksOf(args)) {
       if (stopping()) break;
-      await manager.onSizeLessThan(Math.min(FEED_HIGH_WATER, args.settings.maxQueueSize));
+      await manager.onSizeLessThan(
+        Math.min(FEED_HIGH_WATER, args.settings.maxQueueSize ?? FEED_HIGH_WATER),
+      );
       if (stopping()) break;
       let id: string | undefined;
       try {

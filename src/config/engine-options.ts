@@ -132,8 +132,16 @@ export const EngineSettingsSchema = z
   .object({
     /** Calls running at once. */
     maxConcurrent: positiveInt.default(5),
-    /** Waiting tasks (queued, paused, retrying) accepted before `QueueFullError`. */
-    maxQueueSize: positiveInt.default(10_000),
+    /**
+     * Waiting tasks (queued, paused, retrying) accepted before `QueueFullError`. Default 10,000,
+     * or no limit with a durable store (its backlog waits on disk).
+     */
+    maxQueueSize: positiveInt.optional(),
+    /**
+     * With a durable store: how many due waiting tasks stay in memory; the rest of the backlog
+     * waits in the store and is read back a page at a time.
+     */
+    waitingInMemory: positiveInt.default(10_000),
     requestsPerMinute: positiveInt.optional(),
     requestsPerHour: positiveInt.optional(),
     tokensPerMinute: positiveInt.optional(),
@@ -179,7 +187,13 @@ export const EngineSettingsSchema = z
   .strict();
 
 export type EngineSettingsInput = z.input<typeof EngineSettingsSchema>;
-export type EngineSettings = z.output<typeof EngineSettingsSchema>;
+/** The settings in force: as parsed, with `maxQueueSize` resolved for the store (see there). */
+export type EngineSettings = z.output<typeof EngineSettingsSchema> & { maxQueueSize: number };
+
+/** `maxQueueSize` when none is given: 10,000, or no limit with a durable store. */
+export function defaultMaxQueueSize(durableStore: boolean): number {
+  return durableStore ? Number.POSITIVE_INFINITY : 10_000;
+}
 
 /** The settings `adjustSettings` may change at run time (limits and budgets). */
 export const AdjustableSettingsSchema = EngineSettingsSchema.pick({

@@ -30,17 +30,16 @@ export interface HeadWait {
 
 /**
  * Where the admission loop takes waiting tasks from: the tasks that may start now, in admission
- * order, and the moments that set changes by time alone. `WaitingLine` keeps them in memory. A
- * source backed by a store (issue 16: SQLite pages of waiting tasks in priority order) must keep
- * the same promises:
+ * order, and the moments that set changes by time alone. `WaitingLine` keeps them in memory, or,
+ * with a durable store, a window of them with the backlog in the store. It keeps these promises:
  *
  * - **Order.** `peek` returns the first due task by priority (URGENT > HIGH > MEDIUM > LOW), then
  *   by submission `seq`: strict, no aging. A retry or a resumed task goes back to the place its
  *   `seq` gives it, so a page must let a task in before its tail, not only at its end.
  * - **Synchronous.** Every member answers within the supervisor's step: no promise, no await.
- *   A store source answers `peek` from a page of tasks it holds in memory, and refills the page
- *   before it runs out (better-sqlite3 reads synchronously, so `shift` may refill it): `peek`
- *   returns `undefined` only when no task is due, never because the page ran out.
+ *   With paging, `peek` answers from the window in memory, which is refilled from the store
+ *   (asynchronously, ahead: at half the window) before it runs out; if it does run out while a
+ *   page is being read, `peek` returns `undefined` and the page's arrival wakes the supervisor.
  * - **Stable head.** `peek` returns the same task until `shift`, or until the source itself
  *   changes (a submission, a cancel, a pause, `promoteDue`, `takeExpired`); `shift` takes out
  *   exactly the task `peek` returned.

@@ -14,12 +14,13 @@ import type { HistoryEntry } from '../../machines/task.machine.js';
 import type { Priority } from '../../machines/task-status.js';
 import {
   type AdjustableSettings,
+  defaultMaxQueueSize,
   type EngineSettings,
   type EngineSettingsInput,
   EngineSettingsSchema,
   TaskConfigSchema,
 } from '../config/engine-options.js';
-import type { TaskQueueError } from '../errors.js';
+import { serializeError, type TaskQueueError } from '../errors.js';
 import { parseOrThrow } from '../internal/validate.js';
 import { BudgetBook } from '../limits/budget-book.js';
 import type { ModelPrice } from '../limits/cost.js';
@@ -135,10 +136,14 @@ export class Engine {
   private opened: Promise<RecoveryCounts | undefined> | undefined;
 
   constructor(settings: EngineSettingsInput, deps: EngineDeps) {
-    this.settings = parseOrThrow(EngineSettingsSchema, settings, 'options');
+    const parsed = parseOrThrow(EngineSettingsSchema, settings, 'options');
     this.clock = deps.clock ?? systemClock;
     this.random = deps.random ?? systemRandom;
     this.store = deps.store ?? new MemoryTaskStore();
+    this.settings = {
+      ...parsed,
+      maxQueueSize: parsed.maxQueueSize ?? defaultMaxQueueSize(this.store.durable),
+    };
     this.journal = new Journal({ store: this.store, clock: this.clock, emit: this.emit });
     for (const definition of deps.taskTypes ?? []) this.registerTaskType(definition);
     this.prices = pricesOf(this.settings);
@@ -329,8 +334,32 @@ export class Engine {
   }
 
   private recover(): Promise<RecoveryCounts> {
-    const { waiting, lifecycle, taskActors, journal, submission } = this;
+    const { waiting, lifecycle, taskActors, journal, submission, store } = this;
+    const window = this.settings.waitingInMemory;
+    waiting.line.usePaging({
+      window,
+      load: async (after, limit) => {
+        // What the journal has not written yet (a retry that left memory) must be in the page.
+        await journal.settled();
+        const page = await store.listWaiting({ statuses: ['queued', 'retrying'], after, limit });
+        return page.items;
+      },
+      refilled: () => {
+        if (lifecycle.phase === 'running' || lifecycle.phase === 'stopping') {
+          this.effects.dispatch({ type: 'queue.wake' });
+        }
+      },
+      failed: (error) =>
+        this.emit({
+          type: 'store.error',
+          at: this.clock.now(),
+          taskId: '',
+          error: serializeError(error),
+        }),
+    });
     return recover({
+      window,
+      addBacklog: (counts, after) => waiting.line.addBacklog(counts, after),
       store: this.store,
       clock: this.clock,
       replay: (event) =>
@@ -458,8 +487,15 @@ export class Engine {
 
   // ─── reads (those that delegate are documented in their module) ────────────────────────────
 
+  /** The task as stored, once the changes made before this call are (read your writes). */
   async getTask(id: string): Promise<TaskRecord | undefined> {
+    await this.journal.settled();
     return this.store.get(id);
+  }
+
+  /** Resolves once the changes made so far are in the store (or their write failed). */
+  written(): Promise<void> {
+    return this.journal.settled();
   }
 
   historyOf(record: TaskRecord): HistoryEntry[] {

@@ -7,7 +7,9 @@
  *    it is charged at its worst case (the budget never under-counts), and its window reservation
  *    keeps its reserved tokens. Both settlements go to the ledger too.
  * 2. The unfinished tasks come back: queued and retrying ones in line (in their priority order,
- *    a retry not before it is due), paused ones paused. A task that was running goes back in line
+ *    a retry not before it is due; with paging, only the first `window` queued ones come to
+ *    memory, the rest stay in the store as the line's backlog), paused ones paused. A task that
+ *    was running goes back in line
  *    for a new attempt (`task.interrupt`: at-least-once; the interrupted attempt stays in its
  *    history). A child of a composite task is cancelled: its parent's attempt ended with the
  *    process, and the parent's next attempt submits its own children.
@@ -17,8 +19,12 @@
  */
 
 import type { TaskMachineEvent } from '../../machines/task.machine.js';
-import type { TaskStatus } from '../../machines/task-status.js';
-import type { StoredLedgerEntry, TaskRecord, TaskStore } from '../stores/types.js';
+import {
+  PRIORITIES_HIGH_FIRST,
+  type Priority,
+  type TaskStatus,
+} from '../../machines/task-status.js';
+import type { StoredLedgerEntry, TaskRecord, TaskStore, WaitingPosition } from '../stores/types.js';
 import type { Clock } from '../time/clock.js';
 import type { EngineEvent } from './events.js';
 import type { LedgerEvent } from './resources.js';
@@ -28,7 +34,8 @@ import { firstRunningSnapshot } from './task-snapshots.js';
 /** Ledger entries and tasks are read this many at a time. */
 const PAGE = 1_000;
 
-const UNFINISHED: readonly TaskStatus[] = ['queued', 'retrying', 'paused', 'running'];
+/** The unfinished tasks that are not simply queued. */
+const OTHERS: readonly TaskStatus[] = ['retrying', 'paused', 'running'];
 
 export interface RecoveryDeps {
   store: TaskStore;
@@ -46,6 +53,10 @@ export interface RecoveryDeps {
   persist(record: TaskRecord): void;
   /** Numbers new tasks after `seq`. */
   continueAfter(seq: number): void;
+  /** With paging: how many queued tasks come back to memory at most; the rest stay stored. */
+  window: number | undefined;
+  /** With paging: the stored queued tasks left in the store, by priority, all after `after`. */
+  addBacklog(counts: Record<Priority, number>, after: WaitingPosition): void;
   emit(event: EngineEvent): void;
 }
 
@@ -134,14 +145,53 @@ export async function recover(deps: RecoveryDeps): Promise<RecoveryCounts> {
   }
   deps.continueAfter(await deps.store.lastSeq());
 
+  // The tasks that ran, were held or wait to retry (as many as ran at once, were paused, wait
+  // for a retry): all of them come back to memory.
+  const others = await readAll(deps.store, OTHERS);
+  // The queued ones: the first `window` in admission order; the rest stay in the store, counted.
+  const window = deps.window ?? Number.POSITIVE_INFINITY;
+  let loaded = 0;
+  let last: TaskRecord | undefined;
+  let more = false;
+  const inMemory: Record<Priority, number> = { URGENT: 0, HIGH: 0, MEDIUM: 0, LOW: 0 };
   let cursor: string | undefined;
   do {
-    const page = await deps.store.listWaiting({ statuses: UNFINISHED, cursor, limit: PAGE });
-    for (const record of page.items) bringBack(record, now, deps, counts);
+    const limit = Math.min(PAGE, window - loaded);
+    const page = await deps.store.listWaiting({ statuses: ['queued'], cursor, limit });
+    for (const record of page.items) {
+      bringBack(record, now, deps, counts);
+      // Counted as stored even if it is a child cancelled here (its cancel is not written yet).
+      inMemory[record.priority]++;
+      last = record;
+    }
+    loaded += page.items.length;
     cursor = page.nextCursor ?? undefined;
-  } while (cursor !== undefined);
+    more = cursor !== undefined;
+  } while (more && loaded < window);
+  if (more && last !== undefined) {
+    const stored = await deps.store.countWaiting(['queued']);
+    const backlog = { ...stored };
+    for (const p of PRIORITIES_HIGH_FIRST) backlog[p] = Math.max(0, stored[p] - inMemory[p]);
+    deps.addBacklog(backlog, { priority: last.priority, seq: last.seq, id: last.id });
+    counts.requeued += Object.values(backlog).reduce((a, b) => a + b, 0);
+  }
+  // After the backlog is counted: an interrupted task beyond the window joins the backlog (the
+  // store has it queued once the journal's next commit lands, before any page is read).
+  for (const record of others) bringBack(record, now, deps, counts);
   deps.emit({ type: 'queue.recovered', at: now, ...counts });
   return counts;
+}
+
+/** Every task in these statuses, in admission order. */
+async function readAll(store: TaskStore, statuses: readonly TaskStatus[]): Promise<TaskRecord[]> {
+  const out: TaskRecord[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.listWaiting({ statuses, cursor, limit: PAGE });
+    out.push(...page.items);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor !== undefined);
+  return out;
 }
 
 function bringBack(

@@ -100,7 +100,15 @@ export function adjustedSettings(
     (key) => (changes as Record<string, unknown>)[key] !== undefined,
   );
   const given = Object.fromEntries(changed.map((k) => [k, parsed[k as keyof typeof parsed]]));
-  const next = parseOrThrow(EngineSettingsSchema, { ...current, ...given }, 'settings');
+  // No limit (a durable store's default) is not a value the schema takes: it is left out.
+  const base = Number.isFinite(current.maxQueueSize)
+    ? current
+    : { ...current, maxQueueSize: undefined };
+  const laid = parseOrThrow(EngineSettingsSchema, { ...base, ...given }, 'settings');
+  const next: EngineSettings = {
+    ...laid,
+    maxQueueSize: laid.maxQueueSize ?? current.maxQueueSize,
+  };
   const events: ResourceEvent[] = [];
   if (changed.includes('maxConcurrent')) {
     events.push({ to: 'concurrency', event: { type: 'slot.resize', max: next.maxConcurrent } });

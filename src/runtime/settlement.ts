@@ -123,9 +123,16 @@ export class Settlement {
       deps.childTasks.cancelChildrenOf(id);
       const notBefore = snapshot.context.notBefore ?? now;
       record.notBefore = notBefore;
-      // A durable store keeps the machine (retries used, when the next attempt is due).
-      if (deps.durable) record.snapshot = actor.getPersistedSnapshot();
-      deps.taskActors.waitToRetry(id, actor);
+      if (deps.durable) {
+        // A durable store keeps the machine (retries used, when the next attempt is due), and
+        // the actor goes: a backlog of retries costs records, not live actors. The next
+        // admission restores it from the snapshot.
+        record.snapshot = actor.getPersistedSnapshot();
+        record.history = snapshot.context.history;
+        deps.taskActors.release(actor);
+      } else {
+        deps.taskActors.waitToRetry(id, actor);
+      }
       deps.enqueue(record, Math.max(notBefore, 1));
       deps.persist(record);
       deps.emit({

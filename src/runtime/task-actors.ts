@@ -48,6 +48,14 @@ export class TaskActors {
     return this.waiting.get(id);
   }
 
+  /**
+   * Stops the actor of a task that waits to retry, whose machine state a durable store keeps in
+   * its record: its parent stops it (`tasks.release`), and the next admission restores it.
+   */
+  release(actor: TaskActor): void {
+    this.parent().send({ type: 'tasks.release', actor });
+  }
+
   /** Keeps the actor of a task whose attempt failed and that waits to retry. */
   waitToRetry(id: string, actor: TaskActor): void {
     this.waiting.set(id, actor);

@@ -51,7 +51,7 @@ export class TaskControl {
     if (record === undefined || isTerminalStatus(record.status)) return false;
     // A store that hands out copies may answer with one read before the task ended: the engine's
     // own state decides (and a task this engine does not run cannot be cancelled by it).
-    if (!this.holdsLive(id)) return false;
+    if (!this.holdsLive(id) && !this.takeFromBacklog(record)) return false;
     const phase = this.deps.lifecycle.phase;
     if (phase === 'stopped') {
       // Only what the stop left waiting can still end.
@@ -65,6 +65,20 @@ export class TaskControl {
       return true;
     }
     this.deps.dispatch({ type: 'task.cancel', taskId: id });
+    return true;
+  }
+
+  /**
+   * A task of the line's backlog (in the store only, with a durable store's paging) leaves it to
+   * be cancelled: set aside in memory, where `cancelNow` finds it. False when it is not one.
+   */
+  private takeFromBacklog(record: TaskRecord): boolean {
+    const { waiting } = this.deps;
+    if (waiting.line.backlogSize === 0) return false;
+    if (record.status !== 'queued' && record.status !== 'retrying') return false;
+    if (this.deps.runner.running.has(record.id)) return false;
+    waiting.line.leaveBacklog(record);
+    waiting.parked.set(record.id, record);
     return true;
   }
 

@@ -1,7 +1,39 @@
 import { PRIORITIES_HIGH_FIRST, type Priority, priorityRank } from '../../machines/task-status.js';
 import { MinHeap } from '../internal/min-heap.js';
-import type { TaskRecord } from '../stores/types.js';
+import type { TaskRecord, WaitingPosition } from '../stores/types.js';
 import type { WaitingSource } from './admission-loop.js';
+
+/**
+ * Where a line with a durable store keeps the tasks beyond its window: the store itself. `load`
+ * reads the queued and due tasks after a place in admission order (after the journal's pending
+ * writes have landed); `refilled` tells the supervisor that tasks came back in line.
+ */
+export interface Backlog {
+  /** How many due tasks the line keeps in memory at most. */
+  readonly window: number;
+  load(after: WaitingPosition | undefined, limit: number): Promise<TaskRecord[]>;
+  refilled(): void;
+  /** A refill failed (the store's error); the line tries again at its next change. */
+  failed(error: unknown): void;
+}
+
+/** Admission order as one number: priority (URGENT first), then `seq`. */
+function orderOf(record: TaskRecord): number {
+  return (3 - priorityRank(record.priority)) * 2 ** 45 + record.seq;
+}
+
+/** The place just before `record` in admission order (ids sort after ''). */
+function placeBefore(record: TaskRecord): WaitingPosition {
+  return { priority: record.priority, seq: record.seq, id: '' };
+}
+
+function isBefore(a: WaitingPosition, b: WaitingPosition): boolean {
+  const ra = priorityRank(a.priority);
+  const rb = priorityRank(b.priority);
+  if (ra !== rb) return ra > rb;
+  if (a.seq !== b.seq) return a.seq < b.seq;
+  return a.id < b.id;
+}
 
 /** One place in the line. Left behind (not `live`) when its task is cancelled or paused. */
 interface Entry {
@@ -19,9 +51,35 @@ interface Entry {
  * of retries that are not yet due, by due time. Removal is lazy (O(1)); every operation is
  * O(log n) or better, so nothing costs more as the line grows. Positions are computed when read.
  * The admission loop reads it as its `WaitingSource`.
+ *
+ * **Paging** (with a durable store, `usePaging`): at most `window` due tasks stay in memory; the
+ * rest of the backlog stays in the store only. The tasks in memory are always the first ones in
+ * admission order: every task in the backlog comes after `backlogAfter`, and every task in
+ * memory before it. A task that arrives beyond that place stays in the backlog; one that arrives
+ * before it while memory is full pushes the last task in memory out to the backlog. When memory
+ * falls under half the window, the next page is read from the store after `backlogAfter`; a page
+ * read while the place moved is read again. Retries that are not yet due and paused tasks stay
+ * in memory. The backlog is counted by priority, so `size` stays exact.
  * @internal
  */
 export class WaitingLine implements WaitingSource {
+  /** With paging: the store behind the line, and the backlog's state. */
+  private backlog: Backlog | undefined;
+  /** Due tasks of the backlog (in the store only), by rank. */
+  private readonly spilled = [0, 0, 0, 0];
+  private spilledTotal = 0;
+  /** Every task of the backlog comes after this place; `undefined` when the backlog is empty. */
+  private backlogAfter: WaitingPosition | undefined;
+  /** Due entries in memory (in the levels). */
+  private dueInMemory = 0;
+  /** The due entries in memory, last in admission order first (for pushing one out). */
+  private lastFirst: MinHeap<Entry> | undefined;
+  private refilling = false;
+  /** Bumped whenever `backlogAfter` moves back: a page read before is stale. */
+  private generation = 0;
+  /** Tasks taken out of the backlog by a cancel: a page read before must not bring them back. */
+  private readonly gone = new Set<string>();
+
   private readonly levels: MinHeap<Entry>[] = [0, 1, 2, 3].map(
     () => new MinHeap<Entry>((e) => e.record.seq),
   );
@@ -30,16 +88,60 @@ export class WaitingLine implements WaitingSource {
   private readonly byId = new Map<string, Entry>();
   private readonly counts = [0, 0, 0, 0];
 
-  /** Tasks in the line (due or not). */
+  /** Tasks in the line (due or not), the backlog in the store included. */
   get size(): number {
-    return this.byId.size;
+    return this.byId.size + this.spilledTotal;
   }
 
-  /** Waiting tasks per priority (retries not yet due included). */
+  /** Tasks of the line that are in the store only (with paging). */
+  get backlogSize(): number {
+    return this.spilledTotal;
+  }
+
+  /** Waiting tasks per priority (retries not yet due and the backlog included). */
   countByPriority(): Record<Priority, number> {
     const out = { LOW: 0, MEDIUM: 0, HIGH: 0, URGENT: 0 } as Record<Priority, number>;
-    for (const p of PRIORITIES_HIGH_FIRST) out[p] = this.counts[priorityRank(p)] ?? 0;
+    for (const p of PRIORITIES_HIGH_FIRST) {
+      const rank = priorityRank(p);
+      out[p] = (this.counts[rank] ?? 0) + (this.spilled[rank] ?? 0);
+    }
     return out;
+  }
+
+  /**
+   * Keeps at most `backlog.window` due tasks in memory from now on, the rest in the store. Called
+   * once, before anything is in line (a durable store's recovery).
+   */
+  usePaging(backlog: Backlog): void {
+    this.backlog = backlog;
+    this.lastFirst = new MinHeap<Entry>((e) => -orderOf(e.record));
+  }
+
+  /**
+   * The store holds `counts` more queued tasks, by priority, all after `after` in admission order
+   * (recovery read the ones before into memory).
+   */
+  addBacklog(counts: Readonly<Record<Priority, number>>, after: WaitingPosition): void {
+    for (const p of PRIORITIES_HIGH_FIRST) {
+      const n = counts[p];
+      if (n <= 0) continue;
+      const rank = priorityRank(p);
+      this.spilled[rank] = (this.spilled[rank] ?? 0) + n;
+      this.spilledTotal += n;
+    }
+    if (this.spilledTotal > 0) this.backlogAfter = after;
+  }
+
+  /**
+   * A task of the backlog was cancelled (its record read from the store): it leaves the count,
+   * and a page read before cannot bring it back.
+   */
+  leaveBacklog(record: TaskRecord): void {
+    const rank = priorityRank(record.priority);
+    if ((this.spilled[rank] ?? 0) <= 0) return;
+    this.spilled[rank] = (this.spilled[rank] ?? 1) - 1;
+    this.spilledTotal--;
+    this.gone.add(record.id);
   }
 
   has(id: string): boolean {
@@ -64,7 +166,109 @@ export class WaitingLine implements WaitingSource {
     if (notBefore > 0) {
       this.delayed.push(entry);
     } else {
+      this.addDue(entry);
+    }
+  }
+
+  /** A due entry joins its level, or, with paging, the backlog when it comes after it. */
+  private addDue(entry: Entry): void {
+    const backlog = this.backlog;
+    if (backlog !== undefined) {
+      const after = this.backlogAfter;
+      if (after !== undefined && isBefore(after, entry.record)) {
+        this.toBacklog(entry);
+        return;
+      }
+      this.dueInMemory++;
+      this.lastFirst?.push(entry);
+    }
+    (this.levels[priorityRank(entry.record.priority)] as MinHeap<Entry>).push(entry);
+    if (backlog !== undefined && this.dueInMemory > backlog.window) this.pushOutLast();
+  }
+
+  /** Memory holds more than the window: the last due task in admission order goes to the backlog. */
+  private pushOutLast(): void {
+    const heap = this.lastFirst as MinHeap<Entry>;
+    for (;;) {
+      const last = heap.pop();
+      if (last === undefined) return;
+      if (!last.live || last.notBefore > 0) continue;
+      this.dueInMemory--;
+      this.toBacklog(last);
+      const place = placeBefore(last.record);
+      if (this.backlogAfter === undefined || isBefore(place, this.backlogAfter)) {
+        this.backlogAfter = place;
+        this.generation++;
+      }
+      return;
+    }
+  }
+
+  /** The entry leaves memory for the backlog (its task is in the store, waiting). */
+  private toBacklog(entry: Entry): void {
+    entry.live = false;
+    this.byId.delete(entry.record.id);
+    const rank = priorityRank(entry.record.priority);
+    this.counts[rank] = (this.counts[rank] ?? 1) - 1;
+    this.spilled[rank] = (this.spilled[rank] ?? 0) + 1;
+    this.spilledTotal++;
+  }
+
+  /** With paging, reads the next page of the backlog when memory runs under half the window. */
+  private refillIfLow(): void {
+    const backlog = this.backlog;
+    if (backlog === undefined || this.refilling || this.spilledTotal === 0) return;
+    if (this.dueInMemory * 2 >= backlog.window) return;
+    this.refilling = true;
+    const generation = this.generation;
+    const after = this.backlogAfter;
+    const limit = Math.max(1, Math.min(1_000, backlog.window - this.dueInMemory));
+    backlog.load(after, limit).then(
+      (records) => {
+        this.refilling = false;
+        if (generation !== this.generation) {
+          this.refillIfLow();
+          return;
+        }
+        this.takeFromBacklog(records, limit);
+        backlog.refilled();
+        this.refillIfLow();
+      },
+      (error: unknown) => {
+        this.refilling = false;
+        backlog.failed(error);
+      },
+    );
+  }
+
+  /** A page of the backlog comes back in line. */
+  private takeFromBacklog(records: readonly TaskRecord[], limit: number): void {
+    for (const record of records) {
+      // In memory already (a retry that waits), or cancelled while in the backlog.
+      if (this.byId.has(record.id) || this.gone.delete(record.id)) continue;
+      const rank = priorityRank(record.priority);
+      this.spilled[rank] = Math.max(0, (this.spilled[rank] ?? 0) - 1);
+      this.spilledTotal = Math.max(0, this.spilledTotal - 1);
+      const deadline = record.config.deadline;
+      const expiresAt =
+        deadline === undefined ? Number.POSITIVE_INFINITY : record.createdAt + deadline * 1000;
+      const entry: Entry = { record, live: true, notBefore: 0, expiresAt };
+      this.byId.set(record.id, entry);
+      if (deadline !== undefined) this.deadlines.push(entry);
+      this.counts[rank] = (this.counts[rank] ?? 0) + 1;
+      this.dueInMemory++;
+      this.lastFirst?.push(entry);
       (this.levels[rank] as MinHeap<Entry>).push(entry);
+    }
+    const last = records[records.length - 1];
+    if (records.length < limit || last === undefined) {
+      // The store has nothing more after the place: whatever the counts say, the backlog is empty.
+      this.spilled.fill(0);
+      this.spilledTotal = 0;
+      this.backlogAfter = undefined;
+      this.gone.clear();
+    } else {
+      this.backlogAfter = { priority: last.priority, seq: last.seq, id: last.id };
     }
   }
 
@@ -84,7 +288,7 @@ export class WaitingLine implements WaitingSource {
       this.delayed.pop();
       if (!top.live) continue;
       top.notBefore = 0;
-      (this.levels[priorityRank(top.record.priority)] as MinHeap<Entry>).push(top);
+      this.addDue(top);
     }
   }
 
@@ -175,5 +379,9 @@ export class WaitingLine implements WaitingSource {
     this.byId.delete(entry.record.id);
     const rank = priorityRank(entry.record.priority);
     this.counts[rank] = (this.counts[rank] ?? 1) - 1;
+    if (this.backlog !== undefined) {
+      if (entry.notBefore === 0) this.dueInMemory--;
+      this.refillIfLow();
+    }
   }
 }

@@ -1,5 +1,6 @@
 import {
   PRIORITIES_HIGH_FIRST,
+  type Priority,
   type TaskStatus,
   TERMINAL_STATUSES,
   zeroStatusCounts,
@@ -8,6 +9,7 @@ import { StoreError, TaskNotFoundError } from '../errors.js';
 import {
   admissionRank,
   checkLedgerEntry,
+  checkStatuses,
   checkThroughSeq,
   checkWrite,
   compareListKeys,
@@ -168,6 +170,17 @@ export class MemoryTaskStore implements TaskStore {
    * One page of records (the stored objects) in admission order: priority (URGENT first), then
    * `seq`, then `id`, after the query's cursor.
    */
+  /** How many stored tasks in these statuses there are, by priority. Walks every task. */
+  async countWaiting(statuses: readonly TaskStatus[]): Promise<Record<Priority, number>> {
+    this.#assertOpen('countWaiting');
+    const wanted = new Set(checkStatuses(statuses, 'statuses'));
+    const counts: Record<Priority, number> = { URGENT: 0, HIGH: 0, MEDIUM: 0, LOW: 0 };
+    for (const record of this.#records.values()) {
+      if (wanted.has(record.status)) counts[record.priority] += 1;
+    }
+    return counts;
+  }
+
   async listWaiting(query: WaitingQuery = {}): Promise<TaskPage> {
     this.#assertOpen('listWaiting');
     const { statuses, model, limit, after } = resolveWaitingQuery(query);

@@ -18,6 +18,7 @@ import type {
   StoreWrite,
   TaskQuery,
   TaskRecord,
+  WaitingPosition,
   WaitingQuery,
 } from './types.js';
 
@@ -142,7 +143,7 @@ export function resolveLimit(limit: number | undefined): number {
   return limit;
 }
 
-function checkStatuses(wanted: readonly unknown[], path: string): TaskStatus[] {
+export function checkStatuses(wanted: readonly unknown[], path: string): TaskStatus[] {
   const seen = new Set<TaskStatus>();
   for (const s of wanted) {
     if (typeof s !== 'string' || !STATUS_SET.has(s)) {
@@ -209,7 +210,12 @@ export interface ResolvedWaitingQuery {
 
 export function resolveWaitingQuery(query: WaitingQuery): ResolvedWaitingQuery {
   const limit = resolveLimit(query.limit);
-  const after = query.cursor === undefined ? undefined : decodeWaitingCursor(query.cursor);
+  const after =
+    query.cursor !== undefined
+      ? decodeWaitingCursor(query.cursor)
+      : query.after === undefined
+        ? undefined
+        : positionKey(query.after);
   let statuses = DEFAULT_WAITING_STATUSES;
   if (query.statuses !== undefined) {
     if (!Array.isArray(query.statuses)) {
@@ -226,6 +232,22 @@ export function resolveWaitingQuery(query: WaitingQuery): ResolvedWaitingQuery {
     ]);
   }
   return { statuses, model, limit, after };
+}
+
+/** The key of a {@link WaitingPosition}, checked. */
+function positionKey(position: WaitingPosition): WaitingKey {
+  const { priority, seq, id } = position ?? {};
+  if (
+    !PRIORITIES_HIGH_FIRST.includes(priority) ||
+    !Number.isFinite(seq) ||
+    typeof id !== 'string'
+  ) {
+    throw new ValidationError(
+      `invalid after: expected { priority, seq, id } (received ${JSON.stringify(position)})`,
+      [{ path: 'after', message: 'not a place in admission order', received: position }],
+    );
+  }
+  return { rank: admissionRank(priority), seq, id };
 }
 
 /** A checked `readLedger` query: entries with `seq > after`, at most `limit`. */

@@ -141,8 +141,20 @@ export interface WaitingQuery {
   model?: string | undefined;
   /** Opaque cursor from a previous page. */
   cursor?: string | undefined;
+  /**
+   * Instead of a cursor: the tasks after this place in admission order (the engine reads its
+   * backlog from where its in-memory window ends).
+   */
+  after?: WaitingPosition | undefined;
   /** Page size (default 100, at most 1,000). */
   limit?: number | undefined;
+}
+
+/** A place in admission order: priority, then `seq`, then `id`. */
+export interface WaitingPosition {
+  priority: Priority;
+  seq: number;
+  id: string;
 }
 
 /**
@@ -183,6 +195,8 @@ export interface TaskStore {
   findByIdempotencyKeys(keys: readonly string[]): Promise<Map<string, string>>;
   /** One page of tasks in admission order (see {@link WaitingQuery}). */
   listWaiting(query?: WaitingQuery): Promise<TaskPage>;
+  /** How many stored tasks in these statuses there are, by priority (zeros included). */
+  countWaiting(statuses: readonly TaskStatus[]): Promise<Record<Priority, number>>;
   /** The largest `seq` stored (0 when empty), so a reopened store's new tasks come after. */
   lastSeq(): Promise<number>;
   /** Ledger entries in append order (see {@link LedgerQuery}). */

@@ -250,6 +250,9 @@ class CopyingStore implements TaskStore {
   listWaiting(...args: Parameters<TaskStore['listWaiting']>) {
     return this.inner.listWaiting(...args);
   }
+  countWaiting(...args: Parameters<TaskStore['countWaiting']>) {
+    return this.inner.countWaiting(...args);
+  }
   lastSeq() {
     return this.inner.lastSeq();
   }

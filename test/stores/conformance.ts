@@ -1005,6 +1005,59 @@ export function describeTaskStore(
         expect(idsOf(await listAllWaiting(store, { limit: 1 }))).toEqual(expected);
       });
 
+      it('starts after a place in admission order, given instead of a cursor', async () => {
+        const records = [
+          makeRecord({ id: 'p-low', priority: 'LOW' }),
+          makeRecord({ id: 'p-med', priority: 'MEDIUM' }),
+          makeRecord({ id: 'p-urgent', priority: 'URGENT' }),
+          makeRecord({ id: 'p-high', priority: 'HIGH' }),
+        ];
+        await store.insert(records);
+        const [low, med, , high] = records;
+        if (low === undefined || med === undefined || high === undefined) {
+          throw new Error('unreachable');
+        }
+        const placeOf = (r: TaskRecord, id = r.id) => ({ priority: r.priority, seq: r.seq, id });
+        expect(idsOf((await store.listWaiting({ after: placeOf(high) })).items)).toEqual([
+          'p-med',
+          'p-low',
+        ]);
+        // An id before every id: the place just before that task.
+        expect(idsOf((await store.listWaiting({ after: placeOf(med, '') })).items)).toEqual([
+          'p-med',
+          'p-low',
+        ]);
+        expect((await store.listWaiting({ after: placeOf(low) })).items).toEqual([]);
+        const error = await rejectionOf(
+          store.listWaiting({ after: { priority: 'SOON', seq: 1, id: '' } as never }),
+        );
+        expect(error).toBeInstanceOf(ValidationError);
+        expect((error as ValidationError).message).toMatch(/after/);
+      });
+
+      it('counts tasks in some statuses by priority', async () => {
+        await store.insert([
+          makeRecord({ priority: 'LOW' }),
+          makeRecord({ priority: 'LOW', status: 'retrying' }),
+          makeRecord({ priority: 'URGENT' }),
+          makeRecord({ priority: 'HIGH', status: 'paused' }),
+          makeRecord({ priority: 'HIGH', status: 'completed', completedAt: 1 }),
+        ]);
+        expect(await store.countWaiting(['queued'])).toEqual({
+          URGENT: 1,
+          HIGH: 0,
+          MEDIUM: 0,
+          LOW: 1,
+        });
+        expect(await store.countWaiting(['queued', 'retrying', 'paused'])).toEqual({
+          URGENT: 1,
+          HIGH: 1,
+          MEDIUM: 0,
+          LOW: 2,
+        });
+        expect(await store.countWaiting([])).toEqual({ URGENT: 0, HIGH: 0, MEDIUM: 0, LOW: 0 });
+      });
+
       it('filters by statuses and by the reservation model', async () => {
         const at = (model: string, status: TaskStatus, priority: TaskRecord['priority']) => {
           const record = makeRecord({ status, priority });
@@ -1222,6 +1275,7 @@ export function describeTaskStore(
           ['get', () => store.get(record.id)],
           ['list', () => store.list()],
           ['countByStatus', () => store.countByStatus()],
+          ['countWaiting', () => store.countWaiting(['queued'])],
           ['remove', () => store.remove([record.id])],
           ['removeFinishedBefore', () => store.removeFinishedBefore(0)],
           ['commit', () => store.commit({ ledger: [{ at: 1, event: 'x' }] })],

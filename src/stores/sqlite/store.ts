@@ -6,6 +6,8 @@
 
 import type Database from 'better-sqlite3';
 import {
+  PRIORITIES_HIGH_FIRST,
+  type Priority,
   type TaskStatus,
   TERMINAL_STATUSES,
   zeroStatusCounts,
@@ -14,6 +16,7 @@ import { StoreError, TaskNotFoundError, ValidationError } from '../../errors.js'
 import {
   admissionRank,
   checkLedgerEntry,
+  checkStatuses,
   checkThroughSeq,
   checkWrite,
   decodeListCursor,
@@ -196,6 +199,7 @@ export class SqliteTaskStore implements TaskStore {
   readonly #keyHolder: Database.Statement<[string], string>;
   readonly #findKeys: Database.Statement<[string], { key: string; id: string }>;
   readonly #countByStatus: Database.Statement<[], { status: string; n: number }>;
+  readonly #countByRank: Database.Statement<[string], { rank: number; n: number }>;
   readonly #lastSeq: Database.Statement<[], number | null>;
   readonly #removeFinished: Database.Statement<[number]>;
   readonly #appendLedger: Database.Statement<[number, string | null, string | null]>;
@@ -238,6 +242,9 @@ export class SqliteTaskStore implements TaskStore {
        WHERE idempotency_key IN (SELECT value FROM json_each(?))`,
     );
     this.#countByStatus = db.prepare('SELECT status, count(*) AS n FROM tasks GROUP BY status');
+    this.#countByRank = db.prepare(
+      'SELECT rank, count(*) AS n FROM tasks WHERE status = ? GROUP BY rank',
+    );
     this.#lastSeq = db.prepare<[], number | null>('SELECT max(seq) FROM tasks').pluck();
     this.#removeFinished = db.prepare(
       `DELETE FROM tasks WHERE status IN (${TERMINAL_SQL}) AND completed_at < ?`,
@@ -339,6 +346,21 @@ export class SqliteTaskStore implements TaskStore {
         items: page.map((row) => this.#parse(row.body)),
         nextCursor: rows.length > limit && key !== undefined ? encodeWaitingCursor(key) : null,
       };
+    });
+  }
+
+  /** How many stored tasks in these statuses there are, by priority (zeros included). */
+  async countWaiting(statuses: readonly TaskStatus[]): Promise<Record<Priority, number>> {
+    return this.#run('countWaiting', () => {
+      const wanted = checkStatuses(statuses, 'statuses');
+      const counts: Record<Priority, number> = { URGENT: 0, HIGH: 0, MEDIUM: 0, LOW: 0 };
+      for (const status of wanted) {
+        for (const { rank, n } of this.#countByRank.all(status)) {
+          const priority = PRIORITIES_HIGH_FIRST[rank];
+          if (priority !== undefined) counts[priority] += n;
+        }
+      }
+      return counts;
     });
   }
 
