@@ -1,30 +1,22 @@
 /**
  * `aitq analyze` and `aitq run`: check the whole input file first (nothing starts on bad input),
- * then feed its tasks to the manager as room frees up, write each outcome as a JSON line, draw
- * the progress, and end with a summary. Ctrl-C once drains, twice cancels.
+ * open the job's store (resuming what an earlier run left), then feed its tasks to the manager as
+ * room frees up, write each outcome as a JSON line, draw the progress, and end with a summary.
+ * Ctrl-C once drains, twice cancels.
  */
 
-import { once } from 'node:events';
-import {
-  accessSync,
-  constants,
-  createWriteStream,
-  openSync,
-  statSync,
-  type WriteStream,
-} from 'node:fs';
-import { dirname } from 'node:path';
-import { finished } from 'node:stream/promises';
+import { existsSync } from 'node:fs';
 import {
   type AIClient,
   AITaskManager,
   type AITaskManagerOptions,
   BudgetExceededError,
-  createAITaskManager,
   refusalScope,
   type Statistics,
   serializeError,
   TaskCancelledError,
+  type TaskInfo,
+  type TaskStore,
   ValidationError,
 } from '../index.js';
 import { type Simulator, startSimulator } from '../providers/simulator/index.js';
@@ -40,36 +32,37 @@ import {
   repositoryTask,
 } from './input.js';
 import type { CliIO } from './io.js';
+import { JobTasks } from './job-tasks.js';
+import { TaskKeys } from './keys.js';
+import { ProgressDisplay, progressMode } from './progress.js';
 import { type JobCounts, jobExitCode, renderProgress, renderSummary, summarize } from './render.js';
+import { checkWritable, hasResults, type ResultLine, ResultsWriter } from './results.js';
+import {
+  deleteStore,
+  idsByKey,
+  openStore,
+  prepareStore,
+  type StorePreparation,
+  storeProblem,
+  storeReasonOf,
+} from './store.js';
 
-/** How often the live display is redrawn on a TTY, and a plain line printed otherwise. */
-const TTY_REFRESH_MS = 200;
-const PLAIN_REFRESH_MS = 2_000;
+export type { ResultLine } from './results.js';
+
 /** Tasks kept waiting in the queue at most, however large the file. */
 const FEED_HIGH_WATER = 1_000;
+/** Records looked up at a time in the store once the job stops feeding. */
+const TAIL_BATCH = 500;
 /**
- * Finished tasks the CLI's manager keeps in memory, unless the config file sets `keepCompleted` /
- * `keepFailed`: each task's outcome is in the results file as soon as it ends.
+ * Finished tasks the CLI's manager keeps in memory without a store (`--no-store`), unless the
+ * config file sets `keepCompleted` / `keepFailed`: each task's outcome is in the results file as
+ * soon as it ends. With a store, every finished task stays in it (completed results are reused
+ * by the next run).
  */
 export const CLI_RETENTION = {
   keepCompleted: { count: 1_000 },
   keepFailed: { count: 1_000 },
 } as const;
-
-/** One line of the results file. */
-export interface ResultLine {
-  /** Position of the task in the input file (0-based) and the line it starts on. */
-  index: number;
-  line: number;
-  taskId: string | null;
-  taskType: string;
-  status: 'completed' | 'failed' | 'cancelled';
-  result?: unknown;
-  error?: { code: string; message: string };
-  cost?: number;
-  tokens?: number;
-  metadata: Record<string, unknown>;
-}
 
 /** A client for estimates only: a dry run never calls a model. */
 const NO_CALLS: AIClient = {
@@ -77,31 +70,40 @@ const NO_CALLS: AIClient = {
   embed: () => Promise.reject(new Error('a dry run sends nothing')),
 };
 
-function tasksOf(args: JobArgs): AsyncIterable<{ item: InputItem; task: CliTask }> {
+/** One record of the input file, its task and its resume key. */
+interface JobEntry {
+  item: InputItem;
+  task: CliTask;
+  key: string;
+}
+
+/** The file's records, their tasks and their resume keys, in order (one pass). */
+async function* entriesOf(args: JobArgs): AsyncGenerator<JobEntry> {
   const { file, priority } = args;
   const options = { maxRecordBytes: args.maxRecordBytes };
+  const keys = new TaskKeys(file, args.settings, args.key);
   if (args.command === 'analyze') {
-    return (async function* () {
-      for await (const item of readRepositories(file, options)) {
-        yield { item, task: repositoryTask(item, priority) };
-      }
-    })();
-  }
-  return (async function* () {
-    for await (const item of readTaskLines(file, options)) {
-      yield { item, task: lineTask(item, priority) };
+    for await (const item of readRepositories(file, options)) {
+      const task = repositoryTask(item, priority);
+      yield { item, task, key: keys.next(item, task) };
     }
-  })();
+    return;
+  }
+  for await (const item of readTaskLines(file, options)) {
+    const task = lineTask(item, priority);
+    yield { item, task, key: keys.next(item, task) };
+  }
 }
 
 /**
- * Reads the whole file once: every item parsed and validated, and each task checked against its
- * task type (the same checks `submitTask` makes) by a manager that never starts.
+ * Reads the whole file once: every item parsed and validated, its key made (a `--key` field that
+ * is missing, of the wrong type or repeated is bad input), and each task checked against its task
+ * type (the same checks `submitTask` makes) by a manager that never starts.
  */
 async function checkInput(args: JobArgs) {
   const checker = new AITaskManager({ ...args.manager, aiClient: NO_CALLS });
   const totals = emptyTotals();
-  for await (const { item, task } of tasksOf(args)) {
+  for await (const { item, task } of entriesOf(args)) {
     try {
       // Refuses what submitting would refuse: a model with no price under a budget, a token
       // reservation above a window, a worst case above a budget.
@@ -115,126 +117,61 @@ async function checkInput(args: JobArgs) {
   return totals;
 }
 
-function cannotWrite(path: string, error: unknown): CliUsageError {
-  const code = (error as NodeJS.ErrnoException).code ?? String(error);
-  return new CliUsageError(`--out: cannot write ${JSON.stringify(path)} (${code})`);
+/**
+ * A results file that is there already is never replaced without a store to resume from (its
+ * results would be lost) unless `--fresh` says so.
+ * @throws CliUsageError naming `--out` and what to do
+ */
+function checkResultsFile(args: JobArgs): void {
+  if (args.fresh || !hasResults(args.out)) return;
+  if (args.store !== undefined && existsSync(args.store)) return;
+  const out = JSON.stringify(args.out);
+  throw new CliUsageError(
+    args.store === undefined
+      ? `--out: ${out} exists and, without a store (--no-store), would be replaced: pass --fresh to replace it, or choose another --out`
+      : `--out: ${out} exists but there is no store to resume from (${JSON.stringify(args.store)}): pass --fresh to replace it and start over, or choose another --out`,
+  );
+}
+
+/** The job's store once opened, and what it held for the input. */
+interface JobStore {
+  store: TaskStore;
+  path: string;
+  /** What an earlier run left, when there was one (`undefined` for a new store). */
+  prepared: StorePreparation | undefined;
 }
 
 /**
- * Whether the results file can be written, without touching it: an existing file is left as it
- * is until the job has passed every check and opens it.
- *
- * @throws CliUsageError naming `--out`, the path and why
+ * `--fresh` (delete the store, say so), then opens the store and, when it holds an earlier run,
+ * gets it ready to resume (see `prepareStore`). Before anything starts.
+ * @throws CliUsageError a store that cannot be opened or read (exit 2)
  */
-function checkWritable(path: string): void {
+async function openJobStore(args: JobArgs, io: CliIO): Promise<JobStore | undefined> {
+  const path = args.store;
+  if (args.fresh) {
+    const deleted = path === undefined ? false : await deleteStore(path);
+    io.stderr.write(
+      `aitq: --fresh: starting over${deleted ? ` (deleted the store ${JSON.stringify(path)})` : ''}\n`,
+    );
+  }
+  if (path === undefined) return undefined;
+  const existed = existsSync(path);
+  const store = await openStore(path);
   try {
-    const info = statSync(path, { throwIfNoEntry: false });
-    if (info?.isDirectory()) {
-      throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-    }
-    accessSync(info === undefined ? dirname(path) : path, constants.W_OK);
-    if (info === undefined && !statSync(dirname(path)).isDirectory()) {
-      throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
-    }
+    const prepared = existed
+      ? await prepareStore(
+          store,
+          (async function* () {
+            for await (const { key } of entriesOf(args)) yield key;
+          })(),
+        )
+      : undefined;
+    return { store, path, prepared };
   } catch (error) {
-    throw cannotWrite(path, error);
+    await store.close().catch(() => {});
+    if (storeReasonOf(error) !== undefined) throw new CliUsageError(storeProblem(path, error));
+    throw error;
   }
-}
-
-/**
- * Appends JSON lines in order, waiting for the stream when it asks to. The first error writing
- * the file (a full disk, an I/O error) is handed to `onFailure`, once; nothing is written after
- * it, and nothing rejects.
- */
-class ResultsWriter {
-  private readonly stream: WriteStream;
-  private chain: Promise<void> = Promise.resolve();
-  /** The first error writing the file. */
-  failure: Error | undefined;
-
-  /** @throws CliUsageError when the file cannot be created (before anything starts). */
-  constructor(
-    path: string,
-    private readonly onFailure: (error: Error) => void,
-  ) {
-    let fd: number;
-    try {
-      fd = openSync(path, 'w');
-    } catch (error) {
-      throw cannotWrite(path, error);
-    }
-    this.stream = createWriteStream(path, { fd, encoding: 'utf8' });
-    this.stream.on('error', (error) => this.fail(error));
-  }
-
-  private fail(error: unknown): void {
-    if (this.failure !== undefined) return;
-    this.failure = error instanceof Error ? error : new Error(String(error));
-    this.onFailure(this.failure);
-  }
-
-  write(line: ResultLine): void {
-    if (this.failure !== undefined) return;
-    const text = `${JSON.stringify(line)}\n`;
-    this.chain = this.chain
-      .then(async () => {
-        if (this.failure === undefined && !this.stream.write(text)) {
-          await once(this.stream, 'drain');
-        }
-      })
-      .catch((error: unknown) => this.fail(error));
-  }
-
-  /** Writes what is left and closes the file; resolves (never rejects) once it is closed. */
-  async close(): Promise<void> {
-    await this.chain;
-    if (this.failure === undefined) this.stream.end();
-    await finished(this.stream).catch((error: unknown) => this.fail(error));
-  }
-}
-
-/** Draws the progress: redrawn in place on a TTY, a line now and then otherwise. */
-class ProgressDisplay {
-  private drawn = 0;
-
-  constructor(
-    private readonly io: CliIO,
-    readonly mode: 'tty' | 'plain' | 'none',
-  ) {}
-
-  get intervalMs(): number {
-    return this.mode === 'tty' ? TTY_REFRESH_MS : PLAIN_REFRESH_MS;
-  }
-
-  /** The escape sequence that erases what was drawn in place (on a TTY). */
-  private erase(): string {
-    const erase = this.mode === 'tty' && this.drawn > 0 ? `\x1b[${this.drawn}F\x1b[0J` : '';
-    this.drawn = 0;
-    return erase;
-  }
-
-  draw(text: string): void {
-    if (this.mode === 'none') return;
-    if (this.mode === 'tty') {
-      this.io.stderr.write(`${this.erase()}${text}\n`);
-      this.drawn = text.split('\n').length;
-    } else this.io.stderr.write(`${text}\n`);
-  }
-
-  /**
-   * Writes a notice (whatever the mode): on a TTY in place of the display, which is drawn again
-   * below it, so that the next redraw does not erase it.
-   */
-  say(text: string): void {
-    this.io.stderr.write(`${this.erase()}${text}`);
-  }
-}
-
-function progressMode(args: JobArgs, io: CliIO): 'tty' | 'plain' | 'none' {
-  if (args.quiet || args.progress === 'none') return 'none';
-  if (args.progress === 'tty' || args.progress === 'plain') return args.progress;
-  if (io.stderr.isTTY === true) return 'tty';
-  return args.json ? 'none' : 'plain';
 }
 
 /** Where the tasks go: the built-in simulator in this process, or what the options name. */
@@ -256,64 +193,23 @@ async function connect(
 }
 
 /**
- * The job's tasks as the manager reports them, child tasks of composite task types included, and
- * what each cost: the `task.usage` events of its attempts and of its children, summed as they
- * come. The manager's store may have dropped a finished task already (retention), so a results
- * line never reads it back from there.
+ * The manager's options: without a store, {@link CLI_RETENTION} under the config file's; with
+ * one, the store, and no retention of completed tasks (a config file's `keepCompleted` is set
+ * aside, and the user told): the next run reuses them.
  */
-class JobTasks {
-  private readonly tasks = new Map<
-    string,
-    { costMicros: number; tokens: number; children: string[] }
-  >();
-  /** Child task → the job's task it belongs to. */
-  private readonly rootOf = new Map<string, string>();
-  private readonly offs: Array<() => void>;
-
-  constructor(manager: AITaskManager) {
-    this.offs = [
-      manager.on('task.submitted', (event) => {
-        if (event.parentId === undefined) {
-          this.tasks.set(event.taskId, { costMicros: 0, tokens: 0, children: [] });
-          return;
-        }
-        const root = this.rootOf.get(event.parentId) ?? event.parentId;
-        const entry = this.tasks.get(root);
-        if (entry === undefined) return;
-        entry.children.push(event.taskId);
-        this.rootOf.set(event.taskId, root);
-      }),
-      manager.on('task.usage', (event) => {
-        const entry = this.tasks.get(this.rootOf.get(event.taskId) ?? event.taskId);
-        if (entry === undefined) return;
-        entry.costMicros += event.costMicros;
-        entry.tokens += event.promptTokens + event.completionTokens;
-      }),
-    ];
+function managerOptionsOf(
+  options: AITaskManagerOptions,
+  store: JobStore | undefined,
+  say: (line: string) => void,
+): AITaskManagerOptions {
+  if (store === undefined) return { ...CLI_RETENTION, ...options };
+  const { keepCompleted, ...rest } = options;
+  if (keepCompleted !== undefined) {
+    say(
+      'aitq: keepCompleted (config file) is ignored: with a store, completed results stay in it to be reused by the next run\n',
+    );
   }
-
-  /** Whether `id` is a task of the job (or a child of one) whose line is not written yet. */
-  has(id: string): boolean {
-    return this.tasks.has(id) || this.rootOf.has(id);
-  }
-
-  /** The job's tasks whose line is not written yet, and their children. */
-  ids(): string[] {
-    return [...this.tasks].flatMap(([id, entry]) => [id, ...entry.children]);
-  }
-
-  /** The task's cost (US dollars) and tokens so far; forgets it and its children. */
-  take(id: string): { cost: number; tokens: number } {
-    const entry = this.tasks.get(id);
-    if (entry === undefined) return { cost: 0, tokens: 0 };
-    this.tasks.delete(id);
-    for (const child of entry.children) this.rootOf.delete(child);
-    return { cost: entry.costMicros / 1e6, tokens: entry.tokens };
-  }
-
-  close(): void {
-    for (const off of this.offs) off();
-  }
+  return { ...rest, store: store.store };
 }
 
 interface FailedEventError {
@@ -340,6 +236,48 @@ function refusalOf(
   return { what: `the model was not found (${http})`, scope };
 }
 
+/** The results line of a finished task, from what the manager reports of it. */
+function lineFromInfo(info: TaskInfo, { item, task }: JobEntry): ResultLine {
+  const base = {
+    index: item.index,
+    line: item.line,
+    taskId: info.taskId,
+    taskType: task.taskType,
+  };
+  const spent = { cost: info.metrics.actualCost, tokens: info.metrics.tokensUsed };
+  if (info.status === 'completed') {
+    return { ...base, status: 'completed', result: info.result, ...spent, metadata: task.metadata };
+  }
+  const { code, message } =
+    info.status === 'cancelled' || info.error === null
+      ? serializeError(new TaskCancelledError(info.taskId))
+      : info.error;
+  return {
+    ...base,
+    status: info.status === 'cancelled' ? 'cancelled' : 'failed',
+    error: { code, message },
+    ...spent,
+    metadata: task.metadata,
+  };
+}
+
+/** What the resume line says, after what the store held: `40 done, 35 to run (…)`. */
+function resumeLine(
+  path: string,
+  total: number,
+  prepared: StorePreparation,
+  interrupted: number,
+): string {
+  const notes: string[] = [];
+  if (prepared.rerun > 0) notes.push(`${prepared.rerun} failed or cancelled before: run again`);
+  if (interrupted > 0) {
+    notes.push(`${interrupted} interrupted mid-call: sent again, may be paid twice`);
+  }
+  if (prepared.dropped > 0) notes.push(`${prepared.dropped} no longer in the input: dropped`);
+  const done = Math.min(total, prepared.done);
+  return `aitq: resuming from ${path}: ${done} done, ${total - done} to run${notes.length === 0 ? '' : ` (${notes.join('; ')})`}\n`;
+}
+
 /**
  * Runs `analyze` or `run`.
  *
@@ -356,22 +294,57 @@ export async function runJob(args: JobArgs, io: CliIO): Promise<ExitCode> {
     );
     return EXIT_CODES.ok;
   }
-
-  const total = totals.tasks;
   checkWritable(args.out);
+  checkResultsFile(args);
+  const store = await openJobStore(args, io);
+  try {
+    return await runTasks(args, io, totals.tasks, store);
+  } finally {
+    await store?.store.close().catch(() => {});
+  }
+}
+
+async function runTasks(
+  args: JobArgs,
+  io: CliIO,
+  total: number,
+  store: JobStore | undefined,
+): Promise<ExitCode> {
   const { options, simulator } = await connect(args, io);
   let manager: AITaskManager;
-  let results: ResultsWriter;
+  /** What the manager brought back from the store (`queue.recovered`). */
+  let recovered = { requeued: 0, interrupted: 0, paused: 0 };
+  const display = new ProgressDisplay(io, progressMode(args, io));
+  const notice = (line: string) => {
+    if (!args.quiet) display.say(line);
+  };
   try {
-    manager = await createAITaskManager({ ...CLI_RETENTION, ...options });
+    manager = new AITaskManager(managerOptionsOf(options, store, notice));
+    const off = manager.on('queue.recovered', (event) => {
+      recovered = event;
+    });
+    try {
+      await manager.start();
+    } catch (error) {
+      await manager.stop().catch(() => {});
+      if (store !== undefined && storeReasonOf(error) !== undefined) {
+        throw new CliUsageError(storeProblem(store.path, error));
+      }
+      throw error;
+    } finally {
+      off();
+    }
   } catch (error) {
     await simulator?.close();
     throw error;
   }
-  const display = new ProgressDisplay(io, progressMode(args, io));
+  /** Tasks left waiting before the next record is fed: `maxQueueSize` as the queue resolved it. */
+  const maxWaiting = Math.min(FEED_HIGH_WATER, (await manager.getQueueStatus()).maxSize);
   /** Whether the job has ended: a write that fails then loses lines, and stops nothing. */
   let ended = false;
-  // Opened last: a job that fails on its configuration leaves an existing results file alone.
+  let results: ResultsWriter;
+  // Opened last: a job that fails on its configuration leaves an existing results file alone
+  // (and the lines go to a partial file until the end, so a run that dies leaves it too).
   try {
     // Said at once (even with --quiet), and the job stops: the results would be lost. Only a
     // write can fail, and the first comes from a task that ended: `drain` is defined by then.
@@ -389,26 +362,37 @@ export async function runJob(args: JobArgs, io: CliIO): Promise<ExitCode> {
   const jobTasks = new JobTasks(manager);
   const startedAt = new Date();
   const counts: JobCounts = { completed: 0, failed: 0, cancelled: 0 };
+  /** Completed results of an earlier run written again (not run again). */
+  let reused = 0;
   const pending = new Map<string, Promise<void>>();
   let interrupts = 0;
   /** Set once the provider refused every call (a bad key, no credit): the job stops early. */
   let authError: { status?: number | undefined; message: string } | undefined;
+  /** Set once a write to the store failed (a full disk): the job stops, as for the results. */
+  let storeFailure: string | undefined;
   /** The refusals of one model already told (a model not found). */
   const modelRefusals = new Set<string>();
-  const stopping = () => interrupts > 0 || authError !== undefined || results.failure !== undefined;
+  const stopping = () =>
+    interrupts > 0 ||
+    authError !== undefined ||
+    results.failure !== undefined ||
+    storeFailure !== undefined;
   let latest: Statistics | undefined;
 
+  /** Records an earlier run completed: the display counts this run's work (`M to run`). */
+  const alreadyDone = Math.min(total, store?.prepared?.done ?? 0);
   const draw = async () => {
     latest = await manager.getStatistics();
+    const ended = counts.completed + counts.failed + counts.cancelled;
     display.draw(
       renderProgress(latest, {
-        total,
+        total: total - alreadyDone,
         startedAt,
         now: new Date(),
         // Plain lines go to logs: never cut.
         width: display.mode === 'tty' ? Math.max(40, io.stderr.columns ?? 100) : 1_000,
         mode: display.mode === 'tty' ? 'tty' : 'plain',
-        done: counts.completed + counts.failed + counts.cancelled,
+        done: Math.max(0, ended - reused),
       }),
     );
   };
@@ -422,26 +406,40 @@ export async function runJob(args: JobArgs, io: CliIO): Promise<ExitCode> {
     counts[line.status]++;
     results.write(line);
   };
+  /** Writes the line of a task that ended already; counts a completion of an earlier run. */
+  const recordFinished = (info: TaskInfo, entry: JobEntry) => {
+    if (info.status === 'completed' && (info.completedAt?.getTime() ?? 0) < startedAt.getTime()) {
+      reused++;
+    }
+    record(lineFromInfo(info, entry));
+  };
 
-  const follow = (id: string, item: InputItem, task: CliTask) => {
+  /**
+   * What a task cost: summed from its events (a task of this run), or, for a task an earlier run
+   * submitted, what the store holds (every attempt, earlier runs' included).
+   */
+  const spentOn = async (id: string, adopted: boolean) => {
+    const own = jobTasks.take(id);
+    if (!adopted) return own;
+    const info = await manager.getTaskStatus(id).catch(() => null);
+    return info === null ? own : { cost: info.metrics.actualCost, tokens: info.metrics.tokensUsed };
+  };
+
+  const follow = (id: string, { item, task }: JobEntry, adopted: boolean) => {
     const base = { index: item.index, line: item.line, taskId: id, taskType: task.taskType };
     const settled = manager.waitForTask(id).then(
-      (result) => {
-        record({
-          ...base,
-          status: 'completed',
-          result,
-          ...jobTasks.take(id),
-          metadata: task.metadata,
-        });
+      async (result) => {
+        const spent = await spentOn(id, adopted);
+        record({ ...base, status: 'completed', result, ...spent, metadata: task.metadata });
       },
-      (error: unknown) => {
+      async (error: unknown) => {
         const { code, message } = serializeError(error);
+        const spent = await spentOn(id, adopted);
         record({
           ...base,
           status: error instanceof TaskCancelledError ? 'cancelled' : 'failed',
           error: { code, message },
-          ...jobTasks.take(id),
+          ...spent,
           metadata: task.metadata,
         });
       },
@@ -452,20 +450,28 @@ export async function runJob(args: JobArgs, io: CliIO): Promise<ExitCode> {
     );
   };
 
+  /** Resolves once the job stops: the feed no longer waits for room in the line. */
+  let stopFeeding = () => {};
+  const feedStopped = new Promise<void>((resolve) => {
+    stopFeeding = resolve;
+  });
+
+  /** Cancels a task unless its call is running (a first Ctrl-C lets running calls finish). */
+  const cancelWaiting = async (id: string) => {
+    const info = await manager.getTaskStatus(id);
+    if (info === null || info.status === 'running') return;
+    await manager.cancelTask(id);
+  };
+
   /**
    * Stops admitting and cancels what waits (child tasks of a running composite task too, so that
    * it can end); calls already running finish, or with `cancelRunning` are cancelled (aborted).
    */
   const drain = ({ cancelRunning = false } = {}) => {
+    stopFeeding();
     manager.pause();
     void Promise.all(
-      jobTasks.ids().map(async (id) => {
-        if (!cancelRunning) {
-          const info = await manager.getTaskStatus(id);
-          if (info === null || info.status === 'running') return;
-        }
-        await manager.cancelTask(id);
-      }),
+      jobTasks.ids().map((id) => (cancelRunning ? manager.cancelTask(id) : cancelWaiting(id))),
     ).catch(() => {});
   };
 
@@ -481,6 +487,15 @@ export async function runJob(args: JobArgs, io: CliIO): Promise<ExitCode> {
       if (!args.quiet) display.say('aitq: cancelling running calls\n');
       void manager.stop({ force: true });
     }
+  };
+  /** A write to the store failed: said at once (even with --quiet), and the job stops. */
+  const storeFailed = (message: string) => {
+    if (storeFailure !== undefined || store === undefined) return;
+    storeFailure = message;
+    display.say(
+      `aitq: store ${JSON.stringify(store.path)}: cannot write (${message.replace(/\s+/g, ' ')}): stopping, the tasks in flight are cancelled\n`,
+    );
+    queueMicrotask(() => drain({ cancelRunning: true }));
   };
   const offs = (['SIGINT', 'SIGTERM'] as const).map((s) => io.onSignal(s, interrupt));
   // A refused key fails every call alike: stop at the first (of any task, child tasks included).
@@ -514,18 +529,19 @@ export async function runJob(args: JobArgs, io: CliIO): Promise<ExitCode> {
       if (!stopping() || event.parentId === undefined || !jobTasks.has(event.taskId)) return;
       queueMicrotask(() => void manager.cancelTask(event.taskId));
     }),
+    manager.on('store.error', (event) => storeFailed(event.error.message)),
   );
 
   /**
-   * Submits `task`. While the total budget cannot hold its worst case only because tasks in
-   * flight hold theirs, waits for one of them to end and tries again; `undefined` when the job
-   * stops meanwhile.
+   * Submits `task` under its key. While the total budget cannot hold its worst case only because
+   * tasks in flight hold theirs, waits for one of them to end and tries again; `undefined` when
+   * the job stops meanwhile.
    * @throws what `submitTask` throws, `BudgetExceededError` once nothing is in flight
    */
-  const submit = async (task: CliTask): Promise<string | undefined> => {
+  const submit = async (task: CliTask, key: string): Promise<string | undefined> => {
     for (;;) {
       try {
-        return await manager.submitTask(task);
+        return await manager.submitTask({ ...task, idempotencyKey: key });
       } catch (error) {
         if (!(error instanceof BudgetExceededError) || pending.size === 0) throw error;
         if (neverFits(task)) throw error;
@@ -544,34 +560,94 @@ export async function runJob(args: JobArgs, io: CliIO): Promise<ExitCode> {
     );
   };
 
-  try {
-    for await (const { item, task } of tasksOf(args)) {
-      if (stopping()) break;
-      await manager.onSizeLessThan(
-        Math.min(FEED_HIGH_WATER, args.settings.maxQueueSize ?? FEED_HIGH_WATER),
-      );
-      if (stopping()) break;
-      let id: string | undefined;
-      try {
-        id = await submit(task);
-      } catch (error) {
-        const { code, message } = serializeError(error);
-        record({
-          index: item.index,
-          line: item.line,
-          taskId: null,
-          taskType: task.taskType,
-          status: 'failed',
-          error: { code, message },
-          metadata: task.metadata,
-        });
-        continue;
+  /** Feeds one record: a new task, or the one an earlier run left under its key. */
+  const feed = async (entry: JobEntry): Promise<boolean> => {
+    const { item, task, key } = entry;
+    let id: string | undefined;
+    try {
+      id = await submit(task, key);
+    } catch (error) {
+      if (storeReasonOf(error) !== undefined) {
+        storeFailed(error instanceof Error ? error.message : String(error));
+        return false;
       }
-      if (id === undefined) break;
-      follow(id, item, task);
+      const { code, message } = serializeError(error);
+      record({
+        index: item.index,
+        line: item.line,
+        taskId: null,
+        taskType: task.taskType,
+        status: 'failed',
+        error: { code, message },
+        metadata: task.metadata,
+      });
+      return true;
+    }
+    if (id === undefined) return false;
+    if (jobTasks.has(id)) {
+      follow(id, entry, false);
       // Submitted while the job began to stop: it would wait for ever in the paused queue.
       if (stopping()) void manager.cancelTask(id);
+      return true;
     }
+    // The key's task is an earlier run's: finished (its line is written as it is), or brought
+    // back by the manager (waiting or running again), which the job follows as its own.
+    const info = await manager.getTaskStatus(id);
+    if (info !== null && ['completed', 'failed', 'cancelled'].includes(info.status)) {
+      recordFinished(info, entry);
+      return true;
+    }
+    jobTasks.adopt(id);
+    follow(id, entry, true);
+    if (stopping()) void cancelWaiting(id).catch(() => {});
+    return true;
+  };
+
+  /**
+   * Once the job stops feeding, the records not fed yet whose task an earlier run completed are
+   * written too (looked up in the store by key): the results file keeps every result paid for.
+   */
+  let tail: JobEntry[] = [];
+  const writeTail = async () => {
+    const batch = tail;
+    tail = [];
+    if (store === undefined || batch.length === 0) return;
+    // A store that cannot be read any more leaves those lines out; the job is stopping anyway.
+    const ids = await idsByKey(
+      store.store,
+      batch.map((entry) => entry.key),
+    ).catch(() => new Map<string, string>());
+    for (const entry of batch) {
+      const id = ids.get(entry.key);
+      if (id === undefined) continue;
+      const info = await manager.getTaskStatus(id).catch(() => null);
+      if (info?.status === 'completed') recordFinished(info, entry);
+    }
+  };
+
+  // Said once Ctrl-C drains (the handlers are in place), before the first record is fed.
+  // A store with nothing of this input (a run that stopped before it began) is no resume.
+  const prepared = store?.prepared;
+  const found =
+    prepared === undefined
+      ? 0
+      : prepared.done + prepared.rerun + prepared.dropped + recovered.requeued + recovered.paused;
+  if (store !== undefined && prepared !== undefined && found > 0) {
+    notice(resumeLine(store.path, total, prepared, recovered.interrupted));
+  }
+  try {
+    for await (const entry of entriesOf(args)) {
+      if (!stopping()) {
+        // Tasks an earlier run left wait in the line too, and a drain does not cancel those
+        // that no record claimed yet: a stop ends the wait.
+        await Promise.race([manager.onSizeLessThan(maxWaiting), feedStopped]);
+      }
+      if (!stopping() && (await feed(entry))) continue;
+      if (store === undefined) break;
+      tail.push(entry);
+      if (tail.length >= TAIL_BATCH) await writeTail();
+    }
+    await writeTail();
     while (pending.size > 0) await Promise.all(pending.values());
   } finally {
     for (const off of offs) off();
@@ -591,8 +667,12 @@ export async function runJob(args: JobArgs, io: CliIO): Promise<ExitCode> {
     interrupted: interrupts > 0,
     resultsFile: args.out,
     counts,
+    reused,
+    store: store?.path ?? null,
   });
   io.stdout.write(args.json ? `${JSON.stringify(summary)}\n` : `${renderSummary(summary)}\n`);
-  // Results that could not be written fail the job, whatever the tasks did.
-  return results.failure === undefined ? jobExitCode(summary) : EXIT_CODES.someFailed;
+  // Results (or tasks) that could not be written fail the job, whatever the tasks did.
+  return results.failure === undefined && storeFailure === undefined
+    ? jobExitCode(summary)
+    : EXIT_CODES.someFailed;
 }

@@ -178,6 +178,13 @@ export const CliSummarySchema = z.strictObject({
   interrupted: z.boolean(),
   /** Where the results were written (`null` for a dry run). */
   resultsFile: z.string().nullable(),
+  /**
+   * Of `completed`, the results an earlier run paid for, found in the store by their keys and
+   * written again without being run again (0 on a first run).
+   */
+  reused: z.int().nonnegative(),
+  /** The store the job resumes from next time (`null` without one: `--no-store`). */
+  store: z.string().nullable(),
 });
 
 export type CliSummary = z.output<typeof CliSummarySchema>;
@@ -202,6 +209,8 @@ export function summarize(
     interrupted: boolean;
     resultsFile: string | null;
     counts?: JobCounts;
+    reused?: number;
+    store?: string | null;
   },
 ): CliSummary {
   const perf = stats.performance;
@@ -229,13 +238,20 @@ export function summarize(
     finishedAt: job.now.toISOString(),
     interrupted: job.interrupted,
     resultsFile: job.resultsFile,
+    reused: job.reused ?? 0,
+    store: job.store ?? null,
   };
 }
 
 /** The final table. */
 export function renderSummary(summary: CliSummary): string {
   const rows: Array<[string, string]> = [
-    ['completed', formatCount(summary.completed)],
+    [
+      'completed',
+      summary.reused > 0
+        ? `${formatCount(summary.completed)} (${formatCount(summary.reused)} reused from the store)`
+        : formatCount(summary.completed),
+    ],
     ['failed', formatCount(summary.failed)],
     ['cancelled', formatCount(summary.cancelled)],
   ];
@@ -256,6 +272,7 @@ export function renderSummary(summary: CliSummary): string {
     ['success rate', summary.successRate === null ? '–' : `${summary.successRate.toFixed(1)}%`],
   );
   if (summary.resultsFile !== null) rows.push(['results', summary.resultsFile]);
+  if (summary.store !== null) rows.push(['store', summary.store]);
   const label = Math.max(...rows.map(([name]) => name.length));
   const ended = `${summary.total - summary.notFinished} of ${summary.total} tasks ended`;
   const title = summary.interrupted

@@ -484,6 +484,62 @@ describe('parseCliArgs: the in-process simulator of analyze and run', () => {
   });
 });
 
+describe('parseCliArgs: the store, --fresh and --key', () => {
+  it('keeps the store next to the results file by default, or where --store says', () => {
+    const dir = mkdtempSync(join(cwd, 'store-'));
+    writeFileSync(join(dir, 'in.jsonl'), '{"name":"a"}\n');
+    const base = ['analyze', 'in.jsonl', '--simulator'];
+    expect(job(base, noEnv, dir)).toMatchObject({
+      out: 'in.results.jsonl',
+      store: 'in.results.jsonl.db',
+      fresh: false,
+      key: undefined,
+    });
+    expect(job([...base, '-o', 'r.jsonl'], noEnv, dir).store).toBe('r.jsonl.db');
+    expect(job([...base, '--store', 'q.db', '--fresh'], noEnv, dir)).toMatchObject({
+      store: 'q.db',
+      fresh: true,
+    });
+    expect(job([...base, '--no-store'], noEnv, dir).store).toBeUndefined();
+    // Results that go to a device get no store beside it (none is made in /dev).
+    expect(job([...base, '-o', '/dev/null'], noEnv, dir).store).toBeUndefined();
+    expect(job([...base, '-o', '/dev/null', '--store', 'q.db'], noEnv, dir).store).toBe('q.db');
+  });
+
+  it('reads --key as a field name or a dotted path', () => {
+    expect(job(['run', 't.jsonl', '--simulator', '--key', 'metadata.id']).key).toEqual([
+      'metadata',
+      'id',
+    ]);
+    expect(job(['analyze', 'r.json', '--simulator', '--key', 'full_name']).key).toEqual([
+      'full_name',
+    ]);
+  });
+
+  it.each([
+    [['--store', ''], /^--store: expected a file path \(received ""\)$/],
+    [['--store', 'q.db', '--no-store'], /^--store and --no-store: choose one$/],
+    [['--store', 'in.jsonl'], /^--store: "in\.jsonl" is the input file: choose another file$/],
+    [
+      ['--store', './r.jsonl', '-o', 'r.jsonl'],
+      /^--store: "\.\/r\.jsonl" is the results file: choose another file$/,
+    ],
+    [['--key', ''], /^--key: expected a field name, or a dotted path such as metadata\.id/],
+    [['--key', 'metadata..id'], /^--key: expected a field name, or a dotted path/],
+    [['--key', '__proto__.x'], /^--key: expected a field name, or a dotted path/],
+    [['--key'], /^option '--key' needs a value$/],
+  ])('refuses %j', (flags, message) => {
+    const dir = mkdtempSync(join(cwd, 'store-bad-'));
+    writeFileSync(join(dir, 'in.jsonl'), '{"name":"a"}\n');
+    expect(problem(['analyze', 'in.jsonl', '--simulator', ...flags], noEnv, dir)).toMatch(message);
+  });
+
+  it.each(['--store', '--fresh', '--no-store', '--key'])('refuses %s for simulate', (flag) => {
+    const argv = ['simulate', flag, ...(flag === '--store' || flag === '--key' ? ['x'] : [])];
+    expect(problem(argv)).toBe(`option '${flag}' does not apply to 'simulate'`);
+  });
+});
+
 describe('parseCliArgs: simulate, help, version', () => {
   it('maps the simulator flags to SimulatorOptionsSchema', () => {
     const args = parseCliArgs([

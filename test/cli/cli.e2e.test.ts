@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import { EXIT_CODES } from '../../src/cli/errors.js';
 import { DryRunSchema } from '../../src/cli/estimate.js';
 import { CliSummarySchema } from '../../src/cli/render.js';
+import { resultLines } from './result-lines.js';
 import { type CliProcess, ROOT, runCliToEnd, startCli } from './run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aitq-e2e-'));
@@ -17,26 +17,6 @@ const EXAMPLE = 'examples/repos.json';
 const exampleNames = (
   JSON.parse(readFileSync(join(ROOT, EXAMPLE), 'utf8')) as { name: string }[]
 ).map((r) => r.name);
-
-const ResultLineSchema = z.strictObject({
-  index: z.int().nonnegative(),
-  line: z.int().positive(),
-  taskId: z.string().nullable(),
-  taskType: z.string(),
-  status: z.enum(['completed', 'failed', 'cancelled']),
-  result: z.unknown().optional(),
-  error: z.strictObject({ code: z.string(), message: z.string() }).optional(),
-  cost: z.number().nonnegative().optional(),
-  tokens: z.int().nonnegative().optional(),
-  metadata: z.record(z.string(), z.unknown()),
-});
-
-function resultLines(path: string) {
-  return readFileSync(path, 'utf8')
-    .trimEnd()
-    .split('\n')
-    .map((line) => ResultLineSchema.parse(JSON.parse(line)));
-}
 
 describe('aitq simulate', () => {
   it('prints its URL, answers /v1/models, and exits 0 on SIGINT', async () => {
@@ -391,6 +371,8 @@ describe('aitq: cost, budgets and a refused key', () => {
     const out = join(dir, 'kept.results.jsonl');
     const run = await runCliToEnd([
       ...['run', input, '--simulator', '--json', '--config', config, '--out', out],
+      // In memory: with a store, completed tasks are kept (the next run reuses them).
+      '--no-store',
       // Some calls fail (no retry): failed lines need their cost and tokens too.
       ...['--error-rate', '0.3', '--max-retries', '0', '--seed', '5'],
     ]);

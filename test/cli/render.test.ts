@@ -130,7 +130,9 @@ describe('summary', () => {
         "notFinished": 0,
         "resultsFile": "examples/repos.results.jsonl",
         "retries": 9,
+        "reused": 0,
         "startedAt": "2025-05-01T12:00:00.000Z",
+        "store": null,
         "successRate": 97.33333333333334,
         "tokens": {
           "completion": 12001,
@@ -151,6 +153,36 @@ describe('summary', () => {
         duration      1m12s
         success rate  97.3%
         results       examples/repos.results.jsonl"
+    `);
+  });
+
+  it('says how many results a resumed run reused, and where its store is', () => {
+    const summary = summarize(finished, {
+      total: 75,
+      startedAt: STARTED,
+      now: later(3),
+      interrupted: false,
+      resultsFile: 'examples/repos.results.jsonl',
+      counts: { completed: 75, failed: 0, cancelled: 0 },
+      reused: 40,
+      store: 'examples/repos.results.jsonl.db',
+    });
+    expect(CliSummarySchema.parse(summary)).toMatchObject({
+      reused: 40,
+      store: 'examples/repos.results.jsonl.db',
+    });
+    expect(renderSummary(summary)).toMatchInlineSnapshot(`
+      "75 tasks
+        completed     75 (40 reused from the store)
+        failed        0
+        cancelled     0
+        retries       9
+        cost          $0.0421 of $0.5000
+        tokens        73,235 (prompt 61,234, completion 12,001)
+        duration      3s
+        success rate  100.0%
+        results       examples/repos.results.jsonl
+        store         examples/repos.results.jsonl.db"
     `);
   });
 
