@@ -39,6 +39,7 @@ import { SupervisorEffects } from './effects.js';
 import type { EngineEvent } from './events.js';
 import type { IntakeContext, SubmitInput } from './intake.js';
 import { Journal } from './journal.js';
+import { compactLedger } from './ledger-compaction.js';
 import { Lifecycle } from './lifecycle.js';
 import { type RecoveryCounts, recover } from './recovery.js';
 import { ResourceTakes } from './resources.js';
@@ -48,6 +49,7 @@ import {
   adjustedSettings,
   budgetLimitsOf,
   environmentOf,
+  longestWindowMs,
   pricesOf,
   rateSettingsOf,
 } from './settings.js';
@@ -144,7 +146,14 @@ export class Engine {
       ...parsed,
       maxQueueSize: parsed.maxQueueSize ?? defaultMaxQueueSize(this.store.durable),
     };
-    this.journal = new Journal({ store: this.store, clock: this.clock, emit: this.emit });
+    this.journal = new Journal({
+      store: this.store,
+      clock: this.clock,
+      emit: this.emit,
+      compact: () => {
+        this.compact().catch(() => undefined);
+      },
+    });
     for (const definition of deps.taskTypes ?? []) this.registerTaskType(definition);
     this.prices = pricesOf(this.settings);
     this.startedAt = this.clock.now();
@@ -329,8 +338,31 @@ export class Engine {
    * Resolves with what recovery found (`undefined` for a store that is not durable).
    */
   open(): Promise<RecoveryCounts | undefined> {
-    this.opened ??= this.store.durable ? this.recover() : Promise.resolve(undefined);
+    this.opened ??= this.store.durable
+      ? this.recover().then(async (counts) => {
+          await this.compact();
+          return counts;
+        })
+      : Promise.resolve(undefined);
     return this.opened;
+  }
+
+  /**
+   * Folds the ledger's old entries (see ledger-compaction.ts), once the journal's writes are in;
+   * a failure is a `store.error` event and leaves the ledger as it was.
+   */
+  private async compact(): Promise<void> {
+    await this.journal.settled();
+    try {
+      await compactLedger(this.store, this.clock.now(), longestWindowMs(this.settings));
+    } catch (error) {
+      this.emit({
+        type: 'store.error',
+        at: this.clock.now(),
+        taskId: '',
+        error: serializeError(error),
+      });
+    }
   }
 
   private recover(): Promise<RecoveryCounts> {

@@ -17,6 +17,7 @@ import { serializeError } from '../errors.js';
 import type { LedgerEntry, TaskRecord, TaskStore } from '../stores/types.js';
 import type { Clock } from '../time/clock.js';
 import type { EngineEvent } from './events.js';
+import { COMPACT_EVERY_ENTRIES } from './ledger-compaction.js';
 
 const DONE: Promise<void> = Promise.resolve();
 
@@ -24,6 +25,8 @@ export interface JournalDeps {
   store: TaskStore;
   clock: Clock;
   emit(event: EngineEvent): void;
+  /** Called each time `COMPACT_EVERY_ENTRIES` more ledger entries have been written. */
+  compact(): void;
 }
 
 export class Journal {
@@ -35,6 +38,8 @@ export class Journal {
   /** The commit in flight (its promise settles when the store has it). */
   private last: Promise<void> = DONE;
   private readonly byReference: boolean;
+  /** Ledger entries recorded since the ledger was last compacted. */
+  private sinceCompaction = 0;
   /** Whether the store outlives the process: only then are ledger entries kept. */
   readonly durable: boolean;
 
@@ -55,6 +60,10 @@ export class Journal {
     if (!this.durable) return;
     this.entries.push(entry);
     this.schedule();
+    if (++this.sinceCompaction >= COMPACT_EVERY_ENTRIES) {
+      this.sinceCompaction = 0;
+      this.deps.compact();
+    }
   }
 
   /**

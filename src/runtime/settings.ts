@@ -61,6 +61,16 @@ export function rateSettingsOf(settings: EngineSettings): RateLimitSettings {
   return { windows: resolveWindows(settings), models };
 }
 
+/** The longest rate window configured (ms; 0 when none). */
+export function longestWindowMs(settings: EngineSettings): number {
+  const { windows, models } = rateSettingsOf(settings);
+  let longest = 0;
+  for (const w of [...windows, ...Object.values(models).flat()]) {
+    if (w.windowMs > longest) longest = w.windowMs;
+  }
+  return longest;
+}
+
 /** The budgets in integer micro-dollars (`undefined`: no limit). */
 export function budgetLimitsOf(settings: EngineSettings) {
   const micros = (dollars: number | undefined) =>
