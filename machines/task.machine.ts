@@ -66,7 +66,15 @@ export interface TaskMachineInput {
   at: number;
 }
 
+/**
+ * The version of the task machine's states and context. It travels in every persisted snapshot
+ * (`context.machineVersion`), so a store written by a newer machine is refused, not misread.
+ */
+export const TASK_MACHINE_VERSION = 1;
+
 export interface TaskMachineContext {
+  /** {@link TASK_MACHINE_VERSION} of the machine that made this snapshot. */
+  machineVersion: number;
   id: string;
   retry: RetrySettings;
   /** Attempts started so far. */
@@ -212,6 +220,7 @@ export const taskMachine = setup({
 }).createMachine({
   id: 'task',
   context: ({ input }) => ({
+    machineVersion: TASK_MACHINE_VERSION,
     id: input.id,
     retry: input.retry,
     attempts: 0,

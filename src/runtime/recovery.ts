@@ -18,12 +18,13 @@
  * Finished tasks stay as they were. Nothing here runs for a store that is not durable.
  */
 
-import type { TaskMachineEvent } from '../../machines/task.machine.js';
+import { TASK_MACHINE_VERSION, type TaskMachineEvent } from '../../machines/task.machine.js';
 import {
   PRIORITIES_HIGH_FIRST,
   type Priority,
   type TaskStatus,
 } from '../../machines/task-status.js';
+import { StoreError } from '../errors.js';
 import type { StoredLedgerEntry, TaskRecord, TaskStore, WaitingPosition } from '../stores/types.js';
 import type { Clock } from '../time/clock.js';
 import type { EngineEvent } from './events.js';
@@ -194,12 +195,25 @@ async function readAll(store: TaskStore, statuses: readonly TaskStatus[]): Promi
   return out;
 }
 
+/** Refuses a task whose machine snapshot a newer task machine wrote. */
+function checkSnapshotVersion(record: TaskRecord): void {
+  const version = (record.snapshot as { context?: { machineVersion?: unknown } } | undefined)
+    ?.context?.machineVersion;
+  if (typeof version === 'number' && version > TASK_MACHINE_VERSION) {
+    throw new StoreError(
+      `task '${record.id}' was saved by a newer task machine (version ${version}; this library has ${TASK_MACHINE_VERSION}): upgrade ai-task-queue to resume this store`,
+      'newer-schema',
+    );
+  }
+}
+
 function bringBack(
   record: TaskRecord,
   now: number,
   deps: RecoveryDeps,
   counts: RecoveryCounts,
 ): void {
+  checkSnapshotVersion(record);
   if (record.parentId !== undefined) {
     deps.transition(record, { type: 'task.cancel', at: now });
     record.completedAt = now;
