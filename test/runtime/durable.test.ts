@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SimulatedClock } from 'xstate';
+import { TASK_MACHINE_VERSION } from '../../machines/task.machine.js';
 import type { EngineSettingsInput } from '../../src/config/engine-options.js';
+import { StoreError } from '../../src/errors.js';
 import { Engine } from '../../src/runtime/engine.js';
 import type { EngineEvent } from '../../src/runtime/events.js';
 import { openSqliteStore } from '../../src/stores/sqlite/index.js';
@@ -223,6 +225,38 @@ describe('a restart on the same file', () => {
     expect(seqs.map((r) => r?.seq)).toEqual([1, 2, 3, 4]);
     await second.engine.stop();
     await second.engine.store.close();
+  });
+});
+
+describe('a task saved by a newer task machine', () => {
+  it('is refused at open with StoreError newer-schema, naming the task', async () => {
+    const path = join(dir, 'newer.db');
+    const clock = createClock();
+    const first = await openEngine(openSqliteStore(path), clock);
+    first.engine.pause();
+    const id = await first.engine.submit({ taskType: 'ECHO', data: { prompt: 'a' } });
+    expect(first.engine.pauseTask(id)).toBe(true);
+    await first.engine.stop();
+    const record = await first.engine.getTask(id);
+    if (record === undefined) throw new Error('the task is gone');
+    const snapshot = record.snapshot as { context: { machineVersion: number } };
+    expect(snapshot.context.machineVersion).toBe(TASK_MACHINE_VERSION);
+    snapshot.context.machineVersion = TASK_MACHINE_VERSION + 1;
+    await first.engine.store.commit({ update: [record] });
+    await first.engine.store.close();
+
+    const store = openSqliteStore(path);
+    const engine = new Engine(SETTINGS, {
+      client: new ScriptedClient(clock, latencyScript),
+      clock,
+      store,
+      taskTypes: [echoTaskType],
+    });
+    const error = await engine.open().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error).toMatchObject({ reason: 'newer-schema' });
+    expect((error as Error).message).toContain(id);
+    await store.close();
   });
 });
 
