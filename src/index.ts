@@ -70,12 +70,16 @@ export {
   createAITaskManager,
   type EventListener,
   type GetTasksQuery,
+  type ManagerTaskTypes,
   type ProgressCallback,
   type QueueStatus,
   type SubmitTaskInput,
   type TaskCallback,
   type TaskConfig,
+  type TaskId,
   type TaskInfoPage,
+  type TaskResultFor,
+  type TypedManagerOptions,
 } from './manager.js';
 export { parseRateLimitHeaders } from './providers/headers.js';
 export {
@@ -127,6 +131,7 @@ export {
   type BatchItemResult,
   type BatchRepository,
   BUILTIN_TASK_TYPES,
+  type BuiltinTaskTypes,
   batchAnalysisTaskType,
   createBatchAnalysisTaskType,
   createEmbeddingGenerationTaskType,
@@ -152,6 +157,7 @@ export {
   type TextClassificationOptions,
   textClassificationTaskType,
 } from './task-types/builtin/index.js';
+export { defineTaskType } from './task-types/define-task-type.js';
 export type { EmbeddingBatchOptions } from './task-types/embeddings.js';
 export {
   type AnswerSchema,
@@ -170,9 +176,15 @@ export type {
   ChildTaskSpec,
   EmbedCall,
   TaskContext,
+  TaskDataOf,
   TaskEnvironment,
   TaskEstimate,
+  TaskResultOf,
   TaskTypeDefinition,
+  TaskTypeMap,
+  TaskTypeName,
+  TaskTypeRegistry,
+  UntypedTaskTypes,
 } from './task-types/types.js';
 export {
   type Clock,

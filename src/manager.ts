@@ -49,8 +49,16 @@ import { buildStatistics } from './stats/statistics.js';
 import type { BudgetStatistics, Statistics } from './stats/types.js';
 import { MAX_LIST_LIMIT } from './stores/memory.js';
 import type { TaskRecord } from './stores/types.js';
-import { BUILTIN_TASK_TYPES } from './task-types/builtin/index.js';
-import type { AnyTaskTypeDefinition } from './task-types/types.js';
+import { BUILTIN_TASK_TYPES, type BuiltinTaskTypes } from './task-types/builtin/index.js';
+import type {
+  AnyTaskTypeDefinition,
+  TaskDataOf,
+  TaskResultOf,
+  TaskTypeMap,
+  TaskTypeName,
+  TaskTypeRegistry,
+  UntypedTaskTypes,
+} from './task-types/types.js';
 import { type Clock, systemClock } from './time/clock.js';
 import { clockScheduler } from './time/scheduler.js';
 
@@ -98,7 +106,79 @@ export const SubmitTaskSchema = z
   })
   .strict();
 
-export type SubmitTaskInput = z.input<typeof SubmitTaskSchema>;
+/** `submitTask`'s fields besides the three a typed manager checks. */
+type SubmitTaskFields = Omit<z.input<typeof SubmitTaskSchema>, 'taskType' | 'data' | 'priority'>;
+
+/**
+ * What `submitTask` takes, for a task type `K` of the registry `R`: `data` is that task type's
+ * input (`TaskDataOf`), `priority` one of `Priority`. For a union of names, a union of tasks, one
+ * per name. Without type arguments (`UntypedTaskTypes`): any `taskType`, `data: unknown`.
+ */
+export type SubmitTaskInput<
+  R extends TaskTypeRegistry = UntypedTaskTypes,
+  K extends TaskTypeName<R> = TaskTypeName<R>,
+> = K extends unknown ? TaskFor<R, K, SubmitTaskFields> : never;
+
+/** One task of the task type `K`: the fields of `Fields`, `taskType`, `data` and `priority`. */
+type TaskFor<R extends TaskTypeRegistry, K extends TaskTypeName<R>, Fields> = Fields & {
+  taskType: K;
+  data: TaskDataOf<R[K]>;
+  priority?: Priority | undefined;
+};
+
+declare const taskTypeOfId: unique symbol;
+
+/**
+ * A task's id (a string at run time) that carries its task type's name, so that `waitForTask`
+ * and `getTaskResult` know the result's type. `submitTask` and `submitBatch` return it; a plain
+ * `string` id is accepted everywhere too (its result is `unknown`).
+ */
+export type TaskId<K extends string = string> = string & { readonly [taskTypeOfId]: K };
+
+/** The result of the task `Id` on a manager of the registry `R`: `unknown` for a plain string. */
+export type TaskResultFor<R extends TaskTypeRegistry, Id extends string> =
+  Id extends TaskId<infer K> ? (K extends keyof R ? TaskResultOf<R[K]> : unknown) : unknown;
+
+/**
+ * The registry `createAITaskManager` infers from its `taskTypes` (`T`) and `builtinTaskTypes`
+ * (`B`): the built-in types (when on) and those of `T` (which replace built-in ones of the same
+ * name), or `UntypedTaskTypes` when it cannot be known at compile time: a task type with a plain
+ * `string` name, `builtinTaskTypes` neither `true` nor `false`, or no task type given at all with
+ * the built-in ones off.
+ */
+export type ManagerTaskTypes<
+  T extends readonly AnyTaskTypeDefinition[] = [],
+  B extends boolean = true,
+> = string extends T[number]['name']
+  ? UntypedTaskTypes
+  : boolean extends B
+    ? UntypedTaskTypes
+    : B extends true
+      ? WithBuiltins<TaskTypeMap<T>>
+      : T[number] extends never
+        ? UntypedTaskTypes
+        : AsRegistry<TaskTypeMap<T>>;
+
+/** The built-in task types and those of `Own`, which replace built-in ones of the same name. */
+type WithBuiltins<Own> = keyof Own extends never
+  ? BuiltinTaskTypes
+  : Extract<keyof Own, keyof BuiltinTaskTypes> extends never
+    ? AsRegistry<BuiltinTaskTypes & Own>
+    : AsRegistry<Omit<BuiltinTaskTypes, keyof Own> & Own>;
+
+/** `X` when it is a registry. */
+type AsRegistry<X> = X extends TaskTypeRegistry ? X : never;
+
+/** `createAITaskManager`'s options, with `taskTypes` and `builtinTaskTypes` kept as given. */
+export type TypedManagerOptions<
+  T extends readonly AnyTaskTypeDefinition[] = [],
+  B extends boolean = true,
+> = Omit<AITaskManagerOptions, 'taskTypes' | 'builtinTaskTypes'> & {
+  /** Task types to register besides the built-in ones. */
+  taskTypes?: T | undefined;
+  /** Register the seed's five task types (default true). */
+  builtinTaskTypes?: B | undefined;
+};
 
 const BatchItemSchema = SubmitTaskSchema.omit({ signal: true });
 const SubmitBatchSchema = z.array(BatchItemSchema).min(1, 'expected at least one task');
@@ -131,7 +211,11 @@ const SizeSchema = z.number().int().positive();
 const EventTypeSchema = z.enum(ENGINE_EVENT_TYPES);
 const ListenerSchema = functionOf<(event: EngineEvent) => void>('a function (event) => void');
 
-export type BatchTaskInput = z.input<typeof BatchItemSchema>;
+/** One task of `submitBatch`: `SubmitTaskInput` without `signal` (the batch has one). */
+export type BatchTaskInput<
+  R extends TaskTypeRegistry = UntypedTaskTypes,
+  K extends TaskTypeName<R> = TaskTypeName<R>,
+> = K extends unknown ? TaskFor<R, K, Omit<SubmitTaskFields, 'signal'>> : never;
 export type GetTasksQuery = z.input<typeof TaskQuerySchema>;
 
 /** What `getQueueStatus` returns. `totalSize` counts queued, paused and retrying tasks. */
@@ -152,13 +236,13 @@ export interface TaskInfoPage {
 }
 
 /** The seed's `cost_controller`. */
-export interface CostController {
+export interface CostController<R extends TaskTypeRegistry = UntypedTaskTypes> {
   /** Sets the total spent back to zero; daily and hourly periods keep counting. */
   resetTotalCost(): void;
   /** Total, daily and hourly spend against their limits. */
   getCosts(): { total: BudgetStatistics; daily: BudgetStatistics; hourly: BudgetStatistics };
   /** What a task would reserve and could cost, without submitting it. */
-  estimateCost(task: SubmitTaskInput): CostEstimate;
+  estimateCost<K extends TaskTypeName<R>>(task: SubmitTaskInput<R, K>): CostEstimate;
 }
 
 /** `on(type, fn)`'s listener: the event of that type. */
@@ -177,19 +261,25 @@ const HOUR_MS = 3_600_000;
  * validates its input (a `ValidationError` names the field and the value; the queue is untouched),
  * reads are async so every store fits, and all errors come from the library's tree.
  *
+ * `R` is the registry of task types its type knows (`TaskTypeRegistry`): `submitTask` checks
+ * `taskType`, `data` and `priority` against it, and `waitForTask` / `getTaskResult` give the
+ * task type's result for an id that `submitTask` returned. `createAITaskManager` infers it from
+ * `taskTypes` and `builtinTaskTypes`; `new AITaskManager(...)` is untyped (`UntypedTaskTypes`:
+ * any `taskType`, `unknown` data and results) unless given one, `new AITaskManager<R>(...)`.
+ *
  * @example
  * const manager = await createAITaskManager({ apiKey: process.env.OPENAI_API_KEY, maxConcurrent: 5, budgetLimit: 100 });
  * const id = await manager.submitTask({ taskType: TaskType.TEXT_CLASSIFICATION, data: { text, categories } });
- * const result = await manager.waitForTask(id, { timeout: 60 });
+ * const result = await manager.waitForTask(id, { timeout: 60 }); // TextClassification
  * await manager.stop();
  */
-export class AITaskManager {
+export class AITaskManager<R extends TaskTypeRegistry = UntypedTaskTypes> {
   /** Every event of the queue, typed (see `docs/statistics.md` for the list). */
   readonly events$: Observable<EngineEvent>;
   /** The statistics, at most once per `statsIntervalMs`, while something happens. */
   readonly stats$: Observable<Statistics>;
   /** The seed's `cost_controller`. */
-  readonly costController: CostController;
+  readonly costController: CostController<R>;
   /**
    * The options in force, defaults applied. The API key is not kept here, and `defaultHeaders`
    * shows each header's name with the value `[redacted]`.
@@ -384,7 +474,8 @@ export class AITaskManager {
   // ─── task types ─────────────────────────────────────────────────────────────────────────────
 
   /**
-   * Adds a task type (or replaces one of the same name).
+   * Adds a task type (or replaces one of the same name). At run time only: the manager's type
+   * does not learn it, so on a typed manager give it in `createAITaskManager`'s `taskTypes`.
    * @throws ValidationError the definition lacks a name, zod `input`/`output`, `estimate` or `run`
    */
   registerTaskType(definition: AnyTaskTypeDefinition): void {
@@ -405,11 +496,11 @@ export class AITaskManager {
    * @throws BudgetExceededError its worst case does not fit the remaining total budget
    * @throws QueueStoppedError after `stop()`
    */
-  async submitTask(task: SubmitTaskInput): Promise<string> {
+  async submitTask<K extends TaskTypeName<R>>(task: SubmitTaskInput<R, K>): Promise<TaskId<K>> {
     const parsed = parseOrThrow(SubmitTaskSchema, task, 'task', { pathPrefix: '' });
     parsed.signal?.throwIfAborted();
     const [id] = await this.enqueue([this.toEngineInput(parsed)], [parsed.config], parsed.signal);
-    return id as string;
+    return id as TaskId<K>;
   }
 
   /** Aborting `signal` cancels the tasks; the listener goes when the last of them ends. */
@@ -434,12 +525,12 @@ export class AITaskManager {
   /**
    * Validates every task first and enqueues all of them or none (the seed's `submit_batch`).
    * `priority` applies to tasks that do not set their own; aborting `signal` cancels every task
-   * of the batch that has not ended.
+   * of the batch that has not ended. Resolves with the ids in the tasks' order.
    */
-  async submitBatch(
-    tasks: readonly BatchTaskInput[],
+  async submitBatch<K extends TaskTypeName<R>>(
+    tasks: readonly BatchTaskInput<R, K>[],
     options: { priority?: Priority; signal?: AbortSignal } = {},
-  ): Promise<string[]> {
+  ): Promise<TaskId<K>[]> {
     const parsed = parseOrThrow(SubmitBatchSchema, tasks, 'tasks');
     const { priority, signal } = parseOrThrow(BatchOptionsSchema, options, 'options');
     signal?.throwIfAborted();
@@ -450,11 +541,11 @@ export class AITaskManager {
       inputs,
       parsed.map((t) => t.config),
       signal,
-    );
+    ) as Promise<TaskId<K>[]>;
   }
 
   /** What a task would reserve and could cost, without submitting it. */
-  estimateCost(task: SubmitTaskInput): CostEstimate {
+  estimateCost<K extends TaskTypeName<R>>(task: SubmitTaskInput<R, K>): CostEstimate {
     const parsed = parseOrThrow(SubmitTaskSchema, task, 'task', { pathPrefix: '' });
     return this.engine.estimateCost(this.toEngineInput(parsed));
   }
@@ -506,11 +597,16 @@ export class AITaskManager {
     return record === undefined ? null : toTaskInfo(this.engine, record);
   }
 
-  /** The result of a completed task; `null` when it is unknown or not completed. */
-  async getTaskResult(taskId: string): Promise<unknown> {
+  /**
+   * The result of a completed task; `null` when it is unknown or not completed. For an id that
+   * `submitTask` returned, typed as its task type's result.
+   */
+  async getTaskResult<Id extends string>(taskId: Id): Promise<TaskResultFor<R, Id> | null> {
     const id = parseOrThrow(TaskIdSchema, taskId, 'taskId');
     const record = await this.engine.getTask(id);
-    return record?.status === 'completed' ? (record.result ?? null) : null;
+    return record?.status === 'completed'
+      ? ((record.result ?? null) as TaskResultFor<R, Id> | null)
+      : null;
   }
 
   /** Tasks in submission order, filtered, one page at a time. */
@@ -533,16 +629,19 @@ export class AITaskManager {
   /**
    * Resolves with the task's result; rejects with its error (failed), `TaskCancelledError`,
    * `TaskNotFoundError`, or `WaitTimeoutError` after `timeout` seconds (or a string with units,
-   * `'90s'`; the task goes on).
+   * `'90s'`; the task goes on). For an id that `submitTask` returned, the result is typed as its
+   * task type's (`TaskResultFor`); for a plain string, `unknown`.
    */
-  async waitForTask(
-    taskId: string,
+  async waitForTask<Id extends string>(
+    taskId: Id,
     options: { timeout?: number | DurationString; signal?: AbortSignal } = {},
-  ): Promise<unknown> {
+  ): Promise<TaskResultFor<R, Id>> {
     const id = parseOrThrow(TaskIdSchema, taskId, 'taskId');
     const { timeout, signal } = parseOrThrow(WaitOptionsSchema, options, 'options');
     signal?.throwIfAborted();
-    if (timeout === undefined && signal === undefined) return this.engine.waitFor(id);
+    if (timeout === undefined && signal === undefined) {
+      return this.engine.waitFor(id) as Promise<TaskResultFor<R, Id>>;
+    }
     const controller = new AbortController();
     const timer =
       timeout === undefined
@@ -554,7 +653,7 @@ export class AITaskManager {
     const onAbort = () => controller.abort(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      return await this.engine.waitFor(id, { signal: controller.signal });
+      return (await this.engine.waitFor(id, { signal: controller.signal })) as TaskResultFor<R, Id>;
     } finally {
       if (timer !== undefined) this.clock.clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
@@ -741,11 +840,21 @@ export class AITaskManager {
   }
 }
 
-/** Creates a manager and starts it (the seed's `create_ai_task_manager`). */
-export async function createAITaskManager(
-  options: AITaskManagerOptions = {},
-): Promise<AITaskManager> {
-  const manager = new AITaskManager(options);
+/**
+ * Creates a manager and starts it (the seed's `create_ai_task_manager`). Its type knows the task
+ * types given (`ManagerTaskTypes`): the built-in ones unless `builtinTaskTypes: false`, and those
+ * of `taskTypes` whose names are literal (`defineTaskType`).
+ *
+ * @example
+ * const manager = await createAITaskManager({ taskTypes: [sentiment] }); // + the built-in types
+ * const id = await manager.submitTask({ taskType: 'SENTIMENT', data: { review } }); // TaskId<'SENTIMENT'>
+ * const { label } = await manager.waitForTask(id); // the output schema's type
+ */
+export async function createAITaskManager<
+  const T extends readonly AnyTaskTypeDefinition[] = [],
+  B extends boolean = true,
+>(options: TypedManagerOptions<T, B> = {}): Promise<AITaskManager<ManagerTaskTypes<T, B>>> {
+  const manager = new AITaskManager<ManagerTaskTypes<T, B>>(options as AITaskManagerOptions);
   await manager.start();
   return manager;
 }

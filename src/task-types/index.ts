@@ -2,11 +2,13 @@
  * `ai-task-queue/task-types`: the task-type interface, the five built-in types (their names,
  * schemas, message builders, factories and default instances), and the pieces for writing a task
  * type by hand (structured outputs, embedding batches). The root entry re-exports what most users
- * need (`TaskType`, `BUILTIN_TASK_TYPES`, the factories and default instances,
- * `defineStructuredTaskType`, `answerSchema`, `resolveStructuredOutputs`). See `docs/api.md`.
+ * need (`TaskType`, `BUILTIN_TASK_TYPES`, `BuiltinTaskTypes`, the factories and default instances,
+ * `defineTaskType`, `defineStructuredTaskType`, `answerSchema`, `resolveStructuredOutputs`, and
+ * the registry types). See `docs/api.md`.
  */
 
 export * from './builtin/index.js';
+export { defineTaskType } from './define-task-type.js';
 export {
   countEmbeddingTokens,
   DEFAULT_EMBEDDING_BATCH_SIZE,
@@ -49,7 +51,13 @@ export type {
   ChildTaskSpec,
   EmbedCall,
   TaskContext,
+  TaskDataOf,
   TaskEnvironment,
   TaskEstimate,
+  TaskResultOf,
   TaskTypeDefinition,
+  TaskTypeMap,
+  TaskTypeName,
+  TaskTypeRegistry,
+  UntypedTaskTypes,
 } from './types.js';

@@ -81,10 +81,21 @@ export interface TaskContext<I = unknown> {
 /**
  * A task type: zod input and output schemas, an estimate for admission, and `run`.
  * Built-in types and users' own are registered the same way.
+ *
+ * `I` is `data` as `estimate` and `run` see it (the input schema's output), `O` the result. `N`
+ * (the name) and `D` (`data` as `submitTask` takes it, before the input schema's defaults and
+ * transforms) are what a typed manager checks at compile time: `defineTaskType` fills them in
+ * from a literal name and the schemas. Left out, they are `string` and `unknown`, and a manager
+ * given such a definition accepts any `taskType` (see `TaskTypeMap`).
  */
-export interface TaskTypeDefinition<I = unknown, O = unknown> {
-  name: string;
-  input: z.ZodType<I>;
+export interface TaskTypeDefinition<
+  I = unknown,
+  O = unknown,
+  N extends string = string,
+  D = unknown,
+> {
+  name: N;
+  input: z.ZodType<I, D>;
   output: z.ZodType<O>;
   /**
    * `'call'` (default): one or more model calls; the task takes a slot and passes the rate and
@@ -98,6 +109,51 @@ export interface TaskTypeDefinition<I = unknown, O = unknown> {
 /** The shape used by registries, where the generic parameters are erased. */
 // biome-ignore lint/suspicious/noExplicitAny: a registry holds task types of every data shape
 export type AnyTaskTypeDefinition = TaskTypeDefinition<any, any>;
+
+/**
+ * Task types by name, as a manager's type knows them: `AITaskManager<R>` checks `taskType`,
+ * `data` and results against `R`. `createAITaskManager` infers it (`TaskTypeMap`).
+ */
+export type TaskTypeRegistry = Record<string, AnyTaskTypeDefinition>;
+
+/**
+ * The registry of a manager whose task types are not known at compile time: any `taskType`
+ * string, `data` and results `unknown`. The default of `AITaskManager`, so that a manager of any
+ * registry is an `AITaskManager` (as a BullMQ `Queue<Data>` is a `Queue`).
+ */
+// biome-ignore lint/suspicious/noExplicitAny: `any` relates every registry to this one, both ways
+export type UntypedTaskTypes = any;
+
+/** A registry's task type names. */
+export type TaskTypeName<R extends TaskTypeRegistry> = keyof R & string;
+
+/**
+ * `data` as `submitTask` takes it for the task type `T`: its input schema's input type (before
+ * defaults and transforms), or `I` when the schema's input type is not known.
+ */
+export type TaskDataOf<T extends AnyTaskTypeDefinition> =
+  IsAny<T> extends true
+    ? unknown
+    : unknown extends z.input<T['input']>
+      ? z.output<T['input']>
+      : z.input<T['input']>;
+
+/** The result of a task of the task type `T` (its output schema's output). */
+export type TaskResultOf<T extends AnyTaskTypeDefinition> =
+  IsAny<T> extends true ? unknown : z.output<T['output']>;
+
+/** `true` for `any` (an untyped registry's entry), else `false`. */
+type IsAny<T> = 0 extends 1 & T ? true : false;
+
+/**
+ * The registry of a list of task types, keyed by their names. When one of them has a plain
+ * `string` name (not a literal: `defineTaskType` keeps it), the names are not known at compile
+ * time and the registry is `UntypedTaskTypes`.
+ */
+export type TaskTypeMap<T extends readonly AnyTaskTypeDefinition[]> =
+  string extends T[number]['name']
+    ? UntypedTaskTypes
+    : { [Definition in T[number] as Definition['name']]: Definition };
 
 /** Used by providers that need the full request. */
 export type { ChatRequest, EmbedRequest };

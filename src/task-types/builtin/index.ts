@@ -3,12 +3,38 @@
  * `TaskType` const object (values equal names).
  */
 
-import type { AnyTaskTypeDefinition } from '../types.js';
-import { BATCH_ANALYSIS, batchAnalysisTaskType } from './batch-analysis.js';
-import { EMBEDDING_GENERATION, embeddingGenerationTaskType } from './embedding-generation.js';
-import { REPOSITORY_ANALYSIS, repositoryAnalysisTaskType } from './repository-analysis.js';
-import { SEMANTIC_SEARCH, semanticSearchTaskType } from './semantic-search.js';
-import { TEXT_CLASSIFICATION, textClassificationTaskType } from './text-classification.js';
+import type { z } from 'zod';
+import type { AnyTaskTypeDefinition, TaskTypeDefinition } from '../types.js';
+import {
+  BATCH_ANALYSIS,
+  type BatchAnalysisInputSchema,
+  type BatchAnalysisResult,
+  batchAnalysisTaskType,
+} from './batch-analysis.js';
+import {
+  EMBEDDING_GENERATION,
+  type EmbeddingGeneration,
+  type EmbeddingGenerationInputSchema,
+  embeddingGenerationTaskType,
+} from './embedding-generation.js';
+import {
+  REPOSITORY_ANALYSIS,
+  type RepositoryAnalysis,
+  type RepositoryAnalysisInputSchema,
+  repositoryAnalysisTaskType,
+} from './repository-analysis.js';
+import {
+  SEMANTIC_SEARCH,
+  type SemanticSearchInputSchema,
+  type SemanticSearchResult,
+  semanticSearchTaskType,
+} from './semantic-search.js';
+import {
+  TEXT_CLASSIFICATION,
+  type TextClassification,
+  type TextClassificationInputSchema,
+  textClassificationTaskType,
+} from './text-classification.js';
 
 export * from './batch-analysis.js';
 export * from './embedding-generation.js';
@@ -36,3 +62,41 @@ export const BUILTIN_TASK_TYPES: readonly AnyTaskTypeDefinition[] = Object.freez
   embeddingGenerationTaskType,
   semanticSearchTaskType,
 ]);
+
+/**
+ * The built-in task types by name, with the `data` each takes and the result it gives: the
+ * registry of a manager created with `builtinTaskTypes` on (the default), to which the
+ * `taskTypes` given to `createAITaskManager` are added.
+ */
+export type BuiltinTaskTypes = {
+  REPOSITORY_ANALYSIS: TaskTypeDefinition<
+    z.output<typeof RepositoryAnalysisInputSchema>,
+    RepositoryAnalysis,
+    typeof REPOSITORY_ANALYSIS,
+    z.input<typeof RepositoryAnalysisInputSchema>
+  >;
+  BATCH_ANALYSIS: TaskTypeDefinition<
+    z.output<typeof BatchAnalysisInputSchema>,
+    BatchAnalysisResult,
+    typeof BATCH_ANALYSIS,
+    z.input<typeof BatchAnalysisInputSchema>
+  >;
+  TEXT_CLASSIFICATION: TaskTypeDefinition<
+    z.output<typeof TextClassificationInputSchema>,
+    TextClassification,
+    typeof TEXT_CLASSIFICATION,
+    z.input<typeof TextClassificationInputSchema>
+  >;
+  EMBEDDING_GENERATION: TaskTypeDefinition<
+    z.output<typeof EmbeddingGenerationInputSchema>,
+    EmbeddingGeneration,
+    typeof EMBEDDING_GENERATION,
+    z.input<typeof EmbeddingGenerationInputSchema>
+  >;
+  SEMANTIC_SEARCH: TaskTypeDefinition<
+    z.output<typeof SemanticSearchInputSchema>,
+    SemanticSearchResult,
+    typeof SEMANTIC_SEARCH,
+    z.input<typeof SemanticSearchInputSchema>
+  >;
+};
