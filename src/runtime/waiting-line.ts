@@ -177,6 +177,8 @@ export class WaitingLine implements WaitingSource {
       const after = this.backlogAfter;
       if (after !== undefined && isBefore(after, entry.record)) {
         this.toBacklog(entry);
+        // Memory may be low already (its tasks all started): the page must come now.
+        this.refillIfLow();
         return;
       }
       this.dueInMemory++;
@@ -265,6 +267,10 @@ export class WaitingLine implements WaitingSource {
       // The store has nothing more after the place: whatever the counts say, the backlog is empty.
       this.spilled.fill(0);
       this.spilledTotal = 0;
+      this.backlogAfter = undefined;
+      this.gone.clear();
+    } else if (this.spilledTotal === 0) {
+      // Every task the backlog counted is back (the counts are exact): nothing waits on disk.
       this.backlogAfter = undefined;
       this.gone.clear();
     } else {

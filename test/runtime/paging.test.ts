@@ -18,7 +18,7 @@ import type { TaskStore } from '../../src/stores/types.js';
 import { seededRandom } from '../../src/time/clock.js';
 import { ScriptedClient } from '../helpers/scripted-client.js';
 import { echoTaskType } from '../helpers/task-types.js';
-import { advance, advanceUntil, createClock } from '../helpers/virtual-time.js';
+import { advance, advanceUntil, createClock, flush } from '../helpers/virtual-time.js';
 
 let dir: string;
 beforeEach(() => {
@@ -155,6 +155,23 @@ describe('a line that pages from SQLite', () => {
     const completed = run.events.flatMap((e) => (e.type === 'task.completed' ? [e.taskId] : []));
     expect(new Set(completed).size).toBe(30);
     expect(failedOnce.size).toBe(3);
+    await run.engine.stop();
+    await run.engine.store.close();
+  });
+
+  it('reads a task that went to disk while every task in memory had started', async () => {
+    const clock = createClock();
+    const run = await openEngine(openSqliteStore(join(dir, 'h.db')), clock, {
+      maxConcurrent: 4,
+      waitingInMemory: 2,
+    });
+    run.engine.start();
+    await run.engine.submitMany(tasks(4));
+    await flush();
+    // The four run; the window's end stays where the last page ended, so this one goes to disk.
+    await run.engine.submit({ taskType: 'ECHO', data: { prompt: 'LOW-4' }, priority: 'LOW' });
+    await runAll(run, clock, 5);
+    expect(run.engine.waitingCount).toBe(0);
     await run.engine.stop();
     await run.engine.store.close();
   });
