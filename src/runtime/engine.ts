@@ -26,6 +26,7 @@ import { BudgetBook } from '../limits/budget-book.js';
 import type { ModelPrice } from '../limits/cost.js';
 import { resolvePrice } from '../limits/prices.js';
 import { RateLimiter } from '../limits/rate-limiter.js';
+import type { RateLimitHintsData } from '../limits/types.js';
 import type { AIClient } from '../providers/types.js';
 import { MemoryTaskStore } from '../stores/memory.js';
 import type { TaskRecord, TaskStore } from '../stores/types.js';
@@ -89,6 +90,13 @@ export interface EngineDeps {
     rateLimit?: RateLimitLogic;
     budget?: BudgetLogic;
   };
+}
+
+/** Whether a provider's headers ask for a wait: a `retry-after`, or nothing left until a reset. */
+function imposesWait(hints: RateLimitHintsData): boolean {
+  return (
+    hints.retryAfterMs !== undefined || hints.remainingRequests === 0 || hints.remainingTokens === 0
+  );
 }
 
 /**
@@ -223,14 +231,18 @@ export class Engine {
       settings: () => this.settings,
       priceOf: (model) => this.priceOf(model),
       refused: (refusal) => this.rateLimitActor.send({ type: 'rate.refused', refusal }),
-      onHints: (model, hints, taskId) =>
-        this.rateLimitActor.send({
-          type: 'rate.hints',
+      onHints: (model, hints, taskId) => {
+        const event = {
+          type: 'rate.hints' as const,
           at: clock.now(),
           model,
           hints,
           sentSince: this.runner.sentAfter(taskId, model),
-        }),
+        };
+        this.rateLimitActor.send(event);
+        // A wait the provider asked for outlives the process (a durable store replays it).
+        if (imposesWait(hints)) this.journal.ledger({ at: event.at, taskId, event });
+      },
       runChildren: (record, specs, onSettled) => childTasks.run(record, specs, onSettled),
     });
     const lifecycle = new Lifecycle({

@@ -87,6 +87,7 @@ function isLedgerEvent(event: unknown): event is LedgerEvent {
   return (
     type === 'rate.reserve' ||
     type === 'rate.reconcile' ||
+    type === 'rate.hints' ||
     type === 'budget.hold' ||
     type === 'budget.commit' ||
     type === 'budget.resetTotal'

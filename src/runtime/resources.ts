@@ -28,9 +28,12 @@ export interface ResourceDeps {
   ledger(entry: LedgerEntry): void;
 }
 
-/** The events of the ledger: what changes the windows and the budget across a restart. */
+/**
+ * The events of the ledger: what changes the windows and the budget across a restart (a
+ * provider's hints only when they ask for a wait).
+ */
 export type LedgerEvent =
-  | Extract<RateLimitEvent, { type: 'rate.reserve' | 'rate.reconcile' }>
+  | Extract<RateLimitEvent, { type: 'rate.reserve' | 'rate.reconcile' | 'rate.hints' }>
   | Extract<BudgetEvent, { type: 'budget.hold' | 'budget.commit' | 'budget.resetTotal' }>;
 
 export class ResourceTakes {
