@@ -182,10 +182,12 @@ export class TaskRunner {
       settlement.advance(task, outcome, result);
       return;
     }
-    this.deps.persist(settlement.completedCopy(task.record, outcome.at, result));
+    this.deps.persist(settlement.completedCopy(task, outcome.at, result));
     // Written or not, the task goes on: a failed write is a `store.error` event (the result
     // then lives in this process only, and a restart runs the task again).
-    const advance = () => settlement.advance(task, outcome, result);
-    this.deps.written().then(advance, advance);
+    this.deps.written().then(
+      () => settlement.advance(task, outcome, result, true),
+      () => settlement.advance(task, outcome, result),
+    );
   }
 }

@@ -83,23 +83,29 @@ export class Settlement {
   }
 
   /**
-   * What the store is to hold once a successful attempt's result is kept: the record as it will
-   * be when the task has completed (a copy; the task itself moves on in `advance`).
+   * What the store is to hold once a successful attempt's result is kept: the record exactly as
+   * `advance` will make it when the task completes at `at` (a copy; `advance(…, true)` then
+   * writes nothing more).
    */
-  completedCopy(record: TaskRecord, at: number, result: unknown): TaskRecord {
+  completedCopy(task: RunningTask, at: number, result: unknown): TaskRecord {
+    const history = task.actor.getSnapshot().context.history;
     return {
-      ...record,
+      ...task.record,
       status: 'completed',
       result,
       error: undefined,
       completedAt: at,
       notBefore: undefined,
       snapshot: undefined,
+      history: [...history, { status: 'completed', at }],
     };
   }
 
-  /** Moves a task on after its attempt was given back: it retries or ends. */
-  advance(task: RunningTask, outcome: AttemptOutcome, result: unknown): void {
+  /**
+   * Moves a task on after its attempt was given back: it retries or ends. `written`: the
+   * completed record (`completedCopy`) is in the store already.
+   */
+  advance(task: RunningTask, outcome: AttemptOutcome, result: unknown, written = false): void {
     const { deps } = this;
     const { record, actor } = task;
     const id = record.id;
@@ -147,7 +153,9 @@ export class Settlement {
       });
     } else {
       if (status === 'completed') record.result = result;
-      this.finalize(record, snapshot.context.history, now);
+      const ok = written && status === 'completed';
+      // Written ahead: it ended when its outcome came, as the store has it.
+      this.finalize(record, snapshot.context.history, ok ? outcome.at : now, false, ok);
     }
     deps.settled(id);
   }
@@ -157,12 +165,18 @@ export class Settlement {
    * waits for it is told here too, unless `settling`: a running task cancelled mid-call is told
    * about once its attempt has settled (`attemptEnded`).
    */
-  finalize(record: TaskRecord, history: HistoryEntry[], now: number, settling = false): void {
+  finalize(
+    record: TaskRecord,
+    history: HistoryEntry[],
+    now: number,
+    settling = false,
+    written = false,
+  ): void {
     record.completedAt = now;
     record.history = history;
     record.snapshot = undefined;
     record.notBefore = undefined;
-    this.deps.persist(record);
+    if (!written) this.deps.persist(record);
     const status = record.status as 'completed' | 'failed' | 'cancelled';
     this.deps.emit({
       type: `task.${status}`,
