@@ -25,6 +25,7 @@ import {
   PROGRESS_MODES,
   type ProgressMode,
   parseTokens,
+  RUN_ONLY,
   SIMULATE_ONLY,
   SIMULATOR_FLAGS,
   usage,
@@ -32,6 +33,8 @@ import {
 } from './flags.js';
 import { DEFAULT_MAX_RECORD_BYTES, LARGEST_MAX_RECORD_BYTES } from './input.js';
 import { apiKeyFlag, issueLine, jobManagerOptions, numberOf, setPath } from './job-options.js';
+import { type OwnTaskOptions, ownTaskOptionsOf, type StructuredSettings } from './own-task-type.js';
+import { STDIO } from './stdio.js';
 
 export { PROGRESS_MODES, type ProgressMode } from './flags.js';
 export { DEFAULT_CONFIG_FILE, NO_KEY_HOW_TO } from './job-options.js';
@@ -39,7 +42,17 @@ export { DEFAULT_CONFIG_FILE, NO_KEY_HOW_TO } from './job-options.js';
 /** What `analyze` and `run` were asked to do. */
 export interface JobArgs {
   command: 'analyze' | 'run';
+  /** The input file as given; `-` is stdin. */
   file: string;
+  /**
+   * The input can be read only once (stdin, `-`, or a pipe or device such as `/dev/stdin`): it is
+   * copied to a temporary file first, then read like a file.
+   */
+  spool: boolean;
+  /** `run` with an own task type for plain records (`--prompt`, `--schema`, `--task-type`). */
+  own: OwnTaskOptions | undefined;
+  /** The config file's structured-output settings of the chat task types. */
+  structured: StructuredSettings;
   /** What the manager gets (validated), before `baseURL` / `apiKey` of an in-process simulator. */
   manager: AITaskManagerOptions;
   /** The same with every default applied. */
@@ -58,7 +71,7 @@ export interface JobArgs {
   json: boolean;
   progress: ProgressMode;
   quiet: boolean;
-  /** Where results go (JSONL). */
+  /** Where results go (JSONL); `-` is stdout. */
   out: string;
   dryRun: boolean;
   /** The largest record of the input file, in bytes (`--max-record-size`, default 64 MiB). */
@@ -196,8 +209,8 @@ function simulatorOptionsOf(values: Values, apiKey: string | undefined): Resolve
 
 /**
  * `--store`, `--no-store`: the store's path, or `undefined` for none. By default the store is
- * `<out>.db`, unless the results go to something other than a file (`-o /dev/stdout`): no store
- * is made beside a device. The store is never the input or the results file.
+ * `<out>.db`, unless the results go to something other than a file (`-o -`, `-o /dev/stdout`): no
+ * store is made beside a device. The store is never the input or the results file.
  */
 function storeOf(values: Values, file: string, out: string, cwd: string): string | undefined {
   const flag = values.store;
@@ -206,14 +219,14 @@ function storeOf(values: Values, file: string, out: string, cwd: string): string
     return undefined;
   }
   if (typeof flag !== 'string') {
-    return isSpecialFile(out, cwd) ? undefined : defaultStoreFile(out);
+    return out === STDIO || isSpecialFile(out, cwd) ? undefined : defaultStoreFile(out);
   }
   if (flag.trim() === '') throw usage('--store: expected a file path (received "")');
   for (const [other, what] of [
     [file, 'the input file'],
     [out, 'the results file'],
   ] as const) {
-    if (isSameFile(flag, other, cwd)) {
+    if (other !== STDIO && isSameFile(flag, other, cwd)) {
       throw usage(`--store: ${describeValue(flag)} is ${what}: choose another file`);
     }
   }
@@ -270,8 +283,11 @@ function jobArgs(
     );
   }
   const dryRun = values['dry-run'] === true;
-  const out = typeof values.out === 'string' ? values.out : defaultOutFile(file);
-  if (isSameFile(file, out, cwd)) {
+  // Input that can be read only once has no file to put the results beside: stdout by default.
+  const spool = file === STDIO || isSpecialFile(file, cwd);
+  const out = typeof values.out === 'string' ? values.out : spool ? STDIO : defaultOutFile(file);
+  if (out.trim() === '') throw usage('--out: expected a file path, or - for stdout (received "")');
+  if (!spool && out !== STDIO && isSameFile(file, out, cwd)) {
     throw usage(
       `--out: ${describeValue(out)} is the input file (${realPathOf(out, cwd)}); the results would overwrite it: choose another file`,
     );
@@ -279,12 +295,16 @@ function jobArgs(
   const store = storeOf(values, file, out, cwd);
   const key = keyOf(values);
   const maxRecordBytes = maxRecordBytesOf(values);
+  const own = command === 'run' ? ownTaskOptionsOf(values, cwd) : undefined;
   // Last, once every option is known good: where the calls go, and with which key. A dry run
   // builds no client, so it needs no key.
   if (!simulator && !dryRun) options.checkClient();
   return {
     command,
     file,
+    spool,
+    own,
+    structured: options.structured,
     manager: options.manager,
     settings: options.settings,
     simulator,
@@ -329,6 +349,12 @@ export function parseCliArgs(
     (command === 'simulate' ? JOB_ONLY : SIMULATE_ONLY).includes(f),
   );
   if (foreign !== undefined) throw usage(`option '--${foreign}' does not apply to '${command}'`);
+  const runOnly = command === 'analyze' ? given.find((f) => RUN_ONLY.includes(f)) : undefined;
+  if (runOnly !== undefined) {
+    throw usage(
+      `option '--${runOnly}' applies to 'run' only (analyze's prompt is REPOSITORY_ANALYSIS's)`,
+    );
+  }
   if (command === 'simulate') {
     if (rest.length > 0)
       throw usage(`'simulate' takes no file (received ${describeValue(rest[0])})`);

@@ -58,8 +58,12 @@ export const NUMERIC_MANAGER_FLAGS = new Set([
 /** Flags that are durations: a number in seconds, or a string with units (`90s`, `1m30s`). */
 export const DURATION_FLAGS = new Set(['timeout']);
 
+/** Flags only `run` takes: an own task type for plain records (`own-task-type.ts`). */
+export const RUN_ONLY = ['prompt', 'prompt-file', 'schema', 'task-type'];
+
 /** Flags only `analyze` and `run` take. */
 export const JOB_ONLY = [
+  ...RUN_ONLY,
   ...Object.keys(MANAGER_FLAGS),
   'simulator',
   'priority',
@@ -96,6 +100,10 @@ const OPTIONS = {
   'no-store': { type: 'boolean' },
   fresh: { type: 'boolean' },
   key: { type: 'string' },
+  prompt: { type: 'string' },
+  'prompt-file': { type: 'string' },
+  schema: { type: 'string' },
+  'task-type': { type: 'string' },
   host: { type: 'string' },
   ...Object.fromEntries(Object.keys(SIMULATOR_FLAGS).map((f) => [f, { type: 'string' }])),
 } as const satisfies NonNullable<ParseArgsConfig['options']>;

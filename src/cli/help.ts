@@ -9,8 +9,12 @@ Usage:
   aitq analyze <file> [options]   one REPOSITORY_ANALYSIS task per repository (JSON array or JSONL)
   aitq run <file> [options]       any task types, JSONL lines
                                   { taskType, data, priority?, config?, metadata? }
+  aitq run <file> --prompt <template> [--schema <file>]
+                                  an own prompt over plain records (any JSON object a line)
   aitq simulate [options]         the built-in OpenAI-compatible simulator on a port
   aitq --help | --version         (-h, -v)
+
+  <file> may be - for stdin (copied to a temporary file first, then read like a file).
 
 Options of analyze and run:
   --concurrency <n>      calls running at once (maxConcurrent)
@@ -29,7 +33,9 @@ Options of analyze and run:
   --max-retries <n>      retries after the first attempt (taskDefaults.maxRetries)
   --timeout <s>          how long one attempt may take: seconds, or with units (90s, 1m30s)
   -o, --out <file>       results as JSONL (default <input>.results.jsonl next to the input;
-                         never the input file itself); rewritten whole at the end of each run
+                         never the input file itself); rewritten whole at the end of each run;
+                         - for stdout (the default for stdin input; the summary then goes
+                         to stderr, and there is no store unless --store names one)
   --json                 print the summary as one JSON object
   --progress <mode>      auto, tty, plain or none (default auto; progress goes to stderr)
   -q, --quiet            no progress and no notices: only the summary
@@ -39,6 +45,21 @@ Options of analyze and run:
   --max-record-size <bytes>
                          the largest line (or array item) of the input file, in bytes
                          (default ${DEFAULT_MAX_RECORD_BYTES}: 64 MiB); a larger one is bad input
+
+Own prompts and task types (run only; each input line is a plain record, not a task):
+  --prompt <template>    one chat call per record; {{field}} and {{a.b}} are the record's
+                         fields, {{.}} the whole record, \\{{ a literal {{; without any
+                         placeholder the record is appended; a record missing a field is
+                         bad input. The result is the answer text
+  --prompt-file <file>   the template from a file
+  --schema <file.json>   a JSON Schema (draft 2020-12 unless $schema says 2019-09 or
+                         draft-07) the model is asked for and each answer validated by (Ajv);
+                         an answer that does not match is retried like any invalid answer
+  --task-type <module>   a module (.mjs) whose default export is a task type
+                         { name, input, output, estimate, run }; each record is its data
+  The config file may set structuredOutputs ("auto", "json_schema", "json_object") and
+  countSchemaTokens for --schema and the built-in chat types. A changed prompt, schema or
+  module never reuses the results of the old one.
 
 Resume (a run keeps its tasks in a SQLite store; the same command again runs only what is left):
   --store <file>         the store (default <out>.db next to the results file)

@@ -2,22 +2,13 @@
  * Reading the CLI's input files: a JSON array or JSON Lines, streamed (a file of any size is read
  * a chunk at a time; only the item being parsed is held in memory, and an item larger than the
  * maximum record size is refused before it is built). Every error names the file and the line,
- * and for a JSON array the item's index.
+ * and for a JSON array the item's index. What each record means is `records.ts`'s.
  */
 
 import { constants as bufferConstants } from 'node:buffer';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { z } from 'zod';
-import {
-  describeValue,
-  OwnKeysRecordSchema,
-  PrioritySchema,
-  valueAt,
-  withHint,
-} from '../config/index.js';
-import type { Priority } from '../index.js';
-import { CliInputError } from './errors.js';
+import { CliInputError, CliUsageError } from './errors.js';
 
 /** One item of an input file and where it was found. */
 export interface InputItem<T = unknown> {
@@ -51,6 +42,8 @@ export interface ReadOptions {
    * @default DEFAULT_MAX_RECORD_BYTES (64 MiB)
    */
   maxRecordBytes?: number;
+  /** How errors name the input (`stdin` for its copy in a temporary file). @default the path */
+  label?: string | undefined;
 }
 
 function tooLarge(
@@ -142,6 +135,36 @@ export function jsonFault(
   return { message, ...placeOf(text, errorOffset(text), line, column) };
 }
 
+/**
+ * The whole text of a small file the command line names (a config file, a prompt, a schema,
+ * a module), without a byte-order mark (Windows editors write one).
+ * @throws CliUsageError `<label>: no such file` or `<label>: cannot read it (<code>)`
+ */
+export function readSmallFile(path: string, label: string): string {
+  try {
+    return readFileSync(path, 'utf8').replace(/^\uFEFF/, '');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new CliUsageError(
+      `${label}: ${code === 'ENOENT' ? 'no such file' : `cannot read it (${code})`}`,
+    );
+  }
+}
+
+/**
+ * The JSON value of a small file the command line names.
+ * @throws CliUsageError as {@link readSmallFile}, or `<label>: line L, column C: bad JSON: …`
+ */
+export function readJsonFile(path: string, label: string): unknown {
+  const text = readSmallFile(path, label);
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const { message, line, column } = jsonFault(text, error);
+    throw new CliUsageError(`${label}: line ${line}, column ${column}: bad JSON: ${message}`);
+  }
+}
+
 /** Parses one item whose text starts at `line`, `column` of `file` (1-based). */
 function parseItem(
   file: string,
@@ -158,18 +181,18 @@ function parseItem(
   }
 }
 
-async function openChecked(file: string): Promise<void> {
+async function openChecked(file: string, name: string): Promise<void> {
   let info: Awaited<ReturnType<typeof stat>>;
   try {
     info = await stat(file);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new CliInputError(
-      file,
+      name,
       code === 'ENOENT' ? 'no such file' : `cannot read it (${code ?? String(error)})`,
     );
   }
-  if (info.isDirectory()) throw new CliInputError(file, 'is a directory, not a file');
+  if (info.isDirectory()) throw new CliInputError(name, 'is a directory, not a file');
 }
 
 /** The first non-whitespace character of the file (`undefined` when it has none). */
@@ -193,6 +216,7 @@ async function firstSignificantChar(file: string): Promise<string | undefined> {
  */
 async function* readLines(
   file: string,
+  name: string,
   maxBytes: number,
 ): AsyncGenerator<{ text: string; line: number }> {
   const stream = createReadStream(file, { highWaterMark: CHUNK_BYTES });
@@ -204,7 +228,7 @@ async function* readLines(
   let afterCR = false;
   const add = (piece: Buffer): void => {
     size += piece.length;
-    if (size > maxBytes) throw tooLarge(file, maxBytes, { line });
+    if (size > maxBytes) throw tooLarge(name, maxBytes, { line });
     if (piece.length > 0) parts.push(piece);
   };
   const take = (): string => {
@@ -241,12 +265,16 @@ async function* readLines(
   if (size > 0) yield { text: take(), line };
 }
 
-async function* readJsonLines(file: string, maxBytes: number): AsyncGenerator<InputItem> {
+async function* readJsonLines(
+  file: string,
+  name: string,
+  maxBytes: number,
+): AsyncGenerator<InputItem> {
   let index = 0;
-  for await (const { text: raw, line } of readLines(file, maxBytes)) {
+  for await (const { text: raw, line } of readLines(file, name, maxBytes)) {
     const text = line === 1 && raw.startsWith(BOM) ? raw.slice(1) : raw;
     if (text.trim() === '') continue;
-    yield { value: parseItem(file, text, line, 1), line, index: index++ };
+    yield { value: parseItem(name, text, line, 1), line, index: index++ };
   }
 }
 
@@ -256,10 +284,14 @@ const CLOSER: Record<string, string> = { '[': ']', '{': '}' };
  * The items of a top-level JSON array, one at a time: a scanner finds where each item ends
  * (tracking strings and brackets), and only that item's text is parsed.
  */
-async function* readJsonArray(file: string, maxBytes: number): AsyncGenerator<InputItem> {
+async function* readJsonArray(
+  file: string,
+  name: string,
+  maxBytes: number,
+): AsyncGenerator<InputItem> {
   const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: CHUNK_BYTES });
   const fail = (message: string, line: number, column: number, index?: number): never => {
-    throw new CliInputError(file, `bad JSON: ${message}`, { line, column, index });
+    throw new CliInputError(name, `bad JSON: ${message}`, { line, column, index });
   };
   let line = 1;
   /** 1-based column of the character being read (0 before the first one of a line). */
@@ -286,14 +318,14 @@ async function* readJsonArray(file: string, maxBytes: number): AsyncGenerator<In
       const add = (end?: number): void => {
         const piece = chunk.slice(start, end);
         size += Buffer.byteLength(piece);
-        if (size > maxBytes) throw tooLarge(file, maxBytes, { line: itemLine, index });
+        if (size > maxBytes) throw tooLarge(name, maxBytes, { line: itemLine, index });
         parts.push(piece);
       };
       const finishItem = (end: number): void => {
         add(end);
         const text = parts.join('');
         ready.push({
-          value: parseItem(file, text, itemLine, itemColumn, index),
+          value: parseItem(name, text, itemLine, itemColumn, index),
           line: itemLine,
           index,
         });
@@ -379,122 +411,19 @@ async function* readJsonArray(file: string, maxBytes: number): AsyncGenerator<In
  */
 export async function* readJsonItems(
   file: string,
-  { maxRecordBytes = DEFAULT_MAX_RECORD_BYTES }: ReadOptions = {},
+  { maxRecordBytes = DEFAULT_MAX_RECORD_BYTES, label = file }: ReadOptions = {},
 ): AsyncGenerator<InputItem> {
-  await openChecked(file);
+  await openChecked(file, label);
   try {
     const first = await firstSignificantChar(file);
     yield* first === '['
-      ? readJsonArray(file, maxRecordBytes)
-      : readJsonLines(file, maxRecordBytes);
+      ? readJsonArray(file, label, maxRecordBytes)
+      : readJsonLines(file, label, maxRecordBytes);
   } catch (error) {
     // A file that cannot be opened or read (permissions, an I/O error) is bad input, as a
     // missing one is: exit 2, one line.
     const code = (error as NodeJS.ErrnoException).code;
     if (error instanceof CliInputError || typeof code !== 'string') throw error;
-    throw new CliInputError(file, `cannot read it (${code})`);
+    throw new CliInputError(label, `cannot read it (${code})`);
   }
-}
-
-function checkItem<S extends z.ZodType>(
-  schema: S,
-  file: string,
-  item: InputItem,
-  what: string,
-): z.output<S> {
-  const parsed = schema.safeParse(item.value);
-  if (parsed.success) return parsed.data;
-  // An unknown key first: a misspelt `task_type` is why `taskType` is missing.
-  const issue =
-    parsed.error.issues.find((i) => i.code === 'unrecognized_keys') ?? parsed.error.issues[0];
-  const path = issue?.path.map(String).join('.') ?? '';
-  const received = valueAt(item.value, issue?.path ?? []);
-  const where = path === '' ? what : `${what} field "${path}"`;
-  throw new CliInputError(
-    file,
-    `${where}: ${issue === undefined ? 'invalid' : withHint(issue, schema)} (received ${describeValue(received)})`,
-    { line: item.line, index: item.index },
-  );
-}
-
-/** A repository as `aitq analyze` reads it: the seed's repository items. Other keys are kept. */
-export const RepositorySchema = z.looseObject({
-  name: z
-    .string({ error: 'a repository needs a "name" (a non-empty string)' })
-    .min(1, { error: 'a repository needs a "name" (a non-empty string)' }),
-  full_name: z.string().optional(),
-  description: z.string().nullable().optional(),
-  language: z.string().nullable().optional(),
-  stargazers_count: z.number().int().nonnegative().optional(),
-  topics: z.array(z.string()).optional(),
-  readme: z.string().nullable().optional(),
-});
-
-export type Repository = z.output<typeof RepositorySchema>;
-
-/** The repositories of `file`, validated one by one as they are read. */
-export async function* readRepositories(
-  file: string,
-  options: ReadOptions = {},
-): AsyncGenerator<InputItem<Repository>> {
-  for await (const item of readJsonItems(file, options)) {
-    yield { ...item, value: checkItem(RepositorySchema, file, item, 'repository') };
-  }
-}
-
-/** One line of `aitq run`'s input: a task of any registered type. */
-export const TaskLineSchema = z.strictObject({
-  taskType: z.string({ error: 'a task needs a "taskType" (a string)' }).min(1),
-  data: z.unknown().refine((value) => value !== undefined, { error: 'a task needs "data"' }),
-  priority: PrioritySchema.optional(),
-  config: OwnKeysRecordSchema.optional(),
-  metadata: OwnKeysRecordSchema.optional(),
-});
-
-export type TaskLine = z.output<typeof TaskLineSchema>;
-
-/** The tasks of `file`, validated one by one as they are read. */
-export async function* readTaskLines(
-  file: string,
-  options: ReadOptions = {},
-): AsyncGenerator<InputItem<TaskLine>> {
-  for await (const item of readJsonItems(file, options)) {
-    yield { ...item, value: checkItem(TaskLineSchema, file, item, 'task') };
-  }
-}
-
-/** What `submitTask` takes, as the CLI builds it. */
-export interface CliTask {
-  taskType: string;
-  data: unknown;
-  priority?: Priority;
-  config?: Record<string, unknown>;
-  metadata: Record<string, unknown>;
-}
-
-/**
- * The `REPOSITORY_ANALYSIS` task of one repository: every field but `readme` goes to `repo_info`,
- * the readme to `readme_content`; its metadata says where it came from.
- */
-export function repositoryTask(item: InputItem<Repository>, priority?: Priority): CliTask {
-  const { readme, ...repoInfo } = item.value;
-  return {
-    taskType: 'REPOSITORY_ANALYSIS',
-    data: { repo_info: repoInfo, readme_content: readme ?? '' },
-    ...(priority === undefined ? {} : { priority }),
-    metadata: { name: repoInfo.name, line: item.line, index: item.index },
-  };
-}
-
-/** The task of one `aitq run` line; `priority` applies where the line sets none. */
-export function lineTask(item: InputItem<TaskLine>, priority?: Priority): CliTask {
-  const { taskType, data, config, metadata } = item.value;
-  const chosen = (item.value.priority as Priority | undefined) ?? priority;
-  return {
-    taskType,
-    data,
-    ...(chosen === undefined ? {} : { priority: chosen }),
-    ...(config === undefined ? {} : { config }),
-    metadata: { ...metadata, line: item.line, index: item.index },
-  };
 }

@@ -1,5 +1,7 @@
 /** What the CLI touches of the process, so tests can run it in-process with their own. */
 
+import type { Readable } from 'node:stream';
+
 export interface CliStream {
   write(text: string): unknown;
   isTTY?: boolean | undefined;
@@ -9,6 +11,8 @@ export interface CliStream {
 export type CliSignal = 'SIGINT' | 'SIGTERM';
 
 export interface CliIO {
+  /** The input of `aitq run -` (any readable stream). @default process.stdin */
+  stdin?: (Readable & { isTTY?: boolean | undefined }) | undefined;
   stdout: CliStream;
   stderr: CliStream;
   env: NodeJS.ProcessEnv;
@@ -19,6 +23,10 @@ export interface CliIO {
 
 /** The real process. */
 export const processIO: CliIO = {
+  // Made only when read: `process.stdin` opens the stream.
+  get stdin() {
+    return process.stdin;
+  },
   stdout: process.stdout,
   stderr: process.stderr,
   env: process.env,

@@ -5,9 +5,9 @@
  * value received.
  */
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { z } from 'zod';
+import { z } from 'zod';
 // The CLI imports only the package's public entries (root, `/config`, `/simulator`):
 // `npm run lint:deps` enforces it.
 import {
@@ -24,6 +24,7 @@ import {
   withHint,
 } from '../config/index.js';
 import type { AITaskManagerOptions, ResolvedManagerOptions, ValidationIssue } from '../index.js';
+import { StructuredOutputModeSchema } from '../task-types/index.js';
 import type { CliUsageError } from './errors.js';
 import {
   DURATION_FLAGS,
@@ -32,7 +33,8 @@ import {
   usage,
   type Values,
 } from './flags.js';
-import { jsonFault } from './input.js';
+import { readJsonFile } from './input.js';
+import type { StructuredSettings } from './own-task-type.js';
 
 /** The config file read when `--config` is not given and it exists in the working directory. */
 export const DEFAULT_CONFIG_FILE = 'aitq.config.json';
@@ -95,22 +97,7 @@ export function setPath(target: Record<string, unknown>, path: string, value: un
 }
 
 function readConfigFile(path: string, label: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw usage(`${label}: ${code === 'ENOENT' ? 'no such file' : `cannot read it (${code})`}`);
-  }
-  let value: unknown;
-  // A byte-order mark (Windows editors write one) is not JSON; input files drop it too.
-  if (text.startsWith('\uFEFF')) text = text.slice(1);
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    const { message, line, column } = jsonFault(text, error);
-    throw usage(`${label}: line ${line}, column ${column}: bad JSON: ${message}`);
-  }
+  const value = readJsonFile(path, label);
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw usage(`${label}: expected a JSON object of manager options`);
   }
@@ -208,6 +195,17 @@ function routeApiKey(
   return route;
 }
 
+/**
+ * What the config file holds: the manager's options, and the chat task types' structured-output
+ * settings (`structuredOutputs`, `countSchemaTokens`: the factories' options, which the CLI gives
+ * the built-in chat types and an own `--schema` prompt). A misspelt key of either is refused with
+ * the nearest known key.
+ */
+const ConfigFileSchema = ManagerOptionsSchema.extend({
+  structuredOutputs: StructuredOutputModeSchema.optional(),
+  countSchemaTokens: z.boolean({ error: 'expected true or false' }).optional(),
+});
+
 /** The manager's options of a job, validated; the client's settings are checked on demand. */
 export interface JobManagerOptions {
   /** What the manager gets (validated). */
@@ -216,6 +214,8 @@ export interface JobManagerOptions {
   settings: ResolvedManagerOptions;
   /** The config file that was read, if any. */
   configFile: string | undefined;
+  /** The config file's structured-output settings of the chat task types. */
+  structured: StructuredSettings;
   /**
    * Checks where the calls go and with which key (as the client will); called last, once every
    * other option is known good, and only for a job that builds a client.
@@ -276,12 +276,20 @@ export function jobManagerOptions(
     return usage(issueLine(issues, labelOf));
   };
 
-  const parsed = ManagerOptionsSchema.safeParse(merged);
-  if (!parsed.success) throw refuse(merged, parsed.error.issues, ManagerOptionsSchema);
+  const parsed = ConfigFileSchema.safeParse(merged);
+  if (!parsed.success) throw refuse(merged, parsed.error.issues, ConfigFileSchema);
+  const { structuredOutputs, countSchemaTokens, ...settings } = parsed.data;
+  const structured: StructuredSettings = {
+    ...(structuredOutputs === undefined ? {} : { structuredOutputs }),
+    ...(countSchemaTokens === undefined ? {} : { countSchemaTokens }),
+  };
+  delete merged.structuredOutputs;
+  delete merged.countSchemaTokens;
   return {
     manager: merged as AITaskManagerOptions,
-    settings: parsed.data,
+    settings,
     configFile,
-    checkClient: () => checkAPIConfig(merged, parsed.data, keyRoute, labelOf, refuse),
+    structured,
+    checkClient: () => checkAPIConfig(merged, settings, keyRoute, labelOf, refuse),
   };
 }

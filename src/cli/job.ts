@@ -2,289 +2,88 @@
  * `aitq analyze` and `aitq run`: check the whole input file first (nothing starts on bad input),
  * open the job's store (resuming what an earlier run left), then feed its tasks to the manager as
  * room frees up, write each outcome as a JSON line, draw the progress, and end with a summary.
- * Ctrl-C once drains, twice cancels.
+ * Ctrl-C once drains, twice cancels. Getting ready is `job-input.ts` and `job-setup.ts`'s.
  */
 
-import { existsSync } from 'node:fs';
 import {
-  type AIClient,
   AITaskManager,
   type AITaskManagerOptions,
   BudgetExceededError,
-  refusalScope,
   type Statistics,
   serializeError,
   TaskCancelledError,
   type TaskInfo,
-  type TaskStore,
-  ValidationError,
 } from '../index.js';
-import { type Simulator, startSimulator } from '../providers/simulator/index.js';
 import type { JobArgs } from './args.js';
-import { CliInputError, CliUsageError, EXIT_CODES, type ExitCode } from './errors.js';
-import { addEstimate, DryRunSchema, dryRun, emptyTotals, renderDryRun } from './estimate.js';
-import {
-  type CliTask,
-  type InputItem,
-  lineTask,
-  readRepositories,
-  readTaskLines,
-  repositoryTask,
-} from './input.js';
+import { CliUsageError, EXIT_CODES, type ExitCode } from './errors.js';
+import { DryRunSchema, dryRun, renderDryRun } from './estimate.js';
 import type { CliIO } from './io.js';
-import { JobTasks } from './job-tasks.js';
-import { TaskKeys } from './keys.js';
-import { ProgressDisplay, progressMode } from './progress.js';
-import { type JobCounts, jobExitCode, renderProgress, renderSummary, summarize } from './render.js';
-import { checkWritable, hasResults, type ResultLine, ResultsWriter } from './results.js';
+import { checkInput, entriesOf, type JobEntry, type JobInput } from './job-input.js';
+import { lineFromInfo, refusalOf, resumeLine } from './job-report.js';
 import {
-  deleteStore,
-  idsByKey,
-  openStore,
-  prepareStore,
-  type StorePreparation,
-  storeProblem,
-  storeReasonOf,
-} from './store.js';
+  checkResultsFile,
+  connect,
+  type JobStore,
+  managerOptionsOf,
+  openJobStore,
+} from './job-setup.js';
+import { JobTasks } from './job-tasks.js';
+import { loadOwnTaskType, structuredBuiltins } from './own-task-type.js';
+import { ProgressDisplay, progressMode } from './progress.js';
+import type { CliTask } from './records.js';
+import { type JobCounts, jobExitCode, renderProgress, renderSummary, summarize } from './render.js';
+import { checkWritable, type ResultLine, ResultsWriter } from './results.js';
+import { type InputSource, inputSource, SpoolInterrupted, STDIO } from './stdio.js';
+import { idsByKey, storeProblem, storeReasonOf } from './store.js';
 
+export { CLI_RETENTION } from './job-setup.js';
 export type { ResultLine } from './results.js';
 
 /** Tasks kept waiting in the queue at most, however large the file. */
 const FEED_HIGH_WATER = 1_000;
 /** Records looked up at a time in the store once the job stops feeding. */
 const TAIL_BATCH = 500;
-/**
- * Finished tasks the CLI's manager keeps in memory without a store (`--no-store`), unless the
- * config file sets `keepCompleted` / `keepFailed`: each task's outcome is in the results file as
- * soon as it ends. With a store, every finished task stays in it (completed results are reused
- * by the next run).
- */
-export const CLI_RETENTION = {
-  keepCompleted: { count: 1_000 },
-  keepFailed: { count: 1_000 },
-} as const;
-
-/** A client for estimates only: a dry run never calls a model. */
-const NO_CALLS: AIClient = {
-  chat: () => Promise.reject(new Error('a dry run sends nothing')),
-  embed: () => Promise.reject(new Error('a dry run sends nothing')),
-};
-
-/** One record of the input file, its task and its resume key. */
-interface JobEntry {
-  item: InputItem;
-  task: CliTask;
-  key: string;
-}
-
-/** The file's records, their tasks and their resume keys, in order (one pass). */
-async function* entriesOf(args: JobArgs): AsyncGenerator<JobEntry> {
-  const { file, priority } = args;
-  const options = { maxRecordBytes: args.maxRecordBytes };
-  const keys = new TaskKeys(file, args.settings, args.key);
-  if (args.command === 'analyze') {
-    for await (const item of readRepositories(file, options)) {
-      const task = repositoryTask(item, priority);
-      yield { item, task, key: keys.next(item, task) };
-    }
-    return;
-  }
-  for await (const item of readTaskLines(file, options)) {
-    const task = lineTask(item, priority);
-    yield { item, task, key: keys.next(item, task) };
-  }
-}
 
 /**
- * Reads the whole file once: every item parsed and validated, its key made (a `--key` field that
- * is missing, of the wrong type or repeated is bad input), and each task checked against its task
- * type (the same checks `submitTask` makes) by a manager that never starts.
- */
-async function checkInput(args: JobArgs) {
-  const checker = new AITaskManager({ ...args.manager, aiClient: NO_CALLS });
-  const totals = emptyTotals();
-  for await (const { item, task } of entriesOf(args)) {
-    try {
-      // Refuses what submitting would refuse: a model with no price under a budget, a token
-      // reservation above a window, a worst case above a budget.
-      addEstimate(totals, checker.estimateCost(task));
-    } catch (error) {
-      if (!(error instanceof ValidationError || error instanceof BudgetExceededError)) throw error;
-      throw new CliInputError(args.file, error.message, { line: item.line, index: item.index });
-    }
-  }
-  await checker.stop();
-  return totals;
-}
-
-/**
- * A results file that is there already is never replaced without a store to resume from (its
- * results would be lost) unless `--fresh` says so.
- * @throws CliUsageError naming `--out` and what to do
- */
-function checkResultsFile(args: JobArgs): void {
-  if (args.fresh || !hasResults(args.out)) return;
-  if (args.store !== undefined && existsSync(args.store)) return;
-  const out = JSON.stringify(args.out);
-  throw new CliUsageError(
-    args.store === undefined
-      ? `--out: ${out} exists and, without a store (--no-store), would be replaced: pass --fresh to replace it, or choose another --out`
-      : `--out: ${out} exists but there is no store to resume from (${JSON.stringify(args.store)}): pass --fresh to replace it and start over, or choose another --out`,
-  );
-}
-
-/** The job's store once opened, and what it held for the input. */
-interface JobStore {
-  store: TaskStore;
-  path: string;
-  /** What an earlier run left, when there was one (`undefined` for a new store). */
-  prepared: StorePreparation | undefined;
-}
-
-/**
- * `--fresh` (delete the store, say so), then opens the store and, when it holds an earlier run,
- * gets it ready to resume (see `prepareStore`). Before anything starts.
- * @throws CliUsageError a store that cannot be opened or read (exit 2)
- */
-async function openJobStore(args: JobArgs, io: CliIO): Promise<JobStore | undefined> {
-  const path = args.store;
-  if (args.fresh) {
-    const deleted = path === undefined ? false : await deleteStore(path);
-    io.stderr.write(
-      `aitq: --fresh: starting over${deleted ? ` (deleted the store ${JSON.stringify(path)})` : ''}\n`,
-    );
-  }
-  if (path === undefined) return undefined;
-  const existed = existsSync(path);
-  const store = await openStore(path);
-  try {
-    const prepared = existed
-      ? await prepareStore(
-          store,
-          (async function* () {
-            for await (const { key } of entriesOf(args)) yield key;
-          })(),
-        )
-      : undefined;
-    return { store, path, prepared };
-  } catch (error) {
-    await store.close().catch(() => {});
-    if (storeReasonOf(error) !== undefined) throw new CliUsageError(storeProblem(path, error));
-    throw error;
-  }
-}
-
-/** Where the tasks go: the built-in simulator in this process, or what the options name. */
-async function connect(
-  args: JobArgs,
-  io: CliIO,
-): Promise<{ options: AITaskManagerOptions; simulator: Simulator | undefined }> {
-  if (!args.simulator) return { options: args.manager, simulator: undefined };
-  const simulator = await startSimulator(args.simulatorOptions);
-  if (!args.quiet) {
-    io.stderr.write(
-      `aitq: --simulator: using the built-in simulator at ${simulator.url}; nothing leaves this machine\n`,
-    );
-  }
-  return {
-    options: { ...args.manager, baseURL: simulator.url, apiKey: 'sk-simulator' },
-    simulator,
-  };
-}
-
-/**
- * The manager's options: without a store, {@link CLI_RETENTION} under the config file's; with
- * one, the store, and no retention of completed tasks (a config file's `keepCompleted` is set
- * aside, and the user told): the next run reuses them.
- */
-function managerOptionsOf(
-  options: AITaskManagerOptions,
-  store: JobStore | undefined,
-  say: (line: string) => void,
-): AITaskManagerOptions {
-  if (store === undefined) return { ...CLI_RETENTION, ...options };
-  const { keepCompleted, ...rest } = options;
-  if (keepCompleted !== undefined) {
-    say(
-      'aitq: keepCompleted (config file) is ignored: with a store, completed results stay in it to be reused by the next run\n',
-    );
-  }
-  return { ...rest, store: store.store };
-}
-
-interface FailedEventError {
-  code?: string;
-  status?: number | undefined;
-  providerCode?: string | undefined;
-  message?: string;
-}
-
-/**
- * What a refusal no wait cures (`PROVIDER_REFUSED`: a bad key, no credit, no such model) says, in
- * a few words, and whom it stops; `undefined` for any other failure.
- */
-function refusalOf(
-  error: FailedEventError | undefined,
-): { what: string; scope: 'provider' | 'model' } | undefined {
-  if (error?.code !== 'PROVIDER_REFUSED') return undefined;
-  const scope = refusalScope(error.status, error.providerCode) ?? 'model';
-  const http = `HTTP ${error.status ?? '?'}${error.providerCode === undefined ? '' : ` ${error.providerCode}`}`;
-  if (error.status === 401 || error.status === 403) {
-    return { what: `authentication failed (${http})`, scope };
-  }
-  if (error.status === 429) return { what: `the account is out of credit (${http})`, scope };
-  return { what: `the model was not found (${http})`, scope };
-}
-
-/** The results line of a finished task, from what the manager reports of it. */
-function lineFromInfo(info: TaskInfo, { item, task }: JobEntry): ResultLine {
-  const base = {
-    index: item.index,
-    line: item.line,
-    taskId: info.taskId,
-    taskType: task.taskType,
-  };
-  const spent = { cost: info.metrics.actualCost, tokens: info.metrics.tokensUsed };
-  if (info.status === 'completed') {
-    return { ...base, status: 'completed', result: info.result, ...spent, metadata: task.metadata };
-  }
-  const { code, message } =
-    info.status === 'cancelled' || info.error === null
-      ? serializeError(new TaskCancelledError(info.taskId))
-      : info.error;
-  return {
-    ...base,
-    status: info.status === 'cancelled' ? 'cancelled' : 'failed',
-    error: { code, message },
-    ...spent,
-    metadata: task.metadata,
-  };
-}
-
-/** What the resume line says, after what the store held: `40 done, 35 to run (…)`. */
-function resumeLine(
-  path: string,
-  total: number,
-  prepared: StorePreparation,
-  interrupted: number,
-): string {
-  const notes: string[] = [];
-  if (prepared.rerun > 0) notes.push(`${prepared.rerun} failed or cancelled before: run again`);
-  if (interrupted > 0) {
-    notes.push(`${interrupted} interrupted mid-call: sent again, may be paid twice`);
-  }
-  if (prepared.dropped > 0) notes.push(`${prepared.dropped} no longer in the input: dropped`);
-  const done = Math.min(total, prepared.done);
-  return `aitq: resuming from ${path}: ${done} done, ${total - done} to run${notes.length === 0 ? '' : ` (${notes.join('; ')})`}\n`;
-}
-
-/**
- * Runs `analyze` or `run`.
+ * Runs `analyze` or `run`: the input made readable (stdin copied to a temporary file, deleted at
+ * the end), the own task type loaded, then {@link runInput}.
  *
  * @throws CliInputError / CliUsageError before anything starts (exit 2 in `runCli`).
  */
 export async function runJob(args: JobArgs, io: CliIO): Promise<ExitCode> {
-  const totals = await checkInput(args);
+  let source: InputSource;
+  try {
+    source = await inputSource(args.file, args.spool, io);
+  } catch (error) {
+    if (!(error instanceof SpoolInterrupted)) throw error;
+    io.stderr.write('\naitq: interrupted while reading the input: nothing started\n');
+    return EXIT_CODES.interrupted;
+  }
+  try {
+    const own =
+      args.own === undefined ? undefined : await loadOwnTaskType(args.own, args.structured, io.cwd);
+    const options: AITaskManagerOptions = {
+      ...args.manager,
+      taskTypes: [
+        ...(args.manager.taskTypes ?? []),
+        ...structuredBuiltins(args.structured),
+        ...(own === undefined ? [] : [own.definition]),
+      ],
+    };
+    return await runInput(args, { source, own }, options, io);
+  } finally {
+    await source.remove();
+  }
+}
+
+/** Checks the input, then estimates it (`--dry-run`) or runs it. */
+async function runInput(
+  args: JobArgs,
+  input: JobInput,
+  options: AITaskManagerOptions,
+  io: CliIO,
+): Promise<ExitCode> {
+  const totals = await checkInput(args, input, options);
   if (args.dryRun) {
     const figures = DryRunSchema.parse(dryRun(totals, args.settings));
     io.stdout.write(
@@ -296,9 +95,9 @@ export async function runJob(args: JobArgs, io: CliIO): Promise<ExitCode> {
   }
   checkWritable(args.out);
   checkResultsFile(args);
-  const store = await openJobStore(args, io);
+  const store = await openJobStore(args, input, io);
   try {
-    return await runTasks(args, io, totals.tasks, store);
+    return await runTasks(args, input, options, io, totals.tasks, store);
   } finally {
     await store?.store.close().catch(() => {});
   }
@@ -306,11 +105,13 @@ export async function runJob(args: JobArgs, io: CliIO): Promise<ExitCode> {
 
 async function runTasks(
   args: JobArgs,
+  input: JobInput,
+  jobOptions: AITaskManagerOptions,
   io: CliIO,
   total: number,
   store: JobStore | undefined,
 ): Promise<ExitCode> {
-  const { options, simulator } = await connect(args, io);
+  const { options, simulator } = await connect(args, jobOptions, io);
   let manager: AITaskManager;
   /** What the manager brought back from the store (`queue.recovered`). */
   let recovered = { requeued: 0, interrupted: 0, paused: 0 };
@@ -348,12 +149,16 @@ async function runTasks(
   try {
     // Said at once (even with --quiet), and the job stops: the results would be lost. Only a
     // write can fail, and the first comes from a task that ended: `drain` is defined by then.
-    results = new ResultsWriter(args.out, (error) => {
-      display.say(
-        `aitq: --out: cannot write ${JSON.stringify(args.out)} (${error.message}): ${ended ? 'the last results are lost' : 'stopping, the tasks in flight are cancelled'}\n`,
-      );
-      if (!ended) drain({ cancelRunning: true });
-    });
+    results = new ResultsWriter(
+      args.out,
+      (error) => {
+        display.say(
+          `aitq: --out: cannot write ${args.out === STDIO ? 'stdout' : JSON.stringify(args.out)} (${error.message}): ${ended ? 'the last results are lost' : 'stopping, the tasks in flight are cancelled'}\n`,
+        );
+        if (!ended) drain({ cancelRunning: true });
+      },
+      io.stdout,
+    );
   } catch (error) {
     await manager.stop();
     await simulator?.close();
@@ -636,7 +441,7 @@ async function runTasks(
     notice(resumeLine(store.path, total, prepared, recovered.interrupted));
   }
   try {
-    for await (const entry of entriesOf(args)) {
+    for await (const entry of entriesOf(args, input)) {
       if (!stopping()) {
         // Tasks an earlier run left wait in the line too, and a drain does not cancel those
         // that no record claimed yet: a stop ends the wait.
@@ -670,7 +475,9 @@ async function runTasks(
     reused,
     store: store?.path ?? null,
   });
-  io.stdout.write(args.json ? `${JSON.stringify(summary)}\n` : `${renderSummary(summary)}\n`);
+  // With the results on stdout (`-o -`), stdout holds them alone: the summary goes to stderr.
+  const report = args.out === STDIO ? io.stderr : io.stdout;
+  report.write(args.json ? `${JSON.stringify(summary)}\n` : `${renderSummary(summary)}\n`);
   // Results (or tasks) that could not be written fail the job, whatever the tasks did.
   return results.failure === undefined && storeFailure === undefined
     ? jobExitCode(summary)

@@ -10,13 +10,17 @@
  * - With `--key <field>`, the value of that field of the record (a dotted path:
  *   `metadata.id`), which must be a non-empty string or a number, unique in the file:
  *   `field:<path>=<JSON value>`.
+ * - With an own task type (`--prompt`, `--schema`, `--task-type`), its identity (a hash of the
+ *   template and the schema, or of the module's source) counts in either key: a changed prompt
+ *   is a new task, never the result of the old one. Keys of the built-in types are unchanged.
  */
 
 import { createHash } from 'node:crypto';
 import { describeValue } from '../config/index.js';
 import type { ResolvedManagerOptions } from '../index.js';
 import { CliInputError } from './errors.js';
-import type { CliTask, InputItem } from './input.js';
+import type { InputItem } from './input.js';
+import type { CliTask } from './records.js';
 
 /** The longest idempotency key the queue takes (characters). */
 const MAX_KEY_LENGTH = 512;
@@ -39,15 +43,23 @@ export function canonicalJson(value: unknown): string {
   });
 }
 
-function sha256(text: string): string {
+export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-/** What defines a task's call, as the queue will make it with `settings`. */
-function callOf(task: CliTask, settings: ResolvedManagerOptions): unknown {
+/**
+ * What defines a task's call, as the queue will make it with `settings`; `identity` is an own
+ * task type's (left out for the built-in types, whose keys stay as they were).
+ */
+function callOf(
+  task: CliTask,
+  settings: ResolvedManagerOptions,
+  identity: string | undefined,
+): unknown {
   const config = task.config ?? {};
   const defaults = settings.taskDefaults;
   return {
+    ...(identity === undefined ? {} : { definition: identity }),
     taskType: task.taskType,
     data: task.data,
     model: config.model ?? defaults.model ?? settings.model,
@@ -68,6 +80,8 @@ export class TaskKeys {
     private readonly file: string,
     private readonly settings: ResolvedManagerOptions,
     private readonly field: readonly string[] | undefined,
+    /** An own task type's identity (a hash of its template and schema, or of its module). */
+    private readonly identity?: string,
   ) {}
 
   /**
@@ -76,7 +90,7 @@ export class TaskKeys {
    */
   next(item: InputItem, task: CliTask): string {
     if (this.field === undefined) {
-      const hash = sha256(canonicalJson(callOf(task, this.settings)));
+      const hash = sha256(canonicalJson(callOf(task, this.settings, this.identity)));
       const occurrence = (this.seen.get(hash) ?? 0) + 1;
       this.seen.set(hash, occurrence);
       return `sha256:${hash}#${occurrence}`;
@@ -98,13 +112,14 @@ export class TaskKeys {
       throw fail(`the value ${json} is also the key of line ${first}: keys must be unique`);
     }
     this.seen.set(json, item.line);
-    const key = `field:${path}=${json}`;
-    return key.length <= MAX_KEY_LENGTH ? key : `field:${path}#sha256:${sha256(json)}`;
+    const of = this.identity === undefined ? '' : `@${this.identity.slice(0, 16)}`;
+    const key = `field:${path}=${json}${of}`;
+    return key.length <= MAX_KEY_LENGTH ? key : `field:${path}#sha256:${sha256(json)}${of}`;
   }
 }
 
-/** The value at `path` of `record`, own properties only. */
-function fieldAt(record: unknown, path: readonly string[]): unknown {
+/** The value at `path` of `record`, own properties only (`undefined`: no such field). */
+export function fieldAt(record: unknown, path: readonly string[]): unknown {
   let node = record;
   for (const key of path) {
     if (node === null || typeof node !== 'object' || !Object.hasOwn(node, key)) return undefined;

@@ -271,7 +271,9 @@ export function renderSummary(summary: CliSummary): string {
     ['duration', formatDuration(summary.durationSeconds)],
     ['success rate', summary.successRate === null ? '–' : `${summary.successRate.toFixed(1)}%`],
   );
-  if (summary.resultsFile !== null) rows.push(['results', summary.resultsFile]);
+  if (summary.resultsFile !== null) {
+    rows.push(['results', summary.resultsFile === '-' ? 'stdout' : summary.resultsFile]);
+  }
   if (summary.store !== null) rows.push(['store', summary.store]);
   const label = Math.max(...rows.map(([name]) => name.length));
   const ended = `${summary.total - summary.notFinished} of ${summary.total} tasks ended`;

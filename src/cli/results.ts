@@ -2,7 +2,7 @@
  * The results file: one JSON line per task outcome. A regular file is never written in place: the
  * lines go to `<out>.partial` beside it, renamed over the results file once the job has ended,
  * so a run that dies (`kill -9`, a crash, a power cut) leaves the previous results file whole. A
- * device or a pipe (`-o /dev/stdout`) is written directly.
+ * device or a pipe (`-o /dev/stdout`) is written directly, and `-o -` goes to stdout.
  */
 
 import { once } from 'node:events';
@@ -15,11 +15,13 @@ import {
   renameSync,
   statSync,
   unlinkSync,
-  type WriteStream,
 } from 'node:fs';
 import { dirname } from 'node:path';
+import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { CliUsageError } from './errors.js';
+import type { CliStream } from './io.js';
+import { STDIO } from './stdio.js';
 
 /** One line of the results file. */
 export interface ResultLine {
@@ -44,8 +46,9 @@ export function cannotWrite(path: string, error: unknown): CliUsageError {
   return new CliUsageError(`--out: cannot write ${JSON.stringify(path)} (${code})`);
 }
 
-/** Whether `path` is an existing file with something in it (a device or a pipe is not). */
+/** Whether `path` is an existing file with something in it (a device, a pipe, `-` are not). */
 export function hasResults(path: string): boolean {
+  if (path === STDIO) return false;
   try {
     const info = statSync(path, { throwIfNoEntry: false });
     return info?.isFile() === true && info.size > 0;
@@ -72,6 +75,7 @@ function targetsOf(out: string): { target: string; partial: string | undefined }
  * @throws CliUsageError naming `--out`, the path and why
  */
 export function checkWritable(path: string): void {
+  if (path === STDIO) return;
   try {
     const info = statSync(path, { throwIfNoEntry: false });
     if (info?.isDirectory()) {
@@ -97,18 +101,32 @@ export function checkWritable(path: string): void {
  * it, and nothing rejects.
  */
 export class ResultsWriter {
-  private readonly stream: WriteStream;
-  private readonly target: string;
+  /** The file's stream, or stdout (`-o -`) when it is a stream (the process's). */
+  private readonly stream: Writable | undefined;
+  /** Stdout when it is only something to write to (a test's). */
+  private readonly plain: CliStream | undefined;
+  private readonly target: string = STDIO;
   private readonly partial: string | undefined;
   private chain: Promise<void> = Promise.resolve();
   /** The first error writing the file. */
   failure: Error | undefined;
 
-  /** @throws CliUsageError when the file cannot be created (before anything starts). */
+  /**
+   * `path` is the results file, or `-` for `stdout`.
+   * @throws CliUsageError when the file cannot be created (before anything starts).
+   */
   constructor(
     private readonly path: string,
     private readonly onFailure: (error: Error) => void,
+    stdout?: CliStream,
   ) {
+    if (path === STDIO && stdout !== undefined) {
+      // Not ended at the close: the summary and the process's own writes come after.
+      this.stream = stdout instanceof Writable ? stdout : undefined;
+      this.plain = this.stream === undefined ? stdout : undefined;
+      this.stream?.on('error', (error) => this.fail(error));
+      return;
+    }
     let fd: number;
     try {
       ({ target: this.target, partial: this.partial } = targetsOf(path));
@@ -116,8 +134,9 @@ export class ResultsWriter {
     } catch (error) {
       throw cannotWrite(path, error);
     }
-    this.stream = createWriteStream(this.partial ?? this.target, { fd, encoding: 'utf8' });
-    this.stream.on('error', (error) => this.fail(error));
+    const stream = createWriteStream(this.partial ?? this.target, { fd, encoding: 'utf8' });
+    stream.on('error', (error) => this.fail(error));
+    this.stream = stream;
   }
 
   private fail(error: unknown): void {
@@ -129,11 +148,14 @@ export class ResultsWriter {
   write(line: ResultLine): void {
     if (this.failure !== undefined) return;
     const text = `${JSON.stringify(line)}\n`;
+    const { stream } = this;
+    if (stream === undefined) {
+      this.plain?.write(text);
+      return;
+    }
     this.chain = this.chain
       .then(async () => {
-        if (this.failure === undefined && !this.stream.write(text)) {
-          await once(this.stream, 'drain');
-        }
+        if (this.failure === undefined && !stream.write(text)) await once(stream, 'drain');
       })
       .catch((error: unknown) => this.fail(error));
   }
@@ -145,6 +167,7 @@ export class ResultsWriter {
    */
   async close(): Promise<void> {
     await this.chain;
+    if (this.stream === undefined || this.target === STDIO) return;
     if (this.failure === undefined) this.stream.end();
     await finished(this.stream).catch((error: unknown) => this.fail(error));
     if (this.partial === undefined) return;

@@ -4,15 +4,13 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CliInputError } from '../../src/cli/errors.js';
+import { DEFAULT_MAX_RECORD_BYTES, type InputItem, readJsonItems } from '../../src/cli/input.js';
 import {
-  DEFAULT_MAX_RECORD_BYTES,
-  type InputItem,
   lineTask,
-  readJsonItems,
   readRepositories,
   readTaskLines,
   repositoryTask,
-} from '../../src/cli/input.js';
+} from '../../src/cli/records.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aitq-input-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

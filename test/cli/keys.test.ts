@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { CliInputError } from '../../src/cli/errors.js';
-import type { CliTask, InputItem } from '../../src/cli/input.js';
+import type { InputItem } from '../../src/cli/input.js';
 import { canonicalJson, TaskKeys } from '../../src/cli/keys.js';
+import type { CliTask } from '../../src/cli/records.js';
 import { ManagerOptionsSchema } from '../../src/config/index.js';
 
 const settings = ManagerOptionsSchema.parse({});

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { readRepositories } from '../../src/cli/input.js';
+import { readRepositories } from '../../src/cli/records.js';
 import { cosineSimilarity, embedText } from '../../src/providers/simulator/index.js';
 
 const EXAMPLE = 'examples/repos.json';

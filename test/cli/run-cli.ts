@@ -15,13 +15,22 @@ export interface CliProcess {
   waitFor(check: (output: string) => boolean, ms?: number): Promise<void>;
 }
 
-export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): CliProcess {
+/**
+ * Starts `aitq` with `args`; `stdin`, when given, is piped to it (written whole, then closed),
+ * otherwise its stdin is closed.
+ */
+export function startCli(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  stdin?: string,
+): CliProcess {
   const { OPENAI_API_KEY: _, ...inherited } = process.env;
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
     cwd: ROOT,
     env: { ...inherited, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
+  if (stdin !== undefined) child.stdin?.end(stdin);
   let out = '';
   let err = '';
   const listeners = new Set<() => void>();
@@ -69,8 +78,9 @@ export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): 
 export async function runCliToEnd(
   args: readonly string[],
   env: NodeJS.ProcessEnv = {},
+  stdin?: string,
 ): Promise<{ code: number | string; stdout: string; stderr: string }> {
-  const cli = startCli(args, env);
+  const cli = startCli(args, env, stdin);
   const code = await cli.exited;
   return { code, stdout: cli.stdout(), stderr: cli.stderr() };
 }
