@@ -33,6 +33,7 @@ import {
   type DurationString,
 } from './internal/duration.js';
 import { functionOf, OwnKeysRecordSchema, parseOrThrow, REDACTED } from './internal/validate.js';
+import { preloadEncoding } from './limits/tokens.js';
 import { OpenAICompatibleClient } from './providers/openai.js';
 import type { AIClient } from './providers/types.js';
 import { type CostEstimate, Engine, type SubmitInput } from './runtime/engine.js';
@@ -294,6 +295,8 @@ export class AITaskManager<R extends TaskTypeRegistry = UntypedTaskTypes> {
   private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly keepAlive: KeepAlive;
+  /** The built-in task types are registered: they count tokens at submit. */
+  private readonly countsTokens: boolean;
   private readonly sizeWaiters: Array<{ below: number; resolve: () => void }> = [];
   private readonly statsTick = new Subject<void>();
   /** Emits once, when a `stop()` has finished: `stats$` then gives its last figures. */
@@ -371,6 +374,7 @@ export class AITaskManager<R extends TaskTypeRegistry = UntypedTaskTypes> {
       onFinished: (record) => this.finished(record),
     });
     this.keepAlive = new KeepAlive(this.clock === systemClock);
+    this.countsTokens = builtinTaskTypes;
     this.events$ = this.engine.events$.asObservable();
     this.collector.attach(this.engine.events$);
     this.engine.events$.subscribe((event) => this.observe(event));
@@ -412,6 +416,12 @@ export class AITaskManager<R extends TaskTypeRegistry = UntypedTaskTypes> {
     const wasRunning = this.engine.isRunning;
     this.engine.start();
     if (wasRunning) return;
+    if (this.countsTokens) {
+      // The built-in task types count tokens at submit: their tables load now, not at the first
+      // submission (where they would stall the event loop for a quarter of a second).
+      const { encoding, ms } = preloadEncoding(this.engine.currentSettings.model);
+      if (ms > 0) this.logger.info?.('tokenizer loaded', { encoding, ms: Math.round(ms) });
+    }
     this.logger.info?.('ai-task-queue started', {
       maxConcurrent: this.engine.currentSettings.maxConcurrent,
     });

@@ -5,7 +5,9 @@ import { createRequire } from 'node:module';
  * count prompts when they bill them and when they apply tokens-per-minute limits.
  *
  * An encoding's tables are large (loading `o200k_base` takes about 270 ms and 38 MB), so they are
- * loaded lazily and synchronously on the first count that needs them, then cached per encoding:
+ * loaded lazily and synchronously on the first count that needs them (or by `preloadEncoding`,
+ * which the manager's `start()` calls when the built-in task types are in use), then cached per
+ * encoding:
  * importing this module costs nothing.
  */
 
@@ -34,6 +36,19 @@ function load(encoding: EncodingName): EncodingModule {
     loaded.set(encoding, module);
   }
   return module;
+}
+
+/**
+ * Loads the encoding `model` counts with now, if it is not loaded yet (the manager's `start()`
+ * does, so that the first submission does not stall the event loop). Resolves with the encoding
+ * and how long the load took (0 when it was loaded already).
+ */
+export function preloadEncoding(model: string): { encoding: EncodingName; ms: number } {
+  const encoding = encodingForModel(model);
+  if (loaded.has(encoding)) return { encoding, ms: 0 };
+  const started = performance.now();
+  load(encoding);
+  return { encoding, ms: performance.now() - started };
 }
 
 /** Models (and the dated snapshots of them) that use `cl100k_base`. */
