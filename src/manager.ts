@@ -88,6 +88,14 @@ const SignalSchema = z.custom<AbortSignal>(
   'expected an AbortSignal',
 );
 
+/** The Python seed's names of `submit_task`'s arguments, and what replaces each here. */
+const SEED_TASK_NAMES = {
+  task_type: 'taskType',
+  callback: 'config.onComplete',
+  error_callback: 'config.onError',
+  progress_callback: 'config.onProgress',
+};
+
 /** What `submitTask` takes. */
 export const SubmitTaskSchema = z
   .object({
@@ -507,7 +515,10 @@ export class AITaskManager<R extends TaskTypeRegistry = UntypedTaskTypes> {
    * @throws QueueStoppedError after `stop()`
    */
   async submitTask<K extends TaskTypeName<R>>(task: SubmitTaskInput<R, K>): Promise<TaskId<K>> {
-    const parsed = parseOrThrow(SubmitTaskSchema, task, 'task', { pathPrefix: '' });
+    const parsed = parseOrThrow(SubmitTaskSchema, task, 'task', {
+      pathPrefix: '',
+      renamed: SEED_TASK_NAMES,
+    });
     parsed.signal?.throwIfAborted();
     const [id] = await this.enqueue([this.toEngineInput(parsed)], [parsed.config], parsed.signal);
     return id as TaskId<K>;
@@ -541,7 +552,7 @@ export class AITaskManager<R extends TaskTypeRegistry = UntypedTaskTypes> {
     tasks: readonly BatchTaskInput<R, K>[],
     options: { priority?: Priority; signal?: AbortSignal } = {},
   ): Promise<TaskId<K>[]> {
-    const parsed = parseOrThrow(SubmitBatchSchema, tasks, 'tasks');
+    const parsed = parseOrThrow(SubmitBatchSchema, tasks, 'tasks', { renamed: SEED_TASK_NAMES });
     const { priority, signal } = parseOrThrow(BatchOptionsSchema, options, 'options');
     signal?.throwIfAborted();
     const inputs = parsed.map((t) =>
@@ -556,7 +567,10 @@ export class AITaskManager<R extends TaskTypeRegistry = UntypedTaskTypes> {
 
   /** What a task would reserve and could cost, without submitting it. */
   estimateCost<K extends TaskTypeName<R>>(task: SubmitTaskInput<R, K>): CostEstimate {
-    const parsed = parseOrThrow(SubmitTaskSchema, task, 'task', { pathPrefix: '' });
+    const parsed = parseOrThrow(SubmitTaskSchema, task, 'task', {
+      pathPrefix: '',
+      renamed: SEED_TASK_NAMES,
+    });
     return this.engine.estimateCost(this.toEngineInput(parsed));
   }
 

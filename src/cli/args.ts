@@ -7,7 +7,7 @@
 
 import { realpathSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { describeValue, PrioritySchema } from '../config/index.js';
+import { closestName, describeValue, PrioritySchema } from '../config/index.js';
 import {
   type AITaskManagerOptions,
   type Priority,
@@ -31,6 +31,7 @@ import {
   usage,
   type Values,
 } from './flags.js';
+import { COMMANDS, type Command } from './help.js';
 import { DEFAULT_MAX_RECORD_BYTES, LARGEST_MAX_RECORD_BYTES } from './input.js';
 import { apiKeyFlag, issueLine, jobManagerOptions, numberOf, setPath } from './job-options.js';
 import { type OwnTaskOptions, ownTaskOptionsOf, type StructuredSettings } from './own-task-type.js';
@@ -89,7 +90,7 @@ export interface JobArgs {
 
 /** What `aitq` was asked to do. */
 export type CliArgs =
-  | { command: 'help' }
+  | { command: 'help'; topic?: Command }
   | { command: 'version' }
   | { command: 'simulate'; host: string; simulator: ResolvedSimulatorOptions }
   | JobArgs;
@@ -323,6 +324,45 @@ function jobArgs(
   };
 }
 
+function isCommand(word: string): word is Command {
+  return (COMMANDS as readonly string[]).includes(word);
+}
+
+/** `unknown command 'anlyze' (did you mean 'analyze'? expected analyze, run or simulate)`. */
+function unknownCommand(word: string): Error {
+  const near = closestName(word, [...COMMANDS, 'help']);
+  const hint = near === undefined ? '' : `did you mean '${near}'? `;
+  return usage(`unknown command '${word}' (${hint}expected analyze, run or simulate)`);
+}
+
+/** `aitq help`, `aitq help <command>`. */
+function helpArgs(rest: readonly string[]): CliArgs {
+  const [topic, ...extra] = rest;
+  if (topic === undefined) return { command: 'help' };
+  if (!isCommand(topic)) throw unknownCommand(topic);
+  if (extra.length > 0) {
+    throw usage(`'help' takes one command (received also ${describeValue(extra[0])})`);
+  }
+  return { command: 'help', topic };
+}
+
+/**
+ * `--help` anywhere: the help of the command given (`aitq analyze --help`), else the global one.
+ * The command is the first positional when the line parses, else the first word that is one.
+ */
+function helpOf(argv: readonly string[]): CliArgs {
+  let words: readonly string[];
+  try {
+    words = parseTokens(argv).positionals;
+  } catch {
+    const end = argv.indexOf('--');
+    words = (end === -1 ? argv : argv.slice(0, end)).filter((token) => !token.startsWith('-'));
+  }
+  const [first, second] = words;
+  const topic = first === 'help' ? second : first;
+  return topic !== undefined && isCommand(topic) ? { command: 'help', topic } : { command: 'help' };
+}
+
 /**
  * Parses `argv` (without `node` and the script).
  *
@@ -335,15 +375,14 @@ export function parseCliArgs(
   env: NodeJS.ProcessEnv = process.env,
   cwd: string = process.cwd(),
 ): CliArgs {
-  if (asks(argv, ['--help', '-h'])) return { command: 'help' };
+  if (asks(argv, ['--help', '-h'])) return helpOf(argv);
   if (asks(argv, ['--version', '-v'])) return { command: 'version' };
   const { values, positionals } = parseTokens(argv);
   const [command, ...rest] = positionals;
   if (command === undefined)
     throw usage('missing a command: analyze, run or simulate (see aitq --help)');
-  if (command !== 'analyze' && command !== 'run' && command !== 'simulate') {
-    throw usage(`unknown command '${command}' (expected analyze, run or simulate)`);
-  }
+  if (command === 'help') return helpArgs(rest);
+  if (!isCommand(command)) throw unknownCommand(command);
   const given = Object.keys(values);
   const foreign = given.find((f) =>
     (command === 'simulate' ? JOB_ONLY : SIMULATE_ONLY).includes(f),

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { ValidationError } from '../index.js';
 import { parseCliArgs } from './args.js';
 import { EXIT_CODES, type ExitCode } from './errors.js';
-import { HELP } from './help.js';
+import { COMMAND_HELP, HELP } from './help.js';
 import { type CliIO, processIO } from './io.js';
 import { runJob } from './job.js';
 import { runSimulate } from './simulate.js';
@@ -39,7 +39,7 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
     const args = parseCliArgs(argv, io.env, io.cwd);
     switch (args.command) {
       case 'help':
-        io.stdout.write(HELP);
+        io.stdout.write(args.topic === undefined ? HELP : COMMAND_HELP[args.topic]);
         return EXIT_CODES.ok;
       case 'version':
         io.stdout.write(`${packageVersion()}\n`);

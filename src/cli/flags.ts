@@ -5,6 +5,7 @@
  */
 
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { closestName } from '../config/index.js';
 import { CliUsageError } from './errors.js';
 
 export const PROGRESS_MODES = ['auto', 'tty', 'plain', 'none'] as const;
@@ -147,11 +148,20 @@ export function parseTokens(argv: readonly string[]): { values: Values; position
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const unknown = /Unknown option '([^']+)'/.exec(message)?.[1];
-    if (unknown !== undefined) throw usage(`unknown option '${unknown}' (see aitq --help)`);
+    if (unknown !== undefined) throw unknownOption(unknown);
     const missing = /Option '(-\S+?)(?:, -\S+)?(?: <value>)?' argument missing/.exec(message)?.[1];
     if (missing !== undefined) throw usage(`option '${missing}' needs a value`);
     throw usage(message.split('\n')[0] ?? message);
   }
+}
+
+/** `unknown option '--concurency' (did you mean --concurrency?)`, or `(see aitq --help)`. */
+function unknownOption(option: string): CliUsageError {
+  const near = option.startsWith('--')
+    ? closestName(option.slice(2), Object.keys(OPTIONS))
+    : undefined;
+  const hint = near === undefined ? 'see aitq --help' : `did you mean --${near}?`;
+  return usage(`unknown option '${option}' (${hint})`);
 }
 
 /** Whether `argv` asks for `flags` before any `--`, even among options `parseArgs` would refuse. */

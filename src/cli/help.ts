@@ -1,4 +1,4 @@
-/** `aitq --help`. */
+/** `aitq --help`, and each command's own help (`aitq help <command>`, `aitq <command> --help`). */
 
 import { DEFAULT_MAX_RECORD_BYTES } from './input.js';
 import { DEFAULT_CONFIG_FILE } from './job-options.js';
@@ -12,6 +12,8 @@ Usage:
   aitq run <file> --prompt <template> [--schema <file>]
                                   an own prompt over plain records (any JSON object a line)
   aitq simulate [options]         the built-in OpenAI-compatible simulator on a port
+  aitq help <command>             one command's usage, flags and an example
+                                  (also aitq <command> --help)
   aitq --help | --version         (-h, -v)
 
   <file> may be - for stdin (copied to a temporary file first, then read like a file).
@@ -85,3 +87,99 @@ Exit codes: 0 every task completed, 1 some tasks failed, were cancelled or never
 (e.g. the provider refused the API key: 401/403 stops the job), 2 bad input (a store that
 cannot be opened too), 130 interrupted.
 `;
+
+/** The commands `aitq help <command>` and `aitq <command> --help` know. */
+export const COMMANDS = ['analyze', 'run', 'simulate'] as const;
+export type Command = (typeof COMMANDS)[number];
+
+const JOB_FLAGS = `  --concurrency <n>        calls running at once
+  --rpm <n>                requests per minute
+  --rph <n>                requests per hour
+  --tpm <n>                tokens per minute
+  --budget <usd>           total budget in dollars
+  --daily-budget <usd>     budget per calendar day
+  --hourly-budget <usd>    budget per calendar hour
+  --model <name>           chat model
+  --base-url <url>         OpenAI-compatible API (a loopback one needs no key)
+  --api-key <key>          API key (default OPENAI_API_KEY)
+  --simulator              the built-in simulator in this process, whatever the key
+  --priority <p>           LOW, MEDIUM, HIGH or URGENT for tasks that set none
+  --max-retries <n>        retries after the first attempt
+  --timeout <s>            one attempt's limit: seconds, or with units (90s, 1m30s)
+  -o, --out <file>         results as JSONL (default <input>.results.jsonl; - for stdout)
+  --json                   the summary as one JSON object
+  --progress <mode>        auto, tty, plain or none (on stderr)
+  -q, --quiet              only the summary
+  --dry-run                estimate cost and time, send nothing
+  -c, --config <file>      manager options as JSON (default ./${DEFAULT_CONFIG_FILE}); flags win
+  --max-record-size <b>    the largest input record in bytes (default 64 MiB)
+  --store <file>           the SQLite store to resume from (default <out>.db)
+  --no-store               keep tasks in memory only: nothing to resume
+  --fresh                  delete the store and start over
+  --key <field>            key each record by this field (metadata.id) instead of its hash
+  simulator shaping (with --simulator): --latency, --per-token-ms, --error-rate, --fault-*,
+                           --sim-rpm, --sim-tpm, --sim-window, --seed (see aitq help simulate)
+`;
+
+const OWN_FLAGS = `  --prompt <template>      one chat call per plain record; {{field}}, {{a.b}}, {{.}}
+  --prompt-file <file>     the template from a file
+  --schema <file.json>     a JSON Schema the answers are asked for and validated by
+  --task-type <module>     a module (.mjs) whose default export is a task type
+`;
+
+const FOOTER =
+  '\nExit codes: 0 all completed, 1 some failed or were cancelled, 2 bad input, 130 interrupted.\nEverything: aitq --help\n';
+
+/** `aitq help <command>`, `aitq <command> --help`: usage, each flag in one line, an example. */
+export const COMMAND_HELP: Readonly<Record<Command, string>> = {
+  analyze: `aitq analyze: one REPOSITORY_ANALYSIS task per repository
+
+Usage:
+  aitq analyze <file> [options]   <file>: a JSON array or JSONL of repositories; - for stdin
+
+Options:
+${JOB_FLAGS}
+Example:
+  aitq analyze repos.jsonl --concurrency 4 --rpm 60 --budget 2 -o analysis.jsonl
+${FOOTER}`,
+  run: `aitq run: tasks of any type, or an own prompt or task type over plain records
+
+Usage:
+  aitq run <file> [options]       JSONL lines { taskType, data, priority?, config?, metadata? }
+  aitq run <file> --prompt <template> [--schema <file.json>] [options]
+  aitq run <file> --task-type <module.mjs> [options]
+                                  <file>: - for stdin
+
+Own prompts and task types (each input line is then a plain record):
+${OWN_FLAGS}
+Options:
+${JOB_FLAGS}
+Example:
+  aitq run reviews.jsonl --prompt 'Sentiment of: {{text}}' --schema sentiment.json --budget 1
+${FOOTER}`,
+  simulate: `aitq simulate: the built-in OpenAI-compatible simulator on a port
+
+Usage:
+  aitq simulate [options]         serves until stopped (Ctrl-C)
+
+Options:
+  --port <n>               port (default 0: a free one)
+  --host <addr>            address (default 127.0.0.1)
+  --api-key <key>          require this key (401 otherwise)
+  --sim-rpm <n>            requests per window
+  --sim-tpm <n>            tokens per window
+  --sim-window <ms>        window length (default 60000)
+  --latency <spec>         fixed:MS | uniform:MIN-MAX | lognormal:MEDIAN[,SIGMA]
+  --per-token-ms <ms>      extra wait per generated token
+  --error-rate <p>         probability of a 500
+  --fault-503 <p>          probability of a 503
+  --fault-429 <p>          probability of a 429
+  --fault-timeout <p>      probability of a call that never answers
+  --fault-malformed <p>    probability of a malformed answer
+  --fault-no-usage <p>     probability of an answer without usage
+  --seed <n>               seed of answers, faults and latency
+
+Example:
+  aitq simulate --port 8080 --latency lognormal:400,0.5 --error-rate 0.05
+${FOOTER}`,
+};

@@ -15,6 +15,7 @@ export {
   parseDurationMs,
 } from '../internal/duration.js';
 export {
+  closestName,
   describeValue,
   isRedactedPath,
   OwnKeysRecordSchema,

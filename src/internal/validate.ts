@@ -68,17 +68,35 @@ function distance(a: string, b: string): number {
   return previous[b.length] ?? 0;
 }
 
+/**
+ * The one of `known` closest to the mistyped `word` (`maxConcurent`: `maxConcurrent`), when one is
+ * close enough to be a typo (an edit or so per four letters); the "did you mean" of config keys
+ * and of the CLI's flags and commands.
+ */
+export function closestName(word: string, known: readonly string[]): string | undefined {
+  return known
+    .map((k) => ({ k, d: distance(word, k) }))
+    .filter(({ d }) => d <= Math.max(1, Math.floor(word.length / 4)))
+    .sort((x, y) => x.d - y.d)[0]?.k;
+}
+
 /** `Unrecognized key: "maxConcurent"` + ` (did you mean "maxConcurrent"?)` when one is close. */
 export function withHint(issue: z.core.$ZodIssue, schema: unknown): string {
+  return hinted(issue, schema, {});
+}
+
+/** `withHint`, where a key of `renamed` is pointed to what replaces it, close or not. */
+function hinted(
+  issue: z.core.$ZodIssue,
+  schema: unknown,
+  renamed: Readonly<Record<string, string>>,
+): string {
   if (issue.code !== 'unrecognized_keys') return issue.message;
   const known = knownKeysAt(schema, issue.path);
   const hints = issue.keys.flatMap((key) => {
-    const near = known
-      .map((k) => ({ k, d: distance(key, k) }))
-      .filter(({ d }) => d <= Math.max(1, Math.floor(key.length / 4)))
-      .sort((x, y) => x.d - y.d)[0];
+    const near = Object.hasOwn(renamed, key) ? renamed[key] : closestName(key, known);
     if (near === undefined) return [];
-    return [issue.keys.length === 1 ? `"${near.k}"` : `"${near.k}" for "${key}"`];
+    return [issue.keys.length === 1 ? `"${near}"` : `"${near}" for "${key}"`];
   });
   return hints.length === 0
     ? issue.message
@@ -110,7 +128,7 @@ export function parseOrThrow<S extends z.ZodType>(
     const secret =
       isRedactedPath(own, redact) || (redact.length > 0 && own === '' && typeof raw === 'string');
     const received = secret && raw !== undefined ? REDACTED : raw;
-    return { path, message: withHint(issue, schema), received };
+    return { path, message: hinted(issue, schema, options.renamed ?? {}), received };
   });
   const text = issues
     .map((i) => {
@@ -129,6 +147,11 @@ export interface ParseOptions {
    * under them (`defaultHeaders.api-key`).
    */
   redact?: readonly string[];
+  /**
+   * Unknown keys and what to use instead, named in the "did you mean" however far they are from
+   * it (the Python seed's `callback`: `config.onComplete`).
+   */
+  renamed?: Readonly<Record<string, string>>;
 }
 
 /**
