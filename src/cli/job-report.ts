@@ -70,3 +70,23 @@ export function resumeLine(
   const done = Math.min(total, prepared.done);
   return `aitq: resuming from ${path}: ${done} done, ${total - done} to run${notes.length === 0 ? '' : ` (${notes.join('; ')})`}\n`;
 }
+
+/** `1 running task`, `3 running tasks`. */
+function runningTasks(n: number): string {
+  return `${n} running task${n === 1 ? '' : 's'}`;
+}
+
+/**
+ * What a Ctrl-C (or SIGTERM) says on stderr, one line: the first drains (`press` 1: running
+ * tasks finish, Ctrl-C again cancels them), the second cancels the `running` tasks.
+ */
+export function interruptLine(press: 1 | 2, running: number): string {
+  if (press === 1) {
+    return running === 0
+      ? 'aitq: draining: no task running; stopping\n'
+      : `aitq: draining: waiting for ${runningTasks(running)}; Ctrl-C again to cancel them\n`;
+  }
+  return running === 0
+    ? 'aitq: cancelling: no task running\n'
+    : `aitq: cancelling ${runningTasks(running)}\n`;
+}

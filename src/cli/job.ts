@@ -16,10 +16,10 @@ import {
 } from '../index.js';
 import type { JobArgs } from './args.js';
 import { CliUsageError, EXIT_CODES, type ExitCode } from './errors.js';
-import { DryRunSchema, dryRun, renderDryRun } from './estimate.js';
+import { DryRunSchema, dryRun, type EstimateTotals, renderDryRun } from './estimate.js';
 import type { CliIO } from './io.js';
 import { checkInput, entriesOf, type JobEntry, type JobInput } from './job-input.js';
-import { lineFromInfo, refusalOf, resumeLine } from './job-report.js';
+import { interruptLine, lineFromInfo, refusalOf, resumeLine } from './job-report.js';
 import {
   checkResultsFile,
   connect,
@@ -97,7 +97,7 @@ async function runInput(
   checkResultsFile(args);
   const store = await openJobStore(args, input, io);
   try {
-    return await runTasks(args, input, options, io, totals.tasks, store);
+    return await runTasks(args, input, options, io, totals, store);
   } finally {
     await store?.store.close().catch(() => {});
   }
@@ -108,9 +108,16 @@ async function runTasks(
   input: JobInput,
   jobOptions: AITaskManagerOptions,
   io: CliIO,
-  total: number,
+  totals: EstimateTotals,
   store: JobStore | undefined,
 ): Promise<ExitCode> {
+  const total = totals.tasks;
+  const priced = totals.tasks - totals.unpriced;
+  /** What a task takes of the limits on average, for the ETA they allow. */
+  const perTask = {
+    tokens: total === 0 ? 0 : (totals.promptTokens + totals.maxTokens) / total,
+    worstCaseCost: priced === 0 ? undefined : totals.worstCaseCost / priced,
+  };
   const { options, simulator } = await connect(args, jobOptions, io);
   let manager: AITaskManager;
   /** What the manager brought back from the store (`queue.recovered`). */
@@ -188,7 +195,6 @@ async function runTasks(
   const alreadyDone = Math.min(total, store?.prepared?.done ?? 0);
   const draw = async () => {
     latest = await manager.getStatistics();
-    const ended = counts.completed + counts.failed + counts.cancelled;
     display.draw(
       renderProgress(latest, {
         total: total - alreadyDone,
@@ -197,7 +203,10 @@ async function runTasks(
         // Plain lines go to logs: never cut.
         width: display.mode === 'tty' ? Math.max(40, io.stderr.columns ?? 100) : 1_000,
         mode: display.mode === 'tty' ? 'tty' : 'plain',
-        done: Math.max(0, ended - reused),
+        done: Math.max(0, counts.completed + counts.failed - reused),
+        cancelled: counts.cancelled,
+        perTask,
+        model: args.settings.model,
       }),
     );
   };
@@ -280,17 +289,30 @@ async function runTasks(
     ).catch(() => {});
   };
 
+  /** The interrupt lines, said in order, each with the running tasks counted when it came. */
+  let announced = Promise.resolve();
+  const announce = async (press: 1 | 2): Promise<void> => {
+    if (args.quiet) return;
+    const running = manager.getStatistics().then(
+      (stats) => stats.concurrency.runningTasks,
+      () => latest?.concurrency.runningTasks ?? 0,
+    );
+    announced = announced
+      .then(async () => {
+        display.say(`${press === 1 ? '\n' : ''}${interruptLine(press, await running)}`);
+      })
+      .catch(() => {});
+    // Counted before the caller acts on the signal (a second one aborts the running calls).
+    await running;
+  };
   /** First signal: stop feeding, cancel what waits, let running calls finish. Second: cancel those. */
   const interrupt = () => {
     interrupts++;
     if (interrupts === 1) {
-      if (!args.quiet) {
-        display.say('\naitq: interrupted: finishing running calls (Ctrl-C again to cancel them)\n');
-      }
+      void announce(1);
       drain();
     } else if (interrupts === 2) {
-      if (!args.quiet) display.say('aitq: cancelling running calls\n');
-      void manager.stop({ force: true });
+      void announce(2).then(() => manager.stop({ force: true }));
     }
   };
   /** A write to the store failed: said at once (even with --quiet), and the job stops. */

@@ -5,7 +5,7 @@
  */
 
 import { z } from 'zod';
-import type { Statistics, WaitReason } from '../index.js';
+import type { Gauge, Statistics, WaitReason } from '../index.js';
 import { EXIT_CODES, type ExitCode } from './errors.js';
 
 /** The job's frame around one `Statistics` value. */
@@ -18,10 +18,24 @@ export interface RenderContext {
   width: number;
   mode: 'tty' | 'plain';
   /**
-   * Tasks of the job that ended, as the CLI counted them. Default: the statistics'
-   * `performance.totalProcessed` (which also counts child tasks of composite task types).
+   * Tasks of the job that completed or failed, as the CLI counted them. Default: the statistics'
+   * `performance.totalSucceeded + totalFailed` (which also count child tasks of composite task
+   * types).
    */
   done?: number;
+  /**
+   * Tasks of the job that were cancelled: counted apart from `done` (they ran to no end, and no
+   * longer wait). Default: the statistics' `performance.totalCancelled`.
+   */
+  cancelled?: number;
+  /**
+   * What one task of the job takes of the limits, on average (from the checked input's estimates):
+   * its token reservation (prompt + `max_tokens`) and its worst-case cost (`undefined` unpriced).
+   * Without it the ETA heeds request windows alone.
+   */
+  perTask?: { tokens: number; worstCaseCost: number | undefined };
+  /** The job's model: windows of that model bound it too (global windows always do). */
+  model?: string;
 }
 
 const WAIT_REASONS: Record<WaitReason, string> = {
@@ -65,7 +79,9 @@ function cutToWidth(line: string, width: number): string {
 }
 
 interface Progress {
+  /** Completed or failed. */
   done: number;
+  cancelled: number;
   elapsedSeconds: number;
   /** Finished tasks per minute since the start. */
   perMinute: number;
@@ -74,12 +90,78 @@ interface Progress {
 }
 
 function progressOf(stats: Statistics, ctx: RenderContext): Progress {
-  const done = Math.min(ctx.total, ctx.done ?? stats.performance.totalProcessed);
+  const perf = stats.performance;
+  const done = Math.min(ctx.total, ctx.done ?? perf.totalSucceeded + perf.totalFailed);
+  const cancelled = Math.min(ctx.total - done, ctx.cancelled ?? perf.totalCancelled);
   const elapsedSeconds = Math.max(0, (ctx.now.getTime() - ctx.startedAt.getTime()) / 1000);
   const perMinute = elapsedSeconds > 0 ? (done / elapsedSeconds) * 60 : 0;
-  const left = ctx.total - done;
+  // Cancelled tasks will not run: they are not left, and they do not count as throughput.
+  const left = ctx.total - done - cancelled;
   const etaSeconds = left === 0 ? 0 : perMinute > 0 ? (left / perMinute) * 60 : undefined;
-  return { done, elapsedSeconds, perMinute, etaSeconds };
+  return { done, cancelled, elapsedSeconds, perMinute, etaSeconds };
+}
+
+/**
+ * What the limits in force allow for the `left` tasks: `time`, the least seconds the tightest
+ * window makes them take (what fits in a window's unused share goes now, the rest at the window's
+ * rate: requests ÷ limit × window, and tokens at `perTask.tokens` each); `overBudget` when the
+ * worst cases of the tasks not started exceed what the total budget has left (held amounts are
+ * already out of it); `undefined` when no limit bounds them.
+ */
+export type LimitEta =
+  | { kind: 'time'; seconds: number; limit: 'rate limit' | 'token limit' }
+  | { kind: 'overBudget'; need: number; left: number; tasks: number };
+
+export function limitEta(
+  stats: Statistics,
+  left: number,
+  perTask?: RenderContext['perTask'],
+  model?: string,
+): LimitEta | undefined {
+  if (left <= 0) return undefined;
+  const budgetLeft = stats.cost.total.remaining;
+  const notStarted = Math.max(0, left - stats.concurrency.runningTasks);
+  const worst = perTask?.worstCaseCost;
+  if (worst !== undefined && budgetLeft !== null && notStarted * worst > budgetLeft + 1e-9) {
+    return { kind: 'overBudget', need: notStarted * worst, left: budgetLeft, tasks: notStarted };
+  }
+  let eta: LimitEta | undefined;
+  const bound = (
+    need: number,
+    gauge: Gauge,
+    windowMs: number,
+    limit: 'rate limit' | 'token limit',
+  ) => {
+    if (gauge.limit === null || gauge.limit <= 0 || need <= 0) return;
+    const later = Math.max(0, need - Math.max(0, gauge.limit - gauge.current));
+    const seconds = (later / gauge.limit) * (windowMs / 1000);
+    if (eta === undefined || (eta.kind === 'time' && seconds > eta.seconds)) {
+      eta = { kind: 'time', seconds, limit };
+    }
+  };
+  for (const w of stats.rateLimit.windows) {
+    if (w.model !== null && w.model !== model) continue;
+    bound(left, w.requests, w.windowMs, 'rate limit');
+    if (perTask !== undefined) bound(left * perTask.tokens, w.tokens, w.windowMs, 'token limit');
+  }
+  return eta;
+}
+
+/**
+ * `ETA …`: the larger of the throughput's ETA (the rate since the start) and what the limits
+ * allow, naming the limit when it decides; `ETA --` with why when the budget cannot pay for the
+ * rest at worst case.
+ */
+function etaText(stats: Statistics, ctx: RenderContext, p: Progress): string {
+  const left = ctx.total - p.done - p.cancelled;
+  const limits = limitEta(stats, left, ctx.perTask, ctx.model);
+  if (limits?.kind === 'overBudget') {
+    return `ETA -- (budget short: up to ${formatUsd(limits.need)} for ${formatCount(limits.tasks)} not started, ${formatUsd(limits.left)} left)`;
+  }
+  if (limits !== undefined && (p.etaSeconds === undefined || limits.seconds > p.etaSeconds)) {
+    return `ETA ${formatDuration(limits.seconds)} (${limits.limit})`;
+  }
+  return `ETA ${p.etaSeconds === undefined ? '--' : formatDuration(p.etaSeconds)}`;
 }
 
 function waitingText(stats: Statistics, now: Date): string {
@@ -117,10 +199,11 @@ export function renderProgress(stats: Statistics, ctx: RenderContext): string {
   const p = progressOf(stats, ctx);
   const pct = `${Math.floor(percent(p.done, ctx.total))}%`;
   const rate = `${p.perMinute.toFixed(1)}/min`;
-  const eta = `ETA ${p.etaSeconds === undefined ? '--' : formatDuration(p.etaSeconds)}`;
+  const eta = etaText(stats, ctx, p);
   const perf = stats.performance;
   const running = `running ${stats.concurrency.runningTasks}/${stats.concurrency.maxConcurrent}`;
-  const outcome = `ok ${formatCount(perf.totalSucceeded)} · failed ${formatCount(perf.totalFailed)}`;
+  const cancelled = p.cancelled > 0 ? ` · cancelled ${formatCount(p.cancelled)}` : '';
+  const outcome = `ok ${formatCount(perf.totalSucceeded)} · failed ${formatCount(perf.totalFailed)}${cancelled}`;
   const state = stats.status.stopping ? ' · stopping: finishing running calls' : '';
   if (ctx.mode === 'plain') {
     return cutToWidth(
@@ -243,6 +326,16 @@ export function summarize(
   };
 }
 
+/**
+ * How many tasks of a job that stopped short ended, cancelled ones apart from the others:
+ * `120 done, 80 cancelled of 200 tasks` (done: completed or failed).
+ */
+function endedText(summary: CliSummary): string {
+  const done = `${formatCount(summary.completed + summary.failed)} done`;
+  const cancelled = summary.cancelled > 0 ? `, ${formatCount(summary.cancelled)} cancelled` : '';
+  return `${done}${cancelled} of ${formatCount(summary.total)} tasks`;
+}
+
 /** The final table. */
 export function renderSummary(summary: CliSummary): string {
   const rows: Array<[string, string]> = [
@@ -276,12 +369,13 @@ export function renderSummary(summary: CliSummary): string {
   }
   if (summary.store !== null) rows.push(['store', summary.store]);
   const label = Math.max(...rows.map(([name]) => name.length));
-  const ended = `${summary.total - summary.notFinished} of ${summary.total} tasks ended`;
   const title = summary.interrupted
-    ? `interrupted: ${ended}`
+    ? `interrupted: ${endedText(summary)}`
     : summary.notFinished > 0
-      ? `stopped: ${ended}`
-      : `${summary.total} tasks`;
+      ? `stopped: ${endedText(summary)}`
+      : summary.cancelled > 0
+        ? `${summary.total} tasks: ${formatCount(summary.completed + summary.failed)} done, ${formatCount(summary.cancelled)} cancelled`
+        : `${summary.total} tasks`;
   return [title, ...rows.map(([name, value]) => `  ${name.padEnd(label)}  ${value}`)].join('\n');
 }
 

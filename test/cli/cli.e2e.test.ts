@@ -185,7 +185,9 @@ describe('aitq: interrupted', () => {
       await cli.waitFor((output) => /ok [1-9]/.test(output));
       cli.child.kill('SIGINT');
     });
-    expect(run.stderr()).toContain('interrupted: finishing running calls');
+    expect(run.stderr()).toMatch(
+      /aitq: draining: (waiting for \d+ running tasks?; Ctrl-C again to cancel them|no task running; stopping)\n/,
+    );
     const summary = CliSummarySchema.parse(JSON.parse(run.stdout()));
     const lines = resultLines(out);
     expect(summary.interrupted).toBe(true);
@@ -201,10 +203,12 @@ describe('aitq: interrupted', () => {
     const run = await interruptedRun(20_000, out, async (cli) => {
       await cli.waitFor((output) => output.includes('running 2/2'));
       cli.child.kill('SIGINT');
-      await cli.waitFor((output) => output.includes('finishing running calls'));
+      await cli.waitFor((output) => output.includes('Ctrl-C again to cancel them'));
       cli.child.kill('SIGINT');
     });
-    expect(run.stderr()).toContain('cancelling running calls');
+    // Both calls were running (`running 2/2`) when the second signal came.
+    expect(run.stderr()).toContain('aitq: draining: waiting for 2 running tasks');
+    expect(run.stderr()).toContain('aitq: cancelling 2 running tasks\n');
     const summary = CliSummarySchema.parse(JSON.parse(run.stdout()));
     expect(summary).toMatchObject({ interrupted: true, completed: 0, failed: 0 });
     const lines = resultLines(out);

@@ -6,6 +6,7 @@ import {
   formatDuration,
   formatUsd,
   jobExitCode,
+  limitEta,
   renderProgress,
   renderSummary,
   summarize,
@@ -77,6 +78,36 @@ describe('renderProgress', () => {
     );
   });
 
+  it('counts cancelled tasks apart from the done ones, in the bar, the counts and the ETA', () => {
+    const interrupted = statistics({
+      status: { stopping: true },
+      performance: {
+        totalProcessed: 200,
+        totalSucceeded: 110,
+        totalFailed: 10,
+        totalCancelled: 80,
+      },
+    });
+    const ctx = { ...frame, total: 200, done: 120, cancelled: 80, width: 200 } as const;
+    expect(renderProgress(interrupted, { ...ctx, mode: 'plain' })).toMatchInlineSnapshot(
+      `"120/200 (60%) · ok 110 · failed 10 · cancelled 80 · 60.0/min · ETA 0s · running 0/5 · waiting 0 · spent $0.0000 · stopping: finishing running calls"`,
+    );
+    expect(renderProgress(interrupted, { ...ctx, width: 100, mode: 'tty' })).toMatchInlineSnapshot(`
+      "[████████████████████████████████████████░░░░░░░░░░░░░░░░░░░░░░░░░░] 120/200 60% · 60.0/min · ETA 0s
+      running 0/5 · waiting 0 · ok 110 · failed 10 · cancelled 80 · retries 0 · stopping: finishing runni…
+      spent $0.0000 · tokens 0 · elapsed 2m00s"
+    `);
+    // Taken from the statistics when the caller does not count: never "200/200".
+    expect(
+      renderProgress(interrupted, { ...frame, total: 200, width: 200, mode: 'plain' }),
+    ).toMatch(/^120\/200 \(60%\) · ok 110 · failed 10 · cancelled 80 · /);
+    // Cancelled tasks are not left to run: 40 left at 30/min.
+    const some = statistics({ performance: { totalSucceeded: 60, totalCancelled: 100 } });
+    expect(renderProgress(some, { ...frame, total: 200, width: 200, mode: 'plain' })).toContain(
+      'ETA 1m20s',
+    );
+  });
+
   it('never draws a line wider than the terminal', () => {
     for (const width of [20, 40, 60, 100]) {
       for (const line of renderProgress(midway, { ...frame, width, mode: 'tty' }).split('\n')) {
@@ -93,6 +124,92 @@ describe('renderProgress', () => {
     expect(renderProgress(done, { ...frame, mode: 'tty' }).split('\n')[0]).toMatch(
       /\] 75\/75 100% · 37\.5\/min · ETA 0s$/,
     );
+  });
+});
+
+describe('ETA from the limits', () => {
+  /** 30 of 75 done after 2 minutes (15/min): 45 left, 3m00s at that rate. */
+  const withLimits = (changes: Parameters<typeof statistics>[0]) =>
+    statistics({ performance: { totalProcessed: 30, totalSucceeded: 30 }, ...changes });
+  const window = (
+    windowMs: number,
+    requests: [number, number | null],
+    tokens: [number, number | null] = [0, null],
+    model: string | null = null,
+  ) => ({
+    model,
+    windowMs,
+    requests: { current: requests[0], limit: requests[1] },
+    tokens: { current: tokens[0], limit: tokens[1] },
+  });
+  const plain = { ...frame, width: 300, mode: 'plain' } as const;
+  const perTask = { tokens: 1_000, worstCaseCost: 0.001 };
+
+  it('keeps the throughput ETA when no limit is tighter', () => {
+    const stats = withLimits({ rateLimit: { windows: [window(60_000, [0, 600])] } });
+    expect(renderProgress(stats, plain)).toContain('· ETA 3m00s ·');
+  });
+
+  it('takes the tightest request window when it allows less than the throughput', () => {
+    // 10 per minute, 4 used: 6 go now, 39 at 10/min = 3m54s; 100 per hour, 90 used: 10 go now,
+    // 35 at 100/h = 21m00s.
+    const stats = withLimits({
+      rateLimit: { windows: [window(60_000, [4, 10]), window(3_600_000, [90, 100])] },
+    });
+    expect(limitEta(stats, 45)).toEqual({ kind: 'time', seconds: 1_260, limit: 'rate limit' });
+    expect(renderProgress(stats, plain)).toContain('· ETA 21m00s (rate limit) ·');
+  });
+
+  it('bounds by a token window at each task’s reservation, and by the job’s model’s windows', () => {
+    // 45 tasks × 1,000 tokens, 10,000 free now, 10,000 a minute: 3m30s.
+    const tokens = withLimits({ rateLimit: { windows: [window(60_000, [0, null], [0, 10_000])] } });
+    expect(renderProgress(tokens, { ...plain, perTask })).toContain('ETA 3m30s (token limit)');
+    // Without a task's reservation, a token window bounds nothing.
+    expect(renderProgress(tokens, plain)).toContain('· ETA 3m00s ·');
+    // Another model's window does not bound this job; its own model's does.
+    const other = withLimits({
+      rateLimit: { windows: [window(60_000, [0, 5], [0, null], 'gpt-4o')] },
+    });
+    expect(renderProgress(other, { ...plain, model: 'gpt-4o-mini' })).toContain('· ETA 3m00s ·');
+    expect(renderProgress(other, { ...plain, model: 'gpt-4o' })).toContain(
+      'ETA 8m00s (rate limit)',
+    );
+  });
+
+  it('gives the limits’ ETA before anything finished', () => {
+    const early = statistics({ rateLimit: { windows: [window(60_000, [0, 15])] } });
+    expect(renderProgress(early, { ...plain, now: later(3) })).toContain('ETA 4m00s (rate limit)');
+  });
+
+  it('says the budget is short instead of an ETA when the worst cases exceed what is left', () => {
+    const short = withLimits({
+      concurrency: { runningTasks: 5 },
+      cost: { total: { cost: 0.03, limit: 0.05, remaining: 0.015, percentage: 60 }, held: 0.005 },
+      rateLimit: { windows: [window(60_000, [0, 10])] },
+    });
+    // 45 left, 5 of them running (their worst case is held): 40 × $0.001 > $0.015.
+    expect(limitEta(short, 45, perTask)).toEqual({
+      kind: 'overBudget',
+      need: 0.04,
+      left: 0.015,
+      tasks: 40,
+    });
+    expect(renderProgress(short, { ...plain, perTask })).toContain(
+      'ETA -- (budget short: up to $0.0400 for 40 not started, $0.0150 left)',
+    );
+    // Enough left: the limits' ETA as before.
+    const enough = {
+      ...short,
+      cost: { ...short.cost, total: { ...short.cost.total, remaining: 0.04 } },
+    };
+    expect(limitEta(enough, 45, perTask)).toMatchObject({ kind: 'time', limit: 'rate limit' });
+    // Unpriced tasks: no budget verdict.
+    expect(limitEta(short, 45, { tokens: 1_000, worstCaseCost: undefined })?.kind).toBe('time');
+  });
+
+  it('says nothing once no task is left', () => {
+    const stats = withLimits({ rateLimit: { windows: [window(60_000, [10, 10])] } });
+    expect(limitEta(stats, 0, perTask)).toBeUndefined();
   });
 });
 
@@ -199,7 +316,7 @@ describe('summary', () => {
     // 20 of the 23 that ended: cancelled tasks did not succeed.
     expect(summary.successRate).toBeCloseTo((20 / 23) * 100, 9);
     expect(renderSummary(summary)).toMatchInlineSnapshot(`
-      "interrupted: 23 of 75 tasks ended
+      "interrupted: 20 done, 3 cancelled of 75 tasks
         completed     20
         failed        0
         cancelled     3
@@ -211,6 +328,23 @@ describe('summary', () => {
         success rate  87.0%
         results       out.jsonl"
     `);
+  });
+
+  it('reports cancelled tasks as cancelled, never as ended with the others', () => {
+    const counts = { completed: 110, failed: 10, cancelled: 80 };
+    const base = {
+      total: 200,
+      startedAt: STARTED,
+      now: later(60),
+      resultsFile: 'out.jsonl',
+      counts,
+    };
+    const interrupted = renderSummary(summarize(finished, { ...base, interrupted: true }));
+    expect(interrupted.split('\n')[0]).toBe('interrupted: 120 done, 80 cancelled of 200 tasks');
+    expect(interrupted).toContain('  cancelled     80');
+    expect(interrupted).not.toContain('200 of 200');
+    const ran = renderSummary(summarize(finished, { ...base, interrupted: false }));
+    expect(ran.split('\n')[0]).toBe('200 tasks: 120 done, 80 cancelled');
   });
 
   const job = {
@@ -252,7 +386,7 @@ describe('summary', () => {
       renderSummary(
         summarize(finished, { ...job, counts: { completed: 3, failed: 0, cancelled: 0 } }),
       ),
-    ).toMatch(/^stopped: 3 of 4 tasks ended\n[\s\S]* {2}not finished {2}1\n/);
+    ).toMatch(/^stopped: 3 done of 4 tasks\n[\s\S]* {2}not finished {2}1\n/);
   });
 
   it('refuses a summary that breaks the schema', () => {
