@@ -26,6 +26,15 @@ export const benchType: TaskTypeDefinition<{ n: number }, string> = {
   run: async (ctx) => (await ctx.chat({ messages: [{ role: 'user', content: 'x' }] })).content,
 };
 
+/** A custom task type with the payload `{ i }`: one chat call, its content as the result. */
+export const payloadType: TaskTypeDefinition<{ i: number }, string> = {
+  name: 'PAYLOAD',
+  input: z.object({ i: z.number() }),
+  output: z.string(),
+  estimate: (_data, env) => ({ model: env.model, promptTokens: 10, maxTokens: 16 }),
+  run: async (ctx) => (await ctx.chat({ messages: [{ role: 'user', content: 'x' }] })).content,
+};
+
 /**
  * Holds the process open until the returned function is called. The engine's own timers (wake-ups,
  * the admission's yields to the event loop) never keep a process alive on their own; the manager

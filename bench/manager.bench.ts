@@ -7,10 +7,8 @@
  * `--tasks N` (default 100,000), `--rounds N` (default 5; medians are reported).
  */
 import PQueue from 'p-queue';
-import { z } from 'zod';
 import { AITaskManager } from '../src/manager.js';
-import type { TaskTypeDefinition } from '../src/task-types/types.js';
-import { instantClient, median, PRIORITIES, parseArgs } from './fixtures.js';
+import { instantClient, median, PRIORITIES, parseArgs, payloadType } from './fixtures.js';
 
 const args = parseArgs(process.argv.slice(2));
 const TASKS = Number(args.get('tasks') ?? 100_000);
@@ -21,15 +19,6 @@ if (gc === undefined) {
   console.error('run with node --expose-gc (npm run bench:manager does)');
   process.exit(2);
 }
-
-/** A custom task type with the payload `{ i }`: one chat call, its content as the result. */
-const payloadType: TaskTypeDefinition<{ i: number }, string> = {
-  name: 'PAYLOAD',
-  input: z.object({ i: z.number() }),
-  output: z.string(),
-  estimate: (_data, env) => ({ model: env.model, promptTokens: 10, maxTokens: 16 }),
-  run: async (ctx) => (await ctx.chat({ messages: [{ role: 'user', content: 'x' }] })).content,
-};
 
 function heapUsed(): number {
   gc?.();

@@ -38,10 +38,9 @@ import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { z } from 'zod';
-import { type AITaskManager, createAITaskManager, type TaskTypeDefinition } from '../src/index.js';
+import { type AITaskManager, createAITaskManager } from '../src/index.js';
 import { openSqliteStore, type SqliteTaskStore } from '../src/stores/sqlite/index.js';
-import { instantClient, median, PRIORITIES, parseArgs } from './fixtures.js';
+import { instantClient, median, PRIORITIES, parseArgs, payloadType } from './fixtures.js';
 
 const args = parseArgs(process.argv.slice(2));
 const TASKS = Number(args.get('tasks') ?? 100_000);
@@ -75,15 +74,6 @@ if (gc === undefined) {
   console.error('run with node --expose-gc (npm run bench:sqlite does)');
   process.exit(2);
 }
-
-/** A custom task type with the payload `{ i }`: one chat call, its content as the result. */
-const payloadType: TaskTypeDefinition<{ i: number }, string> = {
-  name: 'PAYLOAD',
-  input: z.object({ i: z.number() }),
-  output: z.string(),
-  estimate: (_data, env) => ({ model: env.model, promptTokens: 10, maxTokens: 16 }),
-  run: async (ctx) => (await ctx.chat({ messages: [{ role: 'user', content: 'x' }] })).content,
-};
 
 interface Run {
   tasksPerSecond: number;
