@@ -17,6 +17,7 @@ import PQueue from 'p-queue';
 import { AITaskManager } from '../src/manager.js';
 import { Engine } from '../src/runtime/engine.js';
 import {
+  allCompleted,
   benchType,
   holdProcessOpen,
   instantClient,
@@ -306,14 +307,7 @@ async function benchBullMQ(): Promise<Figures> {
     concurrency: CONCURRENCY,
     removeOnComplete: { count: 1000 },
   });
-  let completed = 0;
-  const finished = new Promise<void>((resolve, reject) => {
-    worker.on('completed', () => {
-      if (++completed === BULLMQ_TASKS) resolve();
-    });
-    worker.on('failed', (_job, error) => reject(error));
-    worker.on('error', reject);
-  });
+  const finished = allCompleted(worker, BULLMQ_TASKS);
   let tasksPerSecond: number;
   try {
     await Promise.all([queue.waitUntilReady(), worker.waitUntilReady()]);

@@ -1,3 +1,4 @@
+import type { Worker } from 'bullmq';
 import { z } from 'zod';
 import type { AIClient } from '../src/providers/types.js';
 import type { Engine } from '../src/runtime/engine.js';
@@ -81,4 +82,19 @@ export function startBenchEngine(
   );
   engine.start();
   return engine;
+}
+
+/**
+ * Resolves when a BullMQ worker has completed `count` jobs; rejects on the first failed job or
+ * worker error. Attach it before adding jobs.
+ */
+export function allCompleted(worker: Worker, count: number): Promise<void> {
+  let completed = 0;
+  return new Promise<void>((resolve, reject) => {
+    worker.on('completed', () => {
+      if (++completed === count) resolve();
+    });
+    worker.on('failed', (_job, error) => reject(error));
+    worker.on('error', reject);
+  });
 }

@@ -40,7 +40,14 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { type AITaskManager, createAITaskManager } from '../src/index.js';
 import { openSqliteStore, type SqliteTaskStore } from '../src/stores/sqlite/index.js';
-import { instantClient, median, PRIORITIES, parseArgs, payloadType } from './fixtures.js';
+import {
+  allCompleted,
+  instantClient,
+  median,
+  PRIORITIES,
+  parseArgs,
+  payloadType,
+} from './fixtures.js';
 
 const args = parseArgs(process.argv.slice(2));
 const TASKS = Number(args.get('tasks') ?? 100_000);
@@ -211,14 +218,7 @@ async function runBullMQ(client: Redis, tasks: number): Promise<Run> {
   try {
     await queue.waitUntilReady();
     await worker.waitUntilReady();
-    let completed = 0;
-    const finished = new Promise<void>((resolve, reject) => {
-      worker.on('completed', () => {
-        if (++completed === tasks) resolve();
-      });
-      worker.on('failed', (_job, error) => reject(error));
-      worker.on('error', reject);
-    });
+    const finished = allCompleted(worker, tasks);
     const startMs = performance.now() - s0;
     gc?.();
     const r0 = await redisCpu(client);
