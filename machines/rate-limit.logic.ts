@@ -27,7 +27,10 @@ export type {
 
 export type RateLimitEvent =
   | ({ type: 'rate.reserve'; at: number } & RateRequest)
-  | { type: 'rate.reconcile'; taskId: string; tokens: number }
+  /** The task's call is being sent now: its reservation counts from `at` (see `RateLimiterState.sent`). */
+  | { type: 'rate.sent'; taskId: string; at: number }
+  /** The call ended: its real tokens replace the reservation; `sentAt`: when it was sent, if it was. */
+  | { type: 'rate.reconcile'; taskId: string; tokens: number; sentAt?: number }
   /**
    * A provider's rate-limit headers; `sentSince`: what the model's calls sent after the answered
    * one still hold (the server may not have counted them).
@@ -54,8 +57,10 @@ export function rateLimitTransition(
   switch (event.type) {
     case 'rate.reserve':
       return { limiter: limiter.reserve(event.at, event) };
+    case 'rate.sent':
+      return { limiter: limiter.sent(event.taskId, event.at) };
     case 'rate.reconcile':
-      return { limiter: limiter.reconcile(event.taskId, event.tokens) };
+      return { limiter: limiter.reconcile(event.taskId, event.tokens, event.sentAt) };
     case 'rate.hints':
       return { limiter: limiter.applyHints(event.at, event.model, event.hints, event.sentSince) };
     case 'rate.configure':

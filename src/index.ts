@@ -106,6 +106,7 @@ export type { TaskErrorView, TaskInfo, TaskMetrics } from './runtime/task-info.j
 export type {
   BudgetStatistics,
   Gauge,
+  HeldModel,
   Statistics,
   WindowStatistics,
 } from './stats/types.js';

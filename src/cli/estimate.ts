@@ -6,7 +6,7 @@
 
 import { z } from 'zod';
 import type { ResolvedManagerOptions } from '../index.js';
-import { resolveWindows } from '../limits/index.js';
+import { pacedWindowMinimumMs, resolveWindows } from '../limits/index.js';
 import { formatCount, formatDuration, formatUsd } from './render.js';
 
 /** One task's estimate, as `estimateCost` gives it (dollars; `undefined` when unpriced). */
@@ -123,24 +123,26 @@ function windowsForShares(tasks: number, limit: number, largest: number, windowM
  */
 export function dryRun(totals: EstimateTotals, settings: ResolvedManagerOptions): DryRun {
   const limits: DryRun['limits'] = [];
-  const windows = resolveWindows({
-    ...settings,
-    requestsPerMinute: settings.requestsPerMinute ?? settings.rateLimit,
-  });
+  const windows = resolveWindows(
+    { ...settings, requestsPerMinute: settings.requestsPerMinute ?? settings.rateLimit },
+    { pacing: settings.pacing },
+  );
   const priced = totals.tasks - totals.unpriced;
-  for (const w of windows) {
-    const span = formatDuration(w.windowMs / 1000);
-    if (w.requests !== undefined) {
+  for (const { windowMs, requests, tokens, paced } of windows) {
+    const span = `${formatDuration(windowMs / 1000)}${paced === true ? ', paced' : ''}`;
+    if (requests !== undefined) {
       limits.push({
-        limit: `${w.requests} requests per ${span}`,
-        seconds: windowsNeeded(totals.tasks, w.requests, w.windowMs),
+        limit: `${requests} requests per ${span}`,
+        seconds: pacedWindowMinimumMs(totals.tasks, { windowMs, requests, paced }) / 1000,
         bound: 'atLeast',
       });
     }
-    if (w.tokens !== undefined) {
+    if (tokens !== undefined) {
+      // Each task at its worst case, the largest one's: the most time the window can impose.
+      const share = { requests: 0, tokens: totals.largestTokens };
       limits.push({
-        limit: `${w.tokens} tokens per ${span}`,
-        seconds: windowsForShares(totals.tasks, w.tokens, totals.largestTokens, w.windowMs),
+        limit: `${tokens} tokens per ${span}`,
+        seconds: pacedWindowMinimumMs(totals.tasks, { windowMs, tokens, paced }, share) / 1000,
         bound: 'atMost',
       });
     }

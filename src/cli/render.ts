@@ -5,7 +5,8 @@
  */
 
 import { z } from 'zod';
-import type { Gauge, Statistics, WaitReason } from '../index.js';
+import type { Gauge, Statistics, WaitReason, WindowStatistics } from '../index.js';
+import { burstAllowance } from '../limits/index.js';
 import { EXIT_CODES, type ExitCode } from './errors.js';
 
 /** The job's frame around one `Statistics` value. */
@@ -129,11 +130,14 @@ export function limitEta(
   const bound = (
     need: number,
     gauge: Gauge,
-    windowMs: number,
+    { windowMs, paced }: WindowStatistics,
     limit: 'rate limit' | 'token limit',
   ) => {
     if (gauge.limit === null || gauge.limit <= 0 || need <= 0) return;
-    const later = Math.max(0, need - Math.max(0, gauge.limit - gauge.current));
+    // What may start now: the room left in the window, and in a paced one no more than its burst.
+    const room = Math.max(0, gauge.limit - gauge.current);
+    const now = paced ? Math.min(room, burstAllowance(gauge.limit)) : room;
+    const later = Math.max(0, need - now);
     const seconds = (later / gauge.limit) * (windowMs / 1000);
     if (eta === undefined || (eta.kind === 'time' && seconds > eta.seconds)) {
       eta = { kind: 'time', seconds, limit };
@@ -141,8 +145,8 @@ export function limitEta(
   };
   for (const w of stats.rateLimit.windows) {
     if (w.model !== null && w.model !== model) continue;
-    bound(left, w.requests, w.windowMs, 'rate limit');
-    if (perTask !== undefined) bound(left * perTask.tokens, w.tokens, w.windowMs, 'token limit');
+    bound(left, w.requests, w, 'rate limit');
+    if (perTask !== undefined) bound(left * perTask.tokens, w.tokens, w, 'token limit');
   }
   return eta;
 }
@@ -164,15 +168,26 @@ function etaText(stats: Statistics, ctx: RenderContext, p: Progress): string {
   return `ETA ${p.etaSeconds === undefined ? '--' : formatDuration(p.etaSeconds)}`;
 }
 
+/**
+ * `waiting N`, why the head of the line waits, and the models whose own limits hold them while
+ * other models run (`gpt-4o held by the rate limit (40s)`).
+ */
 function waitingText(stats: Statistics, now: Date): string {
-  const { size, waitingFor, waitingUntil } = stats.queue;
+  const { size, waitingFor, waitingUntil, heldModels } = stats.queue;
   if (size === 0) return 'waiting 0';
-  if (waitingFor === null) return `waiting ${formatCount(size)}`;
-  const until =
-    waitingUntil === null
-      ? ''
-      : ` (${formatDuration((waitingUntil.getTime() - now.getTime()) / 1000)})`;
-  return `waiting ${formatCount(size)} for ${WAIT_REASONS[waitingFor]}${until}`;
+  const until = (at: Date | null) =>
+    at === null ? '' : ` (${formatDuration((at.getTime() - now.getTime()) / 1000)})`;
+  const head =
+    waitingFor === null
+      ? `waiting ${formatCount(size)}`
+      : `waiting ${formatCount(size)} for ${WAIT_REASONS[waitingFor]}${until(waitingUntil)}`;
+  // One held model is usually the head's own, which its reason already names; from two on,
+  // each is named.
+  if (heldModels.length < 2) return head;
+  const held = heldModels.map(
+    (h) => `${h.model} held by ${WAIT_REASONS[h.waitingFor]}${until(h.waitingUntil)}`,
+  );
+  return `${head}; ${held.join(', ')}`;
 }
 
 function spendText(stats: Statistics): string {

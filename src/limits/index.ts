@@ -7,6 +7,13 @@
 
 export { costMicros, worstCaseCostMicros } from './cost.js';
 export {
+  AUTO_PACING_MIN_WINDOW_MS,
+  burstAllowance,
+  PACING_BURST_FRACTION,
+  pacedWindowMinimumMs,
+  type TaskCost,
+} from './pacing.js';
+export {
   DEFAULT_PRICES,
   dollarsToMicros,
   type ModelPrice,
@@ -15,7 +22,13 @@ export {
   PRICE_TABLE_SOURCE,
   resolvePrice,
 } from './prices.js';
-export { type RateLimitShorthands, resolveWindows, type WindowLimit } from './rate-window.js';
+export {
+  type PacingMode,
+  type RateLimitShorthands,
+  type ResolveWindowsOptions,
+  resolveWindows,
+  type WindowLimit,
+} from './rate-window.js';
 export {
   countChatTokens,
   countTextTokens,

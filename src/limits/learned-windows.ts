@@ -106,6 +106,12 @@ export class LearnedWindows {
   }
 
   /** The same windows with take `seq` reconciled to the tokens it really used. */
+  /** Take `seq` counts from `at` on, if that is later than it counted from. */
+  restamp(seq: number, at: number): LearnedWindows {
+    const log = this.log.restamp(seq, at);
+    return log === this.log ? this : new LearnedWindows(this.requests, this.tokens, log);
+  }
+
   reconcile(seq: number, actualTokens: number): LearnedWindows {
     const log = this.log.reconcile(seq, actualTokens);
     return log === this.log ? this : new LearnedWindows(this.requests, this.tokens, log);

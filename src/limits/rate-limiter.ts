@@ -25,10 +25,20 @@ function lessSentSince(hints: RateLimitHintsData, sent: SentSince | undefined): 
   return out;
 }
 
-/** Why a request must wait, and until when (ms; `Infinity` = it can never fit). */
+/**
+ * Why a request must wait, and until when (ms; `Infinity` = it can never fit). `shared`: a global
+ * window refuses it (every model shares those); otherwise only its own model's windows, learned
+ * windows or server hints hold it back, and a task of another model may go meanwhile.
+ */
 export type RateVerdict =
   | { ok: true }
-  | { ok: false; retryAt: number; reason: 'window' | 'server'; window?: WindowLimit };
+  | {
+      ok: false;
+      retryAt: number;
+      reason: 'window' | 'server';
+      window?: WindowLimit;
+      shared: boolean;
+    };
 
 /** What one window holds now, for statistics. */
 export interface WindowUsage {
@@ -67,6 +77,8 @@ export class RateLimiter implements RateLimiterState {
     private readonly refusals: ReadonlyMap<string, RefusalErrorData>,
     /** Windows learned from each model's `x-ratelimit-limit-*` headers. */
     private readonly learned: ReadonlyMap<string, LearnedWindows>,
+    /** Added to every send time (`RateLimitSettings.marginMs`). */
+    readonly marginMs: number,
   ) {}
 
   /** No takes and no hints yet, with these windows. */
@@ -78,6 +90,7 @@ export class RateLimiter implements RateLimiterState {
       BucketedMap.empty(),
       new Map(),
       new Map(),
+      0,
     ).configure(settings);
   }
 
@@ -119,7 +132,11 @@ export class RateLimiter implements RateLimiterState {
     for (const [model, limiter] of this.models) {
       if (!models.has(model)) models.set(model, limiter.withWindows([]));
     }
-    return this.with({ global: this.global.withWindows(settings.windows), models });
+    return this.with({
+      global: this.global.withWindows(settings.windows),
+      models,
+      marginMs: settings.marginMs ?? 0,
+    });
   }
 
   /** Whether `requests` and `tokens` for `model` fit every window and hint in force at `now`. */
@@ -130,14 +147,19 @@ export class RateLimiter implements RateLimiterState {
       if (verdict.ok || next.retryAt > verdict.retryAt) verdict = next;
     };
     const g = this.global.check(now, requests, tokens);
-    if (!g.ok) consider({ ok: false, retryAt: g.retryAt, reason: 'window', window: g.window });
+    const shared = !g.ok;
+    if (!g.ok) {
+      consider({ ok: false, retryAt: g.retryAt, reason: 'window', window: g.window, shared });
+    }
     const m = this.models.get(model)?.check(now, requests, tokens);
-    if (m && !m.ok) consider({ ok: false, retryAt: m.retryAt, reason: 'window', window: m.window });
+    if (m && !m.ok) {
+      consider({ ok: false, retryAt: m.retryAt, reason: 'window', window: m.window, shared });
+    }
     const l = this.learned.get(model)?.check(now, requests, tokens);
     // A learned window is the provider's limit: its wait is a server wait (maxServerWait bounds it).
-    if (l && !l.ok) consider({ ok: false, retryAt: l.retryAt, reason: 'server' });
+    if (l && !l.ok) consider({ ok: false, retryAt: l.retryAt, reason: 'server', shared });
     const h = this.hints.get(model)?.check(now, requests, tokens);
-    if (h && !h.ok) consider({ ok: false, retryAt: h.retryAt, reason: 'server' });
+    if (h && !h.ok) consider({ ok: false, retryAt: h.retryAt, reason: 'server', shared });
     return verdict;
   }
 
@@ -185,27 +207,56 @@ export class RateLimiter implements RateLimiterState {
     });
   }
 
-  /** Replaces a task's reserved tokens with the tokens it really used. */
-  reconcile(taskId: string, actualTokens: number): RateLimiter {
+  /**
+   * Task `taskId`'s call is being sent at `at`: its takes count from `at + marginMs` on in every
+   * window (global, its model's, its model's learned ones), if that is later than they did. A
+   * take only ever moves later, so a window never counts less than it did.
+   */
+  sent(taskId: string, at: number): RateLimiter {
     const reservation = this.reservations.get(taskId);
     if (reservation === undefined) return this;
+    return this.with(this.changeTakes(reservation, 'restamp', at + this.marginMs));
+  }
+
+  /**
+   * Replaces a task's reserved tokens with the tokens it really used; `sentAt`, when given, is
+   * applied first as by `sent` (a replayed ledger carries it on the reconcile).
+   */
+  reconcile(taskId: string, actualTokens: number, sentAt?: number): RateLimiter {
+    if (sentAt !== undefined) return this.sent(taskId, sentAt).reconcile(taskId, actualTokens);
+    const reservation = this.reservations.get(taskId);
+    if (reservation === undefined) return this;
+    return this.with({
+      ...this.changeTakes(reservation, 'reconcile', actualTokens),
+      reservations: this.reservations.delete(taskId),
+    });
+  }
+
+  /**
+   * The logs that hold `reservation`'s takes (the global one, its model's, its model's learned
+   * windows), each with `op(seq, value)` applied to the take.
+   */
+  private changeTakes(
+    reservation: Reservation,
+    op: 'restamp' | 'reconcile',
+    value: number,
+  ): {
+    global: SlidingWindows;
+    models: ReadonlyMap<string, SlidingWindows>;
+    learned: ReadonlyMap<string, LearnedWindows>;
+  } {
     const { model, modelSeq, learnedSeq } = reservation;
     let models = this.models;
     const modelWindows = modelSeq < 0 ? undefined : this.models.get(model);
     if (modelWindows !== undefined) {
-      models = new Map(models).set(model, modelWindows.reconcile(modelSeq, actualTokens));
+      models = new Map(models).set(model, modelWindows[op](modelSeq, value));
     }
     let learned = this.learned;
     const learnedWindows = learnedSeq < 0 ? undefined : this.learned.get(model);
     if (learnedWindows !== undefined) {
-      learned = new Map(learned).set(model, learnedWindows.reconcile(learnedSeq, actualTokens));
+      learned = new Map(learned).set(model, learnedWindows[op](learnedSeq, value));
     }
-    return this.with({
-      global: this.global.reconcile(reservation.global, actualTokens),
-      models,
-      learned,
-      reservations: this.reservations.delete(taskId),
-    });
+    return { global: this.global[op](reservation.global, value), models, learned };
   }
 
   /**
@@ -257,6 +308,7 @@ export class RateLimiter implements RateLimiterState {
     reservations?: BucketedMap<Reservation>;
     refusals?: ReadonlyMap<string, RefusalErrorData>;
     learned?: ReadonlyMap<string, LearnedWindows>;
+    marginMs?: number;
   }): RateLimiter {
     return new RateLimiter(
       changes.global ?? this.global,
@@ -265,6 +317,7 @@ export class RateLimiter implements RateLimiterState {
       changes.reservations ?? this.reservations,
       changes.refusals ?? this.refusals,
       changes.learned ?? this.learned,
+      changes.marginMs ?? this.marginMs,
     );
   }
 }

@@ -4,9 +4,22 @@
  * every method takes the current time `now` in milliseconds.
  */
 
+import {
+  AUTO_PACING_MIN_WINDOW_MS,
+  type PaceBucket,
+  paceBucket,
+  paceReadyAt,
+  paceTake,
+  paceWithTat,
+} from './pacing.js';
 import { ChunkedLog } from './persistent.js';
 
-/** One window: at most `requests` requests and `tokens` tokens in any span of `windowMs`. */
+/**
+ * One window: at most `requests` requests and `tokens` tokens in any span of `windowMs`. A
+ * `paced` window also spreads its takes evenly over the window (see `./pacing.ts`): in each
+ * limited dimension, one unit every `windowMs / limit` ms after a burst of
+ * `max(1, ⌊0.05 × limit⌋)` units, on top of (never instead of) the sliding-window limit.
+ */
 export interface WindowLimit {
   /** Most requests in any `windowMs` span; `undefined` = no request limit. */
   requests?: number | undefined;
@@ -14,6 +27,8 @@ export interface WindowLimit {
   tokens?: number | undefined;
   /** Length of the window, in milliseconds (> 0). */
   windowMs: number;
+  /** Spread takes evenly over the window; `undefined` = not paced. */
+  paced?: boolean | undefined;
 }
 
 /** The usual ways of writing rate limits, as the public options spell them. */
@@ -32,28 +47,53 @@ const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
 
 /**
- * The windows the shorthands stand for: requests and tokens per minute share one 60 s window,
- * requests per hour make a 3600 s window, and explicit `windows` follow as given.
+ * Which windows {@link resolveWindows} paces: `'auto'` those of at least a minute
+ * ({@link AUTO_PACING_MIN_WINDOW_MS}), `true` all, `false` none.
  */
-export function resolveWindows(s: RateLimitShorthands): WindowLimit[] {
+export type PacingMode = 'auto' | boolean;
+
+/** Options of {@link resolveWindows}. */
+export interface ResolveWindowsOptions {
+  /** Which windows to pace (default `'auto'`); a window with its own `paced` keeps it. */
+  pacing?: PacingMode | undefined;
+}
+
+/**
+ * The windows the shorthands stand for: requests and tokens per minute share one 60 s window,
+ * requests per hour make a 3600 s window, and explicit `windows` follow as given. Windows are
+ * marked `paced: true` as `options.pacing` says (by default those of a minute or more), except
+ * an explicit window with its own `paced`, which keeps it; an unpaced window gets no `paced`.
+ */
+export function resolveWindows(
+  s: RateLimitShorthands,
+  options: ResolveWindowsOptions = {},
+): WindowLimit[] {
+  const mode = options.pacing ?? 'auto';
+  const pace = (w: WindowLimit): WindowLimit => {
+    if (w.paced !== undefined) return w;
+    const paced = mode === 'auto' ? w.windowMs >= AUTO_PACING_MIN_WINDOW_MS : mode;
+    if (paced) w.paced = true;
+    return w;
+  };
   const out: WindowLimit[] = [];
   if (s.requestsPerMinute !== undefined || s.tokensPerMinute !== undefined) {
     const minute: WindowLimit = { windowMs: MINUTE_MS };
     if (s.requestsPerMinute !== undefined) minute.requests = s.requestsPerMinute;
     if (s.tokensPerMinute !== undefined) minute.tokens = s.tokensPerMinute;
-    out.push(minute);
+    out.push(pace(minute));
   }
   if (s.requestsPerHour !== undefined) {
-    out.push({ requests: s.requestsPerHour, windowMs: HOUR_MS });
+    out.push(pace({ requests: s.requestsPerHour, windowMs: HOUR_MS }));
   }
-  for (const w of s.windows ?? []) out.push({ ...w });
+  for (const w of s.windows ?? []) out.push(pace({ ...w }));
   return out;
 }
 
 /**
  * Whether a request fits. When it does not, `retryAt` is the earliest time (ms) at which it would
  * fit given what is already recorded (no new takes assumed), or `Infinity` when it can never fit
- * (more requests or tokens than `window` allows at all); `window` is the window that decides it.
+ * (more requests or tokens than `window` allows at all); `window` is the window that decides it
+ * (by its sliding limit or by its pacing, whichever lifts later).
  */
 export type WindowVerdict = { ok: true } | { ok: false; retryAt: number; window: WindowLimit };
 
@@ -81,6 +121,18 @@ interface WindowSum {
   readonly start: number;
   readonly requests: number;
   readonly tokens: number;
+  /** The window's pacing, when it is paced and limits something. */
+  readonly pace: Pacing | undefined;
+}
+
+/** The pacing buckets of one paced window. */
+interface Pacing {
+  /** Sequence number of the first take the buckets count: reconciling an older one leaves them. */
+  readonly from: number;
+  /** Sequence number of the newest take that charged the token bucket (`-1`: none). */
+  readonly lastTokens: number;
+  readonly requests: PaceBucket | undefined;
+  readonly tokens: PaceBucket | undefined;
 }
 
 function assertAmount(name: string, value: number): void {
@@ -94,6 +146,7 @@ function normalizeWindow(w: WindowLimit): WindowLimit {
     throw new RangeError(`windowMs must be a finite number > 0, got ${w.windowMs}`);
   }
   const out: WindowLimit = { windowMs: w.windowMs };
+  if (w.paced !== undefined) out.paced = w.paced;
   if (w.requests !== undefined) {
     assertAmount('requests limit', w.requests);
     out.requests = w.requests;
@@ -103,6 +156,34 @@ function normalizeWindow(w: WindowLimit): WindowLimit {
     out.tokens = w.tokens;
   }
   return Object.freeze(out);
+}
+
+/** Whether `a` and `b` limit the same amounts over the same length (pacing aside). */
+function sameLimits(a: WindowLimit, b: WindowLimit): boolean {
+  return a.windowMs === b.windowMs && a.requests === b.requests && a.tokens === b.tokens;
+}
+
+/** The latest time at which a request fits a window's pacing (`-Infinity`: any time). */
+function paceTime(pace: Pacing | undefined, requests: number, tokens: number): number {
+  if (pace === undefined) return Number.NEGATIVE_INFINITY;
+  return Math.max(paceReadyAt(pace.requests, requests), paceReadyAt(pace.tokens, tokens));
+}
+
+/** The pacing after take `seq` of `requests` and `tokens` at `t`. */
+function pacedTake(
+  pace: Pacing | undefined,
+  seq: number,
+  t: number,
+  requests: number,
+  tokens: number,
+): Pacing | undefined {
+  if (pace === undefined || (!(requests > 0) && !(tokens > 0))) return pace;
+  return Object.freeze({
+    from: pace.from,
+    lastTokens: pace.tokens !== undefined && tokens > 0 ? seq : pace.lastTokens,
+    requests: pace.requests && paceTake(pace.requests, t, requests),
+    tokens: pace.tokens && paceTake(pace.tokens, t, tokens),
+  });
 }
 
 /**
@@ -116,8 +197,13 @@ function normalizeWindow(w: WindowLimit): WindowLimit {
  * `check` walks from a window's oldest entry only as far as it must to find when a refused
  * request would fit.
  *
+ * A paced window also keeps a GCRA bucket per limited dimension (see `./pacing.ts`), O(1) per
+ * take: `check` refuses what the bucket holds back too, `take` charges it, and `reconcile` gives
+ * back (or charges) the difference between reserved and real tokens.
+ *
  * Time is expected not to go backwards: a `now` earlier than one already seen is treated as the
- * latest time seen (entries that have left a window are never counted again).
+ * latest time seen (entries that have left a window are never counted again). Times may be
+ * fractional (a monotonic clock's sub-millisecond readings).
  */
 export class SlidingWindows {
   private constructor(
@@ -160,6 +246,10 @@ export class SlidingWindows {
    * enough of the log has left the window. A longer window set later sees every take still in the
    * log: those inside the longest window ever set, and any older ones that no stored value has
    * moved past yet (reads do not forget; `take` and `at` do), which only ever counts more.
+   *
+   * A paced window whose length and limits were already in force keeps its pacing as it was;
+   * any other paced window starts its buckets afresh by replaying the takes it sees (so a new or
+   * changed window does not let a burst through that its pacing would have held back).
    */
   withWindows(windows: readonly WindowLimit[]): SlidingWindows {
     const limits = windows.map(normalizeWindow);
@@ -167,18 +257,20 @@ export class SlidingWindows {
     for (const w of limits) retentionMs = Math.max(retentionMs, w.windowMs);
     const { log, latest } = this;
     const sums = limits.map((limit): WindowSum => {
+      // The oldest entry still inside this window, and everything after it (a restamped entry
+      // may sit after one that has left: see `restamp`; counting that one too errs safe).
       let start = log.end;
+      for (let seq = log.end - 1; seq >= log.start; seq--) {
+        if (log.get(seq).at + limit.windowMs > latest) start = seq;
+      }
       let requests = 0;
       let tokens = 0;
-      // Walk back from the newest entry over those still inside this window.
-      for (let seq = log.end - 1; seq >= log.start; seq--) {
+      for (let seq = start; seq < log.end; seq++) {
         const entry = log.get(seq);
-        if (entry.at + limit.windowMs <= latest) break;
-        start = seq;
         requests += entry.requests;
         tokens += entry.tokens;
       }
-      return Object.freeze({ limit, start, requests, tokens });
+      return Object.freeze({ limit, start, requests, tokens, pace: this.pacingFor(limit, start) });
     });
     return new SlidingWindows(Object.freeze(limits), Object.freeze(sums), log, retentionMs, latest);
   }
@@ -204,6 +296,27 @@ export class SlidingWindows {
     return window === undefined ? { ok: true } : { ok: false, retryAt, window };
   }
 
+  /** The pacing of `limit` in a new window set whose entries from `start` are inside it. */
+  private pacingFor(limit: WindowLimit, start: number): Pacing | undefined {
+    if (limit.paced !== true) return undefined;
+    const kept = this.sums.find((s) => s.pace !== undefined && sameLimits(s.limit, limit));
+    if (kept !== undefined) return kept.pace;
+    const fresh: Pacing = {
+      from: start,
+      lastTokens: -1,
+      requests: paceBucket(limit.requests, limit.windowMs),
+      tokens: paceBucket(limit.tokens, limit.windowMs),
+    };
+    if (fresh.requests === undefined && fresh.tokens === undefined) return undefined;
+    // Replay the takes inside the window, in order: O(entries), like the walk that found them.
+    let pace: Pacing | undefined = Object.freeze(fresh);
+    for (let seq = start; seq < this.log.end; seq++) {
+      const entry = this.log.get(seq);
+      pace = pacedTake(pace, seq, entry.at, entry.requests, entry.tokens);
+    }
+    return pace;
+  }
+
   /**
    * Records `requests` and `tokens` at `now` in every window, without checking: the caller checks
    * first. The take is numbered {@link nextSeq} (as read before it), the number to pass to
@@ -220,6 +333,7 @@ export class SlidingWindows {
         start: sum.start,
         requests: sum.requests + requests,
         tokens: sum.tokens + tokens,
+        pace: pacedTake(sum.pace, current.log.end, current.latest, requests, tokens),
       }),
     );
     return new SlidingWindows(
@@ -234,6 +348,15 @@ export class SlidingWindows {
   /**
    * Replaces the reserved tokens of take `seq` by the tokens it really used. The change counts
    * only in the windows the take is still inside; a take already dropped changes nothing.
+   *
+   * In a paced window's token bucket (that counted the take), more tokens than recorded move
+   * `tat` later by the difference times the emission interval; fewer move it earlier by as much,
+   * but, when a newer take has charged the bucket since, never below what that newest take alone
+   * charged (`its time + its tokens × interval`): a give-back does not cancel the charge of a
+   * take made after it (which may have waited for the tokens given back). That keeps the token
+   * pacing within one burst of what it would have been had the take reserved its real usage
+   * (exact would mean replaying every take since; the sliding limit holds regardless). O(1); a
+   * `tat` left in the past changes nothing, as the next take starts from `now`.
    */
   reconcile(seq: number, actualTokens: number): SlidingWindows {
     assertAmount('actualTokens', actualTokens);
@@ -241,9 +364,17 @@ export class SlidingWindows {
     const entry = this.log.get(seq);
     const delta = actualTokens - entry.tokens;
     if (delta === 0) return this;
-    const sums = this.sums.map((sum) =>
-      seq >= sum.start ? Object.freeze({ ...sum, tokens: sum.tokens + delta }) : sum,
-    );
+    const sums = this.sums.map((sum) => {
+      const pace = this.reconciledPace(sum.pace, seq, delta);
+      if (seq < sum.start && pace === sum.pace) return sum;
+      return Object.freeze({
+        limit: sum.limit,
+        start: sum.start,
+        requests: sum.requests,
+        tokens: seq >= sum.start ? sum.tokens + delta : sum.tokens,
+        pace,
+      });
+    });
     return new SlidingWindows(
       this.windows,
       Object.freeze(sums),
@@ -254,6 +385,45 @@ export class SlidingWindows {
       this.retentionMs,
       this.latest,
     );
+  }
+
+  /**
+   * Take `seq` counts from `at` on, when that is later than it did: the request it stands for
+   * was admitted earlier and is only now handed to the HTTP client (the server counts it from its
+   * arrival, not from our admission). Only ever later, so no window counts less than before.
+   *
+   * The log's times are then no longer in order: a window drops entries in log order, so an
+   * entry that has left stays counted until every older one has left too, and a refused
+   * request's retry time is the latest time among the entries it waits for. Both err on the side
+   * of counting more. A take that had already left a window before it was sent stays out of that
+   * window (it was admitted more than a window ago). Pacing keeps the admission times: it
+   * spreads admissions, and the sliding limit is what holds on the server's clock.
+   */
+  restamp(seq: number, at: number): SlidingWindows {
+    if (seq < this.log.start || seq >= this.log.end) return this;
+    const entry = this.log.get(seq);
+    if (!(at > entry.at)) return this;
+    return new SlidingWindows(
+      this.windows,
+      this.sums,
+      this.log.set(seq, Object.freeze({ at, requests: entry.requests, tokens: entry.tokens })),
+      this.retentionMs,
+      this.latest,
+    );
+  }
+
+  /** A window's pacing once take `seq`'s tokens change by `delta` (see `reconcile`). */
+  private reconciledPace(pace: Pacing | undefined, seq: number, delta: number): Pacing | undefined {
+    const bucket = pace?.tokens;
+    if (pace === undefined || bucket === undefined || seq < pace.from) return pace;
+    let tat = bucket.tat + delta * bucket.interval;
+    if (delta < 0 && seq < pace.lastTokens) {
+      // The newest charging take is newer than `seq`, so still in the log.
+      const newest = this.log.get(pace.lastTokens);
+      tat = Math.min(bucket.tat, Math.max(tat, newest.at + newest.tokens * bucket.interval));
+    }
+    const tokens = paceWithTat(bucket, tat);
+    return tokens === bucket ? pace : Object.freeze({ ...pace, tokens });
   }
 
   /** What every window holds at `now`. */
@@ -309,8 +479,8 @@ export class SlidingWindows {
       changed = true;
       // Running sums of integers stay exact; this only guards against drift with fractions.
       if (start === log.end)
-        return Object.freeze({ limit: sum.limit, start, requests: 0, tokens: 0 });
-      return Object.freeze({ limit: sum.limit, start, requests, tokens });
+        return Object.freeze({ limit: sum.limit, start, requests: 0, tokens: 0, pace: sum.pace });
+      return Object.freeze({ limit: sum.limit, start, requests, tokens, pace: sum.pace });
     });
     if (!changed) return this;
     let head = log.start;
@@ -324,8 +494,19 @@ export class SlidingWindows {
     );
   }
 
-  /** When a request fits in one window: `t` if now, `Infinity` if never. */
+  /**
+   * When a request fits in one window, by its sliding limit and its pacing (the later of the
+   * two): `t` if now, `Infinity` if never.
+   */
   private fitTime(sum: WindowSum, requests: number, tokens: number, t: number): number {
+    return Math.max(
+      this.windowFitTime(sum, requests, tokens, t),
+      paceTime(sum.pace, requests, tokens),
+    );
+  }
+
+  /** When a request fits in one window's sliding limit: `t` if now, `Infinity` if never. */
+  private windowFitTime(sum: WindowSum, requests: number, tokens: number, t: number): number {
     const { limit } = sum;
     let needRequests = 0;
     let needTokens = 0;
@@ -338,15 +519,19 @@ export class SlidingWindows {
       needTokens = sum.tokens + tokens - limit.tokens;
     }
     if (needRequests <= 0 && needTokens <= 0) return t;
-    // Walk from the oldest entry until enough has left the window.
+    // Walk from the oldest entry until enough has left the window. Entries leave in log order,
+    // so the latest time among those walked decides (a restamped one may be later than its
+    // successors).
     let freedRequests = 0;
     let freedTokens = 0;
+    let latestAt = Number.NEGATIVE_INFINITY;
     for (let seq = sum.start; seq < this.log.end; seq++) {
       const entry = this.log.get(seq);
       freedRequests += entry.requests;
       freedTokens += entry.tokens;
+      if (entry.at > latestAt) latestAt = entry.at;
       if (freedRequests >= needRequests && freedTokens >= needTokens) {
-        return entry.at + limit.windowMs;
+        return latestAt + limit.windowMs;
       }
     }
     // Unreachable while the sums match the log; refuse rather than over-admit.

@@ -25,12 +25,19 @@ export interface RateWindowData {
   requests?: number | undefined;
   tokens?: number | undefined;
   windowMs: number;
+  /** Spread the window's requests and tokens evenly (see `WindowLimit.paced`). */
+  paced?: boolean | undefined;
 }
 
 /** The windows in force: one global set, and optional sets per model. */
 export interface RateLimitSettings {
   windows: RateWindowData[];
   models: Record<string, RateWindowData[]>;
+  /**
+   * Milliseconds added to a request's send time in every window: room for the spread between
+   * when the queue hands a request to the HTTP client and when the server counts it. Default 0.
+   */
+  marginMs?: number | undefined;
 }
 
 export interface RateRequest {
@@ -75,8 +82,13 @@ export interface RefusalData {
 export interface RateLimiterState {
   /** Records a reservation (the caller checked it first). */
   reserve(at: number, request: RateRequest): RateLimiterState;
-  /** Replaces a task's reserved tokens with its real usage. */
-  reconcile(taskId: string, actualTokens: number): RateLimiterState;
+  /**
+   * The task's call is being sent at `at`: its reservation counts from then (plus the margin in
+   * force), not from its admission. Only ever moves a reservation later.
+   */
+  sent(taskId: string, at: number): RateLimiterState;
+  /** Replaces a task's reserved tokens with its real usage (sent at `sentAt`, when known). */
+  reconcile(taskId: string, actualTokens: number, sentAt?: number): RateLimiterState;
   /**
    * Applies a provider's rate-limit headers (or a 429's retry-after) for one model; `sentSince`:
    * what its calls sent after the answered one still hold.

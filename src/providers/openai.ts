@@ -11,6 +11,7 @@ import OpenAI, {
   APIConnectionTimeoutError,
   APIError,
   APIUserAbortError,
+  type ClientOptions,
 } from 'openai';
 import type {
   ChatCompletion,
@@ -185,6 +186,32 @@ async function withCallSignal<T>(
   }
 }
 
+/**
+ * The key under which a call's `onSend` rides in the SDK's per-request `fetchOptions` to the
+ * `fetch` the SDK calls (the SDK copies every own key of `fetchOptions` into the init it passes).
+ */
+const ON_SEND: unique symbol = Symbol('aitq.onSend');
+
+/** `fetchOptions` carrying `onSend` to {@link sendingFetch}. */
+function sendOptions(options: CallOptions): { fetchOptions: FetchOptions } | undefined {
+  if (options.onSend === undefined) return undefined;
+  // A key the SDK's types do not know (it passes it through untouched): hence the cast.
+  const fetchOptions = { [ON_SEND]: () => options.onSend?.() } as unknown as FetchOptions;
+  return { fetchOptions };
+}
+
+/** The SDK's per-request `fetchOptions`. */
+type FetchOptions = NonNullable<ClientOptions['fetchOptions']>;
+
+/** A `fetch` that tells the call it is being sent (see `CallOptions.onSend`), then sends it. */
+function sendingFetch(fetch: FetchLike): FetchLike {
+  return (input, init) => {
+    const onSend = (init as { [ON_SEND]?: () => void } | undefined)?.[ON_SEND];
+    if (onSend !== undefined) onSend();
+    return fetch(input, init);
+  };
+}
+
 /** The headers naming the call's task and attempt (none when the caller gives neither). */
 function taskHeaders(options: CallOptions): Record<string, string> | undefined {
   if (options.taskId === undefined) return undefined;
@@ -243,7 +270,7 @@ export class OpenAICompatibleClient implements AIClient {
       maxRetries: 0,
       defaultHeaders: resolved.defaultHeaders,
       ...(resolved.organization === undefined ? {} : { organization: resolved.organization }),
-      ...(resolved.fetch === undefined ? {} : { fetch: resolved.fetch }),
+      fetch: sendingFetch(resolved.fetch ?? ((input, init) => globalThis.fetch(input, init))),
     });
   }
 
@@ -277,7 +304,7 @@ export class OpenAICompatibleClient implements AIClient {
     try {
       ({ data: completion, response } = await withCallSignal(options.signal, (signal) =>
         this.#sdk.chat.completions
-          .create(body, { signal, headers: taskHeaders(options) })
+          .create(body, { signal, headers: taskHeaders(options), ...sendOptions(options) })
           .withResponse(),
       ));
     } catch (error) {
@@ -317,7 +344,7 @@ export class OpenAICompatibleClient implements AIClient {
         this.#sdk.embeddings
           .create(
             { model, input: request.input, encoding_format: 'float' },
-            { signal, headers: taskHeaders(options) },
+            { signal, headers: taskHeaders(options), ...sendOptions(options) },
           )
           .withResponse(),
       ));

@@ -9,7 +9,7 @@
 import type { SupervisorEvent } from '../../machines/supervisor.machine.js';
 import type { WaitReason } from '../../machines/wait-reason.js';
 import type { TaskRecord } from '../stores/types.js';
-import type { Clock } from '../time/clock.js';
+import { type Clock, monotonicNow } from '../time/clock.js';
 import { type AdmissionDecision, type AdmissionView, decideAdmission } from './admission.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { TaskControl } from './task-control.js';
@@ -40,20 +40,24 @@ export interface HeadWait {
  *   With paging, `peek` answers from the window in memory, which is refilled from the store
  *   (asynchronously, ahead: at half the window) before it runs out; if it does run out while a
  *   page is being read, `peek` returns `undefined` and the page's arrival wakes the supervisor.
- * - **Stable head.** `peek` returns the same task until `shift`, or until the source itself
- *   changes (a submission, a cancel, a pause, `promoteDue`, `takeExpired`); `shift` takes out
- *   exactly the task `peek` returned.
- * - **Nothing twice.** A task taken out (`shift`, `takeExpired`) is never returned again by
+ * - **Stable head.** `peek` (with the same `skipModels`) returns the same task until `take`, or
+ *   until the source itself changes (a submission, a cancel, a pause, `promoteDue`,
+ *   `takeExpired`); `take` takes out exactly the task given.
+ * - **Per model.** `peek(skipModels)` keeps the same order among the tasks it does not skip.
+ * - **Nothing twice.** A task taken out (`take`, `takeExpired`) is never returned again by
  *   this source, even if a copy of it is still on a page: the task has left the line.
  * - **Cheap counts.** `size` is O(1): the loop reads it for every attempt that ends.
  */
 export interface WaitingSource {
   /** Tasks waiting in the source, due or not. */
   readonly size: number;
-  /** The first due task in admission order, without taking it. */
-  peek(): TaskRecord | undefined;
-  /** Takes the task `peek` returned out of the source. */
-  shift(): TaskRecord | undefined;
+  /**
+   * The first due task in admission order, without taking it; with `skipModels`, the first whose
+   * model (`reservation.model`) is not among them (the models whose own limits hold their head).
+   */
+  peek(skipModels?: ModelSet): TaskRecord | undefined;
+  /** Takes a task `peek` returned out of the source. */
+  take(record: TaskRecord): void;
   /** Makes the retries due by `now` visible to `peek`, each at its place. */
   promoteDue(now: number): void;
   /** Takes out and returns every task whose whole-task deadline passed by `now`. */
@@ -62,6 +66,11 @@ export interface WaitingSource {
   nextDue(): { readonly record: TaskRecord; readonly notBefore: number } | undefined;
   /** When the earliest whole-task deadline of a waiting task passes (ms), if any has one. */
   nextExpiryAt(): number | undefined;
+}
+
+/** A set of model names as `peek` reads it (a `Set`, or a `Map` keyed by model). */
+export interface ModelSet {
+  has(model: string): boolean;
 }
 
 /** What the loop needs from the engine. */
@@ -83,7 +92,15 @@ export interface AdmissionLoopDeps {
 }
 
 export class AdmissionLoop {
+  /** Why the first task the last step looked at waits (the head of the line), if it does. */
   private headWait: HeadWait | undefined;
+  /**
+   * The models whose own limits hold their first task (`ownModel` waits), as the last step found
+   * them: the line goes on past them. A wait on anything shared ends the step (`headWait`, or
+   * `sharedWait` when it is not the line's head).
+   */
+  private readonly modelWaits = new Map<string, HeadWait>();
+  private sharedWait: HeadWait | undefined;
   private wakeAtMs: number | undefined;
   private wakeTimer: unknown;
   /** Tasks taken from the line since admission last let the event loop run. */
@@ -126,6 +143,14 @@ export class AdmissionLoop {
     return this.headWait;
   }
 
+  /**
+   * The models whose own limits hold their first waiting task, and what each waits for (as the
+   * last admission step found them). Tasks of other models start meanwhile.
+   */
+  heldModels(): ReadonlyMap<string, HeadWait> {
+    return this.modelWaits;
+  }
+
   /** The queue stopped: no timer stays armed. */
   stop(): void {
     if (this.wakeTimer !== undefined) this.deps.clock.clearTimeout(this.wakeTimer);
@@ -142,26 +167,31 @@ export class AdmissionLoop {
   admit(): void {
     if (this.deps.lifecycle.phase === 'stopped' || this.deps.lifecycle.startsPaused) return;
     const now = this.deps.clock.now();
+    const mono = monotonicNow(this.deps.clock);
     this.deps.line.promoteDue(now);
     for (const expired of this.deps.line.takeExpired(now)) this.deps.control.expire(expired, now);
     this.headWait = undefined;
+    this.sharedWait = undefined;
+    this.modelWaits.clear();
     for (let head = this.nextHead(); head !== undefined; head = this.nextHead()) {
       this.admittedSinceYield++;
       const drains =
         this.deps.lifecycle.phase !== 'stopping' || this.deps.lifecycle.drainsWith(head);
-      this.carryOut(head, decideAdmission(head, drains, this.deps.view, now), now);
+      this.carryOut(head, decideAdmission(head, drains, this.deps.view, now, mono), now);
     }
     this.deps.lifecycle.resolveIdleWaiters();
   }
 
   /**
-   * The task to decide on next, or `undefined` when this step is over. The line is strict: its
-   * head is the only candidate, and once the head waits nothing behind it is looked at. Per-model
-   * lines (issue 15) change this choice: a head per model, where one that waits holds back only
-   * its own model.
+   * The task to decide on next, or `undefined` when this step is over. The line is strict but per
+   * model: the candidate is the first task in admission order whose model is not held by its own
+   * limits (`modelWaits`); once a task waits for anything shared, nothing behind it is looked at.
+   * So a task never waits behind one of another model that waits only for its own model's window
+   * or server, and within what can run the order holds.
    */
   private nextHead(): TaskRecord | undefined {
-    return this.headWait === undefined ? this.deps.line.peek() : undefined;
+    if (this.sharedWait !== undefined) return undefined;
+    return this.deps.line.peek(this.modelWaits.size === 0 ? undefined : this.modelWaits);
   }
 
   /**
@@ -171,10 +201,13 @@ export class AdmissionLoop {
    */
   private carryOut(head: TaskRecord, decision: AdmissionDecision, now: number): void {
     if (decision.kind === 'wait') {
-      this.headWait = { taskId: head.id, waitingFor: decision.waitingFor, until: decision.until };
+      const wait = { taskId: head.id, waitingFor: decision.waitingFor, until: decision.until };
+      this.headWait ??= wait;
+      if (decision.ownModel) this.modelWaits.set(head.reservation.model, wait);
+      else this.sharedWait = wait;
       return;
     }
-    this.deps.line.shift();
+    this.deps.line.take(head);
     switch (decision.kind) {
       case 'park':
         // Its parent is no longer running (an attempt that failed and waits to retry leaves
@@ -242,11 +275,12 @@ export class AdmissionLoop {
 
   /** The supervisor's `scheduleWake` action: one timer for the earliest moment the answer can change by time. */
   scheduleWake(): void {
-    let at = this.deps.line.nextDue()?.notBefore;
-    const until = this.headWait?.until;
-    if (until !== undefined && (at === undefined || until < at)) at = until;
-    const expiry = this.deps.line.nextExpiryAt();
-    if (expiry !== undefined && (at === undefined || expiry < at)) at = expiry;
+    const at = earliest([
+      this.deps.line.nextDue()?.notBefore,
+      this.sharedWait?.until,
+      ...Array.from(this.modelWaits.values(), (wait) => wait.until),
+      this.deps.line.nextExpiryAt(),
+    ]);
     if (at === this.wakeAtMs) return;
     if (this.wakeTimer !== undefined) this.deps.clock.clearTimeout(this.wakeTimer);
     this.wakeTimer = undefined;
@@ -259,4 +293,11 @@ export class AdmissionLoop {
       if (this.deps.lifecycle.phase !== 'stopped') this.deps.dispatch({ type: 'queue.wake' });
     }, delay);
   }
+}
+
+/** The earliest of some moments (ms), or `undefined` when none is known. */
+function earliest(moments: readonly (number | undefined)[]): number | undefined {
+  let at: number | undefined;
+  for (const m of moments) if (m !== undefined && (at === undefined || m < at)) at = m;
+  return at;
 }

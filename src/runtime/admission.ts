@@ -57,20 +57,28 @@ export interface AdmissionView {
 export type AdmissionDecision =
   /** Start it; `limited`: take a slot, a window reservation and a budget hold first. */
   | { kind: 'admit'; limited: boolean }
-  /** It waits (and the line behind it: the order is strict), for `waitingFor`, until `until` if known. */
-  | { kind: 'wait'; waitingFor: WaitReason; until?: number | undefined }
+  /**
+   * It waits for `waitingFor`, until `until` if known. `ownModel`: only its own model's limits
+   * hold it back (its windows, learned windows, server hints), and every shared resource (a slot,
+   * the global windows, the budgets) has room for it now: tasks of other models may start
+   * meanwhile. Otherwise the whole line waits behind it.
+   */
+  | { kind: 'wait'; waitingFor: WaitReason; until?: number | undefined; ownModel: boolean }
   /** It can never start: fail it with `error`, and look at the next task. */
   | { kind: 'fail'; error: SerializedError }
   /** A draining stop sets it aside: it stays queued in the store, for a later run. */
   | { kind: 'park' };
 
 /**
- * The decision for `head` at `now`. `drains`: whether the head is part of the running work that a
- * draining stop waits for (only asked while stopping).
+ * The decision for `head` at `now` (wall time; `mono`: the monotonic reading the rate windows
+ * run on, `now` when the clock has none). `drains`: whether the head is part of the running work
+ * that a draining stop waits for (only asked while stopping).
  *
  * In order: a draining stop parks what does not drain; a composite parent starts at once; then a
  * free slot, room in every window and no server hint in force, room in every budget for the
- * worst case. The first refusal decides what the head waits for. A window or budget that can
+ * worst case. The first refusal decides what the head waits for, except that a refusal by the
+ * head's own model only (`ownModel`) gives way to a later refusal of a shared resource: a wait
+ * is per model only when nothing shared refuses the head. A window or budget that can
  * never hold the head (lowered by `adjustSettings`), a total budget that can never pay it again
  * (nothing held could come back), a server's wait above `maxServerWait`, or a refusal of its
  * provider or model that no wait cures (`ProviderRefusedError`) fails it instead.
@@ -80,6 +88,7 @@ export function decideAdmission(
   drains: boolean,
   view: AdmissionView,
   now: number,
+  mono: number = now,
 ): AdmissionDecision {
   if (view.stopping && !drains) return PARK;
   const { limited, model, promptTokens, maxTokens, worstCaseMicros } = head.reservation;
@@ -87,25 +96,34 @@ export function decideAdmission(
   // A provider that refused in a way no wait cures fails the task at once, slot or not.
   const refused = view.rate.active ? view.rate.refusalFor(model) : undefined;
   if (refused !== undefined) return { kind: 'fail', error: refused };
-  if (view.slots.used >= view.slots.max) return { kind: 'wait', waitingFor: 'concurrency' };
+  if (view.slots.used >= view.slots.max) {
+    return { kind: 'wait', waitingFor: 'concurrency', ownModel: false };
+  }
+  // A wait for the head's own model only (its windows, learned windows, server hints): the
+  // shared resources are still checked, so a task of another model never takes what the head
+  // could use now; the loop then looks past this model.
+  let ownModelWait: AdmissionDecision | undefined;
   if (view.rate.active) {
     const tokens = promptTokens + maxTokens;
-    const rate = view.rate.check(now, model, 1, tokens);
+    // The windows run on the monotonic clock; what the decision says is in wall time.
+    const rate = view.rate.check(mono, model, 1, tokens);
+    const retryAt = rate.ok ? mono : rate.retryAt - mono + now;
     if (!rate.ok) {
       const never = view.rate.canEverFit(model, 1, tokens);
       if (never !== undefined) {
         return fail(aboveWindow(`task '${head.id}'`, 'config', never, head.reservation));
       }
-      if (rate.reason === 'server' && rate.retryAt - now > view.maxServerWaitMs) {
-        return fail(
-          serverWaitTooLong(model, rate.retryAt - now, view.maxServerWaitMs, rate.retryAt),
-        );
+      if (rate.reason === 'server' && retryAt - now > view.maxServerWaitMs) {
+        return fail(serverWaitTooLong(model, retryAt - now, view.maxServerWaitMs, retryAt));
       }
-      return {
+      const wait: AdmissionDecision = {
         kind: 'wait',
         waitingFor: rate.reason === 'server' ? 'server' : 'rateLimit',
-        until: Number.isFinite(rate.retryAt) ? rate.retryAt : undefined,
+        until: Number.isFinite(retryAt) ? retryAt : undefined,
+        ownModel: !rate.shared,
       };
+      if (rate.shared) return wait;
+      ownModelWait = wait;
     }
   }
   if (worstCaseMicros > 0) {
@@ -114,10 +132,10 @@ export function decideAdmission(
       const never = aboveBudget(worstCaseMicros, view.budget.canEverFit(worstCaseMicros));
       if (never !== undefined) return fail(never);
       if (money.period !== 'total') {
-        return { kind: 'wait', waitingFor: 'budget', until: money.retryAt };
+        return { kind: 'wait', waitingFor: 'budget', until: money.retryAt, ownModel: false };
       }
       // Money held by running calls may come back when they end; without any, it never will.
-      if (view.budget.held() > 0) return { kind: 'wait', waitingFor: 'budget' };
+      if (view.budget.held() > 0) return { kind: 'wait', waitingFor: 'budget', ownModel: false };
       return fail(
         new BudgetExceededError(
           `task's worst-case cost $${(worstCaseMicros / 1e6).toFixed(6)} no longer fits the total budget`,
@@ -125,6 +143,7 @@ export function decideAdmission(
       );
     }
   }
+  if (ownModelWait !== undefined) return ownModelWait;
   return ADMIT_LIMITED;
 }
 

@@ -54,6 +54,8 @@ export interface AttemptContextDeps {
   priceOf(model: string): ModelPrice | undefined;
   /** A provider's rate-limit headers, from the answer to task `taskId`'s call. */
   onHints(model: string, hints: RateLimitHints, taskId: string): void;
+  /** Task `taskId`'s call is being handed to the HTTP client now (`CallOptions.onSend`). */
+  onSend(taskId: string): void;
   /** A call to `model` was refused in a way no wait cures (`PROVIDER_REFUSED`). */
   onRefused(model: string, error: SerializedError): void;
   onProgress(record: TaskRecord, progress: number, current: number, total: number): void;
@@ -184,6 +186,11 @@ export class AttemptContext implements TaskContext {
     this.taskId = record.id;
     this.data = record.data;
     this.env = deps.environment(record);
+  }
+
+  /** `CallOptions.onSend`: the client is sending one of this attempt's calls now. */
+  onSend(): void {
+    this.deps.onSend(this.taskId);
   }
 
   get signal(): AbortSignal {

@@ -32,7 +32,15 @@ import { MemoryTaskStore } from '../stores/memory.js';
 import type { TaskRecord, TaskStore } from '../stores/types.js';
 import { TaskTypeDefinitionSchema } from '../task-types/definition-schema.js';
 import type { AnyTaskTypeDefinition } from '../task-types/types.js';
-import { type Clock, type RandomSource, systemClock, systemRandom } from '../time/clock.js';
+import {
+  type Clock,
+  monotonicNow,
+  monotonicOfWall,
+  type RandomSource,
+  systemClock,
+  systemRandom,
+  wallOfMonotonic,
+} from '../time/clock.js';
 import type { AdmissionView } from './admission.js';
 import { AdmissionLoop, type HeadWait } from './admission-loop.js';
 import { ChildTasks } from './child-tasks.js';
@@ -43,7 +51,7 @@ import { Journal } from './journal.js';
 import { compactLedger } from './ledger-compaction.js';
 import { Lifecycle } from './lifecycle.js';
 import { type RecoveryCounts, recover } from './recovery.js';
-import { ResourceTakes } from './resources.js';
+import { ledgerTimes, ResourceTakes } from './resources.js';
 import { Retention } from './retention.js';
 import { TaskRunner } from './running.js';
 import {
@@ -185,6 +193,8 @@ export class Engine {
       canEverFit: (model, requests, tokens) => this.rateLimiter.canEverFit(model, requests, tokens),
     };
     this.resources = new ResourceTakes({
+      rateNow: () => monotonicNow(clock),
+      wallOf: (mono) => wallOfMonotonic(clock, mono),
       actor: (systemId) => this.supervisor.system.get(systemId) as AnyActorRef | undefined,
       rateLimited: () => this.rateLimiter.active,
       budgeted: () => this.hasBudget(),
@@ -234,15 +244,19 @@ export class Engine {
       onHints: (model, hints, taskId) => {
         const event = {
           type: 'rate.hints' as const,
-          at: clock.now(),
+          at: monotonicNow(clock),
           model,
           hints,
           sentSince: this.runner.sentAfter(taskId, model),
         };
         this.rateLimitActor.send(event);
         // A wait the provider asked for outlives the process (a durable store replays it).
-        if (imposesWait(hints)) this.journal.ledger({ at: event.at, taskId, event });
+        if (imposesWait(hints)) {
+          const wall = ledgerTimes(event, (mono) => wallOfMonotonic(clock, mono));
+          this.journal.ledger({ at: clock.now(), taskId, event: wall });
+        }
       },
+      onSend: (taskId) => this.resources.sent(taskId),
       runChildren: (record, specs, onSettled) => childTasks.run(record, specs, onSettled),
     });
     const lifecycle = new Lifecycle({
@@ -406,11 +420,16 @@ export class Engine {
       addBacklog: (counts, after) => waiting.line.addBacklog(counts, after),
       store: this.store,
       clock: this.clock,
-      replay: (event) =>
-        (event.type.startsWith('rate.') ? this.rateLimitActor : this.budgetActor).send(event),
+      replay: (stored) => {
+        // The ledger holds wall times; the windows run on this process's monotonic clock.
+        const event = ledgerTimes(stored, (wall) => monotonicOfWall(this.clock, wall));
+        (event.type.startsWith('rate.') ? this.rateLimitActor : this.budgetActor).send(event);
+      },
       settle: (at, event) => {
         (event.type.startsWith('rate.') ? this.rateLimitActor : this.budgetActor).send(event);
-        journal.ledger({ at, taskId: 'taskId' in event ? event.taskId : undefined, event });
+        const taskId = 'taskId' in event ? event.taskId : undefined;
+        const wall = ledgerTimes(event, (mono) => wallOfMonotonic(this.clock, mono));
+        journal.ledger({ at, taskId, event: wall });
       },
       transition: (record, event) => taskActors.send(record, event),
       enqueue: (record, notBefore) => lifecycle.enqueue(record, notBefore),
@@ -553,6 +572,11 @@ export class Engine {
 
   headWait(): HeadWait | undefined {
     return this.admission.whyHeadWaits(this.isPaused);
+  }
+
+  /** The models whose own limits hold their first waiting task, and what each waits for. */
+  heldModels(): ReadonlyMap<string, HeadWait> {
+    return this.admission.heldModels();
   }
 
   get waitingCount(): number {

@@ -26,7 +26,7 @@ import {
 } from '../../machines/task-status.js';
 import { StoreError } from '../errors.js';
 import type { StoredLedgerEntry, TaskRecord, TaskStore, WaitingPosition } from '../stores/types.js';
-import type { Clock } from '../time/clock.js';
+import { type Clock, monotonicNow } from '../time/clock.js';
 import type { EngineEvent } from './events.js';
 import type { LedgerEvent } from './resources.js';
 import { machineInput } from './task-actors.js';
@@ -142,8 +142,11 @@ export async function recover(deps: RecoveryDeps): Promise<RecoveryCounts> {
     counts.openHolds++;
     counts.openHoldMicros += amount;
   }
+  // A call in flight when the process ended may have been sent at any moment until then: it
+  // counts in the windows as sent now, the latest it can have been.
+  const sentAt = monotonicNow(deps.clock);
   for (const [taskId, tokens] of open.reservations) {
-    deps.settle(now, { type: 'rate.reconcile', taskId, tokens });
+    deps.settle(now, { type: 'rate.reconcile', taskId, tokens, sentAt });
   }
   deps.continueAfter(await deps.store.lastSeq());
 

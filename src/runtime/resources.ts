@@ -18,6 +18,13 @@ export interface AttemptUsage {
 }
 
 export interface ResourceDeps {
+  /**
+   * The time the rate windows run on: the clock's monotonic reading (see `monotonicNow`). The
+   * ledger stores wall time instead (`wallOf`), which a later process converts back.
+   */
+  rateNow(): number;
+  /** The wall time of a `rateNow()` reading. */
+  wallOf(mono: number): number;
   /** The resource actor registered under `systemId`, while the supervisor runs. */
   actor(systemId: 'concurrency' | 'rateLimit' | 'budget'): AnyActorRef | undefined;
   /** Whether any window or server hint is in force (no reservation is needed otherwise). */
@@ -30,15 +37,33 @@ export interface ResourceDeps {
 
 /**
  * The events of the ledger: what changes the windows and the budget across a restart (a
- * provider's hints only when they ask for a wait).
+ * provider's hints only when they ask for a wait). The rate events' times are monotonic readings
+ * in the process (`rateNow`) and wall times in the ledger (see `ledgerTimes`).
  */
 export type LedgerEvent =
   | Extract<RateLimitEvent, { type: 'rate.reserve' | 'rate.reconcile' | 'rate.hints' }>
   | Extract<BudgetEvent, { type: 'budget.hold' | 'budget.commit' | 'budget.resetTotal' }>;
 
+/**
+ * `event` with the times of a rate event (`at`, `sentAt`) passed through `convert`: monotonic to
+ * wall time when it is written to the ledger, wall to monotonic when a ledger is replayed. The
+ * budget's times are wall times everywhere (its days and hours are the calendar's).
+ */
+export function ledgerTimes(event: LedgerEvent, convert: (at: number) => number): LedgerEvent {
+  switch (event.type) {
+    case 'rate.reserve':
+    case 'rate.hints':
+      return { ...event, at: convert(event.at) };
+    case 'rate.reconcile':
+      return event.sentAt === undefined ? event : { ...event, sentAt: convert(event.sentAt) };
+    default:
+      return event;
+  }
+}
+
 export class ResourceTakes {
-  /** Running tasks that hold a window reservation / a budget hold. */
-  private readonly reserved = new Set<string>();
+  /** Running tasks that hold a window reservation, and when their call was last sent. */
+  private readonly reserved = new Map<string, number | undefined>();
   private readonly held = new Set<string>();
   private slots = 0;
 
@@ -56,10 +81,10 @@ export class ResourceTakes {
     deps.actor('concurrency')?.send({ type: 'slot.acquire', count: 1 });
     this.slots++;
     if (deps.rateLimited()) {
-      this.reserved.add(record.id);
+      this.reserved.set(record.id, undefined);
       this.send(now, 'rateLimit', {
         type: 'rate.reserve',
-        at: now,
+        at: deps.rateNow(),
         taskId: record.id,
         model,
         requests: 1,
@@ -78,6 +103,18 @@ export class ResourceTakes {
   }
 
   /**
+   * Task `id`'s call is being handed to the HTTP client: its reservation counts from now in the
+   * windows (not from its admission). Not written to the ledger on its own: the reconcile that
+   * ends the reservation carries it (`sentAt`).
+   */
+  sent(id: string): void {
+    if (!this.reserved.has(id)) return;
+    const at = this.deps.rateNow();
+    this.reserved.set(id, at);
+    this.deps.actor('rateLimit')?.send({ type: 'rate.sent', taskId: id, at });
+  }
+
+  /**
    * Gives back what task `id`'s attempt held (`limited`: it took a slot), settling its
    * reservation and its hold with what it really used.
    */
@@ -86,11 +123,14 @@ export class ResourceTakes {
     if (limited) {
       this.slots--;
       deps.actor('concurrency')?.send({ type: 'slot.release', count: 1 });
-      if (this.reserved.delete(id)) {
+      if (this.reserved.has(id)) {
+        const sentAt = this.reserved.get(id);
+        this.reserved.delete(id);
         this.send(now, 'rateLimit', {
           type: 'rate.reconcile',
           taskId: id,
           tokens: used.promptTokens + used.completionTokens,
+          ...(sentAt === undefined ? {} : { sentAt }),
         });
       }
     }
@@ -115,6 +155,6 @@ export class ResourceTakes {
   private send(at: number, to: 'rateLimit' | 'budget', event: LedgerEvent): void {
     this.deps.actor(to)?.send(event);
     const taskId = 'taskId' in event ? event.taskId : undefined;
-    this.deps.ledger({ at, taskId, event });
+    this.deps.ledger({ at, taskId, event: ledgerTimes(event, this.deps.wallOf) });
   }
 }

@@ -19,7 +19,10 @@ const WRITTEN: Promise<void> = Promise.resolve();
 
 /** What running tasks need from the engine. */
 export interface TaskRunnerDeps
-  extends Pick<AttemptDeps, 'clock' | 'random' | 'client' | 'priceOf' | 'onHints' | 'runChildren'> {
+  extends Pick<
+    AttemptDeps,
+    'clock' | 'random' | 'client' | 'priceOf' | 'onHints' | 'onSend' | 'runChildren'
+  > {
   taskTypes: ReadonlyMap<string, AnyTaskTypeDefinition>;
   taskActors: TaskActors;
   settlement: Settlement;
@@ -53,6 +56,7 @@ export class TaskRunner {
       // `store.error` event, and the task goes on in memory.
       written: deps.durable ? deps.written : () => WRITTEN,
       onHints: deps.onHints,
+      onSend: deps.onSend,
       onRefused: (model, error) => {
         // Every task it stops fails with it; none of them made this call (no request id).
         const { requestId: _, ...shared } = error;

@@ -25,6 +25,8 @@ const WINDOW_KEYS = [
   'tokensPerMinute',
   'windows',
   'modelLimits',
+  'pacing',
+  'windowMarginMs',
 ] as const;
 const BUDGET_KEYS = ['budgetLimit', 'dailyLimit', 'hourlyLimit'] as const;
 
@@ -55,10 +57,11 @@ export function pricesOf(settings: EngineSettings): Record<string, ModelPrice> {
 /** The windows in force: the global ones and each model's. */
 export function rateSettingsOf(settings: EngineSettings): RateLimitSettings {
   const models: Record<string, ReturnType<typeof resolveWindows>> = {};
+  const pacing = { pacing: settings.pacing };
   for (const [model, limits] of Object.entries(settings.modelLimits ?? {})) {
-    models[model] = resolveWindows(limits);
+    models[model] = resolveWindows(limits, pacing);
   }
-  return { windows: resolveWindows(settings), models };
+  return { windows: resolveWindows(settings, pacing), models, marginMs: settings.windowMarginMs };
 }
 
 /** The longest rate window configured (ms; 0 when none). */

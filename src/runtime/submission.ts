@@ -173,9 +173,11 @@ export class Submission {
       }
     }
     // Only a new head can change what admission decides (the line is strict: nothing behind the
-    // head is admitted before it), and only if it could start now. Otherwise the supervisor is
-    // not woken: a settling task or an armed wake-up will look at the line again.
-    const head = waiting.line.peek();
+    // head is admitted before it), or, while some models are held by their own limits, a new head
+    // of another model; and only if it could start now. Otherwise the supervisor is not woken: a
+    // settling task or an armed wake-up will look at the line again.
+    const held = deps.admission.heldModels();
+    const head = waiting.line.peek(held.size === 0 ? undefined : held);
     const newHead = head !== undefined && records.includes(head) && this.headMayStart(head);
     const expiry = waiting.line.nextExpiryAt();
     const wakeAt = deps.admission.wakeAt;

@@ -86,15 +86,18 @@ function waiting(
       if (!engine.isRunning) return { ...none, waitingFor: 'stopped' };
       const index = engine.positionOf(record.id);
       const position = index === undefined ? null : index + 1;
+      if (engine.isPaused) return { position, waitingFor: 'paused', waitingUntil: null };
+      // The line's head, or the first task of a model its own limits hold.
       const head = engine.headWait();
-      if (head !== undefined && head.taskId === record.id) {
+      const wait =
+        head?.taskId === record.id ? head : engine.heldModels().get(record.reservation.model);
+      if (wait?.taskId === record.id) {
         return {
           position,
-          waitingFor: head.waitingFor,
-          waitingUntil: head.until === undefined ? null : new Date(head.until),
+          waitingFor: wait.waitingFor,
+          waitingUntil: wait.until === undefined ? null : new Date(wait.until),
         };
       }
-      if (engine.isPaused) return { position, waitingFor: 'paused', waitingUntil: null };
       return { position, waitingFor: position === 1 ? null : 'turn', waitingUntil: null };
     }
     default:

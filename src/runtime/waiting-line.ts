@@ -1,7 +1,7 @@
 import { PRIORITIES_HIGH_FIRST, type Priority, priorityRank } from '../../machines/task-status.js';
 import { MinHeap } from '../internal/min-heap.js';
 import type { TaskRecord, WaitingPosition } from '../stores/types.js';
-import type { WaitingSource } from './admission-loop.js';
+import type { ModelSet, WaitingSource } from './admission-loop.js';
 
 /**
  * Where a line with a durable store keeps the tasks beyond its window: the store itself. `load`
@@ -46,8 +46,9 @@ interface Entry {
 }
 
 /**
- * The supervisor's waiting line: one heap per priority, FIFO by submission order (`seq`) within a
- * level, so a retry or a resumed task goes back to the place its submission gave it; and one heap
+ * The supervisor's waiting line: per model, one heap per priority, FIFO by submission order
+ * (`seq`) within a level, so a retry or a resumed task goes back to the place its submission gave
+ * it, and the admission loop can look past a model whose own limits hold it; and one heap
  * of retries that are not yet due, by due time. Removal is lazy (O(1)); every operation is
  * O(log n) or better, so nothing costs more as the line grows. Positions are computed when read.
  * The admission loop reads it as its `WaitingSource`.
@@ -80,9 +81,8 @@ export class WaitingLine implements WaitingSource {
   /** Tasks taken out of the backlog by a cancel: a page read before must not bring them back. */
   private readonly gone = new Set<string>();
 
-  private readonly levels: MinHeap<Entry>[] = [0, 1, 2, 3].map(
-    () => new MinHeap<Entry>((e) => e.record.seq),
-  );
+  /** Due entries: per model, one heap per priority level, by `seq`. */
+  private readonly levels = new Map<string, MinHeap<Entry>[]>();
   private readonly delayed = new MinHeap<Entry>((e) => e.notBefore);
   private readonly deadlines = new MinHeap<Entry>((e) => e.expiresAt);
   private readonly byId = new Map<string, Entry>();
@@ -184,7 +184,7 @@ export class WaitingLine implements WaitingSource {
       this.dueInMemory++;
       this.lastFirst?.push(entry);
     }
-    (this.levels[priorityRank(entry.record.priority)] as MinHeap<Entry>).push(entry);
+    this.levelOf(entry.record).push(entry);
     if (backlog !== undefined && this.dueInMemory > backlog.window) this.pushOutLast();
   }
 
@@ -260,7 +260,7 @@ export class WaitingLine implements WaitingSource {
       this.counts[rank] = (this.counts[rank] ?? 0) + 1;
       this.dueInMemory++;
       this.lastFirst?.push(entry);
-      (this.levels[rank] as MinHeap<Entry>).push(entry);
+      this.levelOf(record).push(entry);
     }
     const last = records[records.length - 1];
     if (records.length < limit || last === undefined) {
@@ -331,27 +331,40 @@ export class WaitingLine implements WaitingSource {
     }
   }
 
-  /** The first due task in priority order, without taking it. */
-  peek(): TaskRecord | undefined {
+  /**
+   * The first due task in priority order, then `seq`, without taking it; with `skipModels`, the
+   * first of a model not among them. O(models × 4) plus the cancelled entries it clears.
+   */
+  peek(skipModels?: ModelSet): TaskRecord | undefined {
     for (let rank = 3; rank >= 0; rank--) {
-      const heap = this.levels[rank] as MinHeap<Entry>;
-      for (;;) {
-        const top = heap.peek();
-        if (top === undefined) break;
-        if (top.live) return top.record;
-        heap.pop();
+      let first: Entry | undefined;
+      for (const [model, levels] of this.levels) {
+        if (skipModels?.has(model)) continue;
+        const top = firstLive(levels[rank] as MinHeap<Entry>);
+        if (top !== undefined && (first === undefined || top.record.seq < first.record.seq)) {
+          first = top;
+        }
       }
+      if (first !== undefined) return first.record;
     }
     return undefined;
   }
 
-  /** Takes the task `peek` returned out of the line. */
-  shift(): TaskRecord | undefined {
-    const record = this.peek();
-    if (record === undefined) return undefined;
+  /** Takes a task `peek` returned out of the line. */
+  take(record: TaskRecord): void {
     const entry = this.byId.get(record.id);
     if (entry !== undefined) this.drop(entry);
-    return record;
+  }
+
+  /** The heap of `record`'s model and priority. */
+  private levelOf(record: TaskRecord): MinHeap<Entry> {
+    const model = record.reservation.model;
+    let levels = this.levels.get(model);
+    if (levels === undefined) {
+      levels = [0, 1, 2, 3].map(() => new MinHeap<Entry>((e) => e.record.seq));
+      this.levels.set(model, levels);
+    }
+    return levels[priorityRank(record.priority)] as MinHeap<Entry>;
   }
 
   /**
@@ -363,11 +376,13 @@ export class WaitingLine implements WaitingSource {
     if (entry === undefined || entry.notBefore > 0) return undefined;
     const rank = priorityRank(entry.record.priority);
     let ahead = 0;
-    for (let r = 3; r > rank; r--) {
-      for (const e of (this.levels[r] as MinHeap<Entry>).values()) if (e.live) ahead++;
-    }
-    for (const e of (this.levels[rank] as MinHeap<Entry>).values()) {
-      if (e.live && e.record.seq < entry.record.seq) ahead++;
+    for (const levels of this.levels.values()) {
+      for (let r = 3; r > rank; r--) {
+        for (const e of (levels[r] as MinHeap<Entry>).values()) if (e.live) ahead++;
+      }
+      for (const e of (levels[rank] as MinHeap<Entry>).values()) {
+        if (e.live && e.record.seq < entry.record.seq) ahead++;
+      }
     }
     return ahead;
   }
@@ -389,5 +404,14 @@ export class WaitingLine implements WaitingSource {
       if (entry.notBefore === 0) this.dueInMemory--;
       this.refillIfLow();
     }
+  }
+}
+
+/** The first live entry of a heap, clearing the cancelled ones above it. */
+function firstLive(heap: MinHeap<Entry>): Entry | undefined {
+  for (;;) {
+    const top = heap.peek();
+    if (top === undefined || top.live) return top;
+    heap.pop();
   }
 }

@@ -3,6 +3,7 @@ import type { BudgetAmounts, BudgetRemaining } from '../limits/budget.js';
 import { microsToDollars } from '../limits/prices.js';
 import type { WindowUsage } from '../limits/rate-limiter.js';
 import type { Engine } from '../runtime/engine.js';
+import { monotonicNow } from '../time/clock.js';
 import type { StatsCollector } from './collector.js';
 import type { BudgetStatistics, Gauge, Statistics, WindowStatistics } from './types.js';
 
@@ -28,6 +29,7 @@ function windowStatistics(usage: WindowUsage): WindowStatistics {
   return {
     model: usage.model ?? null,
     windowMs: usage.window.windowMs,
+    paced: usage.window.paced === true,
     requests: { current: usage.requests, limit: usage.window.requests ?? null },
     tokens: { current: usage.tokens, limit: usage.window.tokens ?? null },
   };
@@ -59,7 +61,7 @@ export function buildStatistics(
   const settings = engine.currentSettings;
   const head = engine.headWait();
   const { max, used } = engine.concurrency;
-  const windows = engine.rateLimiter.usage(now).map(windowStatistics);
+  const windows = engine.rateLimiter.usage(monotonicNow(engine.clock)).map(windowStatistics);
   const ledger = engine.budget.ledger;
   const spent: BudgetAmounts = ledger.spent(now);
   const remaining: BudgetRemaining = ledger.remaining(now);
@@ -81,6 +83,12 @@ export function buildStatistics(
       byPriority: engine.waitingByPriority(),
       waitingFor: head?.waitingFor ?? null,
       waitingUntil: head?.until === undefined ? null : new Date(head.until),
+      heldModels: Array.from(engine.heldModels(), ([model, wait]) => ({
+        model,
+        taskId: wait.taskId,
+        waitingFor: wait.waitingFor,
+        waitingUntil: wait.until === undefined ? null : new Date(wait.until),
+      })),
     },
     // After maxConcurrent is lowered under what runs, none is free (not a negative number).
     concurrency: {

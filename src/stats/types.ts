@@ -14,6 +14,8 @@ export interface WindowStatistics {
   /** `null` for the global windows, else the model the window applies to. */
   model: string | null;
   windowMs: number;
+  /** The window spreads its requests and tokens evenly (see docs/limits.md, "Pacing"). */
+  paced: boolean;
   requests: Gauge;
   tokens: Gauge;
 }
@@ -25,6 +27,15 @@ export interface BudgetStatistics {
   remaining: number | null;
   /** 0–100. */
   percentage: number | null;
+}
+
+/** A model whose own limits hold its first waiting task (see `Statistics.queue.heldModels`). */
+export interface HeldModel {
+  model: string;
+  /** The task at the head of that model's line. */
+  taskId: string;
+  waitingFor: WaitReason;
+  waitingUntil: Date | null;
 }
 
 /**
@@ -50,6 +61,11 @@ export interface Statistics {
     waitingFor: WaitReason | null;
     /** When that may change, if known. */
     waitingUntil: Date | null;
+    /**
+     * The models whose own limits (their windows, or their server's hints) hold their first
+     * waiting task, and what each waits for: tasks of other models start meanwhile.
+     */
+    heldModels: HeldModel[];
   };
   concurrency: {
     runningTasks: number;

@@ -7,6 +7,13 @@
 export interface Clock {
   /** Milliseconds since the Unix epoch (or since an arbitrary origin, for a simulated clock). */
   now(): number;
+  /**
+   * Milliseconds on a clock that never jumps (sub-millisecond where the platform has it), on the
+   * same scale as `now()` but not the same origin once the wall clock was set. The rate windows
+   * run on it; a clock without one (XState's `SimulatedClock`) is read through `now()`
+   * (see {@link monotonicNow}).
+   */
+  monotonic?(): number;
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
 }
@@ -30,9 +37,29 @@ class LongTimer {
   }
 }
 
-/** The real clock: wall time and Node's timers. The only place the library reads real time. */
+/** The monotonic reading of `clock`, or its `now()` when it has none. */
+export function monotonicNow(clock: Clock): number {
+  return clock.monotonic === undefined ? clock.now() : clock.monotonic();
+}
+
+/** The wall time (`clock.now()` scale) of a monotonic reading `mono` taken on `clock`. */
+export function wallOfMonotonic(clock: Clock, mono: number): number {
+  return mono + (clock.now() - monotonicNow(clock));
+}
+
+/** The monotonic reading on `clock` of a wall time `wall` (a stored time read back). */
+export function monotonicOfWall(clock: Clock, wall: number): number {
+  return wall - (clock.now() - monotonicNow(clock));
+}
+
+/**
+ * The real clock: wall time, a monotonic reading (`performance.timeOrigin + performance.now()`:
+ * the wall time at process start plus a sub-millisecond elapsed time that never jumps) and
+ * Node's timers (which run on elapsed time too). The only place the library reads real time.
+ */
 export const systemClock: Clock = {
   now: () => Date.now(),
+  monotonic: () => performance.timeOrigin + performance.now(),
   setTimeout: (fn, ms) => {
     if (ms > MAX_TIMER_MS) return new LongTimer(fn, ms);
     const handle = setTimeout(fn, ms);

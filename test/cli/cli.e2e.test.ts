@@ -101,8 +101,10 @@ describe('aitq analyze against the built-in simulator', () => {
     const figures = DryRunSchema.parse(JSON.parse(run.stdout));
     expect(figures.tasks).toBe(exampleNames.length);
     expect(figures.worstCaseCost).toBeGreaterThan(figures.promptCost);
+    // Paced (a minute's window): a burst of 1, then one every 2 s.
+    const n = exampleNames.length;
     expect(figures.limits).toEqual([
-      { limit: '30 requests per 1m00s', seconds: 120, bound: 'atLeast' },
+      { limit: '30 requests per 1m00s, paced', seconds: (n - 1) * 2, bound: 'atLeast' },
     ]);
   });
 });

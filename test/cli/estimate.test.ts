@@ -61,12 +61,15 @@ describe('dryRun', () => {
         // 0.05 of worst case at 0.02 an hour: the first hour's share at once, then 2 more hours.
         // Answers shorter than max_tokens spend less: an upper bound.
         { limit: '$0.0200 per hour', seconds: 7_200, bound: 'atMost' },
-        // 100 requests at 30 a minute: 4 windows of 30, the first at once. A lower bound.
-        { limit: '30 requests per 1m00s', seconds: 180, bound: 'atLeast' },
-        // 100,000 tokens (prompts + max_tokens) at 20,000 a minute: an upper bound.
-        { limit: '20000 tokens per 1m00s', seconds: 240, bound: 'atMost' },
+        // 100 requests at 30 a minute, paced: a burst of 1, then one every 2 s. A lower bound.
+        { limit: '30 requests per 1m00s, paced', seconds: 198, bound: 'atLeast' },
+        // 100,000 tokens (prompts + max_tokens) at 20,000 a minute, paced (a burst of 1,000):
+        // (100,000 − 1,000) / 20,000 minutes. An upper bound.
+        { limit: '20000 tokens per 1m00s, paced', seconds: 297, bound: 'atMost' },
+        // Windows under a minute are not paced: 25 windows of 4, the first at once.
         { limit: '4 requests per 1s', seconds: 24, bound: 'atLeast' },
-        { limit: '1000 requests per 1h00m', seconds: 0, bound: 'atLeast' },
+        // 1,000 an hour, paced: a burst of 50, then one every 3.6 s.
+        { limit: '1000 requests per 1h00m, paced', seconds: 180, bound: 'atLeast' },
       ].sort((a, b) => b.seconds - a.seconds),
     );
     expect(run.budgetCoversTasks).toBe(80);
@@ -81,13 +84,15 @@ describe('dryRun', () => {
     expect(run.limits).toEqual([
       // Ten windows, one task each, the first at once (10,000 / 1,500 would say 6).
       { limit: '$0.0009 per hour', seconds: 9 * 3_600, bound: 'atMost' },
-      { limit: '1500 tokens per 1m00s', seconds: 9 * 60, bound: 'atMost' },
+      { limit: '1500 tokens per 1m00s, paced', seconds: 9 * 60, bound: 'atMost' },
     ]);
   });
 
   it('takes the seed’s rateLimit as requests per minute when requestsPerMinute is not set', () => {
     const run = dryRun(totals(61), ManagerOptionsSchema.parse({ rateLimit: 60 }));
-    expect(run.limits).toEqual([{ limit: '60 requests per 1m00s', seconds: 60, bound: 'atLeast' }]);
+    expect(run.limits).toEqual([
+      { limit: '60 requests per 1m00s, paced', seconds: 60, bound: 'atLeast' },
+    ]);
   });
 
   it('prints the figures, each saying what it is: prompt cost, worst case, least or most time', () => {
@@ -105,8 +110,8 @@ describe('dryRun', () => {
         unpriced        1 of them name a model with no price
         budget          covers about 80 of them at worst case
         time            up to 2h00m ($0.0200 per hour, if every answer reaches max_tokens)
-                        up to 5m00s (20000 tokens per 1m00s, if every answer reaches max_tokens)
-                        at least 3m00s (30 requests per 1m00s)"
+                        up to 5m00s (20000 tokens per 1m00s, paced, if every answer reaches max_tokens)
+                        at least 3m20s (30 requests per 1m00s, paced)"
     `);
     expect(
       renderDryRun(dryRun(totals(3), ManagerOptionsSchema.parse({})), 'gpt-4o'),
@@ -122,7 +127,7 @@ describe('dryRun', () => {
         dryRun(totals(3), ManagerOptionsSchema.parse({ requestsPerMinute: 60 })),
         'gpt-4o',
       ).split('\n')[4],
-    ).toBe('  time            no wait: the job fits in one window (60 requests per 1m00s)');
+    ).toBe('  time            no wait: the job fits in one window (60 requests per 1m00s, paced)');
   });
 
   it('gives money to the micro-dollar, without the drift of summed floats', () => {

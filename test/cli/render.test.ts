@@ -66,6 +66,37 @@ describe('renderProgress', () => {
     }
   });
 
+  it('names each model held by its own limits once two or more are', () => {
+    const held = (model: string, waitingFor: 'rateLimit' | 'server', seconds: number) => ({
+      model,
+      taskId: `${model}-1`,
+      waitingFor,
+      waitingUntil: later(120 + seconds),
+    });
+    const one = statistics({
+      queue: {
+        size: 41,
+        waitingFor: 'rateLimit',
+        waitingUntil: later(132),
+        heldModels: [held('gpt-4o', 'rateLimit', 12)],
+      },
+    });
+    expect(renderProgress(one, { ...frame, width: 200, mode: 'plain' })).toContain(
+      'waiting 41 for the rate limit (12s) · ',
+    );
+    const two = statistics({
+      queue: {
+        size: 41,
+        waitingFor: 'rateLimit',
+        waitingUntil: later(132),
+        heldModels: [held('gpt-4o', 'rateLimit', 12), held('o3', 'server', 40)],
+      },
+    });
+    expect(renderProgress(two, { ...frame, width: 300, mode: 'plain' })).toContain(
+      "waiting 41 for the rate limit (12s); gpt-4o held by the rate limit (12s), o3 held by the server's requested wait (40s) · ",
+    );
+  });
+
   it('shows a stopping queue and counts only the job’s own tasks when told', () => {
     const stopping = statistics({
       status: { stopping: true },
@@ -136,14 +167,27 @@ describe('ETA from the limits', () => {
     requests: [number, number | null],
     tokens: [number, number | null] = [0, null],
     model: string | null = null,
+    paced = false,
   ) => ({
     model,
     windowMs,
+    paced,
     requests: { current: requests[0], limit: requests[1] },
     tokens: { current: tokens[0], limit: tokens[1] },
   });
   const plain = { ...frame, width: 300, mode: 'plain' } as const;
   const perTask = { tokens: 1_000, worstCaseCost: 0.001 };
+
+  it('counts only the burst as free now in a paced window, then its rate', () => {
+    // 100 per minute, paced: a burst of 5 goes now, 40 at 100/min = 24s (unpaced: none left
+    // after 45 free = 0s).
+    const paced = withLimits({
+      rateLimit: { windows: [window(60_000, [0, 100], [0, null], null, true)] },
+    });
+    expect(limitEta(paced, 45)).toEqual({ kind: 'time', seconds: 24, limit: 'rate limit' });
+    const unpaced = withLimits({ rateLimit: { windows: [window(60_000, [0, 100])] } });
+    expect(limitEta(unpaced, 45)).toEqual({ kind: 'time', seconds: 0, limit: 'rate limit' });
+  });
 
   it('keeps the throughput ETA when no limit is tighter', () => {
     const stats = withLimits({ rateLimit: { windows: [window(60_000, [0, 600])] } });

@@ -15,6 +15,7 @@ export function statistics(
       byPriority: { LOW: 0, MEDIUM: 0, HIGH: 0, URGENT: 0 },
       waitingFor: null,
       waitingUntil: null,
+      heldModels: [],
     },
     concurrency: { runningTasks: 0, maxConcurrent: 5, available: 5 },
     rateLimit: {

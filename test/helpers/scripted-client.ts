@@ -14,6 +14,8 @@ import type { Clock } from '../../src/time/clock.js';
 export type Script =
   | {
       kind: 'ok';
+      /** Time before the request is handed to the network (`onSend`), like an SDK's first call. */
+      sendDelayMs?: number;
       latencyMs?: number;
       content?: string;
       promptTokens?: number;
@@ -25,6 +27,7 @@ export type Script =
   | {
       kind: 'error';
       status?: number;
+      sendDelayMs?: number;
       latencyMs?: number;
       retryAfterMs?: number;
       message?: string;
@@ -36,6 +39,8 @@ export type Script =
 
 export interface CallLogEntry {
   at: number;
+  /** When the request was handed to the network (`CallOptions.onSend`), if it was. */
+  sentAt?: number;
   request: ChatRequest | EmbedRequest;
   script: Script;
   outcome: 'ok' | 'error' | 'aborted';
@@ -142,9 +147,17 @@ export class ScriptedClient implements AIClient {
           );
         }
       };
-      const latency = script.latencyMs ?? 0;
-      if (latency <= 0) queueMicrotask(settle);
-      else timer = this.clock.setTimeout(settle, latency);
+      const send = (): void => {
+        timer = undefined;
+        entry.sentAt = this.clock.now();
+        options.onSend?.();
+        const latency = script.latencyMs ?? 0;
+        if (latency <= 0) queueMicrotask(settle);
+        else timer = this.clock.setTimeout(settle, latency);
+      };
+      const sendDelay = script.sendDelayMs ?? 0;
+      if (sendDelay <= 0) send();
+      else timer = this.clock.setTimeout(send, sendDelay);
     });
   }
 }

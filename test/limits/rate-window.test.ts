@@ -16,14 +16,17 @@ describe('resolveWindows', () => {
         windows: [{ tokens: 5, windowMs: 1000 }],
       }),
     ).toEqual([
-      { requests: 60, tokens: 90_000, windowMs: 60_000 },
-      { requests: 1000, windowMs: 3_600_000 },
+      // Windows of a minute or more are paced by default ('auto'); shorter ones are not.
+      { requests: 60, tokens: 90_000, windowMs: 60_000, paced: true },
+      { requests: 1000, windowMs: 3_600_000, paced: true },
       { tokens: 5, windowMs: 1000 },
     ]);
   });
 
   it('makes a token-only minute window from TPM alone, and nothing from nothing', () => {
-    expect(resolveWindows({ tokensPerMinute: 10 })).toEqual([{ tokens: 10, windowMs: 60_000 }]);
+    expect(resolveWindows({ tokensPerMinute: 10 }, { pacing: false })).toEqual([
+      { tokens: 10, windowMs: 60_000 },
+    ]);
     expect(resolveWindows({})).toEqual([]);
   });
 });
@@ -43,7 +46,10 @@ describe('SlidingWindows', () => {
 
   it('limits requests and tokens per minute, and requests per hour, at once', () => {
     let windows = SlidingWindows.of(
-      resolveWindows({ requestsPerMinute: 2, tokensPerMinute: 100, requestsPerHour: 3 }),
+      resolveWindows(
+        { requestsPerMinute: 2, tokensPerMinute: 100, requestsPerHour: 3 },
+        { pacing: false },
+      ),
     );
     windows = windows.take(0, 1, 60);
     // Tokens: 60 + 50 > 100 until the first entry leaves at 60 s.
@@ -329,5 +335,38 @@ describe('ServerHints', () => {
     expect(blocked.check(20, 0, 0)).toMatchObject({ ok: false, reason: 'retryAfter' });
     // No remembered count: a take is the same hints.
     expect(ServerHints.NONE.take(5, 5)).toBe(ServerHints.NONE);
+  });
+});
+
+describe('SlidingWindows.restamp (a request counts from when it is sent)', () => {
+  it('moves a take later, never earlier, and the window frees from the later time', () => {
+    let windows = SlidingWindows.of([{ requests: 1, windowMs: 1000 }]).take(0, 1, 0);
+    expect(windows.restamp(0, -5)).toBe(windows);
+    windows = windows.restamp(0, 120.5);
+    expect(windows.check(1000, 1, 0)).toEqual({
+      ok: false,
+      retryAt: 1120.5,
+      window: { requests: 1, windowMs: 1000 },
+    });
+    expect(windows.check(1120.5, 1, 0)).toEqual({ ok: true });
+  });
+
+  it('waits for the latest of the takes it needs to leave, when a restamped one is out of order', () => {
+    // Take 0 is sent late (at 500), take 1 at once (at 10): two requests per 1000 ms.
+    let windows = SlidingWindows.of([{ requests: 2, windowMs: 1000 }]);
+    windows = windows.take(0, 1, 0).take(10, 1, 0).restamp(0, 500);
+    // A third needs one of them to leave: take 0, counted from 500, leaves at 1500.
+    expect(windows.check(20, 1, 0)).toMatchObject({ ok: false, retryAt: 1500 });
+    // At 1010 take 1 has left by its own time but is still counted (entries leave in order).
+    expect(windows.check(1010, 1, 0)).toMatchObject({ ok: false, retryAt: 1500 });
+    expect(windows.check(1500, 1, 0)).toEqual({ ok: true });
+  });
+
+  it('a window set later counts a restamped take from its send time', () => {
+    let windows = SlidingWindows.of([{ requests: 5, windowMs: 1000 }]);
+    windows = windows.take(0, 1, 0).take(10, 1, 0).restamp(0, 900).at(1500);
+    // Take 1 (at 10) has left a 1000 ms window by 1500; take 0 (sent at 900) has not.
+    const tighter = windows.withWindows([{ requests: 1, windowMs: 1000 }]);
+    expect(tighter.check(1500, 1, 0)).toMatchObject({ ok: false, retryAt: 1900 });
   });
 });

@@ -449,6 +449,7 @@ describe('validation of the rest of the API', () => {
       {
         model: null,
         windowMs: 120_000,
+        paced: true,
         requests: { current: 0, limit: 1 },
         tokens: expect.anything(),
       },

@@ -238,6 +238,36 @@ describe('OpenAICompatibleClient with a scripted fetch', () => {
     ).toThrow(/tokenLimitParam/);
   });
 
+  it('calls onSend once per request, from inside fetch: after the SDK built it, before it is sent', async () => {
+    const order: string[] = [];
+    const { fetch } = scriptedFetch(() => {
+      order.push('fetch');
+      return json(200, completion());
+    });
+    const client = clientWith(fetch);
+    const onSend = () => order.push('onSend');
+    await client.chat(REQUEST, { signal: signal(), onSend });
+    await client
+      .embed({ model: 'text-embedding-3-small', input: ['a'] }, { signal: signal(), onSend })
+      .catch(() => undefined);
+    expect(order).toEqual(['onSend', 'fetch', 'onSend', 'fetch']);
+    // A call made without onSend works as before.
+    await client.chat(REQUEST, { signal: signal() });
+    expect(order).toEqual(['onSend', 'fetch', 'onSend', 'fetch', 'fetch']);
+  });
+
+  it('never calls onSend for a request that is not sent (an aborted signal)', async () => {
+    const { fetch, calls } = scriptedFetch(() => json(200, completion()));
+    const controller = new AbortController();
+    controller.abort();
+    let sent = 0;
+    await providerErrorOf(
+      clientWith(fetch).chat(REQUEST, { signal: controller.signal, onSend: () => sent++ }),
+    );
+    expect(calls).toHaveLength(0);
+    expect(sent).toBe(0);
+  });
+
   it('knows which models are reasoning models', () => {
     for (const model of [
       'o1',

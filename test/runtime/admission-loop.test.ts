@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import type { SupervisorEvent } from '../../machines/supervisor.machine.js';
 import { priorityRank } from '../../machines/task-status.js';
 import type { AdmissionView } from '../../src/runtime/admission.js';
-import { AdmissionLoop, type WaitingSource } from '../../src/runtime/admission-loop.js';
+import {
+  AdmissionLoop,
+  type ModelSet,
+  type WaitingSource,
+} from '../../src/runtime/admission-loop.js';
 import type { TaskRecord } from '../../src/stores/types.js';
 import { createClock } from '../helpers/virtual-time.js';
 import { makeRecord } from '../stores/conformance.js';
@@ -30,12 +34,12 @@ class ArraySource implements WaitingSource {
     this.later.sort((a, b) => a.notBefore - b.notBefore);
   }
 
-  peek(): TaskRecord | undefined {
-    return this.due[0];
+  peek(skipModels?: ModelSet): TaskRecord | undefined {
+    return this.due.find((r) => !skipModels?.has(r.reservation.model));
   }
 
-  shift(): TaskRecord | undefined {
-    return this.due.shift();
+  take(record: TaskRecord): void {
+    this.due.splice(this.due.indexOf(record), 1);
   }
 
   promoteDue(now: number): void {

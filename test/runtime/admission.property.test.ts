@@ -31,6 +31,7 @@ const rateVerdict: fc.Arbitrary<RateVerdict> = fc.oneof(
       fc.constant(Number.POSITIVE_INFINITY),
     ),
     reason: fc.constantFrom('window' as const, 'server' as const),
+    shared: fc.boolean(),
   }),
 );
 const window: WindowLimit = { requests: 1, tokens: 10, windowMs: 1000 };
@@ -134,31 +135,46 @@ describe('decideAdmission (property)', () => {
         expect(decision.kind).not.toBe('admit');
         if (!slotFree) {
           // A slot is asked for first: nothing else is read into the answer.
-          expect(decision).toEqual({ kind: 'wait', waitingFor: 'concurrency' });
+          expect(decision).toEqual({ kind: 'wait', waitingFor: 'concurrency', ownModel: false });
           return;
         }
         if (!rateOk && !w.rate.ok) {
-          const { retryAt, reason } = w.rate;
+          const { retryAt, reason, shared } = w.rate;
+          const wait = {
+            kind: 'wait',
+            waitingFor: reason === 'server' ? 'server' : 'rateLimit',
+            until: Number.isFinite(retryAt) ? retryAt : undefined,
+          };
           if (w.rateNever) {
             expect(decision).toMatchObject({ kind: 'fail', error: { code: 'VALIDATION' } });
-          } else if (reason === 'server' && retryAt - NOW > w.maxServerWaitMs) {
-            expect(decision).toMatchObject({ kind: 'fail', error: { code: 'SERVER_WAIT' } });
-          } else {
-            expect(decision).toEqual({
-              kind: 'wait',
-              waitingFor: reason === 'server' ? 'server' : 'rateLimit',
-              until: Number.isFinite(retryAt) ? retryAt : undefined,
-            });
+            return;
           }
-          return;
+          if (reason === 'server' && retryAt - NOW > w.maxServerWaitMs) {
+            expect(decision).toMatchObject({ kind: 'fail', error: { code: 'SERVER_WAIT' } });
+            return;
+          }
+          if (shared) {
+            expect(decision).toEqual({ ...wait, ownModel: false });
+            return;
+          }
+          // Its own model holds it: that is the wait only if nothing shared refuses it too.
+          if (budgetOk) {
+            expect(decision).toEqual({ ...wait, ownModel: true });
+            return;
+          }
         }
         if (w.budget.ok) throw new Error('unreachable: the budget refused');
         if (w.budgetNever !== undefined) {
           expect(decision).toMatchObject({ kind: 'fail', error: { code: 'BUDGET_EXCEEDED' } });
         } else if (w.budget.period !== 'total') {
-          expect(decision).toEqual({ kind: 'wait', waitingFor: 'budget', until: w.budget.retryAt });
+          expect(decision).toEqual({
+            kind: 'wait',
+            waitingFor: 'budget',
+            until: w.budget.retryAt,
+            ownModel: false,
+          });
         } else if (w.held > 0) {
-          expect(decision).toEqual({ kind: 'wait', waitingFor: 'budget' });
+          expect(decision).toEqual({ kind: 'wait', waitingFor: 'budget', ownModel: false });
         } else {
           expect(decision).toMatchObject({ kind: 'fail', error: { code: 'BUDGET_EXCEEDED' } });
         }

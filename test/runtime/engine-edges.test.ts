@@ -319,10 +319,13 @@ describe('the head of the line', () => {
 
   it('held with pauseTask, lets the next task start at once if it fits', async () => {
     // A holds 1034 of 1100 tokens for 10 s; B (1034) waits for the window; C needs 20.
-    const { engine, clock, events } = createTestEngine({ tokensPerMinute: 1100 }, () => ({
-      kind: 'ok',
-      latencyMs: 10_000,
-    }));
+    const { engine, clock, events } = createTestEngine(
+      { tokensPerMinute: 1100, pacing: false },
+      () => ({
+        kind: 'ok',
+        latencyMs: 10_000,
+      }),
+    );
     await engine.submit({ taskType: 'ECHO', data: { prompt: 'a' } });
     const b = await engine.submit({ taskType: 'ECHO', data: { prompt: 'b' } });
     const c = await engine.submit({

@@ -131,6 +131,8 @@ function createWorld(sabotage: Sabotage): World {
       maxConcurrent: 3,
       requestsPerMinute: 6,
       tokensPerMinute: 600,
+      // Unpaced: whole windows at once, so slots and windows both fill (the sabotages need it).
+      pacing: false,
       budgetLimit: 0.00025,
       hourlyLimit: 0.00012,
       maxQueueSize: 1000,

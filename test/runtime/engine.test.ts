@@ -241,9 +241,25 @@ describe('engine', () => {
     ]);
   });
 
+  it('paces requests per minute: a burst of 5 % (at least 1), then one per 60 s / limit', async () => {
+    const { engine, clock, client } = createTestEngine(
+      { maxConcurrent: 10, requestsPerMinute: 40 },
+      () => ({
+        kind: 'ok',
+        latencyMs: 10,
+      }),
+    );
+    for (let i = 0; i < 6; i++) await engine.submit({ taskType: 'ECHO', data: { prompt: `${i}` } });
+    await advanceUntil(clock, () => client.log.length === 6, 60_000, 100);
+    const starts = client.log.map((c) => c.at - (client.log[0]?.at ?? 0));
+    // Burst floor(0.05 × 40) = 2, then every 1.5 s.
+    expect(starts).toEqual([0, 0, 1_500, 3_000, 4_500, 6_000]);
+    expect(engine.headWait()).toBeUndefined();
+  });
+
   it('keeps requests per minute, and says the head waits for the rate limit', async () => {
     const { engine, clock, client } = createTestEngine(
-      { maxConcurrent: 10, requestsPerMinute: 2 },
+      { maxConcurrent: 10, requestsPerMinute: 2, pacing: false },
       () => ({
         kind: 'ok',
         latencyMs: 10,
