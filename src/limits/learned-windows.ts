@@ -29,6 +29,8 @@ interface Learned {
   readonly windowMs: number;
   /** When a header last stated it (ms). */
   readonly seenAt: number;
+  /** When it was first learned (ms): the log holds every take since. */
+  readonly since: number;
 }
 
 function learn(
@@ -41,7 +43,12 @@ function learn(
   if (limit === undefined || resetMs === undefined) return live;
   if (!Number.isFinite(limit) || limit < 1 || !Number.isFinite(resetMs) || resetMs < 0) return live;
   const windowMs = Math.max(live?.windowMs ?? 0, windowLengthFor(resetMs));
-  return Object.freeze({ limit: Math.floor(limit), windowMs, seenAt: at });
+  return Object.freeze({
+    limit: Math.floor(limit),
+    windowMs,
+    seenAt: at,
+    since: live?.since ?? at,
+  });
 }
 
 function expired(learned: Learned, now: number): boolean {
@@ -105,15 +112,35 @@ export class LearnedWindows {
     return new LearnedWindows(this.requests, this.tokens, this.log.take(at, requests, tokens));
   }
 
-  /** The same windows with take `seq` reconciled to the tokens it really used. */
   /** Take `seq` counts from `at` on, if that is later than it counted from. */
   restamp(seq: number, at: number): LearnedWindows {
     const log = this.log.restamp(seq, at);
     return log === this.log ? this : new LearnedWindows(this.requests, this.tokens, log);
   }
 
+  /**
+   * What this process sent in each learned window at `now` (requests in the request window,
+   * tokens in the token window); `undefined` for a dimension with no learned window, or one
+   * learned less than a window ago (the log holds only the takes since it was learned, and the
+   * server's window may still hold older ones).
+   */
+  sentIn(now: number): { requests: number | undefined; tokens: number | undefined } {
+    const whole = (l: Learned | undefined) => l !== undefined && now >= l.since + l.windowMs;
+    let requests: number | undefined;
+    let tokens: number | undefined;
+    for (const load of this.log.usage(now)) {
+      if (load.window.requests !== undefined && whole(this.requests)) requests = load.requests;
+      if (load.window.tokens !== undefined && whole(this.tokens)) tokens = load.tokens;
+    }
+    return { requests, tokens };
+  }
+
+  /** The same windows with take `seq` reconciled to the tokens it really used. */
+
   reconcile(seq: number, actualTokens: number): LearnedWindows {
-    const log = this.log.reconcile(seq, actualTokens);
+    // A provider's window counts what the request asked for (OpenAI: the prompt and `max_tokens`)
+    // for the whole window, so a learned one gives back nothing; it counts more if more was used.
+    const log = this.log.reconcileUp(seq, actualTokens);
     return log === this.log ? this : new LearnedWindows(this.requests, this.tokens, log);
   }
 }

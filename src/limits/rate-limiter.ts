@@ -11,6 +11,46 @@ import type {
   SentSince,
 } from './types.js';
 
+/**
+ * Which of the remaining counts in `hints` this process's own sends explain: when the server's
+ * count (`limit − remaining`) is no more than what this process sent in the matching learned
+ * window (`sent`: every request in it, in flight, answered or refused, once the window has been
+ * learned for a whole length), the server knows of no one else's traffic, and the learned window,
+ * which counts all of those, already holds the same limit: such a count is dropped. Lowering it
+ * by what was sent since would count again the requests the server had already counted
+ * when it wrote its headers (it writes them when it answers, after the ones sent meanwhile
+ * arrived): at concurrency 50 that held back 49 requests a window for the whole reset time. A
+ * count the own sends do not explain (another client shares the key, or a request arrived later
+ * than the margin allows) stays as the server wrote it: the requests sent since are taken to have
+ * arrived, as they are for an explained count, and the ones sent after it are taken off as they
+ * go. An explained count also makes the remembered one go (it would otherwise hold until its
+ * reset, the time the server's whole window is clear). Before a window was learned for a whole
+ * length, what was sent since is taken off, the safe side.
+ */
+function ownCounts(
+  hints: RateLimitHintsData,
+  sent: { requests: number | undefined; tokens: number | undefined },
+): { requests: boolean; tokens: boolean } {
+  const explained = (limit?: number, remaining?: number, own?: number) =>
+    limit !== undefined && remaining !== undefined && own !== undefined && limit - remaining <= own;
+  return {
+    requests: explained(hints.limitRequests, hints.remainingRequests, sent.requests),
+    tokens: explained(hints.limitTokens, hints.remainingTokens, sent.tokens),
+  };
+}
+
+/** `hints` without the remaining counts `own` says this process's sends explain. */
+function withoutOwn(
+  hints: RateLimitHintsData,
+  own: { requests: boolean; tokens: boolean },
+): RateLimitHintsData {
+  if (!own.requests && !own.tokens) return hints;
+  const out: RateLimitHintsData = { ...hints };
+  if (own.requests) delete out.remainingRequests;
+  if (own.tokens) delete out.remainingTokens;
+  return out;
+}
+
 /** `hints` with the remaining counts lowered by what was sent since (see `SentSince`). */
 function lessSentSince(hints: RateLimitHintsData, sent: SentSince | undefined): RateLimitHintsData {
   if (sent === undefined || (sent.requests === 0 && sent.tokens === 0)) return hints;
@@ -271,12 +311,18 @@ export class RateLimiter implements RateLimiterState {
     hints: RateLimitHintsData,
     sentSince?: SentSince,
   ): RateLimiter {
-    const server = (this.hints.get(model) ?? ServerHints.NONE).apply(
-      at,
-      lessSentSince(hints, sentSince),
-    );
     const before = this.learned.get(model) ?? LearnedWindows.NONE;
     const after = before.learn(at, hints);
+    const sent = after.sentIn(at);
+    const own = ownCounts(hints, sent);
+    // With a whole learned window the own count stands for what was sent since (see ownCounts).
+    const since = sentSince && {
+      requests: sent.requests === undefined ? sentSince.requests : 0,
+      tokens: sent.tokens === undefined ? sentSince.tokens : 0,
+    };
+    const server = (this.hints.get(model) ?? ServerHints.NONE)
+      .forget(own.requests, own.tokens)
+      .apply(at, lessSentSince(withoutOwn(hints, own), since));
     return this.with({
       hints: new Map(this.hints).set(model, server),
       ...(after === before ? {} : { learned: new Map(this.learned).set(model, after) }),

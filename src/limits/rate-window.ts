@@ -387,6 +387,12 @@ export class SlidingWindows {
     );
   }
 
+  /** As `reconcile`, but only when the take used more than it reserved (never gives back). */
+  reconcileUp(seq: number, actualTokens: number): SlidingWindows {
+    if (seq < this.log.start || seq >= this.log.end) return this;
+    return actualTokens > this.log.get(seq).tokens ? this.reconcile(seq, actualTokens) : this;
+  }
+
   /**
    * Take `seq` counts from `at` on, when that is later than it did: the request it stands for
    * was admitted earlier and is only now handed to the HTTP client (the server counts it from its
@@ -655,6 +661,22 @@ export class ServerHints {
       refuse(remainingTokens.resetAt, 'serverTokens');
     }
     return verdict;
+  }
+
+  /**
+   * The same hints without the remembered remaining count of requests and/or tokens (a later
+   * header showed that the server counts nothing beyond this process's own sends, which a learned
+   * window holds); a `retry-after` stays.
+   */
+  forget(requests: boolean, tokens: boolean): ServerHints {
+    if ((!requests || this.requests === undefined) && (!tokens || this.tokens === undefined)) {
+      return this;
+    }
+    return new ServerHints(
+      this.blockedUntil,
+      requests ? undefined : this.requests,
+      tokens ? undefined : this.tokens,
+    );
   }
 
   /** The same hints with a request just sent counted against the remembered remaining counts. */

@@ -90,6 +90,38 @@ describe('limits learned from the provider’s headers', () => {
     ).toBe(true);
   });
 
+  it('does not count twice what the server had counted: own sends explain its count', () => {
+    const first = { limitRequests: 10, remainingRequests: 10, resetRequestsMs: 1_000 };
+    const hints = { limitRequests: 10, remainingRequests: 1, resetRequestsMs: 950 };
+    // The first header teaches a window of 10 a second; a second later, 9 are sent.
+    let limiter = RateLimiter.of({ windows: [], models: {} }).applyHints(0, 'm', first);
+    for (let i = 0; i < 9; i++) {
+      limiter = limiter.reserve(1_001, { taskId: `t${i}`, model: 'm', requests: 1, tokens: 1 });
+    }
+    // The first one's answer, written when all 9 had arrived: 1 remains. The 8 sent after it are
+    // in the server's count already; the learned window holds the same limit.
+    const own = limiter.applyHints(1_050, 'm', hints, { requests: 8, tokens: 8 });
+    expect(own.check(1_060, 'm', 1, 1).ok).toBe(true);
+    // Less than a window after the first header, older sends may still be in the server's
+    // count: the count stands, lowered by what was sent since.
+    const early = RateLimiter.of({ windows: [], models: {} })
+      .applyHints(1_000, 'm', first)
+      .reserve(1_001, { taskId: 'x', model: 'm', requests: 1, tokens: 1 })
+      .applyHints(1_050, 'm', { ...hints, remainingRequests: 9 }, { requests: 1, tokens: 1 });
+    expect(early.check(1_060, 'm', 9, 1)).toMatchObject({ ok: false, reason: 'server' });
+    // Someone else's traffic: the server counted 9 while this process sent only 2. The count
+    // stands.
+    let shared = RateLimiter.of({ windows: [], models: {} }).applyHints(0, 'm', first);
+    shared = shared.reserve(1_001, { taskId: 'a', model: 'm', requests: 1, tokens: 1 });
+    shared = shared.reserve(1_001, { taskId: 'b', model: 'm', requests: 1, tokens: 1 });
+    const foreign = shared.applyHints(1_050, 'm', hints, { requests: 1, tokens: 1 });
+    // One remains as the server wrote it (what was sent since is taken to have arrived, as for
+    // an explained count); the one after it is refused.
+    expect(foreign.check(1_060, 'm', 1, 1).ok).toBe(true);
+    const after = foreign.reserve(1_060, { taskId: 'c', model: 'm', requests: 1, tokens: 1 });
+    expect(after.check(1_070, 'm', 1, 1)).toMatchObject({ ok: false, reason: 'server' });
+  });
+
   it('learns the reset rounded up to a second, never refuses for ever, and forgets', () => {
     const learned = LearnedWindows.NONE.learn(0, {
       limitRequests: 3,
