@@ -1,0 +1,278 @@
+/**
+ * Limits as the server counts them: the queue, p-queue and Bottleneck send the same tasks to the
+ * simulator, configured with the same limit as each of them, and the simulator stamps every
+ * request when it arrives. Reported per library: the most requests (or tokens) that arrived in
+ * any span of the window, the answers of 429, and the makespan against the least the window
+ * allows.
+ *
+ * ```bash
+ * npm run bench:limits -- [--tasks 2000] [--concurrency 50] [--rpw 50] [--tpw 20000] [--window 1000] [--margin ms]
+ * ```
+ *
+ * - `requests`: at most `--rpw` requests per `--window` ms. The queue uses a window
+ *   (`windows: [{ requests, windowMs }]`), p-queue its `intervalCap` / `interval`, Bottleneck
+ *   its reservoir refreshed every window.
+ * - `tokens`: at most `--tpw` tokens (prompt + `max_tokens`, as the simulator counts them) per
+ *   window, prompts of 20 to 400 words. The queue uses a token window; Bottleneck a reservoir of
+ *   tokens with each job weighted by its tokens (counted by the queue's tokenizer); p-queue has
+ *   no weights, so it sits this one out.
+ *
+ * The simulator runs on a worker thread (its own event loop, as a real server has), answering
+ * after 50 ms; both threads stamp with `performance.timeOrigin + performance.now()`. The queue
+ * retries its 429s (there should be none); p-queue and Bottleneck do not (a 429 is counted).
+ */
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import Bottleneck from 'bottleneck';
+import OpenAI from 'openai';
+import PQueue from 'p-queue';
+import { z } from 'zod';
+import { AITaskManager } from '../src/index.js';
+import { countChatTokens } from '../src/limits/tokens.js';
+import { type Simulator, startSimulator } from '../src/providers/simulator/index.js';
+import type { TaskTypeDefinition } from '../src/task-types/types.js';
+import { seededRandom } from '../src/time/clock.js';
+import { parseArgs } from './fixtures.js';
+
+const stamp = (): number => performance.timeOrigin + performance.now();
+const MAX_TOKENS = 100;
+const MODEL = 'gpt-4o-mini';
+
+interface Limits {
+  requests?: number;
+  tokens?: number;
+  windowMs: number;
+}
+
+interface Arrival {
+  at: number;
+  status: number;
+  tokens: number;
+}
+
+/** The simulator's thread: serves until told to stop, hands out its log on request. */
+async function serve(limits: Limits): Promise<void> {
+  let sim: Simulator = await startSimulator({
+    limits,
+    latency: { kind: 'fixed', ms: 50 },
+    logLimit: 1_000_000,
+    now: stamp,
+  });
+  parentPort?.postMessage({ url: sim.url });
+  parentPort?.on('message', async (m: { type: 'log' | 'reset' | 'stop'; limits?: Limits }) => {
+    if (m.type === 'log') {
+      const log: Arrival[] = sim.stats().log.map((e) => ({
+        at: e.at,
+        status: e.status,
+        tokens: e.promptTokens + (e.maxTokens ?? 0),
+      }));
+      parentPort?.postMessage({ log });
+    } else if (m.type === 'reset') {
+      await sim.close();
+      sim = await startSimulator({
+        limits: m.limits as Limits,
+        latency: { kind: 'fixed', ms: 50 },
+        logLimit: 1_000_000,
+        now: stamp,
+      });
+      parentPort?.postMessage({ url: sim.url });
+    } else {
+      await sim.close();
+      process.exit(0);
+    }
+  });
+}
+
+/** A prompt of `words` words. */
+function promptOf(words: number, i: number): string {
+  return Array.from({ length: words }, (_, k) => `word${(i * 31 + k) % 997}`).join(' ');
+}
+
+/** The most arrivals (or their tokens) in any span `[t, t + windowMs)`. */
+function mostInWindow(
+  arrivals: readonly Arrival[],
+  windowMs: number,
+  weigh: (a: Arrival) => number,
+) {
+  const sorted = [...arrivals].sort((a, b) => a.at - b.at);
+  let most = 0;
+  let sum = 0;
+  let first = 0;
+  for (const a of sorted) {
+    sum += weigh(a);
+    while ((sorted[first] as Arrival).at <= a.at - windowMs)
+      sum -= weigh(sorted[first++] as Arrival);
+    most = Math.max(most, sum);
+  }
+  return most;
+}
+
+const promptType: TaskTypeDefinition<{ prompt: string }, string> = {
+  name: 'PROMPT',
+  input: z.object({ prompt: z.string() }),
+  output: z.string(),
+  estimate: (data, env) => ({
+    model: env.model,
+    promptTokens: countChatTokens([{ role: 'user', content: data.prompt }], env.model),
+    maxTokens: MAX_TOKENS,
+  }),
+  run: async (ctx) =>
+    (await ctx.chat({ messages: [{ role: 'user', content: ctx.data.prompt }] })).content,
+};
+
+type Library = 'ai-task-queue' | 'p-queue' | 'bottleneck';
+
+async function runQueue(
+  url: string,
+  prompts: string[],
+  limits: Limits,
+  concurrency: number,
+  marginMs: number | undefined,
+) {
+  const manager = new AITaskManager({
+    ...(marginMs === undefined ? {} : { windowMarginMs: marginMs }),
+    apiKey: 'sk-bench',
+    baseURL: url,
+    model: MODEL,
+    maxTokens: MAX_TOKENS,
+    maxConcurrent: concurrency,
+    windows: [limits],
+    taskTypes: [promptType],
+    builtinTaskTypes: false,
+    taskDefaults: { maxRateLimitRetries: 100 },
+  });
+  manager.start();
+  const ids = await manager.submitBatch(
+    prompts.map((prompt) => ({ taskType: 'PROMPT', data: { prompt } })),
+  );
+  await Promise.all(ids.map((id) => manager.waitForTask(id)));
+  await manager.stop();
+}
+
+async function runPeer(
+  library: 'p-queue' | 'bottleneck',
+  url: string,
+  prompts: string[],
+  limits: Limits,
+  concurrency: number,
+) {
+  const client = new OpenAI({ apiKey: 'sk-bench', baseURL: url, maxRetries: 0 });
+  const call = (prompt: string) =>
+    client.chat.completions
+      .create({
+        model: MODEL,
+        messages: [{ role: 'user', content: prompt }],
+        max_tokens: MAX_TOKENS,
+      })
+      .catch(() => undefined);
+  if (library === 'p-queue') {
+    const queue = new PQueue({
+      concurrency,
+      intervalCap: limits.requests as number,
+      interval: limits.windowMs,
+    });
+    await Promise.all(prompts.map((p) => queue.add(() => call(p))));
+    return;
+  }
+  const reservoir = (limits.requests ?? limits.tokens) as number;
+  const weighted = limits.tokens !== undefined;
+  // Bottleneck counts a job's weight against maxConcurrent too: with token weights the
+  // concurrency is kept by a semaphore around the call instead.
+  const limiter = new Bottleneck({
+    maxConcurrent: weighted ? null : concurrency,
+    reservoir,
+    reservoirRefreshAmount: reservoir,
+    reservoirRefreshInterval: limits.windowMs,
+  });
+  const slots = semaphore(concurrency);
+  await Promise.all(
+    prompts.map((p) => {
+      if (!weighted) return limiter.schedule(() => call(p));
+      const weight = countChatTokens([{ role: 'user', content: p }], MODEL) + MAX_TOKENS;
+      return limiter.schedule({ weight }, () => slots(() => call(p)));
+    }),
+  );
+  await limiter.stop({ dropWaitingJobs: false });
+}
+
+/** At most `n` of the functions given run at once. */
+function semaphore(n: number): <T>(run: () => Promise<T>) => Promise<T> {
+  let free = n;
+  const waiting: (() => void)[] = [];
+  return async (run) => {
+    if (free === 0) await new Promise<void>((resolve) => waiting.push(resolve));
+    else free--;
+    try {
+      return await run();
+    } finally {
+      const next = waiting.shift();
+      if (next === undefined) free++;
+      else next();
+    }
+  };
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const tasks = Number(args.get('tasks') ?? 2_000);
+  const concurrency = Number(args.get('concurrency') ?? 50);
+  const windowMs = Number(args.get('window') ?? 1_000);
+  const rpw = Number(args.get('rpw') ?? 50);
+  const tpw = Number(args.get('tpw') ?? 20_000);
+  const margin = args.has('margin') ? Number(args.get('margin')) : undefined;
+  const random = seededRandom(15);
+  const prompts = Array.from({ length: tasks }, (_, i) =>
+    promptOf(20 + Math.floor(random() * 380), i),
+  );
+  const workloads: { name: string; limits: Limits; libraries: Library[] }[] = [
+    {
+      name: 'requests',
+      limits: { requests: rpw, windowMs },
+      libraries: ['ai-task-queue', 'p-queue', 'bottleneck'],
+    },
+    {
+      name: 'tokens',
+      limits: { tokens: tpw, windowMs },
+      libraries: ['ai-task-queue', 'bottleneck'],
+    },
+  ];
+  const worker = new Worker(new URL(import.meta.url), { workerData: workloads[0]?.limits });
+  const next = <T>(): Promise<T> =>
+    new Promise((resolve) => worker.once('message', (m: T) => resolve(m)));
+  let { url } = await next<{ url: string }>();
+  console.log(
+    `${tasks} tasks, concurrency ${concurrency}, simulator on a worker thread answering after 50 ms (Node ${process.version})`,
+  );
+  for (const workload of workloads) {
+    const { limits } = workload;
+    const limit = limits.requests ?? (limits.tokens as number);
+    const unit = limits.requests === undefined ? 'tokens' : 'requests';
+    console.log(`\n${workload.name}: at most ${limit} ${unit} per ${windowMs} ms`);
+    for (const library of workload.libraries) {
+      worker.postMessage({ type: 'reset', limits });
+      ({ url } = await next<{ url: string }>());
+      const started = stamp();
+      if (library === 'ai-task-queue') {
+        await runQueue(url, prompts, limits, concurrency, margin);
+      } else await runPeer(library, url, prompts, limits, concurrency);
+      const elapsed = stamp() - started;
+      worker.postMessage({ type: 'log' });
+      const { log } = await next<{ log: Arrival[] }>();
+      const weigh = unit === 'requests' ? () => 1 : (a: Arrival) => a.tokens;
+      const most = mostInWindow(log, windowMs, weigh);
+      const refused = log.filter((a) => a.status === 429).length;
+      const accepted = log.filter((a) => a.status === 200).length;
+      const total = log.filter((a) => a.status === 200).reduce((s, a) => s + a.tokens, 0);
+      const least =
+        unit === 'requests'
+          ? Math.floor((tasks - 1) / limit) * windowMs
+          : Math.max(0, Math.ceil(total / limit) - 1) * windowMs;
+      console.log(
+        `  ${library.padEnd(14)} most in any window ${String(most).padStart(6)} (${(most / limit).toFixed(2)}× the limit) · 429s ${String(refused).padStart(5)} · answered ${accepted} · makespan ${(elapsed / 1000).toFixed(1)} s (least the window allows ≈ ${(least / 1000).toFixed(1)} s)`,
+      );
+    }
+  }
+  worker.postMessage({ type: 'stop' });
+}
+
+if (isMainThread) await main();
+else await serve(workerData as Limits);
