@@ -1,6 +1,7 @@
 import { LearnedWindows } from './learned-windows.js';
 import { BucketedMap } from './persistent.js';
-import { ServerHints, SlidingWindows, type WindowLimit } from './rate-window.js';
+import { SlidingWindows, type WindowLimit } from './rate-window.js';
+import { ServerHints } from './server-hints.js';
 import type {
   RateLimiterState,
   RateLimitHintsData,

@@ -1,10 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  resolveWindows,
-  ServerHints,
-  SlidingWindows,
-  type WindowLimit,
-} from '../../src/limits/rate-window.js';
+import { resolveWindows, SlidingWindows, type WindowLimit } from '../../src/limits/rate-window.js';
+import { ServerHints } from '../../src/limits/server-hints.js';
 
 describe('resolveWindows', () => {
   it('merges RPM and TPM into one 60 s window, adds RPH and explicit windows', () => {
