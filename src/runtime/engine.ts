@@ -51,7 +51,7 @@ import { Journal } from './journal.js';
 import { compactLedger } from './ledger-compaction.js';
 import { Lifecycle } from './lifecycle.js';
 import { type RecoveryCounts, recover } from './recovery.js';
-import { ledgerTimes, ResourceTakes } from './resources.js';
+import { ResourceTakes } from './resources.js';
 import { Retention } from './retention.js';
 import { TaskRunner } from './running.js';
 import {
@@ -195,6 +195,7 @@ export class Engine {
     this.resources = new ResourceTakes({
       rateNow: () => monotonicNow(clock),
       wallOf: (mono) => wallOfMonotonic(clock, mono),
+      monotonicOf: (wall) => monotonicOfWall(clock, wall),
       actor: (systemId) => this.supervisor.system.get(systemId) as AnyActorRef | undefined,
       rateLimited: () => this.rateLimiter.active,
       budgeted: () => this.hasBudget(),
@@ -249,12 +250,9 @@ export class Engine {
           hints,
           sentSince: this.runner.sentAfter(taskId, model),
         };
-        this.rateLimitActor.send(event);
         // A wait the provider asked for outlives the process (a durable store replays it).
-        if (imposesWait(hints)) {
-          const wall = ledgerTimes(event, (mono) => wallOfMonotonic(clock, mono));
-          this.journal.ledger({ at: clock.now(), taskId, event: wall });
-        }
+        if (imposesWait(hints)) this.resources.record(clock.now(), event);
+        else this.rateLimitActor.send(event);
       },
       onSend: (taskId) => this.resources.sent(taskId),
       runChildren: (record, specs, onSettled) => childTasks.run(record, specs, onSettled),
@@ -420,17 +418,9 @@ export class Engine {
       addBacklog: (counts, after) => waiting.line.addBacklog(counts, after),
       store: this.store,
       clock: this.clock,
-      replay: (stored) => {
-        // The ledger holds wall times; the windows run on this process's monotonic clock.
-        const event = ledgerTimes(stored, (wall) => monotonicOfWall(this.clock, wall));
-        (event.type.startsWith('rate.') ? this.rateLimitActor : this.budgetActor).send(event);
-      },
-      settle: (at, event) => {
-        (event.type.startsWith('rate.') ? this.rateLimitActor : this.budgetActor).send(event);
-        const taskId = 'taskId' in event ? event.taskId : undefined;
-        const wall = ledgerTimes(event, (mono) => wallOfMonotonic(this.clock, mono));
-        journal.ledger({ at, taskId, event: wall });
-      },
+      // The ledger holds wall times; the windows run on this process's monotonic clock.
+      replay: (stored) => this.resources.replay(stored),
+      settle: (at, event) => this.resources.record(at, event),
       transition: (record, event) => taskActors.send(record, event),
       enqueue: (record, notBefore) => lifecycle.enqueue(record, notBefore),
       hold: (record) => waiting.paused.set(record.id, record),

@@ -25,6 +25,8 @@ export interface ResourceDeps {
   rateNow(): number;
   /** The wall time of a `rateNow()` reading. */
   wallOf(mono: number): number;
+  /** The `rateNow()` reading of a wall time (a time read back from the ledger). */
+  monotonicOf(wall: number): number;
   /** The resource actor registered under `systemId`, while the supervisor runs. */
   actor(systemId: 'concurrency' | 'rateLimit' | 'budget'): AnyActorRef | undefined;
   /** Whether any window or server hint is in force (no reservation is needed otherwise). */
@@ -151,10 +153,31 @@ export class ResourceTakes {
     this.send(now, 'budget', { type: 'budget.resetTotal' });
   }
 
+  /**
+   * Sends a ledger event (its times on `rateNow`) to its actor and writes it to the ledger at
+   * `at` (wall time), its own times converted to wall time.
+   */
+  record(at: number, event: LedgerEvent): void {
+    this.send(at, actorOf(event), event);
+  }
+
+  /**
+   * Sends an event read back from the ledger (an earlier process's, in wall time) to its actor,
+   * its times converted to `rateNow`; nothing is written (it is in the ledger already).
+   */
+  replay(stored: LedgerEvent): void {
+    this.deps.actor(actorOf(stored))?.send(ledgerTimes(stored, this.deps.monotonicOf));
+  }
+
   /** Sends a ledger event to its actor, and writes it to the ledger. */
   private send(at: number, to: 'rateLimit' | 'budget', event: LedgerEvent): void {
     this.deps.actor(to)?.send(event);
     const taskId = 'taskId' in event ? event.taskId : undefined;
     this.deps.ledger({ at, taskId, event: ledgerTimes(event, this.deps.wallOf) });
   }
+}
+
+/** The actor a ledger event is for. */
+function actorOf(event: LedgerEvent): 'rateLimit' | 'budget' {
+  return event.type.startsWith('rate.') ? 'rateLimit' : 'budget';
 }
