@@ -1,7 +1,7 @@
 import type { InspectionEvent, Observer } from 'xstate';
 import { z } from 'zod';
 import { DurationSecondsSchema } from '../internal/duration.js';
-import { functionOf } from '../internal/validate.js';
+import { functionOf, objectWith } from '../internal/validate.js';
 import type { AIClient } from '../providers/types.js';
 import type { TaskStore } from '../stores/types.js';
 import { TaskTypeDefinitionSchema } from '../task-types/definition-schema.js';
@@ -18,15 +18,6 @@ export interface Logger {
 }
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
-
-const objectWith = <T>(what: string, methods: readonly string[]) =>
-  z.custom<T>(
-    (value) =>
-      typeof value === 'object' &&
-      value !== null &&
-      methods.every((m) => typeof (value as Record<string, unknown>)[m] === 'function'),
-    { error: `expected ${what} (an object with ${methods.join(', ')})` },
-  );
 
 /**
  * The options of `createAITaskManager` / `new AITaskManager`: the seed's (`apiKey`, `baseURL`,

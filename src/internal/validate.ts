@@ -103,6 +103,16 @@ function hinted(
     : `${issue.message} (did you mean ${hints.join(', ')}?)`;
 }
 
+/** A schema of an object that has the named methods (a clock, a store, a tracer…). */
+export const objectWith = <T>(what: string, methods: readonly string[]) =>
+  z.custom<T>(
+    (value) =>
+      typeof value === 'object' &&
+      value !== null &&
+      methods.every((m) => typeof (value as Record<string, unknown>)[m] === 'function'),
+    { error: `expected ${what} (an object with ${methods.join(', ')})` },
+  );
+
 /**
  * Parses `value` with `schema`, or throws a `ValidationError` whose message names every field
  * that failed and the value it received, e.g. `maxConcurrent: expected a positive integer

@@ -18,8 +18,13 @@ export type EngineEvent =
   | (TaskEventBase & { type: 'task.submitted'; parentId?: string | undefined })
   /** Passed admission: took a slot, a rate reservation and a budget hold (`limited`), or none (a composite parent). */
   | (TaskEventBase & { type: 'task.admitted'; attempt: number; limited: boolean })
-  /** An attempt began, right after admission. */
-  | (TaskEventBase & { type: 'task.started'; attempt: number; queueTimeMs: number })
+  /** An attempt began, right after admission; `model` is the model its limits were taken for. */
+  | (TaskEventBase & {
+      type: 'task.started';
+      attempt: number;
+      model: string;
+      queueTimeMs: number;
+    })
   | (TaskEventBase & { type: 'task.progress'; progress: number; current: number; total: number })
   | (TaskEventBase & {
       type: 'task.retrying';

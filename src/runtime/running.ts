@@ -152,6 +152,7 @@ export class TaskRunner {
       priority: record.priority,
       at: now,
       attempt,
+      model: record.reservation.model,
       queueTimeMs: now - record.createdAt,
     });
     const definition = deps.taskTypes.get(record.type) as AnyTaskTypeDefinition;
