@@ -36,6 +36,7 @@ import { DEFAULT_MAX_RECORD_BYTES, LARGEST_MAX_RECORD_BYTES } from './input.js';
 import { apiKeyFlag, issueLine, jobManagerOptions, numberOf, setPath } from './job-options.js';
 import { type OwnTaskOptions, ownTaskOptionsOf, type StructuredSettings } from './own-task-type.js';
 import { STDIO } from './stdio.js';
+import { type WatchArgs, watchArgsOf } from './watch.js';
 
 export { PROGRESS_MODES, type ProgressMode } from './flags.js';
 export { DEFAULT_CONFIG_FILE, NO_KEY_HOW_TO } from './job-options.js';
@@ -86,6 +87,8 @@ export interface JobArgs {
   fresh: boolean;
   /** The input record's field whose value keys each task (`--key`), as a path of keys. */
   key: readonly string[] | undefined;
+  /** `--dashboard…` and `--inspect…`. */
+  watch: WatchArgs;
 }
 
 /** What `aitq` was asked to do. */
@@ -297,6 +300,7 @@ function jobArgs(
   const key = keyOf(values);
   const maxRecordBytes = maxRecordBytesOf(values);
   const own = command === 'run' ? ownTaskOptionsOf(values, cwd) : undefined;
+  const watch = watchArgsOf(values);
   // Last, once every option is known good: where the calls go, and with which key. A dry run
   // builds no client, so it needs no key.
   if (!simulator && !dryRun) options.checkClient();
@@ -321,6 +325,7 @@ function jobArgs(
     store,
     fresh: values.fresh === true,
     key,
+    watch,
   };
 }
 

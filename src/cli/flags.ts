@@ -79,6 +79,11 @@ export const JOB_ONLY = [
   'no-store',
   'fresh',
   'key',
+  'dashboard',
+  'dashboard-port',
+  'dashboard-wait',
+  'inspect',
+  'inspect-url',
 ];
 /** Simulator flags that only `simulate` takes; the others also shape an in-process simulator. */
 export const SIMULATE_ONLY = ['port', 'host'];
@@ -101,6 +106,11 @@ const OPTIONS = {
   'no-store': { type: 'boolean' },
   fresh: { type: 'boolean' },
   key: { type: 'string' },
+  dashboard: { type: 'boolean' },
+  'dashboard-port': { type: 'string' },
+  'dashboard-wait': { type: 'boolean' },
+  inspect: { type: 'boolean' },
+  'inspect-url': { type: 'string' },
   prompt: { type: 'string' },
   'prompt-file': { type: 'string' },
   schema: { type: 'string' },

@@ -47,6 +47,13 @@ Options of analyze and run:
   --max-record-size <bytes>
                          the largest line (or array item) of the input file, in bytes
                          (default ${DEFAULT_MAX_RECORD_BYTES}: 64 MiB); a larger one is bad input
+  --dashboard            serve the live dashboard while the job runs (127.0.0.1, a free
+                         port; its URL, with a token, is printed on stderr)
+  --dashboard-port <n>   the dashboard's port (default 0: a free one)
+  --dashboard-wait       keep the dashboard once the job ended, until Ctrl-C
+  --inspect              watch the actor system in the Stately inspector: its page on
+                         127.0.0.1, URL on stderr (task data, results and keys left out)
+  --inspect-url <ws://…> send them to an inspector server of your own instead
 
 Own prompts and task types (run only; each input line is a plain record, not a task):
   --prompt <template>    one chat call per record; {{field}} and {{a.b}} are the record's
@@ -117,6 +124,11 @@ const JOB_FLAGS = `  --concurrency <n>        calls running at once
   --no-store               keep tasks in memory only: nothing to resume
   --fresh                  delete the store and start over
   --key <field>            key each record by this field (metadata.id) instead of its hash
+  --dashboard              the live dashboard while the job runs (URL printed on stderr)
+  --dashboard-port <n>     its port (default 0: a free one)
+  --dashboard-wait         keep it once the job ended, until Ctrl-C
+  --inspect                the Stately inspector, its page on loopback (URL on stderr)
+  --inspect-url <ws://…>   send to an inspector server of your own instead
   simulator shaping (with --simulator): --latency, --per-token-ms, --error-rate, --fault-*,
                            --sim-rpm, --sim-tpm, --sim-window, --seed (see aitq help simulate)
 `;

@@ -5,7 +5,7 @@
  */
 
 import { existsSync } from 'node:fs';
-import type { AITaskManagerOptions, TaskStore } from '../index.js';
+import { AITaskManager, type AITaskManagerOptions, type TaskStore } from '../index.js';
 import { type Simulator, startSimulator } from '../providers/simulator/index.js';
 import type { JobArgs } from './args.js';
 import { CliUsageError } from './errors.js';
@@ -130,4 +130,44 @@ export function managerOptionsOf(
     );
   }
   return { ...rest, store: store.store };
+}
+
+/** What a store's earlier run left that the manager brought back (`queue.recovered`). */
+export interface Recovered {
+  requeued: number;
+  interrupted: number;
+  paused: number;
+}
+
+/**
+ * Creates the job's manager and starts it, noting what it brought back from the store. When it
+ * cannot start, stops it and calls `cleanUp` (the simulator, the watchers) before throwing.
+ * @throws CliUsageError a store that cannot be opened or read (exit 2)
+ */
+export async function startJobManager(
+  options: AITaskManagerOptions,
+  store: JobStore | undefined,
+  cleanUp: () => Promise<void>,
+): Promise<{ manager: AITaskManager; recovered: Recovered }> {
+  let recovered: Recovered = { requeued: 0, interrupted: 0, paused: 0 };
+  let manager: AITaskManager | undefined;
+  try {
+    manager = new AITaskManager(options);
+    const off = manager.on('queue.recovered', (event) => {
+      recovered = event;
+    });
+    try {
+      await manager.start();
+    } finally {
+      off();
+    }
+    return { manager, recovered };
+  } catch (error) {
+    await manager?.stop().catch(() => {});
+    await cleanUp();
+    if (store !== undefined && storeReasonOf(error) !== undefined) {
+      throw new CliUsageError(storeProblem(store.path, error));
+    }
+    throw error;
+  }
 }

@@ -6,7 +6,6 @@
  */
 
 import {
-  AITaskManager,
   type AITaskManagerOptions,
   BudgetExceededError,
   type Statistics,
@@ -15,7 +14,7 @@ import {
   type TaskInfo,
 } from '../index.js';
 import type { JobArgs } from './args.js';
-import { CliUsageError, EXIT_CODES, type ExitCode } from './errors.js';
+import { EXIT_CODES, type ExitCode } from './errors.js';
 import { DryRunSchema, dryRun, type EstimateTotals, renderDryRun } from './estimate.js';
 import type { CliIO } from './io.js';
 import { checkInput, entriesOf, type JobEntry, type JobInput } from './job-input.js';
@@ -26,6 +25,7 @@ import {
   type JobStore,
   managerOptionsOf,
   openJobStore,
+  startJobManager,
 } from './job-setup.js';
 import { JobTasks } from './job-tasks.js';
 import { loadOwnTaskType, structuredBuiltins } from './own-task-type.js';
@@ -34,7 +34,8 @@ import type { CliTask } from './records.js';
 import { type JobCounts, jobExitCode, renderProgress, renderSummary, summarize } from './render.js';
 import { checkWritable, type ResultLine, ResultsWriter } from './results.js';
 import { type InputSource, inputSource, SpoolInterrupted, STDIO } from './stdio.js';
-import { idsByKey, storeProblem, storeReasonOf } from './store.js';
+import { idsByKey, storeReasonOf } from './store.js';
+import { JobWatch } from './watch.js';
 
 export { CLI_RETENTION } from './job-setup.js';
 export type { ResultLine } from './results.js';
@@ -118,31 +119,28 @@ async function runTasks(
     tokens: total === 0 ? 0 : (totals.promptTokens + totals.maxTokens) / total,
     worstCaseCost: priced === 0 ? undefined : totals.worstCaseCost / priced,
   };
-  const { options, simulator } = await connect(args, jobOptions, io);
-  let manager: AITaskManager;
-  /** What the manager brought back from the store (`queue.recovered`). */
-  let recovered = { requeued: 0, interrupted: 0, paused: 0 };
+  const watch = await JobWatch.start(args.watch, io);
+  const { options, simulator } = await connect(args, jobOptions, io).catch(async (error) => {
+    await watch.close({ wait: false });
+    throw error;
+  });
   const display = new ProgressDisplay(io, progressMode(args, io));
   const notice = (line: string) => {
     if (!args.quiet) display.say(line);
   };
+  const { manager, recovered } = await startJobManager(
+    { ...managerOptionsOf(options, store, notice), ...watch.managerOptions() },
+    store,
+    async () => {
+      await watch.close({ wait: false });
+      await simulator?.close();
+    },
+  );
   try {
-    manager = new AITaskManager(managerOptionsOf(options, store, notice));
-    const off = manager.on('queue.recovered', (event) => {
-      recovered = event;
-    });
-    try {
-      await manager.start();
-    } catch (error) {
-      await manager.stop().catch(() => {});
-      if (store !== undefined && storeReasonOf(error) !== undefined) {
-        throw new CliUsageError(storeProblem(store.path, error));
-      }
-      throw error;
-    } finally {
-      off();
-    }
+    await watch.attach(manager);
   } catch (error) {
+    await manager.stop();
+    await watch.close({ wait: false });
     await simulator?.close();
     throw error;
   }
@@ -168,6 +166,7 @@ async function runTasks(
     );
   } catch (error) {
     await manager.stop();
+    await watch.close({ wait: false });
     await simulator?.close();
     throw error;
   }
@@ -476,6 +475,9 @@ async function runTasks(
     }
     await writeTail();
     while (pending.size > 0) await Promise.all(pending.values());
+  } catch (error) {
+    await watch.close({ wait: false });
+    throw error;
   } finally {
     for (const off of offs) off();
     clearInterval(ticker);
@@ -500,6 +502,7 @@ async function runTasks(
   // With the results on stdout (`-o -`), stdout holds them alone: the summary goes to stderr.
   const report = args.out === STDIO ? io.stderr : io.stdout;
   report.write(args.json ? `${JSON.stringify(summary)}\n` : `${renderSummary(summary)}\n`);
+  await watch.close({ wait: interrupts === 0 });
   // Results (or tasks) that could not be written fail the job, whatever the tasks did.
   return results.failure === undefined && storeFailure === undefined
     ? jobExitCode(summary)
