@@ -291,9 +291,14 @@ describe('aitq keeps every result paid for in the results file', () => {
     const paid = resultLines(out).filter((l) => l.status === 'completed');
     expect(paid.map((l) => l.index)).toEqual(expect.arrayContaining([8, 9, 10, 11]));
 
-    // Resumed one task at a time, and stopped at once: the feed is still at the first records.
+    // Resumed one task at a time, one a minute, and stopped at once: the feed is still at the
+    // first records however late the signal comes (with no rate limit, a loaded machine let the
+    // eight records left finish before the signal arrived).
     const config = join(dir, 'one-at-a-time.json');
-    writeFileSync(config, JSON.stringify({ maxQueueSize: 1, maxConcurrent: 1 }));
+    writeFileSync(
+      config,
+      JSON.stringify({ maxQueueSize: 1, maxConcurrent: 1, requestsPerMinute: 1 }),
+    );
     const second = startCli([...jobArgs(input, out), '--config', config]);
     await second.waitFor((output) => output.includes('resuming from'));
     second.child.kill('SIGINT');
