@@ -39,6 +39,7 @@ const state = {
   detailFetchedAt: 0,
   detailTask: null,
   detailInFlight: false,
+  detailAgain: false,
 };
 
 const dirty = {
@@ -2030,8 +2031,13 @@ async function openDetail(id, { quiet = false } = {}) {
   state.detailId = id;
   panel.hidden = false;
   setHidden($('task-detail-error'), true);
-  if (state.detailInFlight) return;
+  if (state.detailInFlight) {
+    // One request at a time; the one in flight fetches this id again when it ends.
+    state.detailAgain = true;
+    return;
+  }
   state.detailInFlight = true;
+  state.detailAgain = false;
   try {
     const t = await api(`/api/tasks/${encodeURIComponent(id)}`);
     if (state.detailId !== id) return;
@@ -2048,6 +2054,7 @@ async function openDetail(id, { quiet = false } = {}) {
     if (!quiet && err.status !== 404) toast(err.message);
   } finally {
     state.detailInFlight = false;
+    if (state.detailAgain && state.detailId !== null) openDetail(state.detailId, { quiet: true });
   }
 }
 
