@@ -128,22 +128,23 @@ async function runTasks(
   const notice = (line: string) => {
     if (!args.quiet) display.say(line);
   };
+  /** What started before the manager, closed when the job cannot go on. */
+  const closeHelpers = async () => {
+    await watch.close({ wait: false });
+    await simulator?.close();
+  };
   const { manager, recovered } = await startJobManager(
     { ...managerOptionsOf(options, store, notice), ...watch.managerOptions() },
     store,
-    async () => {
-      await watch.close({ wait: false });
-      await simulator?.close();
-    },
+    closeHelpers,
   );
-  try {
-    await watch.attach(manager);
-  } catch (error) {
+  /** The job cannot start: stops the manager and what started before it, then throws. */
+  const abandon = async (error: unknown): Promise<never> => {
     await manager.stop();
-    await watch.close({ wait: false });
-    await simulator?.close();
+    await closeHelpers();
     throw error;
-  }
+  };
+  await watch.attach(manager).catch(abandon);
   /** Tasks left waiting before the next record is fed: `maxQueueSize` as the queue resolved it. */
   const maxWaiting = Math.min(FEED_HIGH_WATER, (await manager.getQueueStatus()).maxSize);
   /** Whether the job has ended: a write that fails then loses lines, and stops nothing. */
@@ -165,10 +166,7 @@ async function runTasks(
       io.stdout,
     );
   } catch (error) {
-    await manager.stop();
-    await watch.close({ wait: false });
-    await simulator?.close();
-    throw error;
+    return abandon(error);
   }
   const jobTasks = new JobTasks(manager);
   const startedAt = new Date();
