@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { TaskQueueError, ValidationError } from '../errors.js';
+import { listenHttp } from '../internal/http-listen.js';
 import {
   isAllowedHost,
   isCrossOrigin,
@@ -128,12 +128,6 @@ async function readJsonBody(request: IncomingMessage): Promise<unknown> {
   } catch {
     throw new HttpError(400, 'INVALID_JSON', 'the body is not valid JSON');
   }
-}
-
-function urlHost(host: string): string {
-  if (host === '0.0.0.0') return '127.0.0.1';
-  if (host === '::') return '[::1]';
-  return host.includes(':') ? `[${host}]` : host;
 }
 
 /**
@@ -263,15 +257,7 @@ export async function serveDashboard(
       else sendError(response, error);
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(parsed.port, parsed.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const origin = `http://${urlHost(parsed.host)}:${port}`;
+  const { port, origin } = await listenHttp(server, parsed.port, parsed.host);
   let closing: Promise<void> | undefined;
   return {
     url: token === null ? `${origin}/` : `${origin}/?token=${encodeURIComponent(token)}`,

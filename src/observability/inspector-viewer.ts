@@ -6,11 +6,11 @@
  */
 
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createInspector, type StatelyInspectionEvent } from '@statelyai/inspect';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { InspectionEvent, Observer } from 'xstate';
 import { z } from 'zod';
+import { listenHttp } from '../internal/http-listen.js';
 import {
   isAllowedHost,
   isCrossOrigin,
@@ -91,7 +91,9 @@ export async function serveInspectorViewer(
   const parsed = parseOrThrow(InspectorViewerOptionsSchema, options, 'options');
   const token = newToken();
   const noHosts = new Set<string>();
+  /** The last `keep` messages: a ring, `next` the slot the next one goes in. */
   const kept: string[] = [];
+  let next = 0;
   const sockets = new Set<WebSocket>();
   const html = pageHtml(parsed.viewerUrl);
 
@@ -137,16 +139,11 @@ export async function serveInspectorViewer(
       sockets.add(ws);
       ws.on('close', () => sockets.delete(ws));
       ws.on('error', () => sockets.delete(ws));
-      for (const message of kept) ws.send(message);
+      // Oldest first: from `next` round to it (before the ring is full, `next` is its length).
+      for (let i = 0; i < kept.length; i++) ws.send(kept[(next + i) % kept.length] as string);
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(parsed.port, parsed.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  const { origin } = await listenHttp(server, parsed.port, parsed.host);
 
   let stopped = false;
   const inspector = createInspector(
@@ -154,18 +151,17 @@ export async function serveInspectorViewer(
       send(event: StatelyInspectionEvent) {
         if (stopped) return;
         const message = JSON.stringify(event);
-        kept.push(message);
-        if (kept.length > parsed.keep) kept.shift();
+        // O(1) however many are kept (an array's shift moves them all).
+        kept[next] = message;
+        next = (next + 1) % parsed.keep;
         for (const ws of sockets) ws.send(message);
       },
     },
     { serialize: (event) => sanitizeInspectionEvent(event, parsed.includeData) },
   );
-  const port = (server.address() as AddressInfo).port;
-  const host = parsed.host.includes(':') ? `[${parsed.host}]` : parsed.host;
   return {
     inspect: inspector.inspect,
-    url: `http://${host}:${port}/?token=${token}`,
+    url: `${origin}/?token=${token}`,
     stop() {
       stopped = true;
       return new Promise<void>((resolve) => {

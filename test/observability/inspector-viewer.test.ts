@@ -110,6 +110,28 @@ describe('serveInspectorViewer', () => {
     await expect(receive(`ws://${url.host}/events`)).rejects.toThrow(/401/);
   });
 
+  it('keeps only the last `keep` events for a late page, oldest first', async () => {
+    viewer = await serveInspectorViewer({ keep: 3 });
+    for (let i = 0; i < 7; i++) {
+      viewer.inspect.next?.({
+        type: '@xstate.event',
+        rootId: 'x:0',
+        sourceRef: undefined,
+        actorRef: { sessionId: `x:${i}` } as never,
+        event: { type: `e${i}` },
+      } as never);
+    }
+    // The inspector hands events on from 0 ms timers: let them run.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const url = new URL(viewer.url);
+    const { raw } = await receive(`ws://${url.host}/events?token=${url.searchParams.get('token')}`);
+    expect(raw.map((m) => (JSON.parse(m) as { event: { type: string } }).event.type)).toEqual([
+      'e4',
+      'e5',
+      'e6',
+    ]);
+  });
+
   it('validates its options', async () => {
     await expect(serveInspectorViewer({ port: 70_000 })).rejects.toThrow(/options\.port/);
     await expect(serveInspectorViewer({ viewerUrl: 'javascript:alert(1)' })).rejects.toThrow(
