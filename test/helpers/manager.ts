@@ -2,7 +2,7 @@ import type { SimulatedClock } from 'xstate';
 import type { AITaskManagerOptions } from '../../src/config/manager-options.js';
 import { countChatTokens } from '../../src/limits/tokens.js';
 import { AITaskManager } from '../../src/manager.js';
-import { generateFromSchema } from '../../src/providers/simulator/answer.js';
+import { generateFromSchema } from '../../src/providers/simulator/schema-answer.js';
 import type { ChatRequest, EmbedRequest } from '../../src/providers/types.js';
 import type { EngineEvent } from '../../src/runtime/events.js';
 import { seededRandom } from '../../src/time/clock.js';

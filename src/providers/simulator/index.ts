@@ -13,11 +13,10 @@ import type { SimulatorStats } from './stats.js';
 export type { AnswerFormat } from './answer.js';
 export {
   AnswerLimitError,
-  generateFromSchema,
   MAX_ANSWER_BYTES,
   MAX_ARRAY_ITEMS,
   MAX_STRING_LENGTH,
-} from './answer.js';
+} from './answer-limits.js';
 export { formatResetDuration, parseResetDuration } from './durations.js';
 export { cosineSimilarity, embedText } from './embeddings.js';
 export { FAULT_KINDS, type FaultKind } from './faults.js';
@@ -33,6 +32,7 @@ export {
   SimulatorOptionsSchema,
 } from './options.js';
 export { SIMULATOR_OWNER } from './responses.js';
+export { generateFromSchema } from './schema-answer.js';
 export { createSimulatorServer, type SimulatorServer } from './server.js';
 export type { SimulatorLogEntry, SimulatorStats } from './stats.js';
 

@@ -2,7 +2,8 @@
 
 import { countTextTokens, truncateToTokens } from '../../limits/tokens.js';
 import { seededRandom } from '../../time/clock.js';
-import { AnswerLimitError, generateAnswer } from './answer.js';
+import { generateAnswer } from './answer.js';
+import { AnswerLimitError } from './answer-limits.js';
 import type { PacedCounter } from './counting.js';
 import { embedText, toBase64Floats } from './embeddings.js';
 import { canonicalJson, hashString } from './hash.js';

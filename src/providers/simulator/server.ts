@@ -6,7 +6,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type RandomSource, seededRandom } from '../../time/clock.js';
-import { AnswerLimitError, MAX_ANSWER_BYTES } from './answer.js';
+import { AnswerLimitError, MAX_ANSWER_BYTES } from './answer-limits.js';
 import { PacedCounter } from './counting.js';
 import { formatResetDuration } from './durations.js';
 import {

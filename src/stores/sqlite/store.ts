@@ -9,7 +9,6 @@ import {
   PRIORITIES_HIGH_FIRST,
   type Priority,
   type TaskStatus,
-  TERMINAL_STATUSES,
   zeroStatusCounts,
 } from '../../../machines/task-status.js';
 import { StoreError, TaskNotFoundError, ValidationError } from '../../errors.js';
@@ -18,13 +17,11 @@ import {
   checkLedgerEntry,
   checkStatuses,
   checkThroughSeq,
-  checkWrite,
   decodeListCursor,
   duplicateIdError,
   duplicateKeyError,
   encodeListCursor,
   encodeWaitingCursor,
-  type ListFilter,
   noLedgerEntry,
   resolveLedgerQuery,
   resolveLimit,
@@ -46,7 +43,16 @@ import type {
 import { closedError, toStoreError } from './errors.js';
 import { registerSqliteHooks } from './internals.js';
 import { openDatabase } from './open.js';
+import {
+  compareRows,
+  type PreparedWrite,
+  prepareWrite,
+  type TaskRow,
+  toJson,
+  type WaitingRow,
+} from './rows.js';
 import { MIGRATIONS } from './schema.js';
+import { prepareStatements, QueryShapes, type StoreStatements } from './statements.js';
 
 /** How to open a SQLite store. */
 export interface SqliteStoreOptions {
@@ -57,95 +63,6 @@ export interface SqliteStoreOptions {
    * @default 'NORMAL'
    */
   synchronous?: 'NORMAL' | 'FULL' | undefined;
-}
-
-const TERMINAL_SQL = [...TERMINAL_STATUSES].map((s) => `'${s}'`).join(', ');
-
-/** A task as `INSERT` binds it: id, seq, rank, status, type, model, key, completed_at, body. */
-type TaskRow = [
-  string,
-  number,
-  number,
-  string,
-  string,
-  string,
-  string | null,
-  number | null,
-  string,
-];
-
-/** The same, as `UPDATE` binds it: the id last. */
-type UpdateRow = [
-  number,
-  number,
-  string,
-  string,
-  string,
-  string | null,
-  number | null,
-  string,
-  string,
-];
-
-interface WaitingRow {
-  rank: number;
-  seq: number;
-  id: string;
-  body: string;
-}
-
-interface LedgerRow {
-  seq: number;
-  at: number;
-  task_id: string | null;
-  body: string | null;
-}
-
-/** `a` and `b` in SQLite's BINARY order (UTF-8 bytes, which is code point order). */
-function compareBinary(a: string, b: string): number {
-  if (a === b) return 0;
-  const length = Math.min(a.length, b.length);
-  for (let i = 0; i < length; i += 1) {
-    if (a.charCodeAt(i) !== b.charCodeAt(i)) {
-      return (a.codePointAt(i) ?? 0) < (b.codePointAt(i) ?? 0) ? -1 : 1;
-    }
-  }
-  return a.length < b.length ? -1 : 1;
-}
-
-function compareRows(a: WaitingRow, b: WaitingRow): number {
-  if (a.rank !== b.rank) return a.rank < b.rank ? -1 : 1;
-  if (a.seq !== b.seq) return a.seq < b.seq ? -1 : 1;
-  return compareBinary(a.id, b.id);
-}
-
-/** JSON of a value to store; a `ValidationError` naming `what` when it has none. */
-function toJson(value: unknown, what: string): string | undefined {
-  try {
-    return JSON.stringify(value);
-  } catch (error) {
-    const why = error instanceof Error ? error.message : String(error);
-    throw new ValidationError(
-      `invalid ${what}: it cannot be written as JSON (${why}); data, result, metadata and ledger events must be JSON; nothing was written`,
-      [{ path: what, message: 'not JSON', received: value }],
-    );
-  }
-}
-
-function rowOf(record: TaskRecord): TaskRow {
-  const body = toJson(record, `task '${record.id}'`);
-  if (body === undefined) throw new ValidationError(`invalid task '${record.id}': no JSON form`);
-  return [
-    record.id,
-    record.seq,
-    admissionRank(record.priority),
-    record.status,
-    record.type,
-    record.reservation.model,
-    record.idempotencyKey ?? null,
-    record.completedAt ?? null,
-    body,
-  ];
 }
 
 /**
@@ -192,24 +109,12 @@ export class SqliteTaskStore implements TaskStore {
   readonly path: string;
 
   readonly #db: Database.Database;
-  readonly #insertTask: Database.Statement<TaskRow>;
-  readonly #updateTask: Database.Statement<UpdateRow>;
-  readonly #deleteTask: Database.Statement<[string]>;
-  readonly #getTask: Database.Statement<[string], string>;
-  readonly #keyHolder: Database.Statement<[string], string>;
-  readonly #findKeys: Database.Statement<[string], { key: string; id: string }>;
-  readonly #countByStatus: Database.Statement<[], { status: string; n: number }>;
-  readonly #countByRank: Database.Statement<[string], { rank: number; n: number }>;
-  readonly #lastSeq: Database.Statement<[], number | null>;
-  readonly #removeFinished: Database.Statement<[number]>;
-  readonly #appendLedger: Database.Statement<[number, string | null, string | null]>;
-  readonly #readLedger: Database.Statement<[number, number], LedgerRow>;
-  readonly #replaceLedger: Database.Statement<[number, string | null, string | null, number]>;
-  readonly #trimLedger: Database.Statement<[number]>;
+  /** The statements prepared at open. */
+  readonly #sql: StoreStatements;
   readonly #commit: Database.Transaction<(write: PreparedWrite) => number>;
   readonly #compact: Database.Transaction<(seq: number, entry: LedgerEntry) => void>;
-  /** Query statements by shape (which filters, whether a cursor): at most 64 + 4. */
-  readonly #shapes = new Map<string, Database.Statement<unknown[]>>();
+  /** The statements of `list` and `listWaiting`, prepared by shape. */
+  readonly #shapes: QueryShapes;
   #closed = false;
 
   static {
@@ -223,46 +128,14 @@ export class SqliteTaskStore implements TaskStore {
   private constructor(db: Database.Database, path: string) {
     this.#db = db;
     this.path = path;
-    this.#insertTask = db.prepare(
-      `INSERT INTO tasks (id, seq, rank, status, type, model, idempotency_key, completed_at, body)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    this.#updateTask = db.prepare(
-      `UPDATE tasks SET seq = ?, rank = ?, status = ?, type = ?, model = ?,
-         idempotency_key = ?, completed_at = ?, body = ?
-       WHERE id = ?`,
-    );
-    this.#deleteTask = db.prepare('DELETE FROM tasks WHERE id = ?');
-    this.#getTask = db.prepare<[string], string>('SELECT body FROM tasks WHERE id = ?').pluck();
-    this.#keyHolder = db
-      .prepare<[string], string>('SELECT id FROM tasks WHERE idempotency_key = ?')
-      .pluck();
-    this.#findKeys = db.prepare(
-      `SELECT idempotency_key AS key, id FROM tasks
-       WHERE idempotency_key IN (SELECT value FROM json_each(?))`,
-    );
-    this.#countByStatus = db.prepare('SELECT status, count(*) AS n FROM tasks GROUP BY status');
-    this.#countByRank = db.prepare(
-      'SELECT rank, count(*) AS n FROM tasks WHERE status = ? GROUP BY rank',
-    );
-    this.#lastSeq = db.prepare<[], number | null>('SELECT max(seq) FROM tasks').pluck();
-    this.#removeFinished = db.prepare(
-      `DELETE FROM tasks WHERE status IN (${TERMINAL_SQL}) AND completed_at < ?`,
-    );
-    this.#appendLedger = db.prepare('INSERT INTO ledger (at, task_id, body) VALUES (?, ?, ?)');
-    this.#readLedger = db.prepare(
-      'SELECT seq, at, task_id, body FROM ledger WHERE seq > ? ORDER BY seq LIMIT ?',
-    );
-    this.#replaceLedger = db.prepare(
-      'UPDATE ledger SET at = ?, task_id = ?, body = ? WHERE seq = ?',
-    );
-    this.#trimLedger = db.prepare('DELETE FROM ledger WHERE seq < ?');
+    this.#sql = prepareStatements(db);
+    this.#shapes = new QueryShapes(db);
     this.#commit = db.transaction((write: PreparedWrite) => this.#apply(write));
     this.#compact = db.transaction((seq: number, entry: LedgerEntry) => {
       const body = toJson(entry.event, 'checkpoint.event') ?? null;
-      const { changes } = this.#replaceLedger.run(entry.at, entry.taskId ?? null, body, seq);
+      const { changes } = this.#sql.replaceLedger.run(entry.at, entry.taskId ?? null, body, seq);
       if (changes === 0) throw noLedgerEntry(seq);
-      this.#trimLedger.run(seq);
+      this.#sql.trimLedger.run(seq);
     });
   }
 
@@ -294,7 +167,7 @@ export class SqliteTaskStore implements TaskStore {
   /** A fresh copy of the stored record, or `undefined`. */
   async get(id: string): Promise<TaskRecord | undefined> {
     return this.#run('get', () => {
-      const body = this.#getTask.get(id);
+      const body = this.#sql.getTask.get(id);
       return body === undefined ? undefined : this.#parse(body);
     });
   }
@@ -311,7 +184,7 @@ export class SqliteTaskStore implements TaskStore {
       if (filter.priority !== undefined) params.push(admissionRank(filter.priority));
       if (after !== undefined) params.push(after.seq, after.id);
       params.push(limit + 1);
-      const bodies = this.#listStatement(filter, after !== undefined).all(...params) as string[];
+      const bodies = this.#shapes.list(filter, after !== undefined).all(...params) as string[];
       const items = bodies.slice(0, limit).map((body) => this.#parse(body));
       const last = items[items.length - 1];
       return {
@@ -327,7 +200,7 @@ export class SqliteTaskStore implements TaskStore {
       const { statuses, model, limit, after } = resolveWaitingQuery(query);
       if (statuses.length === 0) return { items: [], nextCursor: null };
       // One ordered index range per status, merged: a page costs its size, not the table's.
-      const statement = this.#waitingStatement(model !== undefined, after !== undefined);
+      const statement = this.#shapes.waiting(model !== undefined, after !== undefined);
       const rest: unknown[] = [];
       if (model !== undefined) rest.push(model);
       if (after !== undefined) rest.push(after.rank, after.seq, after.id);
@@ -355,7 +228,7 @@ export class SqliteTaskStore implements TaskStore {
       const wanted = checkStatuses(statuses, 'statuses');
       const counts: Record<Priority, number> = { URGENT: 0, HIGH: 0, MEDIUM: 0, LOW: 0 };
       for (const status of wanted) {
-        for (const { rank, n } of this.#countByRank.all(status)) {
+        for (const { rank, n } of this.#sql.countByRank.all(status)) {
           const priority = PRIORITIES_HIGH_FIRST[rank];
           if (priority !== undefined) counts[priority] += n;
         }
@@ -368,7 +241,7 @@ export class SqliteTaskStore implements TaskStore {
   async countByStatus(): Promise<Record<TaskStatus, number>> {
     return this.#run('countByStatus', () => {
       const counts = zeroStatusCounts();
-      for (const { status, n } of this.#countByStatus.all()) {
+      for (const { status, n } of this.#sql.countByStatus.all()) {
         if (status in counts) counts[status as TaskStatus] = n;
       }
       return counts;
@@ -388,7 +261,7 @@ export class SqliteTaskStore implements TaskStore {
           { path: 'before', message: 'not a number', received: before },
         ]);
       }
-      return this.#removeFinished.run(before).changes;
+      return this.#sql.removeFinished.run(before).changes;
     });
   }
 
@@ -398,21 +271,21 @@ export class SqliteTaskStore implements TaskStore {
       const found = new Map<string, string>();
       const wanted = keys.filter((key) => typeof key === 'string');
       if (wanted.length === 0) return found;
-      for (const { key, id } of this.#findKeys.all(JSON.stringify(wanted))) found.set(key, id);
+      for (const { key, id } of this.#sql.findKeys.all(JSON.stringify(wanted))) found.set(key, id);
       return found;
     });
   }
 
   /** The largest stored `seq` (0 when empty). */
   async lastSeq(): Promise<number> {
-    return this.#run('lastSeq', () => this.#lastSeq.get() ?? 0);
+    return this.#run('lastSeq', () => this.#sql.lastSeq.get() ?? 0);
   }
 
   /** Ledger entries with `seq > after`, at most `limit`, in append order. */
   async readLedger(query: LedgerQuery = {}): Promise<StoredLedgerEntry[]> {
     return this.#run('readLedger', () => {
       const { after, limit } = resolveLedgerQuery(query);
-      return this.#readLedger.all(after, limit).map((row) => {
+      return this.#sql.readLedger.all(after, limit).map((row) => {
         const event = row.body === null ? undefined : this.#parse(row.body);
         return row.task_id === null
           ? { seq: row.seq, at: row.at, event }
@@ -465,7 +338,7 @@ export class SqliteTaskStore implements TaskStore {
   #apply(write: PreparedWrite): number {
     for (const row of write.insert) {
       try {
-        this.#insertTask.run(...row);
+        this.#sql.insertTask.run(...row);
       } catch (error) {
         throw this.#conflict(error, row);
       }
@@ -474,15 +347,15 @@ export class SqliteTaskStore implements TaskStore {
       let changes: number;
       try {
         const [id, ...columns] = row;
-        changes = this.#updateTask.run(...columns, id).changes;
+        changes = this.#sql.updateTask.run(...columns, id).changes;
       } catch (error) {
         throw this.#conflict(error, row);
       }
       if (changes === 0) throw new TaskNotFoundError(row[0]);
     }
     let removed = 0;
-    for (const id of write.remove) removed += this.#deleteTask.run(id).changes;
-    for (const [at, taskId, body] of write.ledger) this.#appendLedger.run(at, taskId, body);
+    for (const id of write.remove) removed += this.#sql.deleteTask.run(id).changes;
+    for (const [at, taskId, body] of write.ledger) this.#sql.appendLedger.run(at, taskId, body);
     return removed;
   }
 
@@ -492,7 +365,7 @@ export class SqliteTaskStore implements TaskStore {
     const [id, , , , , , key] = row;
     if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY') return duplicateIdError(id, false);
     if (code === 'SQLITE_CONSTRAINT_UNIQUE' && key !== null) {
-      return duplicateKeyError(key, id, this.#keyHolder.get(key), false);
+      return duplicateKeyError(key, id, this.#sql.keyHolder.get(key), false);
     }
     return error;
   }
@@ -509,64 +382,4 @@ export class SqliteTaskStore implements TaskStore {
       );
     }
   }
-
-  #listStatement(filter: ListFilter, hasCursor: boolean): Database.Statement<unknown[]> {
-    const statuses = filter.statuses?.length ?? 0;
-    const hasType = filter.taskType !== undefined;
-    const hasPriority = filter.priority !== undefined;
-    const shape = `list ${statuses} ${hasType} ${hasPriority} ${hasCursor}`;
-    let statement = this.#shapes.get(shape);
-    if (statement === undefined) {
-      const where: string[] = [];
-      if (statuses === 1) where.push('status = ?');
-      if (statuses > 1) where.push(`status IN (${Array(statuses).fill('?').join(', ')})`);
-      if (hasType) where.push('type = ?');
-      if (hasPriority) where.push('rank = ?');
-      if (hasCursor) where.push('(seq, id) > (?, ?)');
-      const clause = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`;
-      statement = this.#db
-        .prepare<unknown[]>(`SELECT body FROM tasks ${clause} ORDER BY seq, id LIMIT ?`)
-        .pluck();
-      this.#shapes.set(shape, statement);
-    }
-    return statement;
-  }
-
-  #waitingStatement(hasModel: boolean, hasCursor: boolean): Database.Statement<unknown[]> {
-    const shape = `waiting ${hasModel} ${hasCursor}`;
-    let statement = this.#shapes.get(shape);
-    if (statement === undefined) {
-      const where = ['status = ?'];
-      if (hasModel) where.push('model = ?');
-      if (hasCursor) where.push('(rank, seq, id) > (?, ?, ?)');
-      statement = this.#db.prepare<unknown[]>(
-        `SELECT rank, seq, id, body FROM tasks WHERE ${where.join(' AND ')}
-         ORDER BY rank, seq, id LIMIT ?`,
-      );
-      this.#shapes.set(shape, statement);
-    }
-    return statement;
-  }
-}
-
-/** A write checked and turned into the rows its statements bind. */
-interface PreparedWrite {
-  insert: TaskRow[];
-  update: TaskRow[];
-  remove: readonly string[];
-  ledger: Array<[number, string | null, string | null]>;
-}
-
-function prepareWrite(write: StoreWrite): PreparedWrite {
-  checkWrite(write);
-  return {
-    insert: (write.insert ?? []).map(rowOf),
-    update: (write.update ?? []).map(rowOf),
-    remove: write.remove ?? [],
-    ledger: (write.ledger ?? []).map((entry, index) => [
-      entry.at,
-      entry.taskId ?? null,
-      toJson(entry.event, `ledger[${index}].event`) ?? null,
-    ]),
-  };
 }

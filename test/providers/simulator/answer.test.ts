@@ -1,11 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import {
-  generateAnswer,
-  generateFromSchema,
-  generateText,
-} from '../../../src/providers/simulator/answer.js';
+import { generateAnswer, generateText } from '../../../src/providers/simulator/answer.js';
+import { generateFromSchema } from '../../../src/providers/simulator/schema-answer.js';
 import { vocabulary } from '../../../src/providers/simulator/words.js';
 import { seededRandom } from '../../../src/time/clock.js';
 

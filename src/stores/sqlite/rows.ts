@@ -1,0 +1,111 @@
+/**
+ * The rows of the SQLite store: what its statements bind and return, a record or a write turned
+ * into them (as JSON, refused when it has none), and the order of `listWaiting`'s rows.
+ */
+
+import { ValidationError } from '../../errors.js';
+import { admissionRank, checkWrite } from '../query.js';
+import type { StoreWrite, TaskRecord } from '../types.js';
+
+/** A task as `INSERT` binds it: id, seq, rank, status, type, model, key, completed_at, body. */
+export type TaskRow = [
+  string,
+  number,
+  number,
+  string,
+  string,
+  string,
+  string | null,
+  number | null,
+  string,
+];
+
+/** The same, as `UPDATE` binds it: the id last. */
+export type UpdateRow = [...(TaskRow extends [string, ...infer Columns] ? Columns : never), string];
+
+/** A row of the `listWaiting` query. */
+export interface WaitingRow {
+  rank: number;
+  seq: number;
+  id: string;
+  body: string;
+}
+
+/** A ledger entry as `readLedger` selects it. */
+export interface LedgerRow {
+  seq: number;
+  at: number;
+  task_id: string | null;
+  body: string | null;
+}
+
+/** `a` and `b` in SQLite's BINARY order (UTF-8 bytes, which is code point order). */
+function compareBinary(a: string, b: string): number {
+  if (a === b) return 0;
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i += 1) {
+    if (a.charCodeAt(i) !== b.charCodeAt(i)) {
+      return (a.codePointAt(i) ?? 0) < (b.codePointAt(i) ?? 0) ? -1 : 1;
+    }
+  }
+  return a.length < b.length ? -1 : 1;
+}
+
+/** Rows in admission order, as SQLite orders them: rank, seq, then id. */
+export function compareRows(a: WaitingRow, b: WaitingRow): number {
+  if (a.rank !== b.rank) return a.rank < b.rank ? -1 : 1;
+  if (a.seq !== b.seq) return a.seq < b.seq ? -1 : 1;
+  return compareBinary(a.id, b.id);
+}
+
+/** JSON of a value to store; a `ValidationError` naming `what` when it has none. */
+export function toJson(value: unknown, what: string): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    throw new ValidationError(
+      `invalid ${what}: it cannot be written as JSON (${why}); data, result, metadata and ledger events must be JSON; nothing was written`,
+      [{ path: what, message: 'not JSON', received: value }],
+    );
+  }
+}
+
+function rowOf(record: TaskRecord): TaskRow {
+  const body = toJson(record, `task '${record.id}'`);
+  if (body === undefined) throw new ValidationError(`invalid task '${record.id}': no JSON form`);
+  return [
+    record.id,
+    record.seq,
+    admissionRank(record.priority),
+    record.status,
+    record.type,
+    record.reservation.model,
+    record.idempotencyKey ?? null,
+    record.completedAt ?? null,
+    body,
+  ];
+}
+
+/** A write checked and turned into the rows its statements bind. */
+export interface PreparedWrite {
+  insert: TaskRow[];
+  update: TaskRow[];
+  remove: readonly string[];
+  ledger: Array<[number, string | null, string | null]>;
+}
+
+/** Checks `write` and turns it into its rows; throws a `ValidationError` for a bad one. */
+export function prepareWrite(write: StoreWrite): PreparedWrite {
+  checkWrite(write);
+  return {
+    insert: (write.insert ?? []).map(rowOf),
+    update: (write.update ?? []).map(rowOf),
+    remove: write.remove ?? [],
+    ledger: (write.ledger ?? []).map((entry, index) => [
+      entry.at,
+      entry.taskId ?? null,
+      toJson(entry.event, `ledger[${index}].event`) ?? null,
+    ]),
+  };
+}
