@@ -5,6 +5,7 @@ import type {
   RateLimitSettings,
   RateRequest,
   RefusalData,
+  SentRequest,
   SentSince,
 } from '../src/limits/types.js';
 
@@ -27,13 +28,17 @@ export type {
 
 export type RateLimitEvent =
   | ({ type: 'rate.reserve'; at: number } & RateRequest)
-  /** The task's call is being sent now: its reservation counts from `at` (see `RateLimiterState.sent`). */
-  | { type: 'rate.sent'; taskId: string; at: number }
+  /**
+   * The task's call is being sent now: its reservation counts from `at`; `model` and `tokens`
+   * count it in learned windows it holds no take in (see `RateLimiterState.sent`).
+   */
+  | { type: 'rate.sent'; taskId: string; at: number; model?: string; tokens?: number }
   /** The call ended: its real tokens replace the reservation; `sentAt`: when it was sent, if it was. */
   | { type: 'rate.reconcile'; taskId: string; tokens: number; sentAt?: number }
   /**
    * A provider's rate-limit headers; `sentSince`: what the model's calls sent after the answered
-   * one still hold (the server may not have counted them).
+   * one still hold (the server may not have counted them); `sends`: the model's calls in flight,
+   * when it has no learned window yet (a first one starts with them).
    */
   | {
       type: 'rate.hints';
@@ -41,6 +46,7 @@ export type RateLimitEvent =
       model: string;
       hints: RateLimitHintsData;
       sentSince?: SentSince;
+      sends?: readonly SentRequest[];
     }
   | { type: 'rate.configure'; settings: RateLimitSettings }
   /** A call was refused in a way no wait cures: its model (or every model) admits nothing more. */
@@ -58,11 +64,27 @@ export function rateLimitTransition(
     case 'rate.reserve':
       return { limiter: limiter.reserve(event.at, event) };
     case 'rate.sent':
-      return { limiter: limiter.sent(event.taskId, event.at) };
+      return {
+        limiter: limiter.sent(
+          event.taskId,
+          event.at,
+          event.model === undefined || event.tokens === undefined
+            ? undefined
+            : { model: event.model, tokens: event.tokens },
+        ),
+      };
     case 'rate.reconcile':
       return { limiter: limiter.reconcile(event.taskId, event.tokens, event.sentAt) };
     case 'rate.hints':
-      return { limiter: limiter.applyHints(event.at, event.model, event.hints, event.sentSince) };
+      return {
+        limiter: limiter.applyHints(
+          event.at,
+          event.model,
+          event.hints,
+          event.sentSince,
+          event.sends,
+        ),
+      };
     case 'rate.configure':
       return { limiter: limiter.configure(event.settings) };
     case 'rate.refused':

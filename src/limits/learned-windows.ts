@@ -14,7 +14,7 @@
  */
 
 import { SlidingWindows, type WindowLimit, type WindowVerdict } from './rate-window.js';
-import type { RateLimitHintsData } from './types.js';
+import type { RateLimitHintsData, SentRequest } from './types.js';
 
 /** A learned window is forgotten after this many of its lengths without a header stating it. */
 export const LEARNED_WINDOW_LIFETIMES = 10;
@@ -101,10 +101,27 @@ export class LearnedWindows {
    * only the server can say that a request never fits.
    */
   check(now: number, requests: number, tokens: number): WindowVerdict {
-    const live = (l: Learned | undefined) => l !== undefined && !expired(l, now);
-    if (!live(this.requests) && !live(this.tokens)) return { ok: true };
+    if (!this.inForce(now)) return { ok: true };
     const capped = this.tokens === undefined ? tokens : Math.min(tokens, this.tokens.limit);
     return this.log.check(now, requests, capped);
+  }
+
+  /** Whether a learned window is in force at `now`. */
+  inForce(now: number): boolean {
+    const live = (l: Learned | undefined) => l !== undefined && !expired(l, now);
+    return live(this.requests) || live(this.tokens);
+  }
+
+  /**
+   * The same windows with the calls in `sends` taken, in the order they were sent: the calls in
+   * flight when a window is first learned went out before it, and the server counts them.
+   */
+  seed(sends: readonly SentRequest[]): LearnedWindows {
+    let log = this.log;
+    for (const sent of [...sends].sort((a, b) => a.at - b.at)) {
+      log = log.take(sent.at, 1, sent.tokens);
+    }
+    return log === this.log ? this : new LearnedWindows(this.requests, this.tokens, log);
   }
 
   /** The same windows with a request taken at `at` (numbered {@link nextSeq}). */

@@ -9,6 +9,7 @@ import type {
   RateRequest,
   RefusalData,
   RefusalErrorData,
+  SentRequest,
   SentSince,
 } from './types.js';
 
@@ -251,12 +252,29 @@ export class RateLimiter implements RateLimiterState {
   /**
    * Task `taskId`'s call is being sent at `at`: its takes count from `at + marginMs` on in every
    * window (global, its model's, its model's learned ones), if that is later than they did. A
-   * take only ever moves later, so a window never counts less than it did.
+   * take only ever moves later, so a window never counts less than it did. A call that holds no
+   * take in its model's learned windows (`request` names its model and tokens) is taken in them
+   * now, from `at + marginMs`.
    */
-  sent(taskId: string, at: number): RateLimiter {
+  sent(taskId: string, at: number, request?: { model: string; tokens: number }): RateLimiter {
     const reservation = this.reservations.get(taskId);
-    if (reservation === undefined) return this;
-    return this.with(this.changeTakes(reservation, 'restamp', at + this.marginMs));
+    const restamped =
+      reservation === undefined
+        ? this
+        : this.with(this.changeTakes(reservation, 'restamp', at + this.marginMs));
+    if (request === undefined || (reservation !== undefined && reservation.learnedSeq >= 0)) {
+      return restamped;
+    }
+    // A call with no take in its model's learned windows (admitted before they were learned):
+    // the server counts it from its arrival all the same.
+    const learned = restamped.learned.get(request.model);
+    if (learned === undefined || !learned.inForce(at)) return restamped;
+    return restamped.with({
+      learned: new Map(restamped.learned).set(
+        request.model,
+        learned.take(at + this.marginMs, 1, request.tokens),
+      ),
+    });
   }
 
   /**
@@ -304,16 +322,24 @@ export class RateLimiter implements RateLimiterState {
    * Applies a provider's rate-limit headers (or a 429's retry-after) for one model, from the
    * answer to task `taskId`'s call when known. The remaining counts are lowered by what the
    * model's calls sent after that one still hold (the server may have written them before those
-   * arrived), and `x-ratelimit-limit-*` with their reset times become learned windows.
+   * arrived), and `x-ratelimit-limit-*` with their reset times become learned windows; a window
+   * learned for the first time starts with `sends`, the model's calls in flight.
    */
   applyHints(
     at: number,
     model: string,
     hints: RateLimitHintsData,
     sentSince?: SentSince,
+    sends?: readonly SentRequest[],
   ): RateLimiter {
     const before = this.learned.get(model) ?? LearnedWindows.NONE;
-    const after = before.learn(at, hints);
+    let after = before.learn(at, hints);
+    if (sends !== undefined && !before.inForce(at) && after.inForce(at)) {
+      // A window learned for the first time: the calls in flight left before it and hold no
+      // take in it, but the server counts them (the first burst of a process, spread out on its
+      // way). Each counts from its send, plus the margin, like every later call.
+      after = after.seed(sends.map((s) => ({ at: s.at + this.marginMs, tokens: s.tokens })));
+    }
     const sent = after.sentIn(at);
     const own = ownCounts(hints, sent);
     // With a whole learned window the own count stands for what was sent since (see ownCounts).
@@ -328,6 +354,11 @@ export class RateLimiter implements RateLimiterState {
       hints: new Map(this.hints).set(model, server),
       ...(after === before ? {} : { learned: new Map(this.learned).set(model, after) }),
     });
+  }
+
+  /** Whether a window learned from `model`'s headers is in force at `now`. */
+  hasLearned(model: string, now: number): boolean {
+    return this.learned.get(model)?.inForce(now) ?? false;
   }
 
   /** The windows learned for `model` from its headers (for statistics and tests). */

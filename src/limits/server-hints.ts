@@ -32,11 +32,18 @@ interface RemainingCount {
   readonly resetAt: number;
 }
 
-/** The remembered count unless the report is lower (a report never raises a live count). */
+/**
+ * The remembered count unless the report is lower (a report never raises a live count). A report
+ * of the same count with a later reset keeps the later reset: requests that reached the server
+ * after the remembered report was written (the first burst of a process arrives spread out) keep
+ * its window full for longer.
+ */
 function lowerOf(remembered: RemainingCount | undefined, reported: RemainingCount): RemainingCount {
-  return remembered === undefined || reported.remaining < remembered.remaining
-    ? reported
-    : remembered;
+  if (remembered === undefined || reported.remaining < remembered.remaining) return reported;
+  if (reported.remaining === remembered.remaining && reported.resetAt > remembered.resetAt) {
+    return reported;
+  }
+  return remembered;
 }
 
 function finiteAtLeastZero(value: number | undefined): value is number {
@@ -76,7 +83,8 @@ export class ServerHints {
   /**
    * What the server said at `now`, on top of what it said before. A `retryAfterMs` extends the
    * block (the later of the two deadlines wins). A reported remaining count replaces the
-   * remembered one when it is lower or when the remembered one has expired; a higher one is
+   * remembered one when it is lower (or the same with a later reset) or when the remembered one
+   * has expired; a higher one is
    * ignored until then: the server wrote it before the requests sent since arrived (which `take`
    * already counted), so it is stale.
    */

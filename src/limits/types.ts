@@ -51,6 +51,15 @@ export interface RateRequest {
  * What the model's calls sent after the one whose answer carried some headers still hold: the
  * server may have written its `remaining` counts before they arrived, so they are taken off.
  */
+/**
+ * A request of one model handed to the HTTP client at `at` (on the windows' clock), with the
+ * tokens it asked for (prompt and `max_tokens`).
+ */
+export interface SentRequest {
+  at: number;
+  tokens: number;
+}
+
 export interface SentSince {
   requests: number;
   tokens: number;
@@ -84,20 +93,25 @@ export interface RateLimiterState {
   reserve(at: number, request: RateRequest): RateLimiterState;
   /**
    * The task's call is being sent at `at`: its reservation counts from then (plus the margin in
-   * force), not from its admission. Only ever moves a reservation later.
+   * force), not from its admission. Only ever moves a reservation later. `request` (its model and
+   * tokens) counts a call that holds no take in its model's learned windows (it was admitted
+   * before they were learned, or with no reservation) in those windows from then on.
    */
-  sent(taskId: string, at: number): RateLimiterState;
+  sent(taskId: string, at: number, request?: { model: string; tokens: number }): RateLimiterState;
   /** Replaces a task's reserved tokens with its real usage (sent at `sentAt`, when known). */
   reconcile(taskId: string, actualTokens: number, sentAt?: number): RateLimiterState;
   /**
    * Applies a provider's rate-limit headers (or a 429's retry-after) for one model; `sentSince`:
-   * what its calls sent after the answered one still hold.
+   * what its calls sent after the answered one still hold; `sends`: every call of the model in
+   * flight (the answered one included), counted in a window these headers teach for the first
+   * time.
    */
   applyHints(
     at: number,
     model: string,
     hints: RateLimitHintsData,
     sentSince?: SentSince,
+    sends?: readonly SentRequest[],
   ): RateLimiterState;
   /** Replaces the configured windows; what was taken stays counted. */
   configure(settings: RateLimitSettings): RateLimiterState;

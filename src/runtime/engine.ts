@@ -243,18 +243,29 @@ export class Engine {
       priceOf: (model) => this.priceOf(model),
       refused: (refusal) => this.rateLimitActor.send({ type: 'rate.refused', refusal }),
       onHints: (model, hints, taskId) => {
+        const at = monotonicNow(clock);
+        const teaches = hints.limitRequests !== undefined || hints.limitTokens !== undefined;
         const event = {
           type: 'rate.hints' as const,
-          at: monotonicNow(clock),
+          at,
           model,
           hints,
           sentSince: this.runner.sentAfter(taskId, model),
+          // A window learned for the first time starts with the calls already on their way.
+          ...(teaches && !this.rateLimiter.hasLearned(model, at)
+            ? { sends: this.runner.sendsOf(model) }
+            : {}),
         };
         // A wait the provider asked for outlives the process (a durable store replays it).
         if (imposesWait(hints)) this.resources.record(clock.now(), event);
         else this.rateLimitActor.send(event);
       },
-      onSend: (taskId) => this.resources.sent(taskId),
+      onSend: (taskId) => {
+        const task = this.runner.running.get(taskId);
+        if (task === undefined) return;
+        const { model, promptTokens, maxTokens } = task.record.reservation;
+        task.sentAt = this.resources.sent(taskId, model, promptTokens + maxTokens);
+      },
       runChildren: (record, specs, onSettled) => childTasks.run(record, specs, onSettled),
     });
     const lifecycle = new Lifecycle({

@@ -47,15 +47,22 @@ export type LedgerEvent =
   | Extract<BudgetEvent, { type: 'budget.hold' | 'budget.commit' | 'budget.resetTotal' }>;
 
 /**
- * `event` with the times of a rate event (`at`, `sentAt`) passed through `convert`: monotonic to
- * wall time when it is written to the ledger, wall to monotonic when a ledger is replayed. The
+ * `event` with the times of a rate event (`at`, `sentAt`, `sends`) passed through `convert`:
+ * monotonic to wall time when it is written to the ledger, wall to monotonic when a ledger is replayed. The
  * budget's times are wall times everywhere (its days and hours are the calendar's).
  */
 export function ledgerTimes(event: LedgerEvent, convert: (at: number) => number): LedgerEvent {
   switch (event.type) {
     case 'rate.reserve':
-    case 'rate.hints':
       return { ...event, at: convert(event.at) };
+    case 'rate.hints':
+      return event.sends === undefined
+        ? { ...event, at: convert(event.at) }
+        : {
+            ...event,
+            at: convert(event.at),
+            sends: event.sends.map((s) => ({ at: convert(s.at), tokens: s.tokens })),
+          };
     case 'rate.reconcile':
       return event.sentAt === undefined ? event : { ...event, sentAt: convert(event.sentAt) };
     default:
@@ -105,15 +112,18 @@ export class ResourceTakes {
   }
 
   /**
-   * Task `id`'s call is being handed to the HTTP client: its reservation counts from now in the
-   * windows (not from its admission). Not written to the ledger on its own: the reconcile that
-   * ends the reservation carries it (`sentAt`).
+   * Task `id`'s call (of `model`, asking for `tokens`) is being handed to the HTTP client: its
+   * reservation counts from now in the windows (not from its admission), and a call with no
+   * take in its model's learned windows is taken in them. Not written to the ledger on its own:
+   * the reconcile that ends the reservation carries it (`sentAt`). Returns the send time (on
+   * `rateNow`).
    */
-  sent(id: string): void {
-    if (!this.reserved.has(id)) return;
+  sent(id: string, model: string, tokens: number): number {
     const at = this.deps.rateNow();
-    this.reserved.set(id, at);
-    this.deps.actor('rateLimit')?.send({ type: 'rate.sent', taskId: id, at });
+    if (this.reserved.has(id)) this.reserved.set(id, at);
+    else if (!this.deps.rateLimited()) return at;
+    this.deps.actor('rateLimit')?.send({ type: 'rate.sent', taskId: id, at, model, tokens });
+    return at;
   }
 
   /**

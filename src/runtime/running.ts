@@ -6,7 +6,7 @@
 import type { AttemptOutcome, HistoryEntry } from '../../machines/task.machine.js';
 import type { EngineSettings } from '../config/engine-options.js';
 import { refusalScope } from '../errors.js';
-import type { RefusalData, SentSince } from '../limits/types.js';
+import type { RefusalData, SentRequest, SentSince } from '../limits/types.js';
 import type { TaskRecord } from '../stores/types.js';
 import type { AnyTaskTypeDefinition } from '../task-types/types.js';
 import { type AttemptDeps, AttemptHandle, type AttemptMeter, runAttempt } from './attempt.js';
@@ -114,6 +114,20 @@ export class TaskRunner {
       sent.tokens += reservation.promptTokens + reservation.maxTokens;
     }
     return sent;
+  }
+
+  /**
+   * The calls of `model` in flight: the running attempts that have sent one, each with its send
+   * time and the tokens it reserved.
+   */
+  sendsOf(model: string): SentRequest[] {
+    const sends: SentRequest[] = [];
+    for (const task of this.running.values()) {
+      const { reservation } = task.record;
+      if (task.sentAt === undefined || reservation.model !== model) continue;
+      sends.push({ at: task.sentAt, tokens: reservation.promptTokens + reservation.maxTokens });
+    }
+    return sends;
   }
 
   /** The task runs and was not cancelled (a cancelled call stays running until it settles). */

@@ -27,6 +27,8 @@ export interface RunningTask {
   handle: AttemptHandle;
   /** Whether it holds a slot, a rate reservation and a budget hold. */
   limited: boolean;
+  /** When its attempt's latest call was handed to the HTTP client (on the windows' clock). */
+  sentAt?: number | undefined;
 }
 
 /** What settlement needs from the engine. */

@@ -56,12 +56,11 @@ describe('limits learned from the simulator’s headers', () => {
     // are there depends on the order the first answers come back in (on a loaded machine an answer
     // can overtake another, and its header lets one more request through), so only the first
     // burst bounds them. Without the learned limit, every later window would refuse some too.
+    // The first burst left before any header, and under load its arrivals spread over tens of
+    // ms: the window learned from the first header starts with the calls already on their way,
+    // counted from their sends (test/runtime/learned-burst.test.ts), so none comes after it.
     const first = log[0]?.at ?? 0;
-    // The first burst left before any header; under load its arrivals spread over tens of ms and
-    // the server's window holds them until a window after each (a known defect of issue 15: the
-    // learned window does not count that spread). No 429 may come after that.
-    const burstEnd = Math.max(...log.slice(0, CONCURRENCY).map((e) => e.at)) - first;
-    expect(refused.map((e) => e.at - first).filter((t) => t >= 1_000 + burstEnd)).toEqual([]);
+    expect(refused.map((e) => e.at - first).filter((t) => t >= 1_000)).toEqual([]);
     expect(refused.length).toBeLessThanOrEqual(CONCURRENCY);
   });
 });

@@ -260,6 +260,22 @@ describe('ServerHints', () => {
     expect(hints.check(1001, 9, 0)).toEqual({ ok: true });
   });
 
+  it('the same count reported with a later reset holds until that reset', () => {
+    // The first answer is written while the rest of a burst is still arriving: the window is
+    // full until 1,010. A later answer says it is full until 1,045 (a late arrival).
+    let hints = ServerHints.NONE.apply(10, { remainingRequests: 0, resetRequestsMs: 1_000 });
+    hints = hints.apply(47, { remainingRequests: 0, resetRequestsMs: 998 });
+    expect(hints.check(1_020, 1, 0)).toEqual({
+      ok: false,
+      retryAt: 1_045,
+      reason: 'serverRequests',
+    });
+    expect(hints.check(1_045, 1, 0)).toEqual({ ok: true });
+    // A higher count stays stale, whatever its reset.
+    hints = hints.apply(50, { remainingRequests: 3, resetRequestsMs: 2_000 });
+    expect(hints.check(1_044, 1, 0)).toMatchObject({ ok: false, retryAt: 1_045 });
+  });
+
   it('blocks everything until now + retryAfterMs', () => {
     const hints = ServerHints.NONE.apply(1000, { retryAfterMs: 2000 });
     expect(hints.check(1500, 0, 0)).toEqual({ ok: false, retryAt: 3000, reason: 'retryAfter' });

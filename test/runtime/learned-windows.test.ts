@@ -122,6 +122,26 @@ describe('limits learned from the provider’s headers', () => {
     expect(after.check(1_070, 'm', 1, 1)).toMatchObject({ ok: false, reason: 'server' });
   });
 
+  it('a window learned for the first time counts the calls already on their way', () => {
+    const hints = { limitRequests: 3, remainingRequests: 2, resetRequestsMs: 1_000 };
+    const limiter = RateLimiter.of({ windows: [], models: {}, marginMs: 50 });
+    // Three calls went out at 0, 5 and 10 before any header; the first answer teaches 3 a second.
+    const sends = [0, 5, 10].map((at) => ({ at, tokens: 10 }));
+    const learned = limiter.applyHints(20, 'm', hints, { requests: 0, tokens: 0 }, sends);
+    // Counted from each send plus the margin: full until 1,050, one free at 1,050.
+    expect(learned.check(1_040, 'm', 1, 1)).toMatchObject({ ok: false, retryAt: 1_050 });
+    expect(learned.check(1_050, 'm', 1, 1).ok).toBe(true);
+    expect(learned.check(1_050, 'm', 2, 1).ok).toBe(false);
+    // A window already in force is not seeded again (its calls hold their own takes).
+    const again = learned.applyHints(30, 'm', hints, undefined, sends);
+    expect(again.check(1_050, 'm', 1, 1).ok).toBe(true);
+    // A call admitted before the window was learned and sent after it: taken when it is sent.
+    const late = learned.sent('t', 20, { model: 'm', tokens: 10 });
+    expect(late.check(1_050, 'm', 1, 1)).toMatchObject({ ok: false, retryAt: 1_055 });
+    // No learned window for the model: a send changes nothing.
+    expect(limiter.sent('t', 5, { model: 'm', tokens: 10 })).toBe(limiter);
+  });
+
   it('learns the reset rounded up to a second, never refuses for ever, and forgets', () => {
     const learned = LearnedWindows.NONE.learn(0, {
       limitRequests: 3,
