@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { TaskQueueError, ValidationError } from '../errors.js';
@@ -53,11 +53,16 @@ export interface DashboardServer {
 
 const MAX_BODY_BYTES = 1 << 20;
 const DISCARD_LIMIT_BYTES = 16 << 20;
+const JAVASCRIPT = 'text/javascript; charset=utf-8';
 const PUBLIC_FILES: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
-  '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/app.js': { file: 'app.js', type: JAVASCRIPT },
   '/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
 };
+/** The folder of the page's ES modules (imported by app.js), under `public/` and in the URL. */
+const MODULES_DIR = 'js';
+/** The names a module may have: lower-case words and dashes, `.js`; nothing else is served. */
+const MODULE_NAME = /^[a-z0-9]+(?:-[a-z0-9]+)*\.js$/;
 const SECURITY_HEADERS = {
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',
@@ -67,11 +72,22 @@ const SECURITY_HEADERS = {
 const CONTENT_SECURITY_POLICY =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
+/**
+ * The page's files, read once: the fixed table, and each module file of `public/js/` at
+ * `/js/<name>`. Requests are answered from this map by exact path only, so nothing outside it
+ * (no other folder, no `..`) can be served.
+ */
 function loadPublicFiles(): Map<string, { body: Buffer; type: string }> {
   const dir = new URL('./public/', import.meta.url);
   const files = new Map<string, { body: Buffer; type: string }>();
   for (const [path, { file, type }] of Object.entries(PUBLIC_FILES)) {
     files.set(path, { body: readFileSync(new URL(file, dir)), type });
+  }
+  const modules = new URL(`${MODULES_DIR}/`, dir);
+  for (const entry of readdirSync(modules, { withFileTypes: true })) {
+    if (!entry.isFile() || !MODULE_NAME.test(entry.name)) continue;
+    const body = readFileSync(new URL(entry.name, modules));
+    files.set(`/${MODULES_DIR}/${entry.name}`, { body, type: JAVASCRIPT });
   }
   return files;
 }
