@@ -1,267 +1,78 @@
-import {
-  concatMap,
-  filter,
-  from,
-  merge,
-  type Observable,
-  type SchedulerLike,
-  Subject,
-  share,
-  takeUntil,
-  throttleTime,
-} from 'rxjs';
+/**
+ * `AITaskManager`, the queue as users meet it, and `createAITaskManager`. Its parts are in
+ * `manager/`: the checks of its input, its public types, the reading of its options, its hooks.
+ */
+
+import type { Observable } from 'rxjs';
 import type { Actor } from 'xstate';
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { supervisorMachine } from '../machines/supervisor.machine.js';
-import { type Priority, TASK_STATUSES, zeroStatusCounts } from '../machines/task-status.js';
-import {
-  type AdjustableSettings,
-  PrioritySchema,
-  TaskConfigOverridesSchema,
-} from './config/engine-options.js';
-import {
-  type AITaskManagerOptions,
-  type Logger,
-  ManagerOptionsSchema,
-  type ResolvedManagerOptions,
-  SECRET_OPTIONS,
+import type { Priority } from '../machines/task-status.js';
+import type { AdjustableSettings } from './config/engine-options.js';
+import type {
+  AITaskManagerOptions,
+  Logger,
+  ResolvedManagerOptions,
 } from './config/manager-options.js';
-import { describeThrown, UNSHOWABLE_MESSAGE, ValidationError, WaitTimeoutError } from './errors.js';
-import {
-  DurationHoursSchema,
-  DurationSecondsSchema,
-  type DurationString,
-} from './internal/duration.js';
-import { functionOf, OwnKeysRecordSchema, parseOrThrow, REDACTED } from './internal/validate.js';
+import { WaitTimeoutError } from './errors.js';
+import type { DurationString } from './internal/duration.js';
+import { parseOrThrow } from './internal/validate.js';
 import { preloadEncoding } from './limits/tokens.js';
-import { OpenAICompatibleClient } from './providers/openai.js';
-import type { AIClient } from './providers/types.js';
-import { type CostEstimate, Engine, type SubmitInput } from './runtime/engine.js';
+import { waitWithin } from './manager/bounded-wait.js';
+import { costControllerOf, queueStatusOf, StatsFeed } from './manager/figures.js';
 import {
-  ENGINE_EVENT_TYPES,
-  type EngineEvent,
-  type EngineEventType,
-  type EventOf,
-} from './runtime/events.js';
+  CleanupSchema,
+  EventTypeSchema,
+  type GetTasksQuery,
+  ListenerSchema,
+  type ManagerTaskConfigSchema,
+  parseBatch,
+  parseTask,
+  parseTaskQuery,
+  SizeSchema,
+  StopSchema,
+  TaskIdSchema,
+  TaskIdsSchema,
+  toEngineInput,
+  WaitOptionsSchema,
+} from './manager/input-schemas.js';
+import { resolveManagerOptions } from './manager/resolve-options.js';
+import { SizeWaiters } from './manager/size-waiters.js';
+import { TaskHooks } from './manager/task-hooks.js';
+import type {
+  BatchTaskInput,
+  CostController,
+  EventListener,
+  ManagerTaskTypes,
+  QueueStatus,
+  SubmitTaskInput,
+  TaskId,
+  TaskInfoPage,
+  TaskResultFor,
+  TypedManagerOptions,
+} from './manager/types.js';
+import { type CostEstimate, Engine, type SubmitInput } from './runtime/engine.js';
+import type { EngineEvent, EngineEventType } from './runtime/events.js';
 import { KeepAlive } from './runtime/keep-alive.js';
 import { type TaskInfo, toTaskInfo } from './runtime/task-info.js';
 import { StatsCollector } from './stats/collector.js';
 import { buildStatistics } from './stats/statistics.js';
-import type { BudgetStatistics, Statistics } from './stats/types.js';
-import { MAX_LIST_LIMIT } from './stores/memory.js';
-import type { TaskRecord } from './stores/types.js';
-import { BUILTIN_TASK_TYPES, type BuiltinTaskTypes } from './task-types/builtin/index.js';
+import type { Statistics } from './stats/types.js';
 import type {
   AnyTaskTypeDefinition,
-  TaskDataOf,
-  TaskResultOf,
-  TaskTypeMap,
   TaskTypeName,
   TaskTypeRegistry,
   UntypedTaskTypes,
 } from './task-types/types.js';
 import { type Clock, systemClock } from './time/clock.js';
-import { clockScheduler } from './time/scheduler.js';
 
-/** `onProgress(progress, current, total)`: progress in [0, 1]. */
-export type ProgressCallback = (progress: number, current: number, total: number) => void;
-/** `onComplete(task)` / `onError(task)`: the task as `getTaskStatus` shows it, result included. */
-export type TaskCallback = (task: TaskInfo) => void | Promise<void>;
-
-/**
- * A task's settings (the seed's `TaskConfig`): durations in seconds. The callbacks are the seed's
- * `callback`, `error_callback` and `progress_callback`.
- */
-export const ManagerTaskConfigSchema = TaskConfigOverridesSchema.extend({
-  onComplete: functionOf<TaskCallback>('a function (task) => void').optional(),
-  onError: functionOf<TaskCallback>('a function (task) => void').optional(),
-  onProgress: functionOf<ProgressCallback>(
-    'a function (progress, current, total) => void',
-  ).optional(),
-}).strict();
-
-export type TaskConfig = z.input<typeof ManagerTaskConfigSchema>;
-
-const MetadataSchema = OwnKeysRecordSchema;
-const SignalSchema = z.custom<AbortSignal>(
-  (value) => value instanceof AbortSignal,
-  'expected an AbortSignal',
-);
-
-/** The Python seed's names of `submit_task`'s arguments, and what replaces each here. */
-const SEED_TASK_NAMES = {
-  task_type: 'taskType',
-  callback: 'config.onComplete',
-  error_callback: 'config.onError',
-  progress_callback: 'config.onProgress',
-};
-
-/** What `submitTask` takes. */
-export const SubmitTaskSchema = z
-  .object({
-    taskType: z.string({ error: 'expected a task type name' }).min(1),
-    data: z.unknown(),
-    priority: PrioritySchema.optional(),
-    config: ManagerTaskConfigSchema.optional(),
-    metadata: MetadataSchema.optional(),
-    signal: SignalSchema.optional(),
-    /** Your own id for the task (unique); default a random UUID. */
-    id: z.string().min(1).optional(),
-    /**
-     * Submitting a key the store already holds returns that task's id and adds nothing (a
-     * re-run after a crash submits the same keys; a durable store remembers them across runs).
-     */
-    idempotencyKey: z.string().min(1).max(512).optional(),
-  })
-  .strict();
-
-/** `submitTask`'s fields besides the three a typed manager checks. */
-type SubmitTaskFields = Omit<z.input<typeof SubmitTaskSchema>, 'taskType' | 'data' | 'priority'>;
-
-/**
- * What `submitTask` takes, for a task type `K` of the registry `R`: `data` is that task type's
- * input (`TaskDataOf`), `priority` one of `Priority`. For a union of names, a union of tasks, one
- * per name. Without type arguments (`UntypedTaskTypes`): any `taskType`, `data: unknown`.
- */
-export type SubmitTaskInput<
-  R extends TaskTypeRegistry = UntypedTaskTypes,
-  K extends TaskTypeName<R> = TaskTypeName<R>,
-> = K extends unknown ? TaskFor<R, K, SubmitTaskFields> : never;
-
-/** One task of the task type `K`: the fields of `Fields`, `taskType`, `data` and `priority`. */
-type TaskFor<R extends TaskTypeRegistry, K extends TaskTypeName<R>, Fields> = Fields & {
-  taskType: K;
-  data: TaskDataOf<R[K]>;
-  priority?: Priority | undefined;
-};
-
-declare const taskTypeOfId: unique symbol;
-
-/**
- * A task's id (a string at run time) that carries its task type's name, so that `waitForTask`
- * and `getTaskResult` know the result's type. `submitTask` and `submitBatch` return it; a plain
- * `string` id is accepted everywhere too (its result is `unknown`).
- */
-export type TaskId<K extends string = string> = string & { readonly [taskTypeOfId]: K };
-
-/** The result of the task `Id` on a manager of the registry `R`: `unknown` for a plain string. */
-export type TaskResultFor<R extends TaskTypeRegistry, Id extends string> =
-  Id extends TaskId<infer K> ? (K extends keyof R ? TaskResultOf<R[K]> : unknown) : unknown;
-
-/**
- * The registry `createAITaskManager` infers from its `taskTypes` (`T`) and `builtinTaskTypes`
- * (`B`): the built-in types (when on) and those of `T` (which replace built-in ones of the same
- * name), or `UntypedTaskTypes` when it cannot be known at compile time: a task type with a plain
- * `string` name, `builtinTaskTypes` neither `true` nor `false`, or no task type given at all with
- * the built-in ones off.
- */
-export type ManagerTaskTypes<
-  T extends readonly AnyTaskTypeDefinition[] = [],
-  B extends boolean = true,
-> = string extends T[number]['name']
-  ? UntypedTaskTypes
-  : boolean extends B
-    ? UntypedTaskTypes
-    : B extends true
-      ? WithBuiltins<TaskTypeMap<T>>
-      : T[number] extends never
-        ? UntypedTaskTypes
-        : AsRegistry<TaskTypeMap<T>>;
-
-/** The built-in task types and those of `Own`, which replace built-in ones of the same name. */
-type WithBuiltins<Own> = keyof Own extends never
-  ? BuiltinTaskTypes
-  : Extract<keyof Own, keyof BuiltinTaskTypes> extends never
-    ? AsRegistry<BuiltinTaskTypes & Own>
-    : AsRegistry<Omit<BuiltinTaskTypes, keyof Own> & Own>;
-
-/** `X` when it is a registry. */
-type AsRegistry<X> = X extends TaskTypeRegistry ? X : never;
-
-/** `createAITaskManager`'s options, with `taskTypes` and `builtinTaskTypes` kept as given. */
-export type TypedManagerOptions<
-  T extends readonly AnyTaskTypeDefinition[] = [],
-  B extends boolean = true,
-> = Omit<AITaskManagerOptions, 'taskTypes' | 'builtinTaskTypes'> & {
-  /** Task types to register besides the built-in ones. */
-  taskTypes?: T | undefined;
-  /** Register the seed's five task types (default true). */
-  builtinTaskTypes?: B | undefined;
-};
-
-const BatchItemSchema = SubmitTaskSchema.omit({ signal: true });
-const SubmitBatchSchema = z.array(BatchItemSchema).min(1, 'expected at least one task');
-const BatchOptionsSchema = z
-  .object({ priority: PrioritySchema.optional(), signal: SignalSchema.optional() })
-  .strict();
-const WaitOptionsSchema = z
-  .object({
-    /** Seconds, or a string with units (`'90s'`); omitted: wait as long as it takes. */
-    timeout: DurationSecondsSchema.pipe(z.number().positive()).optional(),
-    signal: SignalSchema.optional(),
-  })
-  .strict();
-const TaskIdSchema = z.string({ error: 'expected a task id string' }).min(1);
-const TaskIdsSchema = z.array(TaskIdSchema);
-const StatusFilterSchema = z.enum(TASK_STATUSES as unknown as [string, ...string[]]);
-const TaskQuerySchema = z
-  .object({
-    status: z.union([StatusFilterSchema, z.array(StatusFilterSchema)]).optional(),
-    taskType: z.string().optional(),
-    priority: PrioritySchema.optional(),
-    cursor: z.string().optional(),
-    limit: z.number().int().positive().max(MAX_LIST_LIMIT).optional(),
-  })
-  .strict();
-/** `olderThanHours`: hours, or a string with units (`'1d'`, `'90m'`). */
-const CleanupSchema = z.object({ olderThanHours: DurationHoursSchema }).strict();
-const StopSchema = z.object({ force: z.boolean().optional() }).strict();
-const SizeSchema = z.number().int().positive();
-const EventTypeSchema = z.enum(ENGINE_EVENT_TYPES);
-const ListenerSchema = functionOf<(event: EngineEvent) => void>('a function (event) => void');
-
-/** One task of `submitBatch`: `SubmitTaskInput` without `signal` (the batch has one). */
-export type BatchTaskInput<
-  R extends TaskTypeRegistry = UntypedTaskTypes,
-  K extends TaskTypeName<R> = TaskTypeName<R>,
-> = K extends unknown ? TaskFor<R, K, Omit<SubmitTaskFields, 'signal'>> : never;
-export type GetTasksQuery = z.input<typeof TaskQuerySchema>;
-
-/** What `getQueueStatus` returns. `totalSize` counts queued, paused and retrying tasks. */
-export interface QueueStatus {
-  totalSize: number;
-  maxSize: number;
-  isFull: boolean;
-  isEmpty: boolean;
-  byPriority: Record<Priority, number>;
-  running: number;
-}
-
-/** A page of `getTasks`. */
-export interface TaskInfoPage {
-  items: TaskInfo[];
-  /** Pass back as `cursor` for the next page; `null` on the last page. */
-  nextCursor: string | null;
-}
-
-/** The seed's `cost_controller`. */
-export interface CostController<R extends TaskTypeRegistry = UntypedTaskTypes> {
-  /** Sets the total spent back to zero; daily and hourly periods keep counting. */
-  resetTotalCost(): void;
-  /** Total, daily and hourly spend against their limits. */
-  getCosts(): { total: BudgetStatistics; daily: BudgetStatistics; hourly: BudgetStatistics };
-  /** What a task would reserve and could cost, without submitting it. */
-  estimateCost<K extends TaskTypeName<R>>(task: SubmitTaskInput<R, K>): CostEstimate;
-}
-
-/** `on(type, fn)`'s listener: the event of that type. */
-export type EventListener<K extends EngineEventType> = (event: EventOf<K>) => void;
-
-interface Callbacks {
-  onComplete?: TaskCallback | undefined;
-  onError?: TaskCallback | undefined;
-  onProgress?: ProgressCallback | undefined;
-}
+export type {
+  GetTasksQuery,
+  ProgressCallback,
+  TaskCallback,
+  TaskConfig,
+} from './manager/input-schemas.js';
+export type * from './manager/types.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -297,89 +108,30 @@ export class AITaskManager<R extends TaskTypeRegistry = UntypedTaskTypes> {
 
   private readonly engine: Engine;
   private readonly collector = new StatsCollector();
-  private readonly callbacks = new Map<string, Callbacks>();
-  /** Removes the `abort` listener a task's `signal` (or its batch's) was given. */
-  private readonly signalCleanups = new Map<string, () => void>();
+  private readonly hooks: TaskHooks;
   private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly keepAlive: KeepAlive;
   /** The built-in task types are registered: they count tokens at submit. */
   private readonly countsTokens: boolean;
-  private readonly sizeWaiters: Array<{ below: number; resolve: () => void }> = [];
-  private readonly statsTick = new Subject<void>();
-  /** Emits once, when a `stop()` has finished: `stats$` then gives its last figures. */
-  private readonly stopTick = new Subject<void>();
+  private readonly sizeWaiters = new SizeWaiters();
+  private readonly statsFeed: StatsFeed;
   private stopTold = false;
 
   constructor(options: AITaskManagerOptions = {}) {
-    const parsed = parseOrThrow(ManagerOptionsSchema, options, 'options', {
-      redact: SECRET_OPTIONS,
-    });
-    const {
-      apiKey,
-      baseURL,
-      timeout,
-      rateLimit,
-      organization,
-      defaultHeaders,
-      aiClient,
-      store,
-      clock,
-      random,
-      inspect,
-      logger,
-      taskTypes,
-      builtinTaskTypes,
-      statsIntervalMs,
-      ...settings
-    } = parsed;
-    // The seed's `rateLimit`, or the one a given OpenAICompatibleClient was configured with.
-    const clientRateLimit =
-      aiClient instanceof OpenAICompatibleClient ? aiClient.config.rateLimit : undefined;
-    const providerRpm = rateLimit ?? clientRateLimit;
-    if (settings.requestsPerMinute === undefined && providerRpm !== undefined) {
-      if (providerRpm >= 1) settings.requestsPerMinute = Math.floor(providerRpm);
-      else {
-        // Under one a minute (a client's rate may be fractional): one request per 1/rate minutes.
-        const window = { requests: 1, windowMs: Math.ceil(60_000 / providerRpm) };
-        settings.windows = [...(settings.windows ?? []), window];
-      }
-    }
-    const client: AIClient =
-      aiClient ??
-      new OpenAICompatibleClient({
-        ...(apiKey === undefined ? {} : { apiKey }),
-        ...(baseURL === undefined ? {} : { baseURL }),
-        ...(timeout === undefined ? {} : { timeout }),
-        ...(organization === undefined ? {} : { organization }),
-        ...(defaultHeaders === undefined ? {} : { defaultHeaders }),
-        model: settings.model,
-        embeddingModel: settings.embeddingModel,
-      });
-    this.clock = clock ?? systemClock;
-    this.logger = logger ?? {};
-    const { apiKey: _secret, ...shown } = parsed;
-    // Header values can carry a key too (Azure's `api-key`): only their names are shown.
-    if (shown.defaultHeaders !== undefined) {
-      shown.defaultHeaders = Object.fromEntries(
-        Object.keys(shown.defaultHeaders).map((name) => [name, REDACTED]),
-      );
-    }
+    const { settings, deps, shown, logger, builtinTaskTypes, statsIntervalMs } =
+      resolveManagerOptions(options);
+    this.clock = deps.clock;
+    this.logger = logger;
     this.options = Object.freeze(shown);
-    const types: AnyTaskTypeDefinition[] = [
-      ...(builtinTaskTypes ? BUILTIN_TASK_TYPES : []),
-      // The definitions as given (the schema checked them; its output is a copy), so that a
-      // definition's own methods and fields stay as the user made them.
-      ...((options.taskTypes as readonly AnyTaskTypeDefinition[] | undefined) ?? taskTypes),
-    ];
+    this.hooks = new TaskHooks(
+      this.logger,
+      (id) => this.engine.cancel(id),
+      (record) => toTaskInfo(this.engine, record),
+    );
     this.engine = new Engine(settings, {
-      client,
-      clock: this.clock,
-      ...(random === undefined ? {} : { random }),
-      ...(store === undefined ? {} : { store }),
-      ...(inspect === undefined ? {} : { inspect }),
-      taskTypes: types,
-      onFinished: (record) => this.finished(record),
+      ...deps,
+      onFinished: (record) => this.hooks.finished(record),
     });
     this.keepAlive = new KeepAlive(this.clock === systemClock);
     this.countsTokens = builtinTaskTypes;
@@ -387,33 +139,13 @@ export class AITaskManager<R extends TaskTypeRegistry = UntypedTaskTypes> {
     this.collector.attach(this.engine.events$);
     this.engine.events$.subscribe((event) => this.observe(event));
 
-    const scheduler: SchedulerLike = clockScheduler(this.clock);
-    // Events and the start are throttled; the stop is told at once, outside the throttle (told
-    // through it, it could come `statsIntervalMs` late, on a timer that does not hold the process
-    // open), and nothing throttled follows the stop's figures.
-    const throttled = merge(
-      this.engine.events$.pipe(filter((event) => event.type !== 'queue.stopped')),
-      this.statsTick,
-    ).pipe(
-      throttleTime(statsIntervalMs, scheduler, { leading: true, trailing: true }),
-      takeUntil(this.stopTick),
+    this.statsFeed = new StatsFeed(this.engine.events$, statsIntervalMs, this.clock, () =>
+      this.getStatistics(),
     );
-    this.stats$ = merge(throttled, this.stopTick).pipe(
-      concatMap(() => from(this.getStatistics())),
-      share(),
+    this.stats$ = this.statsFeed.stats$;
+    this.costController = costControllerOf(this.engine, this.collector, (task) =>
+      this.estimateCost(task),
     );
-    this.costController = {
-      resetTotalCost: () => this.engine.resetTotalCost(),
-      getCosts: () => {
-        const { total, daily, hourly } = buildStatistics(
-          this.engine,
-          this.collector,
-          zeroStatusCounts(),
-        ).cost;
-        return { total, daily, hourly };
-      },
-      estimateCost: (task) => this.estimateCost(task),
-    };
   }
 
   // ─── lifecycle ──────────────────────────────────────────────────────────────────────────────
@@ -433,7 +165,7 @@ export class AITaskManager<R extends TaskTypeRegistry = UntypedTaskTypes> {
     this.logger.info?.('ai-task-queue started', {
       maxConcurrent: this.engine.currentSettings.maxConcurrent,
     });
-    this.statsTick.next();
+    this.statsFeed.tick();
   }
 
   /**
@@ -444,13 +176,13 @@ export class AITaskManager<R extends TaskTypeRegistry = UntypedTaskTypes> {
     const { force } = parseOrThrow(StopSchema, options, 'options');
     const stopped = this.engine.stop(force === undefined ? {} : { force });
     // Nothing more is admitted: the line will not shrink by itself.
-    for (const waiter of this.sizeWaiters.splice(0)) waiter.resolve();
+    this.sizeWaiters.releaseAll();
     await stopped;
     this.keepAlive.release();
     if (this.stopTold) return;
     this.stopTold = true;
     this.logger.info?.('ai-task-queue stopped', { force: force === true });
-    this.stopTick.next();
+    this.statsFeed.stopped();
   }
 
   /** Holds every waiting task; running calls finish. Before `start()`, the queue starts paused. */
@@ -486,7 +218,7 @@ export class AITaskManager<R extends TaskTypeRegistry = UntypedTaskTypes> {
   onSizeLessThan(size: number): Promise<void> {
     const below = parseOrThrow(SizeSchema, size, 'size');
     if (this.engine.waitingCount < below || this.engine.stopRequested) return Promise.resolve();
-    return new Promise((resolve) => this.sizeWaiters.push({ below, resolve }));
+    return this.sizeWaiters.wait(below);
   }
 
   // ─── task types ─────────────────────────────────────────────────────────────────────────────
@@ -515,32 +247,10 @@ export class AITaskManager<R extends TaskTypeRegistry = UntypedTaskTypes> {
    * @throws QueueStoppedError after `stop()`
    */
   async submitTask<K extends TaskTypeName<R>>(task: SubmitTaskInput<R, K>): Promise<TaskId<K>> {
-    const parsed = parseOrThrow(SubmitTaskSchema, task, 'task', {
-      pathPrefix: '',
-      renamed: SEED_TASK_NAMES,
-    });
+    const parsed = parseTask(task);
     parsed.signal?.throwIfAborted();
-    const [id] = await this.enqueue([this.toEngineInput(parsed)], [parsed.config], parsed.signal);
+    const [id] = await this.enqueue([toEngineInput(parsed)], [parsed.config], parsed.signal);
     return id as TaskId<K>;
-  }
-
-  /** Aborting `signal` cancels the tasks; the listener goes when the last of them ends. */
-  private cancelOnAbort(signal: AbortSignal, ids: readonly string[]): void {
-    let open = ids.length;
-    const onAbort = () => {
-      for (const id of ids) void this.engine.cancel(id).catch(() => false);
-    };
-    if (signal.aborted) {
-      // Aborted while the tasks were being stored: cancel them once they are in line.
-      queueMicrotask(onAbort);
-      return;
-    }
-    signal.addEventListener('abort', onAbort, { once: true });
-    const settle = () => {
-      open--;
-      if (open === 0) signal.removeEventListener('abort', onAbort);
-    };
-    for (const id of ids) this.signalCleanups.set(id, settle);
   }
 
   /**
@@ -552,39 +262,14 @@ export class AITaskManager<R extends TaskTypeRegistry = UntypedTaskTypes> {
     tasks: readonly BatchTaskInput<R, K>[],
     options: { priority?: Priority; signal?: AbortSignal } = {},
   ): Promise<TaskId<K>[]> {
-    const parsed = parseOrThrow(SubmitBatchSchema, tasks, 'tasks', { renamed: SEED_TASK_NAMES });
-    const { priority, signal } = parseOrThrow(BatchOptionsSchema, options, 'options');
+    const { inputs, configs, signal } = parseBatch(tasks, options);
     signal?.throwIfAborted();
-    const inputs = parsed.map((t) =>
-      this.toEngineInput({ ...t, priority: t.priority ?? priority }),
-    );
-    return this.enqueue(
-      inputs,
-      parsed.map((t) => t.config),
-      signal,
-    ) as Promise<TaskId<K>[]>;
+    return this.enqueue(inputs, configs, signal) as Promise<TaskId<K>[]>;
   }
 
   /** What a task would reserve and could cost, without submitting it. */
   estimateCost<K extends TaskTypeName<R>>(task: SubmitTaskInput<R, K>): CostEstimate {
-    const parsed = parseOrThrow(SubmitTaskSchema, task, 'task', {
-      pathPrefix: '',
-      renamed: SEED_TASK_NAMES,
-    });
-    return this.engine.estimateCost(this.toEngineInput(parsed));
-  }
-
-  private toEngineInput(task: z.output<typeof BatchItemSchema>): SubmitInput {
-    const { onComplete: _c, onError: _e, onProgress: _p, ...config } = task.config ?? {};
-    return {
-      taskType: task.taskType,
-      data: task.data,
-      priority: task.priority as Priority | undefined,
-      config: task.config === undefined ? undefined : config,
-      metadata: task.metadata,
-      id: task.id,
-      idempotencyKey: task.idempotencyKey,
-    };
+    return this.engine.estimateCost(toEngineInput(parseTask(task)));
   }
 
   private async enqueue(
@@ -595,19 +280,7 @@ export class AITaskManager<R extends TaskTypeRegistry = UntypedTaskTypes> {
     // Set up before the tasks join the line: one may end before `submitMany` resolves.
     // A task returned for its idempotency key keeps the callbacks and signal it was given.
     return this.engine.submitMany(inputs, (all, reused) => {
-      const ids = reused.size === 0 ? all : all.filter((id) => !reused.has(id));
-      all.forEach((id, i) => {
-        if (reused.has(id)) return;
-        const config = configs[i];
-        if (config?.onComplete || config?.onError || config?.onProgress) {
-          this.callbacks.set(id, {
-            onComplete: config.onComplete,
-            onError: config.onError,
-            onProgress: config.onProgress,
-          });
-        }
-      });
-      if (signal !== undefined) this.cancelOnAbort(signal, ids);
+      this.hooks.track(all, reused, configs, signal);
       if (!this.engine.stopRequested) this.keepAlive.hold();
     });
   }
@@ -635,13 +308,7 @@ export class AITaskManager<R extends TaskTypeRegistry = UntypedTaskTypes> {
 
   /** Tasks in submission order, filtered, one page at a time. */
   async getTasks(query: GetTasksQuery = {}): Promise<TaskInfoPage> {
-    const parsed = parseOrThrow(TaskQuerySchema, query, 'query');
-    if (parsed.taskType !== undefined && this.engine.taskType(parsed.taskType) === undefined) {
-      throw new ValidationError(
-        `invalid query: taskType: unknown task type (received ${JSON.stringify(parsed.taskType)}; registered: ${this.engine.taskTypeNames.join(', ')})`,
-        [{ path: 'query.taskType', message: 'unknown task type', received: parsed.taskType }],
-      );
-    }
+    const parsed = parseTaskQuery(query, this.engine);
     await this.engine.written();
     const page = await this.engine.store.list(parsed as Parameters<Engine['store']['list']>[0]);
     return {
@@ -666,22 +333,12 @@ export class AITaskManager<R extends TaskTypeRegistry = UntypedTaskTypes> {
     if (timeout === undefined && signal === undefined) {
       return this.engine.waitFor(id) as Promise<TaskResultFor<R, Id>>;
     }
-    const controller = new AbortController();
-    const timer =
-      timeout === undefined
-        ? undefined
-        : this.clock.setTimeout(
-            () => controller.abort(new WaitTimeoutError(id, timeout)),
-            timeout * 1000,
-          );
-    const onAbort = () => controller.abort(signal?.reason);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      return (await this.engine.waitFor(id, { signal: controller.signal })) as TaskResultFor<R, Id>;
-    } finally {
-      if (timer !== undefined) this.clock.clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-    }
+    return waitWithin((aborted) => this.engine.waitFor(id, { signal: aborted }), {
+      clock: this.clock,
+      timeout,
+      signal,
+      timedOut: (seconds) => new WaitTimeoutError(id, seconds),
+    }) as Promise<TaskResultFor<R, Id>>;
   }
 
   /** Cancels a waiting or running task (a running call is aborted). False when unknown or finished. */
@@ -724,16 +381,7 @@ export class AITaskManager<R extends TaskTypeRegistry = UntypedTaskTypes> {
 
   /** The waiting line's size and shape. */
   async getQueueStatus(): Promise<QueueStatus> {
-    const totalSize = this.engine.waitingCount;
-    const maxSize = this.engine.currentSettings.maxQueueSize;
-    return {
-      totalSize,
-      maxSize,
-      isFull: totalSize >= maxSize,
-      isEmpty: totalSize === 0,
-      byPriority: this.engine.waitingByPriority(),
-      running: this.engine.runningCount,
-    };
+    return queueStatusOf(this.engine);
   }
 
   // ─── settings and maintenance ───────────────────────────────────────────────────────────────
@@ -764,12 +412,7 @@ export class AITaskManager<R extends TaskTypeRegistry = UntypedTaskTypes> {
   on<K extends EngineEventType>(type: K, listener: EventListener<K>): () => void {
     const eventType = parseOrThrow(EventTypeSchema, type, 'type');
     const fn = parseOrThrow(ListenerSchema, listener, 'listener') as EventListener<K>;
-    const subscription = this.engine.events$.subscribe((event) => {
-      if (event.type !== eventType) return;
-      const taskId = 'taskId' in event ? event.taskId : undefined;
-      this.invoke(`'${eventType}' listener`, taskId, () => fn(event as EventOf<K>));
-    });
-    return () => subscription.unsubscribe();
+    return this.hooks.listen(this.engine.events$, eventType, fn);
   }
 
   /** The root actor (the supervisor): inspect it, or read its children by `systemId`. */
@@ -780,19 +423,11 @@ export class AITaskManager<R extends TaskTypeRegistry = UntypedTaskTypes> {
   // ─── internals ──────────────────────────────────────────────────────────────────────────────
 
   private observe(event: EngineEvent): void {
-    switch (event.type) {
-      case 'task.progress':
-        this.call(event.taskId, 'onProgress', (cb) =>
-          (cb as ProgressCallback)(event.progress, event.current, event.total),
-        );
-        break;
-      case 'store.error':
-        this.logger.warn?.('store write failed', { taskId: event.taskId, error: event.error });
-        break;
-      default:
-        break;
+    if (event.type === 'task.progress') this.hooks.progress(event);
+    else if (event.type === 'store.error') {
+      this.logger.warn?.('store write failed', { taskId: event.taskId, error: event.error });
     }
-    if (this.sizeWaiters.length > 0) this.releaseSizeWaiters();
+    if (this.sizeWaiters.pending) this.sizeWaiters.release(this.engine.waitingCount);
     // Held while there is work, released when there is none: a failed attempt passes through
     // "nothing running, nothing waiting" (its usage is reported before it goes back in line to
     // retry), so the hold is taken again as soon as the retry waits.
@@ -800,66 +435,6 @@ export class AITaskManager<R extends TaskTypeRegistry = UntypedTaskTypes> {
       this.keepAlive.release();
     } else if (!this.engine.stopRequested) {
       this.keepAlive.hold();
-    }
-  }
-
-  private releaseSizeWaiters(): void {
-    const size = this.engine.waitingCount;
-    for (let i = this.sizeWaiters.length - 1; i >= 0; i--) {
-      const waiter = this.sizeWaiters[i] as { below: number; resolve: () => void };
-      if (size < waiter.below) {
-        this.sizeWaiters.splice(i, 1);
-        waiter.resolve();
-      }
-    }
-  }
-
-  /** The engine's synchronous hook: the task is terminal and still in the store. */
-  private finished(record: TaskRecord): void {
-    const cleanup = this.signalCleanups.get(record.id);
-    if (cleanup !== undefined) {
-      this.signalCleanups.delete(record.id);
-      cleanup();
-    }
-    const callbacks = this.callbacks.get(record.id);
-    if (callbacks === undefined) return;
-    this.callbacks.delete(record.id);
-    const hook = record.status === 'completed' ? callbacks.onComplete : callbacks.onError;
-    if (hook === undefined) return;
-    const info = toTaskInfo(this.engine, record);
-    const name = record.status === 'completed' ? 'onComplete' : 'onError';
-    this.invoke(`${name} callback`, record.id, () => hook(info));
-  }
-
-  private call(
-    id: string,
-    name: keyof Callbacks,
-    fn: (cb: NonNullable<Callbacks[keyof Callbacks]>) => unknown,
-  ): void {
-    const cb = this.callbacks.get(id)?.[name];
-    if (cb !== undefined) this.invoke(`${name} callback`, id, () => fn(cb));
-  }
-
-  /** Runs user code; what it throws (or rejects with) is logged, never thrown into the queue. */
-  private invoke(what: string, taskId: string | undefined, fn: () => unknown): void {
-    const report = (error: unknown) => {
-      try {
-        this.logger.error?.(
-          taskId === undefined ? `${what} failed` : `${what} of task '${taskId}' failed`,
-          {
-            ...(taskId === undefined ? {} : { taskId }),
-            error: describeThrown(error) ?? UNSHOWABLE_MESSAGE,
-          },
-        );
-      } catch {
-        // A logger that throws has nowhere else to report to; the queue goes on.
-      }
-    };
-    try {
-      const out = fn();
-      if (out instanceof Promise) out.catch(report);
-    } catch (error) {
-      report(error);
     }
   }
 }

@@ -2,7 +2,8 @@
  * `aitq analyze` and `aitq run`: check the whole input file first (nothing starts on bad input),
  * open the job's store (resuming what an earlier run left), then feed its tasks to the manager as
  * room frees up, write each outcome as a JSON line, draw the progress, and end with a summary.
- * Ctrl-C once drains, twice cancels. Getting ready is `job-input.ts` and `job-setup.ts`'s.
+ * Ctrl-C once drains, twice cancels. Getting ready is `job-input.ts` and `job-setup.ts`'s; why
+ * and how a running job stops, `job-stop.ts`'s.
  */
 
 import {
@@ -18,7 +19,7 @@ import { EXIT_CODES, type ExitCode } from './errors.js';
 import { DryRunSchema, dryRun, type EstimateTotals, renderDryRun } from './estimate.js';
 import type { CliIO } from './io.js';
 import { checkInput, entriesOf, type JobEntry, type JobInput } from './job-input.js';
-import { interruptLine, lineFromInfo, refusalOf, resumeLine } from './job-report.js';
+import { lineFromInfo, resumeLine } from './job-report.js';
 import {
   checkResultsFile,
   connect,
@@ -27,6 +28,7 @@ import {
   openJobStore,
   startJobManager,
 } from './job-setup.js';
+import { JobStop } from './job-stop.js';
 import { JobTasks } from './job-tasks.js';
 import { loadOwnTaskType, structuredBuiltins } from './own-task-type.js';
 import { ProgressDisplay, progressMode } from './progress.js';
@@ -174,18 +176,6 @@ async function runTasks(
   /** Completed results of an earlier run written again (not run again). */
   let reused = 0;
   const pending = new Map<string, Promise<void>>();
-  let interrupts = 0;
-  /** Set once the provider refused every call (a bad key, no credit): the job stops early. */
-  let authError: { status?: number | undefined; message: string } | undefined;
-  /** Set once a write to the store failed (a full disk): the job stops, as for the results. */
-  let storeFailure: string | undefined;
-  /** The refusals of one model already told (a model not found). */
-  const modelRefusals = new Set<string>();
-  const stopping = () =>
-    interrupts > 0 ||
-    authError !== undefined ||
-    results.failure !== undefined ||
-    storeFailure !== undefined;
   let latest: Statistics | undefined;
 
   /** Records an earlier run completed: the display counts this run's work (`M to run`). */
@@ -286,75 +276,17 @@ async function runTasks(
     ).catch(() => {});
   };
 
-  /** The interrupt lines, said in order, each with the running tasks counted when it came. */
-  let announced = Promise.resolve();
-  const announce = async (press: 1 | 2): Promise<void> => {
-    if (args.quiet) return;
-    const running = manager.getStatistics().then(
-      (stats) => stats.concurrency.runningTasks,
-      () => latest?.concurrency.runningTasks ?? 0,
-    );
-    announced = announced
-      .then(async () => {
-        display.say(`${press === 1 ? '\n' : ''}${interruptLine(press, await running)}`);
-      })
-      .catch(() => {});
-    // Counted before the caller acts on the signal (a second one aborts the running calls).
-    await running;
-  };
-  /** First signal: stop feeding, cancel what waits, let running calls finish. Second: cancel those. */
-  const interrupt = () => {
-    interrupts++;
-    if (interrupts === 1) {
-      void announce(1);
-      drain();
-    } else if (interrupts === 2) {
-      void announce(2).then(() => manager.stop({ force: true }));
-    }
-  };
-  /** A write to the store failed: said at once (even with --quiet), and the job stops. */
-  const storeFailed = (message: string) => {
-    if (storeFailure !== undefined || store === undefined) return;
-    storeFailure = message;
-    display.say(
-      `aitq: store ${JSON.stringify(store.path)}: cannot write (${message.replace(/\s+/g, ' ')}): stopping, the tasks in flight are cancelled\n`,
-    );
-    queueMicrotask(() => drain({ cancelRunning: true }));
-  };
-  const offs = (['SIGINT', 'SIGTERM'] as const).map((s) => io.onSignal(s, interrupt));
-  // A refused key fails every call alike: stop at the first (of any task, child tasks included).
-  offs.push(
-    manager.on('task.failed', (event) => {
-      const refusal = refusalOf(event.error);
-      if (authError !== undefined || refusal === undefined) return;
-      const message = event.error?.message ?? '';
-      if (refusal.scope === 'model') {
-        // The queue fails that model's tasks at once; the others go on. Said once per answer
-        // (the provider's message names the model).
-        if (modelRefusals.has(message)) return;
-        modelRefusals.add(message);
-        display.say(`aitq: ${refusal.what}: its tasks fail, the others go on (${message})\n`);
-        return;
-      }
-      authError = { status: event.error?.status, message };
-      // Always said (even with --quiet): it is why the job stops.
-      display.say(`aitq: ${refusal.what}: stopping, no more tasks are sent (${message})\n`);
-      // Not from inside the manager's own event.
-      queueMicrotask(() => drain());
-    }),
-    // Once the job stops, a task whose call failed gets no other attempt: it would wait for ever
-    // in the paused queue.
-    manager.on('task.retrying', (event) => {
-      if (!stopping() || !jobTasks.has(event.taskId)) return;
-      queueMicrotask(() => void manager.cancelTask(event.taskId));
-    }),
-    // Nor does a child that a running composite task submits after the drain began.
-    manager.on('task.submitted', (event) => {
-      if (!stopping() || event.parentId === undefined || !jobTasks.has(event.taskId)) return;
-      queueMicrotask(() => void manager.cancelTask(event.taskId));
-    }),
-    manager.on('store.error', (event) => storeFailed(event.error.message)),
-  );
+  const jobStop = new JobStop({
+    manager,
+    jobTasks,
+    display,
+    quiet: args.quiet,
+    storePath: store?.path,
+    results,
+    drain,
+    latest: () => latest,
+  });
+  const offs = jobStop.listen(io);
 
   /**
    * Submits `task` under its key. While the total budget cannot hold its worst case only because
@@ -370,7 +302,7 @@ async function runTasks(
         if (!(error instanceof BudgetExceededError) || pending.size === 0) throw error;
         if (neverFits(task)) throw error;
         await Promise.race(pending.values());
-        if (stopping()) return undefined;
+        if (jobStop.stopping()) return undefined;
       }
     }
   };
@@ -392,7 +324,7 @@ async function runTasks(
       id = await submit(task, key);
     } catch (error) {
       if (storeReasonOf(error) !== undefined) {
-        storeFailed(error instanceof Error ? error.message : String(error));
+        jobStop.storeFailed(error instanceof Error ? error.message : String(error));
         return false;
       }
       const { code, message } = serializeError(error);
@@ -411,7 +343,7 @@ async function runTasks(
     if (jobTasks.has(id)) {
       follow(id, entry, false);
       // Submitted while the job began to stop: it would wait for ever in the paused queue.
-      if (stopping()) void manager.cancelTask(id);
+      if (jobStop.stopping()) void manager.cancelTask(id);
       return true;
     }
     // The key's task is an earlier run's: finished (its line is written as it is), or brought
@@ -423,7 +355,7 @@ async function runTasks(
     }
     jobTasks.adopt(id);
     follow(id, entry, true);
-    if (stopping()) void cancelWaiting(id).catch(() => {});
+    if (jobStop.stopping()) void cancelWaiting(id).catch(() => {});
     return true;
   };
 
@@ -461,12 +393,12 @@ async function runTasks(
   }
   try {
     for await (const entry of entriesOf(args, input)) {
-      if (!stopping()) {
+      if (!jobStop.stopping()) {
         // Tasks an earlier run left wait in the line too, and a drain does not cancel those
         // that no record claimed yet: a stop ends the wait.
         await Promise.race([manager.onSizeLessThan(maxWaiting), feedStopped]);
       }
-      if (!stopping() && (await feed(entry))) continue;
+      if (!jobStop.stopping() && (await feed(entry))) continue;
       if (store === undefined) break;
       tail.push(entry);
       if (tail.length >= TAIL_BATCH) await writeTail();
@@ -491,7 +423,7 @@ async function runTasks(
     total,
     startedAt,
     now: new Date(),
-    interrupted: interrupts > 0,
+    interrupted: jobStop.interrupts > 0,
     resultsFile: args.out,
     counts,
     reused,
@@ -500,9 +432,9 @@ async function runTasks(
   // With the results on stdout (`-o -`), stdout holds them alone: the summary goes to stderr.
   const report = args.out === STDIO ? io.stderr : io.stdout;
   report.write(args.json ? `${JSON.stringify(summary)}\n` : `${renderSummary(summary)}\n`);
-  await watch.close({ wait: interrupts === 0 });
+  await watch.close({ wait: jobStop.interrupts === 0 });
   // Results (or tasks) that could not be written fail the job, whatever the tasks did.
-  return results.failure === undefined && storeFailure === undefined
+  return results.failure === undefined && jobStop.storeFailure === undefined
     ? jobExitCode(summary)
     : EXIT_CODES.someFailed;
 }
