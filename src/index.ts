@@ -62,7 +62,7 @@ export {
 } from './errors.js';
 export type { DurationString, DurationUnit } from './internal/duration.js';
 export type { ModelPrice } from './limits/prices.js';
-export type { WindowLimit } from './limits/rate-window.js';
+export type { WindowLimit } from './limits/window-limits.js';
 export {
   AITaskManager,
   type BatchTaskInput,

@@ -23,16 +23,16 @@ export {
   resolvePrice,
 } from './prices.js';
 export {
-  type PacingMode,
-  type RateLimitShorthands,
-  type ResolveWindowsOptions,
-  resolveWindows,
-  type WindowLimit,
-} from './rate-window.js';
-export {
   countChatTokens,
   countTextTokens,
   type EncodingName,
   encodingForModel,
   truncateToTokens,
 } from './tokens.js';
+export {
+  type PacingMode,
+  type RateLimitShorthands,
+  type ResolveWindowsOptions,
+  resolveWindows,
+  type WindowLimit,
+} from './window-limits.js';

@@ -13,8 +13,9 @@
  * immutable value, like the rest of the `rateLimit` actor's state.
  */
 
-import { SlidingWindows, type WindowLimit, type WindowVerdict } from './rate-window.js';
+import { SlidingWindows, type WindowVerdict } from './rate-window.js';
 import type { RateLimitHintsData, SentRequest } from './types.js';
+import type { WindowLimit } from './window-limits.js';
 
 /** A learned window is forgotten after this many of its lengths without a header stating it. */
 export const LEARNED_WINDOW_LIFETIMES = 10;

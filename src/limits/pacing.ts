@@ -7,7 +7,7 @@
  * fractional.
  */
 
-import type { WindowLimit } from './rate-window.js';
+import type { WindowLimit } from './window-limits.js';
 
 /** Share of a paced window's limit that may go back to back (see {@link burstAllowance}). */
 export const PACING_BURST_FRACTION = 0.05;

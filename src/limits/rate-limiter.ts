@@ -1,6 +1,6 @@
 import { LearnedWindows } from './learned-windows.js';
 import { BucketedMap } from './persistent.js';
-import { SlidingWindows, type WindowLimit } from './rate-window.js';
+import { SlidingWindows } from './rate-window.js';
 import { ServerHints } from './server-hints.js';
 import type {
   RateLimiterState,
@@ -12,6 +12,7 @@ import type {
   SentRequest,
   SentSince,
 } from './types.js';
+import type { WindowLimit } from './window-limits.js';
 
 /**
  * Which of the remaining counts in `hints` this process's own sends explain: when the server's

@@ -15,7 +15,7 @@ import {
 } from '../errors.js';
 import type { BudgetPeriod, BudgetVerdict } from '../limits/budget.js';
 import type { RateVerdict } from '../limits/rate-limiter.js';
-import type { WindowLimit } from '../limits/rate-window.js';
+import type { WindowLimit } from '../limits/window-limits.js';
 
 /** What admission needs to know of the task at the head of the line. */
 export interface AdmissionHead {

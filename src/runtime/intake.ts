@@ -16,7 +16,7 @@ import { LruCache } from '../internal/lru.js';
 import { newTaskId } from '../internal/task-id.js';
 import { parseOrThrow } from '../internal/validate.js';
 import { type ModelPrice, worstCaseCostMicros } from '../limits/cost.js';
-import type { WindowLimit } from '../limits/rate-window.js';
+import type { WindowLimit } from '../limits/window-limits.js';
 import type {
   ResolvedTaskConfig,
   TaskRecord,

@@ -15,7 +15,7 @@ import {
 import { parseOrThrow } from '../internal/validate.js';
 import type { ModelPrice } from '../limits/cost.js';
 import { dollarsToMicros } from '../limits/prices.js';
-import { resolveWindows } from '../limits/rate-window.js';
+import { resolveWindows } from '../limits/window-limits.js';
 import type { ResolvedTaskConfig } from '../stores/types.js';
 import type { TaskEnvironment } from '../task-types/types.js';
 

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { burstAllowance, pacedWindowMinimumMs } from '../../src/limits/pacing.js';
-import { SlidingWindows, type WindowLimit } from '../../src/limits/rate-window.js';
+import { SlidingWindows } from '../../src/limits/rate-window.js';
+import type { WindowLimit } from '../../src/limits/window-limits.js';
 
 /** A take as the model records it. */
 interface Taken {

@@ -4,7 +4,8 @@ import {
   PACING_BURST_FRACTION,
   pacedWindowMinimumMs,
 } from '../../src/limits/index.js';
-import { resolveWindows, SlidingWindows, type WindowLimit } from '../../src/limits/rate-window.js';
+import { SlidingWindows } from '../../src/limits/rate-window.js';
+import { resolveWindows, type WindowLimit } from '../../src/limits/window-limits.js';
 
 /**
  * Takes `n` of (`requests`, `tokens`) one after another, each at the earliest time `check`

@@ -2,10 +2,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   SlidingWindows,
-  type WindowLimit,
   type WindowLoad,
   type WindowVerdict,
 } from '../../src/limits/rate-window.js';
+import type { WindowLimit } from '../../src/limits/window-limits.js';
 
 /** Window lengths used by the properties (fixed, so every window's history is always known). */
 const LENGTHS = [1000, 2500, 6000] as const;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { resolveWindows, SlidingWindows, type WindowLimit } from '../../src/limits/rate-window.js';
+import { SlidingWindows } from '../../src/limits/rate-window.js';
 import { ServerHints } from '../../src/limits/server-hints.js';
+import { resolveWindows, type WindowLimit } from '../../src/limits/window-limits.js';
 
 describe('resolveWindows', () => {
   it('merges RPM and TPM into one 60 s window, adds RPH and explicit windows', () => {

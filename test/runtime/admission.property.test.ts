@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { BudgetPeriod, BudgetVerdict } from '../../src/limits/budget.js';
 import type { RateVerdict } from '../../src/limits/rate-limiter.js';
-import type { WindowLimit } from '../../src/limits/rate-window.js';
+import type { WindowLimit } from '../../src/limits/window-limits.js';
 import {
   type AdmissionHead,
   type AdmissionView,
