@@ -1,15 +1,7 @@
 import { Subject } from 'rxjs';
-import {
-  type Actor,
-  type AnyActorRef,
-  createActor,
-  type InspectionEvent,
-  type Observer,
-} from 'xstate';
-import type { BudgetLogic } from '../../machines/budget.logic.js';
-import type { ConcurrencyContext, ConcurrencyLogic } from '../../machines/concurrency.logic.js';
-import type { RateLimitLogic } from '../../machines/rate-limit.logic.js';
-import { supervisorMachine } from '../../machines/supervisor.machine.js';
+import type { Actor, AnyActorRef, InspectionEvent, Observer } from 'xstate';
+import type { ConcurrencyContext } from '../../machines/concurrency.logic.js';
+import type { supervisorMachine } from '../../machines/supervisor.machine.js';
 import type { HistoryEntry } from '../../machines/task.machine.js';
 import type { Priority } from '../../machines/task-status.js';
 import {
@@ -20,13 +12,12 @@ import {
   EngineSettingsSchema,
   TaskConfigSchema,
 } from '../config/engine-options.js';
-import { serializeError, type TaskQueueError } from '../errors.js';
+import type { TaskQueueError } from '../errors.js';
 import { parseOrThrow } from '../internal/validate.js';
-import { BudgetBook } from '../limits/budget-book.js';
+import type { BudgetBook } from '../limits/budget-book.js';
 import type { ModelPrice } from '../limits/cost.js';
 import { resolvePrice } from '../limits/prices.js';
-import { RateLimiter } from '../limits/rate-limiter.js';
-import type { RateLimitHintsData } from '../limits/types.js';
+import type { RateLimiter } from '../limits/rate-limiter.js';
 import type { AIClient } from '../providers/types.js';
 import { MemoryTaskStore } from '../stores/memory.js';
 import type { TaskRecord, TaskStore } from '../stores/types.js';
@@ -48,22 +39,17 @@ import { SupervisorEffects } from './effects.js';
 import type { EngineEvent } from './events.js';
 import type { IntakeContext, SubmitInput } from './intake.js';
 import { Journal } from './journal.js';
-import { compactLedger } from './ledger-compaction.js';
 import { Lifecycle } from './lifecycle.js';
-import { type RecoveryCounts, recover } from './recovery.js';
+import { ProviderSignals } from './provider-signals.js';
+import type { RecoveryCounts } from './recovery.js';
 import { ResourceTakes } from './resources.js';
 import { Retention } from './retention.js';
 import { TaskRunner } from './running.js';
-import {
-  adjustedSettings,
-  budgetLimitsOf,
-  environmentOf,
-  longestWindowMs,
-  pricesOf,
-  rateSettingsOf,
-} from './settings.js';
+import { adjustedSettings, environmentOf, pricesOf } from './settings.js';
 import { Settlement } from './settlement.js';
+import { StoreOpening } from './store-opening.js';
 import { type CostEstimate, Submission } from './submission.js';
+import { createSupervisor, type ResourceLogicOverrides } from './supervisor-actor.js';
 import { TaskActors } from './task-actors.js';
 import { TaskControl } from './task-control.js';
 import { errorOf, TaskWaiters } from './waiters.js';
@@ -93,18 +79,7 @@ export interface EngineDeps {
    * that prove the property tests catch a broken limiter.
    * @internal
    */
-  overrides?: {
-    concurrency?: ConcurrencyLogic;
-    rateLimit?: RateLimitLogic;
-    budget?: BudgetLogic;
-  };
-}
-
-/** Whether a provider's headers ask for a wait: a `retry-after`, or nothing left until a reset. */
-function imposesWait(hints: RateLimitHintsData): boolean {
-  return (
-    hints.retryAfterMs !== undefined || hints.remainingRequests === 0 || hints.remainingTokens === 0
-  );
+  overrides?: ResourceLogicOverrides;
 }
 
 /**
@@ -150,8 +125,8 @@ export class Engine {
   private readonly submission: Submission;
   /** Every write after submission: changed tasks, removals, the ledger (see journal.ts). */
   private readonly journal: Journal;
-  /** The store opened: with a durable store, what an earlier process left is back. */
-  private opened: Promise<RecoveryCounts | undefined> | undefined;
+  /** Opening the store, and bringing back what an earlier process left (see store-opening.ts). */
+  private readonly opening: StoreOpening;
 
   constructor(settings: EngineSettingsInput, deps: EngineDeps) {
     const parsed = parseOrThrow(EngineSettingsSchema, settings, 'options');
@@ -167,7 +142,7 @@ export class Engine {
       clock: this.clock,
       emit: this.emit,
       compact: () => {
-        this.compact().catch(() => undefined);
+        this.opening.compact().catch(() => undefined);
       },
     });
     for (const definition of deps.taskTypes ?? []) this.registerTaskType(definition);
@@ -242,31 +217,17 @@ export class Engine {
       settings: () => this.settings,
       priceOf: (model) => this.priceOf(model),
       refused: (refusal) => this.rateLimitActor.send({ type: 'rate.refused', refusal }),
-      onHints: (model, hints, taskId) => {
-        const at = monotonicNow(clock);
-        const teaches = hints.limitRequests !== undefined || hints.limitTokens !== undefined;
-        const event = {
-          type: 'rate.hints' as const,
-          at,
-          model,
-          hints,
-          sentSince: this.runner.sentAfter(taskId, model),
-          // A window learned for the first time starts with the calls already on their way.
-          ...(teaches && !this.rateLimiter.hasLearned(model, at)
-            ? { sends: this.runner.sendsOf(model) }
-            : {}),
-        };
-        // A wait the provider asked for outlives the process (a durable store replays it).
-        if (imposesWait(hints)) this.resources.record(clock.now(), event);
-        else this.rateLimitActor.send(event);
-      },
-      onSend: (taskId) => {
-        const task = this.runner.running.get(taskId);
-        if (task === undefined) return;
-        const { model, promptTokens, maxTokens } = task.record.reservation;
-        task.sentAt = this.resources.sent(taskId, model, promptTokens + maxTokens);
-      },
+      onHints: (model, hints, taskId) => signals.hints(model, hints, taskId),
+      onSend: (taskId) => signals.sent(taskId),
       runChildren: (record, specs, onSettled) => childTasks.run(record, specs, onSettled),
+    });
+    // Called from the runner's attempts only, after this line.
+    const signals = new ProviderSignals({
+      clock,
+      runner,
+      resources,
+      rateLimiter: () => this.rateLimiter,
+      sendToRateLimit: (event) => this.rateLimitActor.send(event),
     });
     const lifecycle = new Lifecycle({
       ...shared,
@@ -322,28 +283,22 @@ export class Engine {
     this.lifecycle = lifecycle;
     this.control = control;
     this.admission = admission;
-
-    const overrides = deps.overrides ?? {};
-    const machine = supervisorMachine.provide({
-      actors: {
-        ...(overrides.concurrency ? { concurrency: overrides.concurrency } : {}),
-        ...(overrides.rateLimit ? { rateLimit: overrides.rateLimit } : {}),
-        ...(overrides.budget ? { budget: overrides.budget } : {}),
-      },
-      actions: this.effects.actions({ admission, control, runner, lifecycle }),
-      guards: {
-        isIdle: () => runner.running.size === 0,
-      },
+    this.opening = new StoreOpening({
+      ...shared,
+      settings: () => this.settings,
+      journal: this.journal,
+      lifecycle,
+      submission: this.submission,
+      resources,
     });
-    this.supervisor = createActor(machine, {
-      clock: this.clock,
-      systemId: 'supervisor',
-      input: {
-        maxConcurrent: this.settings.maxConcurrent,
-        limiter: RateLimiter.of(rateSettingsOf(this.settings)),
-        ledger: BudgetBook.of(budgetLimitsOf(this.settings), this.settings.budgetTimeZone),
-      },
-      ...(deps.inspect === undefined ? {} : { inspect: deps.inspect }),
+
+    this.supervisor = createSupervisor({
+      clock,
+      settings: this.settings,
+      actions: this.effects.actions({ admission, control, runner, lifecycle }),
+      isIdle: () => runner.running.size === 0,
+      overrides: deps.overrides,
+      inspect: deps.inspect,
     });
     // Made with the root (before it starts) and kept: after a stop the system forgets them, and
     // the spending and windows stay readable.
@@ -368,77 +323,11 @@ export class Engine {
   }
 
   /**
-   * Opens the store: with a durable one, brings back what an earlier process left (see
-   * recovery.ts) before anything is submitted or admitted. Once; later calls share the first.
-   * Resolves with what recovery found (`undefined` for a store that is not durable).
+   * Opens the store: with a durable one, brings back what an earlier process left before anything
+   * is submitted or admitted (see store-opening.ts). Once; later calls share the first.
    */
   open(): Promise<RecoveryCounts | undefined> {
-    this.opened ??= this.store.durable
-      ? this.recover().then(async (counts) => {
-          await this.compact();
-          return counts;
-        })
-      : Promise.resolve(undefined);
-    return this.opened;
-  }
-
-  /**
-   * Folds the ledger's old entries (see ledger-compaction.ts), once the journal's writes are in;
-   * a failure is a `store.error` event and leaves the ledger as it was.
-   */
-  private async compact(): Promise<void> {
-    await this.journal.settled();
-    try {
-      await compactLedger(this.store, this.clock.now(), longestWindowMs(this.settings));
-    } catch (error) {
-      this.emit({
-        type: 'store.error',
-        at: this.clock.now(),
-        taskId: '',
-        error: serializeError(error),
-      });
-    }
-  }
-
-  private recover(): Promise<RecoveryCounts> {
-    const { waiting, lifecycle, taskActors, journal, submission, store } = this;
-    const window = this.settings.waitingInMemory;
-    waiting.line.usePaging({
-      window,
-      load: async (after, limit) => {
-        // What the journal has not written yet (a retry that left memory) must be in the page.
-        await journal.settled();
-        const page = await store.listWaiting({ statuses: ['queued', 'retrying'], after, limit });
-        return page.items;
-      },
-      refilled: () => {
-        if (lifecycle.phase === 'running' || lifecycle.phase === 'stopping') {
-          this.effects.dispatch({ type: 'queue.wake' });
-        }
-      },
-      failed: (error) =>
-        this.emit({
-          type: 'store.error',
-          at: this.clock.now(),
-          taskId: '',
-          error: serializeError(error),
-        }),
-    });
-    return recover({
-      window,
-      addBacklog: (counts, after) => waiting.line.addBacklog(counts, after),
-      store: this.store,
-      clock: this.clock,
-      // The ledger holds wall times; the windows run on this process's monotonic clock.
-      replay: (stored) => this.resources.replay(stored),
-      settle: (at, event) => this.resources.record(at, event),
-      transition: (record, event) => taskActors.send(record, event),
-      enqueue: (record, notBefore) => lifecycle.enqueue(record, notBefore),
-      hold: (record) => waiting.paused.set(record.id, record),
-      persist: this.persist,
-      continueAfter: (seq) => submission.continueAfter(seq),
-      emit: this.emit,
-    });
+    return this.opening.open();
   }
 
   get isRunning(): boolean {

@@ -1,0 +1,64 @@
+/**
+ * What the provider tells the queue while calls run, and when they leave: a call handed to the
+ * HTTP client (its send time counts in the windows), and an answer's rate-limit headers (the
+ * `rate.hints` event, with what the model's calls sent since still hold and, while the model has
+ * no learned window, the calls already on their way). Each becomes an event of the `rateLimit`
+ * actor; a wait the provider asked for also goes to the ledger, so it outlives the process.
+ */
+
+import type { RateLimiter } from '../limits/rate-limiter.js';
+import type { RateLimitHintsData } from '../limits/types.js';
+import { type Clock, monotonicNow } from '../time/clock.js';
+import type { LedgerEvent, ResourceTakes } from './resources.js';
+import type { TaskRunner } from './running.js';
+
+/** What the provider's signals need from the engine. */
+export interface ProviderSignalsDeps {
+  clock: Clock;
+  runner: Pick<TaskRunner, 'running' | 'sentAfter' | 'sendsOf'>;
+  resources: Pick<ResourceTakes, 'sent' | 'record'>;
+  /** The `rateLimit` actor's state now. */
+  rateLimiter(): RateLimiter;
+  /** Sends an event to the `rateLimit` actor (not to the ledger). */
+  sendToRateLimit(event: Extract<LedgerEvent, { type: 'rate.hints' }>): void;
+}
+
+/** Whether a provider's headers ask for a wait: a `retry-after`, or nothing left until a reset. */
+export function imposesWait(hints: RateLimitHintsData): boolean {
+  return (
+    hints.retryAfterMs !== undefined || hints.remainingRequests === 0 || hints.remainingTokens === 0
+  );
+}
+
+export class ProviderSignals {
+  constructor(private readonly deps: ProviderSignalsDeps) {}
+
+  /** `CallOptions.onSend`: a call of running task `taskId` is being handed to the HTTP client. */
+  readonly sent = (taskId: string): void => {
+    const task = this.deps.runner.running.get(taskId);
+    if (task === undefined) return;
+    const { model, promptTokens, maxTokens } = task.record.reservation;
+    task.sentAt = this.deps.resources.sent(taskId, model, promptTokens + maxTokens);
+  };
+
+  /** The headers of an answer to task `taskId`'s call of `model`. */
+  readonly hints = (model: string, hints: RateLimitHintsData, taskId: string): void => {
+    const { clock, runner } = this.deps;
+    const at = monotonicNow(clock);
+    const teaches = hints.limitRequests !== undefined || hints.limitTokens !== undefined;
+    const event = {
+      type: 'rate.hints' as const,
+      at,
+      model,
+      hints,
+      sentSince: runner.sentAfter(taskId, model),
+      // A window learned for the first time starts with the calls already on their way.
+      ...(teaches && !this.deps.rateLimiter().hasLearned(model, at)
+        ? { sends: runner.sendsOf(model) }
+        : {}),
+    };
+    // A wait the provider asked for outlives the process (a durable store replays it).
+    if (imposesWait(hints)) this.deps.resources.record(clock.now(), event);
+    else this.deps.sendToRateLimit(event);
+  };
+}
