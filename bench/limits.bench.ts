@@ -6,7 +6,7 @@
  * allows.
  *
  * ```bash
- * npm run bench:limits -- [--tasks 2000] [--concurrency 50] [--rpw 50] [--tpw 20000] [--window 1000] [--margin ms]
+ * npm run bench:limits -- [--tasks 2000] [--concurrency 50] [--rpw 50] [--tpw 20000] [--window 1000] [--margin ms] [--hints-rpw 40] [--only name,…]
  * ```
  *
  * - `requests`: at most `--rpw` requests per `--window` ms. The queue uses a window
@@ -16,6 +16,13 @@
  *   window, prompts of 20 to 400 words. The queue uses a token window; Bottleneck a reservoir of
  *   tokens with each job weighted by its tokens (counted by the queue's tokenizer); p-queue has
  *   no weights, so it sits this one out.
+ * - `mixed`: both windows at once on the server and on the queue (only the queue: neither peer
+ *   limits requests and tokens together).
+ * - `hints`: nothing configured on the queue; the server allows `--hints-rpw` requests per window
+ *   and says so in its `x-ratelimit-*` headers, which the queue learns from (p-queue beside it,
+ *   with its concurrency only, shows what no limit gives). Issue 15's target: at most
+ *   concurrency − limit answers of 429, all in the first window.
+ * `--only requests,hints` runs some of the workloads.
  *
  * The simulator runs on a worker thread (its own event loop, as a real server has), answering
  * after 50 ms; both threads stamp with `performance.timeOrigin + performance.now()`. The queue
@@ -124,7 +131,7 @@ type Library = 'ai-task-queue' | 'p-queue' | 'bottleneck';
 async function runQueue(
   url: string,
   prompts: string[],
-  limits: Limits,
+  limits: Limits | undefined,
   concurrency: number,
   marginMs: number | undefined,
 ) {
@@ -135,7 +142,7 @@ async function runQueue(
     model: MODEL,
     maxTokens: MAX_TOKENS,
     maxConcurrent: concurrency,
-    windows: [limits],
+    windows: limits === undefined ? [] : [limits],
     taskTypes: [promptType],
     builtinTaskTypes: false,
     taskDefaults: { maxRateLimitRetries: 100 },
@@ -152,7 +159,7 @@ async function runPeer(
   library: 'p-queue' | 'bottleneck',
   url: string,
   prompts: string[],
-  limits: Limits,
+  limits: Limits | undefined,
   concurrency: number,
 ) {
   const client = new OpenAI({ apiKey: 'sk-bench', baseURL: url, maxRetries: 0 });
@@ -165,14 +172,15 @@ async function runPeer(
       })
       .catch(() => undefined);
   if (library === 'p-queue') {
-    const queue = new PQueue({
-      concurrency,
-      intervalCap: limits.requests as number,
-      interval: limits.windowMs,
-    });
+    const queue = new PQueue(
+      limits === undefined
+        ? { concurrency }
+        : { concurrency, intervalCap: limits.requests as number, interval: limits.windowMs },
+    );
     await Promise.all(prompts.map((p) => queue.add(() => call(p))));
     return;
   }
+  if (limits === undefined) throw new Error('Bottleneck runs with a limit only');
   const reservoir = (limits.requests ?? limits.tokens) as number;
   const weighted = limits.tokens !== undefined;
   // Bottleneck counts a job's weight against maxConcurrent too: with token weights the
@@ -219,22 +227,37 @@ async function main(): Promise<void> {
   const rpw = Number(args.get('rpw') ?? 50);
   const tpw = Number(args.get('tpw') ?? 20_000);
   const margin = args.has('margin') ? Number(args.get('margin')) : undefined;
+  const hintsRpw = Number(args.get('hints-rpw') ?? 40);
+  const only = args.get('only')?.split(',');
   const random = seededRandom(15);
   const prompts = Array.from({ length: tasks }, (_, i) =>
     promptOf(20 + Math.floor(random() * 380), i),
   );
-  const workloads: { name: string; limits: Limits; libraries: Library[] }[] = [
-    {
-      name: 'requests',
-      limits: { requests: rpw, windowMs },
-      libraries: ['ai-task-queue', 'p-queue', 'bottleneck'],
-    },
-    {
-      name: 'tokens',
-      limits: { tokens: tpw, windowMs },
-      libraries: ['ai-task-queue', 'bottleneck'],
-    },
-  ];
+  const workloads = (
+    [
+      {
+        name: 'requests',
+        limits: { requests: rpw, windowMs },
+        libraries: ['ai-task-queue', 'p-queue', 'bottleneck'],
+      },
+      {
+        name: 'tokens',
+        limits: { tokens: tpw, windowMs },
+        libraries: ['ai-task-queue', 'bottleneck'],
+      },
+      {
+        name: 'mixed',
+        limits: { requests: rpw, tokens: tpw, windowMs },
+        libraries: ['ai-task-queue'],
+      },
+      {
+        name: 'hints',
+        limits: { requests: hintsRpw, windowMs },
+        configured: false,
+        libraries: ['ai-task-queue', 'p-queue'],
+      },
+    ] as { name: string; limits: Limits; configured?: boolean; libraries: Library[] }[]
+  ).filter((w) => only === undefined || only.includes(w.name));
   const worker = new Worker(new URL(import.meta.url), { workerData: workloads[0]?.limits });
   const next = <T>(): Promise<T> =>
     new Promise((resolve) => worker.once('message', (m: T) => resolve(m)));
@@ -244,30 +267,45 @@ async function main(): Promise<void> {
   );
   for (const workload of workloads) {
     const { limits } = workload;
-    const limit = limits.requests ?? (limits.tokens as number);
-    const unit = limits.requests === undefined ? 'tokens' : 'requests';
-    console.log(`\n${workload.name}: at most ${limit} ${unit} per ${windowMs} ms`);
+    const configured = workload.configured === false ? undefined : limits;
+    const units = (['requests', 'tokens'] as const).filter((u) => limits[u] !== undefined);
+    console.log(
+      `\n${workload.name}: at most ${units.map((u) => `${limits[u]} ${u}`).join(' and ')} per ${windowMs} ms${configured === undefined ? ' (the queue is told nothing: it learns from the headers)' : ''}`,
+    );
     for (const library of workload.libraries) {
       worker.postMessage({ type: 'reset', limits });
       ({ url } = await next<{ url: string }>());
       const started = stamp();
       if (library === 'ai-task-queue') {
-        await runQueue(url, prompts, limits, concurrency, margin);
-      } else await runPeer(library, url, prompts, limits, concurrency);
+        await runQueue(url, prompts, configured, concurrency, margin);
+      } else await runPeer(library, url, prompts, configured, concurrency);
       const elapsed = stamp() - started;
       worker.postMessage({ type: 'log' });
       const { log } = await next<{ log: Arrival[] }>();
-      const weigh = unit === 'requests' ? () => 1 : (a: Arrival) => a.tokens;
-      const most = mostInWindow(log, windowMs, weigh);
-      const refused = log.filter((a) => a.status === 429).length;
-      const accepted = log.filter((a) => a.status === 200).length;
-      const total = log.filter((a) => a.status === 200).reduce((s, a) => s + a.tokens, 0);
-      const least =
-        unit === 'requests'
-          ? Math.floor((tasks - 1) / limit) * windowMs
-          : Math.max(0, Math.ceil(total / limit) - 1) * windowMs;
+      const refusals = log.filter((a) => a.status === 429);
+      const accepted = log.filter((a) => a.status === 200);
+      const total = accepted.reduce((s, a) => s + a.tokens, 0);
+      const least = Math.max(
+        limits.requests === undefined ? 0 : Math.floor((tasks - 1) / limits.requests) * windowMs,
+        limits.tokens === undefined
+          ? 0
+          : Math.max(0, Math.ceil(total / limits.tokens) - 1) * windowMs,
+      );
+      const most = units
+        .map((u) => {
+          const n = mostInWindow(log, windowMs, u === 'requests' ? () => 1 : (a) => a.tokens);
+          return `${String(n).padStart(6)} ${u} (${(n / (limits[u] as number)).toFixed(2)}×)`;
+        })
+        .join(', ');
+      // When the 429s came, from the first request: the hints workload allows them in the first
+      // window only.
+      const first = Math.min(...log.map((a) => a.at));
+      const lastRefusal =
+        refusals.length === 0
+          ? ''
+          : ` (the last at ${((Math.max(...refusals.map((a) => a.at)) - first) / 1000).toFixed(2)} s)`;
       console.log(
-        `  ${library.padEnd(14)} most in any window ${String(most).padStart(6)} (${(most / limit).toFixed(2)}× the limit) · 429s ${String(refused).padStart(5)} · answered ${accepted} · makespan ${(elapsed / 1000).toFixed(1)} s (least the window allows ≈ ${(least / 1000).toFixed(1)} s)`,
+        `  ${library.padEnd(14)} most in any window ${most} · 429s ${String(refusals.length).padStart(5)}${lastRefusal} · answered ${accepted.length} · makespan ${(elapsed / 1000).toFixed(1)} s (least the window allows ≈ ${(least / 1000).toFixed(1)} s)`,
       );
     }
   }
