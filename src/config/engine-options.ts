@@ -175,6 +175,12 @@ export const EngineSettingsSchema = z
      * is handed to the HTTP client: room for the spread between sending and the server's count.
      */
     windowMarginMs: z.number().finite().nonnegative().max(60_000).default(DEFAULT_WINDOW_MARGIN_MS),
+    /**
+     * What a configured window counts of a request's tokens once its call has ended:
+     * `'reserved'` (the default) keeps the prompt + `max_tokens` counted for the whole window, as
+     * OpenAI counts; `'used'` counts what the call used, for a provider that counts real usage.
+     */
+    windowTokens: z.enum(['reserved', 'used']).default('reserved'),
     /** Total budget in US dollars. */
     budgetLimit: budgetDollars.optional(),
     dailyLimit: budgetDollars.optional(),
@@ -232,6 +238,7 @@ export const AdjustableSettingsSchema = EngineSettingsSchema.pick({
   modelLimits: true,
   pacing: true,
   windowMarginMs: true,
+  windowTokens: true,
   budgetLimit: true,
   dailyLimit: true,
   hourlyLimit: true,

@@ -11,6 +11,7 @@ import type {
   RefusalErrorData,
   SentRequest,
   SentSince,
+  WindowTokens,
 } from './types.js';
 import type { WindowLimit } from './window-limits.js';
 
@@ -122,6 +123,8 @@ export class RateLimiter implements RateLimiterState {
     private readonly learned: ReadonlyMap<string, LearnedWindows>,
     /** Added to every send time (`RateLimitSettings.marginMs`). */
     readonly marginMs: number,
+    /** What a configured window counts of a finished call's tokens. */
+    readonly windowTokens: WindowTokens,
   ) {}
 
   /** No takes and no hints yet, with these windows. */
@@ -134,6 +137,7 @@ export class RateLimiter implements RateLimiterState {
       new Map(),
       new Map(),
       0,
+      'reserved',
     ).configure(settings);
   }
 
@@ -179,6 +183,7 @@ export class RateLimiter implements RateLimiterState {
       global: this.global.withWindows(settings.windows),
       models,
       marginMs: settings.marginMs ?? 0,
+      windowTokens: settings.windowTokens ?? 'reserved',
     });
   }
 
@@ -287,7 +292,12 @@ export class RateLimiter implements RateLimiterState {
     const reservation = this.reservations.get(taskId);
     if (reservation === undefined) return this;
     return this.with({
-      ...this.changeTakes(reservation, 'reconcile', actualTokens),
+      // A provider that counts the reservation keeps it counted; more used counts more.
+      ...this.changeTakes(
+        reservation,
+        this.windowTokens === 'used' ? 'reconcile' : 'reconcileUp',
+        actualTokens,
+      ),
       reservations: this.reservations.delete(taskId),
     });
   }
@@ -298,7 +308,7 @@ export class RateLimiter implements RateLimiterState {
    */
   private changeTakes(
     reservation: Reservation,
-    op: 'restamp' | 'reconcile',
+    op: 'restamp' | 'reconcile' | 'reconcileUp',
     value: number,
   ): {
     global: SlidingWindows;
@@ -314,7 +324,9 @@ export class RateLimiter implements RateLimiterState {
     let learned = this.learned;
     const learnedWindows = learnedSeq < 0 ? undefined : this.learned.get(model);
     if (learnedWindows !== undefined) {
-      learned = new Map(learned).set(model, learnedWindows[op](learnedSeq, value));
+      // A learned window always counts the reservation (its `reconcile` never gives back).
+      const learnedOp = op === 'restamp' ? 'restamp' : 'reconcile';
+      learned = new Map(learned).set(model, learnedWindows[learnedOp](learnedSeq, value));
     }
     return { global: this.global[op](reservation.global, value), models, learned };
   }
@@ -388,6 +400,7 @@ export class RateLimiter implements RateLimiterState {
     refusals?: ReadonlyMap<string, RefusalErrorData>;
     learned?: ReadonlyMap<string, LearnedWindows>;
     marginMs?: number;
+    windowTokens?: WindowTokens;
   }): RateLimiter {
     return new RateLimiter(
       changes.global ?? this.global,
@@ -397,6 +410,7 @@ export class RateLimiter implements RateLimiterState {
       changes.refusals ?? this.refusals,
       changes.learned ?? this.learned,
       changes.marginMs ?? this.marginMs,
+      changes.windowTokens ?? this.windowTokens,
     );
   }
 }

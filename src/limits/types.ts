@@ -38,7 +38,17 @@ export interface RateLimitSettings {
    * when the queue hands a request to the HTTP client and when the server counts it. Default 0.
    */
   marginMs?: number | undefined;
+  /**
+   * What a configured window counts of a request's tokens once its call has ended: `'reserved'`
+   * keeps its reservation (prompt + `max_tokens`) for the whole window, more if it used more, as
+   * OpenAI counts; `'used'` replaces it by what the call used, for a provider that counts real
+   * usage. Default `'reserved'`. Learned windows always count `'reserved'`.
+   */
+  windowTokens?: WindowTokens | undefined;
 }
+
+/** What a configured window counts of a finished call's tokens (see `RateLimitSettings`). */
+export type WindowTokens = 'reserved' | 'used';
 
 export interface RateRequest {
   taskId: string;

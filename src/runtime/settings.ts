@@ -27,6 +27,7 @@ const WINDOW_KEYS = [
   'modelLimits',
   'pacing',
   'windowMarginMs',
+  'windowTokens',
 ] as const;
 const BUDGET_KEYS = ['budgetLimit', 'dailyLimit', 'hourlyLimit'] as const;
 
@@ -61,7 +62,12 @@ export function rateSettingsOf(settings: EngineSettings): RateLimitSettings {
   for (const [model, limits] of Object.entries(settings.modelLimits ?? {})) {
     models[model] = resolveWindows(limits, pacing);
   }
-  return { windows: resolveWindows(settings, pacing), models, marginMs: settings.windowMarginMs };
+  return {
+    windows: resolveWindows(settings, pacing),
+    models,
+    marginMs: settings.windowMarginMs,
+    windowTokens: settings.windowTokens,
+  };
 }
 
 /** The longest rate window configured (ms; 0 when none). */

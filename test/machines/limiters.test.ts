@@ -20,7 +20,12 @@ describe('concurrency actor', () => {
 
 describe('rateLimit actor', () => {
   it('reserves, reconciles with real usage, and holds back on a provider hint', () => {
-    const initial = RateLimiter.of({ windows: [{ tokens: 1000, windowMs: 60_000 }], models: {} });
+    // A provider that counts real usage (`windowTokens: 'used'`): the reconcile gives back.
+    const initial = RateLimiter.of({
+      windows: [{ tokens: 1000, windowMs: 60_000 }],
+      models: {},
+      windowTokens: 'used',
+    });
     const actor = createActor(rateLimitLogic, { input: { limiter: initial } }).start();
     const limiter = () => actor.getSnapshot().context.limiter as RateLimiter;
     actor.send({ type: 'rate.reserve', at: 0, taskId: 'a', model: 'm', requests: 1, tokens: 900 });
