@@ -114,15 +114,25 @@ export class LearnedWindows {
   }
 
   /**
-   * The same windows with the calls in `sends` taken, in the order they were sent: the calls in
-   * flight when a window is first learned went out before it, and the server counts them.
+   * The same windows with the calls in `sends` taken, in the order they were sent, each counting
+   * from its send plus `marginMs`: the calls in flight when a window is first learned went out
+   * before it, and the server counts them.
    */
-  seed(sends: readonly SentRequest[]): LearnedWindows {
-    let log = this.log;
+  seed(sends: readonly SentRequest[], marginMs: number): LearnedWindows {
+    let windows: LearnedWindows = this;
     for (const sent of [...sends].sort((a, b) => a.at - b.at)) {
-      log = log.take(sent.at, 1, sent.tokens);
+      windows = windows.sent(sent.at, sent.tokens, marginMs);
     }
-    return log === this.log ? this : new LearnedWindows(this.requests, this.tokens, log);
+    return windows;
+  }
+
+  /**
+   * The same windows with a call sent at `at` taken, counting from `at + marginMs`: taken at `at`
+   * and moved later (`restamp`), so the log's latest time never runs ahead of the clock (a check
+   * reads the windows at the latest time it has seen).
+   */
+  sent(at: number, tokens: number, marginMs: number): LearnedWindows {
+    return this.take(at, 1, tokens).restamp(this.nextSeq, at + marginMs);
   }
 
   /** The same windows with a request taken at `at` (numbered {@link nextSeq}). */

@@ -278,7 +278,7 @@ export class RateLimiter implements RateLimiterState {
     return restamped.with({
       learned: new Map(restamped.learned).set(
         request.model,
-        learned.take(at + this.marginMs, 1, request.tokens),
+        learned.sent(at, request.tokens, this.marginMs),
       ),
     });
   }
@@ -351,7 +351,7 @@ export class RateLimiter implements RateLimiterState {
       // A window learned for the first time: the calls in flight left before it and hold no
       // take in it, but the server counts them (the first burst of a process, spread out on its
       // way). Each counts from its send, plus the margin, like every later call.
-      after = after.seed(sends.map((s) => ({ at: s.at + this.marginMs, tokens: s.tokens })));
+      after = after.seed(sends, this.marginMs);
     }
     const sent = after.sentIn(at);
     const own = ownCounts(hints, sent);

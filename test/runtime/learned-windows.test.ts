@@ -140,6 +140,13 @@ describe('limits learned from the provider’s headers', () => {
     expect(late.check(1_050, 'm', 1, 1)).toMatchObject({ ok: false, retryAt: 1_055 });
     // No learned window for the model: a send changes nothing.
     expect(limiter.sent('t', 5, { model: 'm', tokens: 10 })).toBe(limiter);
+    // The margin does not move the windows' clock ahead: right after a send, an older call that
+    // leaves its window within the margin still counts (checked at 1,020, not at 1,070).
+    const one = RateLimiter.of({ windows: [], models: {}, marginMs: 50 })
+      .applyHints(20, 'm', hints, { requests: 0, tokens: 0 }, [{ at: 0, tokens: 10 }])
+      .sent('u', 1_010, { model: 'm', tokens: 10 });
+    expect(one.check(1_020, 'm', 1, 1).ok).toBe(true);
+    expect(one.check(1_020, 'm', 2, 1)).toMatchObject({ ok: false, retryAt: 1_050 });
   });
 
   it('learns the reset rounded up to a second, never refuses for ever, and forgets', () => {
