@@ -10,7 +10,6 @@ import {
   type EngineSettings,
   type EngineSettingsInput,
   EngineSettingsSchema,
-  TaskConfigSchema,
 } from '../config/engine-options.js';
 import type { TaskQueueError } from '../errors.js';
 import { parseOrThrow } from '../internal/validate.js';
@@ -23,36 +22,25 @@ import { MemoryTaskStore } from '../stores/memory.js';
 import type { TaskRecord, TaskStore } from '../stores/types.js';
 import { TaskTypeDefinitionSchema } from '../task-types/definition-schema.js';
 import type { AnyTaskTypeDefinition } from '../task-types/types.js';
-import {
-  type Clock,
-  monotonicNow,
-  monotonicOfWall,
-  type RandomSource,
-  systemClock,
-  systemRandom,
-  wallOfMonotonic,
-} from '../time/clock.js';
-import type { AdmissionView } from './admission.js';
-import { AdmissionLoop, type HeadWait } from './admission-loop.js';
-import { ChildTasks } from './child-tasks.js';
+import { type Clock, type RandomSource, systemClock, systemRandom } from '../time/clock.js';
+import type { AdmissionLoop, HeadWait } from './admission-loop.js';
 import { SupervisorEffects } from './effects.js';
+import { assembleParts } from './engine-parts.js';
 import type { EngineEvent } from './events.js';
-import type { IntakeContext, SubmitInput } from './intake.js';
-import { Journal } from './journal.js';
-import { Lifecycle } from './lifecycle.js';
-import { ProviderSignals } from './provider-signals.js';
+import type { SubmitInput } from './intake.js';
+import type { Journal } from './journal.js';
+import type { Lifecycle } from './lifecycle.js';
 import type { RecoveryCounts } from './recovery.js';
-import { ResourceTakes } from './resources.js';
-import { Retention } from './retention.js';
-import { TaskRunner } from './running.js';
-import { adjustedSettings, environmentOf, pricesOf } from './settings.js';
-import { Settlement } from './settlement.js';
-import { StoreOpening } from './store-opening.js';
-import { type CostEstimate, Submission } from './submission.js';
+import type { ResourceTakes } from './resources.js';
+import type { Retention } from './retention.js';
+import type { TaskRunner } from './running.js';
+import { adjustedSettings, pricesOf } from './settings.js';
+import type { StoreOpening } from './store-opening.js';
+import type { CostEstimate, Submission } from './submission.js';
 import { createSupervisor, type ResourceLogicOverrides } from './supervisor-actor.js';
-import { TaskActors } from './task-actors.js';
-import { TaskControl } from './task-control.js';
-import { errorOf, TaskWaiters } from './waiters.js';
+import type { TaskActors } from './task-actors.js';
+import type { TaskControl } from './task-control.js';
+import { errorOf, type TaskWaiters } from './waiters.js';
 import { WaitingTasks } from './waiting-tasks.js';
 
 export type { WaitReason } from '../../machines/wait-reason.js';
@@ -111,8 +99,6 @@ export class Engine {
 
   /** The slots, reservations and holds that running tasks took. */
   private readonly resources: ResourceTakes;
-  /** What admission reads of the resource actors (one object, read-only). */
-  private readonly admissionView: AdmissionView;
   // The other parts: each module's header says what it is for.
   private readonly waiting = new WaitingTasks();
   private readonly waiters: TaskWaiters;
@@ -137,163 +123,43 @@ export class Engine {
       ...parsed,
       maxQueueSize: parsed.maxQueueSize ?? defaultMaxQueueSize(this.store.durable),
     };
-    this.journal = new Journal({
-      store: this.store,
-      clock: this.clock,
-      emit: this.emit,
-      compact: () => {
-        this.opening.compact().catch(() => undefined);
-      },
-    });
     for (const definition of deps.taskTypes ?? []) this.registerTaskType(definition);
     this.prices = pricesOf(this.settings);
     this.startedAt = this.clock.now();
-    const engine = this;
-    const { clock, emit, persist, store, waiting } = this;
-    const { dispatch } = this.effects;
-    /** What task intake reads of the engine (settings, task types, prices, windows). */
-    const intake: IntakeContext = {
-      get settings() {
-        return engine.settings;
-      },
-      // The resolved default task config, shared by every task submitted without overrides.
-      defaultConfig: Object.freeze(
-        parseOrThrow(TaskConfigSchema, this.settings.taskDefaults, 'options.taskDefaults'),
-      ),
-      taskType: (name) => this.taskTypes.get(name),
-      taskTypeNames: () => this.taskTypeNames,
-      environment: (config) => environmentOf(this.settings, config),
+    const parts = assembleParts({
+      clock: this.clock,
+      random: this.random,
+      store: this.store,
+      client: deps.client,
+      waiting: this.waiting,
+      effects: this.effects,
+      taskTypes: this.taskTypes,
+      onFinished: deps.onFinished,
+      emit: this.emit,
+      settings: () => this.settings,
       priceOf: (model) => this.priceOf(model),
       hasBudget: () => this.hasBudget(),
-      canEverFit: (model, requests, tokens) => this.rateLimiter.canEverFit(model, requests, tokens),
-    };
-    this.resources = new ResourceTakes({
-      rateNow: () => monotonicNow(clock),
-      wallOf: (mono) => wallOfMonotonic(clock, mono),
-      monotonicOf: (wall) => monotonicOfWall(clock, wall),
-      actor: (systemId) => this.supervisor.system.get(systemId) as AnyActorRef | undefined,
-      rateLimited: () => this.rateLimiter.active,
-      budgeted: () => this.hasBudget(),
-      ledger: (entry) => this.journal.ledger(entry),
-    });
-    this.taskActors = new TaskActors(() => this.supervisor.system.get('tasks') as AnyActorRef);
-    this.waiters = new TaskWaiters({
-      store,
-      stopped: () => this.lifecycle.phase === 'stopped',
-      holdsLive: (id) => this.control.holdsLive(id),
-    });
-    const { resources, taskActors, waiters } = this;
-    // What most parts are given (each takes what its own deps interface names).
-    const shared = { clock, store, emit, persist, dispatch, waiting, waiters, taskActors };
-    const childTasks = new ChildTasks({
-      submitMany: (inputs, onAccepted) => this.submission.submitMany(inputs, onAccepted),
-      cancel: (id) => this.control.cancelNow(id),
-    });
-    this.retention = new Retention({
-      ...shared,
-      remove: (ids) => this.journal.remove(ids),
-      isRunning: (id) => this.runner.running.has(id),
-      policy: (completed) => (completed ? this.settings.keepCompleted : this.settings.keepFailed),
-    });
-    const settlement = new Settlement({
-      ...shared,
-      resources,
-      childTasks,
-      retention: this.retention,
-      errorOf,
-      onFinished: deps.onFinished,
-      enqueue: (record, notBefore) => this.lifecycle.enqueue(record, notBefore),
-      settled: (id) => this.admission.settled(id),
-      durable: this.journal.durable,
-    });
-    const runner = new TaskRunner({
-      ...shared,
-      written: () => this.journal.written(),
-      durable: this.journal.durable,
-      settlement,
-      random: this.random,
-      client: deps.client,
-      taskTypes: this.taskTypes,
-      settings: () => this.settings,
-      priceOf: (model) => this.priceOf(model),
-      refused: (refusal) => this.rateLimitActor.send({ type: 'rate.refused', refusal }),
-      onHints: (model, hints, taskId) => signals.hints(model, hints, taskId),
-      onSend: (taskId) => signals.sent(taskId),
-      runChildren: (record, specs, onSettled) => childTasks.run(record, specs, onSettled),
-    });
-    // Called from the runner's attempts only, after this line.
-    const signals = new ProviderSignals({
-      clock,
-      runner,
-      resources,
       rateLimiter: () => this.rateLimiter,
-      sendToRateLimit: (event) => this.rateLimitActor.send(event),
-    });
-    const lifecycle = new Lifecycle({
-      ...shared,
-      runner,
-      supervisor: () => this.supervisor,
-      runEffects: () => this.effects.run(),
-      stopAdmission: () => this.admission.stop(),
-      cancel: (id) => this.control.cancelNow(id),
-    });
-    const control = new TaskControl({ ...shared, runner, lifecycle, settlement });
-    this.admissionView = {
-      get stopping() {
-        return engine.lifecycle.isStopping;
-      },
-      get slots() {
-        return engine.concurrency;
-      },
-      get rate() {
-        return engine.rateLimiter;
-      },
-      budget: {
-        check: (now, amount) => this.budget.check(now, amount),
-        canEverFit: (amount) => this.budget.ledger.canEverFit(amount),
-        held: () => this.budget.ledger.held(),
-      },
-      get maxServerWaitMs() {
-        return engine.settings.maxServerWait * 1000;
-      },
-    };
-    const admission = new AdmissionLoop({
-      ...shared,
-      line: waiting.line,
-      view: this.admissionView,
-      lifecycle,
-      control,
-      park: (record) => waiting.park(record),
-      start: (record, now, limited) => {
-        if (limited) resources.take(record, now);
-        runner.start(record, now, limited);
-      },
-    });
-    this.submission = new Submission({
-      ...shared,
-      intake,
-      runner,
-      lifecycle,
-      control,
-      admission,
       budget: () => this.budget,
       concurrency: () => this.concurrency,
+      supervisor: () => this.supervisor,
+      sendToRateLimit: (event) => this.rateLimitActor.send(event),
     });
-    this.runner = runner;
-    this.lifecycle = lifecycle;
-    this.control = control;
-    this.admission = admission;
-    this.opening = new StoreOpening({
-      ...shared,
-      settings: () => this.settings,
-      journal: this.journal,
-      lifecycle,
-      submission: this.submission,
-      resources,
-    });
+    this.journal = parts.journal;
+    this.resources = parts.resources;
+    this.taskActors = parts.taskActors;
+    this.waiters = parts.waiters;
+    this.retention = parts.retention;
+    this.runner = parts.runner;
+    this.lifecycle = parts.lifecycle;
+    this.control = parts.control;
+    this.admission = parts.admission;
+    this.submission = parts.submission;
+    this.opening = parts.opening;
+    const { admission, control, runner, lifecycle } = parts;
 
     this.supervisor = createSupervisor({
-      clock,
+      clock: this.clock,
       settings: this.settings,
       actions: this.effects.actions({ admission, control, runner, lifecycle }),
       isIdle: () => runner.running.size === 0,
@@ -522,11 +388,6 @@ export class Engine {
   }
 
   // ─── helpers ───────────────────────────────────────────────────────────────────────────────
-
-  /** Writes a task back to the store with the journal's next commit (failures: `store.error`). */
-  private readonly persist = (record: TaskRecord): void => {
-    this.journal.persist(record);
-  };
 
   private readonly emit = (event: EngineEvent): void => {
     this.events$.next(event);
