@@ -162,7 +162,7 @@ export class Engine {
       clock: this.clock,
       settings: this.settings,
       actions: this.effects.actions({ admission, control, runner, lifecycle }),
-      isIdle: () => runner.running.size === 0,
+      isIdle: () => runner.busy === 0,
       overrides: deps.overrides,
       inspect: deps.inspect,
     });

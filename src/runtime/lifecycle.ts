@@ -202,6 +202,6 @@ export class Lifecycle {
   }
 
   private isIdle(): boolean {
-    return this.line.size === 0 && this.deps.runner.running.size === 0;
+    return this.line.size === 0 && this.deps.runner.busy === 0;
   }
 }

@@ -40,6 +40,11 @@ export interface TaskRunnerDeps
 export class TaskRunner {
   /** The tasks whose attempt runs (a cancelled one stays until its attempt has settled). */
   readonly running = new Map<string, RunningTask>();
+  /**
+   * Attempts that ended with a result a durable store is writing: their task completes once the
+   * write lands, so the queue is not idle (and a stop does not finish) before.
+   */
+  private settling = 0;
   /** What every attempt needs from the engine (one object, not one per attempt). */
   private readonly attemptDeps: AttemptDeps;
 
@@ -130,6 +135,11 @@ export class TaskRunner {
     return sends;
   }
 
+  /** Attempts running, or ended and waiting for their result to be written: 0 when idle. */
+  get busy(): number {
+    return this.running.size + this.settling;
+  }
+
   /** The task runs and was not cancelled (a cancelled call stays running until it settles). */
   isRunning(id: string): boolean {
     return this.running.get(id)?.record.status === 'running';
@@ -204,9 +214,16 @@ export class TaskRunner {
     this.deps.persist(settlement.completedCopy(task, outcome.at, result));
     // Written or not, the task goes on: a failed write is a `store.error` event (the result
     // then lives in this process only, and a restart runs the task again).
+    this.settling += 1;
     this.deps.written().then(
-      () => settlement.advance(task, outcome, result, true),
-      () => settlement.advance(task, outcome, result),
+      () => {
+        this.settling -= 1;
+        settlement.advance(task, outcome, result, true);
+      },
+      () => {
+        this.settling -= 1;
+        settlement.advance(task, outcome, result);
+      },
     );
   }
 }

@@ -7,6 +7,18 @@ import { type Script, ScriptedClient } from './scripted-client.js';
 import { echoTaskType, fanOutTaskType } from './task-types.js';
 import { createClock } from './virtual-time.js';
 
+/**
+ * Settings of the durable-store tests: one call at a time, a budget, and prices that make a
+ * call's worst case and its real cost easy to tell apart.
+ */
+export const DURABLE_SETTINGS: EngineSettingsInput = {
+  model: 'm',
+  maxConcurrent: 1,
+  budgetLimit: 100,
+  prices: { m: { input: 1, output: 2 } },
+  taskDefaults: { maxTokens: 100 },
+};
+
 export interface TestEngine {
   engine: Engine;
   clock: SimulatedClock;

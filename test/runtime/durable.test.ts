@@ -10,14 +10,13 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SimulatedClock } from 'xstate';
 import { TASK_MACHINE_VERSION } from '../../machines/task.machine.js';
-import type { EngineSettingsInput } from '../../src/config/engine-options.js';
 import { StoreError } from '../../src/errors.js';
 import { Engine } from '../../src/runtime/engine.js';
 import type { EngineEvent } from '../../src/runtime/events.js';
 import { openSqliteStore } from '../../src/stores/sqlite/index.js';
 import type { StoreWrite, TaskStore } from '../../src/stores/types.js';
 import { seededRandom } from '../../src/time/clock.js';
-import { createTestEngine } from '../helpers/engine.js';
+import { createTestEngine, DURABLE_SETTINGS } from '../helpers/engine.js';
 import { type Script, ScriptedClient } from '../helpers/scripted-client.js';
 import { echoTaskType } from '../helpers/task-types.js';
 import { advance, createClock, flush } from '../helpers/virtual-time.js';
@@ -30,14 +29,7 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Prices that make a call's worst case and real cost easy to tell apart. */
-const SETTINGS: EngineSettingsInput = {
-  model: 'm',
-  maxConcurrent: 1,
-  budgetLimit: 100,
-  prices: { m: { input: 1, output: 2 } },
-  taskDefaults: { maxTokens: 100 },
-};
+const SETTINGS = DURABLE_SETTINGS;
 
 /** A call that answers after 10 ms, or after 10 s when the prompt says `slow`. */
 function latencyScript(request: unknown): Script {
@@ -320,19 +312,29 @@ describe('write-ahead', () => {
     void result.then(() => {
       completed = true;
     });
+    // Nor is the queue idle, nor can a stop finish, while the result is being written.
+    let idle = false;
+    void run.engine.onIdle().then(() => {
+      idle = true;
+    });
     await advance(clock, 50, 5);
     expect(run.events.some((e) => e.type === 'task.completed')).toBe(false);
     expect(completed).toBe(false);
+    expect(idle).toBe(false);
+    const stopped = run.engine.stop();
+    await advance(clock, 50, 5);
+    expect(run.engine.isStopping).toBe(true);
     gated.open();
     await flush();
     expect(completed).toBe(true);
+    expect(idle).toBe(true);
+    await stopped;
     const resultWrite = gated.commits.find((w) =>
       w.update?.some((r) => r.status === 'completed' && r.result === 'answer to a'),
     );
     expect(
       resultWrite?.ledger?.some((e) => (e.event as { type: string }).type === 'budget.commit'),
     ).toBe(true);
-    await run.engine.stop();
     await gated.inner.close();
   });
 });
