@@ -291,12 +291,17 @@ export type StoreErrorReason =
   | 'full'
   /** The store was closed. */
   | 'closed'
+  /** The server cannot be reached, or refused the connection's credentials (Redis). */
+  | 'unreachable'
+  /** The server may drop what it holds (Redis with a `maxmemory-policy` that evicts keys). */
+  | 'unsafe'
   /** Any other input or output error. */
   | 'io';
 
 /**
  * A store could not be opened, read or written. Nothing already committed is lost: a write that
- * fails changes nothing. `path` names the file when the store has one.
+ * fails changes nothing. `path` names the file when the store has one (for Redis: the server,
+ * without its password, and the key prefix).
  */
 export class StoreError extends TaskQueueError {
   readonly reason: StoreErrorReason;

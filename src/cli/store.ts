@@ -32,6 +32,8 @@ const WHY: Record<StoreReason, string> = {
     'was written by a newer version of aitq: upgrade aitq, or pass --fresh to delete it and start over',
   full: 'cannot grow: the disk is full',
   closed: 'was closed',
+  unreachable: 'cannot be reached: is the server running, and are the URL and credentials right?',
+  unsafe: 'may drop what it holds: set maxmemory-policy noeviction on the server',
   io: 'cannot be opened',
 };
 

@@ -426,3 +426,16 @@ export function noLedgerEntry(throughSeq: number): ValidationError {
     [{ path: 'throughSeq', message: 'no such ledger entry', received: throughSeq }],
   );
 }
+
+/** JSON of a value to store; a `ValidationError` naming `what` when it has none. */
+export function toJson(value: unknown, what: string): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    throw new ValidationError(
+      `invalid ${what}: it cannot be written as JSON (${why}); data, result, metadata and ledger events must be JSON; nothing was written`,
+      [{ path: what, message: 'not JSON', received: value }],
+    );
+  }
+}

@@ -126,7 +126,7 @@ function makeFullRecord(overrides: Partial<TaskRecord> = {}): TaskRecord {
 }
 
 /** Resolves with the rejection reason of `promise`; fails the test if it resolves. */
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+export async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
   try {
     await promise;
   } catch (error: unknown) {

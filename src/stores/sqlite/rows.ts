@@ -4,7 +4,7 @@
  */
 
 import { ValidationError } from '../../errors.js';
-import { admissionRank, checkWrite } from '../query.js';
+import { admissionRank, checkWrite, toJson } from '../query.js';
 import type { StoreWrite, TaskRecord } from '../types.js';
 
 /** A task as `INSERT` binds it: id, seq, rank, status, type, model, key, completed_at, body. */
@@ -56,19 +56,6 @@ export function compareRows(a: WaitingRow, b: WaitingRow): number {
   if (a.rank !== b.rank) return a.rank < b.rank ? -1 : 1;
   if (a.seq !== b.seq) return a.seq < b.seq ? -1 : 1;
   return compareBinary(a.id, b.id);
-}
-
-/** JSON of a value to store; a `ValidationError` naming `what` when it has none. */
-export function toJson(value: unknown, what: string): string | undefined {
-  try {
-    return JSON.stringify(value);
-  } catch (error) {
-    const why = error instanceof Error ? error.message : String(error);
-    throw new ValidationError(
-      `invalid ${what}: it cannot be written as JSON (${why}); data, result, metadata and ledger events must be JSON; nothing was written`,
-      [{ path: what, message: 'not JSON', received: value }],
-    );
-  }
 }
 
 function rowOf(record: TaskRecord): TaskRow {

@@ -27,6 +27,7 @@ import {
   resolveLimit,
   resolveListFilter,
   resolveWaitingQuery,
+  toJson,
   type WaitingKey,
 } from '../query.js';
 import type {
@@ -48,7 +49,6 @@ import {
   type PreparedWrite,
   prepareWrite,
   type TaskRow,
-  toJson,
   type WaitingRow,
 } from './rows.js';
 import { MIGRATIONS } from './schema.js';
