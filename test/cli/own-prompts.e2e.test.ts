@@ -262,5 +262,6 @@ describe('resuming an own prompt', () => {
       expect(chatsSince(from)).toHaveLength(3);
       expect(readFileSync(out, 'utf8').trimEnd().split('\n')).toHaveLength(3);
     }
-  });
+    // Six runs of the CLI, each a process of its own: 20 s was too short on 2 busy cores.
+  }, 60_000);
 });
