@@ -62,6 +62,13 @@ export {
 } from './errors.js';
 export type { DurationString, DurationUnit } from './internal/duration.js';
 export type { ModelPrice } from './limits/prices.js';
+export type {
+  SharedLimits,
+  SharedLimitsConfig,
+  SharedTake,
+  SharedVerdict,
+  SharedWindow,
+} from './limits/shared.js';
 export type { WindowLimit } from './limits/window-limits.js';
 export {
   AITaskManager,

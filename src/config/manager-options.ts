@@ -2,6 +2,7 @@ import type { InspectionEvent, Observer } from 'xstate';
 import { z } from 'zod';
 import { DurationSecondsSchema } from '../internal/duration.js';
 import { functionOf, objectWith } from '../internal/validate.js';
+import type { SharedLimits } from '../limits/shared.js';
 import type { AIClient } from '../providers/types.js';
 import type { TaskStore } from '../stores/types.js';
 import { TaskTypeDefinitionSchema } from '../task-types/definition-schema.js';
@@ -60,6 +61,12 @@ export const ManagerOptionsSchema = EngineSettingsSchema.extend({
     'findByIdempotencyKeys',
     'readLedger',
   ]).optional(),
+  /**
+   * Rate windows and budgets shared with the other processes of the queue
+   * (`openSharedLimits` of `ai-task-queue/redis`): every process given the same ones counts its
+   * takes against them together. Default: none (the limits are this process's own).
+   */
+  sharedLimits: objectWith<SharedLimits>('shared limits', ['take', 'settle', 'release']).optional(),
   /** The time source of every limit, timeout and statistic; default: the system clock. */
   clock: objectWith<Clock>('a clock', ['now', 'setTimeout', 'clearTimeout']).optional(),
   /** Uniform numbers in [0, 1) for retry jitter; default `Math.random`. */

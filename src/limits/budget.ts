@@ -191,6 +191,17 @@ const NO_PERIOD: PeriodBucket = Object.freeze({ end: Number.NEGATIVE_INFINITY, s
  * Time is expected not to go backwards: a `now` earlier than one already seen is treated as the
  * latest time seen.
  */
+/**
+ * When the calendar hour and day that hold `t` end (ms), in `timeZone` (IANA; default `'UTC'`):
+ * what names a period where budgets are counted outside this process (the shared budgets on
+ * Redis key each period's spending by its end).
+ * @throws RangeError for an unknown time zone
+ */
+export function calendarPeriodEnds(timeZone = 'UTC'): (t: number) => { hour: number; day: number } {
+  const calendar = new Calendar(timeZone);
+  return (t) => ({ hour: calendar.nextBoundary(t, 'hour'), day: calendar.nextBoundary(t, 'day') });
+}
+
 export class BudgetLedger {
   private constructor(
     private readonly limits: BudgetLimits,

@@ -4,7 +4,7 @@
  * message what to do about it.
  */
 
-import { StoreError, type StoreErrorReason, TaskQueueError } from '../../errors.js';
+import { StoreError, type StoreErrorReason, TaskQueueError } from '../errors.js';
 
 /** The server as errors name it: the URL without its password, and the key prefix. */
 export function describeLocation(url: string, prefix: string): string {
@@ -30,10 +30,11 @@ export function toRedisStoreError(
   error: unknown,
   location: string,
   action: string,
+  what: RedisUse = 'task store',
 ): TaskQueueError {
   if (error instanceof TaskQueueError) return error;
   const detail = error instanceof Error ? error.message : String(error);
-  const where = `the Redis task store at ${location}`;
+  const where = `the Redis ${what} at ${location}`;
   const make = (reason: StoreErrorReason, message: string) =>
     new StoreError(`${message} (${action}: ${detail})`, reason, location, { cause: error });
   if (/^(NOAUTH|WRONGPASS|NOPERM)/.test(detail)) {
@@ -54,10 +55,17 @@ export function toRedisStoreError(
   return make('io', `${where} failed to ${action}`);
 }
 
+/** What a connection is for, as errors name it. */
+export type RedisUse = 'task store' | 'shared limits';
+
 /** The error of every call made after `close()`. */
-export function closedError(location: string, operation: string): StoreError {
+export function closedError(
+  location: string,
+  operation: string,
+  what: RedisUse = 'task store',
+): StoreError {
   return new StoreError(
-    `the Redis task store at ${location} is closed; cannot ${operation}`,
+    `the Redis ${what} at ${location} is closed; cannot ${operation}`,
     'closed',
     location,
   );

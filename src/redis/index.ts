@@ -13,4 +13,10 @@
  */
 
 export type { RedisStoreOptions } from './open.js';
+export {
+  openSharedLimits,
+  RedisSharedLimits,
+  type SharedLimitsOptions,
+  type SharedSpending,
+} from './shared-limits.js';
 export { openRedisStore, RedisTaskStore } from './store.js';

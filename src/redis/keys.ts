@@ -6,9 +6,9 @@
  * `seq` are then ordered by the id's UTF-8 bytes, as the SQLite store orders them.
  */
 
-import type { TaskStatus } from '../../../machines/task-status.js';
-import { admissionRank } from '../query.js';
-import type { TaskRecord } from '../types.js';
+import type { TaskStatus } from '../../machines/task-status.js';
+import { admissionRank } from '../stores/query.js';
+import type { TaskRecord } from '../stores/types.js';
 
 /** The characters of an encoded `seq`. */
 export const SEQ_WIDTH = 16;

@@ -9,9 +9,9 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
-import { StoreError } from '../../errors.js';
-import { parseOrThrow } from '../../internal/validate.js';
-import { describeLocation, toRedisStoreError } from './errors.js';
+import { StoreError } from '../errors.js';
+import { parseOrThrow } from '../internal/validate.js';
+import { describeLocation, type RedisUse, toRedisStoreError } from './errors.js';
 import { RedisKeys } from './keys.js';
 
 /** The layout version a store's `meta` hash records; a newer one is refused. */
@@ -126,6 +126,46 @@ async function checkLayout(redis: Redis, keys: RedisKeys, location: string): Pro
   }
 }
 
+/**
+ * Connects, and checks that the server keeps what it is given. Throws a {@link StoreError} (the
+ * connection closed again) when it cannot be used: `unreachable`, or `unsafe` (it evicts keys).
+ */
+export async function connectRedis(
+  options: ResolvedRedisOptions,
+  what: RedisUse = 'task store',
+): Promise<Redis> {
+  const { url, location, connectTimeoutMs, prefix } = options;
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: connectTimeoutMs,
+    // A blip mid-run: commands wait for the reconnection (a few tries) instead of failing at once.
+    maxRetriesPerRequest: 20,
+    // Shown by CLIENT LIST, so an operator can tell the queue's connections apart.
+    connectionName: `aitq:${prefix}`,
+  });
+  // Connection errors reach the calls that were waiting; the event itself needs no listener.
+  redis.on('error', () => undefined);
+  try {
+    try {
+      await redis.connect();
+    } catch (error) {
+      throw toRedisStoreError(error, location, 'open', what);
+    }
+    const policy = await evictionPolicy(redis);
+    if (policy !== undefined && policy !== 'noeviction') {
+      throw new StoreError(
+        `the Redis server at ${location} evicts keys when it is full (maxmemory-policy ${policy}): tasks and limits could vanish; set maxmemory-policy noeviction (CONFIG SET maxmemory-policy noeviction, or in redis.conf)`,
+        'unsafe',
+        location,
+      );
+    }
+    return redis;
+  } catch (error) {
+    redis.disconnect();
+    throw toRedisStoreError(error, location, 'open', what);
+  }
+}
+
 /** What `openConnection` gives the store. */
 export interface RedisConnection {
   redis: Redis;
@@ -140,31 +180,9 @@ export interface RedisConnection {
  * server evicts keys), `locked` (another process holds it), `newer-schema`, `foreign`.
  */
 export async function openConnection(options: ResolvedRedisOptions): Promise<RedisConnection> {
-  const { url, location, connectTimeoutMs, leaseMs } = options;
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    connectTimeout: connectTimeoutMs,
-    // Shown by CLIENT LIST, so an operator can tell the queue's connections apart.
-    connectionName: `aitq:${options.prefix}`,
-    // A blip mid-run: commands wait for the reconnection (a few tries) instead of failing at once.
-    maxRetriesPerRequest: 20,
-  });
-  // Connection errors reach the calls that were waiting; the event itself needs no listener.
-  redis.on('error', () => undefined);
+  const { location, leaseMs } = options;
+  const redis = await connectRedis(options);
   try {
-    try {
-      await redis.connect();
-    } catch (error) {
-      throw toRedisStoreError(error, location, 'open');
-    }
-    const policy = await evictionPolicy(redis);
-    if (policy !== undefined && policy !== 'noeviction') {
-      throw new StoreError(
-        `the Redis server at ${location} evicts keys when it is full (maxmemory-policy ${policy}): tasks could vanish; set maxmemory-policy noeviction (CONFIG SET maxmemory-policy noeviction, or in redis.conf)`,
-        'unsafe',
-        location,
-      );
-    }
     const keys = new RedisKeys(options.prefix);
     await checkLayout(redis, keys, location);
     const token = `${hostname()}:${process.pid}:${randomUUID()}`;

@@ -12,8 +12,8 @@ import {
   TASK_STATUSES,
   type TaskStatus,
   zeroStatusCounts,
-} from '../../../machines/task-status.js';
-import { StoreError, TaskNotFoundError, ValidationError } from '../../errors.js';
+} from '../../machines/task-status.js';
+import { StoreError, TaskNotFoundError, ValidationError } from '../errors.js';
 import {
   admissionRank,
   checkLedgerEntry,
@@ -31,7 +31,7 @@ import {
   resolveListFilter,
   resolveWaitingQuery,
   toJson,
-} from '../query.js';
+} from '../stores/query.js';
 import type {
   LedgerEntry,
   LedgerQuery,
@@ -42,7 +42,7 @@ import type {
   TaskRecord,
   TaskStore,
   WaitingQuery,
-} from '../types.js';
+} from '../stores/types.js';
 import { closedError, leaseLostError, toRedisStoreError } from './errors.js';
 import {
   decodeSeq,

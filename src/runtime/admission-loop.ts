@@ -8,10 +8,13 @@
 
 import type { SupervisorEvent } from '../../machines/supervisor.machine.js';
 import type { WaitReason } from '../../machines/wait-reason.js';
+import { BudgetExceededError, serializeError } from '../errors.js';
+import type { SharedVerdict } from '../limits/shared.js';
 import type { TaskRecord } from '../stores/types.js';
 import { type Clock, monotonicNow } from '../time/clock.js';
 import { type AdmissionDecision, type AdmissionView, decideAdmission } from './admission.js';
 import type { Lifecycle } from './lifecycle.js';
+import type { SharedTakes } from './shared-limits.js';
 import type { TaskControl } from './task-control.js';
 
 /**
@@ -19,6 +22,9 @@ import type { TaskControl } from './task-control.js';
  * `yieldToEventLoop`): a timer's worth of delay (~1 ms) per 1,024 tasks on the real clock.
  */
 export const ADMISSIONS_PER_TURN = 1024;
+
+/** How long admission waits to ask the shared limits again after Redis did not answer (ms). */
+const SHARED_RETRY_MS = 1000;
 
 /** Why the head of the line waits. */
 export interface HeadWait {
@@ -85,8 +91,16 @@ export interface AdmissionLoopDeps {
   control: Pick<TaskControl, 'expire' | 'failWaiting'>;
   /** Sets a task aside for a later run (a draining stop). */
   park(record: TaskRecord): void;
-  /** Takes the limits (when `limited`) and starts the task's attempt. */
-  start(record: TaskRecord, now: number, limited: boolean): void;
+  /**
+   * Takes the limits (when `limited`) and starts the task's attempt; `sharedTake`: its take of
+   * the limits shared with other processes, when there are some.
+   */
+  start(record: TaskRecord, now: number, limited: boolean, sharedTake?: string): void;
+  /**
+   * Limits shared with other processes: asked last, for a limited task that everything here
+   * admits; the line waits for their answer, so nothing behind the head overtakes it.
+   */
+  shared?: SharedTakes | undefined;
   /** Sends an event to the supervisor and carries out what its actions asked for. */
   dispatch(event: SupervisorEvent): void;
 }
@@ -108,6 +122,12 @@ export class AdmissionLoop {
   private yieldTimer: unknown;
   /** The attempts that ended since the last `task.settled` event, until that event is sent. */
   private settledPending: string[] | undefined;
+  /** The task whose take the shared limits are answering; the line waits meanwhile. */
+  private asking: string | undefined;
+  /** The shared limits' take for the head, to start it with at the next step. */
+  private granted: { taskId: string; take: string } | undefined;
+  /** The shared limits refused the head: it waits until `retryAt` before asking again. */
+  private refused: { taskId: string; verdict: Extract<SharedVerdict, { ok: false }> } | undefined;
 
   constructor(private readonly deps: AdmissionLoopDeps) {}
 
@@ -166,6 +186,8 @@ export class AdmissionLoop {
    */
   admit(): void {
     if (this.deps.lifecycle.phase === 'stopped' || this.deps.lifecycle.startsPaused) return;
+    // The shared limits are answering for the head: the step comes again with their answer.
+    if (this.asking !== undefined) return;
     const now = this.deps.clock.now();
     const mono = monotonicNow(this.deps.clock);
     this.deps.line.promoteDue(now);
@@ -199,7 +221,18 @@ export class AdmissionLoop {
    * `scheduleWake`), or it leaves the line and starts (`start` takes its limits), fails, or is
    * set aside.
    */
-  private carryOut(head: TaskRecord, decision: AdmissionDecision, now: number): void {
+  private carryOut(head: TaskRecord, given: AdmissionDecision, now: number): void {
+    let decision = given;
+    if (decision.kind === 'admit' && decision.limited && this.deps.shared !== undefined) {
+      const shared = this.sharedDecision(head, now);
+      if (shared === undefined) return;
+      if ('take' in shared) {
+        this.deps.line.take(head);
+        this.deps.start(head, now, true, shared.take);
+        return;
+      }
+      decision = shared;
+    }
     if (decision.kind === 'wait') {
       const wait = { taskId: head.id, waitingFor: decision.waitingFor, until: decision.until };
       this.headWait ??= wait;
@@ -220,6 +253,83 @@ export class AdmissionLoop {
       case 'admit':
         this.deps.start(head, now, decision.limited);
         break;
+    }
+  }
+
+  /**
+   * What the shared limits say of a head that everything here admits: start it with the take
+   * they granted, wait as they said, fail it (a total budget that no process can pay any more),
+   * or `undefined` once they have been asked (the line waits for their answer).
+   */
+  private sharedDecision(
+    head: TaskRecord,
+    now: number,
+  ): AdmissionDecision | { kind: 'admit'; take: string } | undefined {
+    const granted = this.granted;
+    if (granted?.taskId === head.id) {
+      this.granted = undefined;
+      return { kind: 'admit', take: granted.take };
+    }
+    const refused = this.refused;
+    if (refused?.taskId === head.id) {
+      const { verdict } = refused;
+      if (verdict.never === true) {
+        this.refused = undefined;
+        const error = new BudgetExceededError(
+          `task '${head.id}' cannot be paid: the budget shared by every process of the queue is spent, and no call of any of them holds money that could come back`,
+        );
+        return { kind: 'fail', error: serializeError(error) };
+      }
+      if (verdict.retryAt !== undefined && now < verdict.retryAt) {
+        return {
+          kind: 'wait',
+          waitingFor: verdict.waitingFor,
+          until: verdict.retryAt,
+          ownModel: false,
+        };
+      }
+      this.refused = undefined;
+    }
+    this.ask(head, now);
+    return undefined;
+  }
+
+  /** Asks the shared limits for `head`'s take; their answer starts the next step. */
+  private ask(head: TaskRecord, now: number): void {
+    const shared = this.deps.shared as SharedTakes;
+    this.asking = head.id;
+    this.sharedWait = { taskId: head.id, waitingFor: 'rateLimit' };
+    this.headWait ??= this.sharedWait;
+    shared.take(head, now).then(
+      (verdict) => this.answered(head, verdict),
+      (error: unknown) => {
+        shared.report(head.id, error);
+        // Redis did not answer: ask again in a second.
+        const retryAt = this.deps.clock.now() + SHARED_RETRY_MS;
+        this.answered(head, { ok: false, waitingFor: 'rateLimit', retryAt });
+      },
+    );
+  }
+
+  /**
+   * The shared limits answered for `head`: the supervisor takes its next step with the answer.
+   * A take that step did not start with (the task was cancelled or paused meanwhile, or the
+   * queue paused or stopped) goes back.
+   */
+  private answered(head: TaskRecord, verdict: SharedVerdict): void {
+    this.asking = undefined;
+    if (verdict.ok) this.granted = { taskId: head.id, take: verdict.take };
+    else this.refused = { taskId: head.id, verdict };
+    if (this.deps.lifecycle.phase !== 'stopped') this.deps.dispatch({ type: 'queue.wake' });
+    const unused = this.granted;
+    this.granted = undefined;
+    if (unused !== undefined) {
+      this.deps.shared?.release(
+        head.id,
+        head.reservation.model,
+        unused.take,
+        this.deps.clock.now(),
+      );
     }
   }
 

@@ -12,10 +12,12 @@ import type { ConcurrencyContext } from '../../machines/concurrency.logic.js';
 import type { RateLimitEvent } from '../../machines/rate-limit.logic.js';
 import type { supervisorMachine } from '../../machines/supervisor.machine.js';
 import { type EngineSettings, TaskConfigSchema } from '../config/engine-options.js';
+import { serializeError } from '../errors.js';
 import { parseOrThrow } from '../internal/validate.js';
 import type { BudgetBook } from '../limits/budget-book.js';
 import type { ModelPrice } from '../limits/cost.js';
 import type { RateLimiter } from '../limits/rate-limiter.js';
+import type { SharedLimits } from '../limits/shared.js';
 import type { AIClient } from '../providers/types.js';
 import type { TaskRecord, TaskStore } from '../stores/types.js';
 import type { AnyTaskTypeDefinition } from '../task-types/types.js';
@@ -40,6 +42,7 @@ import { Retention } from './retention.js';
 import { TaskRunner } from './running.js';
 import { environmentOf } from './settings.js';
 import { Settlement } from './settlement.js';
+import { SharedTakes } from './shared-limits.js';
 import { StoreOpening } from './store-opening.js';
 import { Submission } from './submission.js';
 import { TaskActors } from './task-actors.js';
@@ -57,6 +60,8 @@ export interface PartsHost {
   effects: SupervisorEffects;
   taskTypes: ReadonlyMap<string, AnyTaskTypeDefinition>;
   onFinished: ((record: TaskRecord) => void) | undefined;
+  /** Limits shared with the other processes of the queue, if any. */
+  sharedLimits: SharedLimits | undefined;
   emit(event: EngineEvent): void;
   settings(): EngineSettings;
   priceOf(model: string): ModelPrice | undefined;
@@ -110,6 +115,16 @@ export function assembleParts(host: PartsHost): EngineParts {
   /** Writes a task back to the store with the journal's next commit (failures: `store.error`). */
   const persist = (record: TaskRecord): void => journal.persist(record);
   const settings = host.settings();
+  const sharedTakes =
+    host.sharedLimits === undefined
+      ? undefined
+      : new SharedTakes(
+          host.sharedLimits,
+          () => host.settings(),
+          (taskId, error) => {
+            emit({ type: 'store.error', at: clock.now(), taskId, error: serializeError(error) });
+          },
+        );
   /** What task intake reads of the engine (settings, task types, prices, windows). */
   const intake: IntakeContext = {
     get settings() {
@@ -160,6 +175,7 @@ export function assembleParts(host: PartsHost): EngineParts {
     retention,
     errorOf,
     onFinished: host.onFinished,
+    shared: sharedTakes,
     enqueue: (record, notBefore) => lifecycle.enqueue(record, notBefore),
     settled: (id) => admission.settled(id),
     durable: journal.durable,
@@ -221,8 +237,10 @@ export function assembleParts(host: PartsHost): EngineParts {
     lifecycle,
     control,
     park: (record) => waiting.park(record),
-    start: (record, now, limited) => {
+    shared: sharedTakes,
+    start: (record, now, limited, sharedTake) => {
       if (limited) resources.take(record, now);
+      if (sharedTake !== undefined) sharedTakes?.keep(record.id, sharedTake);
       runner.start(record, now, limited);
     },
   });

@@ -17,6 +17,7 @@ import type { BudgetBook } from '../limits/budget-book.js';
 import type { ModelPrice } from '../limits/cost.js';
 import { resolvePrice } from '../limits/prices.js';
 import type { RateLimiter } from '../limits/rate-limiter.js';
+import type { SharedLimits } from '../limits/shared.js';
 import type { AIClient } from '../providers/types.js';
 import { MemoryTaskStore } from '../stores/memory.js';
 import type { TaskRecord, TaskStore } from '../stores/types.js';
@@ -62,6 +63,11 @@ export interface EngineDeps {
   onFinished?: (record: TaskRecord) => void;
   /** Attached to the root actor: sees every actor of the system (opt-in). */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /**
+   * Rate windows and budgets shared with the other processes of the queue
+   * (`openSharedLimits` of `ai-task-queue/redis`); asked last for every limited task.
+   */
+  sharedLimits?: SharedLimits;
   /**
    * Replacements for the resource actors' logic, supplied with `.provide({ actors })`, for tests
    * that prove the property tests catch a broken limiter.
@@ -135,6 +141,7 @@ export class Engine {
       effects: this.effects,
       taskTypes: this.taskTypes,
       onFinished: deps.onFinished,
+      sharedLimits: deps.sharedLimits,
       emit: this.emit,
       settings: () => this.settings,
       priceOf: (model) => this.priceOf(model),

@@ -17,6 +17,7 @@ import type { EngineEvent } from './events.js';
 import { addUsage } from './intake.js';
 import type { ResourceTakes } from './resources.js';
 import type { Retention } from './retention.js';
+import type { SharedTakes } from './shared-limits.js';
 import type { TaskActors } from './task-actors.js';
 import type { TaskWaiters } from './waiters.js';
 
@@ -50,6 +51,8 @@ export interface SettlementDeps {
   settled(id: string): void;
   /** Whether the store outlives the process. */
   durable: boolean;
+  /** The takes of the limits shared with other processes, if there are some. */
+  shared?: SharedTakes | undefined;
 }
 
 export class Settlement {
@@ -65,6 +68,7 @@ export class Settlement {
     const id = record.id;
     const now = deps.clock.now();
     deps.resources.giveBack(id, limited, meter, now);
+    deps.shared?.settle(id, record.reservation.model, meter.costMicros, now);
     addUsage(record, meter);
     record.costMicros += meter.costMicros;
     if (meter.calls > 0 || meter.costMicros > 0) {

@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AIClient, ChatRequest, ChatResponse } from '../../src/providers/types.js';
+import { openRedisStore, type RedisTaskStore } from '../../src/redis/index.js';
 import { Engine } from '../../src/runtime/engine.js';
 import type { EngineEvent } from '../../src/runtime/events.js';
-import { openRedisStore, type RedisTaskStore } from '../../src/stores/redis/index.js';
 import { answerOf, dropPrefix, freshPrefix, REDIS_URL, SpareRedis } from '../helpers/redis.js';
 import { echoTaskType } from '../helpers/task-types.js';
 

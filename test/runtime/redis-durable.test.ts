@@ -8,9 +8,9 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AIClient, ChatRequest, ChatResponse } from '../../src/providers/types.js';
+import { openRedisStore } from '../../src/redis/index.js';
 import { Engine } from '../../src/runtime/engine.js';
 import type { EngineEvent } from '../../src/runtime/events.js';
-import { openRedisStore } from '../../src/stores/redis/index.js';
 import type { TaskStore } from '../../src/stores/types.js';
 import { DURABLE_SETTINGS } from '../helpers/engine.js';
 import { answerOf, dropPrefix, freshPrefix, REDIS_URL } from '../helpers/redis.js';

@@ -9,9 +9,9 @@ import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { StoreError, type StoreErrorReason, ValidationError } from '../../src/errors.js';
-import { openRedisStore, type RedisTaskStore } from '../../src/stores/redis/index.js';
-import { decodeSeq, encodeSeq, recordArgs } from '../../src/stores/redis/keys.js';
-import { COMMIT_SCRIPT } from '../../src/stores/redis/scripts.js';
+import { openRedisStore, type RedisTaskStore } from '../../src/redis/index.js';
+import { decodeSeq, encodeSeq, recordArgs } from '../../src/redis/keys.js';
+import { COMMIT_SCRIPT } from '../../src/redis/scripts.js';
 import type { TaskStore } from '../../src/stores/types.js';
 import {
   dropPrefix as dropKeys,

@@ -1,0 +1,62 @@
+/**
+ * Limits shared with other processes: the rate windows and budgets that every process of a queue
+ * counts against together (`openSharedLimits` of `ai-task-queue/redis` makes them on Redis). The
+ * process's own resource actors still count what it takes itself; admission asks the shared
+ * limits last, for a task its own actors admit, and starts it only once they have taken it. The
+ * contract only: the engine's side is `src/runtime/shared-limits.ts`.
+ */
+
+/** One window as the shared limits count it: the queue's (`scope` `'*'`) or a model's. */
+export interface SharedWindow {
+  scope: string;
+  kind: 'requests' | 'tokens';
+  limit: number;
+  windowMs: number;
+}
+
+/** What a take is checked against: the windows of the task's model, and the budgets (µ$). */
+export interface SharedLimitsConfig {
+  windows: readonly SharedWindow[];
+  budgets: { total?: number | undefined; daily?: number | undefined; hourly?: number | undefined };
+  /** The IANA time zone of the daily and hourly budgets. */
+  timeZone: string;
+  /** How long after its take a call counts in the windows from (`windowMarginMs`). */
+  marginMs: number;
+}
+
+/** One task's take: a request of `tokens` for `model`, and a hold of `micros`. */
+export interface SharedTake {
+  taskId: string;
+  model: string;
+  tokens: number;
+  micros: number;
+}
+
+export type SharedVerdict =
+  /** Taken; `take` names it for `settle` and `release`. */
+  | { ok: true; take: string }
+  /**
+   * No room: `retryAt` (wall time of this process) says when a window has room again, if known.
+   * A total budget that every process together can no longer pay says `never`.
+   */
+  | {
+      ok: false;
+      waitingFor: 'rateLimit' | 'budget';
+      retryAt?: number | undefined;
+      never?: boolean | undefined;
+    };
+
+/** Limits shared with other processes (see the module's header). */
+export interface SharedLimits {
+  /** Takes room in every window and a hold in every budget, all or nothing. */
+  take(take: SharedTake, config: SharedLimitsConfig, now: number): Promise<SharedVerdict>;
+  /** The take's call ended: its hold ends and `actualMicros` is charged. */
+  settle(
+    take: string,
+    actualMicros: number,
+    config: SharedLimitsConfig,
+    now: number,
+  ): Promise<void>;
+  /** The take's task did not start: its window entries and its hold go, nothing is charged. */
+  release(take: string, config: SharedLimitsConfig, now: number): Promise<void>;
+}

@@ -1,0 +1,203 @@
+/**
+ * The Lua scripts of the shared limits: rate windows and budgets that every process of a queue
+ * counts against, each check-and-take one atomic script on Redis's own clock (`TIME`), so hosts
+ * whose clocks disagree still agree on the windows. `ARGV[1]` is the key prefix, `ARGV[2]` the
+ * process's id, `ARGV[3]` how long a process counts as alive after its last word (ms).
+ *
+ * Layout under the prefix:
+ * - `win:<scope>:<kind>:<windowMs>`: a window's entries (a sorted set: member `<taskId>#<n>`,
+ *   scored by when it counts from), with `…:w` (member → amount) and `…:n` (the amounts' sum);
+ *   `scope` is `*` for the queue's windows or a model's name, `kind` `r` (requests) or `t`
+ *   (tokens);
+ * - `procs`: live processes, scored by when they stop counting as alive; `holds:<proc>`: each
+ *   process's budget holds (take → micro-dollars); `held`: their sum;
+ * - `spent`, `spent:d:<day end>`, `spent:h:<hour end>`: money spent, in total and per calendar
+ *   day and hour (the caller names the periods: its calendar and time zone);
+ * - `takes`: the counter that numbers takes.
+ */
+
+/** Shared by the scripts: the clock, the process's liveness, and the dead processes' holds. */
+const COMMON = `
+local P, proc, lease = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+
+-- Money spent now: to the total and to the caller's current day and hour (their keys and how long
+-- they last are ARGV[4..7]).
+local dayKey, dayTtl, hourKey, hourTtl = ARGV[4], tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
+local function charge(micros)
+  if micros <= 0 then return end
+  redis.call('INCRBY', P .. ':spent', micros)
+  redis.call('INCRBY', P .. ':spent:d:' .. dayKey, micros)
+  redis.call('PEXPIRE', P .. ':spent:d:' .. dayKey, dayTtl)
+  redis.call('INCRBY', P .. ':spent:h:' .. hourKey, micros)
+  redis.call('PEXPIRE', P .. ':spent:h:' .. hourKey, hourTtl)
+end
+
+-- A process leaves (or is found dead): what it holds is charged at its worst case (its calls
+-- may have been made and billed), and it stops counting as alive.
+local function chargeHoldsOf(gone)
+  local holds = redis.call('HGETALL', P .. ':holds:' .. gone)
+  local sum = 0
+  for i = 2, #holds, 2 do sum = sum + tonumber(holds[i]) end
+  charge(sum)
+  if sum > 0 then redis.call('DECRBY', P .. ':held', sum) end
+  redis.call('DEL', P .. ':holds:' .. gone)
+  redis.call('ZREM', P .. ':procs', gone)
+end
+
+-- This process is alive; a process silent for longer than its lease is dead.
+redis.call('ZADD', P .. ':procs', now + lease, proc)
+for _, dead in ipairs(redis.call('ZRANGEBYSCORE', P .. ':procs', '-inf', '(' .. now)) do
+  chargeHoldsOf(dead)
+end
+`;
+
+/**
+ * Checks one take against every window and budget and, when all have room, takes it.
+ * ARGV[8] = task id, ARGV[9] = tokens, ARGV[10] = micro-dollars to hold, ARGV[11] = margin (ms:
+ * entries count from now + margin, for the time between the take and the call reaching the
+ * server), ARGV[12] = total budget (`''`: none), ARGV[13] = daily, ARGV[14] = hourly, ARGV[15] =
+ * how many windows, then 4 fields each: scope, kind (`r`/`t`), limit, windowMs.
+ *
+ * Replies `{'ok', member, now}`; `{'rate', retryAt, now}` (the first window without room, and when
+ * it has); `{'budget', period, held, now}` (`period`: `total`, `daily` or `hourly`; `held`: what
+ * all processes hold, which comes back as their calls end).
+ */
+export const TAKE_SCRIPT = `${COMMON}
+local taskId, tokens, micros, margin = ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
+local total, daily, hourly = ARGV[12], ARGV[13], ARGV[14]
+local nw = tonumber(ARGV[15])
+
+-- Budgets: what is spent in the period, what every process holds, and this hold must fit.
+local held = tonumber(redis.call('GET', P .. ':held') or '0')
+local function over(limit, key)
+  if limit == '' then return false end
+  local spent = tonumber(redis.call('GET', key) or '0')
+  return spent + held + micros > tonumber(limit)
+end
+if micros > 0 then
+  if over(total, P .. ':spent') then return {'budget', 'total', held, now} end
+  if over(daily, P .. ':spent:d:' .. dayKey) then return {'budget', 'daily', held, now} end
+  if over(hourly, P .. ':spent:h:' .. hourKey) then return {'budget', 'hourly', held, now} end
+end
+
+-- Windows: drop what has left each, then check; the first without room says when it has.
+local windows = {}
+for i = 0, nw - 1 do
+  local o = 16 + i * 4
+  local scope, kind, limit, span = ARGV[o], ARGV[o + 1], tonumber(ARGV[o + 2]), tonumber(ARGV[o + 3])
+  local key = P .. ':win:' .. scope .. ':' .. kind .. ':' .. span
+  local amount = 1
+  if kind == 't' then amount = tokens end
+  -- Entries that stopped counting (they count from their score for span ms).
+  while true do
+    local gone = redis.call('ZRANGEBYSCORE', key, '-inf', now - span, 'LIMIT', 0, 500)
+    if #gone == 0 then break end
+    local weights = redis.call('HMGET', key .. ':w', unpack(gone))
+    local freed = 0
+    for _, w in ipairs(weights) do freed = freed + (tonumber(w) or 0) end
+    redis.call('ZREM', key, unpack(gone))
+    redis.call('HDEL', key .. ':w', unpack(gone))
+    redis.call('DECRBY', key .. ':n', freed)
+  end
+  local used = tonumber(redis.call('GET', key .. ':n') or '0')
+  if used + amount > limit then
+    -- The oldest entries leave first: walk them until enough has left.
+    local need = used + amount - limit
+    local start = 0
+    while true do
+      local batch = redis.call('ZRANGE', key, start, start + 199, 'WITHSCORES')
+      if #batch == 0 then return {'rate', -1, now} end
+      local weights = {}
+      for j = 1, #batch, 2 do weights[#weights + 1] = batch[j] end
+      local ws = redis.call('HMGET', key .. ':w', unpack(weights))
+      for j = 1, #ws do
+        need = need - (tonumber(ws[j]) or 0)
+        if need <= 0 then return {'rate', tonumber(batch[j * 2]) + span, now} end
+      end
+      start = start + 200
+    end
+  end
+  windows[#windows + 1] = {key, amount, span}
+end
+
+-- Everything has room: take it.
+local member = taskId .. '#' .. redis.call('INCR', P .. ':takes')
+local at = now + margin
+for _, w in ipairs(windows) do
+  redis.call('ZADD', w[1], at, member)
+  redis.call('HSET', w[1] .. ':w', member, w[2])
+  redis.call('INCRBY', w[1] .. ':n', w[2])
+  for _, k in ipairs({w[1], w[1] .. ':w', w[1] .. ':n'}) do
+    redis.call('PEXPIRE', k, w[3] + margin + 60000)
+  end
+end
+redis.call('HSET', P .. ':holds:' .. proc, member, micros)
+redis.call('INCRBY', P .. ':held', micros)
+return {'ok', member, now}
+`;
+
+/**
+ * A take's call ended: its hold ends and ARGV[9] micro-dollars (what the call really cost) are
+ * charged, once. ARGV[8] = the take's member. A hold already charged at its worst case (this
+ * process was taken for dead) is not charged again. Replies 1 when the hold was there, else 0.
+ */
+export const SETTLE_SCRIPT = `${COMMON}
+local member, actual = ARGV[8], tonumber(ARGV[9])
+local heldFor = redis.call('HGET', P .. ':holds:' .. proc, member)
+if not heldFor then return 0 end
+redis.call('HDEL', P .. ':holds:' .. proc, member)
+redis.call('DECRBY', P .. ':held', tonumber(heldFor))
+charge(actual)
+return 1
+`;
+
+/**
+ * A take whose task did not start (it was cancelled or paused while the take was on its way):
+ * its hold ends without a charge and its window entries are removed. ARGV[8] = the member,
+ * ARGV[9] = how many windows, then 3 fields each: scope, kind, windowMs.
+ */
+export const RELEASE_SCRIPT = `${COMMON}
+local member, nw = ARGV[8], tonumber(ARGV[9])
+local heldFor = redis.call('HGET', P .. ':holds:' .. proc, member)
+if heldFor then
+  redis.call('HDEL', P .. ':holds:' .. proc, member)
+  redis.call('DECRBY', P .. ':held', tonumber(heldFor))
+end
+for i = 0, nw - 1 do
+  local o = 10 + i * 3
+  local key = P .. ':win:' .. ARGV[o] .. ':' .. ARGV[o + 1] .. ':' .. ARGV[o + 2]
+  local w = redis.call('HGET', key .. ':w', member)
+  if w then
+    redis.call('ZREM', key, member)
+    redis.call('HDEL', key .. ':w', member)
+    redis.call('DECRBY', key .. ':n', tonumber(w))
+  end
+end
+return 1
+`;
+
+/** This process is alive (its lease renewed), and the dead ones' holds are charged. */
+export const HEARTBEAT_SCRIPT = `${COMMON}
+return now
+`;
+
+/**
+ * This process leaves: what it still holds (a call it never settled) is charged at its worst
+ * case, as a dead process's would be, and it stops counting as alive.
+ */
+export const LEAVE_SCRIPT = `${COMMON}
+chargeHoldsOf(proc)
+return 1
+`;
+
+/** What the budgets have spent: ARGV[4..7] name the day and hour. Replies {total, day, hour, held}. */
+export const SPENT_SCRIPT = `${COMMON}
+return {
+  tonumber(redis.call('GET', P .. ':spent') or '0'),
+  tonumber(redis.call('GET', P .. ':spent:d:' .. dayKey) or '0'),
+  tonumber(redis.call('GET', P .. ':spent:h:' .. hourKey) or '0'),
+  tonumber(redis.call('GET', P .. ':held') or '0'),
+}
+`;

@@ -1,0 +1,277 @@
+/**
+ * Rate windows and budgets shared by every process of a queue, on Redis: each check-and-take is
+ * one Lua script on Redis's clock (see limits-scripts.ts). Give the same object's options to every
+ * process (`sharedLimits` of the manager's options); each process keeps its own concurrency.
+ */
+
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Redis } from 'ioredis';
+import { calendarPeriodEnds } from '../limits/budget.js';
+import type {
+  SharedLimits,
+  SharedLimitsConfig,
+  SharedTake,
+  SharedVerdict,
+} from '../limits/shared.js';
+import { type Clock, systemClock } from '../time/clock.js';
+import { closedError, toRedisStoreError } from './errors.js';
+import {
+  HEARTBEAT_SCRIPT,
+  LEAVE_SCRIPT,
+  RELEASE_SCRIPT,
+  SETTLE_SCRIPT,
+  SPENT_SCRIPT,
+  TAKE_SCRIPT,
+} from './limits-scripts.js';
+import { connectRedis, type ResolvedRedisOptions, resolveRedisOptions } from './open.js';
+
+/** How to reach the shared limits. */
+export interface SharedLimitsOptions {
+  /** The server (`redis://` or `rediss://`). @default 'redis://127.0.0.1:6379' */
+  url?: string | undefined;
+  /** The key prefix: the processes of one queue share it. @default 'aitq' */
+  prefix?: string | undefined;
+  /**
+   * How long a process counts as alive after its last word (ms); it speaks every third of it.
+   * What a process that died held is charged at its worst case once this has passed.
+   * @default 30000
+   */
+  leaseMs?: number | undefined;
+  /** How long to wait for the server at open (ms). @default 5000 */
+  connectTimeoutMs?: number | undefined;
+  /** The clock of this process's calendar days and hours (the budgets'). @default the system's */
+  clock?: Clock | undefined;
+}
+
+interface LimitCommands {
+  aitqTake(...args: string[]): Promise<Array<string | number>>;
+  aitqSettle(...args: string[]): Promise<number>;
+  aitqReleaseTake(...args: string[]): Promise<number>;
+  aitqHeartbeat(...args: string[]): Promise<number>;
+  aitqLeave(...args: string[]): Promise<number>;
+  aitqSpent(...args: string[]): Promise<number[]>;
+}
+
+const SCRIPTS: Record<keyof LimitCommands, string> = {
+  aitqTake: TAKE_SCRIPT,
+  aitqSettle: SETTLE_SCRIPT,
+  aitqReleaseTake: RELEASE_SCRIPT,
+  aitqHeartbeat: HEARTBEAT_SCRIPT,
+  aitqLeave: LEAVE_SCRIPT,
+  aitqSpent: SPENT_SCRIPT,
+};
+
+/** How long a total-budget wait lasts before asking again: other processes' holds end there. */
+const BUDGET_POLL_MS = 1000;
+
+/** What the budgets have spent across every process, and what they all hold (µ$). */
+export interface SharedSpending {
+  total: number;
+  daily: number;
+  hourly: number;
+  held: number;
+}
+
+/**
+ * Connects to the shared limits of the queue under `options.prefix`. Rejects with a
+ * `StoreError` when Redis cannot be used (`unreachable`, `unsafe`), as `openRedisStore` does.
+ *
+ * @example
+ * ```ts
+ * import { openSharedLimits } from 'ai-task-queue/redis';
+ * const sharedLimits = await openSharedLimits({ url: process.env.REDIS_URL, prefix: 'reviews' });
+ * const manager = await createAITaskManager({ sharedLimits, requestsPerMinute: 500, budgetLimit: 50 });
+ * ```
+ */
+export async function openSharedLimits(
+  options: SharedLimitsOptions | string = {},
+): Promise<RedisSharedLimits> {
+  const { clock = systemClock, ...rest } = typeof options === 'string' ? { url: options } : options;
+  const resolved = resolveRedisOptions(rest);
+  const redis = await connectRedis(resolved, 'shared limits');
+  return createLimits(redis, resolved, clock);
+}
+
+let createLimits: (redis: Redis, options: ResolvedRedisOptions, clock: Clock) => RedisSharedLimits;
+
+/** The shared limits on Redis, made by {@link openSharedLimits}. */
+export class RedisSharedLimits implements SharedLimits {
+  /** The server (without its password) and the prefix. */
+  readonly location: string;
+  /** This process, as the other processes see it. */
+  readonly processId = `${hostname()}:${process.pid}:${randomUUID()}`;
+
+  readonly #redis: Redis & LimitCommands;
+  readonly #prefix: string;
+  readonly #leaseMs: number;
+  readonly #heartbeat: ReturnType<typeof setInterval>;
+  readonly #clock: Clock;
+  readonly #periods = new Map<string, (t: number) => { hour: number; day: number }>();
+  #closed = false;
+
+  static {
+    createLimits = (redis, options, clock) => new RedisSharedLimits(redis, options, clock);
+  }
+
+  private constructor(redis: Redis, options: ResolvedRedisOptions, clock: Clock) {
+    this.location = options.location;
+    this.#prefix = options.prefix;
+    this.#leaseMs = options.leaseMs;
+    this.#clock = clock;
+    const commands = redis as Redis & LimitCommands;
+    for (const [name, lua] of Object.entries(SCRIPTS)) {
+      commands.defineCommand(name, { numberOfKeys: 0, lua });
+    }
+    this.#redis = commands;
+    // Real time: the lease is Redis's, on Redis's clock (the documented exception).
+    this.#heartbeat = setInterval(
+      () => {
+        this.#redis.aitqHeartbeat(...this.#head('UTC', this.#clock.now())).catch(() => undefined);
+      },
+      Math.floor(options.leaseMs / 3),
+    );
+    this.#heartbeat.unref();
+  }
+
+  async take(take: SharedTake, config: SharedLimitsConfig, now: number): Promise<SharedVerdict> {
+    return this.#run('take', async () => {
+      const { budgets } = config;
+      const limit = (micros: number | undefined) => (micros === undefined ? '' : String(micros));
+      const args = [
+        ...this.#head(config.timeZone, now),
+        take.taskId,
+        String(take.tokens),
+        String(take.micros),
+        String(config.marginMs),
+        limit(budgets.total),
+        limit(budgets.daily),
+        limit(budgets.hourly),
+        String(config.windows.length),
+      ];
+      for (const w of config.windows) {
+        args.push(w.scope, w.kind === 'requests' ? 'r' : 't', String(w.limit), String(w.windowMs));
+      }
+      const reply = await this.#redis.aitqTake(...args);
+      const [kind] = reply;
+      if (kind === 'ok') return { ok: true, take: String(reply[1]) };
+      if (kind === 'rate') {
+        const retryAt = Number(reply[1]);
+        const serverNow = Number(reply[2]);
+        // Redis's clock says when; this process waits as long on its own.
+        return {
+          ok: false,
+          waitingFor: 'rateLimit',
+          retryAt: retryAt < 0 ? now + BUDGET_POLL_MS : now + Math.max(0, retryAt - serverNow),
+        };
+      }
+      const period = String(reply[1]);
+      const held = Number(reply[2]);
+      if (period === 'total') {
+        // Money held by calls of any process may come back when they end; without any, never.
+        return held > 0
+          ? { ok: false, waitingFor: 'budget', retryAt: now + BUDGET_POLL_MS }
+          : { ok: false, waitingFor: 'budget', never: true };
+      }
+      const ends = this.#periodEnds(config.timeZone)(now);
+      return {
+        ok: false,
+        waitingFor: 'budget',
+        retryAt: period === 'daily' ? ends.day : ends.hour,
+      };
+    });
+  }
+
+  async settle(
+    take: string,
+    actualMicros: number,
+    config: SharedLimitsConfig,
+    now: number,
+  ): Promise<void> {
+    await this.#run('settle', () =>
+      this.#redis.aitqSettle(...this.#head(config.timeZone, now), take, String(actualMicros)),
+    );
+  }
+
+  async release(take: string, config: SharedLimitsConfig, now: number): Promise<void> {
+    const windows: string[] = [];
+    for (const w of config.windows) {
+      windows.push(w.scope, w.kind === 'requests' ? 'r' : 't', String(w.windowMs));
+    }
+    await this.#run('release', () =>
+      this.#redis.aitqReleaseTake(
+        ...this.#head(config.timeZone, now),
+        take,
+        String(config.windows.length),
+        ...windows,
+      ),
+    );
+  }
+
+  /** What every process together has spent (in `timeZone`'s current day and hour) and holds. */
+  async spending(now: number, timeZone = 'UTC'): Promise<SharedSpending> {
+    return this.#run('spending', async () => {
+      const [total, daily, hourly, held] = await this.#redis.aitqSpent(
+        ...this.#head(timeZone, now),
+      );
+      return {
+        total: Number(total),
+        daily: Number(daily),
+        hourly: Number(hourly),
+        held: Number(held),
+      };
+    });
+  }
+
+  /**
+   * Leaves: what this process still holds is charged at its worst case (a call it did not
+   * settle may have been billed), and the connection closes. Later calls reject.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#heartbeat);
+    try {
+      await this.#redis.aitqLeave(...this.#head('UTC', this.#clock.now()));
+    } catch {
+      // Its lease runs out; the next process charges its holds then.
+    }
+    try {
+      await this.#redis.quit();
+    } catch {
+      this.#redis.disconnect();
+    }
+  }
+
+  /** The arguments every script starts with: the prefix, this process, its lease, the periods. */
+  #head(timeZone: string, now: number): string[] {
+    const ends = this.#periodEnds(timeZone)(now);
+    return [
+      this.#prefix,
+      this.processId,
+      String(this.#leaseMs),
+      `${timeZone}:${ends.day}`,
+      String(Math.max(1, ends.day - now) + 3_600_000),
+      `${timeZone}:${ends.hour}`,
+      String(Math.max(1, ends.hour - now) + 3_600_000),
+    ];
+  }
+
+  #periodEnds(timeZone: string): (t: number) => { hour: number; day: number } {
+    let ends = this.#periods.get(timeZone);
+    if (ends === undefined) {
+      ends = calendarPeriodEnds(timeZone);
+      this.#periods.set(timeZone, ends);
+    }
+    return ends;
+  }
+
+  async #run<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw closedError(this.location, operation, 'shared limits');
+    try {
+      return await work();
+    } catch (error) {
+      throw toRedisStoreError(error, this.location, operation, 'shared limits');
+    }
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * The engine's side of the limits shared with other processes (the contract is
+ * `src/limits/shared.ts`): what a take is checked against, from the settings, and the takes of
+ * the tasks it started, settled when their attempts end.
+ */
+
+import type { EngineSettings } from '../config/engine-options.js';
+import { dollarsToMicros } from '../limits/prices.js';
+import type {
+  SharedLimits,
+  SharedLimitsConfig,
+  SharedVerdict,
+  SharedWindow,
+} from '../limits/shared.js';
+import type { WindowLimit } from '../limits/window-limits.js';
+import { rateSettingsOf } from './settings.js';
+
+function windowsOf(scope: string, windows: readonly WindowLimit[]): SharedWindow[] {
+  const out: SharedWindow[] = [];
+  for (const w of windows) {
+    if (w.requests !== undefined) {
+      out.push({ scope, kind: 'requests', limit: w.requests, windowMs: w.windowMs });
+    }
+    if (w.tokens !== undefined) {
+      out.push({ scope, kind: 'tokens', limit: w.tokens, windowMs: w.windowMs });
+    }
+  }
+  return out;
+}
+
+/** What a take of `model`'s task is checked against, from the settings in force. */
+export function sharedConfigOf(settings: EngineSettings, model: string): SharedLimitsConfig {
+  const rate = rateSettingsOf(settings);
+  const micros = (dollars: number | undefined) =>
+    dollars === undefined ? undefined : dollarsToMicros(dollars);
+  return {
+    windows: [...windowsOf('*', rate.windows), ...windowsOf(model, rate.models[model] ?? [])],
+    budgets: {
+      total: micros(settings.budgetLimit),
+      daily: micros(settings.dailyLimit),
+      hourly: micros(settings.hourlyLimit),
+    },
+    timeZone: settings.budgetTimeZone,
+    marginMs: settings.windowMarginMs,
+  };
+}
+
+/** What the engine tells of a failure of the shared limits (a `store.error` event). */
+export type SharedLimitsFailure = (taskId: string, error: unknown) => void;
+
+/**
+ * The engine's side of the shared limits: a task's take with the limits the settings give its
+ * model (cached until the settings change), and the settle or release of each take it made.
+ */
+export class SharedTakes {
+  private readonly takes = new Map<string, string>();
+  private configs = new Map<string, SharedLimitsConfig>();
+  private configsOf: EngineSettings | undefined;
+
+  constructor(
+    private readonly limits: SharedLimits,
+    private readonly settings: () => EngineSettings,
+    private readonly failed: SharedLimitsFailure,
+  ) {}
+
+  /** Asks for `record`'s take: a request of its reserved tokens, and a hold of its worst case. */
+  take(
+    task: {
+      id: string;
+      reservation: {
+        model: string;
+        promptTokens: number;
+        maxTokens: number;
+        worstCaseMicros: number;
+      };
+    },
+    now: number,
+  ): Promise<SharedVerdict> {
+    const { model, promptTokens, maxTokens, worstCaseMicros } = task.reservation;
+    return this.limits.take(
+      { taskId: task.id, model, tokens: promptTokens + maxTokens, micros: worstCaseMicros },
+      this.configOf(model),
+      now,
+    );
+  }
+
+  /** Tells of a failure of the shared limits for task `id` (a `store.error` event). */
+  report(id: string, error: unknown): void {
+    this.failed(id, error);
+  }
+
+  /** Task `id` started with `take`: its settle comes when its attempt ends. */
+  keep(id: string, take: string): void {
+    this.takes.set(id, take);
+  }
+
+  /** Task `id`'s attempt ended having cost `micros`: its take's hold is settled with that. */
+  settle(id: string, model: string, micros: number, now: number): void {
+    const take = this.takes.get(id);
+    if (take === undefined) return;
+    this.takes.delete(id);
+    this.limits.settle(take, micros, this.configOf(model), now).catch((error: unknown) => {
+      this.failed(id, error);
+    });
+  }
+
+  /** A take whose task did not start goes back. */
+  release(id: string, model: string, take: string, now: number): void {
+    this.limits.release(take, this.configOf(model), now).catch((error: unknown) => {
+      this.failed(id, error);
+    });
+  }
+
+  private configOf(model: string): SharedLimitsConfig {
+    const settings = this.settings();
+    if (settings !== this.configsOf) {
+      this.configsOf = settings;
+      this.configs = new Map();
+    }
+    let config = this.configs.get(model);
+    if (config === undefined) {
+      config = sharedConfigOf(settings, model);
+      this.configs.set(model, config);
+    }
+    return config;
+  }
+}

@@ -1,0 +1,215 @@
+/**
+ * Admission with limits shared with other processes, on virtual time, against a fake of the
+ * contract whose answers the test gives: the line waits for each answer (nothing overtakes the
+ * head), a refusal holds the head until its time, a take whose task went meanwhile is given back,
+ * a budget that no process can pay fails the task, every attempt's take is settled with its cost,
+ * and a shared limiter that does not answer is reported and asked again.
+ */
+
+import { describe, expect, it } from 'vitest';
+import type { SimulatedClock } from 'xstate';
+import type {
+  SharedLimits,
+  SharedLimitsConfig,
+  SharedTake,
+  SharedVerdict,
+} from '../../src/limits/shared.js';
+import { Engine } from '../../src/runtime/engine.js';
+import type { EngineEvent } from '../../src/runtime/events.js';
+import { seededRandom } from '../../src/time/clock.js';
+import { type Script, ScriptedClient } from '../helpers/scripted-client.js';
+import { echoTaskType } from '../helpers/task-types.js';
+import { advance, createClock, flush } from '../helpers/virtual-time.js';
+
+interface Asked {
+  take: SharedTake;
+  config: SharedLimitsConfig;
+  answer(verdict: SharedVerdict | Error): void;
+}
+
+/** Shared limits whose every answer the test gives, in order. */
+class FakeShared implements SharedLimits {
+  readonly asked: Asked[] = [];
+  readonly settled: Array<[string, number]> = [];
+  readonly released: string[] = [];
+
+  take(take: SharedTake, config: SharedLimitsConfig): Promise<SharedVerdict> {
+    return new Promise((resolve, reject) => {
+      this.asked.push({
+        take,
+        config,
+        answer: (v) => (v instanceof Error ? reject(v) : resolve(v)),
+      });
+    });
+  }
+
+  async settle(take: string, actualMicros: number): Promise<void> {
+    this.settled.push([take, actualMicros]);
+  }
+
+  async release(take: string): Promise<void> {
+    this.released.push(take);
+  }
+
+  /** Answers the latest question. */
+  answer(verdict: SharedVerdict | Error): void {
+    const last = this.asked[this.asked.length - 1];
+    if (last === undefined) throw new Error('nothing was asked');
+    last.answer(verdict);
+  }
+}
+
+function promptOf(request: unknown): string {
+  return String((request as { messages: { content: string }[] }).messages[0]?.content);
+}
+
+function setUp(script?: (request: unknown) => Script) {
+  const clock: SimulatedClock = createClock();
+  const client = new ScriptedClient(
+    clock,
+    script ??
+      ((request) => ({
+        kind: 'ok',
+        latencyMs: 10,
+        content: `answer to ${promptOf(request)}`,
+        promptTokens: 10,
+        completionTokens: 5,
+      })),
+  );
+  const shared = new FakeShared();
+  const engine = new Engine(
+    {
+      model: 'm',
+      maxConcurrent: 5,
+      budgetLimit: 100,
+      prices: { m: { input: 1, output: 2 } },
+      taskDefaults: { maxTokens: 100, maxRetries: 1, retryDelay: 1 },
+      windows: [{ requests: 100, windowMs: 1000 }],
+      modelLimits: { m: { tokensPerMinute: 50_000 } },
+    },
+    { client, clock, random: seededRandom(1), taskTypes: [echoTaskType], sharedLimits: shared },
+  );
+  const events: EngineEvent[] = [];
+  engine.events$.subscribe((e) => events.push(e));
+  engine.start();
+  const submit = (prompt: string) => engine.submit({ taskType: 'ECHO', data: { prompt } });
+  const prompts = () => client.log.map((c) => promptOf(c.request));
+  return { clock, engine, shared, events, submit, prompts };
+}
+
+describe('admission with shared limits', () => {
+  it('waits for each answer: nothing behind the head starts meanwhile, in order', async () => {
+    const { clock, engine, shared, submit, prompts } = setUp();
+    const a = await submit('a');
+    await submit('b');
+    await flush();
+    expect(shared.asked.map((q) => q.take.taskId)).toEqual([a]);
+    const [first] = shared.asked;
+    expect(first?.take).toMatchObject({ model: 'm', tokens: 110, micros: 10 * 1 + 100 * 2 });
+    expect(first?.config.windows).toEqual([
+      { scope: '*', kind: 'requests', limit: 100, windowMs: 1000 },
+      { scope: 'm', kind: 'tokens', limit: 50_000, windowMs: 60_000 },
+    ]);
+    expect(first?.config.budgets).toEqual({ total: 100_000_000 });
+    await advance(clock, 100, 10);
+    expect(prompts()).toEqual([]);
+    shared.answer({ ok: true, take: 'take-a' });
+    await flush();
+    expect(shared.asked).toHaveLength(2);
+    shared.answer({ ok: true, take: 'take-b' });
+    await advance(clock, 100, 10);
+    expect(prompts()).toEqual(['a', 'b']);
+    // Each attempt's take is settled with what its call cost: 10 × 1 + 5 × 2 µ$.
+    expect(shared.settled).toEqual([
+      ['take-a', 20],
+      ['take-b', 20],
+    ]);
+    await engine.stop();
+  });
+
+  it('holds the head until the time a refusal gives, then asks again', async () => {
+    const { clock, engine, shared, events, submit, prompts } = setUp();
+    const id = await submit('a');
+    await flush();
+    shared.answer({ ok: false, waitingFor: 'rateLimit', retryAt: clock.now() + 500 });
+    await advance(clock, 400, 10);
+    expect(shared.asked).toHaveLength(1);
+    expect(engine.headWait()).toMatchObject({ taskId: id, waitingFor: 'rateLimit' });
+    await advance(clock, 200, 10);
+    expect(shared.asked).toHaveLength(2);
+    shared.answer({ ok: true, take: 'later' });
+    await advance(clock, 100, 10);
+    expect(prompts()).toEqual(['a']);
+    expect(events.some((e) => e.type === 'task.completed' && e.taskId === id)).toBe(true);
+    await engine.stop();
+  });
+
+  it('gives back a take whose task was cancelled while it was asked for', async () => {
+    const { clock, engine, shared, submit, prompts } = setUp();
+    const a = await submit('a');
+    await submit('b');
+    await flush();
+    await engine.cancel(a);
+    shared.answer({ ok: true, take: 'for-a' });
+    await flush();
+    expect(shared.released).toEqual(['for-a']);
+    expect(shared.asked.map((q) => q.take.taskId)).toHaveLength(2);
+    shared.answer({ ok: true, take: 'for-b' });
+    await advance(clock, 100, 10);
+    expect(prompts()).toEqual(['b']);
+    await engine.stop();
+  });
+
+  it('fails the head when no process can pay it any more', async () => {
+    const { engine, shared, submit } = setUp();
+    const id = await submit('a');
+    await flush();
+    shared.answer({ ok: false, waitingFor: 'budget', never: true });
+    const error = await engine.waitFor(id).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ code: 'BUDGET_EXCEEDED' });
+    expect((error as Error).message).toContain('every process');
+    await engine.stop();
+  });
+
+  it('takes again for each attempt of a task that retries', async () => {
+    let calls = 0;
+    const { clock, engine, shared, submit } = setUp(() => {
+      calls += 1;
+      return calls === 1
+        ? { kind: 'error', status: 500, message: 'boom', latencyMs: 5 }
+        : { kind: 'ok', latencyMs: 5, content: 'ok', promptTokens: 10, completionTokens: 5 };
+    });
+    await submit('a');
+    await flush();
+    shared.answer({ ok: true, take: 'first' });
+    await advance(clock, 100, 10);
+    // The failed attempt's take is settled (what it was charged), the retry asks anew.
+    expect(shared.settled.map(([take]) => take)).toEqual(['first']);
+    await advance(clock, 2_000, 50);
+    expect(shared.asked).toHaveLength(2);
+    shared.answer({ ok: true, take: 'second' });
+    await advance(clock, 100, 10);
+    expect(shared.settled.map(([take]) => take)).toEqual(['first', 'second']);
+    await engine.stop();
+  });
+
+  it('reports a shared limiter that does not answer, and asks again a second later', async () => {
+    const { clock, engine, shared, events, submit, prompts } = setUp();
+    const id = await submit('a');
+    await flush();
+    shared.answer(new Error('connect ECONNREFUSED 127.0.0.1:6379'));
+    await flush();
+    expect(events.filter((e) => e.type === 'store.error')).toMatchObject([{ taskId: id }]);
+    await advance(clock, 900, 10);
+    expect(shared.asked).toHaveLength(1);
+    await advance(clock, 200, 10);
+    expect(shared.asked).toHaveLength(2);
+    shared.answer({ ok: true, take: 'back' });
+    await advance(clock, 100, 10);
+    expect(prompts()).toEqual(['a']);
+    await engine.stop();
+  });
+});
