@@ -21,7 +21,7 @@ import type { WindowLimit } from './window-limits.js';
 export const LEARNED_WINDOW_LIFETIMES = 10;
 
 /** A window length for a reset of `resetMs`: rounded up to a whole second, at least 1 s. */
-function windowLengthFor(resetMs: number): number {
+export function windowLengthFor(resetMs: number): number {
   return Math.max(1_000, Math.ceil(resetMs / 1_000) * 1_000);
 }
 

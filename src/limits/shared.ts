@@ -6,6 +6,8 @@
  * contract only: the engine's side is `src/runtime/shared-limits.ts`.
  */
 
+import type { RateLimitHintsData } from './types.js';
+
 /** One window as the shared limits count it: the queue's (`scope` `'*'`) or a model's. */
 export interface SharedWindow {
   scope: string;
@@ -16,6 +18,8 @@ export interface SharedWindow {
 
 /** What a take is checked against: the windows of the task's model, and the budgets (µ$). */
 export interface SharedLimitsConfig {
+  /** The model whose windows these are (the queue's, and its own). */
+  model: string;
   windows: readonly SharedWindow[];
   budgets: { total?: number | undefined; daily?: number | undefined; hourly?: number | undefined };
   /** The IANA time zone of the daily and hourly budgets. */
@@ -41,7 +45,8 @@ export type SharedVerdict =
    */
   | {
       ok: false;
-      waitingFor: 'rateLimit' | 'budget';
+      /** `server`: a provider's wait or a window learned from its headers, by any process. */
+      waitingFor: 'rateLimit' | 'budget' | 'server';
       retryAt?: number | undefined;
       never?: boolean | undefined;
     };
@@ -59,4 +64,10 @@ export interface SharedLimits {
   ): Promise<void>;
   /** The take's task did not start: its window entries and its hold go, nothing is charged. */
   release(take: string, config: SharedLimitsConfig, now: number): Promise<void>;
+  /**
+   * A provider's rate-limit headers for `model`, seen by this process: a wait it asked for
+   * (`retry-after`, nothing remaining until a reset) holds every process's takes of the model,
+   * and the limits it states become windows every process's takes of the model count in.
+   */
+  hint(model: string, hints: RateLimitHintsData, now: number): Promise<void>;
 }

@@ -58,16 +58,24 @@ end
  * ARGV[8] = task id, ARGV[9] = tokens, ARGV[10] = micro-dollars to hold, ARGV[11] = margin (ms:
  * entries count from now + margin, for the time between the take and the call reaching the
  * server), ARGV[12] = total budget (`''`: none), ARGV[13] = daily, ARGV[14] = hourly, ARGV[15] =
- * how many windows, then 4 fields each: scope, kind (`r`/`t`), limit, windowMs.
+ * the model, ARGV[16] = how many windows, then 4 fields each: scope, kind (`r`/`t`), limit,
+ * windowMs. The windows the provider's headers stated for the model (see `HINT_SCRIPT`) count
+ * too, with a request above a learned token limit counted as that limit.
  *
  * Replies `{'ok', member, now}`; `{'rate', retryAt, now}` (the first window without room, and when
- * it has); `{'budget', period, held, now}` (`period`: `total`, `daily` or `hourly`; `held`: what
- * all processes hold, which comes back as their calls end).
+ * it has); `{'server', retryAt, now}` (a wait the provider asked for, or a learned window
+ * without room); `{'budget', period, held, now}` (`period`: `total`, `daily` or `hourly`; `held`:
+ * what all processes hold, which comes back as their calls end).
  */
 export const TAKE_SCRIPT = `${COMMON}
 local taskId, tokens, micros, margin = ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
 local total, daily, hourly = ARGV[12], ARGV[13], ARGV[14]
-local nw = tonumber(ARGV[15])
+local model = ARGV[15]
+local nw = tonumber(ARGV[16])
+
+-- A wait the provider asked for (any process heard it) holds every take of the model.
+local waitUntil = tonumber(redis.call('GET', P .. ':wait:' .. model) or '0')
+if waitUntil > now then return {'server', waitUntil, now} end
 
 -- Budgets: what is spent in the period, what every process holds, and this hold must fit.
 local held = tonumber(redis.call('GET', P .. ':held') or '0')
@@ -82,14 +90,27 @@ if micros > 0 then
   if over(hourly, P .. ':spent:h:' .. hourKey) then return {'budget', 'hourly', held, now} end
 end
 
--- Windows: drop what has left each, then check; the first without room says when it has.
-local windows = {}
+-- The windows: those configured, then those the provider's headers stated for the model.
+local specs = {}
 for i = 0, nw - 1 do
-  local o = 16 + i * 4
-  local scope, kind, limit, span = ARGV[o], ARGV[o + 1], tonumber(ARGV[o + 2]), tonumber(ARGV[o + 3])
+  local o = 17 + i * 4
+  specs[#specs + 1] = {ARGV[o], ARGV[o + 1], tonumber(ARGV[o + 2]), tonumber(ARGV[o + 3]), 'rate'}
+end
+local learned = redis.call('HGETALL', P .. ':learned:' .. model)
+for i = 1, #learned, 2 do
+  local limit, span = string.match(learned[i + 1], '^(%d+):(%d+)$')
+  specs[#specs + 1] = {'learned:' .. model, learned[i], tonumber(limit), tonumber(span), 'server'}
+end
+
+-- Drop what has left each window, then check; the first without room says when it has.
+local windows = {}
+for _, spec in ipairs(specs) do
+  local scope, kind, limit, span, reason = spec[1], spec[2], spec[3], spec[4], spec[5]
   local key = P .. ':win:' .. scope .. ':' .. kind .. ':' .. span
   local amount = 1
   if kind == 't' then amount = tokens end
+  -- A learned limit is a guess: a request above it is counted as the limit.
+  if reason == 'server' and amount > limit then amount = limit end
   -- Entries that stopped counting (they count from their score for span ms).
   while true do
     local gone = redis.call('ZRANGEBYSCORE', key, '-inf', now - span, 'LIMIT', 0, 500)
@@ -108,13 +129,13 @@ for i = 0, nw - 1 do
     local start = 0
     while true do
       local batch = redis.call('ZRANGE', key, start, start + 199, 'WITHSCORES')
-      if #batch == 0 then return {'rate', -1, now} end
+      if #batch == 0 then return {reason, -1, now} end
       local weights = {}
       for j = 1, #batch, 2 do weights[#weights + 1] = batch[j] end
       local ws = redis.call('HMGET', key .. ':w', unpack(weights))
       for j = 1, #ws do
         need = need - (tonumber(ws[j]) or 0)
-        if need <= 0 then return {'rate', tonumber(batch[j * 2]) + span, now} end
+        if need <= 0 then return {reason, tonumber(batch[j * 2]) + span, now} end
       end
       start = start + 200
     end
@@ -156,18 +177,27 @@ return 1
 /**
  * A take whose task did not start (it was cancelled or paused while the take was on its way):
  * its hold ends without a charge and its window entries are removed. ARGV[8] = the member,
- * ARGV[9] = how many windows, then 3 fields each: scope, kind, windowMs.
+ * ARGV[9] = the model, ARGV[10] = how many windows, then 3 fields each: scope, kind, windowMs
+ * (the model's learned windows are found here).
  */
 export const RELEASE_SCRIPT = `${COMMON}
-local member, nw = ARGV[8], tonumber(ARGV[9])
+local member, model, nw = ARGV[8], ARGV[9], tonumber(ARGV[10])
 local heldFor = redis.call('HGET', P .. ':holds:' .. proc, member)
 if heldFor then
   redis.call('HDEL', P .. ':holds:' .. proc, member)
   redis.call('DECRBY', P .. ':held', tonumber(heldFor))
 end
+local keys = {}
 for i = 0, nw - 1 do
-  local o = 10 + i * 3
-  local key = P .. ':win:' .. ARGV[o] .. ':' .. ARGV[o + 1] .. ':' .. ARGV[o + 2]
+  local o = 11 + i * 3
+  keys[#keys + 1] = P .. ':win:' .. ARGV[o] .. ':' .. ARGV[o + 1] .. ':' .. ARGV[o + 2]
+end
+local learned = redis.call('HGETALL', P .. ':learned:' .. model)
+for i = 1, #learned, 2 do
+  local span = string.match(learned[i + 1], ':(%d+)$')
+  keys[#keys + 1] = P .. ':win:learned:' .. model .. ':' .. learned[i] .. ':' .. span
+end
+for _, key in ipairs(keys) do
   local w = redis.call('HGET', key .. ':w', member)
   if w then
     redis.call('ZREM', key, member)
@@ -200,4 +230,49 @@ return {
   tonumber(redis.call('GET', P .. ':spent:h:' .. hourKey) or '0'),
   tonumber(redis.call('GET', P .. ':held') or '0'),
 }
+`;
+
+/**
+ * A provider's rate-limit headers for a model (ARGV[8]), seen by one process, for all of them:
+ * ARGV[9] = `retry-after` (ms, or `''`); ARGV[10..12] = remaining requests, their reset (ms) and
+ * their limit; ARGV[13..15] = the same for tokens; ARGV[16], ARGV[17] = the window lengths the
+ * request and token limits are learned with (ms, or `''`). A `retry-after`, or nothing remaining
+ * until a reset, holds the model's takes until then (the latest of such waits). A stated limit
+ * becomes a window of the model (forgotten after ten of its lengths without a header); a window
+ * learned for the first time starts with what the server said it had counted already.
+ */
+export const HINT_SCRIPT = `${COMMON}
+local model = ARGV[8]
+local function waitUntil(t)
+  local key = P .. ':wait:' .. model
+  local current = tonumber(redis.call('GET', key) or '0')
+  if t > current then redis.call('SET', key, t, 'PX', math.max(1, t - now) + 1000) end
+end
+if ARGV[9] ~= '' then waitUntil(now + tonumber(ARGV[9])) end
+if ARGV[10] == '0' and ARGV[11] ~= '' then waitUntil(now + tonumber(ARGV[11])) end
+if ARGV[13] == '0' and ARGV[14] ~= '' then waitUntil(now + tonumber(ARGV[14])) end
+
+local function learn(kind, limit, remaining, span)
+  if limit == '' or span == '' then return end
+  local key = P .. ':learned:' .. model
+  local before = redis.call('HGET', key, kind)
+  redis.call('HSET', key, kind, limit .. ':' .. span)
+  redis.call('PEXPIRE', key, tonumber(span) * 10)
+  if before or remaining == '' then return end
+  -- What the server has counted of the window already (other processes' calls, and calls sent
+  -- before any header) counts from now: later than it did at the server, so never too little.
+  local used = tonumber(limit) - tonumber(remaining)
+  if used <= 0 then return end
+  local wkey = P .. ':win:learned:' .. model .. ':' .. kind .. ':' .. span
+  local member = 'seen#' .. redis.call('INCR', P .. ':takes')
+  redis.call('ZADD', wkey, now, member)
+  redis.call('HSET', wkey .. ':w', member, used)
+  redis.call('INCRBY', wkey .. ':n', used)
+  for _, k in ipairs({wkey, wkey .. ':w', wkey .. ':n'}) do
+    redis.call('PEXPIRE', k, tonumber(span) + 60000)
+  end
+end
+learn('r', ARGV[12], ARGV[10], ARGV[16])
+learn('t', ARGV[15], ARGV[13], ARGV[17])
+return 1
 `;

@@ -8,16 +8,19 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { calendarPeriodEnds } from '../limits/budget.js';
+import { windowLengthFor } from '../limits/learned-windows.js';
 import type {
   SharedLimits,
   SharedLimitsConfig,
   SharedTake,
   SharedVerdict,
 } from '../limits/shared.js';
+import type { RateLimitHintsData } from '../limits/types.js';
 import { type Clock, systemClock } from '../time/clock.js';
 import { closedError, toRedisStoreError } from './errors.js';
 import {
   HEARTBEAT_SCRIPT,
+  HINT_SCRIPT,
   LEAVE_SCRIPT,
   RELEASE_SCRIPT,
   SETTLE_SCRIPT,
@@ -51,6 +54,7 @@ interface LimitCommands {
   aitqHeartbeat(...args: string[]): Promise<number>;
   aitqLeave(...args: string[]): Promise<number>;
   aitqSpent(...args: string[]): Promise<number[]>;
+  aitqHint(...args: string[]): Promise<number>;
 }
 
 const SCRIPTS: Record<keyof LimitCommands, string> = {
@@ -60,6 +64,7 @@ const SCRIPTS: Record<keyof LimitCommands, string> = {
   aitqHeartbeat: HEARTBEAT_SCRIPT,
   aitqLeave: LEAVE_SCRIPT,
   aitqSpent: SPENT_SCRIPT,
+  aitqHint: HINT_SCRIPT,
 };
 
 /** How long a total-budget wait lasts before asking again: other processes' holds end there. */
@@ -147,6 +152,7 @@ export class RedisSharedLimits implements SharedLimits {
         limit(budgets.total),
         limit(budgets.daily),
         limit(budgets.hourly),
+        take.model,
         String(config.windows.length),
       ];
       for (const w of config.windows) {
@@ -155,13 +161,13 @@ export class RedisSharedLimits implements SharedLimits {
       const reply = await this.#redis.aitqTake(...args);
       const [kind] = reply;
       if (kind === 'ok') return { ok: true, take: String(reply[1]) };
-      if (kind === 'rate') {
+      if (kind === 'rate' || kind === 'server') {
         const retryAt = Number(reply[1]);
         const serverNow = Number(reply[2]);
         // Redis's clock says when; this process waits as long on its own.
         return {
           ok: false,
-          waitingFor: 'rateLimit',
+          waitingFor: kind === 'rate' ? 'rateLimit' : 'server',
           retryAt: retryAt < 0 ? now + BUDGET_POLL_MS : now + Math.max(0, retryAt - serverNow),
         };
       }
@@ -202,8 +208,35 @@ export class RedisSharedLimits implements SharedLimits {
       this.#redis.aitqReleaseTake(
         ...this.#head(config.timeZone, now),
         take,
+        config.model,
         String(config.windows.length),
         ...windows,
+      ),
+    );
+  }
+
+  async hint(model: string, hints: RateLimitHintsData, now: number): Promise<void> {
+    const text = (n: number | undefined) =>
+      n === undefined || !Number.isFinite(n) ? '' : String(Math.max(0, Math.round(n)));
+    const length = (limit: number | undefined, resetMs: number | undefined) =>
+      limit === undefined || resetMs === undefined || !Number.isFinite(resetMs) || resetMs < 0
+        ? ''
+        : String(windowLengthFor(resetMs));
+    const limit = (n: number | undefined) =>
+      n === undefined || !Number.isFinite(n) || n < 1 ? '' : String(Math.floor(n));
+    await this.#run('hint', () =>
+      this.#redis.aitqHint(
+        ...this.#head('UTC', now),
+        model,
+        text(hints.retryAfterMs),
+        text(hints.remainingRequests),
+        text(hints.resetRequestsMs),
+        limit(hints.limitRequests),
+        text(hints.remainingTokens),
+        text(hints.resetTokensMs),
+        limit(hints.limitTokens),
+        length(hints.limitRequests, hints.resetRequestsMs),
+        length(hints.limitTokens, hints.resetTokensMs),
       ),
     );
   }

@@ -201,6 +201,7 @@ export function assembleParts(host: PartsHost): EngineParts {
     resources,
     rateLimiter: () => host.rateLimiter(),
     sendToRateLimit: (event) => host.sendToRateLimit(event),
+    shared: sharedTakes,
   });
   lifecycle = new Lifecycle({
     ...shared,

@@ -11,6 +11,7 @@ import type { RateLimitHintsData } from '../limits/types.js';
 import { type Clock, monotonicNow } from '../time/clock.js';
 import type { LedgerEvent, ResourceTakes } from './resources.js';
 import type { TaskRunner } from './running.js';
+import type { SharedTakes } from './shared-limits.js';
 
 /** What the provider's signals need from the engine. */
 export interface ProviderSignalsDeps {
@@ -21,6 +22,8 @@ export interface ProviderSignalsDeps {
   rateLimiter(): RateLimiter;
   /** Sends an event to the `rateLimit` actor (not to the ledger). */
   sendToRateLimit(event: Extract<LedgerEvent, { type: 'rate.hints' }>): void;
+  /** The limits shared with other processes, which hear of the headers too. */
+  shared?: SharedTakes | undefined;
 }
 
 /** Whether a provider's headers ask for a wait: a `retry-after`, or nothing left until a reset. */
@@ -60,5 +63,6 @@ export class ProviderSignals {
     // A wait the provider asked for outlives the process (a durable store replays it).
     if (imposesWait(hints)) this.deps.resources.record(clock.now(), event);
     else this.deps.sendToRateLimit(event);
+    this.deps.shared?.hint(model, hints, clock.now(), taskId);
   };
 }

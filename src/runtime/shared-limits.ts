@@ -12,6 +12,7 @@ import type {
   SharedVerdict,
   SharedWindow,
 } from '../limits/shared.js';
+import type { RateLimitHintsData } from '../limits/types.js';
 import type { WindowLimit } from '../limits/window-limits.js';
 import { rateSettingsOf } from './settings.js';
 
@@ -34,6 +35,7 @@ export function sharedConfigOf(settings: EngineSettings, model: string): SharedL
   const micros = (dollars: number | undefined) =>
     dollars === undefined ? undefined : dollarsToMicros(dollars);
   return {
+    model,
     windows: [...windowsOf('*', rate.windows), ...windowsOf(model, rate.models[model] ?? [])],
     budgets: {
       total: micros(settings.budgetLimit),
@@ -101,6 +103,13 @@ export class SharedTakes {
     this.takes.delete(id);
     this.limits.settle(take, micros, this.configOf(model), now).catch((error: unknown) => {
       this.failed(id, error);
+    });
+  }
+
+  /** A provider's headers for `model`: every process of the queue hears of them. */
+  hint(model: string, hints: RateLimitHintsData, now: number, taskId: string): void {
+    this.limits.hint(model, hints, now).catch((error: unknown) => {
+      this.failed(taskId, error);
     });
   }
 

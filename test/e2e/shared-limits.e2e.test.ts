@@ -56,6 +56,20 @@ async function shutDown(run: { managers: AITaskManager[]; limits: RedisSharedLim
   for (const limits of run.limits) await limits.close();
 }
 
+/** Submits `n` classifications to each manager and waits for every one of them to end. */
+async function submitToEach(
+  managers: readonly AITaskManager[],
+  n: number,
+): Promise<PromiseSettledResult<unknown>[]> {
+  const outcomes = await Promise.all(
+    managers.map(async (manager, i) => {
+      const ids = await manager.submitBatch(classifications(n, `p${i}`));
+      return Promise.allSettled(ids.map((id) => manager.waitForTask(id)));
+    }),
+  );
+  return outcomes.flat();
+}
+
 function classifications(n: number, from: string) {
   return Array.from({ length: n }, (_, i) => ({
     taskType: 'TEXT_CLASSIFICATION',
@@ -74,18 +88,34 @@ describe('limits shared by two processes', () => {
       windows: [{ requests: 10, windowMs: 1_000 }],
     });
     try {
-      const batches = await Promise.all(
-        run.managers.map((manager, i) => manager.submitBatch(classifications(15, `p${i}`))),
-      );
-      const outcomes = await Promise.all(
-        run.managers.map((manager, i) =>
-          Promise.allSettled((batches[i] ?? []).map((id) => manager.waitForTask(id))),
-        ),
-      );
-      expect(outcomes.flat().every((o) => o.status === 'fulfilled')).toBe(true);
+      const outcomes = await submitToEach(run.managers, 15);
+      expect(outcomes.every((o) => o.status === 'fulfilled')).toBe(true);
       const { log } = sim.stats();
       expect(log).toHaveLength(30);
       expect(log.filter((e) => e.status === 429)).toEqual([]);
+    } finally {
+      await shutDown(run);
+      await sim.close();
+    }
+  });
+
+  it('learn the server’s limit from either one’s headers: 429s only in the first bursts', async () => {
+    const sim = await startSimulator({
+      limits: { requests: 10, windowMs: 1_000 },
+      logLimit: 1_000,
+    });
+    // Nothing configured: each process alone would learn 10 a second, and both would send it.
+    const run = await twoProcesses(sim, { maxConcurrent: 5 });
+    try {
+      const outcomes = await submitToEach(run.managers, 20);
+      expect(outcomes.every((o) => o.status === 'fulfilled')).toBe(true);
+      const { log } = sim.stats();
+      const first = log[0]?.at ?? 0;
+      const refused = log.filter((e) => e.status === 429).map((e) => e.at - first);
+      // The first calls of both left before any header; once one process has read the limit,
+      // both keep to it (without the shared hints, 20 a second would go on meeting 429s).
+      expect(refused.filter((t) => t >= 2_000)).toEqual([]);
+      expect(refused.length).toBeLessThanOrEqual(10);
     } finally {
       await shutDown(run);
       await sim.close();
@@ -104,15 +134,8 @@ describe('limits shared by two processes', () => {
       taskDefaults: { maxTokens: 50 },
     });
     try {
-      const batches = await Promise.all(
-        run.managers.map((manager, i) => manager.submitBatch(classifications(20, `p${i}`))),
-      );
-      const outcomes = await Promise.all(
-        run.managers.map((manager, i) =>
-          Promise.allSettled((batches[i] ?? []).map((id) => manager.waitForTask(id))),
-        ),
-      );
-      const all = outcomes.flat();
+      const outcomes = await submitToEach(run.managers, 20);
+      const all = outcomes;
       const refused = all.filter(
         (o) => o.status === 'rejected' && o.reason instanceof BudgetExceededError,
       );

@@ -41,7 +41,7 @@ function prefixed(): string {
 const NO_BUDGET = {};
 
 function config(partial: Partial<SharedLimitsConfig>): SharedLimitsConfig {
-  return { windows: [], budgets: NO_BUDGET, timeZone: 'UTC', marginMs: 0, ...partial };
+  return { model: 'm', windows: [], budgets: NO_BUDGET, timeZone: 'UTC', marginMs: 0, ...partial };
 }
 
 let taskCount = 0;
@@ -108,6 +108,40 @@ describe('shared windows', () => {
   });
 });
 
+describe('shared provider hints', () => {
+  it('hold every process to a wait one of them was told, for that model only', async () => {
+    const prefix = prefixed();
+    const a = await open(prefix);
+    const b = await open(prefix);
+    await a.hint('m', { retryAfterMs: 300 }, Date.now());
+    const now = Date.now();
+    const held = await b.take(task({ model: 'm' }), config({ model: 'm' }), now);
+    expect(held).toMatchObject({ ok: false, waitingFor: 'server' });
+    const retryAt = (held as { retryAt: number }).retryAt;
+    expect(retryAt).toBeGreaterThan(now);
+    expect(retryAt).toBeLessThanOrEqual(now + 300);
+    taken(await b.take(task({ model: 'n' }), config({ model: 'n' }), now));
+    await sleep(retryAt - now + 20);
+    taken(await b.take(task({ model: 'm' }), config({ model: 'm' }), Date.now()));
+  });
+
+  it('make a limit one process read in the headers a window of every process', async () => {
+    const prefix = prefixed();
+    const a = await open(prefix);
+    const b = await open(prefix);
+    const of = config({ model: 'n' });
+    // The server allows 3 a second and has counted 2 already.
+    await a.hint('n', { limitRequests: 3, remainingRequests: 1, resetRequestsMs: 900 }, Date.now());
+    taken(await b.take(task({ model: 'n' }), of, Date.now()));
+    expect(await a.take(task({ model: 'n' }), of, Date.now())).toMatchObject({
+      ok: false,
+      waitingFor: 'server',
+    });
+    // Another model has no such window.
+    taken(await a.take(task({ model: 'm' }), config({ model: 'm' }), Date.now()));
+  });
+});
+
 describe('shared budgets', () => {
   it('hold worst cases across processes and charge what calls really cost', async () => {
     const prefix = prefixed();
@@ -153,9 +187,18 @@ describe('shared budgets', () => {
     const send = raw as unknown as Record<string, (...args: string[]) => Promise<unknown>>;
     const head = [prefix, 'dead-host:1', '200', 'UTC:d', '60000', 'UTC:h', '60000'];
     try {
-      const reply = (await send.take?.(...head, 'ghost', '10', '700', '0', '10000', '', '', '0')) as
-        | string[]
-        | undefined;
+      const reply = (await send.take?.(
+        ...head,
+        'ghost',
+        '10',
+        '700',
+        '0',
+        '10000',
+        '',
+        '',
+        'm',
+        '0',
+      )) as string[] | undefined;
       expect(reply?.[0]).toBe('ok');
       expect((await survivor.spending(Date.now())).held).toBe(700);
       await sleep(300);

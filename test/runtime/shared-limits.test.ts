@@ -14,6 +14,7 @@ import type {
   SharedTake,
   SharedVerdict,
 } from '../../src/limits/shared.js';
+import type { RateLimitHintsData } from '../../src/limits/types.js';
 import { Engine } from '../../src/runtime/engine.js';
 import type { EngineEvent } from '../../src/runtime/events.js';
 import { seededRandom } from '../../src/time/clock.js';
@@ -49,6 +50,12 @@ class FakeShared implements SharedLimits {
 
   async release(take: string): Promise<void> {
     this.released.push(take);
+  }
+
+  readonly hints: Array<[string, RateLimitHintsData]> = [];
+
+  async hint(model: string, hints: RateLimitHintsData): Promise<void> {
+    this.hints.push([model, hints]);
   }
 
   /** Answers the latest question. */
@@ -193,6 +200,24 @@ describe('admission with shared limits', () => {
     shared.answer({ ok: true, take: 'second' });
     await advance(clock, 100, 10);
     expect(shared.settled.map(([take]) => take)).toEqual(['first', 'second']);
+    await engine.stop();
+  });
+
+  it('tells the shared limits what a provider’s headers said', async () => {
+    const hints = { limitRequests: 60, remainingRequests: 59, resetRequestsMs: 1000 };
+    const { clock, engine, shared, submit } = setUp(() => ({
+      kind: 'ok',
+      latencyMs: 5,
+      content: 'ok',
+      promptTokens: 10,
+      completionTokens: 5,
+      hints,
+    }));
+    await submit('a');
+    await flush();
+    shared.answer({ ok: true, take: 'a' });
+    await advance(clock, 100, 10);
+    expect(shared.hints).toEqual([['m', hints]]);
     await engine.stop();
   });
 
