@@ -124,6 +124,7 @@ export function assembleParts(host: PartsHost): EngineParts {
           (taskId, error) => {
             emit({ type: 'store.error', at: clock.now(), taskId, error: serializeError(error) });
           },
+          clock,
         );
   /** What task intake reads of the engine (settings, task types, prices, windows). */
   const intake: IntakeContext = {

@@ -14,6 +14,7 @@ import type {
 } from '../limits/shared.js';
 import type { RateLimitHintsData } from '../limits/types.js';
 import type { WindowLimit } from '../limits/window-limits.js';
+import type { Clock } from '../time/clock.js';
 import { rateSettingsOf } from './settings.js';
 
 function windowsOf(scope: string, windows: readonly WindowLimit[]): SharedWindow[] {
@@ -47,6 +48,9 @@ export function sharedConfigOf(settings: EngineSettings, model: string): SharedL
   };
 }
 
+/** How long a settle or a release of a take that failed waits before it is tried again (ms). */
+export const SHARED_RETRY_MS = 5000;
+
 /** What the engine tells of a failure of the shared limits (a `store.error` event). */
 export type SharedLimitsFailure = (taskId: string, error: unknown) => void;
 
@@ -63,6 +67,7 @@ export class SharedTakes {
     private readonly limits: SharedLimits,
     private readonly settings: () => EngineSettings,
     private readonly failed: SharedLimitsFailure,
+    private readonly clock: Clock,
   ) {}
 
   /** Asks for `record`'s take: a request of its reserved tokens, and a hold of its worst case. */
@@ -101,9 +106,8 @@ export class SharedTakes {
     const take = this.takes.get(id);
     if (take === undefined) return;
     this.takes.delete(id);
-    this.limits.settle(take, micros, this.configOf(model), now).catch((error: unknown) => {
-      this.failed(id, error);
-    });
+    const config = this.configOf(model);
+    this.untilDone(id, () => this.limits.settle(take, micros, config, now));
   }
 
   /** A provider's headers for `model`: every process of the queue hears of them. */
@@ -115,8 +119,20 @@ export class SharedTakes {
 
   /** A take whose task did not start goes back. */
   release(id: string, model: string, take: string, now: number): void {
-    this.limits.release(take, this.configOf(model), now).catch((error: unknown) => {
-      this.failed(id, error);
+    const config = this.configOf(model);
+    this.untilDone(id, () => this.limits.release(take, config, now));
+  }
+
+  /**
+   * Runs `work` (a settle or a release) until it succeeds: one that failed (Redis gone for longer
+   * than its client's own retries) is reported once and tried again every
+   * {@link SHARED_RETRY_MS} ms, since a hold left behind would keep its money held for every
+   * process until this one leaves.
+   */
+  private untilDone(id: string, work: () => Promise<void>, reported = false): void {
+    work().catch((error: unknown) => {
+      if (!reported) this.failed(id, error);
+      this.clock.setTimeout(() => this.untilDone(id, work, true), SHARED_RETRY_MS);
     });
   }
 

@@ -44,7 +44,14 @@ class FakeShared implements SharedLimits {
     });
   }
 
+  /** Settles that fail before one succeeds (Redis gone for a while). */
+  failSettles = 0;
+
   async settle(take: string, actualMicros: number): Promise<void> {
+    if (this.failSettles > 0) {
+      this.failSettles -= 1;
+      throw new Error('connect ECONNREFUSED 127.0.0.1:6379');
+    }
     this.settled.push([take, actualMicros]);
   }
 
@@ -200,6 +207,21 @@ describe('admission with shared limits', () => {
     shared.answer({ ok: true, take: 'second' });
     await advance(clock, 100, 10);
     expect(shared.settled.map(([take]) => take)).toEqual(['first', 'second']);
+    await engine.stop();
+  });
+
+  it('settles a take again until Redis takes it, reporting the failure once', async () => {
+    const { clock, engine, shared, events, submit } = setUp();
+    const id = await submit('a');
+    await flush();
+    shared.failSettles = 2;
+    shared.answer({ ok: true, take: 'a' });
+    await advance(clock, 100, 10);
+    expect(shared.settled).toEqual([]);
+    expect(events.filter((e) => e.type === 'store.error')).toMatchObject([{ taskId: id }]);
+    await advance(clock, 10_100, 100);
+    expect(shared.settled).toEqual([['a', 20]]);
+    expect(events.filter((e) => e.type === 'store.error')).toHaveLength(1);
     await engine.stop();
   });
 
