@@ -83,6 +83,11 @@ export interface JobArgs {
    * `undefined`: in memory (`--no-store`, or results going to a device or a pipe).
    */
   store: string | undefined;
+  /**
+   * Limits shared with other runs (`--shared-limits <redis url>`, `--shared-prefix`): every run
+   * given the same ones keeps the rate windows and budgets together.
+   */
+  shared: { url: string; prefix: string } | undefined;
   /** Delete the store and start over (`--fresh`). */
   fresh: boolean;
   /** The input record's field whose value keys each task (`--key`), as a path of keys. */
@@ -237,6 +242,28 @@ function storeOf(values: Values, file: string, out: string, cwd: string): string
   return flag;
 }
 
+/** `--shared-limits redis://…`, `--shared-prefix name`: the limits shared with other runs. */
+function sharedOf(values: Values): { url: string; prefix: string } | undefined {
+  const url = values['shared-limits'];
+  const prefix = values['shared-prefix'];
+  if (typeof url !== 'string') {
+    if (typeof prefix === 'string') throw usage('--shared-prefix: give --shared-limits too');
+    return undefined;
+  }
+  if (!/^rediss?:\/\/./.test(url)) {
+    throw usage(
+      `--shared-limits: expected a redis:// or rediss:// URL (received ${describeValue(url)})`,
+    );
+  }
+  const name = typeof prefix === 'string' ? prefix : 'aitq';
+  if (!/^[A-Za-z0-9_.:{}-]{1,100}$/.test(name)) {
+    throw usage(
+      `--shared-prefix: expected 1 to 100 letters, digits or _ - . : { } (received ${describeValue(name)})`,
+    );
+  }
+  return { url, prefix: name };
+}
+
 /** `--key metadata.id`: the path of keys into each input record. */
 function keyOf(values: Values): string[] | undefined {
   const text = values.key;
@@ -297,6 +324,7 @@ function jobArgs(
     );
   }
   const store = storeOf(values, file, out, cwd);
+  const shared = sharedOf(values);
   const key = keyOf(values);
   const maxRecordBytes = maxRecordBytesOf(values);
   const own = command === 'run' ? ownTaskOptionsOf(values, cwd) : undefined;
@@ -323,6 +351,7 @@ function jobArgs(
     dryRun,
     maxRecordBytes,
     store,
+    shared,
     fresh: values.fresh === true,
     key,
     watch,

@@ -78,6 +78,11 @@ Resume (a run keeps its tasks in a SQLite store; the same command again runs onl
   --key <field>          key each record by this field (a dotted path such as metadata.id;
                          a unique string or number) instead of a hash of its content
 
+Several runs at once (on one machine or many, against one API key):
+  --shared-limits <url>  keep the rate limits and the budget together with every run given the
+                         same Redis (redis:// or rediss://; needs npm install ioredis)
+  --shared-prefix <name> which limits on that Redis (default aitq)
+
 Options of simulate (all but --port, --host and --api-key also shape the built-in simulator
 of analyze and run when it is used):
   --port <n>             port (default 0: a free one)    --host <addr>  default 127.0.0.1
@@ -124,6 +129,8 @@ const JOB_FLAGS = `  --concurrency <n>        calls running at once
   --no-store               keep tasks in memory only: nothing to resume
   --fresh                  delete the store and start over
   --key <field>            key each record by this field (metadata.id) instead of its hash
+  --shared-limits <url>    rate limits and budget kept with every run given this Redis
+  --shared-prefix <name>   which limits on that Redis (default aitq)
   --dashboard              the live dashboard while the job runs (URL printed on stderr)
   --dashboard-port <n>     its port (default 0: a free one)
   --dashboard-wait         keep it once the job ended, until Ctrl-C

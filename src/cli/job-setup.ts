@@ -6,7 +6,7 @@
 
 import { existsSync } from 'node:fs';
 import { AITaskManager, type AITaskManagerOptions, type TaskStore } from '../index.js';
-import { type Simulator, startSimulator } from '../providers/simulator/index.js';
+import { startSimulator } from '../providers/simulator/index.js';
 import type { JobArgs } from './args.js';
 import { CliUsageError } from './errors.js';
 import type { CliIO } from './io.js';
@@ -98,18 +98,62 @@ export async function connect(
   args: JobArgs,
   options: AITaskManagerOptions,
   io: CliIO,
-): Promise<{ options: AITaskManagerOptions; simulator: Simulator | undefined }> {
-  if (!args.simulator) return { options, simulator: undefined };
-  const simulator = await startSimulator(args.simulatorOptions);
+): Promise<{ options: AITaskManagerOptions; helpers: JobHelpers }> {
+  const shared = await openShared(args);
+  const helpers: JobHelpers = {
+    close: async () => {
+      await shared?.close();
+    },
+  };
+  const withShared = shared === undefined ? options : { ...options, sharedLimits: shared };
+  if (!args.simulator) return { options: withShared, helpers };
+  const simulator = await startSimulator(args.simulatorOptions).catch(async (error) => {
+    await helpers.close();
+    throw error;
+  });
   if (!args.quiet) {
     io.stderr.write(
       `aitq: --simulator: using the built-in simulator at ${simulator.url}; nothing leaves this machine\n`,
     );
   }
   return {
-    options: { ...options, baseURL: simulator.url, apiKey: 'sk-simulator' },
-    simulator,
+    options: { ...withShared, baseURL: simulator.url, apiKey: 'sk-simulator' },
+    helpers: {
+      close: async () => {
+        await simulator.close();
+        await shared?.close();
+      },
+    },
   };
+}
+
+/** What started beside the manager (the simulator, the shared limits), closed with the job. */
+export interface JobHelpers {
+  close(): Promise<void>;
+}
+
+/**
+ * The limits shared with other runs, when `--shared-limits` asks for them. ioredis is loaded only
+ * then (an optional peer dependency).
+ * @throws CliUsageError Redis cannot be reached or used, or ioredis is not installed
+ */
+async function openShared(args: JobArgs) {
+  if (args.shared === undefined) return undefined;
+  let module: typeof import('../redis/index.js');
+  try {
+    module = await import('../redis/index.js');
+  } catch (error) {
+    throw new CliUsageError(
+      `--shared-limits needs the ioredis package: npm install ioredis (${error instanceof Error ? error.message : String(error)})`,
+    );
+  }
+  try {
+    return await module.openSharedLimits(args.shared);
+  } catch (error) {
+    throw new CliUsageError(
+      `--shared-limits: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
 }
 
 /**

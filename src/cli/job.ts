@@ -122,7 +122,7 @@ async function runTasks(
     worstCaseCost: priced === 0 ? undefined : totals.worstCaseCost / priced,
   };
   const watch = await JobWatch.start(args.watch, io);
-  const { options, simulator } = await connect(args, jobOptions, io).catch(async (error) => {
+  const { options, helpers } = await connect(args, jobOptions, io).catch(async (error) => {
     await watch.close({ wait: false });
     throw error;
   });
@@ -133,7 +133,7 @@ async function runTasks(
   /** What started before the manager, closed when the job cannot go on. */
   const closeHelpers = async () => {
     await watch.close({ wait: false });
-    await simulator?.close();
+    await helpers.close();
   };
   const { manager, recovered } = await startJobManager(
     { ...managerOptionsOf(options, store, notice), ...watch.managerOptions() },
@@ -416,7 +416,7 @@ async function runTasks(
     await draw().catch(() => {});
     ended = true;
     await results.close();
-    await simulator?.close();
+    await helpers.close();
   }
 
   const summary = summarize(latest ?? (await manager.getStatistics()), {
