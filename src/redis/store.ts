@@ -30,7 +30,6 @@ import {
   resolveLimit,
   resolveListFilter,
   resolveWaitingQuery,
-  toJson,
 } from '../stores/query.js';
 import type {
   LedgerEntry,
@@ -49,7 +48,6 @@ import {
   LIST_ID_OFFSET,
   listMember,
   type RedisKeys,
-  recordArgs,
   WAITING_ID_OFFSET,
   waitingMember,
 } from './keys.js';
@@ -60,38 +58,14 @@ import {
   resolveRedisOptions,
 } from './open.js';
 import {
-  COMMIT_SCRIPT,
-  COMPACT_SCRIPT,
-  PAGE_SCRIPT,
-  RELEASE_SCRIPT,
-  REMOVE_FINISHED_SCRIPT,
-  RENEW_SCRIPT,
-} from './scripts.js';
-
-/** The scripts, as ioredis defines them on the connection (EVALSHA, reloaded after a restart). */
-interface ScriptCommands {
-  aitqCommit(...args: string[]): Promise<[string, ...string[]] | [string, number]>;
-  aitqPage(...args: string[]): Promise<string[]>;
-  aitqRemoveFinished(...args: string[]): Promise<number>;
-  aitqCompact(...args: string[]): Promise<number>;
-  aitqRenew(...args: string[]): Promise<number>;
-  aitqRelease(...args: string[]): Promise<number>;
-}
-
-const SCRIPTS: Record<keyof ScriptCommands, string> = {
-  aitqCommit: COMMIT_SCRIPT,
-  aitqPage: PAGE_SCRIPT,
-  aitqRemoveFinished: REMOVE_FINISHED_SCRIPT,
-  aitqCompact: COMPACT_SCRIPT,
-  aitqRenew: RENEW_SCRIPT,
-  aitqRelease: RELEASE_SCRIPT,
-};
-
-/** A page of members and bodies from one index, in its order. */
-interface IndexedBody {
-  member: string;
-  body: string;
-}
+  commitArgs,
+  compareBytes,
+  execPipeline,
+  type IndexedBody,
+  ledgerJson,
+  SCRIPTS,
+  type ScriptCommands,
+} from './store-commands.js';
 
 /**
  * Opens the Redis task store under `options.prefix` (default `'aitq'`) on the server at
@@ -380,25 +354,13 @@ export class RedisTaskStore implements TaskStore {
   async #write(operation: string, write: StoreWrite): Promise<number> {
     return this.#run(operation, async () => {
       checkWrite(write);
-      const insert = write.insert ?? [];
-      const update = write.update ?? [];
-      const remove = write.remove ?? [];
-      const ledger = write.ledger ?? [];
       this.#writes += 1;
-      const args: string[] = [
+      const args = commitArgs(
         this.#keys.prefix,
         this.#token,
         `${this.#token}:${this.#writes}`,
-        String(insert.length),
-        String(update.length),
-        String(remove.length),
-        String(ledger.length),
-      ];
-      for (const record of [...insert, ...update]) args.push(...recordArgs(record, bodyOf(record)));
-      args.push(...remove);
-      ledger.forEach((entry, index) => {
-        args.push(ledgerJson(entry, `ledger[${index}].event`));
-      });
+        write,
+      );
       if (this.#lost) throw this.#lostLease(operation);
       const reply = await this.#redis.aitqCommit(...args);
       const [kind, ...rest] = reply;
@@ -492,36 +454,4 @@ export class RedisTaskStore implements TaskStore {
       );
     }
   }
-}
-
-/** A record's JSON; a `ValidationError` naming it when it has none. */
-function bodyOf(record: TaskRecord): string {
-  const body = toJson(record, `task '${record.id}'`);
-  if (body === undefined) throw new ValidationError(`invalid task '${record.id}': no JSON form`);
-  return body;
-}
-
-/** A ledger entry's JSON as stored (its `seq` is put before it by the server). */
-function ledgerJson(entry: LedgerEntry, what: string): string {
-  toJson(entry.event, what);
-  const stored =
-    entry.taskId === undefined
-      ? { at: entry.at, event: entry.event }
-      : { at: entry.at, taskId: entry.taskId, event: entry.event };
-  return JSON.stringify(stored);
-}
-
-/** `a` and `b` in Redis's member order (bytes of their UTF-8, which is code point order). */
-function compareBytes(a: string, b: string): number {
-  if (a === b) return 0;
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
-
-/** The replies of a pipeline, or its first error. */
-async function execPipeline(pipeline: ReturnType<Redis['pipeline']>): Promise<unknown[]> {
-  const results = (await pipeline.exec()) ?? [];
-  return results.map(([error, value]) => {
-    if (error) throw error;
-    return value;
-  });
 }
