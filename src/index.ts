@@ -65,6 +65,7 @@ export type { ModelPrice } from './limits/prices.js';
 export type {
   SharedLimits,
   SharedLimitsConfig,
+  SharedSpending,
   SharedTake,
   SharedVerdict,
   SharedWindow,

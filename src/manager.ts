@@ -17,6 +17,7 @@ import type {
 import { WaitTimeoutError } from './errors.js';
 import type { DurationString } from './internal/duration.js';
 import { parseOrThrow } from './internal/validate.js';
+import type { SharedSpending } from './limits/shared.js';
 import { preloadEncoding } from './limits/tokens.js';
 import { waitWithin } from './manager/bounded-wait.js';
 import { costControllerOf, queueStatusOf, StatsFeed } from './manager/figures.js';
@@ -376,7 +377,21 @@ export class AITaskManager<R extends TaskTypeRegistry = UntypedTaskTypes> {
   async getStatistics(): Promise<Statistics> {
     await this.engine.written();
     const byStatus = await this.engine.store.countByStatus();
-    return buildStatistics(this.engine, this.collector, byStatus);
+    return buildStatistics(this.engine, this.collector, byStatus, await this.sharedSpending());
+  }
+
+  /** What every process given the same shared limits spent and holds, if it can be read. */
+  private async sharedSpending(): Promise<SharedSpending | undefined> {
+    const shared = this.engine.sharedLimits;
+    if (shared?.spending === undefined) return undefined;
+    try {
+      return await shared.spending(this.clock.now(), this.engine.currentSettings.budgetTimeZone);
+    } catch (error) {
+      this.logger.warn?.('shared limits: could not read what the processes spent', {
+        error: error instanceof Error ? error.message : String(error),
+      });
+      return undefined;
+    }
   }
 
   /** The waiting line's size and shape. */

@@ -70,4 +70,17 @@ export interface SharedLimits {
    * and the limits it states become windows every process's takes of the model count in.
    */
   hint(model: string, hints: RateLimitHintsData, now: number): Promise<void>;
+  /**
+   * What every process together has spent (in total, and in `timeZone`'s calendar day and hour
+   * of `now`) and holds, for the statistics. Optional: without it they show this process's own.
+   */
+  spending?(now: number, timeZone: string): Promise<SharedSpending>;
+}
+
+/** Money in micro-dollars, spent and held by every process given the same shared limits. */
+export interface SharedSpending {
+  total: number;
+  daily: number;
+  hourly: number;
+  held: number;
 }

@@ -13,10 +13,5 @@
  */
 
 export type { RedisStoreOptions } from './open.js';
-export {
-  openSharedLimits,
-  RedisSharedLimits,
-  type SharedLimitsOptions,
-  type SharedSpending,
-} from './shared-limits.js';
+export { openSharedLimits, RedisSharedLimits, type SharedLimitsOptions } from './shared-limits.js';
 export { openRedisStore, RedisTaskStore } from './store.js';

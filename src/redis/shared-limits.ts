@@ -12,6 +12,7 @@ import { windowLengthFor } from '../limits/learned-windows.js';
 import type {
   SharedLimits,
   SharedLimitsConfig,
+  SharedSpending,
   SharedTake,
   SharedVerdict,
 } from '../limits/shared.js';
@@ -69,14 +70,6 @@ const SCRIPTS: Record<keyof LimitCommands, string> = {
 
 /** How long a total-budget wait lasts before asking again: other processes' holds end there. */
 const BUDGET_POLL_MS = 1000;
-
-/** What the budgets have spent across every process, and what they all hold (µ$). */
-export interface SharedSpending {
-  total: number;
-  daily: number;
-  hourly: number;
-  held: number;
-}
 
 /**
  * Connects to the shared limits of the queue under `options.prefix`. Rejects with a

@@ -87,6 +87,8 @@ export class Engine {
   readonly clock: Clock;
   readonly random: RandomSource;
   readonly store: TaskStore;
+  /** The limits shared with the other processes of the queue, if it was given some. */
+  readonly sharedLimits: SharedLimits | undefined;
   /**
    * The root actor: every submission that may start, every wave of settled attempts and every
    * wake-up reaches it as an event, watched or not.
@@ -125,6 +127,7 @@ export class Engine {
     this.clock = deps.clock ?? systemClock;
     this.random = deps.random ?? systemRandom;
     this.store = deps.store ?? new MemoryTaskStore();
+    this.sharedLimits = deps.sharedLimits;
     this.settings = {
       ...parsed,
       maxQueueSize: parsed.maxQueueSize ?? defaultMaxQueueSize(this.store.durable),

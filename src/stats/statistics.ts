@@ -1,11 +1,19 @@
 import type { TaskStatus } from '../../machines/task-status.js';
+import type { EngineSettings } from '../config/engine-options.js';
 import type { BudgetAmounts, BudgetRemaining } from '../limits/budget.js';
-import { microsToDollars } from '../limits/prices.js';
+import { dollarsToMicros, microsToDollars } from '../limits/prices.js';
 import type { WindowUsage } from '../limits/rate-limiter.js';
+import type { SharedSpending } from '../limits/shared.js';
 import type { Engine } from '../runtime/engine.js';
 import { monotonicNow } from '../time/clock.js';
 import type { StatsCollector } from './collector.js';
-import type { BudgetStatistics, Gauge, Statistics, WindowStatistics } from './types.js';
+import type {
+  BudgetStatistics,
+  Gauge,
+  SharedCostStatistics,
+  Statistics,
+  WindowStatistics,
+} from './types.js';
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
@@ -22,6 +30,18 @@ function budget(
     limit: limitDollars,
     remaining: microsToDollars(Math.max(0, remaining ?? 0)),
     percentage: Math.min(100, (cost / limitDollars) * 100),
+  };
+}
+
+/** The shared budgets: what every process spent, and what is left once what they hold ends. */
+function sharedCost(shared: SharedSpending, settings: EngineSettings): SharedCostStatistics {
+  const left = (limit: number | undefined, spent: number) =>
+    limit === undefined ? undefined : dollarsToMicros(limit) - spent - shared.held;
+  return {
+    total: budget(shared.total, settings.budgetLimit, left(settings.budgetLimit, shared.total)),
+    daily: budget(shared.daily, settings.dailyLimit, left(settings.dailyLimit, shared.daily)),
+    hourly: budget(shared.hourly, settings.hourlyLimit, left(settings.hourlyLimit, shared.hourly)),
+    held: microsToDollars(shared.held),
   };
 }
 
@@ -56,6 +76,7 @@ export function buildStatistics(
   engine: Engine,
   collector: StatsCollector,
   byStatus: Record<TaskStatus, number>,
+  shared?: SharedSpending,
 ): Statistics {
   const now = engine.clock.now();
   const settings = engine.currentSettings;
@@ -112,6 +133,7 @@ export function buildStatistics(
       daily: budget(spent.daily, settings.dailyLimit, remaining.daily),
       hourly: budget(spent.hourly, settings.hourlyLimit, remaining.hourly),
       held: microsToDollars(ledger.held()),
+      shared: shared === undefined ? null : sharedCost(shared, settings),
     },
     tasks: { total, byStatus, byType: { ...collector.byType } },
     performance: {

@@ -29,6 +29,15 @@ export interface BudgetStatistics {
   percentage: number | null;
 }
 
+/** The budgets kept together by every process given the same shared limits. */
+export interface SharedCostStatistics {
+  total: BudgetStatistics;
+  daily: BudgetStatistics;
+  hourly: BudgetStatistics;
+  /** Worst-case amounts every process holds for its running calls. */
+  held: number;
+}
+
 /** A model whose own limits hold its first waiting task (see `Statistics.queue.heldModels`). */
 export interface HeldModel {
   model: string;
@@ -86,6 +95,11 @@ export interface Statistics {
     hourly: BudgetStatistics;
     /** Worst-case amounts held for running calls. */
     held: number;
+    /**
+     * With `sharedLimits`: what every process given them has spent and holds, against the same
+     * limits (the budgets they keep together); `null` without, or when Redis did not answer.
+     */
+    shared: SharedCostStatistics | null;
   };
   tasks: {
     /** Tasks in the store (finished ones until retention or `cleanupOldTasks` removes them). */

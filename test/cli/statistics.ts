@@ -29,6 +29,7 @@ export function statistics(
       daily: { cost: 0, limit: null, remaining: null, percentage: null },
       hourly: { cost: 0, limit: null, remaining: null, percentage: null },
       held: 0,
+      shared: null,
     },
     tasks: {
       total: 0,

@@ -147,6 +147,12 @@ describe('limits shared by two processes', () => {
       const costs = await Promise.all(run.managers.map((m) => m.getStatistics()));
       const local = costs.reduce((sum, s) => sum + s.cost.total.cost, 0);
       expect(local).toBeLessThanOrEqual(budgetLimit + 1e-9);
+      // Each process's statistics show the budget they keep together.
+      for (const stats of costs) {
+        expect(stats.cost.shared?.total.cost).toBeCloseTo(local, 9);
+        expect(stats.cost.shared?.total.limit).toBe(budgetLimit);
+        expect(stats.cost.shared?.held).toBe(0);
+      }
     } finally {
       await shutDown(run);
       await sim.close();
