@@ -6,7 +6,8 @@
  * of 1,000 (each awaited), then `onIdle()`. The same workload through BullMQ: a `Queue` and a
  * `Worker` in this process whose processor calls the same client and returns at once, `addBulk`
  * in chunks of 1,000, timed until the worker's `completed` event for the last job. The in-memory
- * store runs too, as the reference line. Every contender: the same task count, the four
+ * store runs too, as the reference line, and the Redis store (`ai-task-queue/redis`) on the same
+ * Redis as BullMQ. Every contender: the same task count, the four
  * priorities mixed (`i % 4`), the same concurrency (the manager's `maxConcurrent`, the worker's
  * `concurrency`), 1,000 finished tasks kept (`keepCompleted` / `removeOnComplete`); each run
  * starts from a collected heap; a run's database file (with its `-wal` and `-shm`) is deleted
@@ -28,7 +29,7 @@
  * 10,000; 0 for none), `--dir path` (where the
  * database files go, default the OS's temporary folder), `--redis host:port` (default
  * 127.0.0.1:6379; BullMQ is skipped when Redis does not answer), `--only a,b` (a subset of
- * `memory,normal,full,bullmq`, e.g. to profile one of them).
+ * `memory,normal,full,redis,bullmq`, e.g. to profile one of them).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -39,6 +40,7 @@ import Database from 'better-sqlite3';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { type AITaskManager, createAITaskManager } from '../src/index.js';
+import { openRedisStore, type RedisTaskStore } from '../src/redis/index.js';
 import { openSqliteStore, type SqliteTaskStore } from '../src/stores/sqlite/index.js';
 import {
   allCompleted,
@@ -59,7 +61,7 @@ const WARMUP = Number(args.get('warmup') ?? Math.min(TASKS, 10_000));
 const DIR = resolve(args.get('dir') ?? tmpdir());
 const redisAt = (args.get('redis') ?? '127.0.0.1:6379').split(':');
 const REDIS = { host: redisAt[0] || '127.0.0.1', port: Number(redisAt[1] ?? 6379) };
-const CONTENDERS = ['memory', 'normal', 'full', 'bullmq'] as const;
+const CONTENDERS = ['memory', 'normal', 'full', 'redis', 'bullmq'] as const;
 type Contender = (typeof CONTENDERS)[number];
 const ONLY = new Set((args.get('only') ?? CONTENDERS.join(',')).split(','));
 for (const name of ONLY) {
@@ -74,6 +76,8 @@ for (const [name, value] of Object.entries({ TASKS, ROUNDS, CONCURRENCY, CHUNK, 
     process.exit(2);
   }
 }
+/** Every Redis store of this bench has a key prefix that starts with it. */
+const REDIS_PREFIX = 'aitq-bench-store-';
 /** Every BullMQ queue of this bench is named with it; its keys are `bull:<prefix>…`. */
 const QUEUE_PREFIX = 'aitq-bench-sqlite-';
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -114,13 +118,21 @@ function chunkOf(start: number, tasks: number) {
   return chunk;
 }
 
-async function runManager(kind: 'memory' | 'NORMAL' | 'FULL', tasks: number): Promise<Run> {
+async function runManager(
+  kind: 'memory' | 'NORMAL' | 'FULL' | 'redis',
+  tasks: number,
+): Promise<Run> {
   const dir = mkdtempSync(join(DIR, 'aitq-bench-sqlite-'));
-  let store: SqliteTaskStore | undefined;
+  const prefix = `${REDIS_PREFIX}${randomUUID()}`;
+  let store: SqliteTaskStore | RedisTaskStore | undefined;
   let manager: AITaskManager | undefined;
   try {
     const s0 = performance.now();
-    if (kind !== 'memory') store = openSqliteStore(join(dir, 'queue.db'), { synchronous: kind });
+    if (kind === 'redis') {
+      store = await openRedisStore({ url: `redis://${REDIS.host}:${REDIS.port}`, prefix });
+    } else if (kind !== 'memory') {
+      store = openSqliteStore(join(dir, 'queue.db'), { synchronous: kind });
+    }
     manager = await createAITaskManager({
       ...(store === undefined ? {} : { store }),
       aiClient: instantClient,
@@ -156,6 +168,7 @@ async function runManager(kind: 'memory' | 'NORMAL' | 'FULL', tasks: number): Pr
     await manager?.stop({ force: true });
     await store?.close();
     rmSync(dir, { recursive: true, force: true });
+    if (kind === 'redis' && redis !== undefined) await deleteKeys(redis, `${prefix}:*`);
   }
 }
 
@@ -181,12 +194,19 @@ async function connectRedis(): Promise<Redis> {
   }
 }
 
-/** Deletes every key of this bench's queues (an interrupted run may have left some). */
+/** Deletes every key of this bench's queues and Redis stores (an interrupted run may have left some). */
 async function deleteBenchKeys(client: Redis): Promise<number> {
+  return (
+    (await deleteKeys(client, `bull:${QUEUE_PREFIX}*`)) +
+    (await deleteKeys(client, `${REDIS_PREFIX}*`))
+  );
+}
+
+async function deleteKeys(client: Redis, pattern: string): Promise<number> {
   let cursor = '0';
   let deleted = 0;
   do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `bull:${QUEUE_PREFIX}*`, 'COUNT', 1000);
+    const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
     cursor = next;
     if (keys.length > 0) deleted += await client.unlink(...keys);
   } while (cursor !== '0');
@@ -285,7 +305,7 @@ probe.close();
 
 let redis: Redis | undefined;
 let redisVersion = '';
-if (ONLY.has('bullmq')) {
+if (ONLY.has('bullmq') || ONLY.has('redis')) {
   try {
     redis = await connectRedis();
     redisVersion = /^redis_version:(\S+)/m.exec(await redis.info('server'))?.[1] ?? '?';
@@ -293,8 +313,11 @@ if (ONLY.has('bullmq')) {
     if (stale > 0) console.log(`deleted ${stale} Redis keys an earlier run left`);
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error);
-    console.log(`BullMQ skipped: Redis at ${REDIS.host}:${REDIS.port} not answering (${why})`);
+    console.log(
+      `BullMQ and the Redis store skipped: Redis at ${REDIS.host}:${REDIS.port} not answering (${why})`,
+    );
     ONLY.delete('bullmq');
+    ONLY.delete('redis');
     redis = undefined;
   }
 }
@@ -312,12 +335,14 @@ const LABELS: Record<Contender, string> = {
   memory: 'memory store',
   normal: 'SQLite, synchronous NORMAL',
   full: 'SQLite, synchronous FULL',
+  redis: 'Redis store',
   bullmq: `BullMQ ${versionOf('bullmq')} (Redis)`,
 };
 const RUNS: Record<Contender, (tasks: number) => Promise<Run>> = {
   memory: (tasks) => runManager('memory', tasks),
   normal: (tasks) => runManager('NORMAL', tasks),
   full: (tasks) => runManager('FULL', tasks),
+  redis: (tasks) => runManager('redis', tasks),
   bullmq: (tasks) => {
     if (redis === undefined) throw new Error('BullMQ runs only with Redis');
     return runBullMQ(redis, tasks);
