@@ -13,6 +13,7 @@ import { EXIT_CODES } from '../../src/cli/errors.js';
 import { CliSummarySchema } from '../../src/cli/render.js';
 import { type Simulator, startSimulator } from '../../src/providers/simulator/index.js';
 import { openSqliteStore } from '../../src/stores/sqlite/index.js';
+import { until } from '../helpers/until.js';
 import { type ResultLine, resultLines } from './result-lines.js';
 import { runCliToEnd, startCli } from './run-cli.js';
 
@@ -84,15 +85,6 @@ function sentSince(from: number): Set<string> {
       .log.slice(from)
       .flatMap((entry) => (entry.taskId === undefined ? [] : [entry.taskId])),
   );
-}
-
-/** Resolves once `check` holds (polled); rejects after `ms`. */
-async function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 /** The completed top-level tasks of the store at `path` (which no process holds). */

@@ -14,6 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type Simulator, startSimulator } from '../../src/providers/simulator/index.js';
 import { openSharedLimits } from '../../src/redis/index.js';
 import { dropPrefix, freshPrefix, REDIS_URL } from '../helpers/redis.js';
+import { until } from '../helpers/until.js';
 
 const prefix = freshPrefix('procs');
 const admin = new Redis(REDIS_URL);
@@ -58,14 +59,6 @@ function startWorker(sim: Simulator, name: string, tasks: number): Worker {
     worker.lines.push(...parts.filter((line) => line !== ''));
   });
   return worker;
-}
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if (check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 describe('three processes sharing limits on Redis, one killed', () => {

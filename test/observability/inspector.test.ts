@@ -17,6 +17,7 @@ import {
 import type { ChatRequest } from '../../src/providers/types.js';
 import { createTestManager } from '../helpers/manager.js';
 import type { Script } from '../helpers/scripted-client.js';
+import { until } from '../helpers/until.js';
 import { advanceUntil } from '../helpers/virtual-time.js';
 
 /** Found in no message unless `includeData` is on. */
@@ -36,15 +37,6 @@ interface Message {
 }
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/** Waits (real time) until `done()` holds; fails after `ms`. */
-async function until(done: () => boolean, what: string, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 /** Sockets, servers and timers alive now, by kind. */
 function handles(): Map<string, number> {

@@ -15,6 +15,7 @@ import type { TaskStore } from '../../src/stores/types.js';
 import { DURABLE_SETTINGS } from '../helpers/engine.js';
 import { answerOf, dropPrefix, freshPrefix, REDIS_URL } from '../helpers/redis.js';
 import { echoTaskType } from '../helpers/task-types.js';
+import { until } from '../helpers/until.js';
 
 const URL = REDIS_URL;
 const admin = new Redis(URL, { lazyConnect: true });
@@ -67,15 +68,6 @@ async function openEngine(store: TaskStore, client: AIClient): Promise<Run> {
   await engine.open();
   engine.start();
   return { engine, events };
-}
-
-/** Waits until `check` holds (polling, a few seconds at most). */
-async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 describe('the engine on the Redis store', () => {
