@@ -20,7 +20,7 @@ export function describeLocation(url: string, prefix: string): string {
 }
 
 const UNREACHABLE =
-  /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ECONNRESET|EPIPE|Connection is closed|connect ETIMEDOUT|max retries per request|Stream isn't writeable|enableOfflineQueue/i;
+  /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ECONNRESET|EPIPE|Connection is closed|connect ETIMEDOUT|max retries per request|Stream isn't writeable|enableOfflineQueue|Command timed out/i;
 
 /**
  * The {@link StoreError} for `error`, thrown while the store at `location` did `action` (`open`,

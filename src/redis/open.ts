@@ -133,11 +133,13 @@ async function checkLayout(redis: Redis, keys: RedisKeys, location: string): Pro
 export async function connectRedis(
   options: ResolvedRedisOptions,
   what: RedisUse = 'task store',
+  commandTimeoutMs?: number,
 ): Promise<Redis> {
   const { url, location, connectTimeoutMs, prefix } = options;
   const redis = new Redis(url, {
     lazyConnect: true,
     connectTimeout: connectTimeoutMs,
+    ...(commandTimeoutMs === undefined ? {} : { commandTimeout: commandTimeoutMs }),
     // A blip mid-run: commands wait for the reconnection (a few tries) instead of failing at once.
     maxRetriesPerRequest: 20,
     // Shown by CLIENT LIST, so an operator can tell the queue's connections apart.

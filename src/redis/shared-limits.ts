@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
+import { ValidationError } from '../errors.js';
 import { calendarPeriodEnds } from '../limits/budget.js';
 import { windowLengthFor } from '../limits/learned-windows.js';
 import type {
@@ -46,6 +47,13 @@ export interface SharedLimitsOptions {
   connectTimeoutMs?: number | undefined;
   /** The clock of this process's calendar days and hours (the budgets'). @default the system's */
   clock?: Clock | undefined;
+  /**
+   * How long one answer of Redis may take (ms) before it counts as not answering: admission then
+   * reports it and asks again a second later, instead of holding the line behind a server that
+   * hangs. A take that lands after it only over-counts (its hold is charged when this process
+   * leaves). @default 10000
+   */
+  commandTimeoutMs?: number | undefined;
 }
 
 interface LimitCommands {
@@ -68,6 +76,9 @@ const SCRIPTS: Record<keyof LimitCommands, string> = {
   aitqHint: HINT_SCRIPT,
 };
 
+/** How long one answer of Redis may take by default (ms): see `commandTimeoutMs`. */
+const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
+
 /** How long a total-budget wait lasts before asking again: other processes' holds end there. */
 const BUDGET_POLL_MS = 1000;
 
@@ -85,9 +96,25 @@ const BUDGET_POLL_MS = 1000;
 export async function openSharedLimits(
   options: SharedLimitsOptions | string = {},
 ): Promise<RedisSharedLimits> {
-  const { clock = systemClock, ...rest } = typeof options === 'string' ? { url: options } : options;
+  const {
+    clock = systemClock,
+    commandTimeoutMs = DEFAULT_COMMAND_TIMEOUT_MS,
+    ...rest
+  } = typeof options === 'string' ? { url: options } : options;
+  if (!Number.isInteger(commandTimeoutMs) || commandTimeoutMs < 1 || commandTimeoutMs > 600_000) {
+    throw new ValidationError(
+      `invalid options.commandTimeoutMs: ${String(commandTimeoutMs)}; expected whole milliseconds from 1 to 600000 (default ${DEFAULT_COMMAND_TIMEOUT_MS})`,
+      [
+        {
+          path: 'options.commandTimeoutMs',
+          message: 'whole ms, 1 to 600000',
+          received: commandTimeoutMs,
+        },
+      ],
+    );
+  }
   const resolved = resolveRedisOptions(rest);
-  const redis = await connectRedis(resolved, 'shared limits');
+  const redis = await connectRedis(resolved, 'shared limits', commandTimeoutMs);
   return createLimits(redis, resolved, clock);
 }
 

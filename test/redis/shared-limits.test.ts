@@ -7,11 +7,11 @@
 
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { StoreError } from '../../src/errors.js';
+import { StoreError, ValidationError } from '../../src/errors.js';
 import type { SharedLimitsConfig, SharedTake, SharedVerdict } from '../../src/limits/shared.js';
 import { LEAVE_SCRIPT, TAKE_SCRIPT } from '../../src/redis/limits-scripts.js';
 import { openSharedLimits, type RedisSharedLimits } from '../../src/redis/shared-limits.js';
-import { dropPrefix, freePort, freshPrefix, REDIS_URL } from '../helpers/redis.js';
+import { dropPrefix, freePort, freshPrefix, REDIS_URL, SpareRedis } from '../helpers/redis.js';
 
 const admin = new Redis(REDIS_URL);
 const opened: RedisSharedLimits[] = [];
@@ -224,6 +224,40 @@ describe('shared budgets', () => {
 });
 
 describe('openSharedLimits', () => {
+  it('gives up on an answer that takes longer than commandTimeoutMs (a server that hangs)', async () => {
+    const spare = await SpareRedis.start(['--appendonly', 'no', '--enable-debug-command', 'yes']);
+    const limits = await openSharedLimits({ url: spare.url, commandTimeoutMs: 200 });
+    const blocker = new Redis(spare.url);
+    try {
+      // The server does nothing else for 2 s.
+      const sleeping = blocker.call('DEBUG', 'SLEEP', '2');
+      await sleep(50);
+      const error = await limits.take(task(), config({}), Date.now()).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(StoreError);
+      expect((error as StoreError).reason).toBe('unreachable');
+      expect((error as Error).message).toContain('timed out');
+      await sleeping;
+      // Answering again: the next take is taken.
+      taken(await limits.take(task(), config({}), Date.now()));
+    } finally {
+      blocker.disconnect();
+      await limits.close();
+      await spare.stop();
+    }
+  });
+
+  it('rejects a commandTimeoutMs that is not whole milliseconds, naming it', async () => {
+    const error = await openSharedLimits({ url: REDIS_URL, commandTimeoutMs: 0.5 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as Error).message).toContain('options.commandTimeoutMs');
+  });
+
   it('fails with StoreError unreachable when nothing answers', async () => {
     const port = await freePort();
     const error = await openSharedLimits({
