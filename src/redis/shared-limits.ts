@@ -132,6 +132,12 @@ export class RedisSharedLimits implements SharedLimits {
   readonly #leaseMs: number;
   readonly #heartbeat: ReturnType<typeof setInterval>;
   readonly #clock: Clock;
+  /**
+   * The time zone of the budgets' days and hours, as the last take named it:
+   * what the scripts that carry none (the heartbeat, a hint, leaving) charge a dead process's
+   * holds to.
+   */
+  #timeZone = 'UTC';
   readonly #periods = new Map<string, (t: number) => { hour: number; day: number }>();
   #closed = false;
 
@@ -152,7 +158,9 @@ export class RedisSharedLimits implements SharedLimits {
     // Real time: the lease is Redis's, on Redis's clock (the documented exception).
     this.#heartbeat = setInterval(
       () => {
-        this.#redis.aitqHeartbeat(...this.#head('UTC', this.#clock.now())).catch(() => undefined);
+        this.#redis
+          .aitqHeartbeat(...this.#head(this.#timeZone, this.#clock.now()))
+          .catch(() => undefined);
       },
       Math.floor(options.leaseMs / 3),
     );
@@ -160,6 +168,7 @@ export class RedisSharedLimits implements SharedLimits {
   }
 
   async take(take: SharedTake, config: SharedLimitsConfig, now: number): Promise<SharedVerdict> {
+    this.#timeZone = config.timeZone;
     return this.#run('take', async () => {
       const { budgets } = config;
       const limit = (micros: number | undefined) => (micros === undefined ? '' : String(micros));
@@ -246,7 +255,7 @@ export class RedisSharedLimits implements SharedLimits {
       n === undefined || !Number.isFinite(n) || n < 1 ? '' : String(Math.floor(n));
     await this.#run('hint', () =>
       this.#redis.aitqHint(
-        ...this.#head('UTC', now),
+        ...this.#head(this.#timeZone, now),
         model,
         text(hints.retryAfterMs),
         text(hints.remainingRequests),
@@ -262,7 +271,7 @@ export class RedisSharedLimits implements SharedLimits {
   }
 
   /** What every process together has spent (in `timeZone`'s current day and hour) and holds. */
-  async spending(now: number, timeZone = 'UTC'): Promise<SharedSpending> {
+  async spending(now: number, timeZone = this.#timeZone): Promise<SharedSpending> {
     return this.#run('spending', async () => {
       const [total, daily, hourly, held] = await this.#redis.aitqSpent(
         ...this.#head(timeZone, now),
@@ -285,7 +294,7 @@ export class RedisSharedLimits implements SharedLimits {
     this.#closed = true;
     clearInterval(this.#heartbeat);
     try {
-      await this.#redis.aitqLeave(...this.#head('UTC', this.#clock.now()));
+      await this.#redis.aitqLeave(...this.#head(this.#timeZone, this.#clock.now()));
     } catch {
       // Its lease runs out; the next process charges its holds then.
     }

@@ -213,6 +213,21 @@ describe('shared budgets', () => {
     }
   });
 
+  it('charge what a process leaves held to the day and hour of its own time zone', async () => {
+    const prefix = prefixed();
+    const a = await open(prefix);
+    const b = await open(prefix);
+    const tokyo = config({ budgets: { daily: 1000 }, timeZone: 'Asia/Tokyo' });
+    taken(await a.take(task({ micros: 250 }), tokyo, Date.now()));
+    await a.close();
+    expect(await b.spending(Date.now(), 'Asia/Tokyo')).toMatchObject({
+      total: 250,
+      daily: 250,
+      hourly: 250,
+      held: 0,
+    });
+  });
+
   it('charge at close what a process never settled (its calls may have been billed)', async () => {
     const prefix = prefixed();
     const a = await open(prefix);
