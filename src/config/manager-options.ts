@@ -18,6 +18,15 @@ export interface Logger {
   error?(message: string, fields?: Record<string, unknown>): void;
 }
 
+/**
+ * A shared queue as the options take it (`openSharedQueue` of `ai-task-queue/redis`): the engine
+ * connects to it when it starts (its full contract is `TaskTransport`, src/runtime/transport.ts).
+ */
+export interface SharedQueueOption {
+  readonly name: string;
+  connect(host: never): unknown;
+}
+
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
 /**
@@ -67,6 +76,12 @@ export const ManagerOptionsSchema = EngineSettingsSchema.extend({
    * takes against them together. Default: none (the limits are this process's own).
    */
   sharedLimits: objectWith<SharedLimits>('shared limits', ['take', 'settle', 'release']).optional(),
+  /**
+   * A queue shared by several processes (`openSharedQueue` of `ai-task-queue/redis`): once
+   * started, this manager is one of its workers, and takes its tasks when it has room to run
+   * them. Default: none (the manager runs what is submitted to it).
+   */
+  sharedQueue: objectWith<SharedQueueOption>('a shared queue', ['connect']).optional(),
   /** The time source of every limit, timeout and statistic; default: the system clock. */
   clock: objectWith<Clock>('a clock', ['now', 'setTimeout', 'clearTimeout']).optional(),
   /** Uniform numbers in [0, 1) for retry jitter; default `Math.random`. */

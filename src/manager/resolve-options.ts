@@ -17,6 +17,7 @@ import { parseOrThrow, REDACTED } from '../internal/validate.js';
 import { OpenAICompatibleClient } from '../providers/openai.js';
 import type { AIClient } from '../providers/types.js';
 import type { EngineDeps } from '../runtime/engine.js';
+import type { TaskTransport } from '../runtime/transport.js';
 import { BUILTIN_TASK_TYPES } from '../task-types/builtin/index.js';
 import type { AnyTaskTypeDefinition } from '../task-types/types.js';
 import { type Clock, systemClock } from '../time/clock.js';
@@ -54,6 +55,7 @@ export function resolveManagerOptions(options: AITaskManagerOptions): ManagerPar
     aiClient,
     store,
     sharedLimits,
+    sharedQueue,
     clock,
     random,
     inspect,
@@ -107,6 +109,7 @@ export function resolveManagerOptions(options: AITaskManagerOptions): ManagerPar
       ...(random === undefined ? {} : { random }),
       ...(store === undefined ? {} : { store }),
       ...(sharedLimits === undefined ? {} : { sharedLimits }),
+      ...(sharedQueue === undefined ? {} : { transport: sharedQueue as TaskTransport }),
       ...(inspect === undefined ? {} : { inspect }),
       taskTypes: types,
     },

@@ -56,7 +56,7 @@ export function toRedisStoreError(
 }
 
 /** What a connection is for, as errors name it. */
-export type RedisUse = 'task store' | 'shared limits';
+export type RedisUse = 'task store' | 'shared limits' | 'shared queue';
 
 /** The error of every call made after `close()`. */
 export function closedError(

@@ -13,5 +13,12 @@
  */
 
 export type { RedisStoreOptions } from './open.js';
+export type { SharedTaskInput } from './queue-jobs.js';
 export { openSharedLimits, RedisSharedLimits, type SharedLimitsOptions } from './shared-limits.js';
+export {
+  openSharedQueue,
+  RedisSharedQueue,
+  type SharedQueueOptions,
+  type SharedQueueStatistics,
+} from './shared-queue.js';
 export { openRedisStore, RedisTaskStore } from './store.js';

@@ -47,6 +47,7 @@ import { StoreOpening } from './store-opening.js';
 import { Submission } from './submission.js';
 import { TaskActors } from './task-actors.js';
 import { TaskControl } from './task-control.js';
+import type { TransportLink } from './transport.js';
 import { errorOf, TaskWaiters } from './waiters.js';
 import type { WaitingTasks } from './waiting-tasks.js';
 
@@ -62,6 +63,10 @@ export interface PartsHost {
   onFinished: ((record: TaskRecord) => void) | undefined;
   /** Limits shared with the other processes of the queue, if any. */
   sharedLimits: SharedLimits | undefined;
+  /** Whether the engine works for a shared queue (see transport.ts). */
+  transported: boolean;
+  /** The shared queue's link, once the engine has started and connected to it. */
+  link(): TransportLink | undefined;
   emit(event: EngineEvent): void;
   settings(): EngineSettings;
   priceOf(model: string): ModelPrice | undefined;
@@ -114,6 +119,9 @@ export function assembleParts(host: PartsHost): EngineParts {
   });
   /** Writes a task back to the store with the journal's next commit (failures: `store.error`). */
   const persist = (record: TaskRecord): void => journal.persist(record);
+  // Snapshots are kept when an attempt starts and when it is to retry: for a durable store, and
+  // for a shared queue, which carries them to whichever process takes the task next.
+  const keepsSnapshots = journal.durable || host.transported;
   const settings = host.settings();
   const sharedTakes =
     host.sharedLimits === undefined
@@ -179,12 +187,17 @@ export function assembleParts(host: PartsHost): EngineParts {
     shared: sharedTakes,
     enqueue: (record, notBefore) => lifecycle.enqueue(record, notBefore),
     settled: (id) => admission.settled(id),
-    durable: journal.durable,
+    durable: keepsSnapshots,
+    handOff: (record, notBefore) => host.link()?.handOff(record, notBefore) ?? false,
+    forget: (id) => {
+      waiting.remove(id);
+      journal.remove([id]).catch(() => undefined);
+    },
   });
   runner = new TaskRunner({
     ...shared,
     written: () => journal.written(),
-    durable: journal.durable,
+    durable: keepsSnapshots,
     settlement,
     random: host.random,
     client: host.client,

@@ -41,6 +41,7 @@ import type { CostEstimate, Submission } from './submission.js';
 import { createSupervisor, type ResourceLogicOverrides } from './supervisor-actor.js';
 import type { TaskActors } from './task-actors.js';
 import type { TaskControl } from './task-control.js';
+import type { TaskTransport, TransportHost, TransportLink } from './transport.js';
 import { errorOf, type TaskWaiters } from './waiters.js';
 import { WaitingTasks } from './waiting-tasks.js';
 
@@ -68,6 +69,11 @@ export interface EngineDeps {
    * (`openSharedLimits` of `ai-task-queue/redis`); asked last for every limited task.
    */
   sharedLimits?: SharedLimits;
+  /**
+   * A shared queue this engine works for (`openSharedQueue` of `ai-task-queue/redis`): once
+   * started, it takes the queue's tasks when it has room to run them (see transport.ts).
+   */
+  transport?: TaskTransport;
   /**
    * Replacements for the resource actors' logic, supplied with `.provide({ actors })`, for tests
    * that prove the property tests catch a broken limiter.
@@ -121,6 +127,9 @@ export class Engine {
   private readonly journal: Journal;
   /** Opening the store, and bringing back what an earlier process left (see store-opening.ts). */
   private readonly opening: StoreOpening;
+  /** The shared queue this engine works for, if any, and its link once connected. */
+  private readonly transport: TaskTransport | undefined;
+  private link: TransportLink | undefined;
 
   constructor(settings: EngineSettingsInput, deps: EngineDeps) {
     const parsed = parseOrThrow(EngineSettingsSchema, settings, 'options');
@@ -128,6 +137,7 @@ export class Engine {
     this.random = deps.random ?? systemRandom;
     this.store = deps.store ?? new MemoryTaskStore();
     this.sharedLimits = deps.sharedLimits;
+    this.transport = deps.transport;
     this.settings = {
       ...parsed,
       maxQueueSize: parsed.maxQueueSize ?? defaultMaxQueueSize(this.store.durable),
@@ -145,6 +155,8 @@ export class Engine {
       taskTypes: this.taskTypes,
       onFinished: deps.onFinished,
       sharedLimits: deps.sharedLimits,
+      transported: deps.transport !== undefined,
+      link: () => this.link,
       emit: this.emit,
       settings: () => this.settings,
       priceOf: (model) => this.priceOf(model),
@@ -196,6 +208,9 @@ export class Engine {
 
   start(): void {
     this.lifecycle.start();
+    if (this.transport !== undefined && this.link === undefined && this.lifecycle.isRunning) {
+      this.link = this.transport.connect(this.transportHost());
+    }
   }
 
   /**
@@ -224,7 +239,13 @@ export class Engine {
 
   /** Stops (see lifecycle.ts); resolves once the last writes are in the store too. */
   async stop(options: { force?: boolean } = {}): Promise<void> {
+    // A shared queue's link stops taking tasks and gives back those that wait here; it is done
+    // once the running ones it took have ended and been reported.
+    const link = this.link;
+    this.link = undefined;
+    const closed = link?.close();
     await this.lifecycle.stop(options);
+    await closed;
     await this.journal.settled();
   }
 
@@ -398,6 +419,37 @@ export class Engine {
   }
 
   // ─── helpers ───────────────────────────────────────────────────────────────────────────────
+
+  /** What a shared queue may do with this engine (see transport.ts). */
+  private transportHost(): TransportHost {
+    return {
+      clock: this.clock,
+      events$: this.events$,
+      room: () => {
+        const { lifecycle } = this;
+        if (!lifecycle.isRunning || lifecycle.isPaused || lifecycle.stopRequested) return 0;
+        const { max, used } = this.concurrency;
+        const free = max - used - this.waiting.size;
+        if (free <= 0) return 0;
+        // A task here waits for a limit: the next one taken would wait too.
+        return this.waiting.size > 0 && this.headWait() !== undefined ? 0 : free;
+      },
+      prepare: (input, id, createdAt) => this.submission.prepareTaken(input, id, createdAt),
+      adopt: (record) =>
+        this.submission.adopt(record, (r) =>
+          this.taskActors.send(r, { type: 'task.interrupt', at: this.clock.now() }),
+        ),
+      get: (id) => this.store.get(id),
+      forget: (id) => {
+        if (this.runner.running.has(id)) return;
+        this.waiting.remove(id);
+        this.journal.remove([id]).catch(() => undefined);
+      },
+      cancel: (id) => this.cancel(id),
+      pause: () => this.pause(),
+      resume: () => this.resume(),
+    };
+  }
 
   private readonly emit = (event: EngineEvent): void => {
     this.events$.next(event);

@@ -53,6 +53,13 @@ export interface SettlementDeps {
   durable: boolean;
   /** The takes of the limits shared with other processes, if there are some. */
   shared?: SharedTakes | undefined;
+  /**
+   * A task of a shared queue that is to retry goes back to it (true), and this engine forgets it
+   * (see transport.ts); false for a task of this process's own.
+   */
+  handOff(record: TaskRecord, notBefore: number): boolean;
+  /** Drops a task from the store and the line (one handed back to its shared queue). */
+  forget(id: string): void;
 }
 
 export class Settlement {
@@ -136,17 +143,21 @@ export class Settlement {
       const notBefore = snapshot.context.notBefore ?? now;
       record.notBefore = notBefore;
       if (deps.durable) {
-        // A durable store keeps the machine (retries used, when the next attempt is due), and
-        // the actor goes: a backlog of retries costs records, not live actors. The next
-        // admission restores it from the snapshot.
+        // A durable store (or a shared queue) keeps the machine (retries used, when the next
+        // attempt is due), and the actor goes: a backlog of retries costs records, not live
+        // actors. The next admission restores it from the snapshot.
         record.snapshot = actor.getPersistedSnapshot();
         record.history = snapshot.context.history;
         deps.taskActors.release(actor);
       } else {
         deps.taskActors.waitToRetry(id, actor);
       }
-      deps.enqueue(record, Math.max(notBefore, 1));
-      deps.persist(record);
+      if (deps.handOff(record, notBefore)) {
+        deps.forget(id);
+      } else {
+        deps.enqueue(record, Math.max(notBefore, 1));
+        deps.persist(record);
+      }
       deps.emit({
         type: 'task.retrying',
         taskId: id,

@@ -57,6 +57,7 @@ export interface SubmissionDeps {
   /** Sends an event to the supervisor and carries out what its actions asked for. */
   dispatch(event: SupervisorEvent): void;
   emit(event: EngineEvent): void;
+  persist(record: TaskRecord): void;
 }
 
 export class Submission {
@@ -155,17 +156,7 @@ export class Submission {
       await deps.store.remove(newIds).catch(() => 0);
       throw error;
     }
-    for (const record of records) {
-      lifecycle.enqueue(record);
-      deps.emit({
-        type: 'task.submitted',
-        taskId: record.id,
-        taskType: record.type,
-        priority: record.priority,
-        at: now,
-        parentId: record.parentId,
-      });
-    }
+    for (const record of records) this.joinLine(record, 0, now);
     // A child whose parent ended (or was cancelled) while it was being stored never runs.
     for (const record of records) {
       if (record.parentId !== undefined && !runner.isRunning(record.parentId)) {
@@ -210,6 +201,51 @@ export class Submission {
       promptCost: microsToDollars(costMicros(price, promptTokens, 0)),
       worstCaseCost: microsToDollars(worstCaseCostMicros(price, promptTokens, maxTokens)),
     };
+  }
+
+  /**
+   * A task of a shared queue, taken from it for the first time: validated as `submit` does, with
+   * the id and submission time it was given where it was submitted (see transport.ts).
+   */
+  prepareTaken(input: SubmitInput, id: string, createdAt: number): TaskRecord {
+    return this.prepare({ ...input, id }, createdAt, '');
+  }
+
+  /**
+   * A task taken from a shared queue joins the line, numbered after this engine's own: a queued
+   * or retrying one as it is; a `running` one (its worker died mid-attempt) with that attempt
+   * interrupted, as recovery brings one back. Neither the queue's size nor the budget is checked
+   * again: the task was accepted where it was submitted, and admission holds its worst case.
+   */
+  async adopt(record: TaskRecord, interrupt: (record: TaskRecord) => void): Promise<void> {
+    const { deps } = this;
+    if (deps.lifecycle.phase === 'stopped') throw new QueueStoppedError();
+    record.seq = ++this.seq;
+    await deps.store.insert([record]);
+    const now = deps.clock.now();
+    let notBefore = 0;
+    if (record.status === 'running') {
+      interrupt(record);
+      record.notBefore = undefined;
+      deps.persist(record);
+    } else if (record.status === 'retrying') {
+      notBefore = Math.max(record.notBefore ?? 0, 1);
+    }
+    this.joinLine(record, notBefore, now);
+    deps.dispatch({ type: 'task.submitted', taskIds: [record.id] });
+  }
+
+  /** A stored task joins the line (or is parked while the queue stops), reported submitted. */
+  private joinLine(record: TaskRecord, notBefore: number, now: number): void {
+    this.deps.lifecycle.enqueue(record, notBefore);
+    this.deps.emit({
+      type: 'task.submitted',
+      taskId: record.id,
+      taskType: record.type,
+      priority: record.priority,
+      at: now,
+      parentId: record.parentId,
+    });
   }
 
   private prepare(input: SubmitInput, now: number, prefix: string): TaskRecord {

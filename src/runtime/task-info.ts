@@ -108,6 +108,19 @@ function waiting(
 /** A task record as the API shows it: `Date`s, seconds, dollars, the live history. */
 export function toTaskInfo(engine: Engine, record: TaskRecord): TaskInfo {
   const now = engine.clock.now();
+  return taskInfoOf(record, now, waiting(engine, record, now), engine.historyOf(record));
+}
+
+/**
+ * A task record as the API shows it, at `now`, with where it waits and its history as the
+ * holder of the record knows them (an engine, or a shared queue).
+ */
+export function taskInfoOf(
+  record: TaskRecord,
+  now: number,
+  wait: Pick<TaskInfo, 'position' | 'waitingFor' | 'waitingUntil'>,
+  history: readonly HistoryEntry[],
+): TaskInfo {
   const started = record.startedAt;
   const ended = record.completedAt;
   const prompt = record.usage.promptTokens;
@@ -122,7 +135,7 @@ export function toTaskInfo(engine: Engine, record: TaskRecord): TaskInfo {
     startedAt: started === undefined ? null : new Date(started),
     completedAt: ended === undefined ? null : new Date(ended),
     attempts: record.attempts,
-    ...waiting(engine, record, now),
+    ...wait,
     error: error === undefined ? null : errorView(error),
     result: record.status === 'completed' ? record.result : null,
     metrics: {
@@ -138,7 +151,7 @@ export function toTaskInfo(engine: Engine, record: TaskRecord): TaskInfo {
     },
     metadata: record.metadata ?? {},
     parentId: record.parentId ?? null,
-    history: historyView(engine.historyOf(record)),
+    history: historyView(history),
   };
 }
 

@@ -8,11 +8,11 @@
  * loopback; nothing asserts on timings.
  */
 
-import { type ChildProcess, spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Simulator, startSimulator } from '../../src/providers/simulator/index.js';
 import { openSharedLimits } from '../../src/redis/index.js';
+import { type FixtureProcess, runFixture } from '../helpers/processes.js';
 import { dropPrefix, freshPrefix, REDIS_URL } from '../helpers/redis.js';
 import { until } from '../helpers/until.js';
 
@@ -25,40 +25,16 @@ afterAll(async () => {
   await admin.quit();
 });
 
-interface Worker {
-  child: ChildProcess;
-  lines: string[];
-  /** Its exit code (or signal), watched from the start: it may end before anyone waits. */
-  exited: Promise<number | string>;
-}
+type Worker = FixtureProcess;
 
 function startWorker(sim: Simulator, name: string, tasks: number): Worker {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'test/e2e/fixtures/shared-worker.ts',
-      REDIS_URL,
-      prefix,
-      sim.url,
-      String(tasks),
-      name,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const exited = new Promise<number | string>((resolve) => {
-    child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
-  });
-  const worker: Worker = { child, lines: [], exited };
-  let buffer = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString();
-    const parts = buffer.split('\n');
-    buffer = parts.pop() ?? '';
-    worker.lines.push(...parts.filter((line) => line !== ''));
-  });
-  return worker;
+  return runFixture('test/e2e/fixtures/shared-worker.ts', [
+    REDIS_URL,
+    prefix,
+    sim.url,
+    String(tasks),
+    name,
+  ]);
 }
 
 describe('three processes sharing limits on Redis, one killed', () => {

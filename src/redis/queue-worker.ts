@@ -1,0 +1,371 @@
+/**
+ * One process's worker of a shared queue: the link between its engine and the BullMQ queue (see
+ * src/runtime/transport.ts).
+ *
+ * - **Taking.** A job is fetched only when the engine has room to start it now (a free slot,
+ *   nothing of its own waiting for a limit): BullMQ's manual fetching, one job at a time, so a
+ *   job never waits in a worker that could not run it. The first time a task is taken its
+ *   worker validates it as `submit` does; after that the job carries its record.
+ * - **Running.** When an attempt starts, the job's data gets the running record (its machine's
+ *   snapshot): if this process dies, BullMQ's stalled checker (run by every worker) puts the job
+ *   back in line, and the worker that takes it next records that attempt as interrupted. The lock
+ *   of every job held here is extended every third of `lockMs`.
+ * - **Retrying.** A failed attempt that is to retry goes back to the queue as a delayed job
+ *   carrying the snapshot (retries used, the backoff), due when the machine said.
+ * - **Ending.** The record goes to the job (`completed` with the record as its return value;
+ *   `failed` or cancelled as a failed job whose data holds the record), counted once in the
+ *   queue's statistics.
+ * - **Control.** `cancel`, `pause` and `resume` reach every worker on a Redis channel.
+ * - **Closing.** Taking stops, what waits here goes back to the queue, and the running attempts
+ *   end and are reported (or, stopped by force, go back to be run again).
+ */
+
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Job, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Subscription } from 'rxjs';
+import { serializeError } from '../errors.js';
+import type { EngineEvent } from '../runtime/events.js';
+import type { TransportHost, TransportLink } from '../runtime/transport.js';
+import type { TaskRecord } from '../stores/types.js';
+import { JOB_DATA_VERSION, type JobData, readJobData } from './queue-jobs.js';
+import type { QueueParts } from './shared-queue.js';
+
+/** A job this worker holds: taken from the queue, not yet given back or ended. */
+interface Held {
+  job: Job<JobData>;
+  token: string;
+  createdAt: number;
+  /** Its lock was lost (the queue took this worker for dead): its end is not reported. */
+  lost?: boolean;
+}
+
+/** The control messages of the queue's channel. */
+export type ControlMessage = { t: 'cancel'; id: string } | { t: 'pause' } | { t: 'resume' };
+
+/** At most this many recent cancel requests are remembered (for a job being fetched meanwhile). */
+const RECENT_CANCELS = 10_000;
+
+export class QueueWorker implements TransportLink {
+  readonly id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  private readonly worker: Worker<JobData>;
+  private readonly held = new Map<string, Held>();
+  /** Cancels asked for on the channel: a job of these ids is cancelled, not run. */
+  private readonly cancels = new Set<string>();
+  private closing = false;
+  private paused = false;
+  private tokens = 0;
+  private wakeUp: (() => void) | undefined;
+  private readonly loop: Promise<void>;
+  private readonly events: Subscription;
+  private readonly subscriber: Redis;
+  private lockTimer: unknown;
+  /** Resolves `close()` once nothing is held any more. */
+  private drained: (() => void) | undefined;
+
+  constructor(
+    private readonly q: QueueParts,
+    private readonly host: TransportHost,
+  ) {
+    this.worker = new q.bull.Worker<JobData>(q.name, null, {
+      connection: q.redis.duplicate({ maxRetriesPerRequest: null }),
+      prefix: q.bullPrefix,
+      lockDuration: q.lockMs,
+      stalledInterval: q.stalledIntervalMs,
+      // The task machine decides how often an interrupted task runs again, not BullMQ.
+      maxStalledCount: 1_000_000,
+      drainDelay: 1,
+      autorun: false,
+    });
+    this.worker.on('error', (error) => q.report(error));
+    this.worker.startStalledCheckTimer().catch((error: unknown) => q.report(error));
+    this.events = host.events$.subscribe((event) => this.observe(event));
+    this.subscriber = q.redis.duplicate();
+    this.subscriber.on('error', () => undefined);
+    this.subscriber.on('message', (_channel: string, message: string) => this.control(message));
+    this.subscriber.subscribe(q.keys.control).catch((error: unknown) => q.report(error));
+    this.armLockTimer();
+    this.loop = this.run();
+  }
+
+  // ─── taking ─────────────────────────────────────────────────────────────────────────────────
+
+  private async run(): Promise<void> {
+    await this.q.heartbeat(this.id, 0);
+    try {
+      this.paused = await this.q.queue.isPaused();
+      if (this.paused) this.host.pause();
+    } catch (error) {
+      this.q.report(error);
+    }
+    while (!this.closing) {
+      if (this.paused || this.host.room() <= 0) {
+        await new Promise<void>((resolve) => {
+          this.wakeUp = resolve;
+        });
+        continue;
+      }
+      const token = `${this.id}:${++this.tokens}`;
+      let job: Job<JobData> | undefined;
+      try {
+        job = await this.worker.getNextJob(token, { block: true });
+      } catch (error) {
+        if (this.closing) break;
+        this.q.report(error);
+        await this.pauseFor(1000);
+        continue;
+      }
+      if (job === undefined) continue;
+      if (this.closing) {
+        await job.moveToWait(token).catch((error: unknown) => this.q.report(error));
+        break;
+      }
+      await this.take(job, token);
+    }
+  }
+
+  private wake(): void {
+    const wakeUp = this.wakeUp;
+    this.wakeUp = undefined;
+    wakeUp?.();
+  }
+
+  private pauseFor(ms: number): Promise<void> {
+    return new Promise((resolve) => this.host.clock.setTimeout(resolve, ms));
+  }
+
+  /** A job fetched: its task joins the engine's line (or ends at once: cancelled, invalid). */
+  private async take(job: Job<JobData>, token: string): Promise<void> {
+    const id = job.id as string;
+    let data: JobData;
+    try {
+      data = readJobData(id, job.data);
+    } catch (error) {
+      await job.moveToFailed(error as Error, token).catch((e: unknown) => this.q.report(e));
+      return;
+    }
+    const mine = this.held.has(id) ? await this.host.get(id) : undefined;
+    this.held.set(id, { job, token, createdAt: data.createdAt });
+    if (mine !== undefined) {
+      // Its lock ran out while this process still ran it (a stall longer than the lock), and the
+      // job came back here: the attempt goes on, under the new lock.
+      return;
+    }
+    let record: TaskRecord;
+    try {
+      record = data.record ?? this.host.prepare(data.input as never, id, data.createdAt);
+    } catch (error) {
+      // A task this worker cannot run (a task type it lacks, settings it refuses): it fails here,
+      // where the submitter sees why.
+      await this.end(id, this.q.endedRecord(id, data, 'failed', serializeError(error)));
+      return;
+    }
+    // A cancel that came while the job was on its way here, or while its worker was dead.
+    const cancelled =
+      this.cancels.has(id) ||
+      ((data.record?.status === 'running' || job.stalledCounter > 0) &&
+        (await this.q.cancelRequested(id)));
+    if (cancelled) {
+      await this.end(id, this.q.endedRecord(id, data, 'cancelled'));
+      return;
+    }
+    try {
+      await this.host.adopt(record);
+    } catch (error) {
+      // The engine stopped meanwhile: the job goes back for another worker.
+      this.q.report(error);
+      this.held.delete(id);
+      await job.moveToWait(token).catch((e: unknown) => this.q.report(e));
+    }
+  }
+
+  // ─── what the engine tells ──────────────────────────────────────────────────────────────────
+
+  private observe(event: EngineEvent): void {
+    switch (event.type) {
+      case 'task.started':
+        if (this.held.has(event.taskId)) void this.started(event.taskId);
+        break;
+      case 'task.completed':
+      case 'task.failed':
+      case 'task.cancelled':
+        if (this.held.has(event.taskId)) void this.ended(event.taskId);
+        break;
+      case 'task.progress':
+      case 'task.usage':
+      case 'usage.suspect':
+        return;
+      default:
+        break;
+    }
+    this.wake();
+  }
+
+  /** An attempt started: the job keeps the running record, so a crash is seen as one. */
+  private async started(id: string): Promise<void> {
+    const held = this.held.get(id);
+    const record = await this.host.get(id);
+    if (held === undefined || record === undefined || record.status !== 'running') return;
+    await held.job
+      .updateData({ v: JOB_DATA_VERSION, createdAt: held.createdAt, record: copy(record) })
+      .catch((error: unknown) => this.q.report(error));
+  }
+
+  private async ended(id: string): Promise<void> {
+    const held = this.held.get(id);
+    const record = await this.host.get(id);
+    if (held === undefined || record === undefined) return;
+    if (record.status === 'cancelled' && this.closing && !this.cancels.has(id)) {
+      // Stopped by force, not cancelled by anyone: the task goes back to be run again (its
+      // job still says its attempt was running, so that attempt counts as interrupted).
+      this.held.delete(id);
+      this.host.forget(id);
+      await held.job.moveToWait(held.token).catch((error: unknown) => this.q.report(error));
+      this.checkDrained();
+      return;
+    }
+    await this.end(id, copy(record));
+  }
+
+  /** Reports a task's end to its job (counted once in the statistics), and lets the job go. */
+  private async end(id: string, record: TaskRecord): Promise<void> {
+    const held = this.held.get(id);
+    if (held === undefined) return;
+    this.held.delete(id);
+    this.host.forget(id);
+    if (!held.lost) {
+      const { job, token, createdAt } = held;
+      try {
+        await this.q.countEnd(record);
+        if (record.status === 'completed') {
+          await job.moveToCompleted(record, token, false);
+        } else {
+          await job.updateData({ v: JOB_DATA_VERSION, createdAt, record });
+          const error = new Error(record.error?.message ?? record.status);
+          await job.moveToFailed(error, token, false);
+        }
+      } catch (error) {
+        this.q.report(error);
+      }
+    }
+    this.checkDrained();
+    this.wake();
+  }
+
+  handOff(record: TaskRecord, notBefore: number): boolean {
+    const held = this.held.get(record.id);
+    if (held === undefined) return false;
+    this.held.delete(record.id);
+    if (!held.lost) {
+      const { job, token, createdAt } = held;
+      const data: JobData = { v: JOB_DATA_VERSION, createdAt, record: copy(record) };
+      void job
+        .updateData(data)
+        .then(() => job.moveToDelayed(notBefore, token))
+        .catch((error: unknown) => this.q.report(error))
+        .finally(() => this.checkDrained());
+    }
+    this.wake();
+    return true;
+  }
+
+  // ─── control ────────────────────────────────────────────────────────────────────────────────
+
+  private control(message: string): void {
+    let parsed: ControlMessage;
+    try {
+      parsed = JSON.parse(message) as ControlMessage;
+    } catch {
+      return;
+    }
+    switch (parsed.t) {
+      case 'cancel':
+        if (this.cancels.size >= RECENT_CANCELS) this.cancels.clear();
+        this.cancels.add(parsed.id);
+        if (this.held.has(parsed.id)) {
+          this.host.cancel(parsed.id).catch((error: unknown) => this.q.report(error));
+        }
+        return;
+      case 'pause':
+        this.paused = true;
+        this.host.pause();
+        return;
+      case 'resume':
+        this.paused = false;
+        this.host.resume();
+        this.wake();
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Extends the lock of every job held, every third of `lockMs`; a lost lock ends its task. */
+  private armLockTimer(): void {
+    const { clock } = this.host;
+    this.lockTimer = clock.setTimeout(
+      () => {
+        void this.extendLocks().finally(() => {
+          if (!this.closing || this.held.size > 0) this.armLockTimer();
+        });
+      },
+      Math.floor(this.q.lockMs / 3),
+    );
+  }
+
+  private async extendLocks(): Promise<void> {
+    const beat = this.q.heartbeat(this.id, this.held.size);
+    const extensions = [...this.held].map(async ([id, held]) => {
+      if (held.lost) return;
+      const ok = await held.job.extendLock(held.token, this.q.lockMs).catch(() => 1);
+      if (ok === 0) {
+        // The queue took this worker for dead and gave the job to another: this attempt ends
+        // here, unreported (the other worker's counts).
+        held.lost = true;
+        this.host.cancel(id).catch(() => undefined);
+      }
+    });
+    await Promise.all([beat, ...extensions]);
+  }
+
+  // ─── closing ────────────────────────────────────────────────────────────────────────────────
+
+  async close(): Promise<void> {
+    this.closing = true;
+    this.wake();
+    // What waits here (not running) goes back to the queue for another worker.
+    const giveBacks: Promise<unknown>[] = [];
+    for (const [id, held] of [...this.held]) {
+      const record = await this.host.get(id);
+      if (record?.status === 'running') continue;
+      this.held.delete(id);
+      this.host.forget(id);
+      giveBacks.push(held.job.moveToWait(held.token).catch((e: unknown) => this.q.report(e)));
+    }
+    await Promise.all(giveBacks);
+    if (this.held.size > 0) {
+      await new Promise<void>((resolve) => {
+        this.drained = resolve;
+      });
+    }
+    this.events.unsubscribe();
+    this.host.clock.clearTimeout(this.lockTimer);
+    await this.worker.close();
+    await this.loop;
+    await this.q.leave(this.id);
+    this.subscriber.disconnect();
+  }
+
+  private checkDrained(): void {
+    if (this.held.size > 0) return;
+    const drained = this.drained;
+    this.drained = undefined;
+    drained?.();
+  }
+}
+
+/** A record as JSON has it (what goes to Redis is a copy, not the live object). */
+function copy(record: TaskRecord): TaskRecord {
+  return JSON.parse(JSON.stringify(record)) as TaskRecord;
+}

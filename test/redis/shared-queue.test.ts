@@ -1,0 +1,197 @@
+/**
+ * The shared queue on BullMQ (issue 19), in one process: a submitter's queue and managers that
+ * work for it, against the simulator, on the local Redis. Real time over loopback, short.
+ */
+
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import {
+  type AITaskManager,
+  createAITaskManager,
+  OpenAICompatibleClient,
+  TaskCancelledError,
+  TaskNotFoundError,
+  ValidationError,
+} from '../../src/index.js';
+import { type Simulator, startSimulator } from '../../src/providers/simulator/index.js';
+import { openSharedQueue, type RedisSharedQueue } from '../../src/redis/index.js';
+import { dropPrefix, freshPrefix, REDIS_URL } from '../helpers/redis.js';
+import { until } from '../helpers/until.js';
+
+const admin = new Redis(REDIS_URL);
+const prefixes: string[] = [];
+const cleanups: Array<() => Promise<void>> = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+afterAll(async () => {
+  for (const prefix of prefixes) await dropPrefix(admin, prefix);
+  await admin.quit();
+});
+
+async function setUp(
+  simOptions: Parameters<typeof startSimulator>[0] = {},
+  queueOptions: Record<string, unknown> = {},
+): Promise<{ sim: Simulator; queue: RedisSharedQueue; prefix: string }> {
+  const prefix = freshPrefix('squeue');
+  prefixes.push(prefix);
+  const sim = await startSimulator({ latency: { kind: 'fixed', ms: 5 }, ...simOptions });
+  const queue = await openSharedQueue({ url: REDIS_URL, prefix, ...queueOptions });
+  cleanups.push(async () => {
+    await queue.close();
+    await sim.close();
+  });
+  return { sim, queue, prefix };
+}
+
+async function worker(
+  sim: Simulator,
+  prefix: string,
+  options: Record<string, unknown> = {},
+  queueOptions: Record<string, unknown> = {},
+): Promise<{ manager: AITaskManager; queue: RedisSharedQueue }> {
+  const queue = await openSharedQueue({ url: REDIS_URL, prefix, lockMs: 2000, ...queueOptions });
+  const manager = await createAITaskManager({
+    aiClient: new OpenAICompatibleClient({ baseURL: sim.url }),
+    sharedQueue: queue,
+    maxConcurrent: 5,
+    ...options,
+  });
+  cleanups.push(async () => {
+    await manager.stop();
+    await queue.close();
+  });
+  return { manager, queue };
+}
+
+function classify(i: number) {
+  return {
+    taskType: 'TEXT_CLASSIFICATION',
+    data: { text: `item ${i}: is it a or b?`, categories: ['a', 'b'] },
+  };
+}
+
+describe('a shared queue', () => {
+  it('runs what a submitter adds on the workers, and reports each task once', async () => {
+    const { sim, queue, prefix } = await setUp();
+    const ids = await queue.submitBatch(Array.from({ length: 40 }, (_, i) => classify(i)));
+    expect(new Set(ids).size).toBe(40);
+    await worker(sim, prefix);
+    await worker(sim, prefix);
+    const results = await Promise.all(ids.map((id) => queue.waitForTask(id)));
+    for (const result of results) expect(result).toHaveProperty('category');
+    const info = await queue.getTaskStatus(ids[0] as string);
+    expect(info?.status).toBe('completed');
+    expect(info?.metrics.calls).toBe(1);
+    const stats = await queue.getStatistics();
+    expect(stats.tasks).toMatchObject({ completed: 40, failed: 0, queued: 0, running: 0 });
+    expect(stats.usage.calls).toBe(40);
+    expect(stats.workers).toBe(2);
+    expect(sim.stats().requests).toBe(40);
+  });
+
+  it('refuses bad input with a typed error naming the field, and adds nothing', async () => {
+    const { queue } = await setUp();
+    await expect(
+      queue.submitBatch([classify(1), { taskType: 'TEXT_CLASSIFICATION', data: { text: 3 } }]),
+    ).rejects.toThrow(/tasks\[1\]\.data/);
+    await expect(queue.submitTask({ taskType: 'NOPE', data: {} })).rejects.toBeInstanceOf(
+      ValidationError,
+    );
+    await expect(
+      queue.submitTask({ ...classify(1), config: { onComplete: () => 1 } as never }),
+    ).rejects.toThrow(/onComplete/);
+    await expect(queue.submitTask({ ...classify(1), id: 'a:b' })).rejects.toThrow(/task\.id/);
+    expect((await queue.getStatistics()).tasks.total).toBe(0);
+  });
+
+  it('gives one id to one idempotency key', async () => {
+    const { queue } = await setUp();
+    const a = await queue.submitTask({ ...classify(1), idempotencyKey: 'row-1' });
+    const b = await queue.submitTask({ ...classify(1), idempotencyKey: 'row-1' });
+    expect(b).toBe(a);
+    expect((await queue.getStatistics()).tasks.queued).toBe(1);
+  });
+
+  it('retries through the queue: a failed attempt waits as a delayed job', async () => {
+    const { sim, queue, prefix } = await setUp({ faults: { error500: 0.5 }, seed: 7 });
+    const ids = await queue.submitBatch(
+      Array.from({ length: 20 }, (_, i) => ({
+        ...classify(i),
+        config: { retryDelay: 0.05, maxRetries: 10 },
+      })),
+    );
+    await worker(sim, prefix);
+    await Promise.all(ids.map((id) => queue.waitForTask(id)));
+    const infos = await Promise.all(ids.map((id) => queue.getTaskStatus(id)));
+    const retried = infos.filter((info) => (info?.attempts ?? 0) > 1);
+    expect(retried.length).toBeGreaterThan(0);
+    const one = retried[0];
+    expect(one?.history.map((h) => h.status)).toContain('retrying');
+    expect(one?.metrics.calls).toBe(one?.attempts);
+  });
+
+  it('cancels a waiting task at once, and a running one through its worker', async () => {
+    const { sim, queue, prefix } = await setUp({ latency: { kind: 'fixed', ms: 400 } });
+    const [running, waiting] = await queue.submitBatch([
+      { ...classify(1), priority: 'HIGH' },
+      { ...classify(2), priority: 'LOW' },
+    ]);
+    await worker(sim, prefix, { maxConcurrent: 1 });
+    await until(
+      async () => (await queue.getTaskStatus(running as string))?.status === 'running',
+      'the first task to run',
+    );
+    expect(await queue.cancelTask(waiting as string)).toBe(true);
+    expect((await queue.getTaskStatus(waiting as string))?.status).toBe('cancelled');
+    await expect(queue.waitForTask(waiting as string)).rejects.toBeInstanceOf(TaskCancelledError);
+    expect(await queue.cancelTask(running as string)).toBe(true);
+    await expect(queue.waitForTask(running as string)).rejects.toBeInstanceOf(TaskCancelledError);
+    expect((await queue.getTaskStatus(running as string))?.status).toBe('cancelled');
+    expect(await queue.cancelTask(running as string)).toBe(false);
+    expect((await queue.getStatistics()).tasks.cancelled).toBe(2);
+    await expect(queue.waitForTask('no-such-task')).rejects.toBeInstanceOf(TaskNotFoundError);
+  });
+
+  it('pauses and resumes every worker', async () => {
+    const { sim, queue, prefix } = await setUp();
+    const { manager } = await worker(sim, prefix);
+    await queue.pause();
+    await until(() => manager.isPaused(), 'the worker to pause');
+    const id = await queue.submitTask(classify(1));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await queue.getTaskStatus(id))?.status).toBe('queued');
+    expect((await queue.getStatistics()).paused).toBe(true);
+    await queue.resume();
+    await queue.waitForTask(id);
+    expect(manager.isPaused()).toBe(false);
+  });
+
+  it('hands what waits in a stopping worker back to the queue', async () => {
+    const { sim, queue, prefix } = await setUp({ latency: { kind: 'fixed', ms: 200 } });
+    const ids = await queue.submitBatch(Array.from({ length: 10 }, (_, i) => classify(i)));
+    const first = await worker(sim, prefix, { maxConcurrent: 2 });
+    await until(async () => (await queue.getStatistics()).tasks.completed >= 1, 'a first task');
+    await first.manager.stop();
+    await worker(sim, prefix);
+    await Promise.all(ids.map((id) => queue.waitForTask(id)));
+    const stats = await queue.getStatistics();
+    expect(stats.tasks.completed).toBe(10);
+    expect(sim.stats().requests).toBe(10);
+  });
+
+  it('keeps the lock of a call longer than the lock: no other worker takes it', async () => {
+    const { sim, queue, prefix } = await setUp({ latency: { kind: 'fixed', ms: 2500 } });
+    const id = await queue.submitTask(classify(1));
+    const short = { lockMs: 1000, stalledIntervalMs: 500 };
+    await worker(sim, prefix, {}, short);
+    await worker(sim, prefix, {}, short);
+    await queue.waitForTask(id);
+    expect(sim.stats().requests).toBe(1);
+    const info = await queue.getTaskStatus(id);
+    expect(info?.attempts).toBe(1);
+    expect(info?.history.map((h) => h.status)).toEqual(['queued', 'running', 'completed']);
+  });
+});
