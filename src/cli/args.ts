@@ -22,14 +22,17 @@ import {
 import {
   asks,
   JOB_ONLY,
+  NOT_WITH_REDIS,
   PROGRESS_MODES,
   type ProgressMode,
   parseTokens,
   RUN_ONLY,
   SIMULATE_ONLY,
   SIMULATOR_FLAGS,
+  simulatorAsked,
   usage,
   type Values,
+  WORKER_ONLY,
 } from './flags.js';
 import { COMMANDS, type Command } from './help.js';
 import { DEFAULT_MAX_RECORD_BYTES, LARGEST_MAX_RECORD_BYTES } from './input.js';
@@ -37,6 +40,7 @@ import { apiKeyFlag, issueLine, jobManagerOptions, numberOf, setPath } from './j
 import { type OwnTaskOptions, ownTaskOptionsOf, type StructuredSettings } from './own-task-type.js';
 import { STDIO } from './stdio.js';
 import { type WatchArgs, watchArgsOf } from './watch.js';
+import { type QueueArgs, queueOf, type WorkerArgs, workerArgs } from './worker-args.js';
 
 export { PROGRESS_MODES, type ProgressMode } from './flags.js';
 export { DEFAULT_CONFIG_FILE, NO_KEY_HOW_TO } from './job-options.js';
@@ -88,6 +92,11 @@ export interface JobArgs {
    * given the same ones keeps the rate windows and budgets together.
    */
   shared: { url: string; prefix: string } | undefined;
+  /**
+   * `analyze --redis <url>`: the tasks go to this shared queue, for its workers (`aitq worker`)
+   * to run; this process submits them, waits and writes the results.
+   */
+  queue: QueueArgs | undefined;
   /** Delete the store and start over (`--fresh`). */
   fresh: boolean;
   /** The input record's field whose value keys each task (`--key`), as a path of keys. */
@@ -101,6 +110,7 @@ export type CliArgs =
   | { command: 'help'; topic?: Command }
   | { command: 'version' }
   | { command: 'simulate'; host: string; simulator: ResolvedSimulatorOptions }
+  | WorkerArgs
   | JobArgs;
 
 /** `<dir>/<name>.results.jsonl` next to the input file. */
@@ -304,15 +314,7 @@ function jobArgs(
     );
   }
   // Only when asked for: a job without a key is refused below, never answered by the simulator.
-  const simulator = values.simulator === true;
-  const simulatorFlag = Object.keys(SIMULATOR_FLAGS).find(
-    (flag) => typeof values[flag as keyof Values] === 'string',
-  );
-  if (!simulator && simulatorFlag !== undefined) {
-    throw usage(
-      `option '--${simulatorFlag}' shapes the built-in simulator; add --simulator to use it`,
-    );
-  }
+  const simulator = simulatorAsked(values);
   const dryRun = values['dry-run'] === true;
   // Input that can be read only once has no file to put the results beside: stdout by default.
   const spool = file === STDIO || isSpecialFile(file, cwd);
@@ -323,15 +325,29 @@ function jobArgs(
       `--out: ${describeValue(out)} is the input file (${realPathOf(out, cwd)}); the results would overwrite it: choose another file`,
     );
   }
-  const store = storeOf(values, file, out, cwd);
+  const queue = queueOf(values);
+  if (queue !== undefined) {
+    if (command === 'run') {
+      throw usage(
+        "option '--redis' applies to 'analyze' only (a shared queue's workers run built-in task types)",
+      );
+    }
+    const clash = NOT_WITH_REDIS.find((flag) => values[flag as keyof Values] !== undefined);
+    if (clash !== undefined) {
+      throw usage(
+        `option '--${clash}' does not apply with --redis (the queue's workers run the tasks; the results are resumed from Redis)`,
+      );
+    }
+  }
+  const store = queue === undefined ? storeOf(values, file, out, cwd) : undefined;
   const shared = sharedOf(values);
   const key = keyOf(values);
   const maxRecordBytes = maxRecordBytesOf(values);
   const own = command === 'run' ? ownTaskOptionsOf(values, cwd) : undefined;
   const watch = watchArgsOf(values);
   // Last, once every option is known good: where the calls go, and with which key. A dry run
-  // builds no client, so it needs no key.
-  if (!simulator && !dryRun) options.checkClient();
+  // builds no client, so it needs no key; nor does a job whose workers make the calls.
+  if (!simulator && !dryRun && queue === undefined) options.checkClient();
   return {
     command,
     file,
@@ -352,6 +368,7 @@ function jobArgs(
     maxRecordBytes,
     store,
     shared,
+    queue,
     fresh: values.fresh === true,
     key,
     watch,
@@ -414,12 +431,16 @@ export function parseCliArgs(
   const { values, positionals } = parseTokens(argv);
   const [command, ...rest] = positionals;
   if (command === undefined)
-    throw usage('missing a command: analyze, run or simulate (see aitq --help)');
+    throw usage('missing a command: analyze, run, simulate or worker (see aitq --help)');
   if (command === 'help') return helpArgs(rest);
   if (!isCommand(command)) throw unknownCommand(command);
+  if (command === 'worker') {
+    return workerArgs(rest, values, env, cwd, (v) => simulatorOptionsOf(v, undefined));
+  }
   const given = Object.keys(values);
-  const foreign = given.find((f) =>
-    (command === 'simulate' ? JOB_ONLY : SIMULATE_ONLY).includes(f),
+  const foreign = given.find(
+    (f) =>
+      (command === 'simulate' ? JOB_ONLY : SIMULATE_ONLY).includes(f) || WORKER_ONLY.includes(f),
   );
   if (foreign !== undefined) throw usage(`option '--${foreign}' does not apply to '${command}'`);
   const runOnly = command === 'analyze' ? given.find((f) => RUN_ONLY.includes(f)) : undefined;

@@ -10,6 +10,7 @@ import { COMMAND_HELP, HELP } from './help.js';
 import { type CliIO, processIO } from './io.js';
 import { runJob } from './job.js';
 import { runSimulate } from './simulate.js';
+import { runWorker } from './worker.js';
 
 /** The package's version, from the nearest `package.json` of ai-task-queue above this file. */
 export function packageVersion(): string {
@@ -46,6 +47,8 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
         return EXIT_CODES.ok;
       case 'simulate':
         return await runSimulate(args.host, args.simulator, io);
+      case 'worker':
+        return await runWorker(args, io);
       default:
         return await runJob(args, io);
     }

@@ -81,6 +81,9 @@ export const JOB_ONLY = [
   'key',
   'shared-limits',
   'shared-prefix',
+  'redis',
+  'prefix',
+  'queue',
   'dashboard',
   'dashboard-port',
   'dashboard-wait',
@@ -89,6 +92,40 @@ export const JOB_ONLY = [
 ];
 /** Simulator flags that only `simulate` takes; the others also shape an in-process simulator. */
 export const SIMULATE_ONLY = ['port', 'host'];
+
+/** What `worker` takes: the manager's options, the in-process simulator, the queue. */
+export const WORKER_FLAGS = [
+  ...Object.keys(MANAGER_FLAGS),
+  ...Object.keys(SIMULATOR_FLAGS).filter((flag) => !SIMULATE_ONLY.includes(flag)),
+  'api-key',
+  'simulator',
+  'config',
+  'quiet',
+  'redis',
+  'prefix',
+  'queue',
+  'task-types',
+];
+
+/** Flags only `worker` takes. */
+export const WORKER_ONLY = ['task-types'];
+
+/** `analyze` flags that make no sense when its tasks go to a shared queue (`--redis`). */
+export const NOT_WITH_REDIS = [
+  'simulator',
+  'store',
+  'no-store',
+  'fresh',
+  'shared-limits',
+  'shared-prefix',
+  'dashboard',
+  'dashboard-port',
+  'dashboard-wait',
+  'inspect',
+  'inspect-url',
+  'dry-run',
+  ...Object.keys(SIMULATOR_FLAGS),
+];
 
 const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
@@ -110,6 +147,10 @@ const OPTIONS = {
   key: { type: 'string' },
   'shared-limits': { type: 'string' },
   'shared-prefix': { type: 'string' },
+  redis: { type: 'string' },
+  prefix: { type: 'string' },
+  queue: { type: 'string' },
+  'task-types': { type: 'string' },
   dashboard: { type: 'boolean' },
   'dashboard-port': { type: 'string' },
   'dashboard-wait': { type: 'boolean' },
@@ -128,6 +169,24 @@ export type Values = Partial<Record<keyof typeof OPTIONS, string | boolean>>;
 
 export function usage(message: string): CliUsageError {
   return new CliUsageError(message);
+}
+
+/**
+ * Whether the built-in simulator is asked for (`--simulator`); a flag that shapes it without it
+ * is refused.
+ * @throws CliUsageError naming the flag
+ */
+export function simulatorAsked(values: Values): boolean {
+  const simulator = values.simulator === true;
+  const simulatorFlag = Object.keys(SIMULATOR_FLAGS).find(
+    (flag) => typeof values[flag as keyof Values] === 'string',
+  );
+  if (!simulator && simulatorFlag !== undefined) {
+    throw usage(
+      `option '--${simulatorFlag}' shapes the built-in simulator; add --simulator to use it`,
+    );
+  }
+  return simulator;
 }
 
 /** Lets a negative number follow an option (`--budget -1`), which `parseArgs` finds ambiguous. */

@@ -12,6 +12,9 @@ Usage:
   aitq run <file> --prompt <template> [--schema <file>]
                                   an own prompt over plain records (any JSON object a line)
   aitq simulate [options]         the built-in OpenAI-compatible simulator on a port
+  aitq worker --redis <url> [options]
+                                  run the tasks of a queue shared on Redis (BullMQ), with the
+                                  limits and budget kept together with every other worker
   aitq help <command>             one command's usage, flags and an example
                                   (also aitq <command> --help)
   aitq --help | --version         (-h, -v)
@@ -83,6 +86,18 @@ Several runs at once (on one machine or many, against one API key):
                          same Redis (redis:// or rediss://; needs npm install ioredis)
   --shared-prefix <name> which limits on that Redis (default aitq)
 
+One queue, many workers (needs npm install ioredis bullmq):
+  aitq worker --redis <url>   takes the queue's tasks when it has room, until Ctrl-C (once:
+                         finish what runs, give back what waits; twice: give back all);
+                         takes the manager options above, --simulator, and
+  --task-types <module>  a module (.mjs) whose default export is a task type or an array
+                         of them, besides the built-in ones
+  aitq analyze <file> --redis <url>   submits each record to the queue instead of running it,
+                         waits, and writes the results; the same command again resumes (a
+                         record's task is keyed by its content or --key)
+  --prefix <name>        the queue's key prefix on that Redis (default aitq)
+  --queue <name>         the queue's name under the prefix (default tasks)
+
 Options of simulate (all but --port, --host and --api-key also shape the built-in simulator
 of analyze and run when it is used):
   --port <n>             port (default 0: a free one)    --host <addr>  default 127.0.0.1
@@ -101,7 +116,7 @@ cannot be opened too), 130 interrupted.
 `;
 
 /** The commands `aitq help <command>` and `aitq <command> --help` know. */
-export const COMMANDS = ['analyze', 'run', 'simulate'] as const;
+export const COMMANDS = ['analyze', 'run', 'simulate', 'worker'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 const JOB_FLAGS = `  --concurrency <n>        calls running at once
@@ -131,6 +146,9 @@ const JOB_FLAGS = `  --concurrency <n>        calls running at once
   --key <field>            key each record by this field (metadata.id) instead of its hash
   --shared-limits <url>    rate limits and budget kept with every run given this Redis
   --shared-prefix <name>   which limits on that Redis (default aitq)
+  --redis <url>            submit to a queue shared on Redis instead (its workers run it)
+  --prefix <name>          that queue's key prefix (default aitq)
+  --queue <name>           that queue's name (default tasks)
   --dashboard              the live dashboard while the job runs (URL printed on stderr)
   --dashboard-port <n>     its port (default 0: a free one)
   --dashboard-wait         keep it once the job ended, until Ctrl-C
@@ -175,6 +193,28 @@ Options:
 ${JOB_FLAGS}
 Example:
   aitq run reviews.jsonl --prompt 'Sentiment of: {{text}}' --schema sentiment.json --budget 1
+${FOOTER}`,
+  worker: `aitq worker: run the tasks of a queue shared on Redis (BullMQ)
+
+Usage:
+  aitq worker --redis <url> [options]   until Ctrl-C (once: finish what runs and give back
+                                        what waits; twice: give back everything)
+
+Options:
+  --redis <url>            the queue's Redis (redis:// or rediss://); the limits and budget
+                           are kept there too, together with every worker of the queue
+  --prefix <name>          the queue's key prefix (default aitq)
+  --queue <name>           the queue's name under the prefix (default tasks)
+  --task-types <module>    a module (.mjs) whose default export is a task type or an array
+  --concurrency <n>        calls running at once in this worker
+  --rpm, --rph, --tpm, --budget, --daily-budget, --hourly-budget
+                           the queue's limits (the same on every worker)
+  --model, --base-url, --api-key, --max-retries, --timeout, -c/--config, -q/--quiet
+  --simulator              the built-in simulator in this process (and its shaping flags)
+
+Example:
+  aitq worker --redis redis://10.0.0.5:6379 --concurrency 20 --rpm 3000 --budget 50
+  aitq analyze repos.jsonl --redis redis://10.0.0.5:6379 -o analysis.jsonl
 ${FOOTER}`,
   simulate: `aitq simulate: the built-in OpenAI-compatible simulator on a port
 

@@ -32,6 +32,7 @@ import { JobStop } from './job-stop.js';
 import { JobTasks } from './job-tasks.js';
 import { loadOwnTaskType, structuredBuiltins } from './own-task-type.js';
 import { ProgressDisplay, progressMode } from './progress.js';
+import { runQueueJob } from './queue-job.js';
 import type { CliTask } from './records.js';
 import { type JobCounts, jobExitCode, renderProgress, renderSummary, summarize } from './render.js';
 import { checkWritable, type ResultLine, ResultsWriter } from './results.js';
@@ -97,6 +98,8 @@ async function runInput(
     return EXIT_CODES.ok;
   }
   checkWritable(args.out);
+  // With a shared queue, Redis holds the tasks: the same command again resumes from it.
+  if (args.queue !== undefined) return runQueueJob(args, input, totals.tasks, io);
   checkResultsFile(args);
   const store = await openJobStore(args, input, io);
   try {

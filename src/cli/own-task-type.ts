@@ -147,13 +147,26 @@ function promptTaskType(
 }
 
 /** Whether `value` looks like a task type (the manager checks it fully when it is registered). */
-function looksLikeTaskType(value: unknown): boolean {
+export function looksLikeTaskType(value: unknown): boolean {
   return (
     value !== null &&
     typeof value === 'object' &&
     typeof (value as { name?: unknown }).name === 'string' &&
     typeof (value as { run?: unknown }).run === 'function'
   );
+}
+
+/**
+ * A module's exports.
+ * @throws CliUsageError naming `flag` when it cannot be loaded
+ */
+export async function importModule(path: string, flag: string): Promise<Record<string, unknown>> {
+  try {
+    return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  } catch (error) {
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    throw usage(`${flag}: cannot load the module (${message.split('\n')[0]})`);
+  }
 }
 
 /**
@@ -165,13 +178,7 @@ async function moduleTaskType(file: string, cwd: string): Promise<OwnTaskType> {
   const flag = `--task-type ${file}`;
   const path = resolve(cwd, file);
   const source = readSmallFile(path, flag);
-  let exports: Record<string, unknown>;
-  try {
-    exports = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
-  } catch (error) {
-    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    throw usage(`${flag}: cannot load the module (${message.split('\n')[0]})`);
-  }
+  const exports = await importModule(path, flag);
   const named = Object.entries(exports).filter(
     ([name, value]) => name !== 'default' && looksLikeTaskType(value),
   );

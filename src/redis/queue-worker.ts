@@ -60,6 +60,7 @@ export class QueueWorker implements TransportLink {
   private readonly loop: Promise<void>;
   private readonly events: Subscription;
   private readonly subscriber: Redis;
+  private readonly connection: Redis;
   private lockTimer: unknown;
   /** Resolves `close()` once nothing is held any more. */
   private drained: (() => void) | undefined;
@@ -68,8 +69,11 @@ export class QueueWorker implements TransportLink {
     private readonly q: QueueParts,
     private readonly host: TransportHost,
   ) {
+    // Its own connection (BullMQ's blocking one is made from it): closed with the worker.
+    this.connection = q.redis.duplicate({ maxRetriesPerRequest: null });
+    this.connection.on('error', () => undefined);
     this.worker = new q.bull.Worker<JobData>(q.name, null, {
-      connection: q.redis.duplicate({ maxRetriesPerRequest: null }),
+      connection: this.connection,
       prefix: q.bullPrefix,
       lockDuration: q.lockMs,
       stalledInterval: q.stalledIntervalMs,
@@ -355,6 +359,7 @@ export class QueueWorker implements TransportLink {
     await this.loop;
     await this.q.leave(this.id);
     this.subscriber.disconnect();
+    this.connection.disconnect();
   }
 
   private checkDrained(): void {

@@ -195,6 +195,7 @@ export class RedisSharedQueue implements TaskTransport {
   private readonly taskTypes = new Map<string, AnyTaskTypeDefinition>();
   private readonly clock: Clock;
   private events: QueueEvents | undefined;
+  private eventsConnection: Redis | undefined;
   private readonly waiters = new Map<string, Waiter[]>();
   private readonly workers = new Set<QueueWorker>();
   private closed = false;
@@ -430,8 +431,11 @@ export class RedisSharedQueue implements TaskTransport {
   /** One `QueueEvents` reader per process, made at the first wait. */
   private async queueEvents(): Promise<QueueEvents> {
     if (this.events === undefined) {
+      const connection = this.redis.duplicate({ maxRetriesPerRequest: null });
+      connection.on('error', () => undefined);
+      this.eventsConnection = connection;
       const events = new this.bull.QueueEvents(this.settings.name, {
-        connection: this.redis.duplicate({ maxRetriesPerRequest: null }),
+        connection,
         prefix: this.settings.prefix,
       });
       events.on('error', (error) => this.report(error));
@@ -628,6 +632,7 @@ export class RedisSharedQueue implements TaskTransport {
       );
     }
     await this.events?.close();
+    this.eventsConnection?.disconnect();
     await this.queue.close();
     this.redis.disconnect();
   }
