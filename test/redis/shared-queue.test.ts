@@ -194,4 +194,33 @@ describe('a shared queue', () => {
     expect(info?.attempts).toBe(1);
     expect(info?.history.map((h) => h.status)).toEqual(['queued', 'running', 'completed']);
   });
+
+  it('goes on through a Redis blip: every connection of the queue killed mid-run', async () => {
+    const { sim, queue, prefix } = await setUp({ latency: { kind: 'fixed', ms: 20 } });
+    const ids = await queue.submitBatch(Array.from({ length: 300 }, (_, i) => classify(i)));
+    const short = { lockMs: 1000, stalledIntervalMs: 500 };
+    await worker(sim, prefix, {}, short);
+    await worker(sim, prefix, {}, short);
+    await until(async () => (await queue.getStatistics()).tasks.completed >= 60, 'a fifth done');
+    const clients = String(await admin.client('LIST')).split('\n');
+    const ours = clients
+      .filter((line) => line.includes(` name=aitq:${prefix} `) || line.includes(prefix))
+      .map((line) => /(?:^|\s)id=(\d+)/.exec(line)?.[1]);
+    expect(ours.length).toBeGreaterThan(4);
+    for (const id of ours) await admin.client('KILL', 'ID', String(id));
+    await until(
+      async () => (await queue.getStatistics()).tasks.completed === 300,
+      'every task to complete',
+      30_000,
+    );
+    const infos = await Promise.all(ids.map((id) => queue.getTaskStatus(id)));
+    expect(infos.every((info) => info?.status === 'completed')).toBe(true);
+    // Each task called once: a blip interrupts no call.
+    const calls = new Map<string, number>();
+    for (const entry of sim.stats().log) {
+      calls.set(entry.taskId ?? '', (calls.get(entry.taskId ?? '') ?? 0) + 1);
+    }
+    expect([...calls.values()].every((n) => n === 1)).toBe(true);
+    expect(calls.size).toBe(300);
+  }, 60_000);
 });
