@@ -6,7 +6,8 @@
  *   per worker), on 1, 2 and 4 worker processes; tasks/s for each, and the ratios 2 ÷ 1, 4 ÷ 1.
  * - **Saturation**: instant tasks, 2 workers of concurrency 50, ours enforcing a shared token
  *   window (`openSharedLimits`, a window that never binds: every take is asked for) against plain
- *   BullMQ, which enforces nothing; the ratio ours ÷ BullMQ.
+ *   BullMQ, which enforces nothing; the ratio ours ÷ BullMQ (and ours without shared limits, the
+ *   queue's own cost).
  *
  * Each run submits every task (ours: `queue.submitBatch`; BullMQ: `addBulk`, 1,000 a call) and
  * ends when the queue's completed count reaches them, timed from the first submission (worker
@@ -163,16 +164,20 @@ console.log(`ours ÷ bullmq at 2 workers: ${(ours2 / median(scaling.bullmq[2] ??
 console.log(
   `saturation: ${SATURATION} instant tasks, 2 workers of concurrency 50; ours with a shared token window, BullMQ plain`,
 );
-const saturation: Record<Mode, number[]> = { ours: [], bullmq: [] };
+const saturation: Record<'ours' | 'ours-local' | 'bullmq', number[]> = {
+  ours: [],
+  'ours-local': [],
+  bullmq: [],
+};
 for (let r = 0; r < ROUNDS; r++) {
   saturation.ours.push(await run('ours', 2, SATURATION, 0, 50, 1_000_000_000));
   saturation.bullmq.push(await run('bullmq', 2, SATURATION, 0, 50));
+  saturation['ours-local'].push(await run('ours', 2, SATURATION, 0, 50));
 }
-for (const mode of ['ours', 'bullmq'] as const) {
-  console.log(
-    `${mode.padEnd(7)} tasks/s: ${saturation[mode].map(k).join(' ')}; median ${k(median(saturation[mode]))}`,
-  );
+for (const [mode, rates] of Object.entries(saturation)) {
+  console.log(`${mode.padEnd(10)} tasks/s: ${rates.map(k).join(' ')}; median ${k(median(rates))}`);
 }
-console.log(
-  `ours ÷ bullmq at saturation: ${median(saturation.ours.map((x, i) => x / (saturation.bullmq[i] as number))).toFixed(2)}`,
-);
+const over = (a: number[]) =>
+  median(a.map((x, i) => x / (saturation.bullmq[i] as number))).toFixed(2);
+console.log(`ours ÷ bullmq at saturation: ${over(saturation.ours)}`);
+console.log(`ours without shared limits ÷ bullmq: ${over(saturation['ours-local'])}`);

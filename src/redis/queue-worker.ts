@@ -44,6 +44,9 @@ interface Held {
 /** The control messages of the queue's channel. */
 export type ControlMessage = { t: 'cancel'; id: string } | { t: 'pause' } | { t: 'resume' };
 
+/** Fetches that do not wait, at most at once (BullMQ's own worker fetches as many as it runs). */
+const PARALLEL_FETCHES = 16;
+
 /** At most this many recent cancel requests are remembered (for a job being fetched meanwhile). */
 const RECENT_CANCELS = 10_000;
 
@@ -56,6 +59,10 @@ export class QueueWorker implements TransportLink {
   private closing = false;
   private paused = false;
   private tokens = 0;
+  /** Fetches on their way and jobs being taken: not in the engine's line yet. */
+  private pending = 0;
+  /** Fetches that do not wait (see `burst`). */
+  private extra = 0;
   private wakeUp: (() => void) | undefined;
   private readonly loop: Promise<void>;
   private readonly events: Subscription;
@@ -104,28 +111,76 @@ export class QueueWorker implements TransportLink {
       this.q.report(error);
     }
     while (!this.closing) {
-      if (this.paused || this.host.room() <= 0) {
+      if (this.free() <= 0) {
         await new Promise<void>((resolve) => {
           this.wakeUp = resolve;
         });
         continue;
       }
+      // The one fetch that waits for a job (BullMQ blocks on the queue's marker).
       const token = `${this.id}:${++this.tokens}`;
+      this.pending++;
       let job: Job<JobData> | undefined;
       try {
         job = await this.worker.getNextJob(token, { block: true });
       } catch (error) {
+        this.pending--;
         if (this.closing) break;
         this.q.report(error);
         await this.pauseFor(1000);
         continue;
       }
-      if (job === undefined) continue;
+      if (job === undefined) {
+        this.pending--;
+        continue;
+      }
       if (this.closing) {
+        this.pending--;
         await job.moveToWait(token).catch((error: unknown) => this.q.report(error));
         break;
       }
+      // A job came: more may wait behind it, fetched at once while there is room.
+      this.burst();
       await this.take(job, token);
+      this.pending--;
+    }
+  }
+
+  /** How many more jobs to fetch now: the engine's room, less the fetches on their way. */
+  private free(): number {
+    if (this.paused || this.closing) return 0;
+    return this.host.room() - this.pending;
+  }
+
+  /**
+   * Fetches without waiting, several at once, while there is room: each job that comes asks for
+   * one more, and an empty answer ends that chain (the blocking fetch waits for the next job).
+   */
+  private burst(): void {
+    while (this.extra < PARALLEL_FETCHES && this.free() > 0) {
+      this.extra++;
+      this.pending++;
+      const token = `${this.id}:${++this.tokens}`;
+      this.worker
+        .getNextJob(token, { block: false })
+        .then(async (job) => {
+          if (job === undefined) return false;
+          if (this.closing) {
+            await job.moveToWait(token);
+            return false;
+          }
+          await this.take(job, token);
+          return true;
+        })
+        .catch((error: unknown) => {
+          this.q.report(error);
+          return false;
+        })
+        .then((more) => {
+          this.extra--;
+          this.pending--;
+          if (more) this.burst();
+        });
     }
   }
 

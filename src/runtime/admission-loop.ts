@@ -131,6 +131,11 @@ export class AdmissionLoop {
 
   constructor(private readonly deps: AdmissionLoopDeps) {}
 
+  /** Whether the shared limits are answering a take for the head (the line waits for them). */
+  get askingShared(): boolean {
+    return this.asking !== undefined;
+  }
+
   /** When the supervisor will next look at the line by itself (ms), if a wake-up is armed. */
   get wakeAt(): number | undefined {
     return this.wakeAtMs;

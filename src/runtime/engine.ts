@@ -431,8 +431,10 @@ export class Engine {
         const { max, used } = this.concurrency;
         const free = max - used - this.waiting.size;
         if (free <= 0) return 0;
-        // A task here waits for a limit: the next one taken would wait too.
-        return this.waiting.size > 0 && this.headWait() !== undefined ? 0 : free;
+        // A task here waits for a limit: the next one taken would wait too (not while the
+        // shared limits are only answering: the next take follows at once).
+        const held = this.headWait() !== undefined && !this.admission.askingShared;
+        return this.waiting.size > 0 && held ? 0 : free;
       },
       prepare: (input, id, createdAt) => this.submission.prepareTaken(input, id, createdAt),
       adopt: (record) =>
