@@ -73,7 +73,12 @@ export async function runWorker(args: WorkerArgs, io: CliIO): Promise<ExitCode> 
         );
       }
     };
-    const queue = await opened(() => redis.openSharedQueue({ url, prefix, name }));
+    const onError = (error: unknown) => {
+      io.stderr.write(
+        `aitq worker: ${error instanceof Error ? error.message : String(error)} (going on)\n`,
+      );
+    };
+    const queue = await opened(() => redis.openSharedQueue({ url, prefix, name, onError }));
     closers.push(() => queue.close());
     const sharedLimits = await opened(() => redis.openSharedLimits({ url, prefix }));
     closers.push(() => sharedLimits.close());

@@ -25,6 +25,7 @@ import { hostname } from 'node:os';
 import type { Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Subscription } from 'rxjs';
+import { isTerminalStatus } from '../../machines/task-status.js';
 import { serializeError } from '../errors.js';
 import type { EngineEvent } from '../runtime/events.js';
 import type { TransportHost, TransportLink } from '../runtime/transport.js';
@@ -43,6 +44,9 @@ interface Held {
 
 /** The control messages of the queue's channel. */
 export type ControlMessage = { t: 'cancel'; id: string } | { t: 'pause' } | { t: 'resume' };
+
+/** The statuses of a task that waits in a worker (given back when it stops). */
+const WAITING: ReadonlySet<string> = new Set(['queued', 'retrying', 'paused']);
 
 /** Fetches that do not wait, at most at once (BullMQ's own worker fetches as many as it runs). */
 const PARALLEL_FETCHES = 16;
@@ -180,6 +184,8 @@ export class QueueWorker implements TransportLink {
           this.extra--;
           this.pending--;
           if (more) this.burst();
+          // The main loop may sleep counting this fetch: it looks again.
+          else this.wake();
         });
     }
   }
@@ -204,39 +210,54 @@ export class QueueWorker implements TransportLink {
       await job.moveToFailed(error as Error, token).catch((e: unknown) => this.q.report(e));
       return;
     }
-    const mine = this.held.has(id) ? await this.host.get(id) : undefined;
+    const before = this.held.get(id);
     this.held.set(id, { job, token, createdAt: data.createdAt });
-    if (mine !== undefined) {
+    try {
+      await this.adoptOrEnd(id, data, before !== undefined);
+    } catch (error) {
+      // Redis or the engine failed meanwhile: the job goes back for another worker (or this one).
+      this.q.report(error);
+      if (this.held.get(id)?.token === token) {
+        this.held.delete(id);
+        this.checkDrained();
+        await job.moveToWait(token).catch((e: unknown) => this.q.report(e));
+      }
+    }
+  }
+
+  /** A job this worker now holds: its task joins the engine's line, or ends at once. */
+  private async adoptOrEnd(id: string, data: JobData, heldBefore: boolean): Promise<void> {
+    if (heldBefore && (await this.host.get(id)) !== undefined) {
       // Its lock ran out while this process still ran it (a stall longer than the lock), and the
       // job came back here: the attempt goes on, under the new lock.
       return;
     }
+    const stored = data.record;
+    if (stored !== undefined && isTerminalStatus(stored.status)) {
+      // Its worker died between writing the end and reporting it: it ends now, as it was.
+      await this.end(id, stored);
+      return;
+    }
     let record: TaskRecord;
     try {
-      record = data.record ?? this.host.prepare(data.input as never, id, data.createdAt);
+      record = stored ?? this.host.prepare(data.input as never, id, data.createdAt);
     } catch (error) {
       // A task this worker cannot run (a task type it lacks, settings it refuses): it fails here,
       // where the submitter sees why.
       await this.end(id, this.q.endedRecord(id, data, 'failed', serializeError(error)));
       return;
     }
-    // A cancel that came while the job was on its way here, or while its worker was dead.
+    // A cancel that came while the job was on its way here, or while it waited in Redis after
+    // an earlier attempt (as a retry, or from a worker that died).
     const cancelled =
-      this.cancels.has(id) ||
-      ((data.record?.status === 'running' || job.stalledCounter > 0) &&
-        (await this.q.cancelRequested(id)));
+      this.cancels.has(id) || (stored !== undefined && (await this.q.cancelRequested(id)));
     if (cancelled) {
       await this.end(id, this.q.endedRecord(id, data, 'cancelled'));
       return;
     }
-    try {
-      await this.host.adopt(record);
-    } catch (error) {
-      // The engine stopped meanwhile: the job goes back for another worker.
-      this.q.report(error);
-      this.held.delete(id);
-      await job.moveToWait(token).catch((e: unknown) => this.q.report(e));
-    }
+    await this.host.adopt(record);
+    // A cancel told while it was being adopted.
+    if (this.cancels.has(id)) await this.host.cancel(id);
   }
 
   // ─── what the engine tells ──────────────────────────────────────────────────────────────────
@@ -296,7 +317,6 @@ export class QueueWorker implements TransportLink {
     if (!held.lost) {
       const { job, token, createdAt } = held;
       try {
-        await this.q.countEnd(record);
         if (record.status === 'completed') {
           await job.moveToCompleted(record, token, false);
         } else {
@@ -304,6 +324,9 @@ export class QueueWorker implements TransportLink {
           const error = new Error(record.error?.message ?? record.status);
           await job.moveToFailed(error, token, false);
         }
+        // Counted once BullMQ has the end (a count that fails leaves the figures one short; a
+        // job left unmoved would run again).
+        await this.q.countEnd(record).catch((error: unknown) => this.q.report(error));
       } catch (error) {
         this.q.report(error);
       }
@@ -316,7 +339,8 @@ export class QueueWorker implements TransportLink {
     const held = this.held.get(record.id);
     if (held === undefined) return false;
     this.held.delete(record.id);
-    if (!held.lost) {
+    if (held.lost) this.checkDrained();
+    else {
       const { job, token, createdAt } = held;
       const data: JobData = { v: JOB_DATA_VERSION, createdAt, record: copy(record) };
       void job
@@ -397,12 +421,15 @@ export class QueueWorker implements TransportLink {
     const giveBacks: Promise<unknown>[] = [];
     for (const [id, held] of [...this.held]) {
       const record = await this.host.get(id);
-      if (record?.status === 'running') continue;
+      // Running ones end here; ended ones are being reported.
+      if (record === undefined || !WAITING.has(record.status)) continue;
       this.held.delete(id);
       this.host.forget(id);
       giveBacks.push(held.job.moveToWait(held.token).catch((e: unknown) => this.q.report(e)));
     }
     await Promise.all(giveBacks);
+    // Fetches still on their way give their job back when they come.
+    while (this.extra > 0) await this.pauseFor(10);
     if (this.held.size > 0) {
       await new Promise<void>((resolve) => {
         this.drained = resolve;

@@ -58,6 +58,11 @@ export interface SharedQueueOptions extends RedisStoreOptions {
    * validated at submit). A worker runs the task types its own manager has.
    */
   taskTypes?: readonly AnyTaskTypeDefinition[] | undefined;
+  /**
+   * Told of what goes wrong in this process's side of the queue that no call returns: a worker's
+   * failed fetch, report or lock extension, a connection lost. Default: kept as `lastError`.
+   */
+  onError?: ((error: unknown) => void) | undefined;
   /** @internal */
   clock?: Clock | undefined;
 }
@@ -139,8 +144,13 @@ export async function openSharedQueue(
   options: SharedQueueOptions | string = {},
 ): Promise<RedisSharedQueue> {
   const given = typeof options === 'string' ? { url: options } : options;
-  const { name, lockMs, stalledIntervalMs, taskTypes, clock, ...redisOptions } = given;
+  const { name, lockMs, stalledIntervalMs, taskTypes, clock, onError, ...redisOptions } = given;
   const own = parseOrThrow(QueueOnlyOptionsSchema, { name, lockMs, stalledIntervalMs }, 'options');
+  if (onError !== undefined && typeof onError !== 'function') {
+    throw new ValidationError(`invalid options.onError: expected a function`, [
+      { path: 'options.onError', message: 'expected a function', received: onError },
+    ]);
+  }
   const resolved = resolveRedisOptions(redisOptions);
   const bull = await loadBullMQ();
   const redis = await connectRedis(resolved, 'shared queue');
@@ -153,6 +163,7 @@ export async function openSharedQueue(
     stalledIntervalMs: own.stalledIntervalMs ?? lock,
     taskTypes: [...BUILTIN_TASK_TYPES, ...(taskTypes ?? [])],
     clock: clock ?? systemClock,
+    onError,
   });
 }
 
@@ -178,6 +189,7 @@ interface QueueSettings {
   stalledIntervalMs: number;
   taskTypes: readonly AnyTaskTypeDefinition[];
   clock: Clock;
+  onError: ((error: unknown) => void) | undefined;
 }
 
 interface Waiter {
@@ -194,7 +206,7 @@ export class RedisSharedQueue implements TaskTransport {
   private readonly parts: QueueParts;
   private readonly taskTypes = new Map<string, AnyTaskTypeDefinition>();
   private readonly clock: Clock;
-  private events: QueueEvents | undefined;
+  private eventsReady: Promise<QueueEvents> | undefined;
   private eventsConnection: Redis | undefined;
   private readonly waiters = new Map<string, Waiter[]>();
   private readonly workers = new Set<QueueWorker>();
@@ -429,52 +441,64 @@ export class RedisSharedQueue implements TaskTransport {
   }
 
   /** One `QueueEvents` reader per process, made at the first wait. */
-  private async queueEvents(): Promise<QueueEvents> {
-    if (this.events === undefined) {
-      const connection = this.redis.duplicate({ maxRetriesPerRequest: null });
-      connection.on('error', () => undefined);
-      this.eventsConnection = connection;
-      const events = new this.bull.QueueEvents(this.settings.name, {
-        connection,
-        prefix: this.settings.prefix,
-      });
-      events.on('error', (error) => this.report(error));
-      const ended = ({ jobId }: { jobId: string }) => {
-        if (this.waiters.has(jobId)) void this.answer(jobId, false);
-      };
-      events.on('completed', ended);
-      events.on('failed', ended);
-      events.on('removed', ended);
-      this.events = events;
-      await events.waitUntilReady();
-    }
-    return this.events;
+  private queueEvents(): Promise<QueueEvents> {
+    this.eventsReady ??= this.openEvents();
+    return this.eventsReady;
+  }
+
+  private async openEvents(): Promise<QueueEvents> {
+    const connection = this.redis.duplicate({ maxRetriesPerRequest: null });
+    connection.on('error', () => undefined);
+    this.eventsConnection = connection;
+    // Read from the stream's last event now, not from when the reader first asks: an end
+    // between a waiter's first read of its job and that ask is not missed.
+    const key = `${this.settings.prefix}:${this.settings.name}:events`;
+    const last = (await this.redis.xrevrange(key, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
+    const events = new this.bull.QueueEvents(this.settings.name, {
+      lastEventId: last,
+      connection,
+      prefix: this.settings.prefix,
+    });
+    events.on('error', (error) => this.report(error));
+    const ended = ({ jobId }: { jobId: string }) => {
+      if (this.waiters.has(jobId)) void this.answer(jobId, false);
+    };
+    events.on('completed', ended);
+    events.on('failed', ended);
+    events.on('removed', ended);
+    await events.waitUntilReady();
+    return events;
   }
 
   /** The task's record: the job's (its data, or its return value once completed), or a cancel's. */
   private async recordOf(taskId: string): Promise<TaskRecord | undefined> {
     this.assertOpen('read a task');
     try {
-      const job = (await this.queue.getJob(taskId)) as Job<JobData> | undefined;
+      // The state first, then the job: a job read before it completed would have no result yet.
+      const state = (await this.queue.getJobState(taskId)) as JobState;
+      const job =
+        state === 'unknown'
+          ? undefined
+          : ((await this.queue.getJob(taskId)) as Job<JobData> | undefined);
       if (job === undefined || job === null) {
         const cancelled = await this.redis.hget(this.parts.keys.cancelled, taskId);
         return cancelled === null ? undefined : (JSON.parse(cancelled) as TaskRecord);
       }
       const data = readJobData(taskId, job.data);
-      const state = (await job.getState()) as JobState;
       const ended =
         state === 'completed' ? ((job.returnvalue as TaskRecord | null) ?? undefined) : undefined;
       const status = statusOf(state, data, ended);
       if (ended !== undefined) return ended;
-      const base = data.record ?? this.endedRecord(taskId, data, 'failed');
       if (state === 'failed' && data.record === undefined) {
-        return {
-          ...base,
-          status: 'failed',
-          error: { name: 'Error', code: 'INTERNAL', message: job.failedReason, retryable: false },
-        };
+        // Failed before any worker took it as a task (BullMQ refused it): its reason.
+        return this.endedRecord(taskId, data, 'failed', {
+          name: 'Error',
+          code: 'INTERNAL',
+          message: job.failedReason,
+          retryable: false,
+        });
       }
-      return { ...base, status };
+      return { ...(data.record ?? this.submittedRecord(taskId, data)), status };
     } catch (error) {
       throw toRedisStoreError(error, this.location, 'read a task', 'shared queue');
     }
@@ -500,12 +524,24 @@ export class RedisSharedQueue implements TaskTransport {
         history: [...history, { status, at: now }],
       };
     }
+    const submitted = this.submittedRecord(id, data);
+    return {
+      ...submitted,
+      status,
+      completedAt: now,
+      ...(error === undefined ? {} : { error }),
+      history: [...(submitted.history ?? []), { status, at: now }],
+    };
+  }
+
+  /** A task as submitted, before any worker took it (its figures all zero). */
+  private submittedRecord(id: string, data: JobData): TaskRecord {
     const input = data.input as SubmitInput;
     return {
       id,
       type: input.taskType,
       priority: input.priority ?? 'MEDIUM',
-      status,
+      status: 'queued',
       seq: 0,
       data: input.data,
       metadata: input.metadata,
@@ -518,15 +554,10 @@ export class RedisSharedQueue implements TaskTransport {
       },
       reservation: { model: '', promptTokens: 0, maxTokens: 0, worstCaseMicros: 0, limited: false },
       createdAt: data.createdAt,
-      completedAt: now,
       attempts: 0,
       usage: { promptTokens: 0, completionTokens: 0, estimated: false, calls: 0 },
       costMicros: 0,
-      ...(error === undefined ? {} : { error }),
-      history: [
-        { status: 'queued', at: data.createdAt },
-        { status, at: now },
-      ],
+      history: [{ status: 'queued', at: data.createdAt }],
     };
   }
 
@@ -631,7 +662,9 @@ export class RedisSharedQueue implements TaskTransport {
         w.reject(closedError(this.location, 'wait for a task', 'shared queue')),
       );
     }
-    await this.events?.close();
+    // A reader being opened is closed once it is.
+    const events = await this.eventsReady?.catch(() => undefined);
+    await events?.close();
     this.eventsConnection?.disconnect();
     await this.queue.close();
     this.redis.disconnect();
@@ -643,5 +676,10 @@ export class RedisSharedQueue implements TaskTransport {
 
   private report(error: unknown): void {
     this.lastError = error;
+    try {
+      this.settings.onError?.(error);
+    } catch {
+      // The handler's own failure is not the queue's.
+    }
   }
 }

@@ -241,11 +241,12 @@ export class Engine {
   async stop(options: { force?: boolean } = {}): Promise<void> {
     // A shared queue's link stops taking tasks and gives back those that wait here; it is done
     // once the running ones it took have ended and been reported.
+    // It stays connected until then: a running task that is to retry still goes back to it.
     const link = this.link;
-    this.link = undefined;
     const closed = link?.close();
     await this.lifecycle.stop(options);
     await closed;
+    if (this.link === link) this.link = undefined;
     await this.journal.settled();
   }
 
@@ -441,9 +442,9 @@ export class Engine {
         this.submission.adopt(record, (r) =>
           this.taskActors.send(r, { type: 'task.interrupt', at: this.clock.now() }),
         ),
-      get: (id) => this.store.get(id),
+      get: (id) => this.getTask(id),
       forget: (id) => {
-        if (this.runner.running.has(id)) return;
+        // A task cancelled mid-call goes too: its attempt settles into a record no longer kept.
         this.waiting.remove(id);
         this.journal.remove([id]).catch(() => undefined);
       },

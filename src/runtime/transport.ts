@@ -37,7 +37,7 @@ export interface TransportHost {
   adopt(record: TaskRecord): Promise<void>;
   /** The engine's record of a task it holds (finished ones until `forget`). */
   get(id: string): Promise<TaskRecord | undefined>;
-  /** Drops a task this engine holds that is not running (finished, or handed back). */
+  /** Drops a task this engine holds: ended (a cancelled call may still settle), or handed back. */
   forget(id: string): void;
   cancel(id: string): Promise<boolean>;
   pause(): void;

@@ -119,14 +119,7 @@ describe('the Redis store through an outage', () => {
   it('goes on through a restart of a Redis that writes every command to its AOF', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'aitq-redis-aof-'));
     dirs.push(dir);
-    const server = await SpareRedis.start([
-      '--dir',
-      dir,
-      '--appendonly',
-      'yes',
-      '--appendfsync',
-      'always',
-    ]);
+    const server = await SpareRedis.withAof(dir);
     try {
       const store = await openRedisStore({ url: server.url });
       try {

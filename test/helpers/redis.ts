@@ -83,6 +83,11 @@ export class SpareRedis {
     return spare;
   }
 
+  /** One that writes every command to its append-only file in `dir` before answering. */
+  static withAof(dir: string): Promise<SpareRedis> {
+    return SpareRedis.start(['--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always']);
+  }
+
   /** Kills it (SIGKILL) and starts it again with the same arguments, on the same files. */
   async restart(): Promise<void> {
     await this.stop();

@@ -3,6 +3,9 @@
  * work for it, against the simulator, on the local Redis. Real time over loopback, short.
  */
 
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
@@ -15,7 +18,7 @@ import {
 } from '../../src/index.js';
 import { type Simulator, startSimulator } from '../../src/providers/simulator/index.js';
 import { openSharedQueue, type RedisSharedQueue } from '../../src/redis/index.js';
-import { dropPrefix, freshPrefix, REDIS_URL } from '../helpers/redis.js';
+import { dropPrefix, freshPrefix, REDIS_URL, SpareRedis } from '../helpers/redis.js';
 import { until } from '../helpers/until.js';
 
 const admin = new Redis(REDIS_URL);
@@ -182,6 +185,27 @@ describe('a shared queue', () => {
     expect(sim.stats().requests).toBe(10);
   });
 
+  it('stops while a call fails: the retry goes back to the queue, another worker runs it', async () => {
+    const { sim, queue, prefix } = await setUp({
+      latency: { kind: 'fixed', ms: 300 },
+      faults: { error500: 1 },
+    });
+    const id = await queue.submitTask({
+      ...classify(1),
+      config: { maxRetries: 1, retryDelay: 0.1 },
+    });
+    const first = await worker(sim, prefix);
+    await until(async () => (await queue.getTaskStatus(id))?.status === 'running', 'its call');
+    // The call fails while the worker stops: stop() ends, the retry waits in Redis.
+    await first.manager.stop();
+    expect((await queue.getTaskStatus(id))?.status).toBe('retrying');
+    await worker(sim, prefix);
+    await expect(queue.waitForTask(id)).rejects.toMatchObject({ code: 'PROVIDER_ERROR' });
+    const info = await queue.getTaskStatus(id);
+    expect(info?.attempts).toBe(2);
+    expect(info?.metrics.calls).toBe(2);
+  });
+
   it('keeps the lock of a call longer than the lock: no other worker takes it', async () => {
     const { sim, queue, prefix } = await setUp({ latency: { kind: 'fixed', ms: 2500 } });
     const id = await queue.submitTask(classify(1));
@@ -223,4 +247,46 @@ describe('a shared queue', () => {
     expect([...calls.values()].every((n) => n === 1)).toBe(true);
     expect(calls.size).toBe(300);
   }, 60_000);
+
+  it('goes on through a restart of a Redis that writes every command to its AOF', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aitq-queue-aof-'));
+    const server = await SpareRedis.withAof(dir);
+    const sim = await startSimulator({ latency: { kind: 'fixed', ms: 20 } });
+    const options = { url: server.url, prefix: 'restart', lockMs: 1000, stalledIntervalMs: 500 };
+    const queue = await openSharedQueue(options);
+    const workerQueue = await openSharedQueue(options);
+    const manager = await createAITaskManager({
+      aiClient: new OpenAICompatibleClient({ baseURL: sim.url }),
+      sharedQueue: workerQueue,
+      maxConcurrent: 5,
+    });
+    try {
+      const ids = await queue.submitBatch(Array.from({ length: 200 }, (_, i) => classify(i)));
+      await until(async () => (await queue.getStatistics()).tasks.completed >= 40, 'a fifth');
+      await server.restart();
+      await until(
+        async () => (await queue.getStatistics().catch(() => undefined))?.tasks.completed === 200,
+        'every task to complete after the restart',
+        40_000,
+      );
+      const infos = await Promise.all(ids.map((id) => queue.getTaskStatus(id)));
+      expect(infos.every((info) => info?.status === 'completed')).toBe(true);
+      // A call in flight at the restart may be made again (its worker's lock ran out meanwhile):
+      // at most the five that ran, and each such task's history says interrupted.
+      const calls = new Map<string, number>();
+      for (const entry of sim.stats().log) {
+        calls.set(entry.taskId ?? '', (calls.get(entry.taskId ?? '') ?? 0) + 1);
+      }
+      expect(calls.size).toBe(200);
+      const again = [...calls].filter(([, n]) => n > 1);
+      expect(again.length).toBeLessThanOrEqual(5);
+    } finally {
+      await manager.stop({ force: true });
+      await workerQueue.close();
+      await queue.close();
+      await sim.close();
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });
