@@ -31,7 +31,7 @@ import type { EngineEvent } from '../runtime/events.js';
 import type { TransportHost, TransportLink } from '../runtime/transport.js';
 import type { TaskRecord } from '../stores/types.js';
 import { JOB_DATA_VERSION, type JobData, readJobData } from './queue-jobs.js';
-import type { QueueParts } from './shared-queue.js';
+import type { QueueParts } from './queue-parts.js';
 
 /** A job this worker holds: taken from the queue, not yet given back or ended. */
 interface Held {

@@ -5,24 +5,17 @@
  * its workers (see queue-worker.ts). Every task is a BullMQ job whose id is the task's id.
  */
 
-import type { Job, Queue, QueueEvents } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { TaskStatus } from '../../machines/task-status.js';
-import {
-  type SerializedError,
-  StoreError,
-  TaskNotFoundError,
-  ValidationError,
-  WaitTimeoutError,
-} from '../errors.js';
+import { ValidationError } from '../errors.js';
 import { newTaskId } from '../internal/task-id.js';
 import { parseOrThrow } from '../internal/validate.js';
 import { microsToDollars } from '../limits/prices.js';
 import type { SubmitInput } from '../runtime/intake.js';
 import { type TaskInfo, taskInfoOf } from '../runtime/task-info.js';
 import type { TaskTransport, TransportHost, TransportLink } from '../runtime/transport.js';
-import { errorOf } from '../runtime/waiters.js';
 import type { TaskRecord } from '../stores/types.js';
 import { BUILTIN_TASK_TYPES } from '../task-types/builtin/index.js';
 import type { AnyTaskTypeDefinition } from '../task-types/types.js';
@@ -38,8 +31,10 @@ import {
   readJobData,
   type SharedTaskInput,
   SharedTaskSchema,
-  statusOf,
 } from './queue-jobs.js';
+import { COUNT_END, loadBullMQ, type QueueParts, queueKeys } from './queue-parts.js';
+import { endedRecord, readTaskRecord } from './queue-records.js';
+import { TaskWaits } from './queue-waits.js';
 import { QueueWorker } from './queue-worker.js';
 
 /** How to open a shared queue. */
@@ -92,50 +87,6 @@ export interface SharedQueueStatistics {
   usage: { calls: number; promptTokens: number; completionTokens: number; cost: number };
 }
 
-/** Counts a task's end once (a re-run after a lost report is not counted again). */
-const COUNT_END = `
-if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
-redis.call('HINCRBY', KEYS[2], 'calls', ARGV[3])
-redis.call('HINCRBY', KEYS[2], 'promptTokens', ARGV[4])
-redis.call('HINCRBY', KEYS[2], 'completionTokens', ARGV[5])
-redis.call('HINCRBY', KEYS[2], 'costMicros', ARGV[6])
-return 1
-`;
-
-/** The keys of the queue's own (besides BullMQ's). */
-export interface QueueKeys {
-  control: string;
-  counted: string;
-  stats: string;
-  cancelled: string;
-  workers: string;
-}
-
-/** What a worker of the queue shares with it. */
-export interface QueueParts {
-  /** BullMQ, loaded when the queue was opened (an optional peer dependency). */
-  bull: typeof import('bullmq');
-  redis: Redis;
-  queue: Queue<JobData>;
-  name: string;
-  bullPrefix: string;
-  keys: QueueKeys;
-  lockMs: number;
-  stalledIntervalMs: number;
-  report(error: unknown): void;
-  countEnd(record: TaskRecord): Promise<void>;
-  cancelRequested(id: string): Promise<boolean>;
-  heartbeat(workerId: string, held: number): Promise<void>;
-  leave(workerId: string): Promise<void>;
-  endedRecord(
-    id: string,
-    data: JobData,
-    status: 'failed' | 'cancelled',
-    error?: SerializedError,
-  ): TaskRecord;
-}
-
 /**
  * Opens a shared queue on Redis. Fails with a `StoreError` (`unreachable`, `unsafe`) when the
  * server cannot be reached or evicts keys.
@@ -167,20 +118,6 @@ export async function openSharedQueue(
   });
 }
 
-/** BullMQ, imported when a shared queue is opened: users of the store alone need not install it. */
-async function loadBullMQ(): Promise<typeof import('bullmq')> {
-  try {
-    return await import('bullmq');
-  } catch (error) {
-    throw new StoreError(
-      'a shared queue needs BullMQ, an optional peer dependency: npm install bullmq@^6',
-      'io',
-      undefined,
-      { cause: error },
-    );
-  }
-}
-
 interface QueueSettings {
   prefix: string;
   location: string;
@@ -192,11 +129,6 @@ interface QueueSettings {
   onError: ((error: unknown) => void) | undefined;
 }
 
-interface Waiter {
-  resolve(value: unknown): void;
-  reject(error: unknown): void;
-}
-
 /** A shared queue on Redis and BullMQ, made by {@link openSharedQueue}. */
 export class RedisSharedQueue implements TaskTransport {
   readonly name: string;
@@ -206,16 +138,14 @@ export class RedisSharedQueue implements TaskTransport {
   private readonly parts: QueueParts;
   private readonly taskTypes = new Map<string, AnyTaskTypeDefinition>();
   private readonly clock: Clock;
-  private eventsReady: Promise<QueueEvents> | undefined;
-  private eventsConnection: Redis | undefined;
-  private readonly waiters = new Map<string, Waiter[]>();
+  private readonly waits: TaskWaits;
   private readonly workers = new Set<QueueWorker>();
   private closed = false;
   /** The last error a worker met that no caller saw (a failed report, a lost connection). */
   lastError: unknown;
 
   constructor(
-    private readonly bull: typeof import('bullmq'),
+    bull: typeof import('bullmq'),
     private readonly redis: Redis,
     private readonly settings: QueueSettings,
   ) {
@@ -228,14 +158,7 @@ export class RedisSharedQueue implements TaskTransport {
     this.queue = new bull.Queue<JobData>(settings.name, { connection: redis, prefix: bullPrefix });
     this.queue.on('error', (error) => this.report(error));
     redis.defineCommand('aitqCountEnd', { numberOfKeys: 2, lua: COUNT_END });
-    const base = `${bullPrefix}:${settings.name}:aitq`;
-    const keys: QueueKeys = {
-      control: `${base}:control`,
-      counted: `${base}:counted`,
-      stats: `${base}:stats`,
-      cancelled: `${base}:cancelled`,
-      workers: `${base}:workers`,
-    };
+    const keys = queueKeys(bullPrefix, settings.name);
     this.parts = {
       bull,
       redis,
@@ -268,8 +191,18 @@ export class RedisSharedQueue implements TaskTransport {
       leave: async (workerId) => {
         await redis.hdel(keys.workers, workerId).catch((e: unknown) => this.report(e));
       },
-      endedRecord: (id, data, status, error) => this.endedRecord(id, data, status, error),
+      endedRecord: (id, data, status, error) =>
+        endedRecord(id, data, status, this.clock.now(), error),
     };
+    this.waits = new TaskWaits({
+      bull,
+      redis,
+      prefix: bullPrefix,
+      name: settings.name,
+      clock: this.clock,
+      read: (taskId) => this.recordOf(taskId),
+      report: (error) => this.report(error),
+    });
   }
 
   /** Makes the engine that connects one of this queue's workers (see transport.ts). */
@@ -387,178 +320,20 @@ export class RedisSharedQueue implements TaskTransport {
    * `timeout` seconds.
    */
   async waitForTask(taskId: string, options: { timeout?: number } = {}): Promise<unknown> {
-    const { timeout: seconds } = parseOrThrow(WaitSchema, options, 'options');
+    const { timeout } = parseOrThrow(WaitSchema, options, 'options');
     this.assertOpen('wait for a task');
-    await this.queueEvents();
-    const ended = new Promise<unknown>((resolve, reject) => {
-      const list = this.waiters.get(taskId) ?? [];
-      list.push({ resolve, reject });
-      this.waiters.set(taskId, list);
-    });
-    // Ended before the waiter was in place: answered from the job.
-    await this.answer(taskId, true);
-    if (seconds === undefined) return ended;
-    let timer: unknown;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = this.clock.setTimeout(
-        () => reject(new WaitTimeoutError(taskId, seconds)),
-        seconds * 1000,
-      );
-    });
-    try {
-      return await Promise.race([ended, timeout]);
-    } finally {
-      this.clock.clearTimeout(timer);
-    }
+    return this.waits.wait(taskId, timeout);
   }
 
-  /** Answers the waiters of a task that has ended (or is unknown, when `first`). */
-  private async answer(taskId: string, first: boolean): Promise<void> {
-    const list = this.waiters.get(taskId);
-    if (list === undefined) return;
-    let record: TaskRecord | undefined;
-    try {
-      record = await this.recordOf(taskId);
-    } catch (error) {
-      this.settleWaiters(taskId, (w) => w.reject(error));
-      return;
-    }
-    if (record === undefined) {
-      if (first) this.settleWaiters(taskId, (w) => w.reject(new TaskNotFoundError(taskId)));
-      return;
-    }
-    const done = record;
-    if (done.status === 'completed') this.settleWaiters(taskId, (w) => w.resolve(done.result));
-    else if (done.status === 'failed' || done.status === 'cancelled') {
-      this.settleWaiters(taskId, (w) => w.reject(errorOf(done)));
-    }
-  }
-
-  private settleWaiters(taskId: string, fn: (waiter: Waiter) => void): void {
-    const list = this.waiters.get(taskId);
-    this.waiters.delete(taskId);
-    for (const waiter of list ?? []) fn(waiter);
-  }
-
-  /** One `QueueEvents` reader per process, made at the first wait. */
-  private queueEvents(): Promise<QueueEvents> {
-    this.eventsReady ??= this.openEvents();
-    return this.eventsReady;
-  }
-
-  private async openEvents(): Promise<QueueEvents> {
-    const connection = this.redis.duplicate({ maxRetriesPerRequest: null });
-    connection.on('error', () => undefined);
-    this.eventsConnection = connection;
-    // Read from the stream's last event now, not from when the reader first asks: an end
-    // between a waiter's first read of its job and that ask is not missed.
-    const key = `${this.settings.prefix}:${this.settings.name}:events`;
-    const last = (await this.redis.xrevrange(key, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
-    const events = new this.bull.QueueEvents(this.settings.name, {
-      lastEventId: last,
-      connection,
-      prefix: this.settings.prefix,
-    });
-    events.on('error', (error) => this.report(error));
-    const ended = ({ jobId }: { jobId: string }) => {
-      if (this.waiters.has(jobId)) void this.answer(jobId, false);
-    };
-    events.on('completed', ended);
-    events.on('failed', ended);
-    events.on('removed', ended);
-    await events.waitUntilReady();
-    return events;
-  }
-
-  /** The task's record: the job's (its data, or its return value once completed), or a cancel's. */
+  /** The task's record wherever it is, or `undefined`. */
   private async recordOf(taskId: string): Promise<TaskRecord | undefined> {
     this.assertOpen('read a task');
     try {
-      // The state first, then the job: a job read before it completed would have no result yet.
-      const state = (await this.queue.getJobState(taskId)) as JobState;
-      const job =
-        state === 'unknown'
-          ? undefined
-          : ((await this.queue.getJob(taskId)) as Job<JobData> | undefined);
-      if (job === undefined || job === null) {
-        const cancelled = await this.redis.hget(this.parts.keys.cancelled, taskId);
-        return cancelled === null ? undefined : (JSON.parse(cancelled) as TaskRecord);
-      }
-      const data = readJobData(taskId, job.data);
-      const ended =
-        state === 'completed' ? ((job.returnvalue as TaskRecord | null) ?? undefined) : undefined;
-      const status = statusOf(state, data, ended);
-      if (ended !== undefined) return ended;
-      if (state === 'failed' && data.record === undefined) {
-        // Failed before any worker took it as a task (BullMQ refused it): its reason.
-        return this.endedRecord(taskId, data, 'failed', {
-          name: 'Error',
-          code: 'INTERNAL',
-          message: job.failedReason,
-          retryable: false,
-        });
-      }
-      return { ...(data.record ?? this.submittedRecord(taskId, data)), status };
+      const { cancelled } = this.parts.keys;
+      return await readTaskRecord(this.queue, this.redis, cancelled, taskId, this.clock.now());
     } catch (error) {
       throw toRedisStoreError(error, this.location, 'read a task', 'shared queue');
     }
-  }
-
-  /** The record of a task that ends without running here (from what its job carries). */
-  private endedRecord(
-    id: string,
-    data: JobData,
-    status: 'failed' | 'cancelled',
-    error?: SerializedError,
-  ): TaskRecord {
-    const now = this.clock.now();
-    if (data.record !== undefined) {
-      const history = data.record.history ?? [{ status: 'queued' as const, at: data.createdAt }];
-      return {
-        ...data.record,
-        status,
-        error: error ?? data.record.error,
-        completedAt: now,
-        notBefore: undefined,
-        snapshot: undefined,
-        history: [...history, { status, at: now }],
-      };
-    }
-    const submitted = this.submittedRecord(id, data);
-    return {
-      ...submitted,
-      status,
-      completedAt: now,
-      ...(error === undefined ? {} : { error }),
-      history: [...(submitted.history ?? []), { status, at: now }],
-    };
-  }
-
-  /** A task as submitted, before any worker took it (its figures all zero). */
-  private submittedRecord(id: string, data: JobData): TaskRecord {
-    const input = data.input as SubmitInput;
-    return {
-      id,
-      type: input.taskType,
-      priority: input.priority ?? 'MEDIUM',
-      status: 'queued',
-      seq: 0,
-      data: input.data,
-      metadata: input.metadata,
-      config: {
-        maxRetries: 0,
-        retryDelay: 0,
-        maxRetryDelay: 0,
-        maxRateLimitRetries: 0,
-        timeout: 0,
-      },
-      reservation: { model: '', promptTokens: 0, maxTokens: 0, worstCaseMicros: 0, limited: false },
-      createdAt: data.createdAt,
-      attempts: 0,
-      usage: { promptTokens: 0, completionTokens: 0, estimated: false, calls: 0 },
-      costMicros: 0,
-      history: [{ status: 'queued', at: data.createdAt }],
-    };
   }
 
   // ─── control ────────────────────────────────────────────────────────────────────────────────
@@ -576,7 +351,7 @@ export class RedisSharedQueue implements TaskTransport {
       const state = (await job.getState()) as JobState;
       if (state === 'completed' || state === 'failed' || state === 'unknown') return false;
       const data = readJobData(taskId, job.data);
-      const record = this.endedRecord(taskId, data, 'cancelled');
+      const record = endedRecord(taskId, data, 'cancelled', this.clock.now());
       // Written first: a worker that takes the job meanwhile (or after its worker died) sees it.
       await this.redis.hset(keys.cancelled, taskId, JSON.stringify(record));
       const removed = await this.queue.remove(taskId);
@@ -657,15 +432,7 @@ export class RedisSharedQueue implements TaskTransport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const id of [...this.waiters.keys()]) {
-      this.settleWaiters(id, (w) =>
-        w.reject(closedError(this.location, 'wait for a task', 'shared queue')),
-      );
-    }
-    // A reader being opened is closed once it is.
-    const events = await this.eventsReady?.catch(() => undefined);
-    await events?.close();
-    this.eventsConnection?.disconnect();
+    await this.waits.close(closedError(this.location, 'wait for a task', 'shared queue'));
     await this.queue.close();
     this.redis.disconnect();
   }
