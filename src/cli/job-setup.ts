@@ -11,6 +11,7 @@ import type { JobArgs } from './args.js';
 import { CliUsageError } from './errors.js';
 import type { CliIO } from './io.js';
 import { entriesOf, type JobInput } from './job-input.js';
+import { openForFlag } from './redis.js';
 import { hasResults } from './results.js';
 import {
   deleteStore,
@@ -138,22 +139,9 @@ export interface JobHelpers {
  * @throws CliUsageError Redis cannot be reached or used, or ioredis is not installed
  */
 async function openShared(args: JobArgs) {
-  if (args.shared === undefined) return undefined;
-  let module: typeof import('../redis/index.js');
-  try {
-    module = await import('../redis/index.js');
-  } catch (error) {
-    throw new CliUsageError(
-      `--shared-limits needs the ioredis package: npm install ioredis (${error instanceof Error ? error.message : String(error)})`,
-    );
-  }
-  try {
-    return await module.openSharedLimits(args.shared);
-  } catch (error) {
-    throw new CliUsageError(
-      `--shared-limits: ${error instanceof Error ? error.message : String(error)}`,
-    );
-  }
+  const shared = args.shared;
+  if (shared === undefined) return undefined;
+  return openForFlag('--shared-limits', 'ioredis', (redis) => redis.openSharedLimits(shared));
 }
 
 /**

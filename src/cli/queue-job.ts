@@ -9,10 +9,11 @@
 
 import type { TaskInfo } from '../index.js';
 import type { JobArgs } from './args.js';
-import { CliUsageError, EXIT_CODES, type ExitCode } from './errors.js';
+import { EXIT_CODES, type ExitCode } from './errors.js';
 import type { CliIO } from './io.js';
 import { entriesOf, type JobEntry, type JobInput } from './job-input.js';
 import { lineFromInfo } from './job-report.js';
+import { openForFlag } from './redis.js';
 import { ResultsWriter } from './results.js';
 import { STDIO } from './stdio.js';
 import type { QueueArgs } from './worker-args.js';
@@ -24,20 +25,10 @@ const PROGRESS_EVERY_MS = 2_000;
 
 type SharedQueue = Awaited<ReturnType<typeof import('../redis/index.js')['openSharedQueue']>>;
 
-async function openQueue(queue: QueueArgs): Promise<SharedQueue> {
-  let redis: typeof import('../redis/index.js');
-  try {
-    redis = await import('../redis/index.js');
-  } catch (error) {
-    throw new CliUsageError(
-      `--redis needs the ioredis and bullmq packages: npm install ioredis bullmq (${error instanceof Error ? error.message : String(error)})`,
-    );
-  }
-  try {
-    return await redis.openSharedQueue({ url: queue.url, prefix: queue.prefix, name: queue.name });
-  } catch (error) {
-    throw new CliUsageError(`--redis: ${error instanceof Error ? error.message : String(error)}`);
-  }
+function openQueue({ url, prefix, name }: QueueArgs): Promise<SharedQueue> {
+  return openForFlag('--redis', 'ioredis bullmq', (redis) =>
+    redis.openSharedQueue({ url, prefix, name }),
+  );
 }
 
 /** What the job counted. */

@@ -12,21 +12,11 @@ import { startSimulator } from '../providers/simulator/index.js';
 import { CliUsageError, EXIT_CODES, type ExitCode } from './errors.js';
 import type { CliIO } from './io.js';
 import { importModule, looksLikeTaskType } from './own-task-type.js';
+import { openForFlag } from './redis.js';
 import type { WorkerArgs } from './worker-args.js';
 
 /** How often the worker says what it has done (ms), unless `--quiet`. */
 const REPORT_EVERY_MS = 5_000;
-
-/** ioredis and BullMQ are loaded only here (optional peer dependencies). */
-async function loadRedis(): Promise<typeof import('../redis/index.js')> {
-  try {
-    return await import('../redis/index.js');
-  } catch (error) {
-    throw new CliUsageError(
-      `--redis needs the ioredis and bullmq packages: npm install ioredis bullmq (${error instanceof Error ? error.message : String(error)})`,
-    );
-  }
-}
 
 /** The task types `--task-types <module>` exports: its default (one or an array), or its named ones. */
 async function taskTypesOf(path: string | undefined): Promise<AnyTaskTypeDefinition[]> {
@@ -56,7 +46,6 @@ function reportLine(stats: Statistics): string {
 }
 
 export async function runWorker(args: WorkerArgs, io: CliIO): Promise<ExitCode> {
-  const redis = await loadRedis();
   const taskTypes = await taskTypesOf(args.taskTypes);
   const { url, prefix, name } = args.queue;
   const closers: Array<() => Promise<unknown>> = [];
@@ -64,23 +53,18 @@ export async function runWorker(args: WorkerArgs, io: CliIO): Promise<ExitCode> 
     for (const close of closers.splice(0).reverse()) await close().catch(() => {});
   };
   try {
-    const opened = async <T>(open: () => Promise<T>): Promise<T> => {
-      try {
-        return await open();
-      } catch (error) {
-        throw new CliUsageError(
-          `--redis: ${error instanceof Error ? error.message : String(error)}`,
-        );
-      }
-    };
     const onError = (error: unknown) => {
       io.stderr.write(
         `aitq worker: ${error instanceof Error ? error.message : String(error)} (going on)\n`,
       );
     };
-    const queue = await opened(() => redis.openSharedQueue({ url, prefix, name, onError }));
+    const queue = await openForFlag('--redis', 'ioredis bullmq', (redis) =>
+      redis.openSharedQueue({ url, prefix, name, onError }),
+    );
     closers.push(() => queue.close());
-    const sharedLimits = await opened(() => redis.openSharedLimits({ url, prefix }));
+    const sharedLimits = await openForFlag('--redis', 'ioredis bullmq', (redis) =>
+      redis.openSharedLimits({ url, prefix }),
+    );
     closers.push(() => sharedLimits.close());
     let where = {};
     if (args.simulator) {
