@@ -12,7 +12,7 @@
  * Each run submits every task (ours: `queue.submitBatch`; BullMQ: `addBulk`, 1,000 a call) and
  * ends when the queue's completed count reaches them, timed from the first submission (worker
  * start-up excluded). Rounds alternate the contenders; medians are reported. Run with
- * `npm run bench:queue`. Options: `--tasks N` (scaling, default 400), `--saturation N`
+ * `npm run bench:queue`. Options: `--part scaling|saturation` (default both), `--tasks N` (scaling, default 400), `--saturation N`
  * (default 4,000), `--rounds N` (default 3), `--latency ms`, `--concurrency N`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -29,6 +29,8 @@ const SATURATION = Number(args.get('saturation') ?? 4_000);
 const ROUNDS = Number(args.get('rounds') ?? 3);
 const LATENCY = Number(args.get('latency') ?? 200);
 const CONCURRENCY = Number(args.get('concurrency') ?? 10);
+/** `scaling`, `saturation` or both (the default). */
+const PART = args.get('part') ?? 'both';
 const REDIS = 'redis://127.0.0.1:6379';
 const WORKER = fileURLToPath(new URL('./queue-worker.js', import.meta.url));
 let runs = 0;
@@ -135,49 +137,60 @@ const k = (n: number) => n.toFixed(0);
 console.log(
   `node ${process.version}, ${cpus().length} cores, load ${loadavg()[0]?.toFixed(2)}; ${ROUNDS} rounds`,
 );
-console.log(
-  `scaling: ${TASKS} tasks of ${LATENCY} ms, ${CONCURRENCY} at a time per worker (the most: ${CONCURRENCY * (1000 / LATENCY)} tasks/s per worker)`,
-);
-const scaling: Record<Mode, Record<number, number[]>> = {
-  ours: { 1: [], 2: [], 4: [] },
-  bullmq: { 1: [], 2: [], 4: [] },
-};
 // Warm-up, not counted: the server's scripts, the page cache of the worker's modules.
 await run('ours', 1, 50, 0, CONCURRENCY);
 await run('bullmq', 1, 50, 0, CONCURRENCY);
-for (let r = 0; r < ROUNDS; r++) {
-  for (const workers of [1, 2, 4]) {
-    for (const mode of ['ours', 'bullmq'] as const) {
-      scaling[mode][workers]?.push(await run(mode, workers, TASKS, LATENCY, CONCURRENCY));
+if (PART !== 'saturation') await scalingPart();
+if (PART !== 'scaling') await saturationPart();
+
+async function scalingPart(): Promise<void> {
+  console.log(
+    `scaling: ${TASKS} tasks of ${LATENCY} ms, ${CONCURRENCY} at a time per worker (the most: ${CONCURRENCY * (1000 / LATENCY)} tasks/s per worker)`,
+  );
+  const scaling: Record<Mode, Record<number, number[]>> = {
+    ours: { 1: [], 2: [], 4: [] },
+    bullmq: { 1: [], 2: [], 4: [] },
+  };
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const workers of [1, 2, 4]) {
+      for (const mode of ['ours', 'bullmq'] as const) {
+        scaling[mode][workers]?.push(await run(mode, workers, TASKS, LATENCY, CONCURRENCY));
+      }
     }
   }
-}
-for (const mode of ['ours', 'bullmq'] as const) {
-  const m = (w: number) => median(scaling[mode][w] ?? []);
+  for (const mode of ['ours', 'bullmq'] as const) {
+    const m = (w: number) => median(scaling[mode][w] ?? []);
+    console.log(
+      `${mode.padEnd(7)} tasks/s  1 worker ${k(m(1))}, 2 workers ${k(m(2))}, 4 workers ${k(m(4))}; 2 ÷ 1 = ${(m(2) / m(1)).toFixed(2)}, 4 ÷ 1 = ${(m(4) / m(1)).toFixed(2)}`,
+    );
+  }
+  const ours2 = median(scaling.ours[2] ?? []);
   console.log(
-    `${mode.padEnd(7)} tasks/s  1 worker ${k(m(1))}, 2 workers ${k(m(2))}, 4 workers ${k(m(4))}; 2 ÷ 1 = ${(m(2) / m(1)).toFixed(2)}, 4 ÷ 1 = ${(m(4) / m(1)).toFixed(2)}`,
+    `ours ÷ bullmq at 2 workers: ${(ours2 / median(scaling.bullmq[2] ?? [])).toFixed(2)}`,
   );
 }
-const ours2 = median(scaling.ours[2] ?? []);
-console.log(`ours ÷ bullmq at 2 workers: ${(ours2 / median(scaling.bullmq[2] ?? [])).toFixed(2)}`);
 
-console.log(
-  `saturation: ${SATURATION} instant tasks, 2 workers of concurrency 50; ours with a shared token window, BullMQ plain`,
-);
-const saturation: Record<'ours' | 'ours-local' | 'bullmq', number[]> = {
-  ours: [],
-  'ours-local': [],
-  bullmq: [],
-};
-for (let r = 0; r < ROUNDS; r++) {
-  saturation.ours.push(await run('ours', 2, SATURATION, 0, 50, 1_000_000_000));
-  saturation.bullmq.push(await run('bullmq', 2, SATURATION, 0, 50));
-  saturation['ours-local'].push(await run('ours', 2, SATURATION, 0, 50));
+async function saturationPart(): Promise<void> {
+  console.log(
+    `saturation: ${SATURATION} instant tasks, 2 workers of concurrency 50; ours with a shared token window, BullMQ plain`,
+  );
+  const saturation: Record<'ours' | 'ours-local' | 'bullmq', number[]> = {
+    ours: [],
+    'ours-local': [],
+    bullmq: [],
+  };
+  for (let r = 0; r < ROUNDS; r++) {
+    saturation.ours.push(await run('ours', 2, SATURATION, 0, 50, 1_000_000_000));
+    saturation.bullmq.push(await run('bullmq', 2, SATURATION, 0, 50));
+    saturation['ours-local'].push(await run('ours', 2, SATURATION, 0, 50));
+  }
+  for (const [mode, rates] of Object.entries(saturation)) {
+    console.log(
+      `${mode.padEnd(10)} tasks/s: ${rates.map(k).join(' ')}; median ${k(median(rates))}`,
+    );
+  }
+  const over = (a: number[]) =>
+    median(a.map((x, i) => x / (saturation.bullmq[i] as number))).toFixed(2);
+  console.log(`ours ÷ bullmq at saturation: ${over(saturation.ours)}`);
+  console.log(`ours without shared limits ÷ bullmq: ${over(saturation['ours-local'])}`);
 }
-for (const [mode, rates] of Object.entries(saturation)) {
-  console.log(`${mode.padEnd(10)} tasks/s: ${rates.map(k).join(' ')}; median ${k(median(rates))}`);
-}
-const over = (a: number[]) =>
-  median(a.map((x, i) => x / (saturation.bullmq[i] as number))).toFixed(2);
-console.log(`ours ÷ bullmq at saturation: ${over(saturation.ours)}`);
-console.log(`ours without shared limits ÷ bullmq: ${over(saturation['ours-local'])}`);

@@ -55,6 +55,17 @@ export type SharedVerdict =
 export interface SharedLimits {
   /** Takes room in every window and a hold in every budget, all or nothing. */
   take(take: SharedTake, config: SharedLimitsConfig, now: number): Promise<SharedVerdict>;
+  /**
+   * Several takes in order, as `take` would each, in one answer: the first refused ends it (the
+   * takes after it are not asked, so none overtakes it). Resolves with a verdict for each take
+   * asked, in order: the granted ones, then the refusal, if any; an implementation may ask fewer
+   * than given (the rest are asked again later). Optional: without it, admission asks for one
+   * take at a time.
+   */
+  takeMany?(
+    takes: readonly { take: SharedTake; config: SharedLimitsConfig }[],
+    now: number,
+  ): Promise<SharedVerdict[]>;
   /** The take's call ended: its hold ends and `actualMicros` is charged. */
   settle(
     take: string,

@@ -54,64 +54,51 @@ end
 `;
 
 /**
- * Checks one take against every window and budget and, when all have room, takes it.
- * ARGV[8] = task id, ARGV[9] = tokens, ARGV[10] = micro-dollars to hold, ARGV[11] = margin (ms:
- * entries count from now + margin, for the time between the take and the call reaching the
- * server), ARGV[12] = total budget (`''`: none), ARGV[13] = daily, ARGV[14] = hourly, ARGV[15] =
- * the model, ARGV[16] = how many windows, then 4 fields each: scope, kind (`r`/`t`), limit,
- * windowMs. The windows the provider's headers stated for the model (see `HINT_SCRIPT`) count
- * too, with a request above a learned token limit counted as that limit.
+ * Checks takes against every window and budget, in order, and takes each that has room; the
+ * first without room ends the script (the takes after it are not asked, so none overtakes it).
+ * ARGV[8] = margin (ms: entries count from now + margin, for the time between the take and the
+ * call reaching the server), ARGV[9] = total budget (`''`: none), ARGV[10] = daily, ARGV[11] =
+ * hourly, ARGV[12] = how many takes; then per take: task id, tokens, micro-dollars to hold, the
+ * model, how many windows, and 4 fields per window: scope, kind (`r`/`t`), limit, windowMs. The
+ * windows the provider's headers stated for the model (see `HINT_SCRIPT`) count too, with a
+ * request above a learned token limit counted as that limit.
  *
- * Replies `{'ok', member, now}`; `{'rate', retryAt, now}` (the first window without room, and when
- * it has); `{'server', retryAt, now}` (a wait the provider asked for, or a learned window
- * without room); `{'budget', period, held, now}` (`period`: `total`, `daily` or `hourly`; `held`:
- * what all processes hold, which comes back as their calls end).
+ * Replies `{now, verdict…}`, three fields per take asked: `'ok', member, ''`; `'rate', retryAt,
+ * ''` (the first window without room, and when it has); `'server', retryAt, ''` (a wait the
+ * provider asked for, or a learned window without room); `'budget', period, held` (`period`:
+ * `total`, `daily` or `hourly`; `held`: what all processes hold, which comes back as their calls
+ * end). Only the last verdict can be a refusal.
  */
 export const TAKE_SCRIPT = `${COMMON}
-local taskId, tokens, micros, margin = ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
-local total, daily, hourly = ARGV[12], ARGV[13], ARGV[14]
-local model = ARGV[15]
-local nw = tonumber(ARGV[16])
-
--- A wait the provider asked for (any process heard it) holds every take of the model.
-local waitUntil = tonumber(redis.call('GET', P .. ':wait:' .. model) or '0')
-if waitUntil > now then return {'server', waitUntil, now} end
-
--- Budgets: what is spent in the period, what every process holds, and this hold must fit.
+local margin = tonumber(ARGV[8])
+local total, daily, hourly = ARGV[9], ARGV[10], ARGV[11]
 local held = tonumber(redis.call('GET', P .. ':held') or '0')
-local function over(limit, key)
+local function over(limit, key, micros)
   if limit == '' then return false end
   local spent = tonumber(redis.call('GET', key) or '0')
   return spent + held + micros > tonumber(limit)
 end
-if micros > 0 then
-  if over(total, P .. ':spent') then return {'budget', 'total', held, now} end
-  if over(daily, P .. ':spent:d:' .. dayKey) then return {'budget', 'daily', held, now} end
-  if over(hourly, P .. ':spent:h:' .. hourKey) then return {'budget', 'hourly', held, now} end
+
+-- The windows the provider's headers stated for a model (read once per model).
+local learnedOf = {}
+local function learnedSpecs(model)
+  local specs = learnedOf[model]
+  if specs then return specs end
+  specs = {}
+  local learned = redis.call('HGETALL', P .. ':learned:' .. model)
+  for i = 1, #learned, 2 do
+    local limit, span = string.match(learned[i + 1], '^(%d+):(%d+)$')
+    specs[#specs + 1] = {'learned:' .. model, learned[i], tonumber(limit), tonumber(span), 'server'}
+  end
+  learnedOf[model] = specs
+  return specs
 end
 
--- The windows: those configured, then those the provider's headers stated for the model.
-local specs = {}
-for i = 0, nw - 1 do
-  local o = 17 + i * 4
-  specs[#specs + 1] = {ARGV[o], ARGV[o + 1], tonumber(ARGV[o + 2]), tonumber(ARGV[o + 3]), 'rate'}
-end
-local learned = redis.call('HGETALL', P .. ':learned:' .. model)
-for i = 1, #learned, 2 do
-  local limit, span = string.match(learned[i + 1], '^(%d+):(%d+)$')
-  specs[#specs + 1] = {'learned:' .. model, learned[i], tonumber(limit), tonumber(span), 'server'}
-end
-
--- Drop what has left each window, then check; the first without room says when it has.
-local windows = {}
-for _, spec in ipairs(specs) do
-  local scope, kind, limit, span, reason = spec[1], spec[2], spec[3], spec[4], spec[5]
-  local key = P .. ':win:' .. scope .. ':' .. kind .. ':' .. span
-  local amount = 1
-  if kind == 't' then amount = tokens end
-  -- A learned limit is a guess: a request above it is counted as the limit.
-  if reason == 'server' and amount > limit then amount = limit end
-  -- Entries that stopped counting (they count from their score for span ms).
+-- Drops what has left a window (entries count from their score for span ms), once per script.
+local swept = {}
+local function sweep(key, span)
+  if swept[key] then return end
+  swept[key] = true
   while true do
     local gone = redis.call('ZRANGEBYSCORE', key, '-inf', now - span, 'LIMIT', 0, 500)
     if #gone == 0 then break end
@@ -122,56 +109,103 @@ for _, spec in ipairs(specs) do
     redis.call('HDEL', key .. ':w', unpack(gone))
     redis.call('DECRBY', key .. ':n', freed)
   end
-  local used = tonumber(redis.call('GET', key .. ':n') or '0')
-  if used + amount > limit then
-    -- The oldest entries leave first: walk them until enough has left.
-    local need = used + amount - limit
-    local start = 0
-    while true do
-      local batch = redis.call('ZRANGE', key, start, start + 199, 'WITHSCORES')
-      if #batch == 0 then return {reason, -1, now} end
-      local weights = {}
-      for j = 1, #batch, 2 do weights[#weights + 1] = batch[j] end
-      local ws = redis.call('HMGET', key .. ':w', unpack(weights))
-      for j = 1, #ws do
-        need = need - (tonumber(ws[j]) or 0)
-        if need <= 0 then return {reason, tonumber(batch[j * 2]) + span, now} end
-      end
-      start = start + 200
-    end
-  end
-  windows[#windows + 1] = {key, amount, span}
 end
 
--- Everything has room: take it.
-local member = taskId .. '#' .. redis.call('INCR', P .. ':takes')
-local at = now + margin
-for _, w in ipairs(windows) do
-  redis.call('ZADD', w[1], at, member)
-  redis.call('HSET', w[1] .. ':w', member, w[2])
-  redis.call('INCRBY', w[1] .. ':n', w[2])
-  for _, k in ipairs({w[1], w[1] .. ':w', w[1] .. ':n'}) do
-    redis.call('PEXPIRE', k, w[3] + margin + 60000)
+-- When a window without room has room for amount again: the oldest entries leave first.
+local function roomAt(key, span, need)
+  local start = 0
+  while true do
+    local batch = redis.call('ZRANGE', key, start, start + 199, 'WITHSCORES')
+    if #batch == 0 then return -1 end
+    local members = {}
+    for j = 1, #batch, 2 do members[#members + 1] = batch[j] end
+    local ws = redis.call('HMGET', key .. ':w', unpack(members))
+    for j = 1, #ws do
+      need = need - (tonumber(ws[j]) or 0)
+      if need <= 0 then return tonumber(batch[j * 2]) + span end
+    end
+    start = start + 200
   end
 end
-redis.call('HSET', P .. ':holds:' .. proc, member, micros)
-redis.call('INCRBY', P .. ':held', micros)
-return {'ok', member, now}
+
+-- One take: {'ok', member} when everything has room (taken), or the refusal.
+local function takeOne(taskId, tokens, micros, model, o, nw)
+  -- A wait the provider asked for (any process heard it) holds every take of the model.
+  local waitUntil = tonumber(redis.call('GET', P .. ':wait:' .. model) or '0')
+  if waitUntil > now then return {'server', waitUntil, ''} end
+  -- Budgets: what is spent in the period, what every process holds, and this hold must fit.
+  if micros > 0 then
+    if over(total, P .. ':spent', micros) then return {'budget', 'total', held} end
+    if over(daily, P .. ':spent:d:' .. dayKey, micros) then return {'budget', 'daily', held} end
+    if over(hourly, P .. ':spent:h:' .. hourKey, micros) then return {'budget', 'hourly', held} end
+  end
+  -- The windows: those configured, then those the provider's headers stated for the model.
+  local specs = {}
+  for i = 0, nw - 1 do
+    local f = o + i * 4
+    specs[#specs + 1] = {ARGV[f], ARGV[f + 1], tonumber(ARGV[f + 2]), tonumber(ARGV[f + 3]), 'rate'}
+  end
+  for _, spec in ipairs(learnedSpecs(model)) do specs[#specs + 1] = spec end
+  local windows = {}
+  for _, spec in ipairs(specs) do
+    local scope, kind, limit, span, reason = spec[1], spec[2], spec[3], spec[4], spec[5]
+    local key = P .. ':win:' .. scope .. ':' .. kind .. ':' .. span
+    local amount = 1
+    if kind == 't' then amount = tokens end
+    -- A learned limit is a guess: a request above it is counted as the limit.
+    if reason == 'server' and amount > limit then amount = limit end
+    sweep(key, span)
+    local used = tonumber(redis.call('GET', key .. ':n') or '0')
+    if used + amount > limit then return {reason, roomAt(key, span, used + amount - limit), ''} end
+    windows[#windows + 1] = {key, amount, span}
+  end
+  -- Everything has room: take it.
+  local member = taskId .. '#' .. redis.call('INCR', P .. ':takes')
+  local at = now + margin
+  for _, w in ipairs(windows) do
+    redis.call('ZADD', w[1], at, member)
+    redis.call('HSET', w[1] .. ':w', member, w[2])
+    redis.call('INCRBY', w[1] .. ':n', w[2])
+    for _, k in ipairs({w[1], w[1] .. ':w', w[1] .. ':n'}) do
+      redis.call('PEXPIRE', k, w[3] + margin + 60000)
+    end
+  end
+  redis.call('HSET', P .. ':holds:' .. proc, member, micros)
+  redis.call('INCRBY', P .. ':held', micros)
+  held = held + micros
+  return {'ok', member, ''}
+end
+
+local reply = {now}
+local o = 13
+for _ = 1, tonumber(ARGV[12]) do
+  local nw = tonumber(ARGV[o + 4])
+  local verdict = takeOne(ARGV[o], tonumber(ARGV[o + 1]), tonumber(ARGV[o + 2]), ARGV[o + 3], o + 5, nw)
+  for _, field in ipairs(verdict) do reply[#reply + 1] = field end
+  if verdict[1] ~= 'ok' then break end
+  o = o + 5 + nw * 4
+end
+return reply
 `;
 
 /**
- * A take's call ended: its hold ends and ARGV[9] micro-dollars (what the call really cost) are
- * charged, once. ARGV[8] = the take's member. A hold already charged at its worst case (this
- * process was taken for dead) is not charged again. Replies 1 when the hold was there, else 0.
+ * Takes' calls ended: each hold ends and what the call really cost is charged, once. ARGV[8] =
+ * how many, then per take: its member, the micro-dollars. A hold already charged at its worst
+ * case (this process was taken for dead) is not charged again. Replies how many holds were there.
  */
 export const SETTLE_SCRIPT = `${COMMON}
-local member, actual = ARGV[8], tonumber(ARGV[9])
-local heldFor = redis.call('HGET', P .. ':holds:' .. proc, member)
-if not heldFor then return 0 end
-redis.call('HDEL', P .. ':holds:' .. proc, member)
-redis.call('DECRBY', P .. ':held', tonumber(heldFor))
-charge(actual)
-return 1
+local found = 0
+for i = 0, tonumber(ARGV[8]) - 1 do
+  local member, actual = ARGV[9 + i * 2], tonumber(ARGV[10 + i * 2])
+  local heldFor = redis.call('HGET', P .. ':holds:' .. proc, member)
+  if heldFor then
+    found = found + 1
+    redis.call('HDEL', P .. ':holds:' .. proc, member)
+    redis.call('DECRBY', P .. ':held', tonumber(heldFor))
+    charge(actual)
+  end
+end
+return found
 `;
 
 /**

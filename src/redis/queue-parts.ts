@@ -9,16 +9,65 @@ import { type SerializedError, StoreError } from '../errors.js';
 import type { TaskRecord } from '../stores/types.js';
 import type { JobData } from './queue-jobs.js';
 
-/** Counts a task's end once (a re-run after a lost report is not counted again). */
+/**
+ * Counts tasks' ends, each once (a re-run after a lost report is not counted again). ARGV: six
+ * fields per task: its id, its status, calls, prompt tokens, completion tokens, micro-dollars.
+ */
 export const COUNT_END = `
-if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
-redis.call('HINCRBY', KEYS[2], 'calls', ARGV[3])
-redis.call('HINCRBY', KEYS[2], 'promptTokens', ARGV[4])
-redis.call('HINCRBY', KEYS[2], 'completionTokens', ARGV[5])
-redis.call('HINCRBY', KEYS[2], 'costMicros', ARGV[6])
+for i = 1, #ARGV, 6 do
+  if redis.call('SADD', KEYS[1], ARGV[i]) == 1 then
+    redis.call('HINCRBY', KEYS[2], ARGV[i + 1], 1)
+    redis.call('HINCRBY', KEYS[2], 'calls', ARGV[i + 2])
+    redis.call('HINCRBY', KEYS[2], 'promptTokens', ARGV[i + 3])
+    redis.call('HINCRBY', KEYS[2], 'completionTokens', ARGV[i + 4])
+    redis.call('HINCRBY', KEYS[2], 'costMicros', ARGV[i + 5])
+  end
+end
 return 1
 `;
+
+/**
+ * Writes the running record into jobs whose attempts started, each only while this worker still
+ * holds its lock. ARGV: three fields per job: its key, the lock's token, the job's data (JSON).
+ */
+export const MARK_RUNNING = `
+for i = 1, #ARGV, 3 do
+  if redis.call('GET', ARGV[i] .. ':lock') == ARGV[i + 1] then
+    redis.call('HSET', ARGV[i], 'data', ARGV[i + 2])
+  end
+end
+return 1
+`;
+
+/** The arguments of `COUNT_END` for some tasks' ends. */
+export function countArgs(records: readonly TaskRecord[]): (string | number)[] {
+  const args: (string | number)[] = [];
+  for (const r of records) {
+    const { calls, promptTokens, completionTokens } = r.usage;
+    args.push(r.id, r.status, calls, promptTokens, completionTokens, Math.round(r.costMicros));
+  }
+  return args;
+}
+
+/** The queue's own scripts, defined on a connection (see `defineQueueScripts`). */
+export interface QueueScripts {
+  aitqCountEnd(...args: (string | number)[]): Promise<number>;
+  aitqMarkRunning(...args: string[]): Promise<number>;
+}
+
+/** Defines the queue's own scripts on `redis`. */
+export function defineQueueScripts(redis: Redis): Redis & QueueScripts {
+  redis.defineCommand('aitqCountEnd', { numberOfKeys: 2, lua: COUNT_END });
+  redis.defineCommand('aitqMarkRunning', { numberOfKeys: 0, lua: MARK_RUNNING });
+  return redis as Redis & QueueScripts;
+}
+
+/** A job whose attempt started, for `MARK_RUNNING`: its id, its lock's token, its data (JSON). */
+export interface RunningMark {
+  id: string;
+  token: string;
+  data: string;
+}
 
 /** The keys of the queue's own (besides BullMQ's). */
 export interface QueueKeys {
@@ -41,6 +90,7 @@ export interface QueueParts {
   lockMs: number;
   stalledIntervalMs: number;
   report(error: unknown): void;
+  /** Counts a task's end in the statistics, once; the ends of one turn go in one script. */
   countEnd(record: TaskRecord): Promise<void>;
   cancelRequested(id: string): Promise<boolean>;
   heartbeat(workerId: string, held: number): Promise<void>;

@@ -30,6 +30,7 @@ import {
   TAKE_SCRIPT,
 } from './limits-scripts.js';
 import { connectRedis, type ResolvedRedisOptions, resolveRedisOptions } from './open.js';
+import { TurnBatch } from './turn-batch.js';
 
 /** How to reach the shared limits. */
 export interface SharedLimitsOptions {
@@ -118,6 +119,25 @@ export async function openSharedLimits(
   return createLimits(redis, resolved, clock);
 }
 
+/** A settle waiting for its turn's batch: its script's first arguments, its take, its cost. */
+interface Settle {
+  head: string[];
+  take: string;
+  actualMicros: number;
+}
+
+/** Whether two takes' configs agree on what one script is given once: budgets, zone, margin. */
+function sameTerms(a: SharedLimitsConfig, b: SharedLimitsConfig): boolean {
+  return (
+    a === b ||
+    (a.timeZone === b.timeZone &&
+      a.marginMs === b.marginMs &&
+      a.budgets.total === b.budgets.total &&
+      a.budgets.daily === b.budgets.daily &&
+      a.budgets.hourly === b.budgets.hourly)
+  );
+}
+
 let createLimits: (redis: Redis, options: ResolvedRedisOptions, clock: Clock) => RedisSharedLimits;
 
 /** The shared limits on Redis, made by {@link openSharedLimits}. */
@@ -139,6 +159,8 @@ export class RedisSharedLimits implements SharedLimits {
    */
   #timeZone = 'UTC';
   readonly #periods = new Map<string, (t: number) => { hour: number; day: number }>();
+  /** The settles asked for in this turn of the event loop. */
+  readonly #settles = new TurnBatch<Settle>((settles) => this.#sendSettles(settles));
   #closed = false;
 
   static {
@@ -168,63 +190,132 @@ export class RedisSharedLimits implements SharedLimits {
   }
 
   async take(take: SharedTake, config: SharedLimitsConfig, now: number): Promise<SharedVerdict> {
+    const [verdict] = await this.takeMany([{ take, config }], now);
+    // The script answers for the first take it is given, always.
+    return verdict as SharedVerdict;
+  }
+
+  /**
+   * Several takes in one script, in order; the first refused ends it. Takes whose budgets, time
+   * zone or margin differ from the first's are not asked (admission asks for them next).
+   */
+  async takeMany(
+    takes: readonly { take: SharedTake; config: SharedLimitsConfig }[],
+    now: number,
+  ): Promise<SharedVerdict[]> {
+    const first = takes[0];
+    if (first === undefined) return [];
+    const { config } = first;
     this.#timeZone = config.timeZone;
     return this.#run('take', async () => {
       const { budgets } = config;
       const limit = (micros: number | undefined) => (micros === undefined ? '' : String(micros));
       const args = [
         ...this.#head(config.timeZone, now),
-        take.taskId,
-        String(take.tokens),
-        String(take.micros),
         String(config.marginMs),
         limit(budgets.total),
         limit(budgets.daily),
         limit(budgets.hourly),
-        take.model,
-        String(config.windows.length),
+        '',
       ];
-      for (const w of config.windows) {
-        args.push(w.scope, w.kind === 'requests' ? 'r' : 't', String(w.limit), String(w.windowMs));
+      let asked = 0;
+      for (const { take, config: c } of takes) {
+        if (!sameTerms(c, config)) break;
+        asked++;
+        args.push(
+          take.taskId,
+          String(take.tokens),
+          String(take.micros),
+          take.model,
+          String(c.windows.length),
+        );
+        for (const w of c.windows) {
+          args.push(
+            w.scope,
+            w.kind === 'requests' ? 'r' : 't',
+            String(w.limit),
+            String(w.windowMs),
+          );
+        }
       }
+      args[11] = String(asked);
       const reply = await this.#redis.aitqTake(...args);
-      const [kind] = reply;
-      if (kind === 'ok') return { ok: true, take: String(reply[1]) };
-      if (kind === 'rate' || kind === 'server') {
-        const retryAt = Number(reply[1]);
-        const serverNow = Number(reply[2]);
-        // Redis's clock says when; this process waits as long on its own.
-        return {
-          ok: false,
-          waitingFor: kind === 'rate' ? 'rateLimit' : 'server',
-          retryAt: retryAt < 0 ? now + BUDGET_POLL_MS : now + Math.max(0, retryAt - serverNow),
-        };
+      const serverNow = Number(reply[0]);
+      const verdicts: SharedVerdict[] = [];
+      for (let i = 1; i + 2 < reply.length; i += 3) {
+        verdicts.push(this.#verdict(reply[i], reply[i + 1], reply[i + 2], serverNow, config, now));
       }
-      const period = String(reply[1]);
-      const held = Number(reply[2]);
-      if (period === 'total') {
-        // Money held by calls of any process may come back when they end; without any, never.
-        return held > 0
-          ? { ok: false, waitingFor: 'budget', retryAt: now + BUDGET_POLL_MS }
-          : { ok: false, waitingFor: 'budget', never: true };
-      }
-      const ends = this.#periodEnds(config.timeZone)(now);
-      return {
-        ok: false,
-        waitingFor: 'budget',
-        retryAt: period === 'daily' ? ends.day : ends.hour,
-      };
+      return verdicts;
     });
   }
 
-  async settle(
+  /** One take's verdict, from the script's three fields. */
+  #verdict(
+    kind: unknown,
+    a: unknown,
+    b: unknown,
+    serverNow: number,
+    config: SharedLimitsConfig,
+    now: number,
+  ): SharedVerdict {
+    if (kind === 'ok') return { ok: true, take: String(a) };
+    if (kind === 'rate' || kind === 'server') {
+      const retryAt = Number(a);
+      // Redis's clock says when; this process waits as long on its own.
+      return {
+        ok: false,
+        waitingFor: kind === 'rate' ? 'rateLimit' : 'server',
+        retryAt: retryAt < 0 ? now + BUDGET_POLL_MS : now + Math.max(0, retryAt - serverNow),
+      };
+    }
+    const period = String(a);
+    const held = Number(b);
+    if (period === 'total') {
+      // Money held by calls of any process may come back when they end; without any, never.
+      return held > 0
+        ? { ok: false, waitingFor: 'budget', retryAt: now + BUDGET_POLL_MS }
+        : { ok: false, waitingFor: 'budget', never: true };
+    }
+    const ends = this.#periodEnds(config.timeZone)(now);
+    return {
+      ok: false,
+      waitingFor: 'budget',
+      retryAt: period === 'daily' ? ends.day : ends.hour,
+    };
+  }
+
+  /**
+   * Settles a take. The settles asked for in the same turn of the event loop (a wave of calls
+   * that end together) go to Redis in one script per budget period.
+   */
+  settle(
     take: string,
     actualMicros: number,
     config: SharedLimitsConfig,
     now: number,
   ): Promise<void> {
-    await this.#run('settle', () =>
-      this.#redis.aitqSettle(...this.#head(config.timeZone, now), take, String(actualMicros)),
+    if (this.#closed) return Promise.reject(closedError(this.location, 'settle', 'shared limits'));
+    return this.#settles.add({ head: this.#head(config.timeZone, now), take, actualMicros });
+  }
+
+  /** Sends a turn's settles: one script for each set of arguments they start with. */
+  async #sendSettles(settles: readonly Settle[]): Promise<void> {
+    const byHead = new Map<string, { head: string[]; members: string[] }>();
+    for (const { head, take, actualMicros } of settles) {
+      const key = head.join('\n');
+      let group = byHead.get(key);
+      if (group === undefined) {
+        group = { head, members: [] };
+        byHead.set(key, group);
+      }
+      group.members.push(take, String(actualMicros));
+    }
+    await Promise.all(
+      Array.from(byHead.values(), ({ head, members }) =>
+        this.#run('settle', () =>
+          this.#redis.aitqSettle(...head, String(members.length / 2), ...members),
+        ),
+      ),
     );
   }
 

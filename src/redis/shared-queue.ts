@@ -32,10 +32,17 @@ import {
   type SharedTaskInput,
   SharedTaskSchema,
 } from './queue-jobs.js';
-import { COUNT_END, loadBullMQ, type QueueParts, queueKeys } from './queue-parts.js';
+import {
+  countArgs,
+  defineQueueScripts,
+  loadBullMQ,
+  type QueueParts,
+  queueKeys,
+} from './queue-parts.js';
 import { endedRecord, readTaskRecord } from './queue-records.js';
 import { TaskWaits } from './queue-waits.js';
 import { QueueWorker } from './queue-worker.js';
+import { TurnBatch } from './turn-batch.js';
 
 /** How to open a shared queue. */
 export interface SharedQueueOptions extends RedisStoreOptions {
@@ -157,8 +164,11 @@ export class RedisSharedQueue implements TaskTransport {
     const bullPrefix = settings.prefix;
     this.queue = new bull.Queue<JobData>(settings.name, { connection: redis, prefix: bullPrefix });
     this.queue.on('error', (error) => this.report(error));
-    redis.defineCommand('aitqCountEnd', { numberOfKeys: 2, lua: COUNT_END });
+    const scripts = defineQueueScripts(redis);
     const keys = queueKeys(bullPrefix, settings.name);
+    const ends = new TurnBatch<TaskRecord>((records) =>
+      scripts.aitqCountEnd(keys.counted, keys.stats, ...countArgs(records)),
+    );
     this.parts = {
       bull,
       redis,
@@ -169,20 +179,7 @@ export class RedisSharedQueue implements TaskTransport {
       lockMs: settings.lockMs,
       stalledIntervalMs: settings.stalledIntervalMs,
       report: (error) => this.report(error),
-      countEnd: async (record) => {
-        await (
-          redis as unknown as { aitqCountEnd(...args: (string | number)[]): Promise<number> }
-        ).aitqCountEnd(
-          keys.counted,
-          keys.stats,
-          record.id,
-          record.status,
-          record.usage.calls,
-          record.usage.promptTokens,
-          record.usage.completionTokens,
-          Math.round(record.costMicros),
-        );
-      },
+      countEnd: (record) => ends.add(record),
       cancelRequested: async (id) => (await redis.hexists(keys.cancelled, id)) === 1,
       heartbeat: async (workerId, held) => {
         const beat = JSON.stringify({ at: this.clock.now(), held });

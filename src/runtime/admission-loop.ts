@@ -26,6 +26,9 @@ export const ADMISSIONS_PER_TURN = 1024;
 /** How long admission waits to ask the shared limits again after Redis did not answer (ms). */
 const SHARED_RETRY_MS = 1000;
 
+/** At most this many heads are asked of the shared limits in one question (see `ask`). */
+export const SHARED_BATCH = 64;
+
 /** Why the head of the line waits. */
 export interface HeadWait {
   taskId: string;
@@ -62,6 +65,11 @@ export interface WaitingSource {
    * model (`reservation.model`) is not among them (the models whose own limits hold their head).
    */
   peek(skipModels?: ModelSet): TaskRecord | undefined;
+  /**
+   * The first `n` due tasks in admission order (`peek`'s first), skipping `skipModels` as `peek`
+   * does; fewer when fewer are in memory. Admission asks the shared limits for them together.
+   */
+  peekMany(n: number, skipModels?: ModelSet): TaskRecord[];
   /** Takes a task `peek` returned out of the source. */
   take(record: TaskRecord): void;
   /** Makes the retries due by `now` visible to `peek`, each at its place. */
@@ -124,8 +132,8 @@ export class AdmissionLoop {
   private settledPending: string[] | undefined;
   /** The task whose take the shared limits are answering; the line waits meanwhile. */
   private asking: string | undefined;
-  /** The shared limits' take for the head, to start it with at the next step. */
-  private granted: { taskId: string; take: string } | undefined;
+  /** The shared limits' takes for the heads last asked (by task), to start them with at the next step. */
+  private granted: Map<string, string> | undefined;
   /** The shared limits refused the head: it waits until `retryAt` before asking again. */
   private refused: { taskId: string; verdict: Extract<SharedVerdict, { ok: false }> } | undefined;
 
@@ -270,10 +278,10 @@ export class AdmissionLoop {
     head: TaskRecord,
     now: number,
   ): AdmissionDecision | { kind: 'admit'; take: string } | undefined {
-    const granted = this.granted;
-    if (granted?.taskId === head.id) {
-      this.granted = undefined;
-      return { kind: 'admit', take: granted.take };
+    const take = this.granted?.get(head.id);
+    if (take !== undefined) {
+      this.granted?.delete(head.id);
+      return { kind: 'admit', take };
     }
     const refused = this.refused;
     if (refused?.taskId === head.id) {
@@ -299,42 +307,78 @@ export class AdmissionLoop {
     return undefined;
   }
 
-  /** Asks the shared limits for `head`'s take; their answer starts the next step. */
+  /**
+   * Asks the shared limits for `head`'s take, and in the same question for the tasks behind it
+   * that could start with it (see `batchFrom`); their answer starts the next step.
+   */
   private ask(head: TaskRecord, now: number): void {
     const shared = this.deps.shared as SharedTakes;
+    const batch = shared.asksMany ? this.batchFrom(head, now) : [head];
     this.asking = head.id;
     this.sharedWait = { taskId: head.id, waitingFor: 'rateLimit' };
     this.headWait ??= this.sharedWait;
-    shared.take(head, now).then(
-      (verdict) => this.answered(head, verdict),
+    shared.takeMany(batch, now).then(
+      (verdicts) => this.answered(batch, verdicts),
       (error: unknown) => {
         shared.report(head.id, error);
         // Redis did not answer: ask again in a second.
         const retryAt = this.deps.clock.now() + SHARED_RETRY_MS;
-        this.answered(head, { ok: false, waitingFor: 'rateLimit', retryAt });
+        this.answered(batch, [{ ok: false, waitingFor: 'rateLimit', retryAt }]);
       },
     );
   }
 
   /**
-   * The shared limits answered for `head`: the supervisor takes its next step with the answer.
-   * A take that step did not start with (the task was cancelled or paused meanwhile, or the
+   * The head and the tasks right behind it, in admission order, that this process would start
+   * now if the ones before them started too: as many as there are free slots (at most
+   * {@link SHARED_BATCH}), up to the first that a decision here does not admit on its own. Asked
+   * together, a wave of tasks costs one answer of the shared limits, not one each. A task whose
+   * take comes back but that the next step does not start (the ones before it took what it
+   * needed here) gives its take back.
+   */
+  private batchFrom(head: TaskRecord, now: number): TaskRecord[] {
+    const { view, line, lifecycle } = this.deps;
+    const room = Math.min(SHARED_BATCH, view.slots.max - view.slots.used);
+    if (room <= 1) return [head];
+    const candidates = line.peekMany(
+      room,
+      this.modelWaits.size === 0 ? undefined : this.modelWaits,
+    );
+    if (candidates[0] !== head) return [head];
+    const mono = monotonicNow(this.deps.clock);
+    const batch = [head];
+    for (let i = 1; i < candidates.length; i++) {
+      const next = candidates[i] as TaskRecord;
+      const drains = lifecycle.phase !== 'stopping' || lifecycle.drainsWith(next);
+      const decision = decideAdmission(next, drains, view, now, mono);
+      if (decision.kind !== 'admit' || !decision.limited) break;
+      batch.push(next);
+    }
+    return batch;
+  }
+
+  /**
+   * The shared limits answered for the heads of `batch` (a verdict for each asked, in order):
+   * the supervisor takes its next step with the answer. A take that step did not start with (the
+   * task was cancelled or paused meanwhile, a task before it took what it needed here, or the
    * queue paused or stopped) goes back.
    */
-  private answered(head: TaskRecord, verdict: SharedVerdict): void {
+  private answered(batch: readonly TaskRecord[], verdicts: readonly SharedVerdict[]): void {
     this.asking = undefined;
-    if (verdict.ok) this.granted = { taskId: head.id, take: verdict.take };
-    else this.refused = { taskId: head.id, verdict };
+    const granted = new Map<string, string>();
+    verdicts.forEach((verdict, i) => {
+      const task = batch[i];
+      if (task === undefined) return;
+      if (verdict.ok) granted.set(task.id, verdict.take);
+      else this.refused = { taskId: task.id, verdict };
+    });
+    this.granted = granted;
     if (this.deps.lifecycle.phase !== 'stopped') this.deps.dispatch({ type: 'queue.wake' });
-    const unused = this.granted;
-    this.granted = undefined;
-    if (unused !== undefined) {
-      this.deps.shared?.release(
-        head.id,
-        head.reservation.model,
-        unused.take,
-        this.deps.clock.now(),
-      );
+    if (this.granted === granted) this.granted = undefined;
+    const now = this.deps.clock.now();
+    for (const task of batch) {
+      const take = granted.get(task.id);
+      if (take !== undefined) this.deps.shared?.release(task.id, task.reservation.model, take, now);
     }
   }
 

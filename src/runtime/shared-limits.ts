@@ -51,6 +51,17 @@ export function sharedConfigOf(settings: EngineSettings, model: string): SharedL
 /** How long a settle or a release of a take that failed waits before it is tried again (ms). */
 export const SHARED_RETRY_MS = 5000;
 
+/** What a take is asked for: a task's id and what it reserves. */
+export interface SharedTask {
+  id: string;
+  reservation: {
+    model: string;
+    promptTokens: number;
+    maxTokens: number;
+    worstCaseMicros: number;
+  };
+}
+
 /** What the engine tells of a failure of the shared limits (a `store.error` event). */
 export type SharedLimitsFailure = (taskId: string, error: unknown) => void;
 
@@ -70,25 +81,28 @@ export class SharedTakes {
     private readonly clock: Clock,
   ) {}
 
-  /** Asks for `record`'s take: a request of its reserved tokens, and a hold of its worst case. */
-  take(
-    task: {
-      id: string;
-      reservation: {
-        model: string;
-        promptTokens: number;
-        maxTokens: number;
-        worstCaseMicros: number;
+  /** Whether the shared limits answer for several takes at once (`takeMany`). */
+  get asksMany(): boolean {
+    return this.limits.takeMany !== undefined;
+  }
+
+  /**
+   * Asks for the tasks' takes, in order (each a request of its reserved tokens and a hold of its
+   * worst case): a verdict for each asked, the first refusal last. Without `takeMany`, only the
+   * first task is asked.
+   */
+  takeMany(tasks: readonly SharedTask[], now: number): Promise<SharedVerdict[]> {
+    const takes = tasks.map((task) => {
+      const { model, promptTokens, maxTokens, worstCaseMicros } = task.reservation;
+      return {
+        take: { taskId: task.id, model, tokens: promptTokens + maxTokens, micros: worstCaseMicros },
+        config: this.configOf(model),
       };
-    },
-    now: number,
-  ): Promise<SharedVerdict> {
-    const { model, promptTokens, maxTokens, worstCaseMicros } = task.reservation;
-    return this.limits.take(
-      { taskId: task.id, model, tokens: promptTokens + maxTokens, micros: worstCaseMicros },
-      this.configOf(model),
-      now,
-    );
+    });
+    if (this.limits.takeMany !== undefined) return this.limits.takeMany(takes, now);
+    const first = takes[0];
+    if (first === undefined) return Promise.resolve([]);
+    return this.limits.take(first.take, first.config, now).then((verdict) => [verdict]);
   }
 
   /** Tells of a failure of the shared limits for task `id` (a `store.error` event). */

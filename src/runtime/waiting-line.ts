@@ -350,6 +350,36 @@ export class WaitingLine implements WaitingSource {
     return undefined;
   }
 
+  /**
+   * The first `n` due tasks in admission order (the first is `peek`'s), skipping `skipModels` as
+   * `peek` does. O(n × models × log size): each level's first entries are popped and pushed back.
+   */
+  peekMany(n: number, skipModels?: ModelSet): TaskRecord[] {
+    const out: TaskRecord[] = [];
+    for (let rank = 3; rank >= 0 && out.length < n; rank--) {
+      const found: Entry[] = [];
+      for (const [model, levels] of this.levels) {
+        if (skipModels?.has(model)) continue;
+        const heap = levels[rank] as MinHeap<Entry>;
+        const popped: Entry[] = [];
+        while (popped.length < n - out.length) {
+          const top = heap.pop();
+          if (top === undefined) break;
+          // A cancelled entry is dropped for good, as `peek` would.
+          if (top.live) popped.push(top);
+        }
+        for (const entry of popped) heap.push(entry);
+        found.push(...popped);
+      }
+      found.sort((a, b) => a.record.seq - b.record.seq);
+      for (const entry of found) {
+        if (out.length >= n) break;
+        out.push(entry.record);
+      }
+    }
+    return out;
+  }
+
   /** Takes a task `peek` returned out of the line. */
   take(record: TaskRecord): void {
     const entry = this.byId.get(record.id);

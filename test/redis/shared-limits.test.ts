@@ -108,6 +108,60 @@ describe('shared windows', () => {
   });
 });
 
+describe('several takes at once (takeMany)', () => {
+  it('take in order in one script; the first refused ends it, nothing after it is taken', async () => {
+    const limits = await open(prefixed());
+    const windows = config({
+      windows: [{ scope: '*', kind: 'tokens', limit: 100, windowMs: 60_000 }],
+    });
+    const [a, b, c] = [task({ tokens: 40 }), task({ tokens: 40 }), task({ tokens: 30 })];
+    const small = task({ tokens: 10 });
+    const verdicts = await limits.takeMany(
+      [a, b, c, small].map((take) => ({ take, config: windows })),
+      Date.now(),
+    );
+    // 40 + 40 fit; 30 more does not, and the 10 behind it is not asked (it would fit).
+    expect(verdicts.map((v) => v.ok)).toEqual([true, true, false]);
+    expect(verdicts[2]).toMatchObject({ waitingFor: 'rateLimit' });
+    taken(await limits.take(task({ tokens: 20 }), windows, Date.now()));
+    expect(await limits.take(task({ tokens: 1 }), windows, Date.now())).toMatchObject({
+      ok: false,
+    });
+  });
+
+  it('count the holds of the takes before in the same script against the budget', async () => {
+    const limits = await open(prefixed());
+    const budget = config({ budgets: { total: 1000 } });
+    const verdicts = await limits.takeMany(
+      [400, 400, 400].map((micros) => ({ take: task({ micros }), config: budget })),
+      Date.now(),
+    );
+    expect(verdicts.map((v) => v.ok)).toEqual([true, true, false]);
+    expect(verdicts[2]).toMatchObject({ waitingFor: 'budget' });
+    expect((await limits.spending(Date.now())).held).toBe(800);
+    // Settled in the same turn: one script, each hold ends and its cost is charged once.
+    const [first, second] = verdicts.map((v) => (v.ok ? v.take : ''));
+    await Promise.all([
+      limits.settle(first as string, 100, budget, Date.now()),
+      limits.settle(second as string, 250, budget, Date.now()),
+      limits.settle(second as string, 250, budget, Date.now()),
+    ]);
+    expect(await limits.spending(Date.now())).toMatchObject({ total: 350, held: 0 });
+  });
+
+  it('ask only the takes whose budgets match the first’s (the rest are asked later)', async () => {
+    const limits = await open(prefixed());
+    const verdicts = await limits.takeMany(
+      [
+        { take: task(), config: config({ budgets: { total: 1000 } }) },
+        { take: task(), config: config({ budgets: { total: 2000 } }) },
+      ],
+      Date.now(),
+    );
+    expect(verdicts.map((v) => v.ok)).toEqual([true]);
+  });
+});
+
 describe('shared provider hints', () => {
   it('hold every process to a wait one of them was told, for that model only', async () => {
     const prefix = prefixed();
@@ -187,19 +241,21 @@ describe('shared budgets', () => {
     const send = raw as unknown as Record<string, (...args: string[]) => Promise<unknown>>;
     const head = [prefix, 'dead-host:1', '200', 'UTC:d', '60000', 'UTC:h', '60000'];
     try {
+      // The margin, the budgets, one take: its task, tokens, hold, model, no window.
       const reply = (await send.take?.(
         ...head,
-        'ghost',
-        '10',
-        '700',
         '0',
         '10000',
         '',
         '',
+        '1',
+        'ghost',
+        '10',
+        '700',
         'm',
         '0',
       )) as string[] | undefined;
-      expect(reply?.[0]).toBe('ok');
+      expect(reply?.[1]).toBe('ok');
       expect((await survivor.spending(Date.now())).held).toBe(700);
       await sleep(300);
       // The next word of any process finds it dead: its hold is charged at its worst case.

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { SupervisorEvent } from '../../machines/supervisor.machine.js';
 import { priorityRank } from '../../machines/task-status.js';
@@ -7,6 +8,7 @@ import {
   type ModelSet,
   type WaitingSource,
 } from '../../src/runtime/admission-loop.js';
+import { WaitingLine } from '../../src/runtime/waiting-line.js';
 import type { TaskRecord } from '../../src/stores/types.js';
 import { createClock } from '../helpers/virtual-time.js';
 import { makeRecord } from '../stores/conformance.js';
@@ -36,6 +38,10 @@ class ArraySource implements WaitingSource {
 
   peek(skipModels?: ModelSet): TaskRecord | undefined {
     return this.due.find((r) => !skipModels?.has(r.reservation.model));
+  }
+
+  peekMany(n: number, skipModels?: ModelSet): TaskRecord[] {
+    return this.due.filter((r) => !skipModels?.has(r.reservation.model)).slice(0, n);
   }
 
   take(record: TaskRecord): void {
@@ -160,5 +166,43 @@ describe('the admission loop takes waiting tasks from any WaitingSource', () => 
     loop.admit();
     expect(expired).toEqual(['deadline']);
     expect(source.size).toBe(1);
+  });
+});
+
+describe('WaitingLine.peekMany', () => {
+  it('gives the first n due tasks in admission order, skipping models, as peek does (property)', () => {
+    const priorities = ['LOW', 'MEDIUM', 'HIGH', 'URGENT'] as const;
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            priority: fc.constantFrom(...priorities),
+            model: fc.constantFrom('a', 'b', 'c'),
+            cancelled: fc.boolean(),
+          }),
+          { maxLength: 40 },
+        ),
+        fc.integer({ min: 1, max: 50 }),
+        fc.subarray(['a', 'b', 'c']),
+        (tasks, n, skipped) => {
+          const line = new WaitingLine();
+          const source = new ArraySource();
+          tasks.forEach(({ priority, model, cancelled }, i) => {
+            const record = makeRecord({ id: `t${i}`, priority, seq: i });
+            record.reservation = { ...record.reservation, model };
+            line.push(record);
+            if (cancelled) line.remove(record.id);
+            else source.add(record);
+          });
+          const skip = skipped.length === 0 ? undefined : new Set(skipped);
+          const ids = (records: readonly TaskRecord[]) => records.map((r) => r.id);
+          const many = line.peekMany(n, skip);
+          expect(ids(many)).toEqual(ids(source.peekMany(n, skip)));
+          // Nothing moved: peek and the next call agree.
+          expect(line.peek(skip)?.id).toBe(many[0]?.id);
+          expect(ids(line.peekMany(n, skip))).toEqual(ids(many));
+        },
+      ),
+    );
   });
 });

@@ -77,7 +77,23 @@ function promptOf(request: unknown): string {
   return String((request as { messages: { content: string }[] }).messages[0]?.content);
 }
 
-function setUp(script?: (request: unknown) => Script) {
+/** Shared limits that answer several takes at once: each question is a batch the test answers. */
+class FakeSharedMany extends FakeShared {
+  readonly batches: { ids: string[]; answer(verdicts: SharedVerdict[]): void }[] = [];
+
+  takeMany(takes: readonly { take: SharedTake; config: SharedLimitsConfig }[]) {
+    return new Promise<SharedVerdict[]>((resolve) => {
+      this.batches.push({ ids: takes.map((t) => t.take.taskId), answer: resolve });
+    });
+  }
+
+  /** Answers the latest batch. */
+  answerMany(verdicts: SharedVerdict[]): void {
+    this.batches[this.batches.length - 1]?.answer(verdicts);
+  }
+}
+
+function setUp(script?: (request: unknown) => Script, shared = new FakeShared()) {
   const clock: SimulatedClock = createClock();
   const client = new ScriptedClient(
     clock,
@@ -90,7 +106,6 @@ function setUp(script?: (request: unknown) => Script) {
         completionTokens: 5,
       })),
   );
-  const shared = new FakeShared();
   const engine = new Engine(
     {
       model: 'm',
@@ -138,6 +153,53 @@ describe('admission with shared limits', () => {
       ['take-a', 20],
       ['take-b', 20],
     ]);
+    await engine.stop();
+  });
+
+  it('asks for the tasks behind the head in the same question, one per free slot', async () => {
+    const many = new FakeSharedMany();
+    const { clock, engine, submit, prompts } = setUp(undefined, many);
+    // Submitted while the queue is paused: all in line when admission looks.
+    engine.pause();
+    const ids: string[] = [];
+    for (const p of ['a', 'b', 'c', 'd', 'e', 'f', 'g']) ids.push(await submit(p));
+    engine.resume();
+    await flush();
+    // Five slots: the first five, in order, in one question.
+    expect(many.batches.map((b) => b.ids)).toEqual([ids.slice(0, 5)]);
+    // Two taken, the third refused: the ones behind it were not asked, and wait with it.
+    many.answerMany([
+      { ok: true, take: 'ta' },
+      { ok: true, take: 'tb' },
+      { ok: false, waitingFor: 'rateLimit', retryAt: clock.now() + 500 },
+    ]);
+    await advance(clock, 100, 10);
+    expect(prompts()).toEqual(['a', 'b']);
+    expect(many.batches).toHaveLength(1);
+    expect(engine.headWait()).toMatchObject({ taskId: ids[2], waitingFor: 'rateLimit' });
+    await advance(clock, 450, 10);
+    expect(many.batches.map((b) => b.ids)).toEqual([ids.slice(0, 5), ids.slice(2, 7)]);
+    many.answerMany(ids.slice(2).map((id) => ({ ok: true, take: `t-${id}` })));
+    await advance(clock, 100, 10);
+    expect(prompts()).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g']);
+    expect(many.released).toEqual([]);
+    await engine.stop();
+  });
+
+  it('gives back the takes of a batch that the next step does not start with', async () => {
+    const many = new FakeSharedMany();
+    const { clock, engine, submit, prompts } = setUp(undefined, many);
+    engine.pause();
+    const [a, b, c] = [await submit('a'), await submit('b'), await submit('c')];
+    engine.resume();
+    await flush();
+    expect(many.batches[0]?.ids).toEqual([a, b, c]);
+    await engine.cancel(b);
+    engine.pauseTask(c);
+    many.answerMany([a, b, c].map((id) => ({ ok: true, take: `t-${id}` })));
+    await advance(clock, 100, 10);
+    expect(prompts()).toEqual(['a']);
+    expect(many.released.sort()).toEqual([`t-${b}`, `t-${c}`].sort());
     await engine.stop();
   });
 
