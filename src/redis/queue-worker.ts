@@ -9,12 +9,12 @@
  * - **Running.** When an attempt starts, the job's data gets the running record (its machine's
  *   snapshot): if this process dies, BullMQ's stalled checker (run by every worker) puts the job
  *   back in line, and the worker that takes it next records that attempt as interrupted. The lock
- *   of every job held here is extended every third of `lockMs`.
+ *   of every job held here is extended every third of `lockMs` (queue-held.ts).
  * - **Retrying.** A failed attempt that is to retry goes back to the queue as a delayed job
  *   carrying the snapshot (retries used, the backoff), due when the machine said.
- * - **Ending.** The record goes to the job (`completed` with the record as its return value;
- *   `failed` or cancelled as a failed job whose data holds the record), counted once in the
- *   queue's statistics.
+ * - **Ending.** The end is counted once in the queue's statistics, then the record goes to the
+ *   job (`completed` with the record as its return value, fetching the next job in the same
+ *   script when there is room; `failed` or cancelled as a failed job whose data holds the record).
  * - **Control.** `cancel`, `pause` and `resume` reach every worker on a Redis channel.
  * - **Closing.** Taking stops, what waits here goes back to the queue, and the running attempts
  *   end and are reported (or, stopped by force, go back to be run again).
@@ -30,24 +30,15 @@ import { serializeError } from '../errors.js';
 import type { EngineEvent } from '../runtime/events.js';
 import type { TransportHost, TransportLink } from '../runtime/transport.js';
 import type { TaskRecord } from '../stores/types.js';
+import { HeldJobs } from './queue-held.js';
 import { JOB_DATA_VERSION, type JobData, readJobData } from './queue-jobs.js';
 import {
   countArgs,
   defineQueueScripts,
   type QueueParts,
   type QueueScripts,
-  type RunningMark,
 } from './queue-parts.js';
 import { TurnBatch } from './turn-batch.js';
-
-/** A job this worker holds: taken from the queue, not yet given back or ended. */
-interface Held {
-  job: Job<JobData>;
-  token: string;
-  createdAt: number;
-  /** Its lock was lost (the queue took this worker for dead): its end is not reported. */
-  lost?: boolean;
-}
 
 /** The control messages of the queue's channel. */
 export type ControlMessage = { t: 'cancel'; id: string } | { t: 'pause' } | { t: 'resume' };
@@ -64,7 +55,7 @@ const RECENT_CANCELS = 10_000;
 export class QueueWorker implements TransportLink {
   readonly id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private readonly worker: Worker<JobData>;
-  private readonly held = new Map<string, Held>();
+  private readonly held: HeldJobs;
   /** Cancels asked for on the channel: a job of these ids is cancelled, not run. */
   private readonly cancels = new Set<string>();
   private closing = false;
@@ -81,12 +72,6 @@ export class QueueWorker implements TransportLink {
   private readonly connection: Redis & QueueScripts;
   /** The ends of this turn, counted in one script on the worker's connection (see `end`). */
   private readonly counts: TurnBatch<TaskRecord>;
-  private lockTimer: unknown;
-  /** Attempts that started since the last write of running records (see `started`). */
-  private readonly starts = new Set<string>();
-  private startTimer: unknown;
-  /** Resolves `close()` once nothing is held any more. */
-  private drained: (() => void) | undefined;
 
   constructor(
     private readonly q: QueueParts,
@@ -100,6 +85,7 @@ export class QueueWorker implements TransportLink {
       this.connection.aitqCountEnd(counted, stats, ...countArgs(records)),
     );
     this.connection.on('error', () => undefined);
+    this.held = new HeldJobs(this.id, q, host, this.connection);
     this.worker = new q.bull.Worker<JobData>(q.name, null, {
       connection: this.connection,
       prefix: q.bullPrefix,
@@ -117,7 +103,6 @@ export class QueueWorker implements TransportLink {
     this.subscriber.on('error', () => undefined);
     this.subscriber.on('message', (_channel: string, message: string) => this.control(message));
     this.subscriber.subscribe(q.keys.control).catch((error: unknown) => q.report(error));
-    this.armLockTimer();
     this.loop = this.run();
   }
 
@@ -242,7 +227,7 @@ export class QueueWorker implements TransportLink {
       this.q.report(error);
       if (this.held.get(id)?.token === token) {
         this.held.delete(id);
-        this.checkDrained();
+        this.held.settled();
         await job.moveToWait(token).catch((e: unknown) => this.q.report(e));
       }
     }
@@ -288,7 +273,7 @@ export class QueueWorker implements TransportLink {
   private observe(event: EngineEvent): void {
     switch (event.type) {
       case 'task.started':
-        if (this.held.has(event.taskId)) this.started(event.taskId);
+        if (this.held.has(event.taskId)) this.held.started(event.taskId);
         break;
       case 'task.completed':
       case 'task.failed':
@@ -305,38 +290,6 @@ export class QueueWorker implements TransportLink {
     this.wake();
   }
 
-  /**
-   * An attempt started: the job keeps the running record, so a crash is seen as one. The starts
-   * of one moment go in one script, from a timer of 0 ms: an attempt that ended before it (a call
-   * that answers at once) has its end written instead.
-   */
-  private started(id: string): void {
-    this.starts.add(id);
-    if (this.startTimer === undefined) {
-      this.startTimer = this.host.clock.setTimeout(() => {
-        this.startTimer = undefined;
-        void this.markStarts();
-      }, 0);
-    }
-  }
-
-  private async markStarts(): Promise<void> {
-    const ids = [...this.starts];
-    this.starts.clear();
-    const marks: RunningMark[] = [];
-    for (const id of ids) {
-      const held = this.held.get(id);
-      const record = held === undefined || held.lost ? undefined : await this.host.get(id);
-      if (held === undefined || record?.status !== 'running') continue;
-      const data: JobData = { v: JOB_DATA_VERSION, createdAt: held.createdAt, record };
-      marks.push({ id, token: held.token, data: JSON.stringify(data) });
-    }
-    if (marks.length === 0) return;
-    const args: string[] = [];
-    for (const { id, token, data } of marks) args.push(this.q.queue.toKey(id), token, data);
-    await this.connection.aitqMarkRunning(...args).catch((e: unknown) => this.q.report(e));
-  }
-
   private async ended(id: string): Promise<void> {
     const held = this.held.get(id);
     const record = await this.host.get(id);
@@ -347,7 +300,7 @@ export class QueueWorker implements TransportLink {
       this.held.delete(id);
       this.host.forget(id);
       await held.job.moveToWait(held.token).catch((error: unknown) => this.q.report(error));
-      this.checkDrained();
+      this.held.settled();
       return;
     }
     await this.end(id, copy(record));
@@ -379,7 +332,7 @@ export class QueueWorker implements TransportLink {
         this.q.report(error);
       }
     }
-    this.checkDrained();
+    this.held.settled();
     this.wake();
   }
 
@@ -427,7 +380,7 @@ export class QueueWorker implements TransportLink {
     const held = this.held.get(record.id);
     if (held === undefined) return false;
     this.held.delete(record.id);
-    if (held.lost) this.checkDrained();
+    if (held.lost) this.held.settled();
     else {
       const { job, token, createdAt } = held;
       const data: JobData = { v: JOB_DATA_VERSION, createdAt, record: copy(record) };
@@ -435,7 +388,7 @@ export class QueueWorker implements TransportLink {
         .updateData(data)
         .then(() => job.moveToDelayed(notBefore, token))
         .catch((error: unknown) => this.q.report(error))
-        .finally(() => this.checkDrained());
+        .finally(() => this.held.settled());
     }
     this.wake();
     return true;
@@ -472,34 +425,6 @@ export class QueueWorker implements TransportLink {
     }
   }
 
-  /** Extends the lock of every job held, every third of `lockMs`; a lost lock ends its task. */
-  private armLockTimer(): void {
-    const { clock } = this.host;
-    this.lockTimer = clock.setTimeout(
-      () => {
-        void this.extendLocks().finally(() => {
-          if (!this.closing || this.held.size > 0) this.armLockTimer();
-        });
-      },
-      Math.floor(this.q.lockMs / 3),
-    );
-  }
-
-  private async extendLocks(): Promise<void> {
-    const beat = this.q.heartbeat(this.id, this.held.size);
-    const extensions = [...this.held].map(async ([id, held]) => {
-      if (held.lost) return;
-      const ok = await held.job.extendLock(held.token, this.q.lockMs).catch(() => 1);
-      if (ok === 0) {
-        // The queue took this worker for dead and gave the job to another: this attempt ends
-        // here, unreported (the other worker's counts).
-        held.lost = true;
-        this.host.cancel(id).catch(() => undefined);
-      }
-    });
-    await Promise.all([beat, ...extensions]);
-  }
-
   // ─── closing ────────────────────────────────────────────────────────────────────────────────
 
   async close(): Promise<void> {
@@ -507,7 +432,7 @@ export class QueueWorker implements TransportLink {
     this.wake();
     // What waits here (not running) goes back to the queue for another worker.
     const giveBacks: Promise<unknown>[] = [];
-    for (const [id, held] of [...this.held]) {
+    for (const [id, held] of this.held.entries()) {
       const record = await this.host.get(id);
       // Running ones end here; ended ones are being reported.
       if (record === undefined || !WAITING.has(record.status)) continue;
@@ -518,26 +443,14 @@ export class QueueWorker implements TransportLink {
     await Promise.all(giveBacks);
     // Fetches still on their way give their job back when they come.
     while (this.extra > 0) await this.pauseFor(10);
-    if (this.held.size > 0) {
-      await new Promise<void>((resolve) => {
-        this.drained = resolve;
-      });
-    }
+    await this.held.empty();
     this.events.unsubscribe();
-    this.host.clock.clearTimeout(this.lockTimer);
-    if (this.startTimer !== undefined) this.host.clock.clearTimeout(this.startTimer);
+    this.held.stop();
     await this.worker.close();
     await this.loop;
     await this.q.leave(this.id);
     this.subscriber.disconnect();
     this.connection.disconnect();
-  }
-
-  private checkDrained(): void {
-    if (this.held.size > 0) return;
-    const drained = this.drained;
-    this.drained = undefined;
-    drained?.();
   }
 }
 
