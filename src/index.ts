@@ -111,6 +111,7 @@ export type { CostEstimate } from './runtime/engine.js';
 export type { EngineEvent, EngineEventType, EventOf } from './runtime/events.js';
 export type { RecoveryCounts } from './runtime/recovery.js';
 export type { TaskErrorView, TaskInfo, TaskMetrics } from './runtime/task-info.js';
+export type { SharedQueueStatistics } from './runtime/transport.js';
 export type {
   BudgetStatistics,
   Gauge,

@@ -56,6 +56,7 @@ import { type CostEstimate, Engine, type SubmitInput } from './runtime/engine.js
 import type { EngineEvent, EngineEventType } from './runtime/events.js';
 import { KeepAlive } from './runtime/keep-alive.js';
 import { type TaskInfo, toTaskInfo } from './runtime/task-info.js';
+import type { SharedQueueStatistics } from './runtime/transport.js';
 import { StatsCollector } from './stats/collector.js';
 import { buildStatistics } from './stats/statistics.js';
 import type { Statistics } from './stats/types.js';
@@ -377,7 +378,22 @@ export class AITaskManager<R extends TaskTypeRegistry = UntypedTaskTypes> {
   async getStatistics(): Promise<Statistics> {
     await this.engine.written();
     const byStatus = await this.engine.store.countByStatus();
-    return buildStatistics(this.engine, this.collector, byStatus, await this.sharedSpending());
+    const [spending, queue] = await Promise.all([this.sharedSpending(), this.sharedQueue()]);
+    return buildStatistics(this.engine, this.collector, byStatus, { spending, queue });
+  }
+
+  /** The whole shared queue this manager works for, over every worker, if it can be read. */
+  private async sharedQueue(): Promise<SharedQueueStatistics | undefined> {
+    const queue = this.engine.transport;
+    if (queue?.getStatistics === undefined) return undefined;
+    try {
+      return await queue.getStatistics();
+    } catch (error) {
+      this.logger.warn?.('shared queue: could not read its statistics', {
+        error: error instanceof Error ? error.message : String(error),
+      });
+      return undefined;
+    }
   }
 
   /** What every process given the same shared limits spent and holds, if it can be read. */

@@ -12,13 +12,9 @@
  * ```
  */
 
+export type { SharedQueueStatistics } from '../runtime/transport.js';
 export type { RedisStoreOptions } from './open.js';
 export type { SharedTaskInput } from './queue-jobs.js';
 export { openSharedLimits, RedisSharedLimits, type SharedLimitsOptions } from './shared-limits.js';
-export {
-  openSharedQueue,
-  RedisSharedQueue,
-  type SharedQueueOptions,
-  type SharedQueueStatistics,
-} from './shared-queue.js';
+export { openSharedQueue, RedisSharedQueue, type SharedQueueOptions } from './shared-queue.js';
 export { openRedisStore, RedisTaskStore } from './store.js';

@@ -8,14 +8,18 @@
 import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import type { TaskStatus } from '../../machines/task-status.js';
 import { ValidationError } from '../errors.js';
 import { newTaskId } from '../internal/task-id.js';
 import { parseOrThrow } from '../internal/validate.js';
 import { microsToDollars } from '../limits/prices.js';
 import type { SubmitInput } from '../runtime/intake.js';
 import { type TaskInfo, taskInfoOf } from '../runtime/task-info.js';
-import type { TaskTransport, TransportHost, TransportLink } from '../runtime/transport.js';
+import type {
+  SharedQueueStatistics,
+  TaskTransport,
+  TransportHost,
+  TransportLink,
+} from '../runtime/transport.js';
 import type { TaskRecord } from '../stores/types.js';
 import { BUILTIN_TASK_TYPES } from '../task-types/builtin/index.js';
 import type { AnyTaskTypeDefinition } from '../task-types/types.js';
@@ -81,18 +85,6 @@ const QueueOnlyOptionsSchema = z
   .strict();
 
 const WaitSchema = z.object({ timeout: z.number().positive().optional() }).strict();
-
-/** The whole queue, as `getStatistics()` of any process shows it. */
-export interface SharedQueueStatistics {
-  /** Tasks by status, over every worker. */
-  tasks: Record<Exclude<TaskStatus, 'paused'>, number> & { total: number };
-  /** Whether the queue is paused (no worker takes a task). */
-  paused: boolean;
-  /** Workers that renewed their heartbeat within the last lock period. */
-  workers: number;
-  /** What the ended tasks' calls used and cost (US dollars), all attempts. */
-  usage: { calls: number; promptTokens: number; completionTokens: number; cost: number };
-}
 
 /**
  * Opens a shared queue on Redis. Fails with a `StoreError` (`unreachable`, `unsafe`) when the

@@ -128,7 +128,8 @@ export class Engine {
   /** Opening the store, and bringing back what an earlier process left (see store-opening.ts). */
   private readonly opening: StoreOpening;
   /** The shared queue this engine works for, if any, and its link once connected. */
-  private readonly transport: TaskTransport | undefined;
+  /** The shared queue this engine works for, if any. */
+  readonly transport: TaskTransport | undefined;
   private link: TransportLink | undefined;
 
   constructor(settings: EngineSettingsInput, deps: EngineDeps) {

@@ -11,10 +11,23 @@
  */
 
 import type { Observable } from 'rxjs';
+import type { TaskStatus } from '../../machines/task-status.js';
 import type { TaskRecord } from '../stores/types.js';
 import type { Clock } from '../time/clock.js';
 import type { EngineEvent } from './events.js';
 import type { SubmitInput } from './intake.js';
+
+/** A shared queue's figures, over every worker (`getStatistics().tasks.shared`). */
+export interface SharedQueueStatistics {
+  /** Tasks by status, over every worker. */
+  tasks: Record<Exclude<TaskStatus, 'paused'>, number> & { total: number };
+  /** Whether the queue is paused (no worker takes a task). */
+  paused: boolean;
+  /** Workers that renewed their heartbeat within the last lock period. */
+  workers: number;
+  /** What the ended tasks' calls used and cost (US dollars), all attempts. */
+  usage: { calls: number; promptTokens: number; completionTokens: number; cost: number };
+}
 
 /** What a transport may do with the engine it feeds. */
 export interface TransportHost {
@@ -60,4 +73,6 @@ export interface TransportLink {
 export interface TaskTransport {
   readonly name: string;
   connect(host: TransportHost): TransportLink;
+  /** The whole queue's figures, over every worker (for `getStatistics().tasks.shared`). */
+  getStatistics?(): Promise<SharedQueueStatistics>;
 }

@@ -5,6 +5,7 @@ import { dollarsToMicros, microsToDollars } from '../limits/prices.js';
 import type { WindowUsage } from '../limits/rate-limiter.js';
 import type { SharedSpending } from '../limits/shared.js';
 import type { Engine } from '../runtime/engine.js';
+import type { SharedQueueStatistics } from '../runtime/transport.js';
 import { monotonicNow } from '../time/clock.js';
 import type { StatsCollector } from './collector.js';
 import type {
@@ -68,6 +69,14 @@ function gauge(
   return configured ? configured[kind] : { current: counted, limit: null };
 }
 
+/** What other processes share with this one, read from Redis for the statistics. */
+export interface SharedFigures {
+  /** What every process given the same shared limits spent and holds. */
+  spending?: SharedSpending | undefined;
+  /** The whole shared queue this process works for. */
+  queue?: SharedQueueStatistics | undefined;
+}
+
 /**
  * The statistics at this instant, from the engine's live state (line, slots, windows, ledger),
  * the store's counts and what the collector learnt from the event stream.
@@ -76,7 +85,7 @@ export function buildStatistics(
   engine: Engine,
   collector: StatsCollector,
   byStatus: Record<TaskStatus, number>,
-  shared?: SharedSpending,
+  shared: SharedFigures = {},
 ): Statistics {
   const now = engine.clock.now();
   const settings = engine.currentSettings;
@@ -133,9 +142,9 @@ export function buildStatistics(
       daily: budget(spent.daily, settings.dailyLimit, remaining.daily),
       hourly: budget(spent.hourly, settings.hourlyLimit, remaining.hourly),
       held: microsToDollars(ledger.held()),
-      shared: shared === undefined ? null : sharedCost(shared, settings),
+      shared: shared.spending === undefined ? null : sharedCost(shared.spending, settings),
     },
-    tasks: { total, byStatus, byType: { ...collector.byType } },
+    tasks: { total, byStatus, byType: { ...collector.byType }, shared: shared.queue ?? null },
     performance: {
       totalProcessed: collector.totalProcessed,
       totalSucceeded: succeeded,

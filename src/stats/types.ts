@@ -1,5 +1,6 @@
 import type { Priority, TaskStatus } from '../../machines/task-status.js';
 import type { WaitReason } from '../../machines/wait-reason.js';
+import type { SharedQueueStatistics } from '../runtime/transport.js';
 
 export type { TaskWaitReason, WaitReason } from '../../machines/wait-reason.js';
 
@@ -106,6 +107,12 @@ export interface Statistics {
     total: number;
     byStatus: Record<TaskStatus, number>;
     byType: Record<string, number>;
+    /**
+     * With `sharedQueue`: the whole queue over every worker (tasks by status, workers alive, what
+     * the ended tasks used and cost); the figures above are this process's own. `null` without,
+     * or when Redis did not answer.
+     */
+    shared: SharedQueueStatistics | null;
   };
   performance: {
     /** Tasks that reached a terminal state since start. */

@@ -193,7 +193,7 @@ describe('aitq resumes an interrupted run', () => {
       });
     }
     expect(existsSync(`${out}.partial`)).toBe(false);
-  });
+  }, 60_000);
 
   it('after SIGKILL alone, and a rerun of a finished job sends nothing', async () => {
     const input = inputFile('killed.jsonl', 12);

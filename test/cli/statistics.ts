@@ -43,6 +43,7 @@ export function statistics(
         cancelled: 0,
       },
       byType: {},
+      shared: null,
     },
     performance: {
       totalProcessed: 0,

@@ -81,8 +81,8 @@ describe('a shared queue', () => {
     const { sim, queue, prefix } = await setUp();
     const ids = await queue.submitBatch(Array.from({ length: 40 }, (_, i) => classify(i)));
     expect(new Set(ids).size).toBe(40);
-    await worker(sim, prefix);
-    await worker(sim, prefix);
+    const a = await worker(sim, prefix);
+    const b = await worker(sim, prefix);
     const results = await Promise.all(ids.map((id) => queue.waitForTask(id)));
     for (const result of results) expect(result).toHaveProperty('category');
     const info = await queue.getTaskStatus(ids[0] as string);
@@ -93,6 +93,10 @@ describe('a shared queue', () => {
     expect(stats.usage.calls).toBe(40);
     expect(stats.workers).toBe(2);
     expect(sim.stats().requests).toBe(40);
+    // A worker's own statistics carry the whole queue's, beside what it ran itself.
+    const [ofA, ofB] = await Promise.all([a.manager.getStatistics(), b.manager.getStatistics()]);
+    expect(ofA.tasks.shared).toEqual(stats);
+    expect(ofA.performance.totalSucceeded + ofB.performance.totalSucceeded).toBe(40);
   });
 
   it('refuses bad input with a typed error naming the field, and adds nothing', async () => {
