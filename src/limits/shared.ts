@@ -66,6 +66,12 @@ export interface SharedLimits {
     takes: readonly { take: SharedTake; config: SharedLimitsConfig }[],
     now: number,
   ): Promise<SharedVerdict[]>;
+  /**
+   * The take's call is being handed to the HTTP client now: its window entries count from now
+   * (plus the margin), never earlier than they did. Optional: without it they count from the
+   * take.
+   */
+  sent?(take: string, config: SharedLimitsConfig, now: number): Promise<void>;
   /** The take's call ended: its hold ends and `actualMicros` is charged. */
   settle(
     take: string,

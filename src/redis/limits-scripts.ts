@@ -54,6 +54,26 @@ end
 `;
 
 /**
+ * The keys of a take's windows: `nw` named by ARGV from `o` on (3 fields each: scope, kind,
+ * windowMs), then the windows learned for the model from its provider's headers.
+ */
+const WINDOW_KEYS = `
+local function windowKeys(P, model, nw, o)
+  local keys = {}
+  for i = 0, nw - 1 do
+    local f = o + i * 3
+    keys[#keys + 1] = P .. ':win:' .. ARGV[f] .. ':' .. ARGV[f + 1] .. ':' .. ARGV[f + 2]
+  end
+  local learned = redis.call('HGETALL', P .. ':learned:' .. model)
+  for i = 1, #learned, 2 do
+    local span = string.match(learned[i + 1], ':(%d+)$')
+    keys[#keys + 1] = P .. ':win:learned:' .. model .. ':' .. learned[i] .. ':' .. span
+  end
+  return keys
+end
+`;
+
+/**
  * Checks takes against every window and budget, in order, and takes each that has room; the
  * first without room ends the script (the takes after it are not asked, so none overtakes it).
  * ARGV[8] = margin (ms: entries count from now + margin, for the time between the take and the
@@ -214,30 +234,38 @@ return found
  * ARGV[9] = the model, ARGV[10] = how many windows, then 3 fields each: scope, kind, windowMs
  * (the model's learned windows are found here).
  */
-export const RELEASE_SCRIPT = `${COMMON}
+export const RELEASE_SCRIPT = `${COMMON}${WINDOW_KEYS}
 local member, model, nw = ARGV[8], ARGV[9], tonumber(ARGV[10])
 local heldFor = redis.call('HGET', P .. ':holds:' .. proc, member)
 if heldFor then
   redis.call('HDEL', P .. ':holds:' .. proc, member)
   redis.call('DECRBY', P .. ':held', tonumber(heldFor))
 end
-local keys = {}
-for i = 0, nw - 1 do
-  local o = 11 + i * 3
-  keys[#keys + 1] = P .. ':win:' .. ARGV[o] .. ':' .. ARGV[o + 1] .. ':' .. ARGV[o + 2]
-end
-local learned = redis.call('HGETALL', P .. ':learned:' .. model)
-for i = 1, #learned, 2 do
-  local span = string.match(learned[i + 1], ':(%d+)$')
-  keys[#keys + 1] = P .. ':win:learned:' .. model .. ':' .. learned[i] .. ':' .. span
-end
-for _, key in ipairs(keys) do
+for _, key in ipairs(windowKeys(P, model, nw, 11)) do
   local w = redis.call('HGET', key .. ':w', member)
   if w then
     redis.call('ZREM', key, member)
     redis.call('HDEL', key .. ':w', member)
     redis.call('DECRBY', key .. ':n', tonumber(w))
   end
+end
+return 1
+`;
+
+/**
+ * Takes whose calls are being sent now: their window entries count from now plus the margin
+ * (`ZADD … XX GT`: never earlier than they did, and an entry already gone stays gone), as a
+ * process's own windows count a request from its send. ARGV[1] = the prefix, ARGV[2] = the
+ * margin (ms), ARGV[3] = the model, ARGV[4] = how many windows, then 3 fields each: scope, kind,
+ * windowMs (the model's learned windows are found here); then the takes' members.
+ */
+export const SENT_SCRIPT = `${WINDOW_KEYS}
+local P, margin, model, nw = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local t = redis.call('TIME')
+local at = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + margin
+local keys = windowKeys(P, model, nw, 5)
+for m = 5 + nw * 3, #ARGV do
+  for _, key in ipairs(keys) do redis.call('ZADD', key, 'XX', 'GT', at, ARGV[m]) end
 end
 return 1
 `;

@@ -106,16 +106,20 @@ export class HeldJobs {
   private async markStarts(): Promise<void> {
     const ids = [...this.starts];
     this.starts.clear();
-    const args: string[] = [];
+    const running: { id: string; held: Held; data: string }[] = [];
     for (const id of ids) {
       const held = this.jobs.get(id);
       const record = held === undefined || held.lost ? undefined : await this.host.get(id);
-      // Let go meanwhile (its end is being written), or no longer running.
-      if (held === undefined || this.jobs.get(id) !== held || record?.status !== 'running') {
-        continue;
-      }
+      if (held === undefined || record?.status !== 'running') continue;
       const data: JobData = { v: JOB_DATA_VERSION, createdAt: held.createdAt, record };
-      args.push(this.q.queue.toKey(id), held.token, JSON.stringify(data));
+      running.push({ id, held, data: JSON.stringify(data) });
+    }
+    // Checked again with no await before the send: a job let go meanwhile has its end (or its
+    // retry) on its way, sent after this on the same connection if it was let go later.
+    const args: string[] = [];
+    for (const { id, held, data } of running) {
+      if (this.jobs.get(id) === held && !held.lost)
+        args.push(this.q.queue.toKey(id), held.token, data);
     }
     if (args.length === 0) return;
     await this.connection.aitqMarkRunning(...args).catch((e: unknown) => this.q.report(e));

@@ -65,6 +65,8 @@ export class QueueWorker implements TransportLink {
   private pending = 0;
   /** Fetches that do not wait (see `burst`). */
   private extra = 0;
+  /** Reports of completed tasks that fetch the next job, on their way (see `complete`). */
+  private nexts = 0;
   private wakeUp: (() => void) | undefined;
   private readonly loop: Promise<void>;
   private readonly events: Subscription;
@@ -318,6 +320,8 @@ export class QueueWorker implements TransportLink {
       // between leaves a counted task that runs again (and is not counted again), never an end
       // that is not counted.
       const counted = this.counts.place(record);
+      // Its failure is reported whatever happens to the end (never an unhandled rejection).
+      const done = counted.done.catch((error: unknown) => this.q.report(error));
       try {
         await counted.sent;
         if (record.status === 'completed') {
@@ -327,10 +331,10 @@ export class QueueWorker implements TransportLink {
           const error = new Error(record.error?.message ?? record.status);
           await job.moveToFailed(error, token, false);
         }
-        await counted.done.catch((error: unknown) => this.q.report(error));
       } catch (error) {
         this.q.report(error);
       }
+      await done;
     }
     this.held.settled();
     this.wake();
@@ -347,19 +351,23 @@ export class QueueWorker implements TransportLink {
       return;
     }
     this.pending++;
+    this.nexts++;
     let next: Job<JobData> | undefined;
     try {
       const raw = (await job.moveToCompleted(record, token, true)) as unknown;
       next = await this.nextOf(raw, token);
     } catch (error) {
       this.pending--;
+      this.nexts--;
       throw error;
     }
-    // The job's end is reported; the next one is taken apart from it.
+    // The job's end is reported; the next one is taken apart from it (or given back, when this
+    // worker started closing meanwhile: `close` waits for it).
     void this.arrived(next, token)
       .catch((error: unknown) => this.q.report(error))
       .finally(() => {
         this.pending--;
+        this.nexts--;
         this.wake();
       });
   }
@@ -444,6 +452,8 @@ export class QueueWorker implements TransportLink {
     // Fetches still on their way give their job back when they come.
     while (this.extra > 0) await this.pauseFor(10);
     await this.held.empty();
+    // Jobs that the last reports fetched (decided before the close) are given back.
+    while (this.nexts > 0) await this.pauseFor(10);
     this.events.unsubscribe();
     this.held.stop();
     await this.worker.close();

@@ -25,6 +25,7 @@ import {
   HINT_SCRIPT,
   LEAVE_SCRIPT,
   RELEASE_SCRIPT,
+  SENT_SCRIPT,
   SETTLE_SCRIPT,
   SPENT_SCRIPT,
   TAKE_SCRIPT,
@@ -60,6 +61,7 @@ export interface SharedLimitsOptions {
 interface LimitCommands {
   aitqTake(...args: string[]): Promise<Array<string | number>>;
   aitqSettle(...args: string[]): Promise<number>;
+  aitqSent(...args: string[]): Promise<number>;
   aitqReleaseTake(...args: string[]): Promise<number>;
   aitqHeartbeat(...args: string[]): Promise<number>;
   aitqLeave(...args: string[]): Promise<number>;
@@ -70,6 +72,7 @@ interface LimitCommands {
 const SCRIPTS: Record<keyof LimitCommands, string> = {
   aitqTake: TAKE_SCRIPT,
   aitqSettle: SETTLE_SCRIPT,
+  aitqSent: SENT_SCRIPT,
   aitqReleaseTake: RELEASE_SCRIPT,
   aitqHeartbeat: HEARTBEAT_SCRIPT,
   aitqLeave: LEAVE_SCRIPT,
@@ -119,6 +122,12 @@ export async function openSharedLimits(
   return createLimits(redis, resolved, clock);
 }
 
+/** A send waiting for its turn's batch: the take, and the config its windows are named by. */
+interface Sent {
+  take: string;
+  config: SharedLimitsConfig;
+}
+
 /** A settle waiting for its turn's batch: its script's first arguments, its take, its cost. */
 interface Settle {
   head: string[];
@@ -159,6 +168,8 @@ export class RedisSharedLimits implements SharedLimits {
    */
   #timeZone = 'UTC';
   readonly #periods = new Map<string, (t: number) => { hour: number; day: number }>();
+  /** The sends told in this turn of the event loop (see `sent`). */
+  readonly #sends = new TurnBatch<Sent>((sends) => this.#sendSents(sends));
   /** The settles asked for in this turn of the event loop. */
   readonly #settles = new TurnBatch<Settle>((settles) => this.#sendSettles(settles));
   #closed = false;
@@ -298,6 +309,43 @@ export class RedisSharedLimits implements SharedLimits {
     return this.#settles.add({ head: this.#head(config.timeZone, now), take, actualMicros });
   }
 
+  /**
+   * The take's call is being sent: its window entries count from now (Redis's clock) plus the
+   * margin. The sends of one turn go in one script per model.
+   */
+  sent(take: string, config: SharedLimitsConfig, _now: number): Promise<void> {
+    if (this.#closed) return Promise.reject(closedError(this.location, 'sent', 'shared limits'));
+    return this.#sends.add({ take, config });
+  }
+
+  /** Sends a turn's sends: one script for each model and its windows. */
+  async #sendSents(sends: readonly Sent[]): Promise<void> {
+    const byConfig = new Map<SharedLimitsConfig, string[]>();
+    for (const { take, config } of sends) {
+      const members = byConfig.get(config);
+      if (members === undefined) byConfig.set(config, [take]);
+      else members.push(take);
+    }
+    await Promise.all(
+      Array.from(byConfig, ([config, members]) => {
+        const windows: string[] = [];
+        for (const w of config.windows) {
+          windows.push(w.scope, w.kind === 'requests' ? 'r' : 't', String(w.windowMs));
+        }
+        return this.#run('sent', () =>
+          this.#redis.aitqSent(
+            this.#prefix,
+            String(config.marginMs),
+            config.model,
+            String(config.windows.length),
+            ...windows,
+            ...members,
+          ),
+        );
+      }),
+    );
+  }
+
   /** Sends a turn's settles: one script for each set of arguments they start with. */
   async #sendSettles(settles: readonly Settle[]): Promise<void> {
     const byHead = new Map<string, { head: string[]; members: string[] }>();
@@ -382,6 +430,9 @@ export class RedisSharedLimits implements SharedLimits {
    */
   async close(): Promise<void> {
     if (this.#closed) return;
+    // Settles asked for in this turn go first (sent now, before the leave below on the same
+    // connection): their holds end with what the calls cost, not at their worst case.
+    const settles = this.#settles.drain().catch(() => undefined);
     this.#closed = true;
     clearInterval(this.#heartbeat);
     try {
@@ -389,6 +440,7 @@ export class RedisSharedLimits implements SharedLimits {
     } catch {
       // Its lease runs out; the next process charges its holds then.
     }
+    await settles;
     try {
       await this.#redis.quit();
     } catch {

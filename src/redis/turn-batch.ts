@@ -59,6 +59,14 @@ export class TurnBatch<T> {
     return { sent: this.outcome.sent, done: this.outcome.promise };
   }
 
+  /** Sends this turn's batch now, if there is one, and resolves once it has gone through. */
+  async drain(): Promise<void> {
+    const outcome = this.outcome;
+    if (outcome === undefined) return;
+    this.flush();
+    await outcome.promise;
+  }
+
   private flush(): void {
     const { items, outcome } = this;
     this.items = [];

@@ -29,6 +29,12 @@ const SHARED_RETRY_MS = 1000;
 /** At most this many heads are asked of the shared limits in one question (see `ask`). */
 export const SHARED_BATCH = 64;
 
+/** A take the shared limits granted for a task, kept until a step starts the task with it. */
+interface Grant {
+  take: string;
+  model: string;
+}
+
 /** Why the head of the line waits. */
 export interface HeadWait {
   taskId: string;
@@ -133,7 +139,7 @@ export class AdmissionLoop {
   /** The task whose take the shared limits are answering; the line waits meanwhile. */
   private asking: string | undefined;
   /** The shared limits' takes for the heads last asked (by task), to start them with at the next step. */
-  private granted: Map<string, string> | undefined;
+  private granted: Map<string, Grant> | undefined;
   /** The shared limits refused the head: it waits until `retryAt` before asking again. */
   private refused: { taskId: string; verdict: Extract<SharedVerdict, { ok: false }> } | undefined;
 
@@ -278,10 +284,10 @@ export class AdmissionLoop {
     head: TaskRecord,
     now: number,
   ): AdmissionDecision | { kind: 'admit'; take: string } | undefined {
-    const take = this.granted?.get(head.id);
-    if (take !== undefined) {
+    const grant = this.granted?.get(head.id);
+    if (grant !== undefined) {
       this.granted?.delete(head.id);
-      return { kind: 'admit', take };
+      return { kind: 'admit', take: grant.take };
     }
     const refused = this.refused;
     if (refused?.taskId === head.id) {
@@ -314,6 +320,9 @@ export class AdmissionLoop {
   private ask(head: TaskRecord, now: number): void {
     const shared = this.deps.shared as SharedTakes;
     const batch = shared.asksMany ? this.batchFrom(head, now) : [head];
+    // Takes of the last answer that this step did not start with go back first (the same
+    // connection carries both, in order): held, they could refuse this question.
+    if (this.granted !== undefined) this.releaseUnused(this.granted);
     this.asking = head.id;
     this.sharedWait = { taskId: head.id, waitingFor: 'rateLimit' };
     this.headWait ??= this.sharedWait;
@@ -365,21 +374,39 @@ export class AdmissionLoop {
    */
   private answered(batch: readonly TaskRecord[], verdicts: readonly SharedVerdict[]): void {
     this.asking = undefined;
-    const granted = new Map<string, string>();
+    const granted = new Map<string, Grant>();
+    let refused: string | undefined;
     verdicts.forEach((verdict, i) => {
       const task = batch[i];
       if (task === undefined) return;
-      if (verdict.ok) granted.set(task.id, verdict.take);
-      else this.refused = { taskId: task.id, verdict };
+      if (verdict.ok) granted.set(task.id, { take: verdict.take, model: task.reservation.model });
+      else {
+        refused = task.id;
+        this.refused = { taskId: task.id, verdict };
+      }
     });
     this.granted = granted;
-    if (this.deps.lifecycle.phase !== 'stopped') this.deps.dispatch({ type: 'queue.wake' });
+    const running = this.deps.lifecycle.phase !== 'stopped';
+    if (running) this.deps.dispatch({ type: 'queue.wake' });
     if (this.granted === granted) this.granted = undefined;
-    const now = this.deps.clock.now();
-    for (const task of batch) {
-      const take = granted.get(task.id);
-      if (take !== undefined) this.deps.shared?.release(task.id, task.reservation.model, take, now);
+    const released = this.releaseUnused(granted);
+    // The refusal was given with those takes held: without them it may no longer hold, so the
+    // task is asked for again rather than waiting the whole window.
+    if (released > 0 && refused !== undefined && this.refused?.taskId === refused && running) {
+      this.refused = undefined;
+      this.deps.dispatch({ type: 'queue.wake' });
     }
+  }
+
+  /** Gives back the takes of `granted` (none was started with), and forgets them. How many. */
+  private releaseUnused(granted: Map<string, Grant>): number {
+    const now = this.deps.clock.now();
+    const n = granted.size;
+    for (const [taskId, { take, model }] of granted) {
+      this.deps.shared?.release(taskId, model, take, now);
+    }
+    granted.clear();
+    return n;
   }
 
   /**

@@ -42,6 +42,7 @@ export class ProviderSignals {
     if (task === undefined) return;
     const { model, promptTokens, maxTokens } = task.record.reservation;
     task.sentAt = this.deps.resources.sent(taskId, model, promptTokens + maxTokens);
+    this.deps.shared?.sent(taskId, model, this.deps.clock.now());
   };
 
   /** The headers of an answer to task `taskId`'s call of `model`. */

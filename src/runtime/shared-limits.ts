@@ -115,6 +115,18 @@ export class SharedTakes {
     this.takes.set(id, take);
   }
 
+  /**
+   * Task `id`'s call (of `model`) is being sent: its take's window entries count from now. A
+   * failure is reported; the entries then count from the take, a little earlier.
+   */
+  sent(id: string, model: string, now: number): void {
+    const take = this.takes.get(id);
+    if (take === undefined || this.limits.sent === undefined) return;
+    this.limits.sent(take, this.configOf(model), now).catch((error: unknown) => {
+      this.failed(id, error);
+    });
+  }
+
   /** Task `id`'s attempt ended having cost `micros`: its take's hold is settled with that. */
   settle(id: string, model: string, micros: number, now: number): void {
     const take = this.takes.get(id);

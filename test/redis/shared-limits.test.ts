@@ -94,6 +94,25 @@ describe('shared windows', () => {
     taken(await limits.take(task({ tokens: 100 }), windows('b'), Date.now()));
   });
 
+  it('count a take from its send once told: never earlier than from the take', async () => {
+    const limits = await open(prefixed());
+    const windows = config({
+      windows: [{ scope: '*', kind: 'requests', limit: 1, windowMs: 1000 }],
+    });
+    const first = taken(await limits.take(task(), windows, Date.now()));
+    await sleep(600);
+    // Sent 600 ms after its take: it counts from then, so the window is full until ~1.6 s
+    // (from the take alone it would be free after 1 s).
+    await limits.sent(first, windows, Date.now());
+    await sleep(650);
+    expect(await limits.take(task(), windows, Date.now())).toMatchObject({
+      ok: false,
+      waitingFor: 'rateLimit',
+    });
+    await sleep(500);
+    taken(await limits.take(task(), windows, Date.now()));
+  });
+
   it('give a released take back: its entries leave at once, and nothing is charged', async () => {
     const limits = await open(prefixed());
     const both = config({
@@ -147,6 +166,18 @@ describe('several takes at once (takeMany)', () => {
       limits.settle(second as string, 250, budget, Date.now()),
     ]);
     expect(await limits.spending(Date.now())).toMatchObject({ total: 350, held: 0 });
+  });
+
+  it('send a settle asked for just before close first: its hold ends with its real cost', async () => {
+    const prefix = prefixed();
+    const limits = await openSharedLimits({ url: REDIS_URL, prefix });
+    const budget = config({ budgets: { total: 10_000 } });
+    const take = taken(await limits.take(task({ micros: 800 }), budget, Date.now()));
+    const settled = limits.settle(take, 100, budget, Date.now());
+    await limits.close();
+    await settled;
+    const reader = await open(prefix);
+    expect(await reader.spending(Date.now())).toMatchObject({ total: 100, held: 0 });
   });
 
   it('ask only the takes whose budgets match the first’s (the rest are asked later)', async () => {

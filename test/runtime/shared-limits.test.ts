@@ -126,6 +126,18 @@ function setUp(script?: (request: unknown) => Script, shared = new FakeShared())
   return { clock, engine, shared, events, submit, prompts };
 }
 
+/** Three tasks in line when admission looks (submitted while paused): one question asks for all. */
+async function threeInOneQuestion() {
+  const many = new FakeSharedMany();
+  const set = setUp(undefined, many);
+  set.engine.pause();
+  const ids = [await set.submit('a'), await set.submit('b'), await set.submit('c')];
+  set.engine.resume();
+  await flush();
+  expect(many.batches[0]?.ids).toEqual(ids);
+  return { ...set, many, ids };
+}
+
 describe('admission with shared limits', () => {
   it('waits for each answer: nothing behind the head starts meanwhile, in order', async () => {
     const { clock, engine, shared, submit, prompts } = setUp();
@@ -187,19 +199,34 @@ describe('admission with shared limits', () => {
   });
 
   it('gives back the takes of a batch that the next step does not start with', async () => {
-    const many = new FakeSharedMany();
-    const { clock, engine, submit, prompts } = setUp(undefined, many);
-    engine.pause();
-    const [a, b, c] = [await submit('a'), await submit('b'), await submit('c')];
-    engine.resume();
-    await flush();
-    expect(many.batches[0]?.ids).toEqual([a, b, c]);
+    const { clock, engine, many, prompts, ids } = await threeInOneQuestion();
+    const [a, b, c] = ids as [string, string, string];
     await engine.cancel(b);
     engine.pauseTask(c);
     many.answerMany([a, b, c].map((id) => ({ ok: true, take: `t-${id}` })));
     await advance(clock, 100, 10);
     expect(prompts()).toEqual(['a']);
     expect(many.released.sort()).toEqual([`t-${b}`, `t-${c}`].sort());
+    await engine.stop();
+  });
+
+  it('asks again at once for a refused task when a take before it went back unused', async () => {
+    const { clock, engine, many, prompts, ids } = await threeInOneQuestion();
+    const [a, b, c] = ids as [string, string, string];
+    await engine.cancel(b);
+    // c was refused with b's take held; b's take goes back, so c is asked for again now, not
+    // after the minute the refusal named.
+    many.answerMany([
+      { ok: true, take: 'ta' },
+      { ok: true, take: 'tb' },
+      { ok: false, waitingFor: 'rateLimit', retryAt: clock.now() + 60_000 },
+    ]);
+    await flush();
+    expect(many.released).toEqual(['tb']);
+    expect(many.batches.map((q) => q.ids)).toEqual([[a, b, c], [c]]);
+    many.answerMany([{ ok: true, take: 'tc' }]);
+    await advance(clock, 100, 10);
+    expect(prompts()).toEqual(['a', 'c']);
     await engine.stop();
   });
 
