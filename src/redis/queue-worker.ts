@@ -65,6 +65,10 @@ export class QueueWorker implements TransportLink {
   private pending = 0;
   /** Fetches that do not wait (see `burst`). */
   private extra = 0;
+  /** Pauses and resumes heard on the channel so far (see `run`). */
+  private controls = 0;
+  /** Resolves once the control channel is subscribed to. */
+  private readonly subscribed: Promise<void>;
   /** Reports of completed tasks that fetch the next job, on their way (see `complete`). */
   private nexts = 0;
   private wakeUp: (() => void) | undefined;
@@ -104,7 +108,10 @@ export class QueueWorker implements TransportLink {
     this.subscriber = q.redis.duplicate();
     this.subscriber.on('error', () => undefined);
     this.subscriber.on('message', (_channel: string, message: string) => this.control(message));
-    this.subscriber.subscribe(q.keys.control).catch((error: unknown) => q.report(error));
+    this.subscribed = this.subscriber.subscribe(q.keys.control).then(
+      () => undefined,
+      (error: unknown) => q.report(error),
+    );
     this.loop = this.run();
   }
 
@@ -112,9 +119,16 @@ export class QueueWorker implements TransportLink {
 
   private async run(): Promise<void> {
     await this.q.heartbeat(this.id, 0);
+    // Read once the channel is heard: a pause before this read is in its answer, one after it
+    // comes as a message. A message heard while the read was on its way is newer than its answer.
+    await this.subscribed;
+    const heard = this.controls;
     try {
-      this.paused = await this.q.queue.isPaused();
-      if (this.paused) this.host.pause();
+      const paused = await this.q.queue.isPaused();
+      if (paused && this.controls === heard) {
+        this.paused = true;
+        this.host.pause();
+      }
     } catch (error) {
       this.q.report(error);
     }
@@ -420,10 +434,12 @@ export class QueueWorker implements TransportLink {
         }
         return;
       case 'pause':
+        this.controls++;
         this.paused = true;
         this.host.pause();
         return;
       case 'resume':
+        this.controls++;
         this.paused = false;
         this.host.resume();
         this.wake();
