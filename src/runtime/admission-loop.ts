@@ -27,7 +27,7 @@ export const ADMISSIONS_PER_TURN = 1024;
 const SHARED_RETRY_MS = 1000;
 
 /** At most this many heads are asked of the shared limits in one question (see `ask`). */
-export const SHARED_BATCH = 64;
+const SHARED_BATCH = 64;
 
 /** A take the shared limits granted for a task, kept until a step starts the task with it. */
 interface Grant {
