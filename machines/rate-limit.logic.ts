@@ -33,12 +33,17 @@ export type RateLimitEvent =
    * count it in learned windows it holds no take in (see `RateLimiterState.sent`).
    */
   | { type: 'rate.sent'; taskId: string; at: number; model?: string; tokens?: number }
-  /** The call ended: its real tokens replace the reservation; `sentAt`: when it was sent, if it was. */
-  | { type: 'rate.reconcile'; taskId: string; tokens: number; sentAt?: number }
+  /**
+   * The call ended: its real tokens replace the reservation; `sentAt`: when it was sent, if it
+   * was; `answeredAt`: when it was answered, for a call that may have waited for a new
+   * connection (a learned window counts it from then).
+   */
+  | { type: 'rate.reconcile'; taskId: string; tokens: number; sentAt?: number; answeredAt?: number }
   /**
    * A provider's rate-limit headers; `sentSince`: what the model's calls sent after the answered
    * one still hold (the server may not have counted them); `sends`: the model's calls in flight,
-   * when it has no learned window yet (a first one starts with them).
+   * when it has no learned window yet (a first one starts with them); `first`: no call of the
+   * model had been answered before this one.
    */
   | {
       type: 'rate.hints';
@@ -47,6 +52,7 @@ export type RateLimitEvent =
       hints: RateLimitHintsData;
       sentSince?: SentSince;
       sends?: readonly SentRequest[];
+      first?: boolean;
     }
   | { type: 'rate.configure'; settings: RateLimitSettings }
   /** A call was refused in a way no wait cures: its model (or every model) admits nothing more. */
@@ -74,7 +80,9 @@ export function rateLimitTransition(
         ),
       };
     case 'rate.reconcile':
-      return { limiter: limiter.reconcile(event.taskId, event.tokens, event.sentAt) };
+      return {
+        limiter: limiter.reconcile(event.taskId, event.tokens, event.sentAt, event.answeredAt),
+      };
     case 'rate.hints':
       return {
         limiter: limiter.applyHints(
@@ -83,6 +91,7 @@ export function rateLimitTransition(
           event.hints,
           event.sentSince,
           event.sends,
+          event.first,
         ),
       };
     case 'rate.configure':

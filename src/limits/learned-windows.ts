@@ -116,14 +116,30 @@ export class LearnedWindows {
   /**
    * The same windows with the calls in `sends` taken, in the order they were sent, each counting
    * from its send plus `marginMs`: the calls in flight when a window is first learned went out
-   * before it, and the server counts them.
+   * before it, and the server counts them. `taken(send, seq)` hears which take each got.
    */
-  seed(sends: readonly SentRequest[], marginMs: number): LearnedWindows {
+  seed(
+    sends: readonly SentRequest[],
+    marginMs: number,
+    taken?: (send: SentRequest, seq: number) => void,
+  ): LearnedWindows {
     let windows: LearnedWindows = this;
     for (const sent of [...sends].sort((a, b) => a.at - b.at)) {
+      taken?.(sent, windows.nextSeq);
       windows = windows.sent(sent.at, sent.tokens, marginMs);
     }
     return windows;
+  }
+
+  /**
+   * The same windows with their log known to hold every call the process has sent the model:
+   * learned from its first answer, with every call then in flight taken. `sentIn` then counts
+   * from the start instead of after a whole window length.
+   */
+  complete(): LearnedWindows {
+    const whole = (l: Learned | undefined) =>
+      l === undefined ? l : Object.freeze({ ...l, since: Number.NEGATIVE_INFINITY });
+    return new LearnedWindows(whole(this.requests), whole(this.tokens), this.log);
   }
 
   /**

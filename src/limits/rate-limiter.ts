@@ -272,7 +272,8 @@ export class RateLimiter implements RateLimiterState {
       return restamped;
     }
     // A call with no take in its model's learned windows (admitted before they were learned):
-    // the server counts it from its arrival all the same.
+    // the server counts it from its arrival all the same. Its reservation holds the take from
+    // now on (its answer may restamp it, and a second send does not take again).
     const learned = restamped.learned.get(request.model);
     if (learned === undefined || !learned.inForce(at)) return restamped;
     return restamped.with({
@@ -280,26 +281,64 @@ export class RateLimiter implements RateLimiterState {
         request.model,
         learned.sent(at, request.tokens, this.marginMs),
       ),
+      reservations: restamped.linked(taskId, request.model, learned.nextSeq),
     });
   }
 
   /**
    * Replaces a task's reserved tokens with the tokens it really used; `sentAt`, when given, is
-   * applied first as by `sent` (a replayed ledger carries it on the reconcile).
+   * applied first as by `sent` (a replayed ledger carries it on the reconcile). `answeredAt`
+   * (a cold call, whose arrival is only known to come before its answer): its learned take
+   * counts from then on, if that is later (see `answered`).
    */
-  reconcile(taskId: string, actualTokens: number, sentAt?: number): RateLimiter {
-    if (sentAt !== undefined) return this.sent(taskId, sentAt).reconcile(taskId, actualTokens);
+  reconcile(
+    taskId: string,
+    actualTokens: number,
+    sentAt?: number,
+    answeredAt?: number,
+  ): RateLimiter {
+    if (sentAt !== undefined) {
+      return this.sent(taskId, sentAt).reconcile(taskId, actualTokens, undefined, answeredAt);
+    }
     const reservation = this.reservations.get(taskId);
     if (reservation === undefined) return this;
-    return this.with({
+    const stamped = answeredAt === undefined ? this : this.answered(reservation, answeredAt);
+    return stamped.with({
       // A provider that counts the reservation keeps it counted; more used counts more.
-      ...this.changeTakes(
+      ...stamped.changeTakes(
         reservation,
         this.windowTokens === 'used' ? 'reconcile' : 'reconcileUp',
         actualTokens,
       ),
       reservations: this.reservations.delete(taskId),
     });
+  }
+
+  /**
+   * A cold call's learned take counts from its answer at `at` (if later): what makes a window
+   * learned from the model's first answer complete (see `applyHints`). The configured windows
+   * keep counting it from its send plus the margin, as they count every call.
+   */
+  private answered(reservation: Reservation, at: number): RateLimiter {
+    const { model, learnedSeq } = reservation;
+    const learned = learnedSeq < 0 ? undefined : this.learned.get(model);
+    if (learned === undefined) return this;
+    const restamped = learned.restamp(learnedSeq, at);
+    return restamped === learned
+      ? this
+      : this.with({ learned: new Map(this.learned).set(model, restamped) });
+  }
+
+  /**
+   * The reservations with task `taskId`'s (if it holds one for `model` and no learned take yet)
+   * holding learned take `seq`.
+   */
+  private linked(taskId: string, model: string, seq: number): BucketedMap<Reservation> {
+    const reservation = this.reservations.get(taskId);
+    if (reservation === undefined || reservation.model !== model || reservation.learnedSeq >= 0) {
+      return this.reservations;
+    }
+    return this.reservations.set(taskId, Object.freeze({ ...reservation, learnedSeq: seq }));
   }
 
   /**
@@ -344,14 +383,27 @@ export class RateLimiter implements RateLimiterState {
     hints: RateLimitHintsData,
     sentSince?: SentSince,
     sends?: readonly SentRequest[],
+    first?: boolean,
   ): RateLimiter {
     const before = this.learned.get(model) ?? LearnedWindows.NONE;
     let after = before.learn(at, hints);
+    let limiter: RateLimiter = this;
     if (sends !== undefined && !before.inForce(at) && after.inForce(at)) {
       // A window learned for the first time: the calls in flight left before it and hold no
       // take in it, but the server counts them (the first burst of a process, spread out on its
-      // way). Each counts from its send, plus the margin, like every later call.
-      after = after.seed(sends, this.marginMs);
+      // way). Each counts from its send, plus the margin, like every later call; a call that
+      // holds a reservation holds its take too, so its answer restamps it.
+      let answerStamped = true;
+      after = after.seed(sends, this.marginMs, ({ taskId, cold }, seq) => {
+        const reserved = taskId !== undefined && limiter.reservations.get(taskId)?.model === model;
+        if (reserved) limiter = limiter.with({ reservations: limiter.linked(taskId, model, seq) });
+        else if (cold === true) answerStamped = false;
+      });
+      // Learned from the model's first answer, the log holds every call the process sent it.
+      // A call of that first burst may reach the server later than its send plus the margin
+      // (new connections), so the log is complete only when each of them counts from its answer
+      // (it holds a reservation, which its reconcile restamps; see `reconcile`).
+      if (first === true && answerStamped) after = after.complete();
     }
     const sent = after.sentIn(at);
     const own = ownCounts(hints, sent);
@@ -363,7 +415,7 @@ export class RateLimiter implements RateLimiterState {
     const server = (this.hints.get(model) ?? ServerHints.NONE)
       .forget(own.requests, own.tokens)
       .apply(at, lessSentSince(withoutOwn(hints, own), since));
-    return this.with({
+    return limiter.with({
       hints: new Map(this.hints).set(model, server),
       ...(after === before ? {} : { learned: new Map(this.learned).set(model, after) }),
     });

@@ -68,6 +68,13 @@ export interface RateRequest {
 export interface SentRequest {
   at: number;
   tokens: number;
+  /** The running task whose call it is (its reservation, if it holds one, gets the take). */
+  taskId?: string | undefined;
+  /**
+   * It may have waited for a new connection (a process's first burst, more calls at once than
+   * before, the first after a pause): its arrival is only known to come before its answer.
+   */
+  cold?: boolean | undefined;
 }
 
 export interface SentSince {
@@ -108,13 +115,23 @@ export interface RateLimiterState {
    * before they were learned, or with no reservation) in those windows from then on.
    */
   sent(taskId: string, at: number, request?: { model: string; tokens: number }): RateLimiterState;
-  /** Replaces a task's reserved tokens with its real usage (sent at `sentAt`, when known). */
-  reconcile(taskId: string, actualTokens: number, sentAt?: number): RateLimiterState;
+  /**
+   * Replaces a task's reserved tokens with its real usage (sent at `sentAt`, when known);
+   * `answeredAt`, for a call sent cold (see {@link SentRequest.cold}): its take in a learned
+   * window counts from its answer, if that is later.
+   */
+  reconcile(
+    taskId: string,
+    actualTokens: number,
+    sentAt?: number,
+    answeredAt?: number,
+  ): RateLimiterState;
   /**
    * Applies a provider's rate-limit headers (or a 429's retry-after) for one model; `sentSince`:
    * what its calls sent after the answered one still hold; `sends`: every call of the model in
    * flight (the answered one included), counted in a window these headers teach for the first
-   * time.
+   * time; `first`: no call of the model was answered before this one, so `sends` is every call
+   * the process has sent it.
    */
   applyHints(
     at: number,
@@ -122,6 +139,7 @@ export interface RateLimiterState {
     hints: RateLimitHintsData,
     sentSince?: SentSince,
     sends?: readonly SentRequest[],
+    first?: boolean,
   ): RateLimiterState;
   /** Replaces the configured windows; what was taken stays counted. */
   configure(settings: RateLimitSettings): RateLimiterState;

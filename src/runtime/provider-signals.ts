@@ -16,7 +16,7 @@ import type { SharedTakes } from './shared-limits.js';
 /** What the provider's signals need from the engine. */
 export interface ProviderSignalsDeps {
   clock: Clock;
-  runner: Pick<TaskRunner, 'running' | 'sentAfter' | 'sendsOf'>;
+  runner: Pick<TaskRunner, 'running' | 'sentAfter' | 'sendsOf' | 'warm'>;
   resources: Pick<ResourceTakes, 'sent' | 'record'>;
   /** The `rateLimit` actor's state now. */
   rateLimiter(): RateLimiter;
@@ -41,7 +41,11 @@ export class ProviderSignals {
     const task = this.deps.runner.running.get(taskId);
     if (task === undefined) return;
     const { model, promptTokens, maxTokens } = task.record.reservation;
+    const first = task.sentAt === undefined;
     task.sentAt = this.deps.resources.sent(taskId, model, promptTokens + maxTokens);
+    // A call that may wait for a new connection can reach the server long after its send: a
+    // learned window counts it from its answer (see warm-calls.ts).
+    if (first && this.deps.runner.warm.sent(model, task.sentAt)) task.cold = true;
     this.deps.shared?.sent(taskId, model, this.deps.clock.now());
   };
 
@@ -50,15 +54,17 @@ export class ProviderSignals {
     const { clock, runner } = this.deps;
     const at = monotonicNow(clock);
     const teaches = hints.limitRequests !== undefined || hints.limitTokens !== undefined;
+    const first = !runner.warm.answered(model);
     const event = {
       type: 'rate.hints' as const,
       at,
       model,
       hints,
       sentSince: runner.sentAfter(taskId, model),
-      // A window learned for the first time starts with the calls already on their way.
+      // A window learned for the first time starts with the calls already on their way (from
+      // the model's first answer: every call the process sent it).
       ...(teaches && !this.deps.rateLimiter().hasLearned(model, at)
-        ? { sends: runner.sendsOf(model) }
+        ? { sends: runner.sendsOf(model), ...(first ? { first } : {}) }
         : {}),
     };
     // A wait the provider asked for outlives the process (a durable store replays it).

@@ -61,10 +61,14 @@ export function ledgerTimes(event: LedgerEvent, convert: (at: number) => number)
         : {
             ...event,
             at: convert(event.at),
-            sends: event.sends.map((s) => ({ at: convert(s.at), tokens: s.tokens })),
+            sends: event.sends.map((s) => ({ ...s, at: convert(s.at) })),
           };
     case 'rate.reconcile':
-      return event.sentAt === undefined ? event : { ...event, sentAt: convert(event.sentAt) };
+      return {
+        ...event,
+        ...(event.sentAt === undefined ? {} : { sentAt: convert(event.sentAt) }),
+        ...(event.answeredAt === undefined ? {} : { answeredAt: convert(event.answeredAt) }),
+      };
     default:
       return event;
   }
@@ -128,9 +132,10 @@ export class ResourceTakes {
 
   /**
    * Gives back what task `id`'s attempt held (`limited`: it took a slot), settling its
-   * reservation and its hold with what it really used.
+   * reservation and its hold with what it really used. `cold`: its call may have waited for a
+   * new connection (see warm-calls.ts), so a learned window counts it from now, its answer.
    */
-  giveBack(id: string, limited: boolean, used: AttemptUsage, now: number): void {
+  giveBack(id: string, limited: boolean, used: AttemptUsage, now: number, cold = false): void {
     const { deps } = this;
     if (limited) {
       this.slots--;
@@ -143,6 +148,7 @@ export class ResourceTakes {
           taskId: id,
           tokens: used.promptTokens + used.completionTokens,
           ...(sentAt === undefined ? {} : { sentAt }),
+          ...(cold && sentAt !== undefined ? { answeredAt: deps.rateNow() } : {}),
         });
       }
     }

@@ -9,11 +9,13 @@ import { refusalScope } from '../errors.js';
 import type { RefusalData, SentRequest, SentSince } from '../limits/types.js';
 import type { TaskRecord } from '../stores/types.js';
 import type { AnyTaskTypeDefinition } from '../task-types/types.js';
+import { monotonicNow } from '../time/clock.js';
 import { type AttemptDeps, AttemptHandle, type AttemptMeter, runAttempt } from './attempt.js';
 import type { EngineEvent } from './events.js';
 import { environmentOf } from './settings.js';
 import type { RunningTask, Settlement } from './settlement.js';
 import type { TaskActors } from './task-actors.js';
+import { WarmCalls } from './warm-calls.js';
 
 const WRITTEN: Promise<void> = Promise.resolve();
 
@@ -40,6 +42,8 @@ export interface TaskRunnerDeps
 export class TaskRunner {
   /** The tasks whose attempt runs (a cancelled one stays until its attempt has settled). */
   readonly running = new Map<string, RunningTask>();
+  /** Which calls may need a new connection (cold): see warm-calls.ts. */
+  readonly warm = new WarmCalls();
   /**
    * Attempts that ended with a result a durable store is writing: their task completes once the
    * write lands, so the queue is not idle (and a stop does not finish) before.
@@ -123,14 +127,19 @@ export class TaskRunner {
 
   /**
    * The calls of `model` in flight: the running attempts that have sent one, each with its send
-   * time and the tokens it reserved.
+   * time, the tokens it reserved, its task and whether it left cold.
    */
   sendsOf(model: string): SentRequest[] {
     const sends: SentRequest[] = [];
-    for (const task of this.running.values()) {
+    for (const [taskId, task] of this.running) {
       const { reservation } = task.record;
       if (task.sentAt === undefined || reservation.model !== model) continue;
-      sends.push({ at: task.sentAt, tokens: reservation.promptTokens + reservation.maxTokens });
+      sends.push({
+        at: task.sentAt,
+        tokens: reservation.promptTokens + reservation.maxTokens,
+        taskId,
+        ...(task.cold === true ? { cold: true } : {}),
+      });
     }
     return sends;
   }
@@ -205,6 +214,9 @@ export class TaskRunner {
     const task = this.running.get(id);
     if (task === undefined) return;
     this.running.delete(id);
+    if (task.sentAt !== undefined) {
+      this.warm.ended(task.record.reservation.model, monotonicNow(this.deps.clock));
+    }
     const { settlement } = this.deps;
     settlement.giveBack(task, meter);
     if (!this.deps.durable || !outcome.ok || task.record.status === 'cancelled') {

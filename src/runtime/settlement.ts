@@ -30,6 +30,11 @@ export interface RunningTask {
   limited: boolean;
   /** When its attempt's latest call was handed to the HTTP client (on the windows' clock). */
   sentAt?: number | undefined;
+  /**
+   * Its attempt's first call may have waited for a new connection (see warm-calls.ts): a
+   * learned window counts it from its answer.
+   */
+  cold?: boolean | undefined;
 }
 
 /** What settlement needs from the engine. */
@@ -74,7 +79,7 @@ export class Settlement {
     const { record, limited } = task;
     const id = record.id;
     const now = deps.clock.now();
-    deps.resources.giveBack(id, limited, meter, now);
+    deps.resources.giveBack(id, limited, meter, now, task.cold === true);
     deps.shared?.settle(id, record.reservation.model, meter.costMicros, now);
     addUsage(record, meter);
     record.costMicros += meter.costMicros;

@@ -9,102 +9,8 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import type { SimulatedClock } from 'xstate';
-import { ProviderError, providerErrorFor } from '../../src/errors.js';
-import type {
-  AIClient,
-  CallOptions,
-  ChatRequest,
-  ChatResponse,
-} from '../../src/providers/types.js';
-import { Engine } from '../../src/runtime/engine.js';
-import { seededRandom } from '../../src/time/clock.js';
-import { echoTaskType } from '../helpers/task-types.js';
-import { advanceUntil, createClock } from '../helpers/virtual-time.js';
-
-interface Arrival {
-  at: number;
-  ok: boolean;
-}
-
-/**
- * An OpenAI-compatible provider on the virtual clock: request `i` (in the order calls are sent)
- * reaches it `arrivalDelay(i)` ms after it is sent; it counts `limit` requests per `windowMs` by
- * arrival, answers 429 (with retry-after) over that, else answers `latencyMs(i)` later with
- * headers as its window is at that moment.
- */
-class ArrivalStampedProvider implements AIClient {
-  readonly arrivals: Arrival[] = [];
-  private readonly window: number[] = [];
-  private sends = 0;
-
-  constructor(
-    private readonly clock: SimulatedClock,
-    private readonly limit: number,
-    private readonly windowMs: number,
-    private readonly arrivalDelay: (i: number) => number,
-    private readonly latencyMs: (i: number) => number,
-  ) {}
-
-  chat(request: ChatRequest, options: CallOptions): Promise<ChatResponse> {
-    const i = this.sends++;
-    options.onSend?.();
-    return new Promise((resolve, reject) => {
-      this.clock.setTimeout(() => {
-        const now = this.clock.now();
-        this.prune(now);
-        if (this.window.length >= this.limit) {
-          this.arrivals.push({ at: now, ok: false });
-          const retryAfterMs = (this.window[0] as number) + this.windowMs - now;
-          this.clock.setTimeout(
-            () => reject(providerErrorFor('rate limited', { status: 429, retryAfterMs })),
-            5,
-          );
-          return;
-        }
-        this.window.push(now);
-        this.arrivals.push({ at: now, ok: true });
-        this.clock.setTimeout(() => {
-          const at = this.clock.now();
-          this.prune(at);
-          const newest = this.window[this.window.length - 1];
-          resolve({
-            content: 'ok',
-            finishReason: 'stop',
-            model: request.model,
-            usage: { promptTokens: 10, completionTokens: 5, totalTokens: 15 },
-            hints: {
-              limitRequests: this.limit,
-              remainingRequests: this.limit - this.window.length,
-              resetRequestsMs: newest === undefined ? 0 : newest + this.windowMs - at,
-            },
-          });
-        }, this.latencyMs(i));
-      }, this.arrivalDelay(i));
-    });
-  }
-
-  embed(): Promise<never> {
-    return Promise.reject(new ProviderError('no embeddings here', { retryable: false }));
-  }
-
-  /** The most requests the provider accepted in any window of its length. */
-  busiestWindow(): number {
-    const accepted = this.arrivals.filter((a) => a.ok).map((a) => a.at);
-    let most = 0;
-    for (let i = 0, j = 0; i < accepted.length; i++) {
-      while ((accepted[i] as number) - (accepted[j] as number) >= this.windowMs) j++;
-      most = Math.max(most, i - j + 1);
-    }
-    return most;
-  }
-
-  private prune(now: number): void {
-    while (this.window.length > 0 && (this.window[0] as number) + this.windowMs <= now) {
-      this.window.shift();
-    }
-  }
-}
+import { type Arrival, ArrivalStampedProvider, runEchoTasks } from '../helpers/arrival-provider.js';
+import { createClock } from '../helpers/virtual-time.js';
 
 interface BurstRun {
   arrivals: Arrival[];
@@ -121,19 +27,7 @@ const TASKS = 60;
 async function run(arrivalDelay: (i: number) => number, latency: (i: number) => number) {
   const clock = createClock();
   const provider = new ArrivalStampedProvider(clock, LIMIT, WINDOW, arrivalDelay, latency);
-  const engine = new Engine(
-    { model: 'gpt-4o-mini', maxConcurrent: CONCURRENCY, taskDefaults: { maxRateLimitRetries: 50 } },
-    { client: provider, clock, random: seededRandom(7), taskTypes: [echoTaskType] },
-  );
-  engine.start();
-  const ids = await engine.submitMany(
-    Array.from({ length: TASKS }, (_, i) => ({ taskType: 'ECHO', data: { prompt: `t${i}` } })),
-  );
-  let done = 0;
-  for (const id of ids) void engine.waitFor(id).then(() => done++);
-  await advanceUntil(clock, () => done === TASKS, 60_000, 1);
-  expect(done).toBe(TASKS);
-  await engine.stop({ force: true });
+  await runEchoTasks(clock, provider, { maxConcurrent: CONCURRENCY }, TASKS, 7);
   const burstEnd = Math.max(...provider.arrivals.slice(0, CONCURRENCY).map((a) => a.at));
   return { arrivals: provider.arrivals, burstEnd, busiestWindow: provider.busiestWindow() };
 }
