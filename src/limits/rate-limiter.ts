@@ -391,18 +391,23 @@ export class RateLimiter implements RateLimiterState {
     if (sends !== undefined && !before.inForce(at) && after.inForce(at)) {
       // A window learned for the first time: the calls in flight left before it and hold no
       // take in it, but the server counts them (the first burst of a process, spread out on its
-      // way). Each counts from its send, plus the margin, like every later call; a call that
-      // holds a reservation holds its take too, so its answer restamps it.
+      // way). Each counts from its send, plus the margin, like every later call. Its reservation
+      // holds its take (one is made for a call admitted with no window in force), so its
+      // reconcile can restamp it.
       let answerStamped = true;
       after = after.seed(sends, this.marginMs, ({ taskId, cold }, seq) => {
-        const reserved = taskId !== undefined && limiter.reservations.get(taskId)?.model === model;
-        if (reserved) limiter = limiter.with({ reservations: limiter.linked(taskId, model, seq) });
-        else if (cold === true) answerStamped = false;
+        const reservation = taskId === undefined ? undefined : limiter.reservations.get(taskId);
+        if (taskId !== undefined && reservation === undefined) {
+          const learnedOnly = Object.freeze({ model, global: -1, modelSeq: -1, learnedSeq: seq });
+          limiter = limiter.with({ reservations: limiter.reservations.set(taskId, learnedOnly) });
+        } else if (taskId !== undefined && reservation?.model === model) {
+          limiter = limiter.with({ reservations: limiter.linked(taskId, model, seq) });
+        } else if (cold === true) answerStamped = false;
       });
       // Learned from the model's first answer, the log holds every call the process sent it.
       // A call of that first burst may reach the server later than its send plus the margin
       // (new connections), so the log is complete only when each of them counts from its answer
-      // (it holds a reservation, which its reconcile restamps; see `reconcile`).
+      // (its reconcile restamps it; see `reconcile`).
       if (first === true && answerStamped) after = after.complete();
     }
     const sent = after.sentIn(at);

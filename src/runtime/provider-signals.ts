@@ -17,7 +17,7 @@ import type { SharedTakes } from './shared-limits.js';
 export interface ProviderSignalsDeps {
   clock: Clock;
   runner: Pick<TaskRunner, 'running' | 'sentAfter' | 'sendsOf' | 'warm'>;
-  resources: Pick<ResourceTakes, 'sent' | 'record'>;
+  resources: Pick<ResourceTakes, 'sent' | 'record' | 'adopt'>;
   /** The `rateLimit` actor's state now. */
   rateLimiter(): RateLimiter;
   /** Sends an event to the `rateLimit` actor (not to the ledger). */
@@ -70,6 +70,7 @@ export class ProviderSignals {
     // A wait the provider asked for outlives the process (a durable store replays it).
     if (imposesWait(hints)) this.deps.resources.record(clock.now(), event);
     else this.deps.sendToRateLimit(event);
+    if (event.sends !== undefined) this.deps.resources.adopt(event.sends);
     this.deps.shared?.hint(model, hints, clock.now(), taskId);
   };
 }

@@ -8,6 +8,7 @@
 import type { AnyActorRef } from 'xstate';
 import type { BudgetEvent } from '../../machines/budget.logic.js';
 import type { RateLimitEvent } from '../../machines/rate-limit.logic.js';
+import type { SentRequest } from '../limits/types.js';
 import type { LedgerEntry, TaskRecord } from '../stores/types.js';
 
 /** What an attempt used, as far as the limits are concerned. */
@@ -131,6 +132,17 @@ export class ResourceTakes {
   }
 
   /**
+   * Calls in flight that a window learned for the first time took (`RateLimiter.applyHints`):
+   * one admitted with no window in force holds a reservation from now on, so its end reconciles
+   * it (with its answer's time, when it left cold).
+   */
+  adopt(sends: readonly SentRequest[]): void {
+    for (const { taskId, at } of sends) {
+      if (taskId !== undefined && !this.reserved.has(taskId)) this.reserved.set(taskId, at);
+    }
+  }
+
+  /**
    * Gives back what task `id`'s attempt held (`limited`: it took a slot), settling its
    * reservation and its hold with what it really used. `cold`: its call may have waited for a
    * new connection (see warm-calls.ts), so a learned window counts it from now, its answer.
@@ -140,17 +152,17 @@ export class ResourceTakes {
     if (limited) {
       this.slots--;
       deps.actor('concurrency')?.send({ type: 'slot.release', count: 1 });
-      if (this.reserved.has(id)) {
-        const sentAt = this.reserved.get(id);
-        this.reserved.delete(id);
-        this.send(now, 'rateLimit', {
-          type: 'rate.reconcile',
-          taskId: id,
-          tokens: used.promptTokens + used.completionTokens,
-          ...(sentAt === undefined ? {} : { sentAt }),
-          ...(cold && sentAt !== undefined ? { answeredAt: deps.rateNow() } : {}),
-        });
-      }
+    }
+    if (this.reserved.has(id)) {
+      const sentAt = this.reserved.get(id);
+      this.reserved.delete(id);
+      this.send(now, 'rateLimit', {
+        type: 'rate.reconcile',
+        taskId: id,
+        tokens: used.promptTokens + used.completionTokens,
+        ...(sentAt === undefined ? {} : { sentAt }),
+        ...(cold && sentAt !== undefined ? { answeredAt: deps.rateNow() } : {}),
+      });
     }
     // With no hold (no budget limit was in force when it started) the commit only records the
     // spending, so that a budget set later (adjustSettings) counts what was already spent.

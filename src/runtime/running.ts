@@ -215,7 +215,8 @@ export class TaskRunner {
     if (task === undefined) return;
     this.running.delete(id);
     if (task.sentAt !== undefined) {
-      this.warm.ended(task.record.reservation.model, monotonicNow(this.deps.clock));
+      const { model } = task.record.reservation;
+      this.warm.ended(model, monotonicNow(this.deps.clock), task.cold === true);
     }
     const { settlement } = this.deps;
     settlement.giveBack(task, meter);

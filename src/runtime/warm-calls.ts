@@ -7,6 +7,9 @@
  * known to have come before (see `RateLimiter.reconcile`). A guess from outside the HTTP client,
  * which does not show its pool: per model, the most calls in flight at once since its last
  * answer-free pause of {@link KEEP_ALIVE_MS} (the connections they opened stay in the pool).
+ * A call sent while a cold one is still in flight is cold too: the server may still be busy with
+ * that burst (a process's first requests, its own cold start), and counts what arrives meanwhile
+ * late.
  */
 
 /** How long a pooled connection is taken to stay open without a call (undici's default). */
@@ -17,6 +20,8 @@ interface ModelCalls {
   inFlight: number;
   /** The most in flight at once since the last pause: connections the pool may hold. */
   peak: number;
+  /** Cold calls in flight. */
+  cold: number;
   /** When a call last ended (its connection went back to the pool); on the windows' clock. */
   lastEndedAt: number;
 }
@@ -33,22 +38,27 @@ export class WarmCalls {
   sent(model: string, now: number): boolean {
     let calls = this.models.get(model);
     if (calls === undefined) {
-      calls = { inFlight: 0, peak: 0, lastEndedAt: Number.NEGATIVE_INFINITY };
+      calls = { inFlight: 0, peak: 0, cold: 0, lastEndedAt: Number.NEGATIVE_INFINITY };
       this.models.set(model, calls);
     }
     // Idle for longer than a connection stays open: the pool is taken to be empty.
     if (calls.inFlight === 0 && now - calls.lastEndedAt > KEEP_ALIVE_MS) calls.peak = 0;
-    const cold = calls.inFlight >= calls.peak;
+    const cold = calls.inFlight >= calls.peak || calls.cold > 0;
     calls.inFlight += 1;
     if (calls.inFlight > calls.peak) calls.peak = calls.inFlight;
+    if (cold) calls.cold += 1;
     return cold;
   }
 
-  /** A call of `model` sent earlier ended at `now` (answered, failed or given up on). */
-  ended(model: string, now: number): void {
+  /**
+   * A call of `model` sent earlier ended at `now` (answered, failed or given up on); `cold`: what
+   * `sent` said of it.
+   */
+  ended(model: string, now: number, cold: boolean): void {
     const calls = this.models.get(model);
     if (calls === undefined) return;
     calls.inFlight = Math.max(0, calls.inFlight - 1);
+    if (cold) calls.cold = Math.max(0, calls.cold - 1);
     calls.lastEndedAt = now;
   }
 }

@@ -20,7 +20,7 @@ const LATENCY = 50;
 /** How late a call on a new connection arrives: six times the default margin. */
 const COLD_DELAY = 300;
 
-async function run() {
+async function run(configured: boolean) {
   const clock = createClock();
   // The first burst arrives late (the SDK's first request, new connections); its successors a
   // window later find the connections made and arrive at once.
@@ -35,7 +35,10 @@ async function run() {
   await runEchoTasks(
     clock,
     provider,
-    { maxConcurrent: CONCURRENCY, windows: [{ requests: LIMIT, windowMs: WINDOW }] },
+    {
+      maxConcurrent: CONCURRENCY,
+      windows: configured ? [{ requests: LIMIT, windowMs: WINDOW }] : [],
+    },
     TASKS,
     3,
   );
@@ -43,16 +46,19 @@ async function run() {
   return { provider, accepted, makespan: clock.now() - started };
 }
 
-describe('the first window, with the queue limited as the provider is', () => {
+describe.each([
+  ['with the queue limited as the provider is', true],
+  ['with nothing configured (the window learned from the headers)', false],
+])('the first window, %s', (_name, configured) => {
   it('sends the whole window at once, as the later windows do', async () => {
-    const { accepted } = await run();
+    const { accepted } = await run(configured);
     // The limit's worth leaves at concurrency 20 and 50 ms a call: five waves, not a window.
     expect(accepted[LIMIT - 1]).toBeLessThan(2 * COLD_DELAY + 5 * (LATENCY + 10));
     expect(accepted[LIMIT]).toBeGreaterThanOrEqual(WINDOW);
   });
 
-  it('never has the provider refuse a call, though new connections arrive late', async () => {
-    const { provider, makespan } = await run();
+  it('never has the provider refuse a call, though the first burst arrives late', async () => {
+    const { provider, makespan } = await run(configured);
     expect(provider.arrivals.filter((a) => !a.ok)).toEqual([]);
     expect(provider.busiestWindow()).toBe(LIMIT);
     // Each window waits for the first answers of the one before (its cold calls), no more.
