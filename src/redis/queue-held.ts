@@ -26,6 +26,10 @@ export class HeldJobs {
   /** Attempts that started since the last write of running records (see `started`). */
   private readonly starts = new Set<string>();
   private startTimer: unknown;
+  /** The write of the running records `starts` holds, resolved once it is done (or failed). */
+  private startsWritten: { promise: Promise<void>; resolve: () => void } | undefined;
+  /** Each started attempt's running record write, until it is done (see `written`). */
+  private readonly marks = new Map<string, Promise<void>>();
   /** Resolves `empty()` once nothing is held any more. */
   private drained: (() => void) | undefined;
   private stopped = false;
@@ -85,6 +89,10 @@ export class HeldJobs {
     this.stopped = true;
     this.host.clock.clearTimeout(this.lockTimer);
     if (this.startTimer !== undefined) this.host.clock.clearTimeout(this.startTimer);
+    // Nothing is held: no attempt waits for a record that will not be written.
+    this.startsWritten?.resolve();
+    this.startsWritten = undefined;
+    this.marks.clear();
   }
 
   /**
@@ -95,17 +103,41 @@ export class HeldJobs {
    */
   started(id: string): void {
     this.starts.add(id);
+    if (this.startsWritten === undefined) {
+      let resolve = (): void => undefined;
+      const promise = new Promise<void>((r) => {
+        resolve = r;
+      });
+      this.startsWritten = { promise, resolve };
+    }
+    this.marks.set(id, this.startsWritten.promise);
     if (this.startTimer === undefined) {
       this.startTimer = this.host.clock.setTimeout(() => {
         this.startTimer = undefined;
-        void this.markStarts();
+        const batch = this.startsWritten;
+        this.startsWritten = undefined;
+        const ids = [...this.starts];
+        this.starts.clear();
+        void this.markStarts(ids)
+          .catch((error: unknown) => this.q.report(error))
+          .finally(() => {
+            for (const id of ids) if (this.marks.get(id) === batch?.promise) this.marks.delete(id);
+            batch?.resolve();
+          });
       }, 0);
     }
   }
 
-  private async markStarts(): Promise<void> {
-    const ids = [...this.starts];
-    this.starts.clear();
+  /**
+   * Resolves once the running record of task `id`'s attempt is written (or its write failed, which
+   * is reported): its first call waits for it, so a worker that dies after the call went out
+   * leaves a job that says its attempt ran, and the next worker records it as interrupted.
+   */
+  written(id: string): Promise<void> | undefined {
+    return this.marks.get(id);
+  }
+
+  private async markStarts(ids: readonly string[]): Promise<void> {
     const running: { id: string; held: Held; data: string }[] = [];
     for (const id of ids) {
       const held = this.jobs.get(id);

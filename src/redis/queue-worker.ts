@@ -386,6 +386,11 @@ export class QueueWorker implements TransportLink {
       });
   }
 
+  /** Task `id`'s attempt sends its first call once its running record is written. */
+  written(id: string): Promise<void> | undefined {
+    return this.held.written(id);
+  }
+
   /** The job a finishing script fetched (BullMQ's `[jobData, id, …]`), if it fetched one. */
   private nextOf(raw: unknown, token: string): Promise<Job<JobData> | undefined> {
     if (!Array.isArray(raw) || raw[0] === null || raw[0] === undefined) {

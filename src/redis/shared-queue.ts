@@ -202,6 +202,7 @@ export class RedisSharedQueue implements TaskTransport {
     const close = worker.close.bind(worker);
     return {
       handOff: (record, notBefore) => worker.handOff(record, notBefore),
+      written: (id) => worker.written(id),
       close: async () => {
         await close();
         this.workers.delete(worker);

@@ -35,10 +35,11 @@ export interface AttemptDeps extends AttemptContextDeps {
   /** The longest wait a server may ask for (`maxServerWait`), in milliseconds. */
   maxServerWaitMs(): number;
   /**
-   * Resolves once the store has what admission wrote (the task's `running` state, its hold):
-   * nothing is sent before (write-ahead). Rejects with the store's error if that write failed.
+   * Resolves once the store has what admission wrote for task `id` (its `running` state, its
+   * hold), and a shared queue its running record: nothing is sent before (write-ahead). Rejects
+   * with the store's error if that write failed.
    */
-  written(): Promise<void>;
+  written(id: string): Promise<void>;
 }
 
 /**
@@ -203,7 +204,7 @@ export async function runAttempt(
   }
 
   try {
-    await handle.race(deps.written());
+    await handle.race(deps.written(record.id));
     const raw = await handle.race(asPromise(definition.run(ctx)));
     const parsed = definition.output.safeParse(raw);
     if (!parsed.success) {

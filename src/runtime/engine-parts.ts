@@ -197,6 +197,12 @@ export function assembleParts(host: PartsHost): EngineParts {
   runner = new TaskRunner({
     ...shared,
     written: () => journal.written(),
+    startWritten: (id) => {
+      const recorded = host.link()?.written?.(id);
+      return recorded === undefined
+        ? journal.written()
+        : Promise.all([journal.written(), recorded]).then(() => undefined);
+    },
     durable: keepsSnapshots,
     settlement,
     random: host.random,

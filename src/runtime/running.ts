@@ -35,6 +35,8 @@ export interface TaskRunnerDeps
   emit(event: EngineEvent): void;
   /** The journal's write-ahead promise (see journal.ts). */
   written(): Promise<void>;
+  /** What an attempt of task `id` waits for before its first call (see `AttemptDeps.written`). */
+  startWritten(id: string): Promise<void>;
   /** Whether the store outlives the process (then snapshots and results are written ahead). */
   durable: boolean;
 }
@@ -63,7 +65,7 @@ export class TaskRunner {
       maxServerWaitMs: () => deps.settings().maxServerWait * 1000,
       // Only a durable store's writes are waited for: another store's failed write is a
       // `store.error` event, and the task goes on in memory.
-      written: deps.durable ? deps.written : () => WRITTEN,
+      written: deps.durable ? deps.startWritten : () => WRITTEN,
       onHints: deps.onHints,
       onSend: deps.onSend,
       onRefused: (model, error) => {

@@ -65,6 +65,12 @@ export interface TransportLink {
    * transport's (submitted in this process), which retries here.
    */
   handOff(record: TaskRecord, notBefore: number): boolean;
+  /**
+   * What task `id`'s attempt, just started, waits for before its first call: the transport's
+   * record that it runs (so a crash after the call went out is seen as an interrupted attempt).
+   * `undefined`: nothing to wait for.
+   */
+  written?(id: string): Promise<void> | undefined;
   /** Stops taking tasks and gives back those that wait here; resolves when done. */
   close(): Promise<void>;
 }

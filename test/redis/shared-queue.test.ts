@@ -17,6 +17,7 @@ import {
   ValidationError,
 } from '../../src/index.js';
 import { type Simulator, startSimulator } from '../../src/providers/simulator/index.js';
+import type { AIClient } from '../../src/providers/types.js';
 import { openSharedQueue, type RedisSharedQueue } from '../../src/redis/index.js';
 import { dropPrefix, freshPrefix, REDIS_URL, SpareRedis } from '../helpers/redis.js';
 import { until } from '../helpers/until.js';
@@ -77,6 +78,25 @@ function classify(i: number) {
 }
 
 describe('a shared queue', () => {
+  it('sends an attempt’s call only once its job says it runs', async () => {
+    // So a worker that dies after the call went out leaves a job whose next worker records the
+    // attempt as interrupted (the multi-process e2e kills one).
+    const { sim, queue, prefix } = await setUp();
+    const inner = new OpenAICompatibleClient({ baseURL: sim.url });
+    const seen: (string | undefined)[] = [];
+    const aiClient: AIClient = {
+      chat: async (request, options) => {
+        seen.push((await queue.getTaskStatus(options.taskId ?? ''))?.status);
+        return inner.chat(request, options);
+      },
+      embed: (request, options) => inner.embed(request, options),
+    };
+    await worker(sim, prefix, { aiClient });
+    const ids = await queue.submitBatch(Array.from({ length: 12 }, (_, i) => classify(i)));
+    await Promise.all(ids.map((id) => queue.waitForTask(id)));
+    expect(seen).toEqual(ids.map(() => 'running'));
+  });
+
   it('runs what a submitter adds on the workers, and reports each task once', async () => {
     const { sim, queue, prefix } = await setUp();
     const ids = await queue.submitBatch(Array.from({ length: 40 }, (_, i) => classify(i)));
