@@ -69,6 +69,11 @@ function lessSentSince(hints: RateLimitHintsData, sent: SentSince | undefined): 
   return out;
 }
 
+/** The reservation of a call admitted with no window in force: its take in a learned window. */
+function learnedOnly(model: string, learnedSeq: number): Reservation {
+  return Object.freeze({ model, global: -1, modelSeq: -1, learnedSeq });
+}
+
 /**
  * Why a request must wait, and until when (ms; `Infinity` = it can never fit). `shared`: a global
  * window refuses it (every model shares those); otherwise only its own model's windows, learned
@@ -272,16 +277,21 @@ export class RateLimiter implements RateLimiterState {
       return restamped;
     }
     // A call with no take in its model's learned windows (admitted before they were learned):
-    // the server counts it from its arrival all the same. Its reservation holds the take from
-    // now on (its answer may restamp it, and a second send does not take again).
+    // the server counts it from its arrival all the same. Its reservation (a new one holding only
+    // this take, for a call admitted with no window in force) holds the take from now on: its
+    // answer may restamp it, and a second send does not take again.
     const learned = restamped.learned.get(request.model);
     if (learned === undefined || !learned.inForce(at)) return restamped;
+    const seq = learned.nextSeq;
     return restamped.with({
       learned: new Map(restamped.learned).set(
         request.model,
         learned.sent(at, request.tokens, this.marginMs),
       ),
-      reservations: restamped.linked(taskId, request.model, learned.nextSeq),
+      reservations:
+        reservation === undefined
+          ? restamped.reservations.set(taskId, learnedOnly(request.model, seq))
+          : restamped.linked(taskId, request.model, seq),
     });
   }
 
@@ -398,8 +408,8 @@ export class RateLimiter implements RateLimiterState {
       after = after.seed(sends, this.marginMs, ({ taskId, cold }, seq) => {
         const reservation = taskId === undefined ? undefined : limiter.reservations.get(taskId);
         if (taskId !== undefined && reservation === undefined) {
-          const learnedOnly = Object.freeze({ model, global: -1, modelSeq: -1, learnedSeq: seq });
-          limiter = limiter.with({ reservations: limiter.reservations.set(taskId, learnedOnly) });
+          const reservations = limiter.reservations.set(taskId, learnedOnly(model, seq));
+          limiter = limiter.with({ reservations });
         } else if (taskId !== undefined && reservation?.model === model) {
           limiter = limiter.with({ reservations: limiter.linked(taskId, model, seq) });
         } else if (cold === true) answerStamped = false;

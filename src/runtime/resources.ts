@@ -56,14 +56,19 @@ export function ledgerTimes(event: LedgerEvent, convert: (at: number) => number)
   switch (event.type) {
     case 'rate.reserve':
       return { ...event, at: convert(event.at) };
-    case 'rate.hints':
+    case 'rate.hints': {
+      // A replay has none of these calls running: it keeps their times and tokens, not their
+      // tasks (whose reservations nothing would reconcile) or `first` (their ends will not move
+      // their takes).
+      const { first: _, ...rest } = event;
       return event.sends === undefined
-        ? { ...event, at: convert(event.at) }
+        ? { ...rest, at: convert(event.at) }
         : {
-            ...event,
+            ...rest,
             at: convert(event.at),
-            sends: event.sends.map((s) => ({ ...s, at: convert(s.at) })),
+            sends: event.sends.map((s) => ({ at: convert(s.at), tokens: s.tokens })),
           };
+    }
     case 'rate.reconcile':
       return {
         ...event,
@@ -125,8 +130,10 @@ export class ResourceTakes {
    */
   sent(id: string, model: string, tokens: number): number {
     const at = this.deps.rateNow();
-    if (this.reserved.has(id)) this.reserved.set(id, at);
-    else if (!this.deps.rateLimited()) return at;
+    // A call with no reservation may get one in a learned window (`RateLimiter.sent`): its end
+    // reconciles it, as it does every reservation.
+    if (!this.reserved.has(id) && !this.deps.rateLimited()) return at;
+    this.reserved.set(id, at);
     this.deps.actor('rateLimit')?.send({ type: 'rate.sent', taskId: id, at, model, tokens });
     return at;
   }

@@ -6,7 +6,9 @@
  * learned from the provider's headers counts it from its answer, the one time its arrival is
  * known to have come before (see `RateLimiter.reconcile`). A guess from outside the HTTP client,
  * which does not show its pool: per model, the most calls in flight at once since its last
- * answer-free pause of {@link KEEP_ALIVE_MS} (the connections they opened stay in the pool).
+ * answer-free pause of {@link KEEP_ALIVE_MS} (the connections they opened stay in the pool; after
+ * such a pause only those still in use are). Per model, though the pool is per origin: a model
+ * whose calls could reuse another's connections is taken as cold, which only counts more.
  * A call sent while a cold one is still in flight is cold too: the server may still be busy with
  * that burst (a process's first requests, its own cold start), and counts what arrives meanwhile
  * late.
@@ -41,8 +43,8 @@ export class WarmCalls {
       calls = { inFlight: 0, peak: 0, cold: 0, lastEndedAt: Number.NEGATIVE_INFINITY };
       this.models.set(model, calls);
     }
-    // Idle for longer than a connection stays open: the pool is taken to be empty.
-    if (calls.inFlight === 0 && now - calls.lastEndedAt > KEEP_ALIVE_MS) calls.peak = 0;
+    // No call ended for longer than a connection stays open idle: only those in use are left.
+    if (now - calls.lastEndedAt > KEEP_ALIVE_MS) calls.peak = calls.inFlight;
     const cold = calls.inFlight >= calls.peak || calls.cold > 0;
     calls.inFlight += 1;
     if (calls.inFlight > calls.peak) calls.peak = calls.inFlight;

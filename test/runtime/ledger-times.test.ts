@@ -18,7 +18,8 @@ describe('ledgerTimes: the rate events’ times between the windows’ clock and
     });
   });
 
-  it('keeps what a first answer’s sends say besides their times', () => {
+  it('keeps the times and tokens of a first answer’s sends, not their tasks or `first`', () => {
+    // A replay has none of those calls running: their reservations would never be reconciled.
     const event = ledgerTimes(
       {
         type: 'rate.hints',
@@ -35,8 +36,7 @@ describe('ledgerTimes: the rate events’ times between the windows’ clock and
       at: 1_050,
       model: 'm',
       hints: { retryAfterMs: 100 },
-      sends: [{ at: 1_001, tokens: 9, taskId: 't', cold: true }],
-      first: true,
+      sends: [{ at: 1_001, tokens: 9 }],
     });
   });
 });

@@ -37,6 +37,16 @@ describe('WarmCalls: which calls may wait for a new connection', () => {
     expect(warm.sent('a', 101 + 2 * KEEP_ALIVE_MS)).toBe(true);
   });
 
+  it('a long call in flight keeps its own connection only, once the others idled out', () => {
+    const warm = new WarmCalls();
+    warm.sent('a', 0);
+    warm.sent('a', 0);
+    warm.sent('a', 0);
+    warm.ended('a', 50, true);
+    warm.ended('a', 50, true);
+    expect(warm.sent('a', 51 + KEEP_ALIVE_MS)).toBe(true);
+  });
+
   it('models are counted apart, and an end with nothing sent changes nothing', () => {
     const warm = new WarmCalls();
     warm.ended('a', 10, false);
