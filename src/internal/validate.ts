@@ -114,9 +114,10 @@ export const objectWith = <T>(what: string, methods: readonly string[]) =>
   );
 
 /**
- * Parses `value` with `schema`, or throws a `ValidationError` whose message names every field
+ * Parses `value` with `schema`, or throws a `ValidationError` whose message names each field
  * that failed and the value it received, e.g. `maxConcurrent: expected a positive integer
- * (received -1)`. `what` prefixes field paths (`options`, `data`, `config`…).
+ * (received -1)` (the first ten; `issues` holds them all). `what` prefixes field paths
+ * (`options`, `data`, `config`…).
  */
 export function parseOrThrow<S extends z.ZodType>(
   schema: S,
@@ -140,14 +141,20 @@ export function parseOrThrow<S extends z.ZodType>(
     const received = secret && raw !== undefined ? REDACTED : raw;
     return { path, message: hinted(issue, schema, options.renamed ?? {}), received };
   });
-  const text = issues
-    .map((i) => {
-      const shown = i.received === REDACTED ? REDACTED : describeValue(i.received);
-      return `${i.path}: ${i.message} (received ${shown})`;
-    })
-    .join('; ');
-  throw new ValidationError(`invalid ${what}: ${text}`, issues);
+  const shown = issues.slice(0, MESSAGE_ISSUES).map((i) => {
+    const value = i.received === REDACTED ? REDACTED : describeValue(i.received);
+    return `${i.path}: ${i.message} (received ${value})`;
+  });
+  const more = issues.length - shown.length;
+  if (more > 0) shown.push(`and ${more.toLocaleString('en-US')} more (all in error.issues)`);
+  throw new ValidationError(`invalid ${what}: ${shown.join('; ')}`, issues);
 }
+
+/**
+ * How many issues a message names; the rest are counted. A batch of 1,000 tasks that all miss
+ * a field makes 1,000 issues: its message stays a line, and `error.issues` has every one.
+ */
+const MESSAGE_ISSUES = 10;
 
 export interface ParseOptions {
   /** Put before every field path (default: `what`; `''` for none). */
