@@ -18,7 +18,9 @@
  * Figures: tasks/s from the first submit to the last completion, as the median of the rounds,
  * and each store's ratio to BullMQ (the median of the per-round ratios; the rounds run the
  * contenders interleaved so that drifting load touches them alike); the CPU time per task of
- * this process over the same span, and of the Redis server for BullMQ (`INFO cpu`). Start (open
+ * this process over the same span (all its threads: the SQLite store's worker too), and of the
+ * Redis server for BullMQ (`INFO cpu`); the 99th percentile of the event loop's delay over that
+ * span (how long a timer or a request of the application could wait). Start (open
  * the file, `createAITaskManager`; for BullMQ, the queue and worker ready) and stop (`stop()`,
  * `close()`; `worker.close()`, `obliterate`) are not in the figure; their medians are printed
  * beside it.
@@ -29,13 +31,15 @@
  * 10,000; 0 for none), `--dir path` (where the
  * database files go, default the OS's temporary folder), `--redis host:port` (default
  * 127.0.0.1:6379; BullMQ is skipped when Redis does not answer), `--only a,b` (a subset of
- * `memory,normal,full,redis,bullmq`, e.g. to profile one of them).
+ * `memory,normal,main,full,redis,bullmq`, e.g. to profile one of them; `main` is SQLite
+ * `NORMAL` with its statements on the engine's thread, `thread: 'main'`).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -61,7 +65,7 @@ const WARMUP = Number(args.get('warmup') ?? Math.min(TASKS, 10_000));
 const DIR = resolve(args.get('dir') ?? tmpdir());
 const redisAt = (args.get('redis') ?? '127.0.0.1:6379').split(':');
 const REDIS = { host: redisAt[0] || '127.0.0.1', port: Number(redisAt[1] ?? 6379) };
-const CONTENDERS = ['memory', 'normal', 'full', 'redis', 'bullmq'] as const;
+const CONTENDERS = ['memory', 'normal', 'main', 'full', 'redis', 'bullmq'] as const;
 type Contender = (typeof CONTENDERS)[number];
 const ONLY = new Set((args.get('only') ?? CONTENDERS.join(',')).split(','));
 for (const name of ONLY) {
@@ -94,6 +98,18 @@ interface Run {
   redisCpuPerTask?: number;
   startMs: number;
   stopMs: number;
+  /** The 99th percentile of the event loop's delay over the timed part, ms. */
+  loopP99Ms: number;
+}
+
+/** Watches the event loop's delay (10 ms resolution) until the returned function is called. */
+function watchLoop(): () => number {
+  const histogram = monitorEventLoopDelay({ resolution: 10 });
+  histogram.enable();
+  return () => {
+    histogram.disable();
+    return histogram.percentile(99) / 1e6;
+  };
 }
 
 /** The CPU time this process has used, in µs. */
@@ -121,6 +137,7 @@ function chunkOf(start: number, tasks: number) {
 async function runManager(
   kind: 'memory' | 'NORMAL' | 'FULL' | 'redis',
   tasks: number,
+  thread: 'worker' | 'main' = 'worker',
 ): Promise<Run> {
   const dir = mkdtempSync(join(DIR, 'aitq-bench-sqlite-'));
   const prefix = `${REDIS_PREFIX}${randomUUID()}`;
@@ -131,7 +148,7 @@ async function runManager(
     if (kind === 'redis') {
       store = await openRedisStore({ url: `redis://${REDIS.host}:${REDIS.port}`, prefix });
     } else if (kind !== 'memory') {
-      store = openSqliteStore(join(dir, 'queue.db'), { synchronous: kind });
+      store = openSqliteStore(join(dir, 'queue.db'), { synchronous: kind, thread });
     }
     manager = await createAITaskManager({
       ...(store === undefined ? {} : { store }),
@@ -145,12 +162,14 @@ async function runManager(
     const startMs = performance.now() - s0;
     gc?.();
     const c0 = processCpu();
+    const loop = watchLoop();
     const t0 = performance.now();
     for (let start = 0; start < tasks; start += CHUNK) {
       await manager.submitBatch(chunkOf(start, tasks));
     }
     await manager.onIdle();
     const tasksPerSecond = tasks / ((performance.now() - t0) / 1000);
+    const loopP99Ms = loop();
     const cpuPerTask = (processCpu() - c0) / tasks;
     const succeeded = (await manager.getStatistics()).performance.totalSucceeded;
     if (succeeded !== tasks) throw new Error(`${kind}: ${succeeded} of ${tasks} tasks completed`);
@@ -162,7 +181,7 @@ async function runManager(
     await manager.stop();
     manager = undefined;
     await store?.close();
-    return { tasksPerSecond, cpuPerTask, startMs, stopMs: performance.now() - e0 };
+    return { tasksPerSecond, cpuPerTask, startMs, stopMs: performance.now() - e0, loopP99Ms };
   } finally {
     // After a failed run: nothing left running, open or on disk.
     await manager?.stop({ force: true });
@@ -243,6 +262,7 @@ async function runBullMQ(client: Redis, tasks: number): Promise<Run> {
     gc?.();
     const r0 = await redisCpu(client);
     const c0 = processCpu();
+    const loop = watchLoop();
     const t0 = performance.now();
     for (let start = 0; start < tasks; start += CHUNK) {
       // BullMQ's priorities run from 1 (highest) up: URGENT (i % 4 = 3) → 1, LOW (0) → 4.
@@ -256,6 +276,7 @@ async function runBullMQ(client: Redis, tasks: number): Promise<Run> {
     }
     await finished;
     const tasksPerSecond = tasks / ((performance.now() - t0) / 1000);
+    const loopP99Ms = loop();
     const cpuPerTask = (processCpu() - c0) / tasks;
     const redisCpuPerTask = ((await redisCpu(client)) - r0) / tasks;
     const kept = await queue.getCompletedCount();
@@ -264,7 +285,8 @@ async function runBullMQ(client: Redis, tasks: number): Promise<Run> {
     }
     const e0 = performance.now();
     await closeAll();
-    return { tasksPerSecond, cpuPerTask, redisCpuPerTask, startMs, stopMs: performance.now() - e0 };
+    const stopMs = performance.now() - e0;
+    return { tasksPerSecond, cpuPerTask, redisCpuPerTask, startMs, stopMs, loopP99Ms };
   } finally {
     // After a failed run (a no-op after a good one).
     await closeAll();
@@ -334,6 +356,7 @@ console.log(
 const LABELS: Record<Contender, string> = {
   memory: 'memory store',
   normal: 'SQLite, synchronous NORMAL',
+  main: 'SQLite NORMAL, thread main',
   full: 'SQLite, synchronous FULL',
   redis: 'Redis store',
   bullmq: `BullMQ ${versionOf('bullmq')} (Redis)`,
@@ -341,6 +364,7 @@ const LABELS: Record<Contender, string> = {
 const RUNS: Record<Contender, (tasks: number) => Promise<Run>> = {
   memory: (tasks) => runManager('memory', tasks),
   normal: (tasks) => runManager('NORMAL', tasks),
+  main: (tasks) => runManager('NORMAL', tasks, 'main'),
   full: (tasks) => runManager('FULL', tasks),
   redis: (tasks) => runManager('redis', tasks),
   bullmq: (tasks) => {
@@ -377,7 +401,16 @@ function cpuCell(runs: readonly Run[]): string {
 }
 const bullmq = results.get('bullmq');
 const rows: string[][] = [
-  ['', 'tasks/s (median)', '÷ BullMQ (per round)', 'rounds', 'CPU µs/task', 'start ms', 'stop ms'],
+  [
+    '',
+    'tasks/s (median)',
+    '÷ BullMQ (per round)',
+    'rounds',
+    'CPU µs/task',
+    'loop p99 ms',
+    'start ms',
+    'stop ms',
+  ],
 ];
 for (const [name, runs] of results) {
   const rates = runs.map((r) => r.tasksPerSecond);
@@ -391,6 +424,7 @@ for (const [name, runs] of results) {
       : `${median(ratios).toFixed(2)} (${ratios.map((r) => r.toFixed(2)).join(' ')})`,
     rates.map(k).join(' '),
     cpuCell(runs),
+    Math.round(median(runs.map((r) => r.loopP99Ms))).toString(),
     Math.round(median(runs.map((r) => r.startMs))).toString(),
     Math.round(median(runs.map((r) => r.stopMs))).toString(),
   ]);

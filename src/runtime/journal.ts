@@ -38,6 +38,8 @@ export class Journal {
   /** The commit in flight (its promise settles when the store has it). */
   private last: Promise<void> = DONE;
   private readonly byReference: boolean;
+  /** Whether the store applies commits in call order (a commit need not wait for the last). */
+  private readonly ordered: boolean;
   /** Ledger entries recorded since the ledger was last compacted. */
   private sinceCompaction = 0;
   /** Whether the store outlives the process: only then are ledger entries kept. */
@@ -45,6 +47,7 @@ export class Journal {
 
   constructor(private readonly deps: JournalDeps) {
     this.byReference = deps.store.holdsRecordsByReference === true;
+    this.ordered = deps.store.ordersCommits === true;
     this.durable = deps.store.durable;
   }
 
@@ -95,13 +98,14 @@ export class Journal {
   private schedule(): Promise<void> {
     if (this.next !== undefined) return this.next;
     const previous = this.last;
-    // One commit per turn, after the commits before it (a store may take its time).
+    // One commit per turn, after the commits before it (a store may take its time); handed over
+    // at once to a store that keeps them in order anyway.
     const next = new Promise<void>((resolve, reject) => {
       queueMicrotask(() => {
-        previous
-          .catch(() => undefined)
-          .then(() => this.flush())
-          .then(resolve, reject);
+        const flushed = this.ordered
+          ? this.flush()
+          : previous.catch(() => undefined).then(() => this.flush());
+        flushed.then(resolve, reject);
       });
     });
     this.next = next;

@@ -169,6 +169,15 @@ export interface TaskStore {
    */
   readonly holdsRecordsByReference?: boolean;
   /**
+   * True when commits apply in the order they were called even while earlier ones are still in
+   * flight (the SQLite store: one connection, one queue of requests). The engine then hands each
+   * turn's commit over at once instead of after the one before, so a store that takes its time
+   * (a worker thread) always has the next commit waiting. Such a store must fix a commit's place
+   * in its order when `commit` is called, before it returns (a wrapper that awaits anything
+   * before passing the write on must not claim this).
+   */
+  readonly ordersCommits?: boolean;
+  /**
    * Whether what the store holds outlives the process (SQLite, Redis). The engine writes the
    * ledger and recovers unfinished tasks only with a durable store.
    */

@@ -262,26 +262,40 @@ describe('aitq resumes an interrupted run', () => {
 
 describe('aitq keeps every result paid for in the results file', () => {
   it('writes the results of an earlier run that a stopped run never reached', async () => {
-    // The last four records are URGENT: the first run completes them before the others.
+    // The last four records are URGENT: the first run completes them before the LOW ones it
+    // has not started (a few may start before the URGENT lines are read: the feed submits as
+    // it reads, and a store on its worker thread answers later). Their long texts tell their
+    // calls apart in the simulator's log; once all four are answered, the run is stopped.
     const input = join(dir, 'urgent.jsonl');
+    const URGENT_FROM = 20;
     writeFileSync(
       input,
-      Array.from({ length: 12 }, (_, i) =>
+      Array.from({ length: URGENT_FROM + 4 }, (_, i) =>
         JSON.stringify({
           taskType: 'TEXT_CLASSIFICATION',
-          data: { text: `ticket ${i}`, categories: ['bug', 'feature'] },
-          priority: i >= 8 ? 'URGENT' : 'LOW',
+          data: {
+            text: i >= URGENT_FROM ? `ticket ${i} ${'urgent '.repeat(400)}` : `ticket ${i}`,
+            categories: ['bug', 'feature'],
+          },
+          priority: i >= URGENT_FROM ? 'URGENT' : 'LOW',
         }),
       ).join('\n'),
     );
     const out = join(dir, 'urgent.results.jsonl');
     const from = sim.stats().log.length;
+    const urgentAnswers = () =>
+      sim
+        .stats()
+        .log.slice(from)
+        .filter((entry) => entry.status === 200 && entry.promptTokens > 300).length;
     const first = startCli(jobArgs(input, out));
-    await until(() => answeredSince(from).size >= 4, 'four answers');
+    await until(() => urgentAnswers() >= 4, 'the four urgent answers');
     first.child.kill('SIGINT');
     expect(await first.exited).toBe(EXIT_CODES.interrupted);
     const paid = resultLines(out).filter((l) => l.status === 'completed');
-    expect(paid.map((l) => l.index)).toEqual(expect.arrayContaining([8, 9, 10, 11]));
+    expect(paid.map((l) => l.index)).toEqual(expect.arrayContaining([20, 21, 22, 23]));
+    // Most LOW records are left for the second run.
+    expect(paid.length).toBeLessThan(URGENT_FROM);
 
     // Resumed one task at a time, one a minute, and stopped at once: the feed is still at the
     // first records however late the signal comes (with no rate limit, a loaded machine let the

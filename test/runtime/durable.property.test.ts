@@ -50,6 +50,9 @@ import { type Script, ScriptedClient } from '../helpers/scripted-client.js';
 import { echoTaskType } from '../helpers/task-types.js';
 import { advance, createClock, flush } from '../helpers/virtual-time.js';
 
+/** Virtual time: the store answers within the turn, on this thread (not its worker). */
+const ON_THIS_THREAD = { thread: 'main' } as const;
+
 let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'aitq-durable-prop-'));
@@ -170,7 +173,7 @@ interface Run {
 }
 
 async function openEngine(run: Run, paused: boolean): Promise<void> {
-  const store = run.wrap(openSqliteStore(run.path));
+  const store = run.wrap(openSqliteStore(run.path, ON_THIS_THREAD));
   const client = new ScriptedClient(run.clock, run.provider.script);
   run.provider.clients.push(client);
   const engine = new Engine(SETTINGS, {

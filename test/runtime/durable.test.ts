@@ -21,6 +21,9 @@ import { type Script, ScriptedClient } from '../helpers/scripted-client.js';
 import { echoTaskType } from '../helpers/task-types.js';
 import { advance, createClock, flush } from '../helpers/virtual-time.js';
 
+/** Virtual time: the store answers within the turn, on this thread (not its worker). */
+const ON_THIS_THREAD = { thread: 'main' } as const;
+
 let dir: string;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'aitq-durable-'));
@@ -117,7 +120,7 @@ describe('idempotency keys', () => {
   it('are remembered by a durable store across a restart', async () => {
     const path = join(dir, 'keys.db');
     const clock = createClock();
-    const first = await openEngine(openSqliteStore(path), clock);
+    const first = await openEngine(openSqliteStore(path, ON_THIS_THREAD), clock);
     const id = await first.engine.submit({
       taskType: 'ECHO',
       data: { prompt: 'a' },
@@ -126,7 +129,7 @@ describe('idempotency keys', () => {
     await advance(clock, 100);
     await first.engine.stop();
     await first.engine.store.close();
-    const second = await openEngine(openSqliteStore(path), clock);
+    const second = await openEngine(openSqliteStore(path, ON_THIS_THREAD), clock);
     const again = await second.engine.submit({
       taskType: 'ECHO',
       data: { prompt: 'a' },
@@ -145,7 +148,7 @@ describe('a restart on the same file', () => {
   it('brings back queued, paused and interrupted tasks; completed ones stay; the open hold is charged', async () => {
     const path = join(dir, 'queue.db');
     const clock = createClock();
-    const store1 = openSqliteStore(path);
+    const store1 = openSqliteStore(path, ON_THIS_THREAD);
     const first = await openEngine(store1, clock);
     const done = await first.engine.submit({ taskType: 'ECHO', data: { prompt: 'fast' } });
     const interrupted = await first.engine.submit({ taskType: 'ECHO', data: { prompt: 'slow' } });
@@ -161,7 +164,7 @@ describe('a restart on the same file', () => {
 
     // The process "dies": its store goes away under it, mid-call.
     await store1.close();
-    const second = await openEngine(openSqliteStore(path), clock);
+    const second = await openEngine(openSqliteStore(path, ON_THIS_THREAD), clock);
     const recovered = second.events.find((e) => e.type === 'queue.recovered');
     expect(recovered).toMatchObject({
       requeued: 2,
@@ -201,7 +204,7 @@ describe('a restart on the same file', () => {
   it('numbers new tasks after the stored ones, so they queue behind them', async () => {
     const path = join(dir, 'seq.db');
     const clock = createClock();
-    const store1 = openSqliteStore(path);
+    const store1 = openSqliteStore(path, ON_THIS_THREAD);
     const first = await openEngine(store1, clock);
     first.engine.pause();
     const old = await first.engine.submitMany(
@@ -209,7 +212,7 @@ describe('a restart on the same file', () => {
     );
     await first.engine.stop();
     await store1.close();
-    const second = await openEngine(openSqliteStore(path), clock);
+    const second = await openEngine(openSqliteStore(path, ON_THIS_THREAD), clock);
     const fresh = await second.engine.submit({ taskType: 'ECHO', data: { prompt: 'd' } });
     await advance(clock, 200, 10);
     expect(promptsOf(second.client)).toEqual(['a', 'b', 'c', 'd']);
@@ -224,7 +227,7 @@ describe('a task saved by a newer task machine', () => {
   it('is refused at open with StoreError newer-schema, naming the task', async () => {
     const path = join(dir, 'newer.db');
     const clock = createClock();
-    const first = await openEngine(openSqliteStore(path), clock);
+    const first = await openEngine(openSqliteStore(path, ON_THIS_THREAD), clock);
     first.engine.pause();
     const id = await first.engine.submit({ taskType: 'ECHO', data: { prompt: 'a' } });
     expect(first.engine.pauseTask(id)).toBe(true);
@@ -237,7 +240,7 @@ describe('a task saved by a newer task machine', () => {
     await first.engine.store.commit({ update: [record] });
     await first.engine.store.close();
 
-    const store = openSqliteStore(path);
+    const store = openSqliteStore(path, ON_THIS_THREAD);
     const engine = new Engine(SETTINGS, {
       client: new ScriptedClient(clock, latencyScript),
       clock,

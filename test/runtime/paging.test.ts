@@ -20,6 +20,9 @@ import { ScriptedClient } from '../helpers/scripted-client.js';
 import { echoTaskType } from '../helpers/task-types.js';
 import { advance, advanceUntil, createClock, flush } from '../helpers/virtual-time.js';
 
+/** Virtual time: the store answers within the turn, on this thread (not its worker). */
+const ON_THIS_THREAD = { thread: 'main' } as const;
+
 let dir: string;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'aitq-paging-'));
@@ -92,7 +95,7 @@ async function runAll(run: Run, clock: SimulatedClock, count: number): Promise<v
 describe('a line that pages from SQLite', () => {
   it('keeps the window in memory, the rest on disk, and admits in strict order', async () => {
     const clock = createClock();
-    const run = await openEngine(openSqliteStore(join(dir, 'a.db')), clock);
+    const run = await openEngine(openSqliteStore(join(dir, 'a.db'), ON_THIS_THREAD), clock);
     run.engine.pause();
     run.engine.start();
     const inputs = tasks(40);
@@ -109,7 +112,7 @@ describe('a line that pages from SQLite', () => {
 
   it('lets later urgent tasks in before the backlog, pushing the last ones out', async () => {
     const clock = createClock();
-    const run = await openEngine(openSqliteStore(join(dir, 'b.db')), clock);
+    const run = await openEngine(openSqliteStore(join(dir, 'b.db'), ON_THIS_THREAD), clock);
     run.engine.pause();
     run.engine.start();
     const low = Array.from({ length: 20 }, (_, i) => ({
@@ -138,7 +141,7 @@ describe('a line that pages from SQLite', () => {
     const clock = createClock();
     const failedOnce = new Set<string>();
     const run = await openEngine(
-      openSqliteStore(join(dir, 'c.db')),
+      openSqliteStore(join(dir, 'c.db'), ON_THIS_THREAD),
       clock,
       { maxConcurrent: 2, taskDefaults: { maxRetries: 2, retryDelay: 0.05 } },
       (prompt) => {
@@ -161,7 +164,7 @@ describe('a line that pages from SQLite', () => {
 
   it('reads a task that went to disk while every task in memory had started', async () => {
     const clock = createClock();
-    const run = await openEngine(openSqliteStore(join(dir, 'h.db')), clock, {
+    const run = await openEngine(openSqliteStore(join(dir, 'h.db'), ON_THIS_THREAD), clock, {
       maxConcurrent: 4,
       waitingInMemory: 2,
     });
@@ -178,7 +181,7 @@ describe('a line that pages from SQLite', () => {
 
   it('cancels a task that waits on disk; it never runs', async () => {
     const clock = createClock();
-    const run = await openEngine(openSqliteStore(join(dir, 'd.db')), clock);
+    const run = await openEngine(openSqliteStore(join(dir, 'd.db'), ON_THIS_THREAD), clock);
     run.engine.pause();
     run.engine.start();
     const ids = await run.engine.submitMany(tasks(20));
@@ -197,7 +200,7 @@ describe('a line that pages from SQLite', () => {
   it('after a restart, reads back only the window and resumes the backlog in order', async () => {
     const path = join(dir, 'e.db');
     const clock = createClock();
-    const first = await openEngine(openSqliteStore(path), clock);
+    const first = await openEngine(openSqliteStore(path, ON_THIS_THREAD), clock);
     first.engine.pause();
     first.engine.start();
     const inputs = tasks(60);
@@ -205,7 +208,7 @@ describe('a line that pages from SQLite', () => {
     await first.engine.stop();
     await first.engine.store.close();
 
-    const second = await openEngine(openSqliteStore(path), clock);
+    const second = await openEngine(openSqliteStore(path, ON_THIS_THREAD), clock);
     expect(second.events.find((e) => e.type === 'queue.recovered')).toMatchObject({
       requeued: 60,
     });
@@ -220,13 +223,13 @@ describe('a line that pages from SQLite', () => {
 
   it('has no limit on the waiting tasks with a durable store unless one is set', async () => {
     const clock = createClock();
-    const unlimited = await openEngine(openSqliteStore(join(dir, 'f.db')), clock);
+    const unlimited = await openEngine(openSqliteStore(join(dir, 'f.db'), ON_THIS_THREAD), clock);
     expect(unlimited.engine.currentSettings.maxQueueSize).toBe(Number.POSITIVE_INFINITY);
     unlimited.engine.adjustSettings({ maxConcurrent: 2 });
     expect(unlimited.engine.currentSettings.maxQueueSize).toBe(Number.POSITIVE_INFINITY);
     await unlimited.engine.stop();
     await unlimited.engine.store.close();
-    const limited = await openEngine(openSqliteStore(join(dir, 'g.db')), clock, {
+    const limited = await openEngine(openSqliteStore(join(dir, 'g.db'), ON_THIS_THREAD), clock, {
       maxQueueSize: 5,
     });
     limited.engine.pause();

@@ -21,6 +21,9 @@ import { echoTaskType } from '../helpers/task-types.js';
 import { advance } from '../helpers/virtual-time.js';
 import { mostInAnyWindow } from '../helpers/window-counts.js';
 
+/** Virtual time: the store answers within the turn, on this thread (not its worker). */
+const ON_THIS_THREAD = { thread: 'main' } as const;
+
 const LIMIT = 10;
 const WINDOW_MS = 1_000;
 
@@ -112,7 +115,7 @@ describe('the ledger keeps wall times; the windows run on the monotonic clock', 
       client: new ScriptedClient(sim, () => ({ kind: 'ok', latencyMs: 10 })),
       clock: clockWith(sim, -5_000_000),
       random: seededRandom(1),
-      store: openSqliteStore(path),
+      store: openSqliteStore(path, ON_THIS_THREAD),
       taskTypes: [echoTaskType],
     });
     await first.open();
@@ -128,7 +131,7 @@ describe('the ledger keeps wall times; the windows run on the monotonic clock', 
       client,
       clock: clockWith(sim, 9_000_000),
       random: seededRandom(2),
-      store: openSqliteStore(path),
+      store: openSqliteStore(path, ON_THIS_THREAD),
       taskTypes: [echoTaskType],
     });
     await second.open();

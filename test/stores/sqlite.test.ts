@@ -1,5 +1,6 @@
 /**
- * The SQLite store: the conformance suite on a file per test (and in memory), then what only a
+ * The SQLite store: the conformance suite on a file per test (its statements on the store's worker
+ * thread, and on the caller's), and in memory; then what only a
  * file has: reopening, the WAL and lock settings, migrations, and each typed error of opening
  * and writing.
  */
@@ -19,7 +20,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { StoreError, type StoreErrorReason, ValidationError } from '../../src/errors.js';
+import {
+  StoreError,
+  type StoreErrorReason,
+  TaskNotFoundError,
+  ValidationError,
+} from '../../src/errors.js';
 import { openSqliteStore, SqliteTaskStore } from '../../src/stores/sqlite/index.js';
 import { openSqliteStoreWith, sqliteInternals } from '../../src/stores/sqlite/internals.js';
 import {
@@ -29,6 +35,7 @@ import {
   migrate,
   SCHEMA_VERSION,
 } from '../../src/stores/sqlite/schema.js';
+import { SQL } from '../../src/stores/sqlite/statements.js';
 import type { LedgerEntry, TaskRecord, TaskStore } from '../../src/stores/types.js';
 import { describeTaskStore, makeRecord } from './conformance.js';
 
@@ -54,6 +61,15 @@ afterAll(() => {
 describeTaskStore(
   'sqlite (file)',
   () => openSqliteStore(freshPath()),
+  async (store) => {
+    await store.close();
+    if (store instanceof SqliteTaskStore) removeFiles(store.path);
+  },
+);
+
+describeTaskStore(
+  'sqlite (file, main thread)',
+  () => openSqliteStore(freshPath(), { thread: 'main' }),
   async (store) => {
     await store.close();
     if (store instanceof SqliteTaskStore) removeFiles(store.path);
@@ -144,7 +160,7 @@ describe('SqliteTaskStore', () => {
 
   it('opens in WAL mode with an exclusive lock, synchronous NORMAL unless FULL is asked for', async () => {
     const path = freshPath();
-    const store = openSqliteStore(path);
+    const store = openSqliteStore(path, { thread: 'main' });
     const { db } = sqliteInternals(store);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('locking_mode', { simple: true })).toBe('exclusive');
@@ -152,7 +168,7 @@ describe('SqliteTaskStore', () => {
     expect(db.pragma('application_id', { simple: true })).toBe(APPLICATION_ID);
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     await store.close();
-    const full = openSqliteStore(path, { synchronous: 'FULL' });
+    const full = openSqliteStore(path, { synchronous: 'FULL', thread: 'main' });
     expect(sqliteInternals(full).db.pragma('synchronous', { simple: true })).toBe(2);
     await full.close();
   });
@@ -248,11 +264,103 @@ describe('SqliteTaskStore', () => {
       }
     };
     await run();
-    const prepared = sqliteInternals(store).preparedShapes;
-    expect(prepared).toBeLessThanOrEqual(68);
+    const prepared = sqliteInternals(store).prepared;
+    expect(prepared).toBeLessThanOrEqual(68 + Object.keys(SQL).length);
     await run();
-    expect(sqliteInternals(store).preparedShapes).toBe(prepared);
+    expect(sqliteInternals(store).prepared).toBe(prepared);
     await store.close();
+  });
+});
+
+describe('SqliteTaskStore threads', () => {
+  it("runs a file's statements on a worker thread unless thread 'main' is asked for", async () => {
+    const onWorker = openSqliteStore(freshPath());
+    const onMain = openSqliteStore(freshPath(), { thread: 'main' });
+    const inMemory = openSqliteStore(':memory:');
+    expect([onWorker.thread, onMain.thread, inMemory.thread]).toEqual(['worker', 'main', 'main']);
+    expect(() => sqliteInternals(onWorker)).toThrow(/thread 'main'/);
+    const bad = { thread: 'both' } as unknown as { thread: 'main' };
+    const error = openError(() => openSqliteStore(freshPath(), bad));
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).message).toContain("invalid thread: 'both'");
+    await Promise.all([onWorker.close(), onMain.close(), inMemory.close()]);
+  });
+
+  it('keeps the order of calls, and each commit of those sent together stands alone', async () => {
+    const store = openSqliteStore(freshPath());
+    const stored = makeRecord();
+    await store.insert([stored]);
+    const fresh = makeRecord();
+    const later = makeRecord();
+    // Sent before any settles: the worker takes them in one go, the failing one alone fails.
+    const outcomes = await Promise.allSettled([
+      store.commit({ insert: [fresh] }),
+      store.commit({ insert: [makeRecord({ id: stored.id })] }),
+      store.commit({ update: [{ ...fresh, status: 'running' }], insert: [later] }),
+      store.get(fresh.id),
+      store.commit({ update: [makeRecord({ id: 'not-stored' })] }),
+      store.countByStatus(),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual([
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+    ]);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toBeInstanceOf(ValidationError);
+    expect((outcomes[3] as PromiseFulfilledResult<TaskRecord>).value.status).toBe('running');
+    expect((outcomes[4] as PromiseRejectedResult).reason).toBeInstanceOf(TaskNotFoundError);
+    const counts = (outcomes[5] as PromiseFulfilledResult<Record<string, number>>).value;
+    expect([counts.queued, counts.running]).toEqual([2, 1]);
+    await store.close();
+  });
+
+  it('closes cleanly every time: the answer to close is not lost to the thread ending', async () => {
+    for (let i = 0; i < 20; i += 1) {
+      const path = freshPath();
+      const store = openSqliteStore(path);
+      await store.commit({ insert: [makeRecord()] });
+      await expect(store.close()).resolves.toBeUndefined();
+      removeFiles(path);
+    }
+  });
+
+  it.each(['idle', 'commit'])(
+    'a store left open does not keep its process alive (%s)',
+    async (mode) => {
+      const path = freshPath();
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', 'test/stores/fixtures/leave-sqlite-store-open.ts', path, mode],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      let out = '';
+      child.stdout?.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+      });
+      const [code] = (await once(child, 'exit')) as [number | null];
+      expect(code).toBe(0);
+      const store = openSqliteStore(path);
+      if (mode === 'commit') {
+        expect(await store.get(out.trim())).toMatchObject({ id: out.trim(), status: 'queued' });
+      } else {
+        expect(await store.lastSeq()).toBe(0);
+      }
+      await store.close();
+    },
+  );
+
+  it('a second close waits for the first: the file is free once either resolves', async () => {
+    const path = freshPath();
+    const store = openSqliteStore(path);
+    await store.insert([makeRecord()]);
+    const first = store.close();
+    await store.close();
+    const again = openSqliteStore(path);
+    expect((await again.countByStatus()).queued).toBe(1);
+    await Promise.all([first, again.close()]);
   });
 });
 
@@ -405,7 +513,7 @@ describe('SqliteTaskStore errors', () => {
 
   it("'full': a write that does not fit changes nothing and loses nothing", async () => {
     const path = freshPath();
-    const store = openSqliteStore(path);
+    const store = openSqliteStore(path, { thread: 'main' });
     const earlier = Array.from({ length: 20 }, () => makeRecord({ idempotencyKey: undefined }));
     await store.commit({ insert: earlier, ledger: [{ at: 1, event: 'earlier' }] });
     const { db } = sqliteInternals(store);
@@ -471,7 +579,7 @@ describe('SqliteTaskStore migrations', () => {
       )
       .run(record.id, record.seq, JSON.stringify(record));
     raw.close();
-    const store = openSqliteStore(path);
+    const store = openSqliteStore(path, { thread: 'main' });
     expect(sqliteInternals(store).db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     expect(await store.get(record.id)).toEqual(record);
     expect(await store.findByIdempotencyKeys(['v1'])).toEqual(new Map([['v1', record.id]]));
@@ -521,7 +629,7 @@ describe('SqliteTaskStore migrations', () => {
     );
     expectStoreError(error, 'io', path);
     expect((error as StoreError).message).toContain('step failed');
-    const again = openSqliteStore(path);
+    const again = openSqliteStore(path, { thread: 'main' });
     const { db } = sqliteInternals(again);
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     expect(db.prepare("SELECT count(*) FROM sqlite_schema WHERE name = 'half'").pluck().get()).toBe(

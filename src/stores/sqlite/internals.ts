@@ -11,8 +11,8 @@ import type { SqliteStoreOptions, SqliteTaskStore } from './store.js';
 /** What a store holds inside. */
 export interface SqliteInternals {
   db: Database.Database;
-  /** How many query statements of the shapes `list` and `listWaiting` have prepared so far. */
-  preparedShapes: number;
+  /** How many statements are prepared so far (the fixed ones and the query shapes used). */
+  prepared: number;
 }
 
 /** Set by `store.ts` when its class is defined (only the class can reach its insides). */
@@ -41,7 +41,7 @@ export function openSqliteStoreWith(
   return loaded().create(openDatabase(path, options, migrations), path);
 }
 
-/** The store's connection and statement cache. */
+/** The connection and statement count of a store opened with `thread: 'main'`. */
 export function sqliteInternals(store: SqliteTaskStore): SqliteInternals {
   return loaded().inspect(store);
 }

@@ -17,7 +17,13 @@ function checkOptions(path: unknown, options: SqliteStoreOptions): 'NORMAL' | 'F
       [{ path: 'path', message: 'not a non-empty string', received: path }],
     );
   }
-  const { synchronous = 'NORMAL' } = options;
+  const { synchronous = 'NORMAL', thread } = options;
+  if (thread !== undefined && thread !== 'worker' && thread !== 'main') {
+    throw new ValidationError(
+      `invalid thread: '${String(thread)}'; expected 'worker' or 'main' (default 'worker')`,
+      [{ path: 'thread', message: "'worker' or 'main'", received: thread }],
+    );
+  }
   if (synchronous !== 'NORMAL' && synchronous !== 'FULL') {
     throw new ValidationError(
       `invalid synchronous: '${String(synchronous)}'; expected 'NORMAL' or 'FULL' (default 'NORMAL')`,
@@ -28,7 +34,7 @@ function checkOptions(path: unknown, options: SqliteStoreOptions): 'NORMAL' | 'F
 }
 
 /** WAL pages written between two automatic checkpoints. */
-const WAL_CHECKPOINT_PAGES = 16_384;
+export const WAL_CHECKPOINT_PAGES = 16_384;
 /**
  * Opens the file, checks that it is a store this library can use, and brings its schema up to
  * date. Throws a {@link StoreError} (the file left as it was) when it cannot.

@@ -20,8 +20,21 @@ export type TaskRow = [
   string,
 ];
 
-/** The same, as `UPDATE` binds it: the id last. */
-export type UpdateRow = [...(TaskRow extends [string, ...infer Columns] ? Columns : never), string];
+/**
+ * A task as the `UPDATE`s bind it: what changes (rank, status, completed_at, body), then what is
+ * fixed at submission (seq, type, model, key), then the id.
+ */
+export type UpdateRow = [
+  number,
+  string,
+  number | null,
+  string,
+  number,
+  string,
+  string,
+  string | null,
+  string,
+];
 
 /** A row of the `listWaiting` query. */
 export interface WaitingRow {
@@ -58,9 +71,28 @@ export function compareRows(a: WaitingRow, b: WaitingRow): number {
   return compareBinary(a.id, b.id);
 }
 
-function rowOf(record: TaskRecord): TaskRow {
+function bodyOf(record: TaskRecord): string {
   const body = toJson(record, `task '${record.id}'`);
   if (body === undefined) throw new ValidationError(`invalid task '${record.id}': no JSON form`);
+  return body;
+}
+
+function updateRowOf(record: TaskRecord): UpdateRow {
+  return [
+    admissionRank(record.priority),
+    record.status,
+    record.completedAt ?? null,
+    bodyOf(record),
+    record.seq,
+    record.type,
+    record.reservation.model,
+    record.idempotencyKey ?? null,
+    record.id,
+  ];
+}
+
+function rowOf(record: TaskRecord): TaskRow {
+  const body = bodyOf(record);
   return [
     record.id,
     record.seq,
@@ -77,7 +109,7 @@ function rowOf(record: TaskRecord): TaskRow {
 /** A write checked and turned into the rows its statements bind. */
 export interface PreparedWrite {
   insert: TaskRow[];
-  update: TaskRow[];
+  update: UpdateRow[];
   remove: readonly string[];
   ledger: Array<[number, string | null, string | null]>;
 }
@@ -87,7 +119,7 @@ export function prepareWrite(write: StoreWrite): PreparedWrite {
   checkWrite(write);
   return {
     insert: (write.insert ?? []).map(rowOf),
-    update: (write.update ?? []).map(rowOf),
+    update: (write.update ?? []).map(updateRowOf),
     remove: write.remove ?? [],
     ledger: (write.ledger ?? []).map((entry, index) => [
       entry.at,

@@ -43,16 +43,18 @@ import type {
 } from '../types.js';
 import { closedError, toStoreError } from './errors.js';
 import { registerSqliteHooks } from './internals.js';
-import { openDatabase } from './open.js';
+import { openDatabase, WAL_CHECKPOINT_PAGES } from './open.js';
 import {
   compareRows,
+  type LedgerRow,
   type PreparedWrite,
   prepareWrite,
-  type TaskRow,
   type WaitingRow,
 } from './rows.js';
-import { MIGRATIONS } from './schema.js';
-import { prepareStatements, QueryShapes, type StoreStatements } from './statements.js';
+import { APPLICATION_ID, MIGRATIONS } from './schema.js';
+import { type CallMode, SqlRunner, type Step, type StepError } from './sql-runner.mjs';
+import { QueryShapes, SQL } from './statements.js';
+import { WorkerRunner } from './worker-runner.js';
 
 /** How to open a SQLite store. */
 export interface SqliteStoreOptions {
@@ -63,12 +65,28 @@ export interface SqliteStoreOptions {
    * @default 'NORMAL'
    */
   synchronous?: 'NORMAL' | 'FULL' | undefined;
+  /**
+   * Where SQLite's work runs. `'worker'` (the default for a file) gives the connection a worker
+   * thread of its own, so statements, commits and checkpoints use another core than the
+   * engine's; `'main'` runs them on the caller's thread, at the moment each method is called.
+   * A `':memory:'` store always runs on the caller's thread.
+   * @default 'worker' for a file, 'main' for ':memory:'
+   */
+  thread?: 'worker' | 'main' | undefined;
+}
+
+/** What runs the statements: a {@link SqlRunner} here, or a {@link WorkerRunner}. */
+interface Runner {
+  call(sql: string, params: readonly unknown[], mode: CallMode): unknown;
+  transaction(steps: readonly Step[]): number | Promise<number>;
+  close(): void | Promise<void>;
 }
 
 /**
  * Opens (or creates) the SQLite task store at `path`; `':memory:'` gives one that lives in
- * memory, for tests. Synchronous. Throws a {@link StoreError} whose `reason` says why the file
- * cannot be used: `corrupt` (not a database), `foreign` (another program's database),
+ * memory, for tests. Synchronous: the file is checked, migrated and locked (and the worker
+ * thread started) before it returns. Throws a {@link StoreError} whose `reason` says why the
+ * file cannot be used: `corrupt` (not a database), `foreign` (another program's database),
  * `newer-schema` (written by a newer version of this library), `locked` (another process or
  * connection has it open), `read-only`, `full` or `io`.
  *
@@ -79,10 +97,33 @@ export interface SqliteStoreOptions {
  * ```
  */
 export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): SqliteTaskStore {
-  return createStore(openDatabase(path, options, MIGRATIONS), path);
+  const db = openDatabase(path, options, MIGRATIONS);
+  if (options.thread === 'main' || path === ':memory:') {
+    return createStore(new SqlRunner(db), db, path, 'main');
+  }
+  // The checks and migrations are done; the worker opens the file again and takes its lock.
+  db.close();
+  let runner: WorkerRunner;
+  try {
+    runner = WorkerRunner.open({
+      path,
+      synchronous: options.synchronous ?? 'NORMAL',
+      checkpointPages: WAL_CHECKPOINT_PAGES,
+      applicationId: APPLICATION_ID,
+      version: MIGRATIONS.length,
+    });
+  } catch (error) {
+    throw toStoreError(error, path, 'open');
+  }
+  return createStore(runner, undefined, path, 'worker');
 }
 
-let createStore: (db: Database.Database, path: string) => SqliteTaskStore;
+let createStore: (
+  runner: Runner,
+  db: Database.Database | undefined,
+  path: string,
+  thread: 'worker' | 'main',
+) => SqliteTaskStore;
 
 /**
  * A {@link TaskStore} in a SQLite file (through better-sqlite3), made by {@link openSqliteStore}.
@@ -96,8 +137,9 @@ let createStore: (db: Database.Database, path: string) => SqliteTaskStore;
  * The file is in WAL mode with an exclusive lock: one process (one connection) at a time. Every
  * write is a transaction, so a write that fails (a full disk, a duplicate id) changes nothing and
  * loses nothing committed before. The schema has a version; a file of an older version is
- * migrated when opened. better-sqlite3 is synchronous: the methods do their work at once and
- * return settled promises (errors as rejections).
+ * migrated when opened. Records become JSON on the caller's thread; the statements run on the
+ * store's worker thread (or on the caller's, see {@link SqliteStoreOptions.thread}), one request
+ * after another in the order of the calls.
  *
  * Task ids are ordered by their UTF-8 bytes (SQLite's `BINARY`), which differs from JavaScript's
  * string order only between characters above U+FFFF and those from U+E000 to U+FFFF.
@@ -105,38 +147,47 @@ let createStore: (db: Database.Database, path: string) => SqliteTaskStore;
 export class SqliteTaskStore implements TaskStore {
   readonly name = 'sqlite';
   readonly durable = true;
+  readonly ordersCommits = true;
   /** The file, as given to {@link openSqliteStore}. */
   readonly path: string;
+  /** Where SQLite's work runs (see {@link SqliteStoreOptions.thread}). */
+  readonly thread: 'worker' | 'main';
 
-  readonly #db: Database.Database;
-  /** The statements prepared at open. */
-  readonly #sql: StoreStatements;
-  readonly #commit: Database.Transaction<(write: PreparedWrite) => number>;
-  readonly #compact: Database.Transaction<(seq: number, entry: LedgerEntry) => void>;
-  /** The statements of `list` and `listWaiting`, prepared by shape. */
-  readonly #shapes: QueryShapes;
+  readonly #runner: Runner;
+  /** The connection, when it is on this thread. */
+  readonly #db: Database.Database | undefined;
+  /** The statements of `list` and `listWaiting`, by shape. */
+  readonly #shapes = new QueryShapes();
   #closed = false;
+  /** The close under way or done (a second `close()` waits for the first). */
+  #closing: Promise<void> | undefined;
 
   static {
-    createStore = (db, path) => new SqliteTaskStore(db, path);
+    createStore = (runner, db, path, thread) => new SqliteTaskStore(runner, db, path, thread);
     registerSqliteHooks({
-      create: createStore,
-      inspect: (store) => ({ db: store.#db, preparedShapes: store.#shapes.size }),
+      create: (db, path) => createStore(new SqlRunner(db), db, path, 'main'),
+      inspect: (store) => {
+        const runner = store.#runner;
+        if (store.#db === undefined || !(runner instanceof SqlRunner)) {
+          throw new Error(
+            "the SQLite internals are only there for a store opened with thread 'main'",
+          );
+        }
+        return { db: store.#db, prepared: runner.prepared };
+      },
     });
   }
 
-  private constructor(db: Database.Database, path: string) {
+  private constructor(
+    runner: Runner,
+    db: Database.Database | undefined,
+    path: string,
+    thread: 'worker' | 'main',
+  ) {
+    this.#runner = runner;
     this.#db = db;
     this.path = path;
-    this.#sql = prepareStatements(db);
-    this.#shapes = new QueryShapes(db);
-    this.#commit = db.transaction((write: PreparedWrite) => this.#apply(write));
-    this.#compact = db.transaction((seq: number, entry: LedgerEntry) => {
-      const body = toJson(entry.event, 'checkpoint.event') ?? null;
-      const { changes } = this.#sql.replaceLedger.run(entry.at, entry.taskId ?? null, body, seq);
-      if (changes === 0) throw noLedgerEntry(seq);
-      this.#sql.trimLedger.run(seq);
-    });
+    this.thread = thread;
   }
 
   /**
@@ -145,36 +196,30 @@ export class SqliteTaskStore implements TaskStore {
    * appears twice, an updated task that does not exist, or data that is not JSON.
    */
   async commit(write: StoreWrite): Promise<void> {
-    this.#run('commit', () => {
-      this.#commit(prepareWrite(write));
-    });
+    await this.#run('commit', () => this.#write(prepareWrite(write)));
   }
 
   /** Adds new tasks, all or nothing. */
   async insert(records: readonly TaskRecord[]): Promise<void> {
-    this.#run('insert', () => {
-      this.#commit(prepareWrite({ insert: records }));
-    });
+    await this.#run('insert', () => this.#write(prepareWrite({ insert: records })));
   }
 
   /** Replaces a stored task; rejects with `TaskNotFoundError` if there is none. */
   async update(record: TaskRecord): Promise<void> {
-    this.#run('update', () => {
-      this.#commit(prepareWrite({ update: [record] }));
-    });
+    await this.#run('update', () => this.#write(prepareWrite({ update: [record] })));
   }
 
   /** A fresh copy of the stored record, or `undefined`. */
   async get(id: string): Promise<TaskRecord | undefined> {
-    return this.#run('get', () => {
-      const body = this.#sql.getTask.get(id);
+    return this.#run('get', async () => {
+      const body = (await this.#runner.call(SQL.getTask, [id], 'value')) as string | undefined;
       return body === undefined ? undefined : this.#parse(body);
     });
   }
 
   /** One page of records in `seq` order (then `id`), after the query's cursor. */
   async list(query: TaskQuery = {}): Promise<TaskPage> {
-    return this.#run('list', () => {
+    return this.#run('list', async () => {
       const limit = resolveLimit(query.limit);
       const after = query.cursor === undefined ? undefined : decodeListCursor(query.cursor);
       const filter = resolveListFilter(query);
@@ -184,7 +229,8 @@ export class SqliteTaskStore implements TaskStore {
       if (filter.priority !== undefined) params.push(admissionRank(filter.priority));
       if (after !== undefined) params.push(after.seq, after.id);
       params.push(limit + 1);
-      const bodies = this.#shapes.list(filter, after !== undefined).all(...params) as string[];
+      const sql = this.#shapes.list(filter, after !== undefined);
+      const bodies = (await this.#runner.call(sql, params, 'values')) as string[];
       const items = bodies.slice(0, limit).map((body) => this.#parse(body));
       const last = items[items.length - 1];
       return {
@@ -196,19 +242,19 @@ export class SqliteTaskStore implements TaskStore {
 
   /** One page of records in admission order (priority, `seq`, `id`), after the query's cursor. */
   async listWaiting(query: WaitingQuery = {}): Promise<TaskPage> {
-    return this.#run('listWaiting', () => {
+    return this.#run('listWaiting', async () => {
       const { statuses, model, limit, after } = resolveWaitingQuery(query);
       if (statuses.length === 0) return { items: [], nextCursor: null };
       // One ordered index range per status, merged: a page costs its size, not the table's.
-      const statement = this.#shapes.waiting(model !== undefined, after !== undefined);
+      const sql = this.#shapes.waiting(model !== undefined, after !== undefined);
       const rest: unknown[] = [];
       if (model !== undefined) rest.push(model);
       if (after !== undefined) rest.push(after.rank, after.seq, after.id);
       rest.push(limit + 1);
-      let rows: WaitingRow[] = [];
-      for (const status of statuses) {
-        rows.push(...(statement.all(status, ...rest) as WaitingRow[]));
-      }
+      const pages = statuses.map(
+        (status) => this.#runner.call(sql, [status, ...rest], 'all') as WaitingRow[],
+      );
+      let rows = (await Promise.all(pages)).flat();
       if (statuses.length > 1) rows.sort(compareRows);
       rows = rows.slice(0, limit + 1);
       const page = rows.slice(0, limit);
@@ -224,14 +270,21 @@ export class SqliteTaskStore implements TaskStore {
 
   /** How many stored tasks in these statuses there are, by priority (zeros included). */
   async countWaiting(statuses: readonly TaskStatus[]): Promise<Record<Priority, number>> {
-    return this.#run('countWaiting', () => {
+    return this.#run('countWaiting', async () => {
       const wanted = checkStatuses(statuses, 'statuses');
       const counts: Record<Priority, number> = { URGENT: 0, HIGH: 0, MEDIUM: 0, LOW: 0 };
-      for (const status of wanted) {
-        for (const { rank, n } of this.#sql.countByRank.all(status)) {
-          const priority = PRIORITIES_HIGH_FIRST[rank];
-          if (priority !== undefined) counts[priority] += n;
-        }
+      const found = await Promise.all(
+        wanted.map(
+          (status) =>
+            this.#runner.call(SQL.countByRank, [status], 'all') as Array<{
+              rank: number;
+              n: number;
+            }>,
+        ),
+      );
+      for (const { rank, n } of found.flat()) {
+        const priority = PRIORITIES_HIGH_FIRST[rank];
+        if (priority !== undefined) counts[priority] += n;
       }
       return counts;
     });
@@ -239,9 +292,13 @@ export class SqliteTaskStore implements TaskStore {
 
   /** How many stored tasks are in each of the seven statuses (zeros included). */
   async countByStatus(): Promise<Record<TaskStatus, number>> {
-    return this.#run('countByStatus', () => {
+    return this.#run('countByStatus', async () => {
       const counts = zeroStatusCounts();
-      for (const { status, n } of this.#sql.countByStatus.all()) {
+      const found = (await this.#runner.call(SQL.countByStatus, [], 'all')) as Array<{
+        status: string;
+        n: number;
+      }>;
+      for (const { status, n } of found) {
         if (status in counts) counts[status as TaskStatus] = n;
       }
       return counts;
@@ -250,42 +307,54 @@ export class SqliteTaskStore implements TaskStore {
 
   /** Removes the given tasks; resolves with how many of them were stored. */
   async remove(ids: readonly string[]): Promise<number> {
-    return this.#run('remove', () => this.#commit(prepareWrite({ remove: ids })));
+    return this.#run('remove', () => this.#write(prepareWrite({ remove: ids })));
   }
 
   /** Removes completed, failed and cancelled tasks whose `completedAt` is before `before`. */
   async removeFinishedBefore(before: number): Promise<number> {
-    return this.#run('removeFinishedBefore', () => {
+    return this.#run('removeFinishedBefore', async () => {
       if (typeof before !== 'number') {
         throw new ValidationError(`invalid before: ${String(before)}; expected a time in ms`, [
           { path: 'before', message: 'not a number', received: before },
         ]);
       }
-      return this.#sql.removeFinished.run(before).changes;
+      return (await this.#runner.call(SQL.removeFinished, [before], 'run')) as number;
     });
   }
 
   /** The ids of the stored tasks that hold these idempotency keys. */
   async findByIdempotencyKeys(keys: readonly string[]): Promise<Map<string, string>> {
-    return this.#run('findByIdempotencyKeys', () => {
+    return this.#run('findByIdempotencyKeys', async () => {
       const found = new Map<string, string>();
       const wanted = keys.filter((key) => typeof key === 'string');
       if (wanted.length === 0) return found;
-      for (const { key, id } of this.#sql.findKeys.all(JSON.stringify(wanted))) found.set(key, id);
+      const rows = (await this.#runner.call(
+        SQL.findKeys,
+        [JSON.stringify(wanted)],
+        'all',
+      )) as Array<{
+        key: string;
+        id: string;
+      }>;
+      for (const { key, id } of rows) found.set(key, id);
       return found;
     });
   }
 
   /** The largest stored `seq` (0 when empty). */
   async lastSeq(): Promise<number> {
-    return this.#run('lastSeq', () => this.#sql.lastSeq.get() ?? 0);
+    return this.#run('lastSeq', async () => {
+      const seq = (await this.#runner.call(SQL.lastSeq, [], 'value')) as number | null;
+      return seq ?? 0;
+    });
   }
 
   /** Ledger entries with `seq > after`, at most `limit`, in append order. */
   async readLedger(query: LedgerQuery = {}): Promise<StoredLedgerEntry[]> {
-    return this.#run('readLedger', () => {
+    return this.#run('readLedger', async () => {
       const { after, limit } = resolveLedgerQuery(query);
-      return this.#sql.readLedger.all(after, limit).map((row) => {
+      const rows = (await this.#runner.call(SQL.readLedger, [after, limit], 'all')) as LedgerRow[];
+      return rows.map((row) => {
         const event = row.body === null ? undefined : this.#parse(row.body);
         return row.task_id === null
           ? { seq: row.seq, at: row.at, event }
@@ -296,76 +365,96 @@ export class SqliteTaskStore implements TaskStore {
 
   /** Replaces the entries up to `throughSeq` by `checkpoint` (which keeps that `seq`), at once. */
   async compactLedger(throughSeq: number, checkpoint: LedgerEntry): Promise<void> {
-    this.#run('compactLedger', () => {
+    await this.#run('compactLedger', async () => {
       checkThroughSeq(throughSeq);
       checkLedgerEntry(checkpoint, 'checkpoint');
-      this.#compact(throughSeq, checkpoint);
+      const body = toJson(checkpoint.event, 'checkpoint.event') ?? null;
+      const params = [checkpoint.at, checkpoint.taskId ?? null, body, throughSeq];
+      try {
+        await this.#runner.transaction([
+          { sql: SQL.replaceLedger, params, requires: true },
+          { sql: SQL.trimLedger, params: [throughSeq] },
+        ]);
+      } catch (error) {
+        throw (error as StepError).missing === true ? noLedgerEntry(throughSeq) : error;
+      }
     });
   }
 
   /**
-   * Closes the file (SQLite checkpoints the WAL into it and removes it) and releases the lock.
-   * Later calls reject with a `StoreError` of reason `closed`; closing again resolves.
+   * Closes the file (SQLite checkpoints the WAL into it and removes it) and releases the lock,
+   * after the calls made before. Later calls reject with a `StoreError` of reason `closed`;
+   * closing again resolves.
    */
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true;
-    this.#shapes.clear();
     try {
-      // Keeps the planner's statistics fresh for the next open; cheap when nothing changed.
-      this.#db.pragma('optimize');
-    } catch {
-      // Statistics are a nicety; closing is what matters.
-    }
-    try {
-      this.#db.close();
+      await this.#runner.close();
     } catch (error) {
       throw toStoreError(error, this.path, 'close');
     }
   }
 
   /** Runs `work` on the open store, turning SQLite's errors into the library's. */
-  #run<T>(operation: string, work: () => T): T {
+  async #run<T>(operation: string, work: () => T | Promise<T>): Promise<T> {
     if (this.#closed) throw closedError(this.path, operation);
     try {
-      return work();
+      return await work();
     } catch (error) {
       throw toStoreError(error, this.path, operation);
     }
   }
 
-  /** The body of the commit transaction; resolves with how many removed tasks existed. */
-  #apply(write: PreparedWrite): number {
-    for (const row of write.insert) {
-      try {
-        this.#sql.insertTask.run(...row);
-      } catch (error) {
-        throw this.#conflict(error, row);
-      }
-    }
+  /**
+   * The write as one transaction: inserts, updates, removes, ledger entries in that order;
+   * resolves with how many removed tasks existed.
+   */
+  async #write(write: PreparedWrite): Promise<number> {
+    const steps: Step[] = [];
+    for (const row of write.insert) steps.push({ sql: SQL.insertTask, params: row });
     for (const row of write.update) {
-      let changes: number;
-      try {
-        const [id, ...columns] = row;
-        changes = this.#sql.updateTask.run(...columns, id).changes;
-      } catch (error) {
-        throw this.#conflict(error, row);
-      }
-      if (changes === 0) throw new TaskNotFoundError(row[0]);
+      steps.push({
+        sql: SQL.updateChanging,
+        params: row,
+        otherwise: SQL.updateTask,
+        requires: true,
+      });
     }
-    let removed = 0;
-    for (const id of write.remove) removed += this.#sql.deleteTask.run(id).changes;
-    for (const [at, taskId, body] of write.ledger) this.#sql.appendLedger.run(at, taskId, body);
-    return removed;
+    for (const id of write.remove) steps.push({ sql: SQL.deleteTask, params: [id], count: true });
+    for (const entry of write.ledger) steps.push({ sql: SQL.appendLedger, params: entry });
+    try {
+      return await this.#runner.transaction(steps);
+    } catch (error) {
+      const { step, missing } = error as StepError;
+      if (step === undefined || step >= write.insert.length + write.update.length) throw error;
+      const inserted = write.insert[step];
+      const updated = write.update[step - write.insert.length];
+      // An insert's id and key are its first and seventh columns, an update's its last two.
+      const [id, key] =
+        inserted !== undefined ? [inserted[0], inserted[6]] : [updated?.[8] ?? '', updated?.[7]];
+      if (missing === true) throw new TaskNotFoundError(id);
+      throw await this.#conflict(error, id, key ?? null);
+    }
   }
 
-  /** The `ValidationError` for a constraint the row broke, or `error` itself. */
-  #conflict(error: unknown, row: TaskRow): unknown {
+  /** The `ValidationError` for a constraint the task `id` broke, or `error` itself. */
+  async #conflict(error: unknown, id: string, key: string | null): Promise<unknown> {
     const code = error instanceof Error && 'code' in error ? error.code : undefined;
-    const [id, , , , , , key] = row;
     if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY') return duplicateIdError(id, false);
     if (code === 'SQLITE_CONSTRAINT_UNIQUE' && key !== null) {
-      return duplicateKeyError(key, id, this.#sql.keyHolder.get(key), false);
+      // Asked after the write failed; if that fails too (the store closing), the holder is unknown.
+      let holder: string | undefined;
+      try {
+        holder = (await this.#runner.call(SQL.keyHolder, [key], 'value')) as string | undefined;
+      } catch {
+        holder = undefined;
+      }
+      return duplicateKeyError(key, id, holder, false);
     }
     return error;
   }

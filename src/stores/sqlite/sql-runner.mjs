@@ -1,0 +1,134 @@
+/**
+ * The SQLite store's statements, run on one connection: each statement prepared once (by its
+ * SQL), single calls, and the write transactions as lists of steps. Plain JavaScript, so that the
+ * store's worker thread (`sql-worker.mjs`) runs the very same code as a store on the caller's
+ * thread (`thread: 'main'`); its types are in `sql-runner.d.mts`.
+ */
+
+/**
+ * Runs statements on `db` (a better-sqlite3 connection), preparing each SQL text the first time
+ * it is used.
+ */
+export class SqlRunner {
+  /** @type {import('better-sqlite3').Database} */
+  #db;
+  /** @type {Map<string, import('better-sqlite3').Statement>} */
+  #statements = new Map();
+  /** @type {(steps: readonly object[]) => number} */
+  #transaction;
+  /** @type {(list: readonly object[][]) => number[]} */
+  #batch;
+
+  /** @param {import('better-sqlite3').Database} db */
+  constructor(db) {
+    this.#db = db;
+    this.#transaction = db.transaction((steps) => this.#steps(steps));
+    this.#batch = db.transaction((list) => list.map((steps) => this.#steps(steps)));
+  }
+
+  /** How many statements are prepared. */
+  get prepared() {
+    return this.#statements.size;
+  }
+
+  /**
+   * One statement: `run` gives its number of changes, `get` its first row, `all` its rows,
+   * `value` the first column of its first row, `values` the first column of its rows.
+   */
+  call(sql, params, mode) {
+    const statement = this.#statement(sql);
+    switch (mode) {
+      case 'run':
+        return statement.run(...params).changes;
+      case 'get':
+        return statement.pluck(false).get(...params);
+      case 'all':
+        return statement.pluck(false).all(...params);
+      case 'value':
+        return statement.pluck(true).get(...params);
+      case 'values':
+        return statement.pluck(true).all(...params);
+      default:
+        throw new TypeError(`unknown statement mode '${String(mode)}'`);
+    }
+  }
+
+  /**
+   * The steps in one transaction, all or nothing; returns the changes of the steps that `count`.
+   * A step whose statement changes nothing runs its `otherwise` step instead; a step that
+   * `requires` a change and still has none fails the transaction with an error whose `missing`
+   * is true. An error thrown by a step carries its index as `step`.
+   */
+  transaction(steps) {
+    return this.#transaction(steps);
+  }
+
+  /**
+   * Several transactions' steps, each all or nothing, with one commit when none fails: SQLite's
+   * commit (writing the changed pages to the WAL) is most of a write's cost, and transactions
+   * that come together often change the same pages. When one fails, all are rolled back and
+   * run again one by one, so each gets its own outcome as if it had run alone.
+   */
+  transactions(list) {
+    if (list.length > 1) {
+      try {
+        return this.#batch(list).map((value) => ({ value }));
+      } catch {
+        // Run them alone below: the failing one fails, the others commit.
+      }
+    }
+    return list.map((steps) => {
+      try {
+        return { value: this.#transaction(steps) };
+      } catch (error) {
+        return { error };
+      }
+    });
+  }
+
+  /** Forgets the statements and closes the connection (after SQLite's `optimize`). */
+  close() {
+    this.#statements.clear();
+    try {
+      // Keeps the planner's statistics fresh for the next open; cheap when nothing changed.
+      this.#db.pragma('optimize');
+    } catch {
+      // Statistics are a nicety; closing is what matters.
+    }
+    this.#db.close();
+  }
+
+  #steps(steps) {
+    let counted = 0;
+    for (let index = 0; index < steps.length; index += 1) {
+      const step = steps[index];
+      let changes;
+      try {
+        changes = this.#statement(step.sql).run(...step.params).changes;
+        if (changes === 0 && step.otherwise !== undefined) {
+          changes = this.#statement(step.otherwise).run(...step.params).changes;
+        }
+      } catch (error) {
+        if (error instanceof Error) Object.assign(error, { step: index });
+        throw error;
+      }
+      if (changes === 0 && step.requires === true) {
+        throw Object.assign(new Error(`step ${index} changed nothing`), {
+          step: index,
+          missing: true,
+        });
+      }
+      if (step.count === true) counted += changes;
+    }
+    return counted;
+  }
+
+  #statement(sql) {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * The SQLite store's worker thread (`thread: 'worker'`, the default for a file): it holds the
+ * connection and runs the store's statements with the same `SqlRunner` as a store on the
+ * caller's thread, so SQLite's work (statements, commits, checkpoints) uses a core of its own.
+ *
+ * The store has already checked and migrated the file on its own thread and closed it; here the
+ * file is opened again with the same settings, its identity checked once more, and its write
+ * lock taken. The outcome is posted on `port` and signalled on `signal`, which the opening thread
+ * waits on (`openSqliteStore` stays synchronous). Then each request `{ id, op, ... }` gets one
+ * reply `{ id, value }` or `{ id, error }`, in order; the transactions waiting together share
+ * one commit.
+ */
+
+import { receiveMessageOnPort, workerData } from 'node:worker_threads';
+
+const { path, synchronous, checkpointPages, applicationId, version, signal, port } = workerData;
+
+/** What crosses back to the store: enough for it to rebuild the error. */
+function serialize(error) {
+  if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
+  return {
+    name: error.name,
+    message: error.message,
+    code: typeof error.code === 'string' ? error.code : undefined,
+    step: typeof error.step === 'number' ? error.step : undefined,
+    missing: error.missing === true ? true : undefined,
+  };
+}
+
+async function open() {
+  // Loaded here, not imported above, so that a module that fails to load is reported too.
+  const { default: Database } = await import('better-sqlite3');
+  const { SqlRunner } = await import('./sql-runner.mjs');
+  const db = new Database(path, { timeout: 0 });
+  try {
+    db.pragma('locking_mode = EXCLUSIVE');
+    const id = Number(db.pragma('application_id', { simple: true }));
+    const found = Number(db.pragma('user_version', { simple: true }));
+    if (id !== applicationId || found !== version) {
+      throw Object.assign(
+        new Error(
+          `the file changed while the store opened it (application_id ${id}, user_version ${found})`,
+        ),
+        { code: 'SQLITE_BUSY' },
+      );
+    }
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${synchronous}`);
+    db.pragma(`wal_autocheckpoint = ${checkpointPages}`);
+    // Takes the write lock now, as the opening on the caller's thread does.
+    db.prepare('BEGIN IMMEDIATE').run();
+    db.prepare('COMMIT').run();
+    return new SqlRunner(db);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+let runner;
+try {
+  runner = await open();
+  port.postMessage({ opened: true });
+} catch (error) {
+  port.postMessage({ opened: false, error: serialize(error) });
+}
+Atomics.store(signal, 0, 1);
+Atomics.notify(signal, 0);
+
+/** The SQL texts the store has sent, by number (each is sent once). */
+const texts = [];
+
+/** A transaction's steps as sent (`[sql, params, otherwise or -1, flags]`), for the runner. */
+function stepsOf(request) {
+  return request.steps.map(([sql, params, otherwise, flags]) => ({
+    sql: texts[sql],
+    params,
+    otherwise: otherwise === -1 ? undefined : texts[otherwise],
+    requires: (flags & 1) !== 0,
+    count: (flags & 2) !== 0,
+  }));
+}
+
+function reply(id, outcome) {
+  if ('error' in outcome) port.postMessage({ id, error: serialize(outcome.error) });
+  else port.postMessage({ id, value: outcome.value });
+}
+
+/** Runs one request other than a transaction. */
+function handle(request) {
+  try {
+    if (request.op === 'call') {
+      return { value: runner.call(texts[request.sql], request.params, request.mode) };
+    }
+    if (request.op === 'close') {
+      runner.close();
+      return { value: undefined };
+    }
+    throw new TypeError(`unknown request '${String(request.op)}'`);
+  } catch (error) {
+    return { error };
+  }
+}
+
+/**
+ * The request that woke the thread and those queued behind it, in order; transactions next to
+ * each other share one commit (see `SqlRunner.transactions`).
+ */
+function serve(first) {
+  const requests = [first];
+  for (
+    let next = receiveMessageOnPort(port);
+    next !== undefined;
+    next = receiveMessageOnPort(port)
+  ) {
+    requests.push(next.message);
+  }
+  let group = [];
+  const flush = () => {
+    if (group.length === 0) return;
+    const outcomes = runner.transactions(group.map(stepsOf));
+    for (const [index, request] of group.entries()) reply(request.id, outcomes[index]);
+    group = [];
+  };
+  for (const request of requests) {
+    if (request.defs !== undefined) for (const [n, sql] of request.defs) texts[n] = sql;
+    if (request.op === 'transaction') {
+      group.push(request);
+      continue;
+    }
+    flush();
+    reply(request.id, handle(request));
+    if (request.op === 'close') {
+      port.close();
+      return;
+    }
+  }
+  flush();
+}
+
+if (runner !== undefined) port.on('message', serve);
+else port.close();

@@ -1,0 +1,205 @@
+/**
+ * The caller's side of the SQLite store's worker thread (`sql-worker.mjs`): it starts the thread,
+ * waits for it to have the file open (so that opening stays synchronous, with the same errors),
+ * then sends each statement call or transaction as a message and resolves with its reply. Replies
+ * come in the order of the requests, so the store's writes and reads keep their order.
+ *
+ * The thread does not keep the process alive by itself: only while a request waits for its reply
+ * (as a file read would), so a store left open does not hold a finished program.
+ */
+
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import {
+  MessageChannel,
+  type MessagePort,
+  receiveMessageOnPort,
+  Worker,
+} from 'node:worker_threads';
+import type { CallMode, Step } from './sql-runner.mjs';
+
+/** What the worker needs to open the file the store has just checked and migrated. */
+export interface WorkerOpening {
+  path: string;
+  synchronous: 'NORMAL' | 'FULL';
+  checkpointPages: number;
+  /** The identity the file must still have. */
+  applicationId: number;
+  version: number;
+}
+
+/** An error as the worker sends it back. */
+interface SentError {
+  name: string;
+  message: string;
+  code?: string | undefined;
+  step?: number | undefined;
+  missing?: true | undefined;
+}
+
+type Reply = { id: number; value: unknown } | { id: number; error: SentError };
+
+/** The flags of a step as sent (see `sql-worker.mjs`). */
+const REQUIRES = 1;
+const COUNT = 2;
+
+/** How long opening waits for the thread (loading better-sqlite3 takes tens of milliseconds). */
+const OPEN_TIMEOUT_MS = 30_000;
+
+/** The error the worker threw, rebuilt with what the store reads of it (code, step, missing). */
+function rebuild(sent: SentError): Error {
+  const error = sent.name === 'TypeError' ? new TypeError(sent.message) : new Error(sent.message);
+  if (sent.code !== undefined) Object.assign(error, { code: sent.code });
+  if (sent.step !== undefined) Object.assign(error, { step: sent.step });
+  if (sent.missing === true) Object.assign(error, { missing: true });
+  return error;
+}
+
+/** Runs the store's statements on its worker thread. */
+export class WorkerRunner {
+  readonly #worker: Worker;
+  readonly #port: MessagePort;
+  /** Each SQL text's number; a text is sent once, the first time it is used. */
+  readonly #texts = new Map<string, number>();
+  #defs: Array<[number, string]> = [];
+  readonly #pending = new Map<
+    number,
+    { resolve(value: unknown): void; reject(error: Error): void }
+  >();
+  #nextId = 1;
+  /** Set when the thread died: every later request fails with it. */
+  #failure: Error | undefined;
+
+  /** Starts the thread and waits until it has the file open; throws what opening threw. */
+  static open(opening: WorkerOpening): WorkerRunner {
+    const script = new URL('./sql-worker.mjs', import.meta.url);
+    // Fails at once, not after the wait, when a bundler or a copy left the thread's module out.
+    if (!existsSync(fileURLToPath(script))) {
+      throw new Error(`the SQLite worker thread's module is missing: ${fileURLToPath(script)}`);
+    }
+    const signal = new Int32Array(new SharedArrayBuffer(4));
+    const { port1, port2 } = new MessageChannel();
+    const worker = new Worker(script, {
+      workerData: { ...opening, signal, port: port2 },
+      transferList: [port2],
+    });
+    // A thread that fails to start reports it as an event after the wait: never unheard.
+    const early = (): void => undefined;
+    worker.on('error', early);
+    const waited = Atomics.wait(signal, 0, 0, OPEN_TIMEOUT_MS);
+    const reply = receiveMessageOnPort(port1)?.message as
+      | { opened: true }
+      | { opened: false; error: SentError }
+      | undefined;
+    if (waited === 'timed-out' || reply === undefined || !reply.opened) {
+      port1.close();
+      void worker.terminate();
+      throw reply !== undefined && !reply.opened
+        ? rebuild(reply.error)
+        : new Error(`the SQLite worker thread did not open the file within ${OPEN_TIMEOUT_MS} ms`);
+    }
+    worker.off('error', early);
+    return new WorkerRunner(worker, port1);
+  }
+
+  private constructor(worker: Worker, port: MessagePort) {
+    this.#worker = worker;
+    this.#port = port;
+    // Listeners first: adding a port's first 'message' listener refs it again.
+    port.on('message', (reply: Reply) => this.#settle(reply));
+    port.on('messageerror', (error) => this.#die(error));
+    worker.on('error', (error) => this.#die(error));
+    worker.on('exit', (code) => {
+      this.#die(new Error(`the SQLite worker thread stopped (exit code ${code})`));
+    });
+    this.#hold(false);
+  }
+
+  /** One statement call (see `SqlRunner.call`). */
+  call(sql: string, params: readonly unknown[], mode: CallMode): Promise<unknown> {
+    return this.#request({ op: 'call', sql: this.#text(sql), params, mode });
+  }
+
+  /** One write transaction (see `SqlRunner.transaction`). */
+  transaction(steps: readonly Step[]): Promise<number> {
+    // Flat, as [sql, params, otherwise (or -1), flags]: less to copy than an object a step.
+    const sent = steps.map((step) => [
+      this.#text(step.sql),
+      step.params,
+      step.otherwise === undefined ? -1 : this.#text(step.otherwise),
+      (step.requires === true ? REQUIRES : 0) | (step.count === true ? COUNT : 0),
+    ]);
+    return this.#request({ op: 'transaction', steps: sent }) as Promise<number>;
+  }
+
+  /** Closes the connection (after the requests before it), then ends the thread. */
+  async close(): Promise<void> {
+    try {
+      await this.#request({ op: 'close' });
+    } finally {
+      this.#port.close();
+      await this.#worker.terminate();
+    }
+  }
+
+  #text(sql: string): number {
+    let n = this.#texts.get(sql);
+    if (n === undefined) {
+      n = this.#texts.size;
+      this.#texts.set(sql, n);
+      this.#defs.push([n, sql]);
+    }
+    return n;
+  }
+
+  #request(body: Record<string, unknown>): Promise<unknown> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    const id = this.#nextId++;
+    const request = this.#defs.length === 0 ? { id, ...body } : { id, defs: this.#defs, ...body };
+    return new Promise((resolve, reject) => {
+      // Throws (and sends nothing) for a value that cannot be copied to the thread.
+      this.#port.postMessage(request);
+      this.#defs = [];
+      if (this.#pending.size === 0) this.#hold(true);
+      this.#pending.set(id, { resolve, reject });
+    });
+  }
+
+  #settle(reply: Reply): void {
+    const waiting = this.#pending.get(reply.id);
+    if (waiting === undefined) return;
+    this.#pending.delete(reply.id);
+    if (this.#pending.size === 0) this.#hold(false);
+    if ('error' in reply) waiting.reject(rebuild(reply.error));
+    else waiting.resolve(reply.value);
+  }
+
+  /** Keeps the process alive (while a call waits for its answer) or lets it end. */
+  #hold(alive: boolean): void {
+    if (alive) {
+      this.#port.ref();
+      this.#worker.ref();
+    } else {
+      this.#port.unref();
+      this.#worker.unref();
+    }
+  }
+
+  /**
+   * The thread died (or a message could not be read): the replies it sent before are taken
+   * first (the answer to `close`, commits that did land), then every call still waiting fails.
+   */
+  #die(error: Error): void {
+    for (
+      let left = receiveMessageOnPort(this.#port);
+      left;
+      left = receiveMessageOnPort(this.#port)
+    ) {
+      this.#settle(left.message as Reply);
+    }
+    this.#failure ??= error;
+    for (const waiting of this.#pending.values()) waiting.reject(this.#failure);
+    this.#pending.clear();
+    this.#hold(false);
+  }
+}
