@@ -27,7 +27,11 @@ import {
   ValidationError,
 } from '../../src/errors.js';
 import { openSqliteStore, SqliteTaskStore } from '../../src/stores/sqlite/index.js';
-import { openSqliteStoreWith, sqliteInternals } from '../../src/stores/sqlite/internals.js';
+import {
+  openSqliteStoreWith,
+  sqliteInternals,
+  sqliteWorker,
+} from '../../src/stores/sqlite/internals.js';
 import {
   APPLICATION_ID,
   MIGRATIONS,
@@ -351,6 +355,51 @@ describe('SqliteTaskStore threads', () => {
       await store.close();
     },
   );
+
+  it("'full' on the worker: the write that does not fit changes nothing, loses nothing", async () => {
+    const path = freshPath();
+    const store = openSqliteStore(path);
+    const worker = sqliteWorker(store);
+    const earlier = Array.from({ length: 20 }, () => makeRecord({ idempotencyKey: undefined }));
+    await store.commit({ insert: earlier });
+    const [{ page_count: pages }] = (await worker.call('PRAGMA page_count', [], 'all')) as [
+      { page_count: number },
+    ];
+    await worker.call(`PRAGMA max_page_count = ${pages + 2}`, [], 'all');
+    const big = Array.from({ length: 200 }, () =>
+      makeRecord({ idempotencyKey: undefined, data: { text: 'x'.repeat(2_000) } }),
+    );
+    expectStoreError(await rejectionOf(store.commit({ insert: big })), 'full', path);
+    expect((await store.countByStatus()).queued).toBe(20);
+    await worker.call('PRAGMA max_page_count = 1073741823', [], 'all');
+    await store.commit({ insert: big });
+    expect((await store.countByStatus()).queued).toBe(220);
+    await store.close();
+  });
+
+  it('a worker thread that dies fails the calls waiting and every later one with StoreError', async () => {
+    const path = freshPath();
+    const store = openSqliteStore(path);
+    await store.insert([makeRecord()]);
+    const waiting = store.countByStatus();
+    await sqliteWorker(store).stop();
+    // The call on its way was answered before the end, or fails with the rest.
+    const [answer] = await Promise.allSettled([waiting]);
+    if (answer.status === 'fulfilled') expect(answer.value.queued).toBe(1);
+    const errors = [
+      answer.status === 'rejected' ? answer.reason : await rejectionOf(store.get('x')),
+      await rejectionOf(store.commit({ insert: [makeRecord()] })),
+    ];
+    for (const error of errors) {
+      expectStoreError(error, 'io', path);
+      expect((error as StoreError).message).toContain('worker thread stopped');
+    }
+    // What it committed before stays in the file, for the next opener.
+    await rejectionOf(store.close());
+    const again = openSqliteStore(path);
+    expect((await again.countByStatus()).queued).toBe(1);
+    await again.close();
+  });
 
   it('a second close waits for the first: the file is free once either resolves', async () => {
     const path = freshPath();

@@ -7,6 +7,7 @@ import type Database from 'better-sqlite3';
 import { openDatabase } from './open.js';
 import type { Migration } from './schema.js';
 import type { SqliteStoreOptions, SqliteTaskStore } from './store.js';
+import type { WorkerRunner } from './worker-runner.js';
 
 /** What a store holds inside. */
 export interface SqliteInternals {
@@ -19,6 +20,7 @@ export interface SqliteInternals {
 interface SqliteHooks {
   create(db: Database.Database, path: string): SqliteTaskStore;
   inspect(store: SqliteTaskStore): SqliteInternals;
+  worker(store: SqliteTaskStore): WorkerRunner;
 }
 
 let hooks: SqliteHooks | undefined;
@@ -44,4 +46,12 @@ export function openSqliteStoreWith(
 /** The connection and statement count of a store opened with `thread: 'main'`. */
 export function sqliteInternals(store: SqliteTaskStore): SqliteInternals {
   return loaded().inspect(store);
+}
+
+/**
+ * The worker thread of a store opened with `thread: 'worker'`: its statement calls (a pragma of
+ * a test) and `stop()`, which ends the thread as a crash would.
+ */
+export function sqliteWorker(store: SqliteTaskStore): WorkerRunner {
+  return loaded().worker(store);
 }

@@ -175,6 +175,13 @@ export class SqliteTaskStore implements TaskStore {
         }
         return { db: store.#db, prepared: runner.prepared };
       },
+      worker: (store) => {
+        const runner = store.#runner;
+        if (!(runner instanceof WorkerRunner)) {
+          throw new Error("only a store opened with thread 'worker' has a worker thread");
+        }
+        return runner;
+      },
     });
   }
 
