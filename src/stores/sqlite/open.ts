@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { StoreError, ValidationError } from '../../errors.js';
 import { toStoreError } from './errors.js';
 import { type Migration, migrate, readIdentity } from './schema.js';
+import { applySettings } from './sql-runner.mjs';
 import type { SqliteStoreOptions } from './store.js';
 
 function checkOptions(path: unknown, options: SqliteStoreOptions): 'NORMAL' | 'FULL' {
@@ -33,7 +34,11 @@ function checkOptions(path: unknown, options: SqliteStoreOptions): 'NORMAL' | 'F
   return synchronous;
 }
 
-/** WAL pages written between two automatic checkpoints. */
+/**
+ * WAL pages written between two automatic checkpoints: 16,384 (64 MiB) instead of SQLite's
+ * 1,000. A task's record is rewritten a few times in its life, and a longer WAL copies each page
+ * to the file once.
+ */
 export const WAL_CHECKPOINT_PAGES = 16_384;
 /**
  * Opens the file, checks that it is a store this library can use, and brings its schema up to
@@ -71,11 +76,7 @@ export function openDatabase(
         path,
       );
     }
-    db.pragma('journal_mode = WAL');
-    db.pragma(`synchronous = ${synchronous}`);
-    // Checkpoints every 16,384 WAL pages (64 MiB) instead of SQLite's 1,000: a task's record is
-    // rewritten a few times in its life, and a longer WAL copies each page to the file once.
-    db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
+    applySettings(db, synchronous, WAL_CHECKPOINT_PAGES);
     migrate(db, version, migrations);
     return db;
   } catch (error) {

@@ -22,6 +22,12 @@ export interface StepError extends Error {
   code?: string;
 }
 
+export declare function applySettings(
+  db: Database.Database,
+  synchronous: 'NORMAL' | 'FULL',
+  checkpointPages: number,
+): void;
+
 export declare class SqlRunner {
   constructor(db: Database.Database);
   readonly prepared: number;

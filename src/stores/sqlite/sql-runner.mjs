@@ -6,6 +6,17 @@
  */
 
 /**
+ * The settings every connection of a store gets once its file is known to be a store: WAL, the
+ * `synchronous` level asked for, and checkpoints every `checkpointPages` WAL pages. Shared by
+ * the opening on the caller's thread and the worker's, so the two cannot drift apart.
+ */
+export function applySettings(db, synchronous, checkpointPages) {
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${synchronous}`);
+  db.pragma(`wal_autocheckpoint = ${checkpointPages}`);
+}
+
+/**
  * Runs statements on `db` (a better-sqlite3 connection), preparing each SQL text the first time
  * it is used.
  */

@@ -30,7 +30,7 @@ function serialize(error) {
 async function open() {
   // Loaded here, not imported above, so that a module that fails to load is reported too.
   const { default: Database } = await import('better-sqlite3');
-  const { SqlRunner } = await import('./sql-runner.mjs');
+  const { SqlRunner, applySettings } = await import('./sql-runner.mjs');
   const db = new Database(path, { timeout: 0 });
   try {
     db.pragma('locking_mode = EXCLUSIVE');
@@ -44,9 +44,7 @@ async function open() {
         { code: 'SQLITE_BUSY' },
       );
     }
-    db.pragma('journal_mode = WAL');
-    db.pragma(`synchronous = ${synchronous}`);
-    db.pragma(`wal_autocheckpoint = ${checkpointPages}`);
+    applySettings(db, synchronous, checkpointPages);
     // Takes the write lock now, as the opening on the caller's thread does.
     db.prepare('BEGIN IMMEDIATE').run();
     db.prepare('COMMIT').run();

@@ -258,10 +258,8 @@ export class SqliteTaskStore implements TaskStore {
       if (model !== undefined) rest.push(model);
       if (after !== undefined) rest.push(after.rank, after.seq, after.id);
       rest.push(limit + 1);
-      const pages = statuses.map(
-        (status) => this.#runner.call(sql, [status, ...rest], 'all') as WaitingRow[],
-      );
-      let rows = (await Promise.all(pages)).flat();
+      const pages = statuses.map((status) => this.#runner.call(sql, [status, ...rest], 'all'));
+      let rows = ((await Promise.all(pages)) as WaitingRow[][]).flat();
       if (statuses.length > 1) rows.sort(compareRows);
       rows = rows.slice(0, limit + 1);
       const page = rows.slice(0, limit);
@@ -280,15 +278,9 @@ export class SqliteTaskStore implements TaskStore {
     return this.#run('countWaiting', async () => {
       const wanted = checkStatuses(statuses, 'statuses');
       const counts: Record<Priority, number> = { URGENT: 0, HIGH: 0, MEDIUM: 0, LOW: 0 };
-      const found = await Promise.all(
-        wanted.map(
-          (status) =>
-            this.#runner.call(SQL.countByRank, [status], 'all') as Array<{
-              rank: number;
-              n: number;
-            }>,
-        ),
-      );
+      const found = (await Promise.all(
+        wanted.map((status) => this.#runner.call(SQL.countByRank, [status], 'all')),
+      )) as Array<Array<{ rank: number; n: number }>>;
       for (const { rank, n } of found.flat()) {
         const priority = PRIORITIES_HIGH_FIRST[rank];
         if (priority !== undefined) counts[priority] += n;
