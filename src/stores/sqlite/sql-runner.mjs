@@ -25,7 +25,7 @@ export class SqlRunner {
   #db;
   /** @type {Map<string, import('better-sqlite3').Statement>} */
   #statements = new Map();
-  /** @type {(steps: readonly object[]) => number} */
+  /** @type {(groups: readonly object[]) => number} */
   #transaction;
   /** @type {(list: readonly object[][]) => number[]} */
   #batch;
@@ -33,8 +33,8 @@ export class SqlRunner {
   /** @param {import('better-sqlite3').Database} db */
   constructor(db) {
     this.#db = db;
-    this.#transaction = db.transaction((steps) => this.#steps(steps));
-    this.#batch = db.transaction((list) => list.map((steps) => this.#steps(steps)));
+    this.#transaction = db.transaction((groups) => this.#steps(groups));
+    this.#batch = db.transaction((list) => list.map((groups) => this.#steps(groups)));
   }
 
   /** How many statements are prepared. */
@@ -66,16 +66,18 @@ export class SqlRunner {
 
   /**
    * The steps in one transaction, all or nothing; returns the changes of the steps that `count`.
-   * A step whose statement changes nothing runs its `otherwise` step instead; a step that
-   * `requires` a change and still has none fails the transaction with an error whose `missing`
-   * is true. An error thrown by a step carries its index as `step`.
+   * The steps come in groups: a group runs its statement once for each of its `rows` of
+   * parameters. A step whose statement changes nothing runs the group's `otherwise` statement
+   * instead; a step that `requires` a change and still has none fails the transaction with an
+   * error whose `missing` is true. An error thrown by a step carries its index as `step`,
+   * counted over the groups' rows in order.
    */
-  transaction(steps) {
-    return this.#transaction(steps);
+  transaction(groups) {
+    return this.#transaction(groups);
   }
 
   /**
-   * Several transactions' steps, each all or nothing, with one commit when none fails: SQLite's
+   * Several transactions' step groups, each all or nothing, with one commit when none fails: SQLite's
    * commit (writing the changed pages to the WAL) is most of a write's cost, and transactions
    * that come together often change the same pages. When one fails, all are rolled back and
    * run again one by one, so each gets its own outcome as if it had run alone.
@@ -88,9 +90,9 @@ export class SqlRunner {
         // Run them alone below: the failing one fails, the others commit.
       }
     }
-    return list.map((steps) => {
+    return list.map((groups) => {
       try {
-        return { value: this.#transaction(steps) };
+        return { value: this.#transaction(groups) };
       } catch (error) {
         return { error };
       }
@@ -109,27 +111,31 @@ export class SqlRunner {
     this.#db.close();
   }
 
-  #steps(steps) {
+  #steps(groups) {
     let counted = 0;
-    for (let index = 0; index < steps.length; index += 1) {
-      const step = steps[index];
-      let changes;
-      try {
-        changes = this.#statement(step.sql).run(...step.params).changes;
-        if (changes === 0 && step.otherwise !== undefined) {
-          changes = this.#statement(step.otherwise).run(...step.params).changes;
+    let index = 0;
+    for (const group of groups) {
+      const statement = this.#statement(group.sql);
+      const otherwise =
+        group.otherwise === undefined ? undefined : this.#statement(group.otherwise);
+      for (const params of group.rows) {
+        let changes;
+        try {
+          changes = statement.run(...params).changes;
+          if (changes === 0 && otherwise !== undefined) changes = otherwise.run(...params).changes;
+        } catch (error) {
+          if (error instanceof Error) Object.assign(error, { step: index });
+          throw error;
         }
-      } catch (error) {
-        if (error instanceof Error) Object.assign(error, { step: index });
-        throw error;
+        if (changes === 0 && group.requires === true) {
+          throw Object.assign(new Error(`step ${index} changed nothing`), {
+            step: index,
+            missing: true,
+          });
+        }
+        if (group.count === true) counted += changes;
+        index += 1;
       }
-      if (changes === 0 && step.requires === true) {
-        throw Object.assign(new Error(`step ${index} changed nothing`), {
-          step: index,
-          missing: true,
-        });
-      }
-      if (step.count === true) counted += changes;
     }
     return counted;
   }

@@ -68,11 +68,11 @@ Atomics.notify(signal, 0);
 /** The SQL texts the store has sent, by number (each is sent once). */
 const texts = [];
 
-/** A transaction's steps as sent (`[sql, params, otherwise or -1, flags]`), for the runner. */
-function stepsOf(request) {
-  return request.steps.map(([sql, params, otherwise, flags]) => ({
+/** A transaction's step groups as sent (`[sql, rows, otherwise or -1, flags]`), for the runner. */
+function groupsOf(request) {
+  return request.groups.map(([sql, rows, otherwise, flags]) => ({
     sql: texts[sql],
-    params,
+    rows,
     otherwise: otherwise === -1 ? undefined : texts[otherwise],
     requires: (flags & 1) !== 0,
     count: (flags & 2) !== 0,
@@ -116,7 +116,7 @@ function serve(first) {
   let group = [];
   const flush = () => {
     if (group.length === 0) return;
-    const outcomes = runner.transactions(group.map(stepsOf));
+    const outcomes = runner.transactions(group.map(groupsOf));
     for (const [index, request] of group.entries()) reply(request.id, outcomes[index]);
     group = [];
   };

@@ -52,7 +52,7 @@ import {
   type WaitingRow,
 } from './rows.js';
 import { APPLICATION_ID, MIGRATIONS } from './schema.js';
-import { type CallMode, SqlRunner, type Step, type StepError } from './sql-runner.mjs';
+import { type CallMode, SqlRunner, type StepError, type StepGroup } from './sql-runner.mjs';
 import { QueryShapes, SQL } from './statements.js';
 import { WorkerRunner } from './worker-runner.js';
 
@@ -78,7 +78,7 @@ export interface SqliteStoreOptions {
 /** What runs the statements: a {@link SqlRunner} here, or a {@link WorkerRunner}. */
 interface Runner {
   call(sql: string, params: readonly unknown[], mode: CallMode): unknown;
-  transaction(steps: readonly Step[]): number | Promise<number>;
+  transaction(groups: readonly StepGroup[]): number | Promise<number>;
   close(): void | Promise<void>;
 }
 
@@ -371,8 +371,8 @@ export class SqliteTaskStore implements TaskStore {
       const params = [checkpoint.at, checkpoint.taskId ?? null, body, throughSeq];
       try {
         await this.#runner.transaction([
-          { sql: SQL.replaceLedger, params, requires: true },
-          { sql: SQL.trimLedger, params: [throughSeq] },
+          { sql: SQL.replaceLedger, rows: [params], requires: true },
+          { sql: SQL.trimLedger, rows: [[throughSeq]] },
         ]);
       } catch (error) {
         throw (error as StepError).missing === true ? noLedgerEntry(throughSeq) : error;
@@ -414,20 +414,22 @@ export class SqliteTaskStore implements TaskStore {
    * resolves with how many removed tasks existed.
    */
   async #write(write: PreparedWrite): Promise<number> {
-    const steps: Step[] = [];
-    for (const row of write.insert) steps.push({ sql: SQL.insertTask, params: row });
-    for (const row of write.update) {
-      steps.push({
+    const groups: StepGroup[] = [];
+    if (write.insert.length > 0) groups.push({ sql: SQL.insertTask, rows: write.insert });
+    if (write.update.length > 0) {
+      groups.push({
         sql: SQL.updateChanging,
-        params: row,
+        rows: write.update,
         otherwise: SQL.updateTask,
         requires: true,
       });
     }
-    for (const id of write.remove) steps.push({ sql: SQL.deleteTask, params: [id], count: true });
-    for (const entry of write.ledger) steps.push({ sql: SQL.appendLedger, params: entry });
+    if (write.remove.length > 0) {
+      groups.push({ sql: SQL.deleteTask, rows: write.remove.map((id) => [id]), count: true });
+    }
+    if (write.ledger.length > 0) groups.push({ sql: SQL.appendLedger, rows: write.ledger });
     try {
-      return await this.#runner.transaction(steps);
+      return await this.#runner.transaction(groups);
     } catch (error) {
       const { step, missing } = error as StepError;
       if (step === undefined || step >= write.insert.length + write.update.length) throw error;

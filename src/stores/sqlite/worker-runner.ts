@@ -16,7 +16,7 @@ import {
   receiveMessageOnPort,
   Worker,
 } from 'node:worker_threads';
-import type { CallMode, Step } from './sql-runner.mjs';
+import type { CallMode, StepGroup } from './sql-runner.mjs';
 
 /** What the worker needs to open the file the store has just checked and migrated. */
 export interface WorkerOpening {
@@ -39,7 +39,7 @@ interface SentError {
 
 type Reply = { id: number; value: unknown } | { id: number; error: SentError };
 
-/** The flags of a step as sent (see `sql-worker.mjs`). */
+/** The flags of a step group as sent (see `sql-worker.mjs`). */
 const REQUIRES = 1;
 const COUNT = 2;
 
@@ -121,15 +121,15 @@ export class WorkerRunner {
   }
 
   /** One write transaction (see `SqlRunner.transaction`). */
-  transaction(steps: readonly Step[]): Promise<number> {
-    // Flat, as [sql, params, otherwise (or -1), flags]: less to copy than an object a step.
-    const sent = steps.map((step) => [
-      this.#text(step.sql),
-      step.params,
-      step.otherwise === undefined ? -1 : this.#text(step.otherwise),
-      (step.requires === true ? REQUIRES : 0) | (step.count === true ? COUNT : 0),
+  transaction(groups: readonly StepGroup[]): Promise<number> {
+    // Flat, as [sql, rows, otherwise (or -1), flags]: the rows go as they are.
+    const sent = groups.map((group) => [
+      this.#text(group.sql),
+      group.rows,
+      group.otherwise === undefined ? -1 : this.#text(group.otherwise),
+      (group.requires === true ? REQUIRES : 0) | (group.count === true ? COUNT : 0),
     ]);
-    return this.#request({ op: 'transaction', steps: sent }) as Promise<number>;
+    return this.#request({ op: 'transaction', groups: sent }) as Promise<number>;
   }
 
   /** Closes the connection (after the requests before it), then ends the thread. */
