@@ -1,8 +1,8 @@
 /**
  * The SQLite store's statements, run on one connection: each statement prepared once (by its
- * SQL), single calls, and the write transactions as lists of steps. Plain JavaScript, so that the
- * store's worker thread (`sql-worker.mjs`) runs the very same code as a store on the caller's
- * thread (`thread: 'main'`); its types are in `sql-runner.d.mts`.
+ * SQL), single calls, and the write transactions as lists of step groups. Plain JavaScript, so
+ * that the store's worker thread (`sql-worker.mjs`) runs the very same code as a store on the
+ * caller's thread (`thread: 'main'`); its types are in `sql-runner.d.mts`.
  */
 
 /**
@@ -77,9 +77,9 @@ export class SqlRunner {
   }
 
   /**
-   * Several transactions' step groups, each all or nothing, with one commit when none fails: SQLite's
-   * commit (writing the changed pages to the WAL) is most of a write's cost, and transactions
-   * that come together often change the same pages. When one fails, all are rolled back and
+   * Several transactions' step groups, each all or nothing, with one commit when none fails:
+   * SQLite's commit (writing the changed pages to the WAL) is most of a write's cost, and
+   * transactions that come together often change the same pages. When one fails, all are rolled back and
    * run again one by one, so each gets its own outcome as if it had run alone.
    */
   transactions(list) {
