@@ -115,14 +115,18 @@ export class SqlRunner {
     let counted = 0;
     let index = 0;
     for (const group of groups) {
-      const statement = this.#statement(group.sql);
-      const otherwise =
-        group.otherwise === undefined ? undefined : this.#statement(group.otherwise);
+      // Prepared when first needed, so that a statement that fails to prepare is a step's error.
+      let statement;
+      let otherwise;
       for (const params of group.rows) {
         let changes;
         try {
+          statement ??= this.#statement(group.sql);
           changes = statement.run(...params).changes;
-          if (changes === 0 && otherwise !== undefined) changes = otherwise.run(...params).changes;
+          if (changes === 0 && group.otherwise !== undefined) {
+            otherwise ??= this.#statement(group.otherwise);
+            changes = otherwise.run(...params).changes;
+          }
         } catch (error) {
           if (error instanceof Error) Object.assign(error, { step: index });
           throw error;

@@ -113,17 +113,17 @@ function serve(first) {
   ) {
     requests.push(next.message);
   }
-  let group = [];
+  let batch = [];
   const flush = () => {
-    if (group.length === 0) return;
-    const outcomes = runner.transactions(group.map(groupsOf));
-    for (const [index, request] of group.entries()) reply(request.id, outcomes[index]);
-    group = [];
+    if (batch.length === 0) return;
+    const outcomes = runner.transactions(batch.map(groupsOf));
+    for (const [index, request] of batch.entries()) reply(request.id, outcomes[index]);
+    batch = [];
   };
   for (const request of requests) {
     if (request.defs !== undefined) for (const [n, sql] of request.defs) texts[n] = sql;
     if (request.op === 'transaction') {
-      group.push(request);
+      batch.push(request);
       continue;
     }
     flush();
