@@ -3,9 +3,10 @@
  * simulator, configured with the same limit as each of them, and the simulator stamps every
  * request when it arrives. Reported per library: the most requests (or tokens) that arrived in
  * any span of the window, the answers of 429, and the makespan against the least the window
- * allows. The makespan runs from the first request's arrival to the end of the run (the last
- * answer and the library's stop): the least the window allows, `floor((N − 1) / R) · W` plus a
- * call's 50 ms, is counted from the first request too. What came before it (the queue's
+ * allows. The makespan runs from the first request's arrival to the last task's end (before
+ * the library's stop): the least the window allows, `floor((N − 1) / R) · W` plus a call's
+ * 50 ms for the N requests answered (a peer that does not retry loses its 429s), is counted
+ * from the first request too. What came before it (the queue's
  * manager, its tokenizer's first load, its submission; the peers' client) is printed beside
  * it as the set-up.
  *
@@ -35,7 +36,7 @@
  * `performance.timeOrigin + performance.now()`. The queue
  * retries its 429s (there should be none); p-queue and Bottleneck do not (a 429 is counted).
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import Bottleneck from 'bottleneck';
@@ -141,13 +142,14 @@ const promptType: TaskTypeDefinition<{ prompt: string }, string> = {
 
 type Library = 'ai-task-queue' | 'p-queue' | 'bottleneck';
 
+/** Runs every prompt through the queue; resolves with the time the last task ended. */
 async function runQueue(
   url: string,
   prompts: string[],
   limits: Limits | undefined,
   concurrency: number,
   marginMs: number | undefined,
-) {
+): Promise<number> {
   const manager = new AITaskManager({
     ...(marginMs === undefined ? {} : { windowMarginMs: marginMs }),
     apiKey: 'sk-bench',
@@ -160,21 +162,24 @@ async function runQueue(
     builtinTaskTypes: false,
     taskDefaults: { maxRateLimitRetries: 100 },
   });
-  manager.start();
+  await manager.start();
   const ids = await manager.submitBatch(
     prompts.map((prompt) => ({ taskType: 'PROMPT', data: { prompt } })),
   );
   await Promise.all(ids.map((id) => manager.waitForTask(id)));
+  const done = stamp();
   await manager.stop();
+  return done;
 }
 
+/** Runs every prompt through p-queue or Bottleneck; resolves with the time the last call ended. */
 async function runPeer(
   library: 'p-queue' | 'bottleneck',
   url: string,
   prompts: string[],
   limits: Limits | undefined,
   concurrency: number,
-) {
+): Promise<number> {
   const client = new OpenAI({ apiKey: 'sk-bench', baseURL: url, maxRetries: 0 });
   const call = (prompt: string) =>
     client.chat.completions
@@ -191,7 +196,7 @@ async function runPeer(
         : { concurrency, intervalCap: limits.requests as number, interval: limits.windowMs },
     );
     await Promise.all(prompts.map((p) => queue.add(() => call(p))));
-    return;
+    return stamp();
   }
   if (limits === undefined) throw new Error('Bottleneck runs with a limit only');
   const reservoir = (limits.requests ?? limits.tokens) as number;
@@ -212,7 +217,9 @@ async function runPeer(
       return limiter.schedule({ weight }, () => slots(() => call(p)));
     }),
   );
+  const done = stamp();
   await limiter.stop({ dropWaitingJobs: false });
+  return done;
 }
 
 /** At most `n` of the functions given run at once. */
@@ -243,7 +250,15 @@ async function main(): Promise<void> {
   const hintsRpw = Number(args.get('hints-rpw') ?? 40);
   const only = args.get('only')?.split(',');
   const libraries = args.get('libraries')?.split(',');
+  const known: readonly Library[] = ['ai-task-queue', 'p-queue', 'bottleneck'];
+  for (const name of libraries ?? []) {
+    if (!(known as readonly string[]).includes(name)) {
+      console.error(`--libraries: unknown library '${name}' (known: ${known.join(', ')})`);
+      process.exit(2);
+    }
+  }
   const dump = args.get('dump');
+  if (dump !== undefined) mkdirSync(dump, { recursive: true });
   const random = seededRandom(15);
   const prompts = Array.from({ length: tasks }, (_, i) =>
     promptOf(20 + Math.floor(random() * 380), i),
@@ -292,10 +307,11 @@ async function main(): Promise<void> {
       worker.postMessage({ type: 'reset', limits });
       ({ url } = await next<{ url: string }>());
       const started = stamp();
-      if (library === 'ai-task-queue') {
-        await runQueue(url, prompts, configured, concurrency, margin);
-      } else await runPeer(library, url, prompts, configured, concurrency);
-      const ended = stamp();
+      // The end is the last task's end, before the library's stop (which the least leaves out).
+      const ended =
+        library === 'ai-task-queue'
+          ? await runQueue(url, prompts, configured, concurrency, margin)
+          : await runPeer(library, url, prompts, configured, concurrency);
       worker.postMessage({ type: 'log' });
       const { log } = await next<{ log: Arrival[] }>();
       if (dump !== undefined) {
@@ -307,8 +323,12 @@ async function main(): Promise<void> {
       const refusals = log.filter((a) => a.status === 429);
       const accepted = log.filter((a) => a.status === 200);
       const total = accepted.reduce((s, a) => s + a.tokens, 0);
+      // The least for what was answered: a library that does not retry loses its 429s, and the
+      // window needs less time for fewer requests (the token bound counts answered tokens too).
       const least = Math.max(
-        limits.requests === undefined ? 0 : Math.floor((tasks - 1) / limits.requests) * windowMs,
+        limits.requests === undefined
+          ? 0
+          : Math.floor(Math.max(0, accepted.length - 1) / limits.requests) * windowMs,
         limits.tokens === undefined
           ? 0
           : Math.max(0, Math.ceil(total / limits.tokens) - 1) * windowMs,
@@ -321,13 +341,15 @@ async function main(): Promise<void> {
         .join(', ');
       // When the 429s came, from the first request: the hints workload allows them in the first
       // window only.
-      const first = Math.min(...log.map((a) => a.at));
+      let first = Number.POSITIVE_INFINITY;
+      for (const arrival of log) first = Math.min(first, arrival.at);
+      if (log.length === 0) first = ended;
       const makespan = ended - first;
       const setUp = first - started;
       const lastRefusal =
         refusals.length === 0
           ? ''
-          : ` (the last at ${((Math.max(...refusals.map((a) => a.at)) - first) / 1000).toFixed(2)} s)`;
+          : ` (the last at ${((refusals.reduce((m, a) => Math.max(m, a.at), first) - first) / 1000).toFixed(2)} s)`;
       console.log(
         `  ${library.padEnd(14)} most in any window ${most} · 429s ${String(refusals.length).padStart(5)}${lastRefusal} · answered ${accepted.length} · makespan ${(makespan / 1000).toFixed(2)} s (${(makespan / (least + LATENCY_MS)).toFixed(3)}× the least the window allows, ${((least + LATENCY_MS) / 1000).toFixed(2)} s) · set-up ${setUp.toFixed(0)} ms`,
       );
