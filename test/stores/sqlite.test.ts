@@ -53,6 +53,21 @@ function freshPath(): string {
   return join(dir, `store-${fileCount}.db`);
 }
 
+/** A new store file holding one queued task, open on its worker thread. */
+async function storeWithOneTask(): Promise<{ path: string; store: SqliteTaskStore }> {
+  const path = freshPath();
+  const store = openSqliteStore(path);
+  await store.insert([makeRecord()]);
+  return { path, store };
+}
+
+/** Opens the file again and checks that the one task is there; resolves once it is closed. */
+async function expectReopensWithOneTask(path: string): Promise<void> {
+  const again = openSqliteStore(path);
+  expect((await again.countByStatus()).queued).toBe(1);
+  await again.close();
+}
+
 function removeFiles(path: string): void {
   for (const suffix of ['', '-wal', '-shm', '-journal'])
     rmSync(`${path}${suffix}`, { force: true });
@@ -378,9 +393,7 @@ describe('SqliteTaskStore threads', () => {
   });
 
   it('a worker thread that dies fails the calls waiting and every later one with StoreError', async () => {
-    const path = freshPath();
-    const store = openSqliteStore(path);
-    await store.insert([makeRecord()]);
+    const { path, store } = await storeWithOneTask();
     const waiting = store.countByStatus();
     await sqliteWorker(store).stop();
     // The call on its way was answered before the end, or fails with the rest.
@@ -396,20 +409,15 @@ describe('SqliteTaskStore threads', () => {
     }
     // What it committed before stays in the file, for the next opener.
     await rejectionOf(store.close());
-    const again = openSqliteStore(path);
-    expect((await again.countByStatus()).queued).toBe(1);
-    await again.close();
+    await expectReopensWithOneTask(path);
   });
 
   it('a second close waits for the first: the file is free once either resolves', async () => {
-    const path = freshPath();
-    const store = openSqliteStore(path);
-    await store.insert([makeRecord()]);
+    const { path, store } = await storeWithOneTask();
     const first = store.close();
     await store.close();
-    const again = openSqliteStore(path);
-    expect((await again.countByStatus()).queued).toBe(1);
-    await Promise.all([first, again.close()]);
+    await expectReopensWithOneTask(path);
+    await first;
   });
 });
 
@@ -458,9 +466,7 @@ describe('SqliteTaskStore errors', () => {
   });
 
   it("'newer-schema': a file of a newer version, left untouched", async () => {
-    const path = freshPath();
-    const store = openSqliteStore(path);
-    await store.insert([makeRecord()]);
+    const { path, store } = await storeWithOneTask();
     await store.close();
     const raw = new Database(path);
     raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
@@ -531,9 +537,7 @@ describe('SqliteTaskStore errors', () => {
     );
     expect(existsSync(inDir)).toBe(false);
 
-    const path = freshPath();
-    const store = openSqliteStore(path);
-    await store.insert([makeRecord()]);
+    const { path, store } = await storeWithOneTask();
     await store.close();
     chmodSync(path, 0o444);
     const bytes = readFileSync(path);
