@@ -101,11 +101,22 @@ export class SimulatorRateLimits {
     };
   }
 
-  /** Records one request of `tokens` tokens at `now` (check first). */
+  /**
+   * Records one request of `tokens` tokens that arrived at `now` (check first). A request whose
+   * body took longer to read than a later one's is recorded in its place, so the log stays in
+   * arrival order.
+   */
   take(tokens: number, now: number): void {
     this.prune(now);
-    this.at.push(now);
-    this.tokens.push(tokens);
+    let index = this.at.length;
+    while (index > this.head && (this.at[index - 1] ?? 0) > now) index--;
+    if (index === this.at.length) {
+      this.at.push(now);
+      this.tokens.push(tokens);
+    } else {
+      this.at.splice(index, 0, now);
+      this.tokens.splice(index, 0, tokens);
+    }
     this.tokenSum += tokens;
   }
 

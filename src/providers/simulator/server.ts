@@ -215,8 +215,9 @@ export function createSimulatorServer(options: ResolvedSimulatorOptions): Simula
       record(exchange, 499);
       return;
     }
-    // Counted when admitted: requests admitted while this one was counted came before it.
-    const at = now();
+    // Counted at its arrival, as a provider counts at its edge; requests are decided in the
+    // order they arrived (bodies under 64 KB are read and counted without a pause).
+    const at = exchange.entry.at;
     const limits = limitsOf(model);
     const verdict = limits.check(reservedTokens, at);
     if (!verdict.ok) {
@@ -336,13 +337,13 @@ export function createSimulatorServer(options: ResolvedSimulatorOptions): Simula
     return timingSafeEqual(digest, keyDigest) && match !== null;
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, at: number): Promise<void> {
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
     const exchange: Exchange = {
       res,
-      entry: { at: now(), path, model: '', status: 0, promptTokens: 0, completionTokens: 0 },
+      entry: { at, path, model: '', status: 0, promptTokens: 0, completionTokens: 0 },
       recorded: false,
       sequence: ++sequence,
     };
@@ -385,13 +386,35 @@ export function createSimulatorServer(options: ResolvedSimulatorOptions): Simula
     }
   }
 
+  // Stamped as it arrives, handled one request a turn of the event loop: a burst is counted at
+  // its arrival, not one request's reading and tokenizing after another, and what arrives while
+  // one is handled is stamped before the next is.
+  const arrived: { req: IncomingMessage; res: ServerResponse; at: number }[] = [];
+  let handling = false;
+  const handleNext = (): void => {
+    const next = arrived.shift();
+    if (next === undefined) {
+      handling = false;
+      return;
+    }
+    answer(next.req, next.res, next.at);
+    setImmediate(handleNext);
+  };
   const server = createServer((req, res) => {
-    handle(req, res).catch(() => {
+    arrived.push({ req, res, at: now() });
+    if (!handling) {
+      handling = true;
+      setImmediate(handleNext);
+    }
+  });
+
+  function answer(req: IncomingMessage, res: ServerResponse, at: number): void {
+    handle(req, res, at).catch(() => {
       // An answer could not be built: report it as OpenAI reports its own failures.
       const exchange: Exchange = {
         res,
         entry: {
-          at: now(),
+          at,
           path: req.url ?? '',
           model: '',
           status: 500,
@@ -403,7 +426,7 @@ export function createSimulatorServer(options: ResolvedSimulatorOptions): Simula
       };
       sendError(exchange, serverError());
     });
-  });
+  }
 
   let closed: Promise<void> | undefined;
 

@@ -212,6 +212,23 @@ describe('SimulatorRateLimits', () => {
     });
   });
 
+  it('records a request that arrived before one already counted in its arrival place', () => {
+    // Counted at their arrival: one whose body took longer to read is decided after a later one.
+    const limits = new SimulatorRateLimits({ requests: 3, tokens: 100, windowMs: 1_000 });
+    limits.take(10, 0);
+    limits.take(20, 300);
+    limits.take(30, 200);
+    // In arrival order (0, 200, 300): at 1,100 the first has left, the newest leaves at 1,300.
+    expect(limits.check(1, 900)).toMatchObject({ ok: false, kind: 'requests', retryAfterMs: 100 });
+    expect(limits.snapshot(1_100)).toEqual({
+      requests: { limit: 3, remaining: 1, resetMs: 200 },
+      tokens: { limit: 100, remaining: 50, resetMs: 200 },
+    });
+    // The one that arrived at 200 leaves at 1,200, though it was counted last.
+    expect(limits.snapshot(1_250).requests).toEqual({ limit: 3, remaining: 2, resetMs: 50 });
+    expect(limits.snapshot(1_300).requests).toEqual({ limit: 3, remaining: 3, resetMs: 0 });
+  });
+
   it('keeps exact counts over many requests', () => {
     const limits = new SimulatorRateLimits({ requests: 1_000, windowMs: 100 });
     for (let t = 0; t < 10_000; t++) {
