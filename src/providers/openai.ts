@@ -40,6 +40,7 @@ import type {
   EmbedRequest,
   EmbedResponse,
 } from './types.js';
+import { onSocketWrite, sendTurn } from './wire.js';
 
 export {
   DEFAULT_BASE_URL,
@@ -180,6 +181,8 @@ async function withCallSignal<T>(
   if (signal.aborted) abort();
   else signal.addEventListener('abort', abort, { once: true });
   try {
+    const turn = sendTurn();
+    if (turn !== undefined) await turn;
     return await request(controller.signal);
   } finally {
     signal.removeEventListener('abort', abort);
@@ -192,23 +195,43 @@ async function withCallSignal<T>(
  */
 const ON_SEND: unique symbol = Symbol('aitq.onSend');
 
+/** What {@link sendingFetch} needs of a call: whom to tell, and how its request is named. */
+interface Sending {
+  onSend: () => void;
+  taskId: string | undefined;
+  attempt: number | undefined;
+}
+
 /** `fetchOptions` carrying `onSend` to {@link sendingFetch}. */
 function sendOptions(options: CallOptions): { fetchOptions: FetchOptions } | undefined {
   if (options.onSend === undefined) return undefined;
+  const sending: Sending = {
+    onSend: () => options.onSend?.(),
+    taskId: options.taskId,
+    attempt: options.attempt,
+  };
   // A key the SDK's types do not know (it passes it through untouched): hence the cast.
-  const fetchOptions = { [ON_SEND]: () => options.onSend?.() } as unknown as FetchOptions;
+  const fetchOptions = { [ON_SEND]: sending } as unknown as FetchOptions;
   return { fetchOptions };
 }
 
 /** The SDK's per-request `fetchOptions`. */
 type FetchOptions = NonNullable<ClientOptions['fetchOptions']>;
 
-/** A `fetch` that tells the call it is being sent (see `CallOptions.onSend`), then sends it. */
+/**
+ * A `fetch` that tells the call it is being sent (see `CallOptions.onSend`), then sends it, and
+ * tells it again when Node's `fetch` writes it to its socket (see wire.ts).
+ */
 function sendingFetch(fetch: FetchLike): FetchLike {
   return (input, init) => {
-    const onSend = (init as { [ON_SEND]?: () => void } | undefined)?.[ON_SEND];
-    if (onSend !== undefined) onSend();
-    return fetch(input, init);
+    const sending = (init as { [ON_SEND]?: Sending } | undefined)?.[ON_SEND];
+    if (sending === undefined) return fetch(input, init);
+    sending.onSend();
+    if (sending.taskId === undefined) return fetch(input, init);
+    const forget = onSocketWrite(sending.taskId, sending.attempt, sending.onSend);
+    const response = fetch(input, init);
+    response.then(forget, forget);
+    return response;
   };
 }
 

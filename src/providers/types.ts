@@ -75,11 +75,13 @@ export interface CallOptions {
   readonly taskId?: string | undefined;
   readonly attempt?: number | undefined;
   /**
-   * Called once per request, right before it is handed to the HTTP client (the OpenAI adapter
-   * calls it from inside the SDK's `fetch`, after the SDK has built the request). The queue's
-   * windows count the request from this moment, not from its admission. A client that cannot
-   * tell may call it when the call starts, or not at all (the admission time then counts). Call
-   * it as `options.onSend()` (it may be a method of the options object).
+   * Called right before a request is handed to the HTTP client (the OpenAI adapter calls it from
+   * inside the SDK's `fetch`, after the SDK has built the request), and, where the client can
+   * tell, again when the request is written to its socket (the adapter does with Node's `fetch`).
+   * The queue's windows count the request from the latest call, not from its admission; a later
+   * call only ever moves the count later. A client that cannot tell may call it when the call
+   * starts, or not at all (the admission time then counts). Call it as `options.onSend()` (it
+   * may be a method of the options object).
    */
   readonly onSend?: (() => void) | undefined;
 }
