@@ -46,6 +46,7 @@ export class ProviderSignals {
     // A call that may wait for a new connection can reach the server long after its send: a
     // learned window counts it from its answer (see warm-calls.ts).
     if (first && this.deps.runner.warm.sent(model, task.sentAt)) task.cold = true;
+    if (!first) task.written = true;
     this.deps.shared?.sent(taskId, model, this.deps.clock.now());
   };
 

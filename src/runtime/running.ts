@@ -13,7 +13,7 @@ import { monotonicNow } from '../time/clock.js';
 import { type AttemptDeps, AttemptHandle, type AttemptMeter, runAttempt } from './attempt.js';
 import type { EngineEvent } from './events.js';
 import { environmentOf } from './settings.js';
-import type { RunningTask, Settlement } from './settlement.js';
+import { countsFromAnswer, type RunningTask, type Settlement } from './settlement.js';
 import type { TaskActors } from './task-actors.js';
 import { WarmCalls } from './warm-calls.js';
 
@@ -140,7 +140,7 @@ export class TaskRunner {
         at: task.sentAt,
         tokens: reservation.promptTokens + reservation.maxTokens,
         taskId,
-        ...(task.cold === true ? { cold: true } : {}),
+        ...(countsFromAnswer(task) ? { cold: true } : {}),
       });
     }
     return sends;

@@ -35,6 +35,17 @@ export interface RunningTask {
    * learned window counts it from its answer.
    */
   cold?: boolean | undefined;
+  /**
+   * Told of a send again (with Node's `fetch`, the adapter's second `onSend`: its request written
+   * to its socket, after any new connection was made): it reached the server right after, so it
+   * is not counted from its answer, cold or not.
+   */
+  written?: boolean | undefined;
+}
+
+/** Whether a learned window counts task `task`'s call from its answer (see `RunningTask.cold`). */
+export function countsFromAnswer(task: RunningTask): boolean {
+  return task.cold === true && task.written !== true;
 }
 
 /** What settlement needs from the engine. */
@@ -79,7 +90,7 @@ export class Settlement {
     const { record, limited } = task;
     const id = record.id;
     const now = deps.clock.now();
-    deps.resources.giveBack(id, limited, meter, now, task.cold === true);
+    deps.resources.giveBack(id, limited, meter, now, countsFromAnswer(task));
     deps.shared?.settle(id, record.reservation.model, meter.costMicros, now);
     addUsage(record, meter);
     record.costMicros += meter.costMicros;

@@ -28,7 +28,9 @@ export interface Arrival {
  * reaches it `arrivalDelay(i, idleMs)` ms after it is sent (`idleMs`: since its last answer,
  * `Infinity` before the first); it counts `limit` requests per `windowMs` by
  * arrival, answers 429 (with retry-after) over that, else answers `latencyMs(i)` later with
- * headers as its window is at that moment.
+ * headers as its window is at that moment. With `writtenBeforeArrivalMs`, the client tells the
+ * call of its write too, as the OpenAI adapter does with Node's `fetch` (a second `onSend`),
+ * that long before the request arrives.
  */
 export class ArrivalStampedProvider implements AIClient {
   readonly arrivals: Arrival[] = [];
@@ -42,47 +44,50 @@ export class ArrivalStampedProvider implements AIClient {
     private readonly windowMs: number,
     private readonly arrivalDelay: (i: number, idleMs: number) => number,
     private readonly latencyMs: (i: number) => number,
+    private readonly writtenBeforeArrivalMs?: number,
   ) {}
 
   chat(request: ChatRequest, options: CallOptions): Promise<ChatResponse> {
     const i = this.sends++;
     options.onSend?.();
+    const delay = this.arrivalDelay(i, this.clock.now() - this.lastAnswerAt);
+    const written = this.writtenBeforeArrivalMs;
+    if (written !== undefined) {
+      this.clock.setTimeout(() => options.onSend?.(), Math.max(0, delay - written));
+    }
     return new Promise((resolve, reject) => {
-      this.clock.setTimeout(
-        () => {
-          const now = this.clock.now();
-          this.prune(now);
-          if (this.window.length >= this.limit) {
-            this.arrivals.push({ at: now, ok: false });
-            const retryAfterMs = (this.window[0] as number) + this.windowMs - now;
-            this.clock.setTimeout(
-              () => reject(providerErrorFor('rate limited', { status: 429, retryAfterMs })),
-              5,
-            );
-            return;
-          }
-          this.window.push(now);
-          this.arrivals.push({ at: now, ok: true });
-          this.clock.setTimeout(() => {
-            const at = this.clock.now();
-            this.lastAnswerAt = at;
-            this.prune(at);
-            const newest = this.window[this.window.length - 1];
-            resolve({
-              content: 'ok',
-              finishReason: 'stop',
-              model: request.model,
-              usage: { promptTokens: 10, completionTokens: 5, totalTokens: 15 },
-              hints: {
-                limitRequests: this.limit,
-                remainingRequests: this.limit - this.window.length,
-                resetRequestsMs: newest === undefined ? 0 : newest + this.windowMs - at,
-              },
-            });
-          }, this.latencyMs(i));
-        },
-        this.arrivalDelay(i, this.clock.now() - this.lastAnswerAt),
-      );
+      this.clock.setTimeout(() => {
+        const now = this.clock.now();
+        this.prune(now);
+        if (this.window.length >= this.limit) {
+          this.arrivals.push({ at: now, ok: false });
+          const retryAfterMs = (this.window[0] as number) + this.windowMs - now;
+          this.clock.setTimeout(
+            () => reject(providerErrorFor('rate limited', { status: 429, retryAfterMs })),
+            5,
+          );
+          return;
+        }
+        this.window.push(now);
+        this.arrivals.push({ at: now, ok: true });
+        this.clock.setTimeout(() => {
+          const at = this.clock.now();
+          this.lastAnswerAt = at;
+          this.prune(at);
+          const newest = this.window[this.window.length - 1];
+          resolve({
+            content: 'ok',
+            finishReason: 'stop',
+            model: request.model,
+            usage: { promptTokens: 10, completionTokens: 5, totalTokens: 15 },
+            hints: {
+              limitRequests: this.limit,
+              remainingRequests: this.limit - this.window.length,
+              resetRequestsMs: newest === undefined ? 0 : newest + this.windowMs - at,
+            },
+          });
+        }, this.latencyMs(i));
+      }, delay);
     });
   }
 

@@ -20,7 +20,7 @@ const LATENCY = 50;
 /** How late a call on a new connection arrives: six times the default margin. */
 const COLD_DELAY = 300;
 
-async function run(configured: boolean) {
+async function run(configured: boolean, writtenBeforeArrivalMs?: number) {
   const clock = createClock();
   // The first burst arrives late (the SDK's first request, new connections); its successors a
   // window later find the connections made and arrive at once.
@@ -30,6 +30,7 @@ async function run(configured: boolean) {
     WINDOW,
     (i) => (i < CONCURRENCY ? COLD_DELAY : 1),
     () => LATENCY,
+    writtenBeforeArrivalMs,
   );
   const started = clock.now();
   await runEchoTasks(
@@ -63,5 +64,23 @@ describe.each([
     expect(provider.busiestWindow()).toBe(LIMIT);
     // Each window waits for the first answers of the one before (its cold calls), no more.
     expect(makespan).toBeLessThan(Math.floor((TASKS - 1) / LIMIT) * WINDOW + 2_000);
+  });
+});
+
+describe.each([
+  ['with the queue limited as the provider is', true],
+  ['with nothing configured (the window learned from the headers)', false],
+])('the first window, its writes told (Node fetch), %s', (_name, configured) => {
+  it('counts the first burst from its writes, not its answers, and is never refused', async () => {
+    // Written after its new connection was made, 1 ms before it arrives.
+    const { provider, accepted } = await run(configured, 1);
+    expect(provider.arrivals.filter((a) => !a.ok)).toEqual([]);
+    expect(provider.busiestWindow()).toBe(LIMIT);
+    // The second window opens one window (and the margin) after the first burst's writes,
+    // before its answers would have let it.
+    expect(accepted[LIMIT]).toBeGreaterThanOrEqual(WINDOW + COLD_DELAY);
+    expect(accepted[LIMIT]).toBeLessThan(WINDOW + COLD_DELAY + LATENCY);
+    const { accepted: answered } = await run(configured);
+    expect(answered[LIMIT]).toBeGreaterThanOrEqual(WINDOW + COLD_DELAY + LATENCY);
   });
 });
