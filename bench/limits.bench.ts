@@ -6,9 +6,9 @@
  * allows. The makespan runs from the first request's arrival to the last task's end (before
  * the library's stop). The least the window allows is counted from the first request too, for
  * the N requests answered (a peer that does not retry loses its 429s), in the order they
- * arrived: `floor((N − 1) / R) · W` plus a call's 50 ms for a request window, and for a token
- * window the schedule that starts each call as early as the window lets it (see
- * `leastInOrder`). What came before it (the queue's
+ * arrived: the schedule that starts each call as early as the window and the concurrency let it
+ * (see `leastInOrder`): `floor((N − 1) / R) · W` plus a call's 50 ms for a request window whose
+ * calls fit in one round of the concurrency, more when they do not. What came before it (the queue's
  * manager, its tokenizer's first load, its submission; the peers' client) is printed beside
  * it as the set-up.
  *
@@ -139,8 +139,10 @@ function promptOf(words: number, i: number): string {
  * The least makespan of calls of `tokens` each, sent in this order, each taking
  * {@link LATENCY_MS}: every call starts as early as the window (`requests` and `tokens` in any
  * span of `windowMs`, counted as the simulator counts) and `concurrency` allow, and never before
- * the call before it (strict order, as the queue keeps for one model). For a request window this
- * is issue 15's `floor((N − 1) / R) · W + d`; for a token window it is more than
+ * the call before it (strict order, as the queue keeps for one model). For a request window whose
+ * calls fit in one round of the concurrency this is issue 15's `floor((N − 1) / R) · W + d`
+ * (more when they need several rounds: 500 calls at concurrency 50 take 10); for a token window
+ * it is more than
  * `(ceil(T / R) − 1) · W + d`, since a window's last tokens stay unused when the next call does
  * not fit in them.
  */

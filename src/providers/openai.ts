@@ -40,7 +40,7 @@ import type {
   EmbedRequest,
   EmbedResponse,
 } from './types.js';
-import { onSocketWrite, sendTurn } from './wire.js';
+import { CALL_HEADER, nextCallId, onSocketWrite, sendTurn } from './wire.js';
 
 export {
   DEFAULT_BASE_URL,
@@ -195,24 +195,39 @@ async function withCallSignal<T>(
  */
 const ON_SEND: unique symbol = Symbol('aitq.onSend');
 
-/** What {@link sendingFetch} needs of a call: whom to tell, and how its request is named. */
+/** What {@link sendingFetch} needs of a call: whom to tell of its hand-off and of its write. */
 interface Sending {
-  onSend: () => void;
-  taskId: string | undefined;
-  attempt: number | undefined;
+  onSend: (() => void) | undefined;
+  onWrite: (() => void) | undefined;
+  /** The `x-aitq-call` header's value, when the call wants to hear of its write. */
+  callId: string | undefined;
 }
 
-/** `fetchOptions` carrying `onSend` to {@link sendingFetch}. */
-function sendOptions(options: CallOptions): { fetchOptions: FetchOptions } | undefined {
-  if (options.onSend === undefined) return undefined;
+/**
+ * The SDK's per-request options for a call: the headers naming its task and attempt (and, for a
+ * call that wants to hear of its write, a number of its own), and `fetchOptions` carrying its
+ * `onSend` / `onWrite` to {@link sendingFetch}.
+ */
+function requestOptions(options: CallOptions): {
+  headers?: Record<string, string>;
+  fetchOptions?: FetchOptions;
+} {
+  const headers = taskHeaders(options);
+  if (options.onSend === undefined && options.onWrite === undefined) {
+    return headers === undefined ? {} : { headers };
+  }
+  const callId = options.onWrite === undefined ? undefined : nextCallId();
   const sending: Sending = {
-    onSend: () => options.onSend?.(),
-    taskId: options.taskId,
-    attempt: options.attempt,
+    onSend: options.onSend === undefined ? undefined : () => options.onSend?.(),
+    onWrite: options.onWrite === undefined ? undefined : () => options.onWrite?.(),
+    callId,
   };
   // A key the SDK's types do not know (it passes it through untouched): hence the cast.
   const fetchOptions = { [ON_SEND]: sending } as unknown as FetchOptions;
-  return { fetchOptions };
+  return {
+    headers: callId === undefined ? { ...headers } : { ...headers, [CALL_HEADER]: callId },
+    fetchOptions,
+  };
 }
 
 /** The SDK's per-request `fetchOptions`. */
@@ -220,18 +235,24 @@ type FetchOptions = NonNullable<ClientOptions['fetchOptions']>;
 
 /**
  * A `fetch` that tells the call it is being sent (see `CallOptions.onSend`), then sends it, and
- * tells it again when Node's `fetch` writes it to its socket (see wire.ts).
+ * tells it again when Node's `fetch` writes it to its socket (`CallOptions.onWrite`; see wire.ts).
  */
 function sendingFetch(fetch: FetchLike): FetchLike {
   return (input, init) => {
     const sending = (init as { [ON_SEND]?: Sending } | undefined)?.[ON_SEND];
     if (sending === undefined) return fetch(input, init);
-    sending.onSend();
-    if (sending.taskId === undefined) return fetch(input, init);
-    const forget = onSocketWrite(sending.taskId, sending.attempt, sending.onSend);
-    const response = fetch(input, init);
-    response.then(forget, forget);
-    return response;
+    sending.onSend?.();
+    const { callId, onWrite } = sending;
+    if (callId === undefined || onWrite === undefined) return fetch(input, init);
+    const forget = onSocketWrite(callId, onWrite);
+    try {
+      const response = fetch(input, init);
+      response.then(forget, forget);
+      return response;
+    } catch (error) {
+      forget();
+      throw error;
+    }
   };
 }
 
@@ -327,7 +348,7 @@ export class OpenAICompatibleClient implements AIClient {
     try {
       ({ data: completion, response } = await withCallSignal(options.signal, (signal) =>
         this.#sdk.chat.completions
-          .create(body, { signal, headers: taskHeaders(options), ...sendOptions(options) })
+          .create(body, { signal, ...requestOptions(options) })
           .withResponse(),
       ));
     } catch (error) {
@@ -367,7 +388,7 @@ export class OpenAICompatibleClient implements AIClient {
         this.#sdk.embeddings
           .create(
             { model, input: request.input, encoding_format: 'float' },
-            { signal, headers: taskHeaders(options), ...sendOptions(options) },
+            { signal, ...requestOptions(options) },
           )
           .withResponse(),
       ));

@@ -75,15 +75,20 @@ export interface CallOptions {
   readonly taskId?: string | undefined;
   readonly attempt?: number | undefined;
   /**
-   * Called right before a request is handed to the HTTP client (the OpenAI adapter calls it from
-   * inside the SDK's `fetch`, after the SDK has built the request), and, where the client can
-   * tell, again when the request is written to its socket (the adapter does with Node's `fetch`).
-   * The queue's windows count the request from the latest call, not from its admission; a later
-   * call only ever moves the count later. A client that cannot tell may call it when the call
-   * starts, or not at all (the admission time then counts). Call it as `options.onSend()` (it
-   * may be a method of the options object).
+   * Called once per request, right before it is handed to the HTTP client (the OpenAI adapter
+   * calls it from inside the SDK's `fetch`, after the SDK has built the request). The queue's
+   * windows count the request from this moment, not from its admission. A client that cannot
+   * tell may call it when the call starts, or not at all (the admission time then counts). Call
+   * it as `options.onSend()` (it may be a method of the options object).
    */
   readonly onSend?: (() => void) | undefined;
+  /**
+   * Called once per request when it is written to its socket, where the client can tell (the
+   * OpenAI adapter does with Node's `fetch`); after `onSend`. The queue's windows then count the
+   * request from this moment (a write comes after any new connection was made), never earlier
+   * than they did. Call it as `options.onWrite()`.
+   */
+  readonly onWrite?: (() => void) | undefined;
 }
 
 /**

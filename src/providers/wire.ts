@@ -15,9 +15,8 @@
  * connections) and up to ~20 ms after it later. Node's `fetch` reports the write on the
  * `undici:client:sendHeaders` diagnostics channel ({@link onSocketWrite}); a window that counts
  * the call from its write needs less margin for the spread between our count and the server's.
- * The request is told apart by the `x-aitq-task-id` and `x-aitq-attempt` headers the adapter
- * sends. A `fetch` that is not Node's (or a request without those headers) reports nothing: the
- * call then counts from its hand-off alone.
+ * The request is told apart by a number of its own the adapter sends as `x-aitq-call`. A `fetch`
+ * that is not Node's reports nothing: the call then counts from its hand-off alone.
  */
 
 import { subscribe } from 'node:diagnostics_channel';
@@ -51,50 +50,54 @@ function nextTurn(): void {
   setImmediate(nextTurn);
 }
 
-/** The calls handed to `fetch` and not yet written, by task and attempt. */
+/** The calls handed to `fetch` and not yet written, by their `x-aitq-call` number. */
 const waiting = new Map<string, () => void>();
 let listening = false;
+let calls = 0;
 
-const TASK_HEADER = 'x-aitq-task-id';
-const ATTEMPT_HEADER = 'x-aitq-attempt';
+/**
+ * The header that tells a call's request apart on the diagnostics channel: a number of its own in
+ * this process (a task id and attempt are not enough: two engines of one process may be given the
+ * same ids, and one attempt may make calls at once).
+ */
+export const CALL_HEADER = 'x-aitq-call';
 
-/** The key of a call: its task id and attempt. */
-function keyOf(taskId: string, attempt: number | undefined): string {
-  return attempt === undefined ? taskId : `${taskId}\n${attempt}`;
+/** A number for the next call that wants to hear of its write (see {@link CALL_HEADER}). */
+export function nextCallId(): string {
+  calls += 1;
+  return calls.toString(36);
 }
 
 /**
- * Calls `written` once when the request of task `taskId`'s attempt is written to its socket,
- * if Node's `fetch` sends it. Returns the function that forgets it (call it once the request
- * has settled, written or not).
+ * Calls `written` once when the request whose {@link CALL_HEADER} is `callId` is written to its
+ * socket, if Node's `fetch` sends it. Returns the function that forgets it (call it once the
+ * request has settled, written or not).
  */
-export function onSocketWrite(
-  taskId: string,
-  attempt: number | undefined,
-  written: () => void,
-): () => void {
+export function onSocketWrite(callId: string, written: () => void): () => void {
   if (!listening) {
     listening = true;
     subscribe('undici:client:sendHeaders', headersWritten);
   }
-  const key = keyOf(taskId, attempt);
-  waiting.set(key, written);
+  waiting.set(callId, written);
   return () => {
-    if (waiting.get(key) === written) waiting.delete(key);
+    waiting.delete(callId);
   };
 }
 
 function headersWritten(message: unknown): void {
   if (waiting.size === 0) return;
-  const headers = (message as { headers?: unknown } | null)?.headers;
-  const taskId = headerValue(headers, TASK_HEADER);
-  if (taskId === undefined) return;
-  const attempt = headerValue(headers, ATTEMPT_HEADER);
-  const key = keyOf(taskId, attempt === undefined ? undefined : Number(attempt));
-  const written = waiting.get(key);
+  const callId = headerValue((message as { headers?: unknown } | null)?.headers, CALL_HEADER);
+  if (callId === undefined) return;
+  const written = waiting.get(callId);
   if (written === undefined) return;
-  waiting.delete(key);
-  written();
+  waiting.delete(callId);
+  // Inside undici's write: a throw here would end the process as an uncaught exception, so a
+  // failing listener costs only the call's count from its write (it keeps its hand-off's).
+  try {
+    written();
+  } catch {
+    // The window keeps counting the call from its hand-off.
+  }
 }
 
 /**

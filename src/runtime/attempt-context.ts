@@ -54,8 +54,11 @@ export interface AttemptContextDeps {
   priceOf(model: string): ModelPrice | undefined;
   /** A provider's rate-limit headers, from the answer to task `taskId`'s call. */
   onHints(model: string, hints: RateLimitHints, taskId: string): void;
-  /** Task `taskId`'s call is being handed to the HTTP client now (`CallOptions.onSend`). */
-  onSend(taskId: string): void;
+  /**
+   * Task `taskId`'s call is being handed to the HTTP client now (`CallOptions.onSend`), or,
+   * `written`, its request is being written to its socket (`CallOptions.onWrite`).
+   */
+  onSend(taskId: string, written?: boolean): void;
   /** A call to `model` was refused in a way no wait cures (`PROVIDER_REFUSED`). */
   onRefused(model: string, error: SerializedError): void;
   onProgress(record: TaskRecord, progress: number, current: number, total: number): void;
@@ -191,6 +194,11 @@ export class AttemptContext implements TaskContext {
   /** `CallOptions.onSend`: the client is sending one of this attempt's calls now. */
   onSend(): void {
     this.deps.onSend(this.taskId);
+  }
+
+  /** `CallOptions.onWrite`: one of this attempt's requests is being written to its socket. */
+  onWrite(): void {
+    this.deps.onSend(this.taskId, true);
   }
 
   get signal(): AbortSignal {

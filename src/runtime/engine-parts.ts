@@ -212,7 +212,7 @@ export function assembleParts(host: PartsHost): EngineParts {
     priceOf: (model) => host.priceOf(model),
     refused: (refusal) => host.sendToRateLimit({ type: 'rate.refused', refusal }),
     onHints: (model, hints, taskId) => signals.hints(model, hints, taskId),
-    onSend: (taskId) => signals.sent(taskId),
+    onSend: (taskId, written) => signals.sent(taskId, written),
     runChildren: (record, specs, onSettled) => childTasks.run(record, specs, onSettled),
   });
   const signals = new ProviderSignals({

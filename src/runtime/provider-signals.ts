@@ -36,8 +36,11 @@ export function imposesWait(hints: RateLimitHintsData): boolean {
 export class ProviderSignals {
   constructor(private readonly deps: ProviderSignalsDeps) {}
 
-  /** `CallOptions.onSend`: a call of running task `taskId` is being handed to the HTTP client. */
-  readonly sent = (taskId: string): void => {
+  /**
+   * `CallOptions.onSend`: a call of running task `taskId` is being handed to the HTTP client;
+   * `written` (`CallOptions.onWrite`): its request is being written to its socket.
+   */
+  readonly sent = (taskId: string, written = false): void => {
     const task = this.deps.runner.running.get(taskId);
     if (task === undefined) return;
     const { model, promptTokens, maxTokens } = task.record.reservation;
@@ -46,7 +49,7 @@ export class ProviderSignals {
     // A call that may wait for a new connection can reach the server long after its send: a
     // learned window counts it from its answer (see warm-calls.ts).
     if (first && this.deps.runner.warm.sent(model, task.sentAt)) task.cold = true;
-    if (!first) task.written = true;
+    if (written) task.written = true;
     this.deps.shared?.sent(taskId, model, this.deps.clock.now());
   };
 

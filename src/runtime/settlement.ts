@@ -36,8 +36,8 @@ export interface RunningTask {
    */
   cold?: boolean | undefined;
   /**
-   * Told of a send again (with Node's `fetch`, the adapter's second `onSend`: its request written
-   * to its socket, after any new connection was made): it reached the server right after, so it
+   * Its request was seen written to its socket (`CallOptions.onWrite`: the adapter tells with
+   * Node's `fetch`), after any new connection was made: it reached the server right after, so it
    * is not counted from its answer, cold or not.
    */
   written?: boolean | undefined;

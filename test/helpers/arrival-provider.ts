@@ -29,8 +29,8 @@ export interface Arrival {
  * `Infinity` before the first); it counts `limit` requests per `windowMs` by
  * arrival, answers 429 (with retry-after) over that, else answers `latencyMs(i)` later with
  * headers as its window is at that moment. With `writtenBeforeArrivalMs`, the client tells the
- * call of its write too, as the OpenAI adapter does with Node's `fetch` (a second `onSend`),
- * that long before the request arrives.
+ * call of its write too (`onWrite`), as the OpenAI adapter does with Node's `fetch`, that long
+ * before the request arrives.
  */
 export class ArrivalStampedProvider implements AIClient {
   readonly arrivals: Arrival[] = [];
@@ -53,7 +53,7 @@ export class ArrivalStampedProvider implements AIClient {
     const delay = this.arrivalDelay(i, this.clock.now() - this.lastAnswerAt);
     const written = this.writtenBeforeArrivalMs;
     if (written !== undefined) {
-      this.clock.setTimeout(() => options.onSend?.(), Math.max(0, delay - written));
+      this.clock.setTimeout(() => options.onWrite?.(), Math.max(0, delay - written));
     }
     return new Promise((resolve, reject) => {
       this.clock.setTimeout(() => {

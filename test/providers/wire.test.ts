@@ -54,27 +54,30 @@ describe('the adapter on the wire', () => {
     expect(sendTurn()).toBeUndefined();
   });
 
-  it("hears of a request's write to its socket, by its task and attempt, once", async () => {
+  it("hears of a request's write to its socket, by its call number, once", async () => {
     const heard: string[] = [];
-    const forgetFirst = onSocketWrite('task-1', 1, () => heard.push('task-1/1'));
-    const forgetOther = onSocketWrite('task-1', 2, () => heard.push('task-1/2'));
-    const headers = { 'x-aitq-task-id': 'task-1', 'x-aitq-attempt': '1' };
-    await (await fetch(url, { method: 'POST', body: '{}', headers })).text();
-    await (await fetch(url, { method: 'POST', body: '{}', headers })).text();
-    expect(heard).toEqual(['task-1/1']);
+    const forgetFirst = onSocketWrite('c1', () => heard.push('c1'));
+    const forgetOther = onSocketWrite('c2', () => heard.push('c2'));
+    const post = (call: string) =>
+      fetch(url, { method: 'POST', body: '{}', headers: { 'x-aitq-call': call } }).then((r) =>
+        r.text(),
+      );
+    await post('c1');
+    await post('c1');
+    expect(heard).toEqual(['c1']);
     forgetFirst();
     forgetOther();
-    await (
-      await fetch(url, {
-        method: 'POST',
-        body: '{}',
-        headers: { 'x-aitq-task-id': 'task-1', 'x-aitq-attempt': '2' },
-      })
-    ).text();
-    expect(heard).toEqual(['task-1/1']);
+    await post('c2');
+    expect(heard).toEqual(['c1']);
+    // A listener that throws costs only its call's count from the write: the process goes on.
+    onSocketWrite('c3', () => {
+      throw new Error('a failing listener');
+    });
+    await post('c3');
+    await post('c3');
   });
 
-  it('tells a call it is sent at its hand-off and again at its write with Node fetch, once with another fetch', async () => {
+  it('tells a call of its hand-off (onSend) and, with Node fetch, of its write (onWrite)', async () => {
     const sim = await startSimulator({ latency: { kind: 'fixed', ms: 0 } });
     try {
       const request = {
@@ -82,28 +85,35 @@ describe('the adapter on the wire', () => {
         messages: [{ role: 'user' as const, content: 'hi' }],
         maxTokens: 5,
       };
-      let sends = 0;
-      const options = {
+      const told: string[] = [];
+      const options = (name: string) => ({
         signal: new AbortController().signal,
         taskId: 'task-w',
         attempt: 1,
-        onSend: () => sends++,
-      };
-      await new OpenAICompatibleClient({ baseURL: sim.url }).chat(request, options);
-      expect(sends).toBe(2);
-      sends = 0;
+        onSend: () => told.push(`${name} sent`),
+        onWrite: () => told.push(`${name} written`),
+      });
+      const client = new OpenAICompatibleClient({ baseURL: sim.url });
+      await client.chat(request, options('a'));
+      expect(told).toEqual(['a sent', 'a written']);
+      // Two calls of one attempt at once: each hears of its own write.
+      told.length = 0;
+      await Promise.all([client.chat(request, options('b')), client.chat(request, options('c'))]);
+      expect(told.filter((t) => t.endsWith('written')).sort()).toEqual(['b written', 'c written']);
+      expect(told.indexOf('b sent')).toBeLessThan(told.indexOf('b written'));
+      // A fetch of one's own that goes through Node's: Node's still tells of the write.
+      told.length = 0;
       const wrapped = new OpenAICompatibleClient({
         baseURL: sim.url,
-        // The same requests, through a fetch that reports nothing of its writes.
         fetch: async (input, init) => {
           const response = await fetch(input, init);
           return new Response(await response.text(), response);
         },
       });
-      await wrapped.chat(request, { ...options, taskId: 'task-x' });
-      // Node's fetch still writes it and tells the channel: a second send, never a third.
-      expect(sends).toBe(2);
-      sends = 0;
+      await wrapped.chat(request, options('d'));
+      expect(told).toEqual(['d sent', 'd written']);
+      // A fetch that is not Node's: the hand-off only.
+      told.length = 0;
       await new OpenAICompatibleClient({
         baseURL: sim.url,
         fetch: async () =>
@@ -112,9 +122,9 @@ describe('the adapter on the wire', () => {
             headers: { 'content-type': 'application/json' },
           }),
       })
-        .chat(request, { ...options, taskId: 'task-y' })
+        .chat(request, options('e'))
         .catch(() => undefined);
-      expect(sends).toBe(1);
+      expect(told).toEqual(['e sent']);
     } finally {
       await sim.close();
     }

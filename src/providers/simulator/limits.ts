@@ -1,7 +1,10 @@
 /**
  * The simulator's own rate limits: one sliding window of requests and tokens, counted at request
- * time like OpenAI does (1 request; prompt tokens + the tokens reserved for the answer). A
- * request taken at `t` counts while `now < t + windowMs`. Refused requests are not recorded.
+ * time like OpenAI does (1 request; prompt tokens + the tokens reserved for the answer), at the
+ * request's arrival stamp. A request taken at `t` counts while `now < t + windowMs`. Refused
+ * requests are not recorded. Only `check` and `take`, at arrival stamps, forget what has left the
+ * window; `snapshot` at a later time (an answer's headers) reads it without forgetting, so a
+ * request that arrived earlier and is decided later still finds what was counted then.
  */
 
 import type { SimulatorLimits } from './options.js';
@@ -125,18 +128,24 @@ export class SimulatorRateLimits {
    * until the window is back to its initial state (every counted request expired).
    */
   snapshot(now: number): LimitSnapshot {
-    this.prune(now);
     const { requests, tokens, windowMs } = this.limits;
+    // What has left the window by `now`, read without forgetting it (see the class comment).
+    let first = this.head;
+    let tokenSum = this.tokenSum;
+    while (first < this.at.length && now >= (this.at[first] ?? 0) + windowMs) {
+      tokenSum -= this.tokens[first] ?? 0;
+      first++;
+    }
     const newest = this.at[this.at.length - 1];
-    const count = this.at.length - this.head;
+    const count = this.at.length - first;
     const resetMs = count === 0 || newest === undefined ? 0 : Math.max(0, newest + windowMs - now);
     const snapshot: LimitSnapshot = {};
     if (requests !== undefined) {
       snapshot.requests = { limit: requests, remaining: Math.max(0, requests - count), resetMs };
     }
     if (tokens !== undefined) {
-      const remaining = Math.max(0, tokens - this.tokenSum);
-      snapshot.tokens = { limit: tokens, remaining, resetMs: this.tokenSum === 0 ? 0 : resetMs };
+      const remaining = Math.max(0, tokens - tokenSum);
+      snapshot.tokens = { limit: tokens, remaining, resetMs: tokenSum === 0 ? 0 : resetMs };
     }
     return snapshot;
   }

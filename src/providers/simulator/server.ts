@@ -215,8 +215,9 @@ export function createSimulatorServer(options: ResolvedSimulatorOptions): Simula
       record(exchange, 499);
       return;
     }
-    // Counted at its arrival, as a provider counts at its edge; requests are decided in the
-    // order they arrived (bodies under 64 KB are read and counted without a pause).
+    // Counted at its arrival, as a provider counts at its edge. Requests are handled in the order
+    // they arrived, but one whose body or answer takes longer may be decided after a later one:
+    // the window records it in its arrival place (`SimulatorRateLimits.take`).
     const at = exchange.entry.at;
     const limits = limitsOf(model);
     const verdict = limits.check(reservedTokens, at);
@@ -450,6 +451,19 @@ export function createSimulatorServer(options: ResolvedSimulatorOptions): Simula
           record(exchange, 499);
         }
         timers.clear();
+        // Arrived but not yet handled: logged as cut off too.
+        for (const { req, res, at } of arrived.splice(0)) {
+          const entry = {
+            at,
+            path: req.url ?? '',
+            model: '',
+            status: 0,
+            promptTokens: 0,
+            completionTokens: 0,
+          };
+          record({ res, entry, recorded: false, sequence: ++sequence }, 499);
+          res.destroy();
+        }
         for (const res of hanging) res.destroy();
         hanging.clear();
         server.close(() => resolve());

@@ -227,6 +227,13 @@ describe('SimulatorRateLimits', () => {
     // The one that arrived at 200 leaves at 1,200, though it was counted last.
     expect(limits.snapshot(1_250).requests).toEqual({ limit: 3, remaining: 2, resetMs: 50 });
     expect(limits.snapshot(1_300).requests).toEqual({ limit: 3, remaining: 3, resetMs: 0 });
+
+    // An answer's headers read at a later time forget nothing that a request which arrived
+    // earlier, and is decided after them, must still find counted.
+    const one = new SimulatorRateLimits({ requests: 1, windowMs: 1_000 });
+    one.take(1, 0);
+    expect(one.snapshot(1_001).requests).toEqual({ limit: 1, remaining: 1, resetMs: 0 });
+    expect(one.check(1, 999)).toMatchObject({ ok: false, kind: 'requests', retryAfterMs: 1 });
   });
 
   it('keeps exact counts over many requests', () => {
