@@ -1,6 +1,7 @@
 /**
- * How the adapter's calls reach the wire: one call prepared per turn of the event loop, and the
- * moment its request is written to its socket.
+ * How the adapter's calls reach the wire: each call's request options (its headers, its signal,
+ * the callbacks `fetch` is to tell), one call prepared per turn of the event loop, and the moment
+ * its request is written to its socket.
  *
  * **One call a turn.** Node's `fetch` (undici) writes a request only once the work queued
  * before it is done: when a turn starts many calls (a window opening for fifty), every call's
@@ -20,6 +21,11 @@
  */
 
 import { subscribe } from 'node:diagnostics_channel';
+import type { ClientOptions } from 'openai';
+import type { CallOptions } from './types.js';
+
+/** A `fetch` the SDK can call (the global one, or a test double). */
+export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
 /** Calls waiting for a turn of their own, in the order they asked. */
 const turns: (() => void)[] = [];
@@ -125,4 +131,104 @@ export function headerValue(headers: unknown, name: string): string | undefined 
     }
   }
   return undefined;
+}
+
+/**
+ * Runs one request with a signal of its own, aborted with the caller's while the request runs.
+ * The SDK adds an `abort` listener to the signal of every request and never removes it, so the
+ * calls of one attempt sharing the attempt's signal would pile up listeners on it (Node warns
+ * past 10). The link to the caller's signal is removed when the request ends, so nothing of the
+ * call stays reachable from it (`AbortSignal.any` would keep every call's signal alive until
+ * the caller's aborted, which a successful attempt's never is).
+ */
+export async function withCallSignal<T>(
+  signal: AbortSignal,
+  request: (callSignal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  const abort = (): void => controller.abort(signal.reason);
+  if (signal.aborted) abort();
+  else signal.addEventListener('abort', abort, { once: true });
+  try {
+    const turn = sendTurn();
+    if (turn !== undefined) await turn;
+    return await request(controller.signal);
+  } finally {
+    signal.removeEventListener('abort', abort);
+  }
+}
+
+/**
+ * The key under which a call's `onSend` rides in the SDK's per-request `fetchOptions` to the
+ * `fetch` the SDK calls (the SDK copies every own key of `fetchOptions` into the init it passes).
+ */
+const ON_SEND: unique symbol = Symbol('aitq.onSend');
+
+/** What {@link sendingFetch} needs of a call: whom to tell of its hand-off and of its write. */
+interface Sending {
+  onSend: (() => void) | undefined;
+  onWrite: (() => void) | undefined;
+  /** The `x-aitq-call` header's value, when the call wants to hear of its write. */
+  callId: string | undefined;
+}
+
+/**
+ * The SDK's per-request options for a call: the headers naming its task and attempt (and, for a
+ * call that wants to hear of its write, a number of its own), and `fetchOptions` carrying its
+ * `onSend` / `onWrite` to {@link sendingFetch}.
+ */
+export function requestOptions(options: CallOptions): {
+  headers?: Record<string, string>;
+  fetchOptions?: FetchOptions;
+} {
+  const headers = taskHeaders(options);
+  if (options.onSend === undefined && options.onWrite === undefined) {
+    return headers === undefined ? {} : { headers };
+  }
+  const callId = options.onWrite === undefined ? undefined : nextCallId();
+  const sending: Sending = {
+    onSend: options.onSend === undefined ? undefined : () => options.onSend?.(),
+    onWrite: options.onWrite === undefined ? undefined : () => options.onWrite?.(),
+    callId,
+  };
+  // A key the SDK's types do not know (it passes it through untouched): hence the cast.
+  const fetchOptions = { [ON_SEND]: sending } as unknown as FetchOptions;
+  return {
+    headers: callId === undefined ? { ...headers } : { ...headers, [CALL_HEADER]: callId },
+    fetchOptions,
+  };
+}
+
+/** The SDK's per-request `fetchOptions`. */
+type FetchOptions = NonNullable<ClientOptions['fetchOptions']>;
+
+/**
+ * A `fetch` that tells the call it is being sent (see `CallOptions.onSend`), then sends it, and
+ * tells it again when Node's `fetch` writes it to its socket (`CallOptions.onWrite`; see wire.ts).
+ */
+export function sendingFetch(fetch: FetchLike): FetchLike {
+  return (input, init) => {
+    const sending = (init as { [ON_SEND]?: Sending } | undefined)?.[ON_SEND];
+    if (sending === undefined) return fetch(input, init);
+    sending.onSend?.();
+    const { callId, onWrite } = sending;
+    if (callId === undefined || onWrite === undefined) return fetch(input, init);
+    const forget = onSocketWrite(callId, onWrite);
+    try {
+      const response = fetch(input, init);
+      response.then(forget, forget);
+      return response;
+    } catch (error) {
+      forget();
+      throw error;
+    }
+  };
+}
+
+/** The headers naming the call's task and attempt (none when the caller gives neither). */
+function taskHeaders(options: CallOptions): Record<string, string> | undefined {
+  if (options.taskId === undefined) return undefined;
+  const headers: Record<string, string> = { 'x-aitq-task-id': options.taskId };
+  if (options.attempt !== undefined) headers['x-aitq-attempt'] = String(options.attempt);
+  return headers;
 }

@@ -7,6 +7,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type RandomSource, seededRandom } from '../../time/clock.js';
 import { AnswerLimitError, MAX_ANSWER_BYTES } from './answer-limits.js';
+import { Arrivals } from './arrivals.js';
 import { PacedCounter } from './counting.js';
 import { formatResetDuration } from './durations.js';
 import {
@@ -30,15 +31,11 @@ import { type LimitKind, SimulatorRateLimits } from './limits.js';
 import type { ResolvedSimulatorOptions } from './options.js';
 import { checkChatBody, checkEmbeddingBody, modelOf } from './requests.js';
 import { buildChatCompletion, buildEmbeddingList, modelList, modelObject } from './responses.js';
+import { routeOf } from './routes.js';
 import { RequestLog, type SimulatorLogEntry, type SimulatorStats } from './stats.js';
 
 /** How long an injected 429 or 503 tells the client to wait. */
 const INJECTED_RETRY_AFTER_MS = 1_000;
-
-/** The routes the simulator serves (paths without a trailing slash). */
-const CHAT_PATH = '/v1/chat/completions';
-const EMBEDDINGS_PATH = '/v1/embeddings';
-const MODELS_PATH = '/v1/models';
 
 /** The running HTTP server and its controls. */
 export interface SimulatorServer {
@@ -387,27 +384,9 @@ export function createSimulatorServer(options: ResolvedSimulatorOptions): Simula
     }
   }
 
-  // Stamped as it arrives, handled one request a turn of the event loop: a burst is counted at
-  // its arrival, not one request's reading and tokenizing after another, and what arrives while
-  // one is handled is stamped before the next is.
-  const arrived: { req: IncomingMessage; res: ServerResponse; at: number }[] = [];
-  let handling = false;
-  const handleNext = (): void => {
-    const next = arrived.shift();
-    if (next === undefined) {
-      handling = false;
-      return;
-    }
-    answer(next.req, next.res, next.at);
-    setImmediate(handleNext);
-  };
-  const server = createServer((req, res) => {
-    arrived.push({ req, res, at: now() });
-    if (!handling) {
-      handling = true;
-      setImmediate(handleNext);
-    }
-  });
+  // Stamped as it arrives, handled one request a turn of the event loop (see arrivals.ts).
+  const arrived = new Arrivals(answer);
+  const server = createServer((req, res) => arrived.add(req, res, now()));
 
   function answer(req: IncomingMessage, res: ServerResponse, at: number): void {
     handle(req, res, at).catch(() => {
@@ -452,7 +431,7 @@ export function createSimulatorServer(options: ResolvedSimulatorOptions): Simula
         }
         timers.clear();
         // Arrived but not yet handled: logged as cut off too.
-        for (const { req, res, at } of arrived.splice(0)) {
+        for (const { req, res, at } of arrived.drain()) {
           const entry = {
             at,
             path: req.url ?? '',
@@ -472,27 +451,6 @@ export function createSimulatorServer(options: ResolvedSimulatorOptions): Simula
       return closed;
     },
   };
-}
-
-type Route =
-  | { kind: 'chat' }
-  | { kind: 'embeddings' }
-  | { kind: 'models' }
-  | { kind: 'model'; id: string };
-
-function routeOf(path: string): Route | undefined {
-  if (path === CHAT_PATH) return { kind: 'chat' };
-  if (path === EMBEDDINGS_PATH) return { kind: 'embeddings' };
-  if (path === MODELS_PATH) return { kind: 'models' };
-  if (path.startsWith(`${MODELS_PATH}/`)) {
-    try {
-      const id = decodeURIComponent(path.slice(MODELS_PATH.length + 1));
-      if (id !== '') return { kind: 'model', id };
-    } catch {
-      return undefined;
-    }
-  }
-  return undefined;
 }
 
 /** The error answer of an injected fault, or `undefined` for faults that are not errors. */
