@@ -51,8 +51,16 @@ export class SimulatorRateLimits {
    */
   check(tokens: number, now: number): LimitVerdict {
     this.prune(now);
-    const byRequests = this.requestVerdict(now);
-    const byTokens = this.tokenVerdict(tokens, now);
+    // Only what arrived by `now` counts: a request that arrived later but was decided first
+    // (a shorter body, a quicker answer) is not in this one's window.
+    let end = this.at.length;
+    let sum = this.tokenSum;
+    while (end > this.head && (this.at[end - 1] ?? 0) > now) {
+      end--;
+      sum -= this.tokens[end] ?? 0;
+    }
+    const byRequests = this.requestVerdict(now, end);
+    const byTokens = this.tokenVerdict(tokens, now, end, sum);
     if (byTokens !== undefined && !Number.isFinite(byTokens.retryAfterMs)) return byTokens;
     if (byRequests !== undefined && byTokens !== undefined) {
       return byTokens.retryAfterMs > byRequests.retryAfterMs ? byTokens : byRequests;
@@ -60,9 +68,12 @@ export class SimulatorRateLimits {
     return byRequests ?? byTokens ?? { ok: true };
   }
 
-  private requestVerdict(now: number): Extract<LimitVerdict, { ok: false }> | undefined {
+  private requestVerdict(
+    now: number,
+    end: number,
+  ): Extract<LimitVerdict, { ok: false }> | undefined {
     const { requests: requestLimit, windowMs } = this.limits;
-    const count = this.at.length - this.head;
+    const count = end - this.head;
     if (requestLimit === undefined || count + 1 <= requestLimit) return undefined;
     // The request fits once `count - requestLimit + 1` of the oldest entries have expired.
     const decisive = this.at[this.head + count - requestLimit] ?? now;
@@ -79,14 +90,16 @@ export class SimulatorRateLimits {
   private tokenVerdict(
     tokens: number,
     now: number,
+    end: number,
+    sum: number,
   ): Extract<LimitVerdict, { ok: false }> | undefined {
     const { tokens: tokenLimit, windowMs } = this.limits;
-    if (tokenLimit === undefined || this.tokenSum + tokens <= tokenLimit) return undefined;
+    if (tokenLimit === undefined || sum + tokens <= tokenLimit) return undefined;
     let retryAfterMs = Number.POSITIVE_INFINITY;
     if (tokens <= tokenLimit) {
       let freed = 0;
-      const needed = this.tokenSum + tokens - tokenLimit;
-      for (let i = this.head; i < this.at.length; i++) {
+      const needed = sum + tokens - tokenLimit;
+      for (let i = this.head; i < end; i++) {
         freed += this.tokens[i] ?? 0;
         if (freed >= needed) {
           retryAfterMs = Math.max(1, (this.at[i] ?? now) + windowMs - now);
@@ -98,7 +111,7 @@ export class SimulatorRateLimits {
       ok: false,
       kind: 'tokens',
       limit: tokenLimit,
-      used: this.tokenSum,
+      used: sum,
       requested: tokens,
       retryAfterMs,
     };

@@ -234,6 +234,14 @@ describe('SimulatorRateLimits', () => {
     one.take(1, 0);
     expect(one.snapshot(1_001).requests).toEqual({ limit: 1, remaining: 1, resetMs: 0 });
     expect(one.check(1, 999)).toMatchObject({ ok: false, kind: 'requests', retryAfterMs: 1 });
+
+    // A request decided after one that arrived later is judged by what had arrived by its own
+    // arrival: the later one is not in its window.
+    const late = new SimulatorRateLimits({ requests: 3, tokens: 100, windowMs: 1_000 });
+    late.take(10, 0);
+    late.take(80, 500);
+    expect(late.check(20, 400)).toEqual({ ok: true });
+    expect(late.check(20, 600)).toMatchObject({ ok: false, kind: 'tokens', used: 90 });
   });
 
   it('keeps exact counts over many requests', () => {
