@@ -49,7 +49,12 @@ export class ProviderSignals {
     // A call that may wait for a new connection can reach the server long after its send: a
     // learned window counts it from its answer (see warm-calls.ts).
     if (first && this.deps.runner.warm.sent(model, task.sentAt)) task.cold = true;
-    if (written) task.written = true;
+    if (written) {
+      task.written = true;
+      // Limits shared on Redis count the call from its hand-off: a second script a call for the
+      // write would double their Redis work, and their margin (the processes' spread) covers it.
+      return;
+    }
     this.deps.shared?.sent(taskId, model, this.deps.clock.now());
   };
 
