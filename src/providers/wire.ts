@@ -8,7 +8,7 @@
  * SDK work (~0.5–1 ms each) runs first, and all of them are written at the end (measured against
  * the simulator: the first of 50 written ~40 ms after its hand-off, all within a few ms of each
  * other). The server then counts the whole burst late, and the next window opens as late. So a
- * call that finds another started in this turn waits for a later turn ({@link sendTurn}): each
+ * call that finds another started in this turn waits for a later turn (`Turns.take`): each
  * is written right after its own work, in order.
  *
  * **The write.** The SDK hands a request to `fetch` before it reaches the wire: a call's headers
@@ -22,39 +22,14 @@
 
 import { subscribe } from 'node:diagnostics_channel';
 import type { ClientOptions } from 'openai';
+import { Turns } from '../internal/turns.js';
 import type { CallOptions } from './types.js';
 
 /** A `fetch` the SDK can call (the global one, or a test double). */
 export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
-/** Calls waiting for a turn of their own, in the order they asked. */
-const turns: (() => void)[] = [];
-/** Whether a call was started in the current turn (cleared by the turn after). */
-let turnTaken = false;
-
-/**
- * Takes a turn of the event loop for one call's preparation and send: `undefined` when none was
- * taken in this turn (the call goes on at once), otherwise a promise that resolves in a later
- * turn, one call per turn, in order.
- */
-export function sendTurn(): Promise<void> | undefined {
-  if (!turnTaken) {
-    turnTaken = true;
-    setImmediate(nextTurn);
-    return undefined;
-  }
-  return new Promise((resolve) => turns.push(resolve));
-}
-
-function nextTurn(): void {
-  const next = turns.shift();
-  if (next === undefined) {
-    turnTaken = false;
-    return;
-  }
-  next();
-  setImmediate(nextTurn);
-}
+/** The calls' turns: each call's preparation and send in a turn of its own. */
+const sends = new Turns();
 
 /** The calls handed to `fetch` and not yet written, by their `x-aitq-call` number. */
 const waiting = new Map<string, () => void>();
@@ -150,7 +125,7 @@ export async function withCallSignal<T>(
   if (signal.aborted) abort();
   else signal.addEventListener('abort', abort, { once: true });
   try {
-    const turn = sendTurn();
+    const turn = sends.take();
     if (turn !== undefined) await turn;
     return await request(controller.signal);
   } finally {

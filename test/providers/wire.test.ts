@@ -3,9 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OpenAICompatibleClient } from '../../src/providers/openai.js';
 import { startSimulator } from '../../src/providers/simulator/index.js';
-import { headerValue, onSocketWrite, sendTurn } from '../../src/providers/wire.js';
-
-const immediate = () => new Promise<void>((resolve) => setImmediate(resolve));
+import { headerValue, onSocketWrite } from '../../src/providers/wire.js';
 
 describe('the adapter on the wire', () => {
   let server: Server;
@@ -33,25 +31,6 @@ describe('the adapter on the wire', () => {
     expect(headerValue(['host', 'x', 'x-aitq-task-id', 'def'], 'x-aitq-task-id')).toBe('def');
     expect(headerValue(['host', 'x'], 'x-aitq-task-id')).toBeUndefined();
     expect(headerValue(undefined, 'x-aitq-task-id')).toBeUndefined();
-  });
-
-  it('gives each call started in one turn a turn of its own, in order', async () => {
-    const order: string[] = [];
-    await immediate();
-    expect(sendTurn()).toBeUndefined();
-    const second = sendTurn();
-    const third = sendTurn();
-    expect(second).toBeInstanceOf(Promise);
-    void second?.then(() => order.push('second'));
-    void third?.then(() => order.push('third'));
-    // Queued after the first call's turn was taken: it runs between the second and the third.
-    setImmediate(() => order.push('a turn'));
-    await third;
-    expect(order).toEqual(['second', 'a turn', 'third']);
-    // Once the waiting calls are through, a new turn's first call goes on at once.
-    await immediate();
-    await immediate();
-    expect(sendTurn()).toBeUndefined();
   });
 
   it("hears of a request's write to its socket, by its call number, once", async () => {

@@ -7,9 +7,10 @@
  * apostrophe. (In both `o200k_base` and `cl100k_base` a letter run ends there: only a contraction
  * such as `'s` extends it, and no pattern spans a letter and the non-letter after it; the
  * pre-tokenizer has no look-behind, so the text after the cut is split as it would be in place.)
- * Between pieces the count waits for the next turn of the event loop.
+ * Between pieces the count waits for a turn of its own (the server's `Turns`).
  */
 
+import type { Turns } from '../../internal/turns.js';
 import { countChatTokens, countTextTokens } from '../../limits/tokens.js';
 
 /**
@@ -59,18 +60,17 @@ function cutFrom(text: string, from: number): number {
   return match === null ? text.length : match.index + 1;
 }
 
-/** Waits for the next turn of the event loop, so that other requests are read and answered. */
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
 /** Counts texts in pieces, yielding to the event loop after every `pieceChars` characters. */
 export class PacedCounter {
   private sinceYield = 0;
 
-  /** @param pieceChars characters counted between two turns of the event loop */
+  /**
+   * @param turns the server's turns: each piece after the first waits for one of its own
+   * @param pieceChars characters counted between two turns of the event loop
+   */
   constructor(
     private readonly model: string,
+    private readonly turns: Turns,
     private readonly pieceChars = PIECE_CHARS,
   ) {}
 
@@ -81,7 +81,7 @@ export class PacedCounter {
     while (start < text.length) {
       if (this.sinceYield >= this.pieceChars) {
         this.sinceYield = 0;
-        await nextTurn();
+        await this.turns.later();
       }
       const end = cutFrom(text, start + this.pieceChars);
       total += countTextTokens(text.slice(start, end), this.model);

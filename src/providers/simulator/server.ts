@@ -5,6 +5,7 @@
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Turns } from '../../internal/turns.js';
 import { type RandomSource, seededRandom } from '../../time/clock.js';
 import { AnswerLimitError, MAX_ANSWER_BYTES } from './answer-limits.js';
 import { Arrivals } from './arrivals.js';
@@ -82,6 +83,8 @@ export function createSimulatorServer(options: ResolvedSimulatorOptions): Simula
     return limits;
   }
   const log = new RequestLog(options.logLimit);
+  /** The server's work, one piece a turn of the event loop (see arrivals.ts). */
+  const turns = new Turns();
   let faultRandom: RandomSource = seededRandom(options.seed);
   let latencyRandom: RandomSource = seededRandom(options.seed ^ 0x5bd1e995);
   let sequence = 0;
@@ -147,10 +150,15 @@ export function createSimulatorServer(options: ResolvedSimulatorOptions): Simula
       timers.delete(timer);
       record(exchange, 499);
     };
+    // Written in a turn of its own: answers due at once would otherwise hold one pass of the
+    // event loop for all their writes, and the requests arriving meanwhile would be stamped late.
+    // Until then the answer stays among the timers (a shutdown logs it as cut off).
     const timer = setTimeout(() => {
-      timers.delete(timer);
-      exchange.res.off('close', onClose);
-      send(exchange, answer(), delayMs);
+      void turns.later().then(() => {
+        if (!timers.delete(timer)) return;
+        exchange.res.off('close', onClose);
+        send(exchange, answer(), delayMs);
+      });
     }, delayMs);
     timers.set(timer, exchange);
     exchange.res.once('close', onClose);
@@ -254,7 +262,7 @@ export function createSimulatorServer(options: ResolvedSimulatorOptions): Simula
       return;
     }
     const call = checked.call;
-    const counter = new PacedCounter(call.model);
+    const counter = new PacedCounter(call.model, turns);
     let promptTokens = await counter.chat(call.messages);
     if (call.responseSchema !== undefined) {
       const schemaTokens = await counter.schema(call.responseSchema);
@@ -286,7 +294,7 @@ export function createSimulatorServer(options: ResolvedSimulatorOptions): Simula
       return;
     }
     const call = checked.call;
-    const counter = new PacedCounter(call.model);
+    const counter = new PacedCounter(call.model, turns);
     let inputTokens = 0;
     for (const text of call.input) inputTokens += await counter.text(text);
     exchange.entry.promptTokens = inputTokens;
@@ -299,6 +307,9 @@ export function createSimulatorServer(options: ResolvedSimulatorOptions): Simula
   /** The JSON body with a served model, or `undefined` once an error has been answered. */
   async function readBody(exchange: Exchange, req: IncomingMessage): Promise<unknown> {
     const result = await readJsonBody(req, options.maxBodyBytes);
+    // A body can end in the poll phase, where the requests that arrived meanwhile wait to be
+    // stamped behind whatever runs: what follows (its checks, counts and answer) takes a turn.
+    await turns.later();
     if (!result.ok) {
       if (result.reason === 'aborted') record(exchange, 499);
       else
@@ -385,7 +396,7 @@ export function createSimulatorServer(options: ResolvedSimulatorOptions): Simula
   }
 
   // Stamped as it arrives, handled one request a turn of the event loop (see arrivals.ts).
-  const arrived = new Arrivals(answer);
+  const arrived = new Arrivals(answer, turns);
   const server = createServer((req, res) => arrived.add(req, res, now()));
 
   function answer(req: IncomingMessage, res: ServerResponse, at: number): void {

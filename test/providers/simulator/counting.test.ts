@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { Turns } from '../../../src/internal/turns.js';
 import { countChatTokens, countTextTokens } from '../../../src/limits/tokens.js';
 import { PacedCounter } from '../../../src/providers/simulator/counting.js';
 
@@ -45,7 +46,7 @@ describe('PacedCounter', () => {
         fc.integer({ min: 1, max: 12 }),
         fc.constantFrom('gpt-4o-mini', 'gpt-4', 'text-embedding-3-small'),
         async (text, pieceChars, model) => {
-          const counter = new PacedCounter(model, pieceChars);
+          const counter = new PacedCounter(model, new Turns(), pieceChars);
           expect(await counter.text(text)).toBe(countTextTokens(text, model));
         },
       ),
@@ -60,7 +61,7 @@ describe('PacedCounter', () => {
     );
     await fc.assert(
       fc.asyncProperty(fc.array(message, { minLength: 1, maxLength: 4 }), async (messages) => {
-        const counter = new PacedCounter('gpt-4o-mini', 5);
+        const counter = new PacedCounter('gpt-4o-mini', new Turns(), 5);
         expect(await counter.chat(messages)).toBe(countChatTokens(messages, 'gpt-4o-mini'));
       }),
       { numRuns: 200 },
@@ -77,7 +78,7 @@ describe('PacedCounter', () => {
     };
     setImmediate(tick);
     let turnsWhenDone = -1;
-    const count = new PacedCounter('gpt-4o-mini', 1_000).text(text).then((n) => {
+    const count = new PacedCounter('gpt-4o-mini', new Turns(), 1_000).text(text).then((n) => {
       done = true;
       turnsWhenDone = turns;
       return n;
