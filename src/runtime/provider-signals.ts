@@ -70,10 +70,11 @@ export class ProviderSignals {
       model,
       hints,
       sentSince: runner.sentAfter(taskId, model),
-      // A window learned for the first time starts with the calls already on their way (from
-      // the model's first answer: every call the process sent it).
+      // A window learned for the first time starts with the calls already on their way, and
+      // those admitted but not sent yet (from the model's first answer: every call the process
+      // sent it or is about to).
       ...(teaches && !this.deps.rateLimiter().hasLearned(model, at)
-        ? { sends: runner.sendsOf(model), ...(first ? { first } : {}) }
+        ? { sends: runner.sendsOf(model, at), ...(first ? { first } : {}) }
         : {}),
     };
     // A wait the provider asked for outlives the process (a durable store replays it).

@@ -128,16 +128,18 @@ export class TaskRunner {
   }
 
   /**
-   * The calls of `model` in flight: the running attempts that have sent one, each with its send
-   * time, the tokens it reserved, its task and whether it left cold.
+   * The calls of `model` in flight at `now`: the running attempts, each with its send time, the
+   * tokens it reserved, its task and whether it left cold. An attempt that has not sent its call
+   * yet (waiting for its turn, or in the SDK) counts as sent `now`: the server will count it, and
+   * a window learned now must hold it before its send (which then moves its take later).
    */
-  sendsOf(model: string): SentRequest[] {
+  sendsOf(model: string, now: number): SentRequest[] {
     const sends: SentRequest[] = [];
     for (const [taskId, task] of this.running) {
       const { reservation } = task.record;
-      if (task.sentAt === undefined || reservation.model !== model) continue;
+      if (reservation.model !== model) continue;
       sends.push({
-        at: task.sentAt,
+        at: task.sentAt ?? now,
         tokens: reservation.promptTokens + reservation.maxTokens,
         taskId,
         ...(countsFromAnswer(task) ? { cold: true } : {}),

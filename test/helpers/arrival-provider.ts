@@ -30,12 +30,14 @@ export interface Arrival {
  * arrival, answers 429 (with retry-after) over that, else answers `latencyMs(i)` later with
  * headers as its window is at that moment. With `writtenBeforeArrivalMs`, the client tells the
  * call of its write too (`onWrite`), as the OpenAI adapter does with Node's `fetch`, that long
- * before the request arrives.
+ * before the request arrives. With `prepareMs`, call `i` (in the order calls are made) is sent
+ * that long after it was made, as the adapter's calls wait for their turn and the SDK's work.
  */
 export class ArrivalStampedProvider implements AIClient {
   readonly arrivals: Arrival[] = [];
   private readonly window: number[] = [];
   private sends = 0;
+  private calls = 0;
   private lastAnswerAt = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -45,9 +47,19 @@ export class ArrivalStampedProvider implements AIClient {
     private readonly arrivalDelay: (i: number, idleMs: number) => number,
     private readonly latencyMs: (i: number) => number,
     private readonly writtenBeforeArrivalMs?: number,
+    /** How long call `i` is prepared before it is sent (the SDK's work, its turn): 0 by default. */
+    private readonly prepareMs?: (i: number) => number,
   ) {}
 
   chat(request: ChatRequest, options: CallOptions): Promise<ChatResponse> {
+    const prepare = this.prepareMs?.(this.calls++) ?? 0;
+    if (prepare <= 0) return this.send(request, options);
+    return new Promise((resolve, reject) => {
+      this.clock.setTimeout(() => this.send(request, options).then(resolve, reject), prepare);
+    });
+  }
+
+  private send(request: ChatRequest, options: CallOptions): Promise<ChatResponse> {
     const i = this.sends++;
     options.onSend?.();
     const delay = this.arrivalDelay(i, this.clock.now() - this.lastAnswerAt);

@@ -24,9 +24,21 @@ const CONCURRENCY = 15;
 const TASKS = 60;
 
 /** 60 tasks, concurrency 15, no limit configured, against the provider above (10 per second). */
-async function run(arrivalDelay: (i: number) => number, latency: (i: number) => number) {
+async function run(
+  arrivalDelay: (i: number) => number,
+  latency: (i: number) => number,
+  prepare?: (i: number) => number,
+) {
   const clock = createClock();
-  const provider = new ArrivalStampedProvider(clock, LIMIT, WINDOW, arrivalDelay, latency);
+  const provider = new ArrivalStampedProvider(
+    clock,
+    LIMIT,
+    WINDOW,
+    arrivalDelay,
+    latency,
+    undefined,
+    prepare,
+  );
   await runEchoTasks(clock, provider, { maxConcurrent: CONCURRENCY }, TASKS, 7);
   const burstEnd = Math.max(...provider.arrivals.slice(0, CONCURRENCY).map((a) => a.at));
   return { arrivals: provider.arrivals, burstEnd, busiestWindow: provider.busiestWindow() };
@@ -64,6 +76,20 @@ describe('the first burst, spread out on its way to the server', () => {
       await run(
         (i) => (i < 9 ? 0 : i < CONCURRENCY ? 45 : 2),
         (i) => (i === 9 ? 1_100 : 2),
+      ),
+    );
+  });
+
+  it('calls admitted but not sent yet when the first headers come: they count', async () => {
+    // The burst's calls are prepared one after another, 8 ms each (their turns, the SDK's work),
+    // and answered 10 ms after they arrive: the first headers come back while most of the burst
+    // has not left yet. A task admitted when a slot frees then must wait for the window those
+    // calls will fill, not take the room they were admitted for.
+    expectOnlyTheFirstBurstRefused(
+      await run(
+        () => 0,
+        () => 10,
+        (i) => (i < CONCURRENCY ? 8 * i : 0),
       ),
     );
   });
