@@ -57,8 +57,9 @@ export const WindowLimitSchema = z
  * The default `windowMarginMs`: room for the spread between a request's write to its socket (its
  * hand-off to the HTTP client, for a client that cannot tell) and the server's arrival stamp.
  * Measured on loopback against the simulator on its own thread (docs/limits.md, "Margin"): the
- * server stamps a request up to ~14 ms after its write (its own garbage collections); at 10 ms,
- * windows of 500 calls got answers of 429 at their edges, at 15 ms rarely.
+ * server stamps a request up to ~15 ms after its write at times (its own pauses); at 10, 12 and
+ * 13 ms some runs got answers of 429 at window edges, at 15 ms none since the simulator's work
+ * takes turns of its event loop.
  */
 export const DEFAULT_WINDOW_MARGIN_MS = 15;
 

@@ -402,21 +402,25 @@ export function createSimulatorServer(options: ResolvedSimulatorOptions): Simula
   function answer(req: IncomingMessage, res: ServerResponse, at: number): void {
     handle(req, res, at).catch(() => {
       // An answer could not be built: report it as OpenAI reports its own failures.
-      const exchange: Exchange = {
-        res,
-        entry: {
-          at,
-          path: req.url ?? '',
-          model: '',
-          status: 500,
-          promptTokens: 0,
-          completionTokens: 0,
-        },
-        recorded: false,
-        sequence: ++sequence,
-      };
-      sendError(exchange, serverError());
+      sendError(bareExchange(req, res, at), serverError());
     });
+  }
+
+  /** An exchange for a request known only by its arrival (not handled, or failed in handling). */
+  function bareExchange(req: IncomingMessage, res: ServerResponse, at: number): Exchange {
+    return {
+      res,
+      entry: {
+        at,
+        path: req.url ?? '',
+        model: '',
+        status: 0,
+        promptTokens: 0,
+        completionTokens: 0,
+      },
+      recorded: false,
+      sequence: ++sequence,
+    };
   }
 
   let closed: Promise<void> | undefined;
@@ -443,15 +447,7 @@ export function createSimulatorServer(options: ResolvedSimulatorOptions): Simula
         timers.clear();
         // Arrived but not yet handled: logged as cut off too.
         for (const { req, res, at } of arrived.drain()) {
-          const entry = {
-            at,
-            path: req.url ?? '',
-            model: '',
-            status: 0,
-            promptTokens: 0,
-            completionTokens: 0,
-          };
-          record({ res, entry, recorded: false, sequence: ++sequence }, 499);
+          record(bareExchange(req, res, at), 499);
           res.destroy();
         }
         for (const res of hanging) res.destroy();
