@@ -58,7 +58,7 @@ export const SubmitTaskSchema = z
     config: ManagerTaskConfigSchema.optional(),
     metadata: MetadataSchema.optional(),
     signal: SignalSchema.optional(),
-    /** Your own id for the task (unique); default a random UUID. */
+    /** Your own id for the task (unique); default a time-ordered UUID (version 7). */
     id: z.string().min(1).optional(),
     /**
      * Submitting a key the store already holds returns that task's id and adds nothing (a

@@ -23,7 +23,7 @@ export const SharedTaskSchema = z
     priority: PrioritySchema.optional(),
     config: TaskConfigOverridesSchema.optional(),
     metadata: OwnKeysRecordSchema.optional(),
-    /** The task's id (the job's id); default a random UUID. Not a number, no `:`. */
+    /** The task's id (the job's id); default a time-ordered UUID (version 7). Not a number, no `:`. */
     id: z
       .string()
       .min(1)

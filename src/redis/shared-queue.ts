@@ -240,7 +240,7 @@ export class RedisSharedQueue implements TaskTransport {
       const data = parseOrThrow(definition.input, parsed.data, `${field}.data`);
       const id =
         parsed.id ??
-        (parsed.idempotencyKey === undefined ? newTaskId() : idOfKey(parsed.idempotencyKey));
+        (parsed.idempotencyKey === undefined ? newTaskId(now) : idOfKey(parsed.idempotencyKey));
       const priority = parsed.priority ?? 'MEDIUM';
       const input: SubmitInput = {
         taskType: parsed.taskType,

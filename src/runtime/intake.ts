@@ -257,7 +257,7 @@ export function prepareTask(
     }
   }
   const record: TaskRecord = {
-    id: input.id ?? newTaskId(),
+    id: input.id ?? newTaskId(now),
     type: definition.name,
     priority,
     status: 'queued',
