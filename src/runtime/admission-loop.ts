@@ -136,6 +136,8 @@ export class AdmissionLoop {
   private yieldTimer: unknown;
   /** The attempts that ended since the last `task.settled` event, until that event is sent. */
   private settledPending: string[] | undefined;
+  /** Whether the pending `task.settled` waits for a microtask (see `flushSettled`). */
+  private settledSoon = false;
   /** The task whose take the shared limits are answering; the line waits meanwhile. */
   private asking: string | undefined;
   /** The shared limits' takes for the heads last asked (by task), to start them with at the next step. */
@@ -410,14 +412,10 @@ export class AdmissionLoop {
   }
 
   /**
-   * Tells the supervisor an attempt ended, when that can matter: something waits in line, or
-   * the supervisor is draining and waits for the last call. With an empty line and a running
-   * queue there is nothing to admit, and the event is not sent.
-   *
-   * Attempts that end in the same turn are told in one event, sent once the promise callbacks
-   * already queued have run (a microtask, not a timer: no time passes): a wave of calls that
-   * answer together costs one admission step, not one per call. The event names the first of
-   * them.
+   * Tells the supervisor an attempt ended (its slot is free), when that can matter: something
+   * waits in line, or the supervisor drains and waits for the last call. Attempts that end in
+   * the same turn are told in one event carrying their ids, sent once the promise callbacks
+   * already queued have run (a microtask: no time passes): one admission step a wave of calls.
    */
   settled(taskId: string): void {
     if (this.deps.line.size === 0 && this.deps.lifecycle.phase === 'running') {
@@ -429,8 +427,18 @@ export class AdmissionLoop {
       return;
     }
     this.settledPending = [taskId];
-    if (this.admittedSinceYield >= ADMISSIONS_PER_TURN) this.yieldToEventLoop();
-    else queueMicrotask(this.notifySettled);
+    this.settledSoon = this.admittedSinceYield < ADMISSIONS_PER_TURN;
+    if (this.settledSoon) queueMicrotask(this.notifySettled);
+    else this.yieldToEventLoop();
+  }
+
+  /**
+   * Sends the pending `task.settled` now if it waits for a microtask (not for the event loop's
+   * turn: that yield is on purpose). The journal calls it just before a commit, so the `running`
+   * records of the tasks admitted into this turn's freed slots go with the results that freed them.
+   */
+  flushSettled(): void {
+    if (this.settledSoon) this.notifySettled();
   }
 
   /** Sends one `task.settled` event carrying every attempt that ended since the last one. */
@@ -438,6 +446,7 @@ export class AdmissionLoop {
     const taskIds = this.settledPending;
     if (taskIds === undefined) return;
     this.settledPending = undefined;
+    this.settledSoon = false;
     if (this.deps.lifecycle.phase === 'stopped') return;
     this.deps.dispatch({ type: 'task.settled', taskIds });
   };

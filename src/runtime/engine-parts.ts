@@ -116,6 +116,7 @@ export function assembleParts(host: PartsHost): EngineParts {
     compact: () => {
       opening.compact().catch(() => undefined);
     },
+    beforeCommit: () => admission.flushSettled(),
   });
   /** Writes a task back to the store with the journal's next commit (failures: `store.error`). */
   const persist = (record: TaskRecord): void => journal.persist(record);
@@ -204,6 +205,7 @@ export function assembleParts(host: PartsHost): EngineParts {
         : Promise.all([journal.written(), recorded]).then(() => undefined);
     },
     durable: keepsSnapshots,
+    slotReturned: (id) => admission.settled(id),
     settlement,
     random: host.random,
     client: host.client,

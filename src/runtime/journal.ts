@@ -27,6 +27,13 @@ export interface JournalDeps {
   emit(event: EngineEvent): void;
   /** Called each time `COMPACT_EVERY_ENTRIES` more ledger entries have been written. */
   compact(): void;
+  /**
+   * Runs, just before a commit takes what was recorded, the work of this turn whose writes belong
+   * in it: the supervisor's admission step for the slots given back in this turn
+   * (`AdmissionLoop.flushSettled`), so the `running` records of the tasks it admits go in the
+   * same commit as the results of the tasks whose calls just ended.
+   */
+  beforeCommit?(): void;
 }
 
 export class Journal {
@@ -116,6 +123,8 @@ export class Journal {
   }
 
   private async flush(): Promise<void> {
+    // What it records joins this commit: `next` is still this commit's promise.
+    this.deps.beforeCommit?.();
     this.next = undefined;
     const update = [...this.updates.values()];
     const remove = this.removals;

@@ -39,6 +39,11 @@ export interface TaskRunnerDeps
   startWritten(id: string): Promise<void>;
   /** Whether the store outlives the process (then snapshots and results are written ahead). */
   durable: boolean;
+  /**
+   * An attempt ended and gave its slot back while its result is still being written ahead: the
+   * supervisor may admit into the slot now (`task.settled`), not only once the write lands.
+   */
+  slotReturned(id: string): void;
 }
 
 export class TaskRunner {
@@ -232,6 +237,9 @@ export class TaskRunner {
     // Written or not, the task goes on: a failed write is a `store.error` event (the result
     // then lives in this process only, and a restart runs the task again).
     this.settling += 1;
+    // The slot is free already (the queue is not idle: the task is settling): the next task's
+    // `running` record can go in the commit that carries this result.
+    this.deps.slotReturned(id);
     this.deps.written().then(
       () => {
         this.settling -= 1;

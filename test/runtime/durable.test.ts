@@ -340,4 +340,24 @@ describe('write-ahead', () => {
     ).toBe(true);
     await gated.inner.close();
   });
+
+  it('writes the running record of the task admitted into a freed slot with the result that freed it', async () => {
+    const clock = createClock();
+    const gated = new GatedStore(openSqliteStore(':memory:'));
+    const run = await openEngine(gated.store, clock); // one slot
+    const [a, b] = await run.engine.submitMany([
+      { taskType: 'ECHO', data: { prompt: 'a' } },
+      { taskType: 'ECHO', data: { prompt: 'b' } },
+    ]);
+    await advance(clock, 50, 5);
+    await run.engine.stop();
+    expect(promptsOf(run.client)).toEqual(['a', 'b']);
+    // One round trip to the store for both: b's slot was a's, given back when a's call ended.
+    const resultOfA = gated.commits.find((w) =>
+      w.update?.some((r) => r.id === a && r.status === 'completed'),
+    );
+    expect(resultOfA?.update?.filter((r) => r.id === b).map((r) => r.status)).toEqual(['running']);
+    expect(resultOfA?.ledger?.filter((e) => e.taskId === b).length).toBeGreaterThan(0);
+    await gated.inner.close();
+  });
 });
