@@ -21,6 +21,16 @@ import { COMPACT_EVERY_ENTRIES } from './ledger-compaction.js';
 
 const DONE: Promise<void> = Promise.resolve();
 
+/**
+ * The most changed tasks a commit to a store that keeps commits in order takes before it is
+ * handed over, without waiting for the end of the turn. A wave of tasks (calls that end together,
+ * and the tasks admitted into their slots) then goes in commits of about this size, one after
+ * another: the store's thread commits the first while the engine records the next, where one
+ * commit a wave had the two threads take turns: at concurrency 50 the SQLite line ran 5–13%
+ * more tasks a second; at 10 and 400 the same within the noise (docs/benchmarks.md).
+ */
+export const COMMIT_TASKS = 32;
+
 export interface JournalDeps {
   store: TaskStore;
   clock: Clock;
@@ -42,8 +52,12 @@ export class Journal {
   private entries: LedgerEntry[] = [];
   /** The commit that will take what is recorded now (made on the first record of a turn). */
   private next: Promise<void> | undefined;
+  /** How `next` is settled, once its commit is handed to the store. */
+  private settleNext: { resolve(): void; reject(error: unknown): void } | undefined;
   /** The commit in flight (its promise settles when the store has it). */
   private last: Promise<void> = DONE;
+  /** Set while a commit takes what was recorded (what its `beforeCommit` records joins it). */
+  private taking = false;
   private readonly byReference: boolean;
   /** Whether the store applies commits in call order (a commit need not wait for the last). */
   private readonly ordered: boolean;
@@ -63,6 +77,7 @@ export class Journal {
     if (this.byReference) return;
     this.updates.set(record.id, record);
     this.schedule();
+    if (this.ordered && !this.taking && this.updates.size >= COMMIT_TASKS) this.handOver();
   }
 
   /** Records a resource event for the ledger (only a durable store keeps one). */
@@ -108,7 +123,12 @@ export class Journal {
     // One commit per turn, after the commits before it (a store may take its time); handed over
     // at once to a store that keeps them in order anyway.
     const next = new Promise<void>((resolve, reject) => {
+      const settle = { resolve, reject };
+      this.settleNext = settle;
       queueMicrotask(() => {
+        // Handed over already (`handOver`): what was recorded since has a commit of its own.
+        if (this.settleNext !== settle) return;
+        this.settleNext = undefined;
         const flushed = this.ordered
           ? this.flush()
           : previous.catch(() => undefined).then(() => this.flush());
@@ -122,9 +142,25 @@ export class Journal {
     return next;
   }
 
+  /**
+   * Hands the pending commit to a store that keeps commits in order now, before the end of the
+   * turn (see {@link COMMIT_TASKS}); what is recorded after it goes in the next one.
+   */
+  private handOver(): void {
+    const settle = this.settleNext;
+    if (settle === undefined) return;
+    this.settleNext = undefined;
+    this.flush().then(settle.resolve, settle.reject);
+  }
+
   private async flush(): Promise<void> {
     // What it records joins this commit: `next` is still this commit's promise.
-    this.deps.beforeCommit?.();
+    this.taking = true;
+    try {
+      this.deps.beforeCommit?.();
+    } finally {
+      this.taking = false;
+    }
     this.next = undefined;
     const update = [...this.updates.values()];
     const remove = this.removals;

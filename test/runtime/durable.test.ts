@@ -13,6 +13,7 @@ import { TASK_MACHINE_VERSION } from '../../machines/task.machine.js';
 import { StoreError } from '../../src/errors.js';
 import { Engine } from '../../src/runtime/engine.js';
 import type { EngineEvent } from '../../src/runtime/events.js';
+import { COMMIT_TASKS } from '../../src/runtime/journal.js';
 import { openSqliteStore } from '../../src/stores/sqlite/index.js';
 import type { StoreWrite, TaskStore } from '../../src/stores/types.js';
 import { seededRandom } from '../../src/time/clock.js';
@@ -358,6 +359,33 @@ describe('write-ahead', () => {
     );
     expect(resultOfA?.update?.filter((r) => r.id === b).map((r) => r.status)).toEqual(['running']);
     expect(resultOfA?.ledger?.filter((e) => e.taskId === b).length).toBeGreaterThan(0);
+    await gated.inner.close();
+  });
+
+  it(`hands a wave of more than ${COMMIT_TASKS} tasks over in commits of about that size, no call before them`, async () => {
+    const clock = createClock();
+    const gated = new GatedStore(openSqliteStore(':memory:'));
+    const n = COMMIT_TASKS + 8;
+    const client = new ScriptedClient(clock, latencyScript);
+    const engine = new Engine(
+      { ...SETTINGS, maxConcurrent: n },
+      { client, clock, random: seededRandom(3), store: gated.store, taskTypes: [echoTaskType] },
+    );
+    await engine.open();
+    engine.start();
+    gated.close();
+    await engine.submitMany(
+      Array.from({ length: n }, (_, i) => ({ taskType: 'ECHO', data: { prompt: `p${i}` } })),
+    );
+    await advance(clock, 50, 5);
+    const running = gated.commits.map((w) => w.update?.filter((r) => r.status === 'running') ?? []);
+    // The first commit was handed over at COMMIT_TASKS, before the end of the turn.
+    expect(running.map((rs) => rs.length).filter((k) => k > 0)).toEqual([COMMIT_TASKS, 8]);
+    expect(client.log).toHaveLength(0);
+    gated.open();
+    await advance(clock, 50, 5);
+    expect(client.log).toHaveLength(n);
+    await engine.stop();
     await gated.inner.close();
   });
 });
