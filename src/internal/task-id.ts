@@ -6,14 +6,15 @@
  * grows at one end, and the tasks a queue works on together (submitted together, admitted
  * together) sit on the same few pages of it instead of one page each: with the SQLite store a
  * task's insert costs about a third less, and the commits of its updates and its delete about a
- * sixth (see docs/benchmarks.md). The time is the caller's (the engine's injected clock), so a
- * simulated clock makes ids of its own time.
+ * sixth (see docs/benchmarks.md). The time is the caller's (the engine's injected clock).
  *
  * **Increasing within a process.** Ids of one millisecond, and ids made while the clock stands or
  * steps back, count up in the 12 bits after the version (RFC 9562 §6.2, method 1: a counter that
  * starts at a random value below 2^11 each new millisecond); when the counter would run over,
- * the id's time moves one millisecond on. The other 62 bits are random: ids of several
- * processes do not collide.
+ * the id's time moves one millisecond on. The order is the process's, not one clock's: an id
+ * made after one of a later time (another engine's clock, a clock set back) takes that later
+ * time. Only at the greatest time the format holds (the year 10889) does the order end. The
+ * other 62 bits are random: ids of several processes do not collide.
  *
  * **Flat strings.** `crypto.randomUUID()` returns a string V8 keeps as a tree of concatenated
  * pieces: ~490 bytes of heap for every id a waiting task holds. These are written as ASCII into

@@ -158,9 +158,8 @@ export class AdmissionLoop {
   }
 
   /**
-   * Why the head of the line waits now, if it does (`paused`: the queue is). When no task is
-   * due, the first retry to fall due: it waits for its backoff, or for the wait its server asked
-   * for.
+   * Why the head of the line waits now, if it does (`paused`: the queue is). When no task is due,
+   * the first retry to fall due: it waits for its backoff, or for the wait its server asked for.
    */
   whyHeadWaits(paused: boolean): HeadWait | undefined {
     const { line } = this.deps;
@@ -184,10 +183,7 @@ export class AdmissionLoop {
     return this.headWait;
   }
 
-  /**
-   * The models whose own limits hold their first waiting task, and what each waits for (as the
-   * last admission step found them). Tasks of other models start meanwhile.
-   */
+  /** The models whose own limits hold their first waiting task, and what each waits for. */
   heldModels(): ReadonlyMap<string, HeadWait> {
     return this.modelWaits;
   }
@@ -428,7 +424,7 @@ export class AdmissionLoop {
     }
     this.settledPending = [taskId];
     this.settledSoon = this.admittedSinceYield < ADMISSIONS_PER_TURN;
-    if (this.settledSoon) queueMicrotask(this.notifySettled);
+    if (this.settledSoon) queueMicrotask(this.notifySoon);
     else this.yieldToEventLoop();
   }
 
@@ -441,6 +437,11 @@ export class AdmissionLoop {
     if (this.settledSoon) this.notifySettled();
   }
 
+  /** The microtask's send (none when `flushSettled` sent it and the next waits for the yield). */
+  private readonly notifySoon = (): void => {
+    if (this.settledSoon) this.notifySettled();
+  };
+
   /** Sends one `task.settled` event carrying every attempt that ended since the last one. */
   private readonly notifySettled = (): void => {
     const taskIds = this.settledPending;
@@ -452,12 +453,11 @@ export class AdmissionLoop {
   };
 
   /**
-   * Lets the event loop run before admission goes on: when calls end at once (a cache, a stub, a
-   * local model), ending attempts and admitting the next ones is one long chain of promise
-   * callbacks, and the process's timers, I/O and signal handlers would wait behind it. So once
-   * `ADMISSIONS_PER_TURN` tasks were taken from the line, the next `task.settled` is sent from a
-   * timer of the injected clock instead of a microtask (virtual time decides when it comes).
-   * Submissions still admit at once: a caller's own loop of submits is its own chain.
+   * Lets the event loop run before admission goes on: calls that end at once (a cache, a stub)
+   * make ending attempts and admitting the next one long chain of promise callbacks that timers,
+   * I/O and signal handlers wait behind. So once `ADMISSIONS_PER_TURN` tasks were taken from the
+   * line, the next `task.settled` is sent from a 0 ms timer of the injected clock. Submissions
+   * still admit at once: a caller's own loop of submits is its own chain.
    */
   private yieldToEventLoop(): void {
     if (this.yieldTimer !== undefined) return;

@@ -26,8 +26,8 @@ const DONE: Promise<void> = Promise.resolve();
  * handed over, without waiting for the end of the turn. A wave of tasks (calls that end together,
  * and the tasks admitted into their slots) then goes in commits of about this size, one after
  * another: the store's thread commits the first while the engine records the next, where one
- * commit a wave had the two threads take turns: at concurrency 50 the SQLite line ran 5–13%
- * more tasks a second; at 10 and 400 the same within the noise (docs/benchmarks.md).
+ * commit a wave had the two threads take turns: at concurrency 50 the SQLite line ran a median
+ * 17% more tasks a second; at 10 and 400 the same within the noise (docs/benchmarks.md).
  */
 export const COMMIT_TASKS = 32;
 
@@ -150,16 +150,21 @@ export class Journal {
     const settle = this.settleNext;
     if (settle === undefined) return;
     this.settleNext = undefined;
-    this.flush().then(settle.resolve, settle.reject);
+    // Not `beforeCommit`: this runs inside whatever recorded the change (a task mid-settlement),
+    // where a supervisor step could find the queue idle before that task has settled.
+    this.flush(false).then(settle.resolve, settle.reject);
   }
 
-  private async flush(): Promise<void> {
-    // What it records joins this commit: `next` is still this commit's promise.
-    this.taking = true;
-    try {
-      this.deps.beforeCommit?.();
-    } finally {
-      this.taking = false;
+  /** `atTurnEnd`: the commit of the turn, made in a microtask (it runs `beforeCommit` first). */
+  private async flush(atTurnEnd = true): Promise<void> {
+    if (atTurnEnd) {
+      // What it records joins this commit: `next` is still this commit's promise.
+      this.taking = true;
+      try {
+        this.deps.beforeCommit?.();
+      } finally {
+        this.taking = false;
+      }
     }
     this.next = undefined;
     const update = [...this.updates.values()];

@@ -233,10 +233,12 @@ export class TaskRunner {
       settlement.advance(task, outcome, result);
       return;
     }
+    // Settling from here on (the queue is not idle, a stop does not finish), whatever the
+    // recording below sets off.
+    this.settling += 1;
     this.deps.persist(settlement.completedCopy(task, outcome.at, result));
     // Written or not, the task goes on: a failed write is a `store.error` event (the result
     // then lives in this process only, and a restart runs the task again).
-    this.settling += 1;
     // The slot is free already (the queue is not idle: the task is settling): the next task's
     // `running` record can go in the commit that carries this result.
     this.deps.slotReturned(id);

@@ -388,4 +388,45 @@ describe('write-ahead', () => {
     await engine.stop();
     await gated.inner.close();
   });
+
+  it('finishes a forced stop only once every task it cancels has settled, however many commits that takes', async () => {
+    for (const n of [COMMIT_TASKS - 1, COMMIT_TASKS, COMMIT_TASKS + 1, 2 * COMMIT_TASKS + 3]) {
+      const clock = createClock();
+      const store = openSqliteStore(':memory:');
+      const client = new ScriptedClient(clock, latencyScript);
+      const engine = new Engine(
+        { ...SETTINGS, maxConcurrent: n },
+        { client, clock, random: seededRandom(3), store, taskTypes: [echoTaskType] },
+      );
+      await engine.open();
+      engine.start();
+      const ids = await engine.submitMany(
+        Array.from({ length: n + 2 }, () => ({ taskType: 'ECHO', data: { prompt: 'slow' } })),
+      );
+      await advance(clock, 50, 5);
+      const told = ids.map((id) =>
+        engine.waitFor(id).then(
+          () => 'completed',
+          (error: Error) => error.name,
+        ),
+      );
+      let stopped = false;
+      const stop = engine.stop({ force: true }).then(() => {
+        stopped = true;
+      });
+      // Each waiter hears of its task's cancel before the stop resolves.
+      const names = await Promise.all(
+        told.map((t) => t.then((name) => (stopped ? `${name} after the stop` : name))),
+      );
+      await stop;
+      // The running ones were cancelled; the two waiting stay queued in the store for a next run
+      // (their waiters hear the queue stopped).
+      expect(names).toEqual([
+        ...Array.from({ length: n }, () => 'TaskCancelledError'),
+        'QueueStoppedError',
+        'QueueStoppedError',
+      ]);
+      await store.close();
+    }
+  });
 });

@@ -80,4 +80,5 @@ export function fmtUntil(v) {
   return `in ${fmtSeconds(diff)}`;
 }
 
-export const shortId = (id) => (typeof id === 'string' ? id.slice(0, 8) : '');
+/** An id's last 8 characters: the random end of the queue's time-ordered ids (their start is the time). */
+export const shortId = (id) => (typeof id === 'string' ? id.slice(-8) : '');
