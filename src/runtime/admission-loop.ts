@@ -430,7 +430,7 @@ export class AdmissionLoop {
 
   /**
    * Sends the pending `task.settled` now if it waits for a microtask (not for the event loop's
-   * turn: that yield is on purpose). The journal calls it just before a commit, so the `running`
+   * turn: that yield is on purpose). The journal calls it before the turn's commit, so the `running`
    * records of the tasks admitted into this turn's freed slots go with the results that freed them.
    */
   flushSettled(): void {

@@ -38,10 +38,10 @@ export interface JournalDeps {
   /** Called each time `COMPACT_EVERY_ENTRIES` more ledger entries have been written. */
   compact(): void;
   /**
-   * Runs, just before a commit takes what was recorded, the work of this turn whose writes belong
-   * in it: the supervisor's admission step for the slots given back in this turn
-   * (`AdmissionLoop.flushSettled`), so the `running` records of the tasks it admits go in the
-   * same commit as the results of the tasks whose calls just ended.
+   * Runs, just before the turn's commit takes what was recorded (not before a mid-turn hand-over),
+   * the work of this turn whose writes belong in it: the supervisor's admission step for the
+   * slots given back in this turn (`AdmissionLoop.flushSettled`), so the `running` records of
+   * the tasks it admits go in the same commit as the results of the tasks whose calls just ended.
    */
   beforeCommit?(): void;
 }
