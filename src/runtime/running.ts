@@ -237,10 +237,9 @@ export class TaskRunner {
     // recording below sets off.
     this.settling += 1;
     this.deps.persist(settlement.completedCopy(task, outcome.at, result));
-    // Written or not, the task goes on: a failed write is a `store.error` event (the result
-    // then lives in this process only, and a restart runs the task again).
-    // The slot is free already (the queue is not idle: the task is settling): the next task's
-    // `running` record can go in the commit that carries this result.
+    // The slot is free already: the next task's `running` record can go in the commit that
+    // carries this result. Written or not, the task goes on: a failed write is a `store.error`
+    // event (the result then lives in this process only, and a restart runs the task again).
     this.deps.slotReturned(id);
     this.deps.written().then(
       () => {
