@@ -2,7 +2,8 @@
  * The journal: every write the engine makes to its store after submission goes through here.
  * Changed tasks, removals and ledger entries (the resource events a durable store keeps, see
  * `ledger.ts`) collect during a turn of the event loop and land in the store as one
- * `commit`: one transaction in a durable store, so the store is not the bottleneck.
+ * `commit`: one transaction in a durable store, so the store is not the bottleneck. A store that
+ * keeps commits in order is handed one every {@link COMMIT_TASKS} changed tasks within a turn.
  *
  * It is also where the write-ahead promises are kept: `written()` resolves once everything
  * recorded so far is in the store. An attempt waits for it before its call is sent (its hold and
