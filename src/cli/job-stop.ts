@@ -24,9 +24,9 @@ export interface JobStopContext {
   results: Pick<ResultsWriter, 'failure'>;
   /**
    * Stops admitting and cancels what waits; calls already running finish, or with
-   * `cancelRunning` are cancelled.
+   * `cancelRunning` are cancelled. Resolves once every cancellation it asked for has landed.
    */
-  drain: (options?: { cancelRunning?: boolean }) => void;
+  drain: (options?: { cancelRunning?: boolean }) => Promise<void>;
   /** The statistics drawn last, for the running tasks when they cannot be read. */
   latest: () => Statistics | undefined;
 }
@@ -83,7 +83,7 @@ export class JobStop {
         // Always said (even with --quiet): it is why the job stops.
         display.say(`aitq: ${refusal.what}: stopping, no more tasks are sent (${message})\n`);
         // Not from inside the manager's own event.
-        queueMicrotask(() => this.job.drain());
+        queueMicrotask(() => void this.job.drain());
       }),
       // Once the job stops, a task whose call failed gets no other attempt: it would wait for ever
       // in the paused queue.
@@ -109,7 +109,7 @@ export class JobStop {
     display.say(
       `aitq: store ${JSON.stringify(storePath)}: cannot write (${message.replace(/\s+/g, ' ')}): stopping, the tasks in flight are cancelled\n`,
     );
-    queueMicrotask(() => this.job.drain({ cancelRunning: true }));
+    queueMicrotask(() => void this.job.drain({ cancelRunning: true }));
   }
 
   /** First signal: stop feeding, cancel what waits, let running calls finish. Second: cancel those. */
@@ -117,9 +117,15 @@ export class JobStop {
     this.interrupts++;
     if (this.interrupts === 1) {
       void this.announce(1);
-      this.job.drain();
+      void this.job.drain();
     } else if (this.interrupts === 2) {
-      void this.announce(2).then(() => this.job.manager.stop({ force: true }));
+      // Every task of the job is cancelled before the stop: a stop leaves what waits in line (for
+      // a later run) and tells its waiters the queue stopped, so a task whose cancellation of the
+      // first Ctrl-C was still reading the store would end as failed. The forced stop then aborts
+      // what runs besides (a task an earlier run left that no record claimed yet).
+      void this.announce(2)
+        .then(() => this.job.drain({ cancelRunning: true }))
+        .then(() => this.job.manager.stop({ force: true }));
     }
   }
 

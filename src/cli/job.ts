@@ -166,7 +166,7 @@ async function runTasks(
         display.say(
           `aitq: --out: cannot write ${args.out === STDIO ? 'stdout' : JSON.stringify(args.out)} (${error.message}): ${ended ? 'the last results are lost' : 'stopping, the tasks in flight are cancelled'}\n`,
         );
-        if (!ended) drain({ cancelRunning: true });
+        if (!ended) void drain({ cancelRunning: true });
       },
       io.stdout,
     );
@@ -271,12 +271,13 @@ async function runTasks(
    * Stops admitting and cancels what waits (child tasks of a running composite task too, so that
    * it can end); calls already running finish, or with `cancelRunning` are cancelled (aborted).
    */
-  const drain = ({ cancelRunning = false } = {}) => {
+  const drain = async ({ cancelRunning = false } = {}): Promise<void> => {
     stopFeeding();
     manager.pause();
-    void Promise.all(
+    // Settled, not all: one that throws (the queue stopped meanwhile) does not end the wait.
+    await Promise.allSettled(
       jobTasks.ids().map((id) => (cancelRunning ? manager.cancelTask(id) : cancelWaiting(id))),
-    ).catch(() => {});
+    );
   };
 
   const jobStop = new JobStop({
