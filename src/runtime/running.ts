@@ -166,7 +166,8 @@ export class TaskRunner {
   /** Starts the attempt of a task admission took from the line (its limits already taken). */
   start(record: TaskRecord, now: number, limited: boolean): void {
     const { deps } = this;
-    const actor = deps.taskActors.admitted(record, now);
+    // A durable store keeps the running machine, so a restart knows the attempt it interrupted.
+    const actor = deps.taskActors.admitted(record, now, deps.durable);
     const attempt = actor.getSnapshot().context.attempts;
     const handle = new AttemptHandle();
     this.running.set(record.id, { record, actor, handle, limited });
@@ -175,8 +176,6 @@ export class TaskRunner {
     record.attempts = attempt;
     record.notBefore = undefined;
     if (firstStart) record.startedAt = now;
-    // A durable store keeps the running machine, so a restart knows the attempt it interrupted.
-    if (deps.durable) record.snapshot = actor.getPersistedSnapshot();
     deps.persist(record);
     deps.emit({
       type: 'task.admitted',

@@ -66,13 +66,19 @@ export class TaskActors {
    * snapshot yet) starts its actor from the snapshot the machine's `task.admit` would give, which
    * a property test keeps equal to the real transition, whether or not an inspector watches;
    * every later admission (a retry, a resumed task) sends the live or restored actor `task.admit`.
+   * With `keep` (a durable store) the record keeps the running machine's persisted snapshot: on
+   * a first admission, the one the actor started from (the same value, not made again).
    */
-  admitted(record: TaskRecord, now: number): TaskActor {
+  admitted(record: TaskRecord, now: number, keep: boolean): TaskActor {
     if (record.snapshot === undefined && !this.waiting.has(record.id)) {
-      return this.start(record, firstRunningSnapshot(machineInput(record), now));
+      const snapshot = firstRunningSnapshot(machineInput(record), now);
+      const actor = this.start(record, snapshot);
+      if (keep) record.snapshot = snapshot;
+      return actor;
     }
     const actor = this.take(record);
     actor.send({ type: 'task.admit', at: now });
+    if (keep) record.snapshot = actor.getPersistedSnapshot() as PersistedTaskSnapshot;
     return actor;
   }
 
