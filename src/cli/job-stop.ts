@@ -46,6 +46,19 @@ export class JobStop {
 
   constructor(private readonly job: JobStopContext) {}
 
+  /**
+   * Whether the job cancels what runs: a second Ctrl-C, or a write to the results or the store
+   * that failed. Its last stop then aborts the calls still running (a task an earlier run left
+   * that no record claimed yet is not one of the job's, and no drain cancelled it).
+   */
+  cancelling(): boolean {
+    return (
+      this.interrupts > 1 ||
+      this.job.results.failure !== undefined ||
+      this.storeFailure !== undefined
+    );
+  }
+
   /** Whether the job stops: interrupted, refused, or unable to write its results or its store. */
   stopping(): boolean {
     return (
@@ -125,7 +138,9 @@ export class JobStop {
       // what runs besides (a task an earlier run left that no record claimed yet).
       void this.announce(2)
         .then(() => this.job.drain({ cancelRunning: true }))
-        .then(() => this.job.manager.stop({ force: true }));
+        .then(() => this.job.manager.stop({ force: true }))
+        // The job's own last stop reports what a stop cannot do.
+        .catch(() => {});
     }
   }
 

@@ -413,9 +413,11 @@ async function runTasks(
     await watch.close({ wait: false });
     throw error;
   } finally {
-    for (const off of offs) off();
     clearInterval(ticker);
-    await manager.stop();
+    // Ctrl-C is still heard while the stop waits for the calls running (a second one cancels
+    // them); without a handler, Node would end the process at once, with no summary.
+    await manager.stop(jobStop.cancelling() ? { force: true } : {});
+    for (const off of offs) off();
     jobTasks.close();
     await draw().catch(() => {});
     ended = true;

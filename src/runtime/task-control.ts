@@ -45,13 +45,22 @@ export class TaskControl {
   /**
    * Cancels a waiting or running task. False when it is unknown or already finished. After
    * `stop()`, a task left waiting can still be cancelled (so a later run does not pick it up).
+   * A task this engine holds is cancelled before the call returns (no store read first), so a
+   * `stop()` right after it finds the task cancelled, not waiting.
    */
   async cancel(id: string): Promise<boolean> {
+    if (this.holdsLive(id)) return this.cancelHeld(id);
     const record = await this.deps.store.get(id);
     if (record === undefined || isTerminalStatus(record.status)) return false;
     // A store that hands out copies may answer with one read before the task ended: the engine's
-    // own state decides (and a task this engine does not run cannot be cancelled by it).
+    // own state decides (and a task this engine does not run cannot be cancelled by it). One in
+    // the line's backlog (in the store only) is taken from it first.
     if (!this.holdsLive(id) && !this.takeFromBacklog(record)) return false;
+    return this.cancelHeld(id);
+  }
+
+  /** Cancels a task this engine holds (`holdsLive`), now or through the supervisor. */
+  private cancelHeld(id: string): boolean {
     const phase = this.deps.lifecycle.phase;
     if (phase === 'stopped') {
       // Only what the stop left waiting can still end.

@@ -6,6 +6,7 @@ import {
   ProviderError,
   ProviderRefusedError,
   QueueStoppedError,
+  TaskCancelledError,
   TaskQueueError,
   ValidationError,
 } from '../../src/errors.js';
@@ -75,6 +76,21 @@ describe('stop and start', () => {
     await expect(manager.onIdle()).resolves.toBeUndefined();
     expect((await manager.getQueueStatus()).totalSize).toBe(1);
     await expect(manager.cancelTask(waiting)).resolves.toBe(true);
+    expect((await manager.getTaskStatus(waiting))?.status).toBe('cancelled');
+    expect((await manager.getQueueStatus()).totalSize).toBe(0);
+  });
+
+  it('cancelTask, then stop at once: the task ends cancelled, not left waiting by the stop', async () => {
+    const { manager } = createTestManager();
+    await manager.start();
+    manager.pause();
+    const waiting = await manager.submitTask(echo('b'));
+    const waited = rejection(manager.waitForTask(waiting));
+    // Nothing runs, so the stop ends at once: before a cancellation that read the store first.
+    const cancelled = manager.cancelTask(waiting);
+    await manager.stop({ force: true });
+    await expect(cancelled).resolves.toBe(true);
+    expect(await waited).toBeInstanceOf(TaskCancelledError);
     expect((await manager.getTaskStatus(waiting))?.status).toBe('cancelled');
     expect((await manager.getQueueStatus()).totalSize).toBe(0);
   });

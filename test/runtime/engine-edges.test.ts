@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { AdjustableSettings, EngineSettingsInput } from '../../src/config/engine-options.js';
-import { BudgetExceededError, ValidationError } from '../../src/errors.js';
+import { BudgetExceededError, TaskCancelledError, ValidationError } from '../../src/errors.js';
 import { Engine } from '../../src/runtime/engine.js';
 import type { EngineEvent } from '../../src/runtime/events.js';
 import { MemoryTaskStore } from '../../src/stores/memory.js';
@@ -285,21 +285,40 @@ class CopyingStore implements TaskStore {
 }
 
 describe('a store that hands out copies', () => {
-  it('waitFor hears of a task that ends while the store reads a copy; cancel of it says false', async () => {
+  /** An engine on a store whose answers come 20 ms (virtual) after a read starts, and a task. */
+  async function slowCopies() {
     const clock = createClock();
-    // The store's answer comes 20 ms (virtual) after the read started.
     const store = new CopyingStore(
       () => new Promise((resolve) => clock.setTimeout(() => resolve(), 20)),
     );
     const engine = engineWithStore(clock, store);
     const id = await engine.submit({ taskType: 'ECHO', data: { prompt: 'a' } });
+    return { clock, engine, id };
+  }
+
+  it('waitFor hears of a task that ends while the store reads a copy', async () => {
+    const { clock, engine, id } = await slowCopies();
     const result = engine.waitFor(id);
-    const cancelled = engine.cancel(id);
     await advance(clock, 5);
-    // Ends at 10 ms, while both reads (answering at 20 ms) still hold copies that say running.
+    // Ends at 10 ms, while the read (answering at 20 ms) still holds a copy that says running.
     await advance(clock, 30);
     await expect(result).resolves.toBe('{"ok":true}');
-    await expect(cancelled).resolves.toBe(false);
+    await engine.stop();
+  });
+
+  it('cancel of a task the engine runs acts at once, whatever a slow read would say', async () => {
+    const { clock, engine, id } = await slowCopies();
+    const result = engine.waitFor(id).catch((error: unknown) => error);
+    await advance(clock, 5);
+    // Running (it would end at 10 ms): cancelled before the call returns, no read first.
+    const cancelled = engine.cancel(id);
+    await advance(clock, 30);
+    await expect(cancelled).resolves.toBe(true);
+    expect(await result).toBeInstanceOf(TaskCancelledError);
+    // Once it has ended, a cancel reads the store and says false.
+    const again = engine.cancel(id);
+    await advance(clock, 30);
+    await expect(again).resolves.toBe(false);
     await engine.stop();
   });
 });
