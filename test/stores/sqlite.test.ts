@@ -263,6 +263,26 @@ describe('SqliteTaskStore', () => {
     await store.close();
   });
 
+  it('keeps its rows in admission order; a seq used twice, negative or not whole still stores', async () => {
+    const store = openSqliteStore(':memory:', { thread: 'main' });
+    const [low, urgent, high, urgentLater] = (['LOW', 'URGENT', 'HIGH', 'URGENT'] as const).map(
+      (priority, i) => makeRecord({ priority, seq: 10 + i }),
+    );
+    const twice = makeRecord({ priority: 'HIGH', seq: 12 });
+    const odd = [makeRecord({ seq: -3 }), makeRecord({ seq: 2.5 }), makeRecord({ seq: 2 ** 41 })];
+    const all = [low, urgent, high, urgentLater, twice, ...odd] as TaskRecord[];
+    await store.insert(all);
+    const order = sqliteInternals(store)
+      .db.prepare('SELECT id FROM tasks ORDER BY rowid')
+      .pluck()
+      .all();
+    // Admission order first (the seq used twice, and the others, after every rank's rows).
+    expect(order.slice(0, 4)).toEqual([urgent, urgentLater, high, low].map((r) => r?.id));
+    expect(new Set(order)).toEqual(new Set(all.map((r) => r.id)));
+    for (const record of all) expect(await store.get(record.id)).toEqual(record);
+    await store.close();
+  });
+
   it('prepares a bounded number of query statements', async () => {
     const store = openSqliteStore(':memory:');
     await store.insert([makeRecord(), makeRecord({ status: 'paused' }), makeRecord()]);

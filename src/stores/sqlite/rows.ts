@@ -7,7 +7,10 @@ import { ValidationError } from '../../errors.js';
 import { admissionRank, checkWrite, toJson } from '../query.js';
 import type { StoreWrite, TaskRecord } from '../types.js';
 
-/** A task as `INSERT` binds it: id, seq, rank, status, type, model, key, completed_at, body. */
+/**
+ * A task as `INSERT` binds it: id, seq, rank, status, type, model, key, completed_at, body, then
+ * its rowid twice (see `rowidOf`).
+ */
 export type TaskRow = [
   string,
   number,
@@ -18,7 +21,23 @@ export type TaskRow = [
   string | null,
   number | null,
   string,
+  number | null,
+  number | null,
 ];
+
+/** 2^40: room for a trillion tasks of each priority. */
+const RANK_SPAN = 2 ** 40;
+
+/**
+ * Where a task's row goes in the table: in admission order (its priority's rank, then its seq),
+ * so that the tasks a wave admits, completes and removes are neighbours. Above the rowids SQLite
+ * gave the rows of files written before (1, 2, 3, …); unique as long as seqs are. `null` (SQLite
+ * picks) for a seq that is not a whole number from 0 to 2^40 (a record stored by hand).
+ */
+export function rowidOf(rank: number, seq: number): number | null {
+  if (!Number.isInteger(seq) || seq < 0 || seq >= RANK_SPAN) return null;
+  return (rank + 1) * RANK_SPAN + seq;
+}
 
 /**
  * A task as the `UPDATE`s bind it: what changes (rank, status, completed_at, body), then what is
@@ -93,16 +112,20 @@ function updateRowOf(record: TaskRecord): UpdateRow {
 
 function rowOf(record: TaskRecord): TaskRow {
   const body = bodyOf(record);
+  const rank = admissionRank(record.priority);
+  const rowid = rowidOf(rank, record.seq);
   return [
     record.id,
     record.seq,
-    admissionRank(record.priority),
+    rank,
     record.status,
     record.type,
     record.reservation.model,
     record.idempotencyKey ?? null,
     record.completedAt ?? null,
     body,
+    rowid,
+    rowid,
   ];
 }
 

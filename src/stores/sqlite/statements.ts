@@ -11,8 +11,17 @@ const TERMINAL_SQL = [...TERMINAL_STATUSES].map((s) => `'${s}'`).join(', ');
 
 /** The fixed statements. */
 export const SQL = {
-  insertTask: `INSERT INTO tasks (id, seq, rank, status, type, model, idempotency_key, completed_at, body)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  // The row's place in the table (its rowid) is its admission order (`rowidOf` in rows.ts), so
+  // that tasks admitted together are neighbours and the pages their updates and removals write
+  // are few (in submission order, with priorities mixed, a wave wrote a page for every task or
+  // two). Both inserts bind a `TaskRow`, whose rowid comes twice. When the first changes
+  // nothing (a conflict), the second inserts with a rowid SQLite picks: a rowid already taken
+  // (records stored by hand with a seq used twice) is no error, and a duplicate id or key fails
+  // there as it always did.
+  insertTask: `INSERT INTO tasks (id, seq, rank, status, type, model, idempotency_key, completed_at, body, rowid)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, coalesce(?, ?)) ON CONFLICT DO NOTHING`,
+  insertTaskAnywhere: `INSERT INTO tasks (id, seq, rank, status, type, model, idempotency_key, completed_at, body, rowid)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, nullif(?, ?))`,
   // Both updates bind an `UpdateRow`. The first sets what a task's life changes (status,
   // priority, completion, the record) in a row whose columns fixed at submission are as given,
   // and leaves the indexes on those (`tasks_by_seq`, the idempotency key's) alone: a third fewer

@@ -415,7 +415,9 @@ export class SqliteTaskStore implements TaskStore {
    */
   async #write(write: PreparedWrite): Promise<number> {
     const groups: StepGroup[] = [];
-    if (write.insert.length > 0) groups.push({ sql: SQL.insertTask, rows: write.insert });
+    if (write.insert.length > 0) {
+      groups.push({ sql: SQL.insertTask, rows: write.insert, otherwise: SQL.insertTaskAnywhere });
+    }
     if (write.update.length > 0) {
       groups.push({
         sql: SQL.updateChanging,
