@@ -119,7 +119,8 @@ describe('killed with SIGKILL at 20 seeded moments, then run again', () => {
       expect(outcome.code).toBe(0);
       final = outcome.lines.find((l) => l.done === true);
     }
-    expect(kills).toBeGreaterThan(0);
+    // The seeded kill points add up to 420 requests, under the 500 a finished run needs.
+    expect(kills).toBe(KILLS);
     expect(final).toMatchObject({ completed: TASKS, failed: 0 });
 
     const tasks = await allTasks(path);

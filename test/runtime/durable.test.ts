@@ -14,6 +14,7 @@ import { StoreError } from '../../src/errors.js';
 import { Engine } from '../../src/runtime/engine.js';
 import type { EngineEvent } from '../../src/runtime/events.js';
 import { COMMIT_TASKS } from '../../src/runtime/journal.js';
+import { toStoreError } from '../../src/stores/sqlite/errors.js';
 import { openSqliteStore } from '../../src/stores/sqlite/index.js';
 import type { StoreWrite, TaskStore } from '../../src/stores/types.js';
 import { seededRandom } from '../../src/time/clock.js';
@@ -291,6 +292,94 @@ class GatedStore {
     });
   }
 }
+
+/**
+ * A SQLite store whose commits fail, once `full` is set, with the error the store gives when the
+ * disk is full (SQLite's `SQLITE_FULL`, as `toStoreError` maps it): nothing of such a write lands.
+ */
+function fillingStore(path: string): { store: TaskStore; inner: TaskStore; fill(): void } {
+  const inner = openSqliteStore(path, ON_THIS_THREAD);
+  let full = false;
+  const store = new Proxy(inner, {
+    get: (target, key, receiver) => {
+      if (key === 'commit') {
+        return async (write: StoreWrite) => {
+          if (full) {
+            const cause = Object.assign(new Error('database or disk is full'), {
+              code: 'SQLITE_FULL',
+            });
+            throw toStoreError(cause, path, 'commit');
+          }
+          return target.commit(write);
+        };
+      }
+      const value = Reflect.get(target, key, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return {
+    store,
+    inner,
+    fill: () => {
+      full = true;
+    },
+  };
+}
+
+describe('a full disk', () => {
+  it('fails an attempt whose hold cannot be written with StoreError, before its call, and keeps what was committed', async () => {
+    const clock = createClock();
+    const path = join(dir, 'full.db');
+    const filling = fillingStore(path);
+    const run = await openEngine(filling.store, clock);
+    run.engine.pause();
+    const ids = await run.engine.submitMany([
+      { taskType: 'ECHO', data: { prompt: 'a' } },
+      { taskType: 'ECHO', data: { prompt: 'b' } },
+    ]);
+    filling.fill();
+    run.engine.resume();
+    await advance(clock, 50, 10);
+    expect(run.client.log).toHaveLength(0);
+    const failed = run.events.filter((e) => e.type === 'task.failed');
+    expect(failed.map((e) => ('taskId' in e ? e.taskId : undefined))).toEqual(ids);
+    for (const e of failed) {
+      expect(e).toMatchObject({ error: { name: 'StoreError', code: 'STORE' } });
+    }
+    const errors = run.events.filter((e) => e.type === 'store.error');
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors[0]?.error.message).toMatch(/full/);
+    await run.engine.stop();
+    await filling.inner.close();
+
+    // The file holds what was committed before: both tasks, still waiting for a restart.
+    const reopened = openSqliteStore(path, ON_THIS_THREAD);
+    expect((await reopened.countByStatus()).queued).toBe(2);
+    await reopened.close();
+  });
+
+  it("completes a task whose result cannot be written, in this process, and leaves it 'running' in the file", async () => {
+    const clock = createClock();
+    const path = join(dir, 'full-result.db');
+    const filling = fillingStore(path);
+    const run = await openEngine(filling.store, clock);
+    const id = await run.engine.submit({ taskType: 'ECHO', data: { prompt: 'a' } });
+    await advance(clock, 5, 5);
+    expect(run.client.log).toHaveLength(1);
+    filling.fill();
+    const result = run.engine.waitFor(id);
+    await advance(clock, 50, 10);
+    await expect(result).resolves.toBe('answer to a');
+    expect(run.events.some((e) => e.type === 'task.completed' && e.taskId === id)).toBe(true);
+    expect(run.events.filter((e) => e.type === 'store.error').map((e) => e.taskId)).toContain(id);
+    await run.engine.stop();
+    await filling.inner.close();
+
+    const reopened = openSqliteStore(path, ON_THIS_THREAD);
+    expect(await reopened.get(id)).toMatchObject({ status: 'running' });
+    await reopened.close();
+  });
+});
 
 describe('write-ahead', () => {
   it('sends no call before its hold is committed, and completes no task before its result is', async () => {
