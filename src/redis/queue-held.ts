@@ -30,8 +30,8 @@ export class HeldJobs {
   private startsWritten: { promise: Promise<void>; resolve: () => void } | undefined;
   /** Each started attempt's running record write, until it is done (see `written`). */
   private readonly marks = new Map<string, Promise<void>>();
-  /** Resolves `empty()` once nothing is held any more. */
-  private drained: (() => void) | undefined;
+  /** What `empty()` returns while something is held (one promise for every caller). */
+  private emptied: { promise: Promise<void>; resolve: () => void } | undefined;
   private stopped = false;
 
   constructor(
@@ -71,17 +71,22 @@ export class HeldJobs {
   /** A job let go is done with: `empty()` resolves when it was the last. */
   settled(): void {
     if (this.jobs.size > 0) return;
-    const drained = this.drained;
-    this.drained = undefined;
-    drained?.();
+    const emptied = this.emptied;
+    this.emptied = undefined;
+    emptied?.resolve();
   }
 
-  /** Resolves once nothing is held. */
+  /** Resolves once nothing is held (every caller, however many wait). */
   empty(): Promise<void> {
     if (this.jobs.size === 0) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      this.drained = resolve;
-    });
+    if (this.emptied === undefined) {
+      let resolve = (): void => undefined;
+      const promise = new Promise<void>((r) => {
+        resolve = r;
+      });
+      this.emptied = { promise, resolve };
+    }
+    return this.emptied.promise;
   }
 
   /** The worker closed and holds nothing: no timer stays armed. */

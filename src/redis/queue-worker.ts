@@ -59,6 +59,8 @@ export class QueueWorker implements TransportLink {
   /** Cancels asked for on the channel: a job of these ids is cancelled, not run. */
   private readonly cancels = new Set<string>();
   private closing = false;
+  /** The one close (see `close`). */
+  private closed: Promise<void> | undefined;
   private paused = false;
   private tokens = 0;
   /** Fetches on their way and jobs being taken: not in the engine's line yet. */
@@ -280,6 +282,12 @@ export class QueueWorker implements TransportLink {
       return;
     }
     await this.host.adopt(record);
+    // The worker started closing while the job was on its way: `close` looked before the task
+    // was here, so it goes back to the queue now.
+    if (this.closing) {
+      await this.giveBackIfWaiting(id);
+      return;
+    }
     // A cancel told while it was being adopted.
     if (this.cancels.has(id)) await this.host.cancel(id);
   }
@@ -456,20 +464,30 @@ export class QueueWorker implements TransportLink {
 
   // ─── closing ────────────────────────────────────────────────────────────────────────────────
 
-  async close(): Promise<void> {
+  /** Closes once: a second call (a forced stop after a plain one) waits for the same close. */
+  close(): Promise<void> {
+    this.closed ??= this.shutDown();
+    return this.closed;
+  }
+
+  /** Gives job `id` back to the queue for another worker if its task waits here (not running). */
+  private async giveBackIfWaiting(id: string): Promise<void> {
+    const held = this.held.get(id);
+    if (held === undefined) return;
+    const record = await this.host.get(id);
+    // Running ones end here; ended ones are being reported.
+    if (record === undefined || !WAITING.has(record.status) || this.held.get(id) !== held) return;
+    this.held.delete(id);
+    this.host.forget(id);
+    await held.job.moveToWait(held.token).catch((e: unknown) => this.q.report(e));
+    this.held.settled();
+  }
+
+  private async shutDown(): Promise<void> {
     this.closing = true;
     this.wake();
     // What waits here (not running) goes back to the queue for another worker.
-    const giveBacks: Promise<unknown>[] = [];
-    for (const [id, held] of this.held.entries()) {
-      const record = await this.host.get(id);
-      // Running ones end here; ended ones are being reported.
-      if (record === undefined || !WAITING.has(record.status)) continue;
-      this.held.delete(id);
-      this.host.forget(id);
-      giveBacks.push(held.job.moveToWait(held.token).catch((e: unknown) => this.q.report(e)));
-    }
-    await Promise.all(giveBacks);
+    await Promise.all(this.held.entries().map(([id]) => this.giveBackIfWaiting(id)));
     // Fetches still on their way give their job back when they come.
     while (this.extra > 0) await this.pauseFor(10);
     await this.held.empty();
