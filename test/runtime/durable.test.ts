@@ -21,7 +21,7 @@ import { seededRandom } from '../../src/time/clock.js';
 import { createTestEngine, DURABLE_SETTINGS } from '../helpers/engine.js';
 import { type Script, ScriptedClient } from '../helpers/scripted-client.js';
 import { echoTaskType } from '../helpers/task-types.js';
-import { advance, createClock, flush } from '../helpers/virtual-time.js';
+import { advance, advanceUntil, createClock, flush } from '../helpers/virtual-time.js';
 
 /** Virtual time: the store answers within the turn, on this thread (not its worker). */
 const ON_THIS_THREAD = { thread: 'main' } as const;
@@ -325,6 +325,61 @@ function fillingStore(path: string): { store: TaskStore; inner: TaskStore; fill(
     },
   };
 }
+
+describe('retrying tasks', () => {
+  /**
+   * 60 tasks whose calls fail with a 500, retried ~59 s later (a jitter sample of 0.99 of the
+   * 60 s backoff), 10 calls at a time.
+   */
+  async function backlogOfRetries(
+    store: TaskStore | undefined,
+  ): Promise<{ engine: Engine; client: ScriptedClient; clock: SimulatedClock }> {
+    const clock = createClock();
+    const client = new ScriptedClient(clock, () => ({ kind: 'error', status: 500, latencyMs: 5 }));
+    const engine = new Engine(
+      {
+        ...SETTINGS,
+        maxConcurrent: 10,
+        taskDefaults: { maxTokens: 100, maxRetries: 1, retryDelay: 60 },
+      },
+      {
+        client,
+        clock,
+        random: () => 0.99,
+        ...(store === undefined ? {} : { store }),
+        taskTypes: [echoTaskType],
+      },
+    );
+    await engine.open();
+    engine.start();
+    await engine.submitMany(
+      Array.from({ length: 60 }, (_, i) => ({ taskType: 'ECHO', data: { prompt: `p${i}` } })),
+    );
+    await advanceUntil(clock, () => client.log.length === 60, 10_000, 5);
+    await advance(clock, 100, 5);
+    return { engine, client, clock };
+  }
+
+  it('are records, not live actors, with a durable store; the next attempt restores the machine', async () => {
+    const store = openSqliteStore(':memory:', ON_THIS_THREAD);
+    const { engine, client, clock } = await backlogOfRetries(store);
+    expect((await store.countByStatus()).retrying).toBe(60);
+    expect(engine.liveActorCount).toBe(0);
+    // A minute later each runs its second and last attempt: the retry count came back with it.
+    await advanceUntil(clock, () => client.log.length === 120, 120_000, 50);
+    await advance(clock, 100, 5);
+    expect((await store.countByStatus()).failed).toBe(60);
+    expect(client.log).toHaveLength(120);
+    await engine.stop();
+    await store.close();
+  });
+
+  it('keep their actors with the memory store (the cost the durable path avoids)', async () => {
+    const { engine } = await backlogOfRetries(undefined);
+    expect(engine.liveActorCount).toBe(60);
+    await engine.stop({ force: true });
+  });
+});
 
 describe('a full disk', () => {
   it('fails an attempt whose hold cannot be written with StoreError, before its call, and keeps what was committed', async () => {
