@@ -381,6 +381,45 @@ describe('retrying tasks', () => {
   });
 });
 
+describe('retention', () => {
+  it('keeps only what keepCompleted / keepFailed allow in the file, the newest, across a restart', async () => {
+    const clock = createClock();
+    const path = join(dir, 'retention.db');
+    const store = openSqliteStore(path, ON_THIS_THREAD);
+    let n = 0;
+    const client = new ScriptedClient(clock, () =>
+      n++ % 5 === 4 ? { kind: 'error', status: 400 } : { kind: 'ok', latencyMs: 5 },
+    );
+    const engine = new Engine(
+      {
+        ...SETTINGS,
+        maxConcurrent: 4,
+        keepCompleted: { count: 10 },
+        keepFailed: { count: 3 },
+        taskDefaults: { maxTokens: 100, maxRetries: 0 },
+      },
+      { client, clock, random: seededRandom(3), store, taskTypes: [echoTaskType] },
+    );
+    await engine.open();
+    engine.start();
+    const ids = await engine.submitMany(
+      Array.from({ length: 100 }, (_, i) => ({ taskType: 'ECHO', data: { prompt: `${i}` } })),
+    );
+    await advanceUntil(clock, () => client.log.length === 100, 60_000, 5);
+    await advance(clock, 100, 5);
+    await engine.stop();
+    await store.close();
+
+    const reopened = openSqliteStore(path, ON_THIS_THREAD);
+    const counts = await reopened.countByStatus();
+    expect(counts.completed).toBe(10);
+    expect(counts.failed).toBe(3);
+    expect(await reopened.get(ids[0] as string)).toBeUndefined();
+    expect(await reopened.get(ids[99] as string)).toMatchObject({ status: 'failed' });
+    await reopened.close();
+  });
+});
+
 describe('a full disk', () => {
   it('fails an attempt whose hold cannot be written with StoreError, before its call, and keeps what was committed', async () => {
     const clock = createClock();
