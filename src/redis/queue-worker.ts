@@ -61,6 +61,8 @@ export class QueueWorker implements TransportLink {
   private closing = false;
   /** The one close (see `close`). */
   private closed: Promise<void> | undefined;
+  /** Jobs whose task the engine is taking in: `close` leaves them to `adoptOrEnd`. */
+  private readonly adopting = new Set<string>();
   private paused = false;
   private tokens = 0;
   /** Fetches on their way and jobs being taken: not in the engine's line yet. */
@@ -281,9 +283,14 @@ export class QueueWorker implements TransportLink {
       await this.end(id, this.q.endedRecord(id, data, 'cancelled'));
       return;
     }
-    await this.host.adopt(record);
-    // The worker started closing while the job was on its way: `close` looked before the task
-    // was here, so it goes back to the queue now.
+    this.adopting.add(id);
+    try {
+      await this.host.adopt(record);
+    } finally {
+      this.adopting.delete(id);
+    }
+    // The worker started closing while the job was on its way: `close` left it alone, so it
+    // goes back to the queue now.
     if (this.closing) {
       await this.giveBackIfWaiting(id);
       return;
@@ -466,7 +473,11 @@ export class QueueWorker implements TransportLink {
 
   /** Closes once: a second call (a forced stop after a plain one) waits for the same close. */
   close(): Promise<void> {
-    this.closed ??= this.shutDown();
+    this.closed ??= this.shutDown().catch((error: unknown) => {
+      // A close that failed (Redis gone) may be tried again.
+      this.closed = undefined;
+      throw error;
+    });
     return this.closed;
   }
 
@@ -487,7 +498,12 @@ export class QueueWorker implements TransportLink {
     this.closing = true;
     this.wake();
     // What waits here (not running) goes back to the queue for another worker.
-    await Promise.all(this.held.entries().map(([id]) => this.giveBackIfWaiting(id)));
+    await Promise.all(
+      this.held
+        .entries()
+        .filter(([id]) => !this.adopting.has(id))
+        .map(([id]) => this.giveBackIfWaiting(id)),
+    );
     // Fetches still on their way give their job back when they come.
     while (this.extra > 0) await this.pauseFor(10);
     await this.held.empty();

@@ -210,19 +210,25 @@ describe('a shared queue', () => {
   });
 
   it('ends both stops when a forced stop follows a plain one (a second Ctrl-C)', async () => {
-    const { sim, queue, prefix } = await setUp({ latency: { kind: 'fixed', ms: 300 } });
+    const { sim, queue, prefix } = await setUp({ latency: { kind: 'fixed', ms: 2_000 } });
     const ids = await queue.submitBatch(Array.from({ length: 10 }, (_, i) => classify(i)));
     const first = await worker(sim, prefix, { maxConcurrent: 2 });
-    await until(async () => (await queue.getStatistics()).tasks.running >= 1, 'a running task');
-    const plain = first.manager.stop();
-    // The plain stop waits for the running calls by now.
+    await until(async () => (await queue.getStatistics()).tasks.running >= 2, 'two running tasks');
+    let plainEnded = false;
+    const plain = first.manager.stop().then(() => {
+      plainEnded = true;
+    });
+    // The plain stop waits for the two running calls by now.
     await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(plainEnded).toBe(false);
     const forced = first.manager.stop({ force: true });
     await Promise.all([plain, forced]);
-    // What the forced stop aborted went back to the queue: another worker runs everything.
+    // What the forced stop aborted went back to the queue: another worker runs everything, and
+    // the two aborted calls were sent again.
     await worker(sim, prefix);
     await Promise.all(ids.map((id) => queue.waitForTask(id)));
     expect((await queue.getStatistics()).tasks.completed).toBe(10);
+    expect(sim.stats().requests).toBe(12);
   });
 
   it('stops while a call fails: the retry goes back to the queue, another worker runs it', async () => {

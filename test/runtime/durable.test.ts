@@ -382,7 +382,7 @@ describe('retrying tasks', () => {
 });
 
 describe('retention', () => {
-  it('keeps only what keepCompleted / keepFailed allow in the file, the newest, across a restart', async () => {
+  it('keeps only what keepCompleted / keepFailed allow in the file, the newest ones, read after a reopen', async () => {
     const clock = createClock();
     const path = join(dir, 'retention.db');
     const store = openSqliteStore(path, ON_THIS_THREAD);
