@@ -224,6 +224,25 @@ describe('aitq resumes an interrupted run', () => {
     });
   });
 
+  it("npm start's own job (analyze on the built-in simulator) resumes: a rerun reuses all 75", async () => {
+    const out = join(dir, 'repos.results.jsonl');
+    // `npm start`'s command with a short latency, no failures and the results in this folder.
+    const args = [
+      ...['analyze', 'examples/repos.json', '--simulator', '--latency', 'fixed:2'],
+      ...['--error-rate', '0', '--progress', 'none', '--json', '--out', out],
+    ];
+    const first = await runCliToEnd(args);
+    expect(first.code).toBe(EXIT_CODES.ok);
+    expect(CliSummarySchema.parse(JSON.parse(first.stdout))).toMatchObject({ completed: 75 });
+    const second = await runCliToEnd(args);
+    expect(second.code).toBe(EXIT_CODES.ok);
+    expect(second.stderr).toContain(`aitq: resuming from ${out}.db: 75 done, 0 to run`);
+    expect(CliSummarySchema.parse(JSON.parse(second.stdout))).toMatchObject({
+      completed: 75,
+      reused: 75,
+    });
+  });
+
   it('runs failed tasks again on resume, and only those', async () => {
     const faulty = await startSimulator({ faults: { error500: 0.5 }, seed: 4, logLimit: 10_000 });
     try {
