@@ -30,6 +30,7 @@ import { serializeError } from '../errors.js';
 import type { EngineEvent } from '../runtime/events.js';
 import type { TransportHost, TransportLink } from '../runtime/transport.js';
 import type { TaskRecord } from '../stores/types.js';
+import { QueueControls } from './queue-controls.js';
 import { HeldJobs } from './queue-held.js';
 import { JOB_DATA_VERSION, type JobData, readJobData } from './queue-jobs.js';
 import {
@@ -40,37 +41,28 @@ import {
 } from './queue-parts.js';
 import { TurnBatch } from './turn-batch.js';
 
-/** The control messages of the queue's channel. */
-export type ControlMessage = { t: 'cancel'; id: string } | { t: 'pause' } | { t: 'resume' };
-
 /** The statuses of a task that waits in a worker (given back when it stops). */
 const WAITING: ReadonlySet<string> = new Set(['queued', 'retrying', 'paused']);
 
 /** Fetches that do not wait, at most at once (BullMQ's own worker fetches as many as it runs). */
 const PARALLEL_FETCHES = 16;
 
-/** At most this many recent cancel requests are remembered (for a job being fetched meanwhile). */
-const RECENT_CANCELS = 10_000;
-
 export class QueueWorker implements TransportLink {
   readonly id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private readonly worker: Worker<JobData>;
   private readonly held: HeldJobs;
-  /** Cancels asked for on the channel: a job of these ids is cancelled, not run. */
-  private readonly cancels = new Set<string>();
+  /** What the control channel said: recent cancels, paused or not. */
+  private readonly controls = new QueueControls();
   private closing = false;
   /** The one close (see `close`). */
   private closed: Promise<void> | undefined;
   /** Jobs whose task the engine is taking in: `close` leaves them to `adoptOrEnd`. */
   private readonly adopting = new Set<string>();
-  private paused = false;
   private tokens = 0;
   /** Fetches on their way and jobs being taken: not in the engine's line yet. */
   private pending = 0;
   /** Fetches that do not wait (see `burst`). */
   private extra = 0;
-  /** Pauses and resumes heard on the channel so far (see `run`). */
-  private controls = 0;
   /** Resolves once the control channel is subscribed to. */
   private readonly subscribed: Promise<void>;
   /** Reports of completed tasks that fetch the next job, on their way (see `complete`). */
@@ -126,11 +118,11 @@ export class QueueWorker implements TransportLink {
     // Read once the channel is heard: a pause before this read is in its answer, one after it
     // comes as a message. A message heard while the read was on its way is newer than its answer.
     await this.subscribed;
-    const heard = this.controls;
+    const heard = this.controls.heard;
     try {
       const paused = await this.q.queue.isPaused();
-      if (paused && this.controls === heard) {
-        this.paused = true;
+      if (paused && this.controls.heard === heard) {
+        this.controls.paused = true;
         this.host.pause();
       }
     } catch (error) {
@@ -174,7 +166,7 @@ export class QueueWorker implements TransportLink {
 
   /** How many more jobs to fetch now: the engine's room, less the fetches on their way. */
   private free(): number {
-    if (this.paused || this.closing) return 0;
+    if (this.controls.paused || this.closing) return 0;
     return this.host.room() - this.pending;
   }
 
@@ -278,7 +270,7 @@ export class QueueWorker implements TransportLink {
     // A cancel that came while the job was on its way here, or while it waited in Redis after
     // an earlier attempt (as a retry, or from a worker that died).
     const cancelled =
-      this.cancels.has(id) || (stored !== undefined && (await this.q.cancelRequested(id)));
+      this.controls.cancelled(id) || (stored !== undefined && (await this.q.cancelRequested(id)));
     if (cancelled) {
       await this.end(id, this.q.endedRecord(id, data, 'cancelled'));
       return;
@@ -296,7 +288,7 @@ export class QueueWorker implements TransportLink {
       return;
     }
     // A cancel told while it was being adopted.
-    if (this.cancels.has(id)) await this.host.cancel(id);
+    if (this.controls.cancelled(id)) await this.host.cancel(id);
   }
 
   // ─── what the engine tells ──────────────────────────────────────────────────────────────────
@@ -325,7 +317,7 @@ export class QueueWorker implements TransportLink {
     const held = this.held.get(id);
     const record = await this.host.get(id);
     if (held === undefined || record === undefined) return;
-    if (record.status === 'cancelled' && this.closing && !this.cancels.has(id)) {
+    if (record.status === 'cancelled' && this.closing && !this.controls.cancelled(id)) {
       // Stopped by force, not cancelled by anyone: the task goes back to be run again (its
       // job still says its attempt was running, so that attempt counts as interrupted).
       this.held.delete(id);
@@ -439,33 +431,16 @@ export class QueueWorker implements TransportLink {
   // ─── control ────────────────────────────────────────────────────────────────────────────────
 
   private control(message: string): void {
-    let parsed: ControlMessage;
-    try {
-      parsed = JSON.parse(message) as ControlMessage;
-    } catch {
-      return;
-    }
-    switch (parsed.t) {
-      case 'cancel':
-        if (this.cancels.size >= RECENT_CANCELS) this.cancels.clear();
-        this.cancels.add(parsed.id);
-        if (this.held.has(parsed.id)) {
-          this.host.cancel(parsed.id).catch((error: unknown) => this.q.report(error));
-        }
-        return;
-      case 'pause':
-        this.controls++;
-        this.paused = true;
-        this.host.pause();
-        return;
-      case 'resume':
-        this.controls++;
-        this.paused = false;
-        this.host.resume();
-        this.wake();
-        return;
-      default:
-        return;
+    const said = this.controls.read(message);
+    if (said?.t === 'cancel') {
+      if (this.held.has(said.id)) {
+        this.host.cancel(said.id).catch((error: unknown) => this.q.report(error));
+      }
+    } else if (said?.t === 'pause') {
+      this.host.pause();
+    } else if (said?.t === 'resume') {
+      this.host.resume();
+      this.wake();
     }
   }
 
