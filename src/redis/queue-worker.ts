@@ -31,7 +31,7 @@ import type { EngineEvent } from '../runtime/events.js';
 import type { TransportHost, TransportLink } from '../runtime/transport.js';
 import type { TaskRecord } from '../stores/types.js';
 import { QueueControls } from './queue-controls.js';
-import { HeldJobs } from './queue-held.js';
+import { type Held, HeldJobs } from './queue-held.js';
 import { JOB_DATA_VERSION, type JobData, readJobData } from './queue-jobs.js';
 import {
   countArgs,
@@ -237,11 +237,8 @@ export class QueueWorker implements TransportLink {
     } catch (error) {
       // Redis or the engine failed meanwhile: the job goes back for another worker (or this one).
       this.q.report(error);
-      if (this.held.get(id)?.token === token) {
-        this.held.delete(id);
-        this.held.settled();
-        await job.moveToWait(token).catch((e: unknown) => this.q.report(e));
-      }
+      const held = this.held.get(id);
+      if (held?.token === token) await this.giveBack(id, held);
     }
   }
 
@@ -320,10 +317,7 @@ export class QueueWorker implements TransportLink {
     if (record.status === 'cancelled' && this.closing && !this.controls.cancelled(id)) {
       // Stopped by force, not cancelled by anyone: the task goes back to be run again (its
       // job still says its attempt was running, so that attempt counts as interrupted).
-      this.held.delete(id);
-      this.host.forget(id);
-      await held.job.moveToWait(held.token).catch((error: unknown) => this.q.report(error));
-      this.held.settled();
+      await this.giveBack(id, held);
       return;
     }
     await this.end(id, copy(record));
@@ -463,9 +457,14 @@ export class QueueWorker implements TransportLink {
     const record = await this.host.get(id);
     // Running ones end here; ended ones are being reported.
     if (record === undefined || !WAITING.has(record.status) || this.held.get(id) !== held) return;
+    await this.giveBack(id, held);
+  }
+
+  /** Job `id` goes back to the queue; this engine forgets its task, `empty()` told once it waits. */
+  private async giveBack(id: string, held: Held): Promise<void> {
     this.held.delete(id);
     this.host.forget(id);
-    await held.job.moveToWait(held.token).catch((e: unknown) => this.q.report(e));
+    await held.job.moveToWait(held.token).catch((error: unknown) => this.q.report(error));
     this.held.settled();
   }
 
