@@ -416,8 +416,11 @@ async function runTasks(
     clearInterval(ticker);
     // Ctrl-C is still heard while the stop waits for the calls running (a second one cancels
     // them); without a handler, Node would end the process at once, with no summary.
-    await manager.stop(jobStop.cancelling() ? { force: true } : {});
-    for (const off of offs) off();
+    try {
+      await manager.stop(jobStop.cancelling() ? { force: true } : {});
+    } finally {
+      for (const off of offs) off();
+    }
     jobTasks.close();
     await draw().catch(() => {});
     ended = true;
