@@ -1,47 +1,53 @@
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { BytePairEncoding } from './bpe.js';
 
 /**
- * Token counting with OpenAI's own byte-pair encodings (through `gpt-tokenizer`), as providers
- * count prompts when they bill them and when they apply tokens-per-minute limits.
+ * Token counting with OpenAI's own byte-pair encodings, as providers count prompts when they
+ * bill them and when they apply tokens-per-minute limits. The ranks are OpenAI's published
+ * `.tiktoken` files, as the `gpt-tokenizer` package ships them; the encoding itself is ours
+ * (`bpe.ts`), with its tables off the JavaScript heap.
  *
- * An encoding's tables are large (loading `o200k_base` takes about 270 ms and 38 MB), so they are
- * loaded lazily and synchronously on the first count that needs them (or by `preloadEncoding`,
- * which the manager's `start()` calls when the built-in task types are in use), then cached per
- * encoding:
- * importing this module costs nothing.
+ * An encoding is loaded (`o200k_base`: about 90 ms, 4 MB outside the heap) synchronously on the
+ * first count that needs it, or by `preloadEncoding`, which the manager's `start()` calls when
+ * the built-in task types are in use; then it is kept. Importing this module costs nothing.
  */
 
 /** The byte-pair encodings used by current OpenAI chat and embedding models. */
 export type EncodingName = 'o200k_base' | 'cl100k_base';
 
-/** The subset of a `gpt-tokenizer` encoding module that this file uses. */
-interface EncodingModule {
-  encode(text: string, options?: { disallowedSpecial?: Set<string> }): number[];
-  decode(tokens: Iterable<number>): string;
-}
+/** `tiktoken`'s pre-tokenization patterns: a text is split with them before pairs are merged. */
+const CONTRACTION = "'(?:[sS]|[dD]|[mM]|[tT]|[lL][lL]|[vV][eE]|[rR][eE])";
+const SPLIT_PATTERNS: Record<EncodingName, string> = {
+  cl100k_base: String.raw`${CONTRACTION}|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s+$|\s*[\r\n]|\s+(?!\S)|\s`,
+  o200k_base:
+    String.raw`[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?:${CONTRACTION})?` +
+    String.raw`|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?:${CONTRACTION})?` +
+    String.raw`|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+`,
+};
 
 const requireCjs = createRequire(import.meta.url);
-const loaded = new Map<EncodingName, EncodingModule>();
+const loaded = new Map<EncodingName, BytePairEncoding>();
 
-/**
- * User text is never allowed to produce special tokens: a literal `<|endoftext|>` in a prompt is
- * counted as the ordinary text it is, as the OpenAI API does (instead of throwing).
- */
-const NO_SPECIAL_CHECK = { disallowedSpecial: new Set<string>() };
-
-function load(encoding: EncodingName): EncodingModule {
-  let module = loaded.get(encoding);
-  if (module === undefined) {
-    module = requireCjs(`gpt-tokenizer/cjs/encoding/${encoding}`) as EncodingModule;
-    loaded.set(encoding, module);
+function load(encoding: EncodingName): BytePairEncoding {
+  let bpe = loaded.get(encoding);
+  if (bpe === undefined) {
+    const file = readFileSync(requireCjs.resolve(`gpt-tokenizer/data/${encoding}.tiktoken`));
+    bpe = BytePairEncoding.fromTiktoken(file, new RegExp(SPLIT_PATTERNS[encoding], 'gu'));
+    loaded.set(encoding, bpe);
   }
-  return module;
+  return bpe;
+}
+
+/** Whether `encoding` is loaded (for tests of when loading happens). */
+export function isEncodingLoaded(encoding: EncodingName): boolean {
+  return loaded.has(encoding);
 }
 
 /**
  * Loads the encoding `model` counts with now, if it is not loaded yet (the manager's `start()`
- * does, so that the first submission does not stall the event loop). Resolves with the encoding
- * and how long the load took (0 when it was loaded already).
+ * does, so that the first submission does not wait for it). Resolves with the encoding and how
+ * long the load took (0 when it was loaded already).
  */
 export function preloadEncoding(model: string): { encoding: EncodingName; ms: number } {
   const encoding = encodingForModel(model);
@@ -87,8 +93,8 @@ export function encodingForModel(model: string): EncodingName {
 }
 
 /** The tokens of `text` in the encoding of `model`. */
-function encode(text: string, model: string): number[] {
-  return load(encodingForModel(model)).encode(text, NO_SPECIAL_CHECK);
+export function encodeText(text: string, model: string): number[] {
+  return load(encodingForModel(model)).encode(text);
 }
 
 /**
@@ -97,7 +103,7 @@ function encode(text: string, model: string): number[] {
  */
 export function countTextTokens(text: string, model: string): number {
   if (text.length === 0) return 0;
-  return encode(text, model).length;
+  return load(encodingForModel(model)).count(text);
 }
 
 /**
@@ -161,13 +167,13 @@ export function truncateToTokens(text: string, maxTokens: number, model: string)
   const limit = Math.max(0, Math.floor(maxTokens));
   if (text.length === 0) return text;
   if (limit === 0) return '';
-  const tokens = encode(text, model);
+  const tokens = encodeText(text, model);
   if (tokens.length <= limit) return text;
-  const { decode } = load(encodingForModel(model));
+  const bpe = load(encodingForModel(model));
   // A token boundary can fall inside a multi-byte character, and re-encoding a cut string can in
   // rare cases take more tokens than the cut sequence did: step back until both are fine.
   for (let keep = limit; keep > 0; keep--) {
-    const prefix = decode(tokens.slice(0, keep));
+    const prefix = bpe.decode(tokens.slice(0, keep));
     if (text.startsWith(prefix) && countTextTokens(prefix, model) <= limit) return prefix;
   }
   return '';
