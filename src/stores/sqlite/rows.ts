@@ -137,6 +137,22 @@ export interface PreparedWrite {
   ledger: Array<[number, string | null, string | null]>;
 }
 
+/** The task id and idempotency key of each insert and update step of `write`, in step order. */
+export function taskStepsOf(write: PreparedWrite): { ids: string[]; keys: Array<string | null> } {
+  const ids: string[] = [];
+  const keys: Array<string | null> = [];
+  // An insert's id and key are its first and seventh columns, an update's its last two.
+  for (const row of write.insert) {
+    ids.push(row[0]);
+    keys.push(row[6]);
+  }
+  for (const row of write.update) {
+    ids.push(row[8]);
+    keys.push(row[7]);
+  }
+  return { ids, keys };
+}
+
 /** Checks `write` and turns it into its rows; throws a `ValidationError` for a bad one. */
 export function prepareWrite(write: StoreWrite): PreparedWrite {
   checkWrite(write);

@@ -42,5 +42,9 @@ export declare class SqlRunner {
   transactions(
     list: ReadonlyArray<readonly StepGroup[]>,
   ): Array<{ value: number } | { error: unknown }>;
+  begin(): void;
+  part(groups: readonly StepGroup[], first: number): number;
+  commit(): void;
+  rollback(): void;
   close(): void;
 }

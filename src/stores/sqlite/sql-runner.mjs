@@ -99,6 +99,33 @@ export class SqlRunner {
     });
   }
 
+  /**
+   * Begins a transaction whose step groups come in parts (a large write sent to the worker
+   * thread a thousand rows at a time, so that the thread never holds all of its rows at once):
+   * `begin`, then `part` for each part, then `commit`, or `rollback` at the first error.
+   */
+  begin() {
+    this.#statement('BEGIN').run();
+  }
+
+  /**
+   * One part's steps, numbered from `first` (the steps of the parts before it); returns its
+   * counted changes.
+   * @param {readonly object[]} groups
+   * @param {number} first
+   */
+  part(groups, first) {
+    return this.#steps(groups, first);
+  }
+
+  commit() {
+    this.#statement('COMMIT').run();
+  }
+
+  rollback() {
+    if (this.#db.inTransaction) this.#statement('ROLLBACK').run();
+  }
+
   /** Forgets the statements and closes the connection (after SQLite's `optimize`). */
   close() {
     this.#statements.clear();
@@ -111,9 +138,9 @@ export class SqlRunner {
     this.#db.close();
   }
 
-  #steps(groups) {
+  #steps(groups, first = 0) {
     let counted = 0;
-    let index = 0;
+    let index = first;
     for (const group of groups) {
       // Prepared when first needed, so that a statement that fails to prepare is a step's error.
       let statement;

@@ -101,18 +101,67 @@ function handle(request) {
 }
 
 /**
- * The request that woke the thread and those queued behind it, in order; transactions next to
- * each other share one commit (see `SqlRunner.transactions`).
+ * The transaction that is coming in parts (`{ op: 'part', groups }` messages, then its
+ * `{ id, op: 'transaction', groups }`): begun at its first part, each part run as it comes (so
+ * the thread holds one part's rows at a time), committed at its last. After an error it is rolled
+ * back and the parts left are skipped; the last one gets the error. A last part marked `abandon`
+ * (the caller could not send a part) rolls it back too.
+ */
+let parted;
+
+/** One part of a transaction sent in parts; the last one (it has an `id`) ends it. */
+function part(request) {
+  if (parted === undefined) {
+    parted = { next: 0, counted: 0, error: undefined };
+    try {
+      runner.begin();
+    } catch (error) {
+      parted.error = error;
+    }
+  }
+  if (parted.error === undefined && request.abandon === true) {
+    parted.error = new Error('the transaction was abandoned: one of its parts could not be sent');
+    runner.rollback();
+  }
+  if (parted.error === undefined) {
+    const groups = groupsOf(request);
+    try {
+      parted.counted += runner.part(groups, parted.next);
+    } catch (error) {
+      parted.error = error;
+      try {
+        runner.rollback();
+      } catch {
+        // The connection reports its own state at the next statement.
+      }
+    }
+    for (const group of groups) parted.next += group.rows.length;
+  }
+  if (request.op === 'part') return;
+  const { counted, error } = parted;
+  parted = undefined;
+  if (error === undefined) {
+    try {
+      runner.commit();
+      reply(request.id, { value: counted });
+    } catch (commitError) {
+      try {
+        runner.rollback();
+      } catch {
+        // As above.
+      }
+      reply(request.id, { error: commitError });
+    }
+  } else {
+    reply(request.id, { error });
+  }
+}
+
+/**
+ * The request that woke the thread and those queued behind it, one at a time; transactions next
+ * to each other share one commit (see `SqlRunner.transactions`).
  */
 function serve(first) {
-  const requests = [first];
-  for (
-    let next = receiveMessageOnPort(port);
-    next !== undefined;
-    next = receiveMessageOnPort(port)
-  ) {
-    requests.push(next.message);
-  }
   let batch = [];
   const flush = () => {
     if (batch.length === 0) return;
@@ -120,8 +169,13 @@ function serve(first) {
     for (const [index, request] of batch.entries()) reply(request.id, outcomes[index]);
     batch = [];
   };
-  for (const request of requests) {
+  for (let request = first; request !== undefined; request = receiveMessageOnPort(port)?.message) {
     if (request.defs !== undefined) for (const [n, sql] of request.defs) texts[n] = sql;
+    if (request.op === 'part' || (request.op === 'transaction' && parted !== undefined)) {
+      flush();
+      part(request);
+      continue;
+    }
     if (request.op === 'transaction') {
       batch.push(request);
       continue;

@@ -49,6 +49,7 @@ import {
   type LedgerRow,
   type PreparedWrite,
   prepareWrite,
+  taskStepsOf,
   type WaitingRow,
 } from './rows.js';
 import { APPLICATION_ID, MIGRATIONS } from './schema.js';
@@ -413,7 +414,7 @@ export class SqliteTaskStore implements TaskStore {
    * The write as one transaction: inserts, updates, removes, ledger entries in that order;
    * resolves with how many removed tasks existed.
    */
-  async #write(write: PreparedWrite): Promise<number> {
+  #write(write: PreparedWrite): Promise<number> {
     const groups: StepGroup[] = [];
     if (write.insert.length > 0) {
       groups.push({ sql: SQL.insertTask, rows: write.insert, otherwise: SQL.insertTaskAnywhere });
@@ -430,19 +431,28 @@ export class SqliteTaskStore implements TaskStore {
       groups.push({ sql: SQL.deleteTask, rows: write.remove.map((id) => [id]), count: true });
     }
     if (write.ledger.length > 0) groups.push({ sql: SQL.appendLedger, rows: write.ledger });
+    // Not an async function: its argument would stay alive (rows and the tasks' bodies) until the
+    // transaction is answered. An error needs only the tasks' ids and keys.
+    const tasks = taskStepsOf(write);
     try {
-      return await this.#runner.transaction(groups);
+      return Promise.resolve(this.#runner.transaction(groups)).catch((error: unknown) =>
+        this.#failed(error, tasks),
+      );
     } catch (error) {
-      const { step, missing } = error as StepError;
-      if (step === undefined || step >= write.insert.length + write.update.length) throw error;
-      const inserted = write.insert[step];
-      const updated = write.update[step - write.insert.length];
-      // An insert's id and key are its first and seventh columns, an update's its last two.
-      const [id, key] =
-        inserted !== undefined ? [inserted[0], inserted[6]] : [updated?.[8] ?? '', updated?.[7]];
-      if (missing === true) throw new TaskNotFoundError(id);
-      throw await this.#conflict(error, id, key ?? null);
+      return this.#failed(error, tasks);
     }
+  }
+
+  /** A write's error, as the store reports it: a missing task or a broken constraint by id. */
+  async #failed(
+    error: unknown,
+    tasks: { ids: string[]; keys: Array<string | null> },
+  ): Promise<never> {
+    const { step, missing } = error as StepError;
+    if (step === undefined || step >= tasks.ids.length) throw error;
+    const id = tasks.ids[step] as string;
+    if (missing === true) throw new TaskNotFoundError(id);
+    throw await this.#conflict(error, id, tasks.keys[step] ?? null);
   }
 
   /** The `ValidationError` for a constraint the task `id` broke, or `error` itself. */
