@@ -210,7 +210,9 @@ export class BytePairEncoding {
       const parts = this.#merge(scratch, length);
       if (piece.length <= CACHED_PIECE_LENGTH) {
         if (this.#counts.size >= COUNT_CACHE_SIZE) this.#counts.clear();
-        this.#counts.set(piece, parts);
+        // A key of its own: the piece may be a slice that keeps the whole text alive. (A lone
+        // surrogate decodes as U+FFFD: the same bytes, so the same count.)
+        this.#counts.set(utf8.decode(scratch.bytes.subarray(0, length)), parts);
       }
       total += parts;
     }

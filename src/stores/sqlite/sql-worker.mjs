@@ -102,7 +102,7 @@ function handle(request) {
 
 /**
  * The transaction that is coming in parts (`{ op: 'part', groups }` messages, then its
- * `{ id, op: 'transaction', groups }`): begun at its first part, each part run as it comes (so
+ * `{ id, op: 'transaction', groups: [] }`): begun at its first part, each part run as it comes (so
  * the thread holds one part's rows at a time), committed at its last. After an error it is rolled
  * back and the parts left are skipped; the last one gets the error. A last part marked `abandon`
  * (the caller could not send a part) rolls it back too.
@@ -121,7 +121,11 @@ function part(request) {
   }
   if (parted.error === undefined && request.abandon === true) {
     parted.error = new Error('the transaction was abandoned: one of its parts could not be sent');
-    runner.rollback();
+    try {
+      runner.rollback();
+    } catch {
+      // As below.
+    }
   }
   if (parted.error === undefined) {
     const groups = groupsOf(request);

@@ -157,16 +157,19 @@ export class WorkerRunner {
 
   /**
    * One write transaction (see `SqlRunner.transaction`); a large one goes in parts (see
-   * {@link PART_ROWS}), posted together so that nothing comes between them.
+   * {@link PART_ROWS}), posted together so that nothing comes between them, and ended by a last
+   * message without rows, which always copies: a part that cannot be copied is never the last
+   * one, so the thread is always told to end the transaction, and rolls it back.
    */
   transaction(groups: readonly StepGroup[]): Promise<number> {
     const parts = partsOf(groups, PART_ROWS);
-    const last = parts.length - 1;
-    for (let i = 0; i < last; i++) {
+    if (parts.length === 1) {
+      return this.#request({ op: 'transaction', groups: this.#sent(groups) }) as Promise<number>;
+    }
+    for (const part of parts) {
       try {
-        this.#post({ op: 'part', groups: this.#sent(parts[i] as StepGroup[]) });
+        this.#post({ op: 'part', groups: this.#sent(part) });
       } catch (error) {
-        // A value that cannot be copied: the thread rolls back what it began.
         const abandoned = this.#request({ op: 'transaction', groups: [], abandon: true });
         return abandoned.then(
           () => Promise.reject(error),
@@ -174,10 +177,7 @@ export class WorkerRunner {
         );
       }
     }
-    return this.#request({
-      op: 'transaction',
-      groups: this.#sent(parts[last] as StepGroup[]),
-    }) as Promise<number>;
+    return this.#request({ op: 'transaction', groups: [] }) as Promise<number>;
   }
 
   /** Step groups as the thread reads them: [sql, rows, otherwise (or -1), flags]. */
