@@ -35,9 +35,29 @@ export class MinHeap<T> {
     const top = items[0];
     const last = items.pop();
     if (items.length === 0 || last === undefined) return top;
+    items[0] = last;
+    this.siftDown(0);
+    return top;
+  }
+
+  /**
+   * Keeps only the items `keep` accepts, in heap order again: O(n). For heaps whose removed
+   * items are only marked (and popped when they reach the top), so that those can be let go.
+   */
+  retain(keep: (item: T) => boolean): void {
+    const items = this.items;
+    let kept = 0;
+    for (const item of items) if (keep(item)) items[kept++] = item;
+    items.length = kept;
+    for (let i = (kept >> 1) - 1; i >= 0; i--) this.siftDown(i);
+  }
+
+  private siftDown(from: number): void {
+    const items = this.items;
     const n = items.length;
-    const k = this.key(last);
-    let i = 0;
+    const item = items[from] as T;
+    const k = this.key(item);
+    let i = from;
     for (;;) {
       const left = 2 * i + 1;
       if (left >= n) break;
@@ -49,8 +69,7 @@ export class MinHeap<T> {
       items[i] = c;
       i = child;
     }
-    items[i] = last;
-    return top;
+    items[i] = item;
   }
 
   /** Every item, in no particular order. */

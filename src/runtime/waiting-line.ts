@@ -45,6 +45,9 @@ interface Entry {
   expiresAt: number;
 }
 
+/** Dropped entries a heap may hold beyond twice its live ones before it is rebuilt. */
+const STALE_SLACK = 1_024;
+
 /**
  * The supervisor's waiting line: per model, one heap per priority, FIFO by submission order
  * (`seq`) within a level, so a retry or a resumed task goes back to the place its submission gave
@@ -434,6 +437,29 @@ export class WaitingLine implements WaitingSource {
       if (entry.notBefore === 0) this.dueInMemory--;
       this.refillIfLow();
     }
+    this.letGoOfDropped();
+  }
+
+  /**
+   * A dropped entry stays in `lastFirst` and `deadlines` until it reaches the top, and the tasks
+   * admitted first are the last ones `lastFirst` pops: without this, every task that went
+   * through memory would stay referenced (its record, result and all) for as long as the queue
+   * runs. When dropped entries are most of such a heap, it is rebuilt from the live ones; an
+   * entry is copied once each time the heap doubles, so O(1) a task.
+   */
+  private letGoOfDropped(): void {
+    const lastFirst = this.lastFirst;
+    if (lastFirst !== undefined && lastFirst.size > 2 * this.dueInMemory + STALE_SLACK) {
+      lastFirst.retain((e) => e.live && e.notBefore === 0);
+    }
+    if (this.deadlines.size > 2 * this.byId.size + STALE_SLACK) {
+      this.deadlines.retain((e) => e.live);
+    }
+  }
+
+  /** Entries in `lastFirst` and `deadlines` (for tests: they stay near the tasks in memory). */
+  get heldEntries(): { lastFirst: number; deadlines: number } {
+    return { lastFirst: this.lastFirst?.size ?? 0, deadlines: this.deadlines.size };
   }
 }
 

@@ -1,0 +1,94 @@
+/**
+ * The waiting line lets go of the tasks that leave it: removal is lazy in its heaps, and a heap
+ * that only pops from the top (`lastFirst` with paging, `deadlines`) would otherwise keep every
+ * task that went through memory, record and result, for as long as the queue runs.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { MinHeap } from '../../src/internal/min-heap.js';
+import { type Backlog, WaitingLine } from '../../src/runtime/waiting-line.js';
+import type { TaskRecord } from '../../src/stores/types.js';
+import { makeRecord } from '../stores/conformance.js';
+
+/** A backlog that is never read: the line keeps everything it is given in memory. */
+const emptyBacklog = (window: number): Backlog => ({
+  window,
+  load: async () => [],
+  refilled: () => undefined,
+  failed: (error) => {
+    throw error;
+  },
+});
+
+describe('MinHeap', () => {
+  it('pops in key order, and retain keeps exactly the accepted items in heap order', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: -1_000, max: 1_000 }), { maxLength: 200 }),
+        fc.func(fc.boolean()),
+        (keys, keep) => {
+          const heap = new MinHeap<number>((k) => k);
+          for (const k of keys) heap.push(k);
+          heap.retain((k) => keep(k));
+          const kept = keys.filter((k) => keep(k)).sort((a, b) => a - b);
+          expect(heap.size).toBe(kept.length);
+          const popped: number[] = [];
+          for (let k = heap.pop(); k !== undefined; k = heap.pop()) popped.push(k);
+          expect(popped).toEqual(kept);
+        },
+      ),
+    );
+  });
+});
+
+describe('WaitingLine memory', () => {
+  const admitAll = (line: WaitingLine): number => {
+    let admitted = 0;
+    for (let head = line.peek(); head !== undefined; head = line.peek()) {
+      line.take(head);
+      admitted++;
+    }
+    return admitted;
+  };
+
+  it('with paging, holds entries for about the tasks in memory, not every task that passed', () => {
+    const line = new WaitingLine();
+    line.usePaging(emptyBacklog(100));
+    let seq = 0;
+    for (let round = 0; round < 200; round++) {
+      for (let i = 0; i < 50; i++) line.push(makeRecord({ seq: ++seq, priority: 'MEDIUM' }));
+      expect(admitAll(line)).toBe(50);
+    }
+    // 10,000 tasks went through a window of 100.
+    expect(line.heldEntries.lastFirst).toBeLessThanOrEqual(2 * 100 + 1_024);
+    expect(line.size).toBe(0);
+  });
+
+  it('holds deadline entries for about the tasks waiting, not the ones that left', () => {
+    const line = new WaitingLine();
+    const withDeadline = (seq: number, priority: 'LOW' | 'HIGH'): TaskRecord => {
+      const record = makeRecord({ id: `d${seq}`, seq, priority });
+      record.config = { ...record.config, deadline: 3_600 };
+      return record;
+    };
+    let seq = 0;
+    // Ten low tasks wait all along; the high ones are cancelled or admitted.
+    const waiting: TaskRecord[] = [];
+    for (let i = 0; i < 10; i++) {
+      const record = withDeadline(++seq, 'LOW');
+      waiting.push(record);
+      line.push(record);
+    }
+    for (let round = 0; round < 100; round++) {
+      for (let i = 0; i < 50; i++) line.push(withDeadline(++seq, 'HIGH'));
+      for (let i = 0; i < 25; i++) expect(line.remove(`d${seq - i}`)).toBe(true);
+      for (let head = line.peek(); head?.priority === 'HIGH'; head = line.peek()) line.take(head);
+    }
+    expect(line.size).toBe(10);
+    expect(line.heldEntries.deadlines).toBeLessThanOrEqual(2 * 10 + 1_024);
+    // What is left still expires in order.
+    expect(line.takeExpired(Number.MAX_SAFE_INTEGER).map((r) => r.id)).toEqual(
+      waiting.map((r) => r.id),
+    );
+  });
+});
