@@ -91,4 +91,73 @@ describe('WaitingLine memory', () => {
       waiting.map((r) => r.id),
     );
   });
+
+  it('with pages read back from the store and retries falling due: order kept, memory bounded', async () => {
+    // The store: every task not yet taken, in admission order (one priority: by seq).
+    const stored = new Map<string, TaskRecord>();
+    const window = 100;
+    let pages = 0;
+    const backlog: Backlog = {
+      window,
+      load: async (after, limit) => {
+        pages++;
+        return [...stored.values()]
+          .filter(
+            (r) =>
+              after === undefined || r.seq > after.seq || (r.seq === after.seq && r.id > after.id),
+          )
+          .sort((a, b) => a.seq - b.seq)
+          .slice(0, limit)
+          .map((r) => ({ ...r }));
+      },
+      refilled: () => undefined,
+      failed: (error) => {
+        throw error;
+      },
+    };
+    const line = new WaitingLine();
+    line.usePaging(backlog);
+    const admitted: number[] = [];
+    const retried = new Set<number>();
+    let seq = 0;
+    let now = 0;
+    const submit = (count: number): void => {
+      for (let i = 0; i < count; i++) {
+        const record = makeRecord({ id: `p${++seq}`, seq, priority: 'MEDIUM' });
+        stored.set(record.id, record);
+        line.push(record);
+      }
+    };
+    submit(3_000);
+    expect(line.size).toBe(3_000);
+    expect(line.backlogSize).toBe(3_000 - window);
+    while (line.size > 0) {
+      now += 1;
+      line.promoteDue(now);
+      const head = line.peek();
+      if (head === undefined) {
+        // A page is being read, or only retries that are not due are left.
+        await new Promise((resolve) => setImmediate(resolve));
+        continue;
+      }
+      line.take(head);
+      // Every tenth task fails once and waits 5 ms to retry (in memory, as a retry does).
+      if (head.seq % 10 === 0 && !retried.has(head.seq)) {
+        retried.add(head.seq);
+        line.push(head, now + 5);
+        continue;
+      }
+      stored.delete(head.id);
+      admitted.push(head.seq);
+      if (seq < 6_000 && head.seq % 3 === 0) submit(2);
+    }
+    expect(new Set(admitted).size).toBe(seq);
+    expect(admitted.length).toBe(seq);
+    expect(retried.size).toBe(Math.floor(seq / 10));
+    // Without retries the order is strict; a retry comes back after its delay.
+    const plain = admitted.filter((n) => n % 10 !== 0);
+    expect(plain).toEqual([...plain].sort((a, b) => a - b));
+    expect(pages).toBeGreaterThan(50);
+    expect(line.heldEntries.lastFirst).toBeLessThanOrEqual(2 * window + 1_024);
+  });
 });
