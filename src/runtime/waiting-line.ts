@@ -81,8 +81,11 @@ export class WaitingLine implements WaitingSource {
   private refilling = false;
   /** Bumped whenever `backlogAfter` moves back: a page read before is stale. */
   private generation = 0;
-  /** Tasks taken out of the backlog by a cancel: a page read before must not bring them back. */
-  private readonly gone = new Set<string>();
+  /**
+   * Tasks taken out of the backlog by a cancel, and their places: a page read before must not
+   * bring them back. Forgotten once the backlog's place has moved past them.
+   */
+  private readonly gone = new Map<string, WaitingPosition>();
 
   /** Due entries: per model, one heap per priority level, by `seq`. */
   private readonly levels = new Map<string, MinHeap<Entry>[]>();
@@ -144,7 +147,7 @@ export class WaitingLine implements WaitingSource {
     if ((this.spilled[rank] ?? 0) <= 0) return;
     this.spilled[rank] = (this.spilled[rank] ?? 1) - 1;
     this.spilledTotal--;
-    this.gone.add(record.id);
+    this.gone.set(record.id, { priority: record.priority, seq: record.seq, id: record.id });
   }
 
   has(id: string): boolean {
@@ -277,7 +280,10 @@ export class WaitingLine implements WaitingSource {
       this.backlogAfter = undefined;
       this.gone.clear();
     } else {
-      this.backlogAfter = { priority: last.priority, seq: last.seq, id: last.id };
+      const after = { priority: last.priority, seq: last.seq, id: last.id };
+      this.backlogAfter = after;
+      // A page comes from after this place only: a cancelled task before it cannot come back.
+      for (const [id, place] of this.gone) if (!isBefore(after, place)) this.gone.delete(id);
     }
   }
 
@@ -457,9 +463,13 @@ export class WaitingLine implements WaitingSource {
     }
   }
 
-  /** Entries in `lastFirst` and `deadlines` (for tests: they stay near the tasks in memory). */
-  get heldEntries(): { lastFirst: number; deadlines: number } {
-    return { lastFirst: this.lastFirst?.size ?? 0, deadlines: this.deadlines.size };
+  /** Entries in `lastFirst`, `deadlines` and `gone` (for tests: they stay bounded). */
+  get heldEntries(): { lastFirst: number; deadlines: number; gone: number } {
+    return {
+      lastFirst: this.lastFirst?.size ?? 0,
+      deadlines: this.deadlines.size,
+      gone: this.gone.size,
+    };
   }
 }
 
