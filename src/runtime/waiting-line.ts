@@ -52,8 +52,9 @@ const STALE_SLACK = 1_024;
  * The supervisor's waiting line: per model, one heap per priority, FIFO by submission order
  * (`seq`) within a level, so a retry or a resumed task goes back to the place its submission gave
  * it, and the admission loop can look past a model whose own limits hold it; and one heap
- * of retries that are not yet due, by due time. Removal is lazy (O(1)); every operation is
- * O(log n) or better, so nothing costs more as the line grows. Positions are computed when read.
+ * of retries that are not yet due, by due time. Removal is lazy (O(1); `lastFirst` and
+ * `deadlines`, which may never pop what was removed, are rebuilt when it is most of them: O(1) a
+ * task on average); every operation is O(log n) or better, so nothing costs more as the line grows. Positions are computed when read.
  * The admission loop reads it as its `WaitingSource`.
  *
  * **Paging** (with a durable store, `usePaging`): at most `window` due tasks stay in memory; the
@@ -220,6 +221,7 @@ export class WaitingLine implements WaitingSource {
     this.counts[rank] = (this.counts[rank] ?? 1) - 1;
     this.spilled[rank] = (this.spilled[rank] ?? 0) + 1;
     this.spilledTotal++;
+    this.letGoOfDropped();
   }
 
   /** With paging, reads the next page of the backlog when memory runs under half the window. */
@@ -287,7 +289,7 @@ export class WaitingLine implements WaitingSource {
     }
   }
 
-  /** Takes a task out of the line (cancel, pause). O(1): its entry is skipped later. */
+  /** Takes a task out of the line (cancel, pause). O(1) on average: its entry is skipped later. */
   remove(id: string): boolean {
     const entry = this.byId.get(id);
     if (entry === undefined) return false;
@@ -447,7 +449,8 @@ export class WaitingLine implements WaitingSource {
   }
 
   /**
-   * A dropped entry stays in `lastFirst` and `deadlines` until it reaches the top, and the tasks
+   * A dropped entry (admitted, cancelled, or pushed out to the store) stays in `lastFirst` and
+   * `deadlines` until it reaches the top, and the tasks
    * admitted first are the last ones `lastFirst` pops: without this, every task that went
    * through memory would stay referenced (its record, result and all) for as long as the queue
    * runs. When dropped entries are most of such a heap, it is rebuilt from the live ones; an
@@ -456,7 +459,7 @@ export class WaitingLine implements WaitingSource {
   private letGoOfDropped(): void {
     const lastFirst = this.lastFirst;
     if (lastFirst !== undefined && lastFirst.size > 2 * this.dueInMemory + STALE_SLACK) {
-      lastFirst.retain((e) => e.live && e.notBefore === 0);
+      lastFirst.retain((e) => e.live);
     }
     if (this.deadlines.size > 2 * this.byId.size + STALE_SLACK) {
       this.deadlines.retain((e) => e.live);

@@ -142,23 +142,27 @@ describe('a write larger than a part, on the worker thread', () => {
   });
 
   it.each([
+    ['the first part', 3],
     ['a middle part', PART_ROWS + 3],
     ['the last part', size - 1],
-  ])('%s that cannot be sent: the thread rolls back the parts before it', async (_, at) => {
-    const store = openSqliteStore(freshPath());
-    const worker = sqliteWorker(store);
-    const rows: unknown[][] = records(size).map((record) => [record.seq, record.id, null]);
-    rows[at] = [1, () => 'not copied', null];
-    const error = await rejectionOf(
-      worker.transaction([
-        { sql: SQL.appendLedger, rows: rows as unknown as [number, string, null][] },
-      ]),
-    );
-    expect((error as Error).name).toBe('DataCloneError');
-    expect(await store.readLedger()).toEqual([]);
-    // The transaction is over: the next write is a transaction of its own.
-    await store.commit({ ledger: [{ at: 1, event: 'after' }] });
-    expect((await store.readLedger()).map((entry) => entry.event)).toEqual(['after']);
-    await store.close();
-  });
+  ])(
+    '%s that cannot be sent: nothing of the write, the thread rolls back what it began',
+    async (_, at) => {
+      const store = openSqliteStore(freshPath());
+      const worker = sqliteWorker(store);
+      const rows: unknown[][] = records(size).map((record) => [record.seq, record.id, null]);
+      rows[at] = [1, () => 'not copied', null];
+      const error = await rejectionOf(
+        worker.transaction([
+          { sql: SQL.appendLedger, rows: rows as unknown as [number, string, null][] },
+        ]),
+      );
+      expect((error as Error).name).toBe('DataCloneError');
+      expect(await store.readLedger()).toEqual([]);
+      // The transaction is over: the next write is a transaction of its own.
+      await store.commit({ ledger: [{ at: 1, event: 'after' }] });
+      expect((await store.readLedger()).map((entry) => entry.event)).toEqual(['after']);
+      await store.close();
+    },
+  );
 });

@@ -8,7 +8,8 @@
  * lock taken. The outcome is posted on `port` and signalled on `signal`, which the opening thread
  * waits on (`openSqliteStore` stays synchronous). Then each request `{ id, op, ... }` gets one
  * reply `{ id, value }` or `{ id, error }`, in order; the transactions waiting together share
- * one commit.
+ * one commit. A large transaction comes as `{ op: 'part' }` messages (no id, no reply) ended by
+ * its request (see `part` below).
  */
 
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';

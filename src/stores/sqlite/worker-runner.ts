@@ -1,8 +1,9 @@
 /**
  * The caller's side of the SQLite store's worker thread (`sql-worker.mjs`): it starts the thread,
  * waits for it to have the file open (so that opening stays synchronous, with the same errors),
- * then sends each statement call or transaction as a message and resolves with its reply. Replies
- * come in the order of the requests, so the store's writes and reads keep their order.
+ * then sends each statement call or transaction as a message (a large transaction as several,
+ * see {@link PART_ROWS}) and resolves with its reply. Replies come in the order of the requests,
+ * so the store's writes and reads keep their order.
  *
  * The thread does not keep the process alive by itself: only while a request waits for its reply
  * (as a file read would), so a store left open does not hold a finished program.
@@ -166,10 +167,13 @@ export class WorkerRunner {
     if (parts.length === 1) {
       return this.#request({ op: 'transaction', groups: this.#sent(groups) }) as Promise<number>;
     }
-    for (const part of parts) {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    for (const [index, part] of parts.entries()) {
       try {
         this.#post({ op: 'part', groups: this.#sent(part) });
       } catch (error) {
+        // Nothing was begun when the first part could not be sent.
+        if (index === 0) return Promise.reject(error);
         const abandoned = this.#request({ op: 'transaction', groups: [], abandon: true });
         return abandoned.then(
           () => Promise.reject(error),
